@@ -10,8 +10,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
  */
 export function handlerAssetPath(name: string): string {
   const candidates = [
-    path.join(__dirname, '..', 'assets', name),
     path.join(__dirname, '..', '..', 'assets', name),
+    path.join(__dirname, '..', '..', '..', 'assets', name),
   ];
   const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'index.js')));
   if (!found) {

@@ -1,0 +1,145 @@
+import { Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+
+/** What kind of database a {@link BackupSource} points at. */
+export type BackupSourceKind = 'instance' | 'cluster' | 'endpoint';
+
+/** Options for a database whose credentials are in Secrets Manager. */
+export interface BackupSourceSecretOptions {
+  /**
+   * The RDS-style secret (JSON with `username`, `password`, `host`, `port`) the backup connects with.
+   * The Lambda reads it at run time by ARN; the password never enters an environment variable or a log.
+   */
+  readonly secret: secretsmanager.ISecret;
+}
+
+/** A PostgreSQL server reachable at a host name, e.g. self-managed on EC2 or in another account. */
+export interface BackupEndpointOptions extends BackupSourceSecretOptions {
+  /** Host name (or IP address) of the server, as seen from the backup Lambdas' subnets. */
+  readonly host: string;
+  /**
+   * @default 5432
+   */
+  readonly port?: number;
+  /**
+   * The server's security group; when given, ingress from the backup Lambdas on `port` is added to it.
+   * @default - no ingress rule is added: allow the Lambdas' security group yourself
+   */
+  readonly securityGroup?: ec2.ISecurityGroup;
+  /**
+   * A short name for this server, used in S3 keys (`postgres/<name>/...`) and metrics.
+   */
+  readonly name: string;
+}
+
+/**
+ * The PostgreSQL server a {@link PostgresBackup} backs up: an RDS instance, an Aurora cluster, or any endpoint.
+ *
+ * RDS instances and Aurora clusters can also be snapshotted; a plain endpoint can only be dumped.
+ *
+ * @example
+ * const source = BackupSource.fromInstance(instance, { secret: instance.secret! });
+ */
+export class BackupSource {
+  /** An RDS for PostgreSQL instance. */
+  public static fromInstance(instance: rds.IDatabaseInstance, options: BackupSourceSecretOptions): BackupSource {
+    return new BackupSource('instance', {
+      identifier: instance.instanceIdentifier,
+      host: instance.dbInstanceEndpointAddress,
+      port: instance.dbInstanceEndpointPort,
+      secret: options.secret,
+      connections: instance.connections,
+      resourceArn: instance.instanceArn,
+    });
+  }
+
+  /** An Aurora PostgreSQL cluster; the dump connects to the writer endpoint. */
+  public static fromCluster(cluster: rds.IDatabaseCluster, options: BackupSourceSecretOptions): BackupSource {
+    return new BackupSource('cluster', {
+      identifier: cluster.clusterIdentifier,
+      host: cluster.clusterEndpoint.hostname,
+      port: Token.asString(cluster.clusterEndpoint.port),
+      secret: options.secret,
+      connections: cluster.connections,
+      resourceArn: cluster.clusterArn,
+    });
+  }
+
+  /** Any PostgreSQL server reachable from the VPC. */
+  public static fromEndpoint(options: BackupEndpointOptions): BackupSource {
+    const port = options.port ?? 5432;
+    if (!Token.isUnresolved(port) && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+      throw new Error(`BackupSource.fromEndpoint: port must be an integer from 1 to 65535, got ${port}.`);
+    }
+    validateSourceName(options.name);
+    return new BackupSource('endpoint', {
+      identifier: options.name,
+      host: options.host,
+      port: `${port}`,
+      secret: options.secret,
+      connections: options.securityGroup
+        ? new ec2.Connections({ securityGroups: [options.securityGroup], defaultPort: ec2.Port.tcp(port) })
+        : undefined,
+    });
+  }
+
+  private constructor(
+    /** instance, cluster or endpoint. */
+    public readonly kind: BackupSourceKind,
+    private readonly details: {
+      readonly identifier: string;
+      readonly host: string;
+      readonly port: string;
+      readonly secret: secretsmanager.ISecret;
+      readonly connections?: ec2.Connections;
+      readonly resourceArn?: string;
+    },
+  ) {}
+
+  /** The RDS identifier (instance or cluster), or the endpoint's name. */
+  public get identifier(): string {
+    return this.details.identifier;
+  }
+
+  /** Host name the dump connects to. */
+  public get host(): string {
+    return this.details.host;
+  }
+
+  /** Port the dump connects to (a string, as RDS attributes are). */
+  public get port(): string {
+    return this.details.port;
+  }
+
+  /** The credentials secret. */
+  public get secret(): secretsmanager.ISecret {
+    return this.details.secret;
+  }
+
+  /** The database's connections, when known, to open ingress from the backup Lambdas. */
+  public get connections(): ec2.Connections | undefined {
+    return this.details.connections;
+  }
+
+  /** The ARN of the RDS instance or cluster (snapshots need it); undefined for an endpoint. */
+  public get resourceArn(): string | undefined {
+    return this.details.resourceArn;
+  }
+
+  /** Whether RDS snapshots can be taken of this source. */
+  public get supportsSnapshots(): boolean {
+    return this.kind !== 'endpoint';
+  }
+}
+
+/** Source names become S3 key segments and metric dimensions. */
+export function validateSourceName(name: string): void {
+  if (Token.isUnresolved(name)) return;
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
+    throw new Error(
+      `Backup source name '${name}' is not usable in S3 keys: use 1-63 lowercase letters, digits and hyphens, starting with a letter or digit.`,
+    );
+  }
+}

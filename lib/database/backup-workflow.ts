@@ -1,0 +1,264 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { BackupSourceKind } from './backup-source';
+
+/** The dump branch of the workflow. */
+export interface BackupWorkflowDumpStep {
+  /** The dump Lambda (lambda/dump). */
+  readonly dumpFunction: lambda.IFunction;
+  /** The verify Lambda (lambda/verify). */
+  readonly verifyFunction: lambda.IFunction;
+  /** The dump target, as the dump handler takes it (`{ secretArn, host?, port? }`). */
+  readonly target: { readonly secretArn: string; readonly host?: string; readonly port?: string };
+  /** The databases to dump, one object each. */
+  readonly databases: string[];
+}
+
+/** The snapshot branch of the workflow. */
+export interface BackupWorkflowSnapshotStep {
+  /** The snapshot Lambda (lambda/snapshot). */
+  readonly snapshotFunction: lambda.IFunction;
+  /** instance or cluster. */
+  readonly kind: Exclude<BackupSourceKind, 'endpoint'>;
+  /** The RDS instance or cluster identifier. */
+  readonly identifier: string;
+  /** Whether the snapshot is copied to the DR region. */
+  readonly copyToDrRegion: boolean;
+}
+
+/** Props for {@link BackupWorkflow}. */
+export interface BackupWorkflowProps {
+  /**
+   * The dump branch.
+   * @default - no dump
+   */
+  readonly dump?: BackupWorkflowDumpStep;
+  /**
+   * The snapshot branch.
+   * @default - no snapshot
+   */
+  readonly snapshot?: BackupWorkflowSnapshotStep;
+  /** Writes the JSON report to the bucket and publishes the metrics (lambda/report). */
+  readonly reportFunction: lambda.IFunction;
+  /** Failures are published here. */
+  readonly notificationTopic: sns.ITopic;
+  /** KMS key of the state machine's log group. */
+  readonly logsKey: kms.IKey;
+  /** How long execution logs are kept. */
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * How long one run may take before it is stopped and reported as failed.
+   * @default Duration.hours(6)
+   */
+  readonly timeout?: Duration;
+  /**
+   * How long to wait for a snapshot (or its copy) to become available.
+   * @default Duration.hours(4)
+   */
+  readonly snapshotWaitTimeout?: Duration;
+}
+
+/** Interval between polls of a snapshot's status. */
+const SNAPSHOT_POLL_INTERVAL = Duration.minutes(1);
+
+/**
+ * The BackupWorkflow state machine: dump (then verify each dump) and/or snapshot (then copy to the DR region), a JSON
+ * report in the bucket, and on any failure an SNS notification and a `Fail` state, so a failed run never ends SUCCEEDED.
+ *
+ * Started by the schedules with `{ "tiers": [...] }`, or by hand the same way.
+ *
+ * @example
+ * new BackupWorkflow(this, 'Workflow', { dump, reportFunction, notificationTopic, logsKey, logRetention: logs.RetentionDays.ONE_YEAR });
+ */
+export class BackupWorkflow extends Construct {
+  /** The state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: BackupWorkflowProps) {
+    super(scope, id);
+    if (!props.dump && !props.snapshot) {
+      throw new Error('BackupWorkflow needs a dump step, a snapshot step, or both: there is nothing to back up.');
+    }
+
+    const init = new sfn.Pass(this, 'Start run', {
+      comment: 'Keep the tiers and when the run started; a manual run without tiers counts as daily.',
+      parameters: {
+        'tiers.$': '$.tiers',
+        'startedAt.$': '$$.Execution.StartTime',
+        'executionId.$': '$$.Execution.Id',
+        'executionName.$': '$$.Execution.Name',
+      },
+    });
+    const defaultTiers = new sfn.Pass(this, 'Default tiers', {
+      result: sfn.Result.fromArray(['daily']),
+      resultPath: '$.tiers',
+    });
+    const hasTiers = new sfn.Choice(this, 'Tiers given?')
+      .when(sfn.Condition.isPresent('$.tiers'), init)
+      .otherwise(defaultTiers.next(init));
+
+    const backup = new sfn.Parallel(this, 'Back up', { resultPath: '$.results' });
+    if (props.dump) backup.branch(this.dumpBranch(props.dump));
+    if (props.snapshot) backup.branch(this.snapshotBranch(props.snapshot, props.snapshotWaitTimeout ?? Duration.hours(4)));
+
+    const succeeded = new sfn.Succeed(this, 'Backup succeeded');
+    const failed = new sfn.Fail(this, 'Backup failed', {
+      error: 'BackupFailed',
+      causePath: '$.error.Cause',
+    });
+
+    const notify = new tasks.SnsPublish(this, 'Notify failure', {
+      topic: props.notificationTopic,
+      subject: 'cdk-backup-dr: backup FAILED',
+      message: sfn.TaskInput.fromObject({
+        workflow: 'backup',
+        status: 'FAILED',
+        'execution.$': '$$.Execution.Id',
+        'tiers.$': '$.tiers',
+        'error.$': '$.error.Error',
+        'cause.$': '$.error.Cause',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    notify.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    notify.next(failed);
+
+    const reportFailure = this.reportTask('Report failure', props.reportFunction, 'FAILED');
+    reportFailure.addCatch(notify, { resultPath: '$.reportError' });
+    reportFailure.next(notify);
+
+    const reportSuccess = this.reportTask('Report success', props.reportFunction, 'SUCCEEDED');
+    reportSuccess.addCatch(notify, { resultPath: '$.error' });
+
+    backup.addCatch(reportFailure, { resultPath: '$.error' });
+    init.next(backup);
+    backup.next(reportSuccess);
+    reportSuccess.next(succeeded);
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey: props.logsKey,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      comment: 'cdk-backup-dr backup: dump + verify and/or snapshot + DR copy, report, notify on failure',
+      definitionBody: sfn.DefinitionBody.fromChainable(hasTiers),
+      timeout: props.timeout ?? Duration.hours(6),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+  }
+
+  private dumpBranch(step: BackupWorkflowDumpStep): sfn.IChainable {
+    const dump = new tasks.LambdaInvoke(this, 'Dump', {
+      lambdaFunction: step.dumpFunction,
+      payload: sfn.TaskInput.fromObject({
+        target: { ...step.target, ...(step.target.port ? { port: step.target.port } : {}) },
+        databases: step.databases,
+        'tiers.$': '$.tiers',
+      }),
+      resultSelector: { 'backups.$': '$.Payload.backups' },
+      retryOnServiceExceptions: true,
+    });
+    const verifyEach = new sfn.Map(this, 'Verify each dump', {
+      itemsPath: '$.backups',
+      maxConcurrency: 2,
+      itemSelector: { 'manifestKey.$': '$$.Map.Item.Value.manifestKey' },
+      resultPath: '$.verification',
+    });
+    verifyEach.itemProcessor(
+      new tasks.LambdaInvoke(this, 'Verify', {
+        lambdaFunction: step.verifyFunction,
+        payload: sfn.TaskInput.fromJsonPathAt('$'),
+        resultSelector: { 'result.$': '$.Payload' },
+        outputPath: '$.result',
+        retryOnServiceExceptions: true,
+      }),
+    );
+    return dump.next(verifyEach).next(
+      new sfn.Pass(this, 'Dump result', {
+        parameters: { 'dumps.$': '$.backups', 'verification.$': '$.verification' },
+      }),
+    );
+  }
+
+  private snapshotBranch(step: BackupWorkflowSnapshotStep, waitTimeout: Duration): sfn.IChainable {
+    const maxAttempts = Math.max(1, Math.ceil(waitTimeout.toSeconds() / SNAPSHOT_POLL_INTERVAL.toSeconds()));
+    const create = new tasks.LambdaInvoke(this, 'Create snapshot', {
+      lambdaFunction: step.snapshotFunction,
+      payload: sfn.TaskInput.fromObject({ action: 'create', kind: step.kind, identifier: step.identifier, 'tiers.$': '$.tiers' }),
+      resultSelector: { 'snapshot.$': '$.Payload' },
+      retryOnServiceExceptions: true,
+    });
+    const wait = new tasks.LambdaInvoke(this, 'Wait for snapshot', {
+      lambdaFunction: step.snapshotFunction,
+      payload: sfn.TaskInput.fromObject({ action: 'wait', kind: step.kind, 'snapshotId.$': '$.snapshot.snapshotId' }),
+      resultSelector: { 'available.$': '$.Payload' },
+      resultPath: '$.snapshotStatus',
+      retryOnServiceExceptions: true,
+    });
+    wait.addRetry({ errors: ['NotReady'], interval: SNAPSHOT_POLL_INTERVAL, maxAttempts, backoffRate: 1 });
+    let chain = create.next(wait);
+    if (step.copyToDrRegion) {
+      const copy = new tasks.LambdaInvoke(this, 'Copy snapshot to DR region', {
+        lambdaFunction: step.snapshotFunction,
+        payload: sfn.TaskInput.fromObject({
+          action: 'copy',
+          kind: step.kind,
+          'snapshotArn.$': '$.snapshot.snapshotArn',
+          'snapshotId.$': '$.snapshot.snapshotId',
+          'tiers.$': '$.tiers',
+        }),
+        resultSelector: { 'copy.$': '$.Payload' },
+        resultPath: '$.copyResult',
+        retryOnServiceExceptions: true,
+      });
+      const waitCopy = new tasks.LambdaInvoke(this, 'Wait for DR copy', {
+        lambdaFunction: step.snapshotFunction,
+        payload: sfn.TaskInput.fromObject({
+          action: 'wait',
+          kind: step.kind,
+          'snapshotId.$': '$.copyResult.copy.snapshotId',
+          'region.$': '$.copyResult.copy.region',
+        }),
+        resultPath: sfn.JsonPath.DISCARD,
+        retryOnServiceExceptions: true,
+      });
+      waitCopy.addRetry({ errors: ['NotReady'], interval: SNAPSHOT_POLL_INTERVAL, maxAttempts, backoffRate: 1 });
+      chain = chain.next(copy).next(waitCopy);
+    }
+    return chain.next(
+      new sfn.Pass(this, 'Snapshot result', {
+        parameters: step.copyToDrRegion
+          ? { 'snapshot.$': '$.snapshot', 'drCopy.$': '$.copyResult.copy' }
+          : { 'snapshot.$': '$.snapshot' },
+      }),
+    );
+  }
+
+  private reportTask(id: string, fn: lambda.IFunction, status: 'SUCCEEDED' | 'FAILED'): tasks.LambdaInvoke {
+    const payload: Record<string, unknown> = {
+      workflow: 'backup',
+      status,
+      'executionId.$': '$.executionId',
+      'executionName.$': '$.executionName',
+      'startedAt.$': '$.startedAt',
+      'tiers.$': '$.tiers',
+    };
+    if (status === 'SUCCEEDED') payload['results.$'] = '$.results';
+    else payload['error.$'] = '$.error';
+    return new tasks.LambdaInvoke(this, id, {
+      lambdaFunction: fn,
+      payload: sfn.TaskInput.fromObject(payload),
+      resultSelector: { 'reportKey.$': '$.Payload.reportKey' },
+      resultPath: '$.report',
+      retryOnServiceExceptions: true,
+    });
+  }
+}
