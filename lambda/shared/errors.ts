@@ -1,0 +1,86 @@
+/**
+ * Named errors thrown by the handlers.
+ *
+ * Step Functions matches a Lambda error by its `name` (the `errorType` of the failed invocation), so every
+ * class here sets `name` to a string literal that never changes: state machines use these names in `Retry`
+ * and `Catch` (`errors: [NotReady.NAME]`). Do not derive the name from the class (bundlers may rename classes).
+ */
+
+/**
+ * Base class of every error this package throws on purpose.
+ *
+ * @example
+ * if (error instanceof BackupDrError) logger.error('backup step failed', { error: error.name });
+ */
+export abstract class BackupDrError extends Error {
+  abstract override readonly name: string;
+}
+
+/**
+ * The awaited resource is not ready yet (snapshot still creating or copying). Thrown to let a Step Functions
+ * `Retry` on `NotReady` poll with back-off instead of sleeping inside a Lambda.
+ *
+ * @example
+ * task.addRetry({ errors: [NotReady.NAME], interval: Duration.seconds(30), backoffRate: 1.5, maxAttempts: 60 });
+ */
+export class NotReady extends BackupDrError {
+  static readonly NAME = 'NotReady';
+  override readonly name = NotReady.NAME;
+}
+
+/**
+ * The handler's input is not valid; the message says which field and what to change. Never retry it.
+ *
+ * @example
+ * throw new InvalidInput('tiers must be a non-empty array of daily, weekly, monthly, yearly; got "hourly"');
+ */
+export class InvalidInput extends BackupDrError {
+  static readonly NAME = 'InvalidInput';
+  override readonly name = InvalidInput.NAME;
+}
+
+/**
+ * A snapshot (or its copy) reached a terminal state other than `available`, e.g. `failed`.
+ *
+ * @example
+ * throw new SnapshotFailed('snapshot cdkbdr-db1-20240101000000 in us-east-1 is "failed"');
+ */
+export class SnapshotFailed extends BackupDrError {
+  static readonly NAME = 'SnapshotFailed';
+  override readonly name = SnapshotFailed.NAME;
+}
+
+/**
+ * The snapshot asked for does not exist in the region asked for.
+ *
+ * @example
+ * throw new SnapshotNotFound('DB snapshot "cdkbdr-db1-20240101000000" does not exist in us-west-2');
+ */
+export class SnapshotNotFound extends BackupDrError {
+  static readonly NAME = 'SnapshotNotFound';
+  override readonly name = SnapshotNotFound.NAME;
+}
+
+/**
+ * The handler is missing a required environment variable (a deployment error, not a runtime condition).
+ *
+ * @example
+ * throw new MissingConfiguration('environment variable DR_REGION is not set');
+ */
+export class MissingConfiguration extends BackupDrError {
+  static readonly NAME = 'MissingConfiguration';
+  override readonly name = MissingConfiguration.NAME;
+}
+
+/**
+ * Reads a required environment variable.
+ *
+ * @throws MissingConfiguration when the variable is unset or empty.
+ */
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    throw new MissingConfiguration(`environment variable ${name} is not set; the construct that deploys this function must set it`);
+  }
+  return value;
+}
