@@ -1,0 +1,151 @@
+/**
+ * Helpers for tests that use the harness' moto_server (the AWS emulator). Product code never imports this: it
+ * reaches moto only because AWS_ENDPOINT_URL points there. The S3 client needs no `forcePathStyle`: the endpoint is
+ * an IP address (127.0.0.1), and the SDK's S3 endpoint rules use path-style addressing for IP endpoints by themselves.
+ *
+ * @example
+ * const bucket = await createTestBucket({ prefix: 'backups', versioned: true });
+ * const topicArn = await createTopic('alarms');
+ * // ... run the code under test ...
+ * expect((await snsMessages(topicArn)).map((m) => m.subject)).toContain('Backup failed');
+ */
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, PutBucketVersioningCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { harnessEnv } from './env';
+
+/** Options for {@link createTestBucket}. */
+export interface CreateTestBucketOptions {
+  /**
+   * Start of the bucket name; a random suffix is added.
+   * @default 'test'
+   */
+  readonly prefix?: string;
+  /**
+   * Turn on S3 versioning.
+   * @default false
+   */
+  readonly versioned?: boolean;
+  /**
+   * Region of the bucket (a replica bucket lives in the DR region).
+   * @default - AWS_REGION (us-east-1)
+   */
+  readonly region?: string;
+}
+
+/** Creates a bucket with a unique name and returns the name. */
+export async function createTestBucket(options: CreateTestBucketOptions = {}): Promise<string> {
+  const { awsRegion } = harnessEnv();
+  const region = options.region ?? awsRegion;
+  const prefix = (options.prefix ?? 'test').toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  const name = `${prefix}-${randomBytes(6).toString('hex')}`;
+  const s3 = new S3Client({ region });
+  try {
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: name,
+        // us-east-1 is the one region where S3 refuses an explicit location constraint.
+        CreateBucketConfiguration: region === 'us-east-1' ? undefined : { LocationConstraint: region as BucketLocationConstraint },
+      }),
+    );
+    if (options.versioned === true) {
+      await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
+    }
+  } finally {
+    s3.destroy();
+  }
+  return name;
+}
+
+/** Creates (or returns the existing) SNS topic and returns its ARN. */
+export async function createTopic(name = `test-${randomBytes(6).toString('hex')}`, region?: string): Promise<string> {
+  const sns = new SNSClient(region === undefined ? {} : { region });
+  try {
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name }));
+    if (TopicArn === undefined) throw new Error(`CreateTopic ${name} returned no TopicArn`);
+    return TopicArn;
+  } finally {
+    sns.destroy();
+  }
+}
+
+/** A KMS key created in moto. */
+export interface TestKmsKey {
+  readonly keyId: string;
+  readonly arn: string;
+}
+
+/**
+ * Creates a symmetric customer-managed KMS key in moto (e.g. for SSE-KMS uploads to a test bucket).
+ * The package has no KMS SDK client, so this speaks KMS' JSON protocol directly; moto does not check signatures.
+ */
+export async function createKmsKey(description = 'cdk-backup-dr test key', region?: string): Promise<TestKmsKey> {
+  const env = harnessEnv();
+  const keyRegion = region ?? env.awsRegion;
+  const response = await fetch(env.awsEndpointUrl, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-amz-json-1.1',
+      'X-Amz-Target': 'TrentService.CreateKey',
+      // moto routes a request to a service by the credential scope of its Authorization header.
+      Authorization: `AWS4-HMAC-SHA256 Credential=test/20250101/${keyRegion}/kms/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify({ Description: description, KeyUsage: 'ENCRYPT_DECRYPT', KeySpec: 'SYMMETRIC_DEFAULT' }),
+  });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`KMS CreateKey against moto failed with HTTP ${response.status}: ${body}`);
+  const { KeyMetadata } = JSON.parse(body) as { KeyMetadata: { KeyId: string; Arn: string } };
+  return { keyId: KeyMetadata.KeyId, arn: KeyMetadata.Arn };
+}
+
+/** Forgets every resource in moto (all services, accounts and regions). */
+export async function resetMoto(): Promise<void> {
+  const response = await fetch(`${harnessEnv().awsEndpointUrl}/moto-api/reset`, { method: 'POST' });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`moto reset failed with HTTP ${response.status}: ${body}`);
+}
+
+/** A message published to an SNS topic, as recorded by moto. */
+export interface SnsMessage {
+  readonly topicArn: string;
+  readonly messageId: string;
+  readonly message: string;
+  readonly subject?: string;
+  readonly attributes: Record<string, unknown>;
+  readonly messageGroupId?: string;
+}
+
+interface MotoTopic {
+  readonly arn: string;
+  /** [message id, message, subject, message attributes, message group id] per publish. */
+  readonly sent_notifications: ReadonlyArray<[string, string, string | null, Record<string, unknown> | null, string | null]>;
+}
+
+/**
+ * Every message published so far (optionally only to one topic), oldest first, read from moto's
+ * `/moto-api/data.json`. moto cannot serialise that document once an RDS DB instance exists: call
+ * {@link resetMoto} before a test that reads SNS messages and creates RDS instances.
+ */
+export async function snsMessages(topicArn?: string): Promise<SnsMessage[]> {
+  const response = await fetch(`${harnessEnv().awsEndpointUrl}/moto-api/data.json`);
+  const body = await response.text();
+  if (!response.ok) {
+    throw new Error(
+      `moto's /moto-api/data.json failed with HTTP ${response.status} (it does when an RDS DB instance exists; ` +
+        `call resetMoto() first): ${body.slice(0, 500)}`,
+    );
+  }
+  const data = JSON.parse(body) as { sns?: { Topic?: MotoTopic[] } };
+  return (data.sns?.Topic ?? [])
+    .filter((topic) => topicArn === undefined || topic.arn === topicArn)
+    .flatMap((topic) =>
+      topic.sent_notifications.map(([messageId, message, subject, attributes, groupId]) => ({
+        topicArn: topic.arn,
+        messageId,
+        message,
+        ...(subject === null ? {} : { subject }),
+        attributes: attributes ?? {},
+        ...(groupId === null ? {} : { messageGroupId: groupId }),
+      })),
+    );
+}
