@@ -1,0 +1,181 @@
+/**
+ * S3 I/O of the dump and verify cores: a bounded-memory streaming multipart upload (SSE-KMS), cleanup of what a
+ * failed upload may leave, and small object helpers. Every list call is paginated.
+ */
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  S3ServiceException,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+
+/** Server-side encryption parameters: SSE-KMS with a given key, or the bucket's default encryption. */
+export function encryptionParams(kmsKeyId: string | undefined): {
+  ServerSideEncryption?: 'aws:kms';
+  SSEKMSKeyId?: string;
+  BucketKeyEnabled?: boolean;
+} {
+  return kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: kmsKeyId, BucketKeyEnabled: true } : {};
+}
+
+/** Options of {@link createStreamingUpload}. */
+export interface StreamingUploadOptions {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+  readonly body: Readable;
+  /** SSE-KMS key (ARN, id or alias). @default - the bucket's default encryption */
+  readonly kmsKeyId?: string;
+  /** Bytes per part (≥ 5 MiB). */
+  readonly partSize: number;
+  /** Parts uploaded concurrently; memory is about `(queueSize + 1) × partSize`. */
+  readonly queueSize: number;
+  readonly contentType?: string;
+}
+
+/**
+ * A multipart upload of a stream whose length is unknown, with memory bounded by `partSize × (queueSize + 1)`.
+ * Failed parts abort the multipart upload (`leavePartsOnError: false`).
+ */
+export function createStreamingUpload(options: StreamingUploadOptions): Upload {
+  return new Upload({
+    client: options.s3,
+    params: {
+      Bucket: options.bucket,
+      Key: options.key,
+      Body: options.body,
+      ContentType: options.contentType ?? 'application/octet-stream',
+      ...encryptionParams(options.kmsKeyId),
+    },
+    partSize: options.partSize,
+    queueSize: options.queueSize,
+    leavePartsOnError: false,
+  });
+}
+
+/**
+ * Aborts every open multipart upload of exactly `key` (paginated). Returns how many were aborted. A failed upload
+ * that lib-storage could not abort (it was cut off by a deadline) is cleaned up here.
+ */
+export async function abortOpenUploads(s3: S3Client, bucket: string, key: string): Promise<number> {
+  let aborted = 0;
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListMultipartUploadsCommand({
+        Bucket: bucket,
+        Prefix: key,
+        KeyMarker: keyMarker,
+        UploadIdMarker: uploadIdMarker,
+      }),
+    );
+    for (const upload of page.Uploads ?? []) {
+      if (upload.Key !== key || !upload.UploadId) continue;
+      try {
+        await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId }));
+        aborted += 1;
+      } catch (error) {
+        // Already aborted by lib-storage between the list and here: that is the goal.
+        if (!(error instanceof S3ServiceException && error.name === 'NoSuchUpload')) throw error;
+      }
+    }
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+  } while (keyMarker !== undefined);
+  return aborted;
+}
+
+/**
+ * Deletes one version of an object permanently (or, when `versionId` is null because the bucket is not versioned,
+ * the object).
+ */
+export async function deleteObjectVersion(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  versionId: string | null,
+): Promise<void> {
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
+}
+
+/** Writes a small text object (a manifest, a report); returns its version id (`null` when not versioned). */
+export async function putTextObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string,
+  contentType: string,
+  kmsKeyId: string | undefined,
+): Promise<string | null> {
+  const out = await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...encryptionParams(kmsKeyId) }),
+  );
+  return out.VersionId ?? null;
+}
+
+/** Whether an S3 error means "there is no such object / version". */
+export function isNotFound(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException)) return false;
+  return (
+    error.name === 'NoSuchKey' ||
+    error.name === 'NotFound' ||
+    error.name === 'NoSuchVersion' ||
+    error.$metadata.httpStatusCode === 404
+  );
+}
+
+/** Whether an S3 error means "the object is archived and must be restored first". */
+export function isArchivedError(error: unknown): boolean {
+  return error instanceof S3ServiceException && error.name === 'InvalidObjectState';
+}
+
+/** HEAD of an object (version), or `undefined` when it does not exist. */
+export async function headObjectOrUndefined(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  versionId?: string | null,
+): Promise<HeadObjectCommandOutput | undefined> {
+  try {
+    return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** The text of a small object, or `undefined` when it does not exist. */
+export async function getTextObjectOrUndefined(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<string | undefined> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+    return await out.Body.transformToString('utf8');
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Streams an object (version) as a Node stream; the caller consumes it to the end. */
+export async function getObjectStream(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  versionId?: string | null,
+): Promise<Readable> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
+  if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  return out.Body as Readable;
+}
