@@ -1,0 +1,125 @@
+import {
+  choosePartSize,
+  countRowsSql,
+  DEFAULT_PART_SIZE,
+  describeConnectFailure,
+  libpqEnv,
+  MIN_PART_SIZE,
+  parsePgDumpVersion,
+  parseServerVersion,
+  pgDumpCompatibilityProblem,
+  qualifiedName,
+} from '../../../lambda/shared/pg';
+import { describePgDumpExit, OutputTail, pgDumpArgs, resolvePgDumpPath } from '../../../lambda/shared/pg-dump';
+
+const TARGET = { host: 'db.internal', port: 5432, user: 'backup', password: 'p@ss:w/rd', database: 'app' };
+
+describe('identifiers', () => {
+  it('quotes mixed case, spaces and embedded quotes', () => {
+    expect(qualifiedName('MixedCase', 'Order Items')).toBe('"MixedCase"."Order Items"');
+    expect(qualifiedName('odd"schema', 'a.b')).toBe('"odd""schema"."a.b"');
+    expect(countRowsSql('public', 'x"; DROP TABLE y; --')).toBe('SELECT count(*) AS rows FROM "public"."x""; DROP TABLE y; --"');
+  });
+});
+
+describe('versions', () => {
+  it('reads pg_dump --version and server_version texts', () => {
+    expect(parsePgDumpVersion('pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n')).toEqual({ major: 15, text: '15.18' });
+    expect(parsePgDumpVersion('pg_dump (PostgreSQL) 16beta2')).toEqual({ major: 16, text: '16' });
+    expect(parsePgDumpVersion('pg_dump (PostgreSQL) 9.6.24')).toEqual({ major: 9.6, text: '9.6.24' });
+    expect(parsePgDumpVersion('psql (PostgreSQL) 15.1')).toBeUndefined();
+    expect(parseServerVersion('15.18 (Debian 15.18-1.pgdg120+1)')).toEqual({ major: 15, text: '15.18' });
+    expect(parseServerVersion('16.4')).toEqual({ major: 16, text: '16.4' });
+  });
+
+  it('refuses a pg_dump older than the server, and says what to install', () => {
+    expect(pgDumpCompatibilityProblem({ major: 16, text: '16.1' }, { major: 15, text: '15.18' })).toBeUndefined();
+    expect(pgDumpCompatibilityProblem({ major: 15, text: '15.18' }, { major: 15, text: '15.2' })).toBeUndefined();
+    expect(pgDumpCompatibilityProblem({ major: 15, text: '15.18' }, { major: 16, text: '16.4' })).toMatch(
+      /pg_dump 15.18 cannot dump a PostgreSQL 16.4 server.*pg_dump 16 or newer/,
+    );
+  });
+});
+
+describe('choosePartSize', () => {
+  it('uses 8 MiB for ordinary databases and grows in 5 MiB steps to stay within 10,000 parts', () => {
+    expect(choosePartSize(undefined)).toBe(DEFAULT_PART_SIZE);
+    expect(choosePartSize(0)).toBe(DEFAULT_PART_SIZE);
+    expect(choosePartSize(10 * 1024 ** 3)).toBe(DEFAULT_PART_SIZE);
+    const oneTerabyte = 1024 ** 4;
+    const part = choosePartSize(oneTerabyte);
+    expect(part % MIN_PART_SIZE).toBe(0);
+    expect(Math.ceil(oneTerabyte / part)).toBeLessThanOrEqual(10_000);
+  });
+});
+
+describe('libpqEnv', () => {
+  it('puts connection and password in PG* variables and inherits no other PG* or AWS variable', () => {
+    const env = libpqEnv(TARGET, { PATH: '/usr/bin', PGHOST: 'evil', PGSERVICE: 'x', AWS_SECRET_ACCESS_KEY: 'k', HOME: '/root' }, 'app');
+    expect(env).toEqual({
+      PATH: '/usr/bin',
+      HOME: '/root',
+      PGHOST: 'db.internal',
+      PGPORT: '5432',
+      PGUSER: 'backup',
+      PGDATABASE: 'app',
+      PGPASSWORD: 'p@ss:w/rd',
+      PGSSLMODE: 'prefer',
+      PGAPPNAME: 'app',
+      PGCONNECT_TIMEOUT: '15',
+    });
+  });
+
+  it('keeps anything secret or user-given off the pg_dump command line', () => {
+    expect(pgDumpArgs('00000003-00000051-1')).toEqual(['--format=custom', '--snapshot=00000003-00000051-1', '--no-password']);
+    expect(() => pgDumpArgs('1; rm -rf /')).toThrow(/unexpected snapshot id/);
+  });
+});
+
+describe('secret scrubbing', () => {
+  it('removes the password (plain and URL-encoded) and URL userinfo from pg_dump stderr', () => {
+    const stderr =
+      'pg_dump: error: connection to server at "db.internal" failed: FATAL: password authentication failed\n' +
+      'pg_dump: detail: tried postgres://backup:p%40ss%3Aw%2Frd@db.internal/app and password=p@ss:w/rd and postgres://other:hunter2@h/db\n';
+    const message = describePgDumpExit(1, null, stderr, [TARGET.password]);
+    expect(message).toMatch(/^pg_dump exited with code 1: pg_dump: error: connection to server/);
+    expect(message).not.toContain('p@ss:w/rd');
+    expect(message).not.toContain('p%40ss%3Aw%2Frd');
+    expect(message).not.toContain('hunter2');
+    expect(message).toContain('postgres://other:***@h/db');
+    expect(message).not.toMatch(/\n/);
+  });
+
+  it('names a kill by its signal', () => {
+    expect(describePgDumpExit(null, 'SIGKILL', '', [])).toBe('pg_dump was killed by SIGKILL');
+  });
+
+  it('scrubs connection failures', () => {
+    const message = describeConnectFailure(TARGET, Object.assign(new Error('password p@ss:w/rd rejected'), { code: '28P01' }));
+    expect(message).toBe("cannot connect to db.internal:5432/app as backup: password *** rejected (check the secret's username and password)");
+    expect(describeConnectFailure(TARGET, Object.assign(new Error('database "app" does not exist'), { code: '3D000' }))).toMatch(
+      /does not exist \(check the database name\)$/,
+    );
+  });
+});
+
+describe('OutputTail', () => {
+  it('keeps only the last bytes and marks the cut', () => {
+    const tail = new OutputTail(10);
+    tail.push(Buffer.from('0123456789'));
+    tail.push(Buffer.from('abcdef'));
+    expect(tail.toString()).toBe('…6789abcdef');
+    const short = new OutputTail(10);
+    short.push(Buffer.from('abc'));
+    expect(short.toString()).toBe('abc');
+  });
+});
+
+describe('resolvePgDumpPath', () => {
+  it('prefers the option, then PG_DUMP_PATH, then the layer, then PATH', () => {
+    expect(resolvePgDumpPath('/x/pg_dump', { PG_DUMP_PATH: '/y' }, () => true)).toBe('/x/pg_dump');
+    expect(resolvePgDumpPath(undefined, { PG_DUMP_PATH: '/y/pg_dump' }, () => true)).toBe('/y/pg_dump');
+    expect(resolvePgDumpPath(undefined, {}, (p) => p === '/opt/bin/pg_dump')).toBe('/opt/bin/pg_dump');
+    expect(resolvePgDumpPath(undefined, {}, () => false)).toBe('pg_dump');
+  });
+});
