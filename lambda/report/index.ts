@@ -1,0 +1,91 @@
+/**
+ * Report handler: the last step of every BackupWorkflow run, successful or not.
+ *
+ * Validates the run summary the state machine collected, writes the JSON report to
+ * `reports/backup/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` in BUCKET_NAME (SSE-KMS with
+ * BUCKET_KMS_KEY_ARN), then publishes the run's metrics as CloudWatch EMF (namespace `CdkBackupDr`, one dimension
+ * `Source` = SOURCE_ID): BackupSucceeded, BackupDurationSeconds, BackupBytes (runs with dumps) and
+ * LastSuccessTimestamp (successful runs). Returns the report's key.
+ */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { requireEnv } from '../shared/errors';
+import { logger, metrics } from '../shared/logger';
+import {
+  BackupReport,
+  MetricDatum,
+  SOURCE_DIMENSION,
+  backupReportKey,
+  backupRunMetrics,
+  buildBackupReport,
+  parseBackupReportEvent,
+} from '../shared/report';
+
+export type { BackupReport, BackupReportEvent, BackupRunSummary, DumpRunResult, SnapshotRunResult, StepError } from '../shared/report';
+
+/** What the handler returns. */
+export interface ReportResult {
+  /** Key of the report object in BUCKET_NAME. */
+  readonly reportKey: string;
+  /** S3 version id of the report object, when the bucket is versioned. */
+  readonly versionId?: string;
+  readonly status: BackupReport['status'];
+}
+
+const s3 = new S3Client({});
+
+const UNITS: Readonly<Record<MetricDatum['unit'], (typeof MetricUnit)[keyof typeof MetricUnit]>> = {
+  Count: MetricUnit.Count,
+  Bytes: MetricUnit.Bytes,
+  Seconds: MetricUnit.Seconds,
+  None: MetricUnit.NoUnit,
+};
+
+/**
+ * Publishes `data` with exactly one dimension, `Source`. A single-metric child of the shared instance is used so
+ * that the shared instance's default `service` dimension does not end up on these metrics (alarms select them by
+ * `Source` alone), and the shared instance is left as it was.
+ */
+function publishMetrics(source: string, data: readonly MetricDatum[]): void {
+  const single = metrics.singleMetric();
+  single.clearDefaultDimensions();
+  single.setDefaultDimensions({ [SOURCE_DIMENSION]: source });
+  for (const datum of data) {
+    single.addMetric(datum.name, UNITS[datum.unit], datum.value);
+  }
+}
+
+/**
+ * Lambda entry point.
+ *
+ * @throws InvalidInput for a malformed summary (nothing is written), MissingConfiguration for a missing environment
+ *   variable, and S3 errors as they come (then no metric is published: a run whose report is missing is not a success).
+ */
+export async function handler(event: unknown): Promise<ReportResult> {
+  const summary = parseBackupReportEvent(event);
+  const bucket = requireEnv('BUCKET_NAME');
+  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
+  const source = requireEnv('SOURCE_ID');
+
+  const report = buildBackupReport(summary, { source, finishedAt: new Date() });
+  const reportKey = backupReportKey(report);
+  const out = await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: reportKey,
+      Body: `${JSON.stringify(report, null, 2)}\n`,
+      ContentType: 'application/json',
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: kmsKeyId,
+    }),
+  );
+  publishMetrics(source, backupRunMetrics(report));
+  logger.info('backup report written', {
+    reportKey,
+    status: report.status,
+    dumps: report.totals.dumps,
+    dumpBytes: report.totals.dumpBytes,
+    snapshots: report.totals.snapshots,
+  });
+  return { reportKey, status: report.status, ...(out.VersionId ? { versionId: out.VersionId } : {}) };
+}
