@@ -1,0 +1,161 @@
+/** The measured contenders: the project's cores (as bundled node children) and the stock tools they are held to. */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseChildOutput, INPUT_ENV, type ChildResult } from '../children/protocol';
+import { gnuTimeAvailable, parseGnuTime, runProcess, shellQuote, timed, type ProcessRun } from './measure';
+import type { Measurement } from './report';
+import type { PostgresService } from './services';
+
+export interface BenchContext {
+  readonly pg: PostgresService;
+  readonly motoEndpoint: string;
+  readonly bucket: string;
+  /** Scratch directory for GNU time outputs and dump files. */
+  readonly tmp: string;
+  /** The awscli executable used for the pipeline contender. */
+  readonly awsPath: string;
+  readonly log: (line: string) => void;
+}
+
+/** Only what the children need from the parent's environment, so a stray PG* or AWS_* variable cannot leak in. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'TZ'];
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
+}
+
+export function libpqEnv(ctx: BenchContext, database: string): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv(),
+    PGHOST: ctx.pg.host, PGPORT: String(ctx.pg.port), PGUSER: ctx.pg.user, PGPASSWORD: ctx.pg.password,
+    PGDATABASE: database,
+  };
+}
+
+export function awsEnv(ctx: BenchContext): NodeJS.ProcessEnv {
+  return {
+    AWS_ENDPOINT_URL: ctx.motoEndpoint, AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+async function withTimeFiles<T>(ctx: BenchContext, names: readonly string[],
+  work: (files: Record<string, string>) => Promise<T>): Promise<{ value: T; rss: Record<string, number> }> {
+  const dir = await mkdtemp(join(ctx.tmp, 'time-'));
+  try {
+    const files: Record<string, string> = {};
+    for (const n of names) files[n] = join(dir, `${n.replace(/[^A-Za-z0-9_-]/g, '_')}.txt`);
+    const value = await work(files);
+    const rss: Record<string, number> = {};
+    if (gnuTimeAvailable()) {
+      for (const n of names) {
+        const text = await readFile(files[n], 'utf8').catch(() => undefined);
+        if (text !== undefined) rss[n] = parseGnuTime(text).maxRssKb;
+      }
+    }
+    return { value, rss };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function failure(run: ProcessRun, what: string): string | undefined {
+  if (run.exitCode === 0) return undefined;
+  const how = run.signal ? `killed by ${run.signal}` : `exited with code ${run.exitCode}`;
+  return `${what} ${how}: ${run.stderr.trim().slice(-1500)}`;
+}
+
+/** `pg_dump -Fc > /dev/null`: the floor every dump pays. */
+export async function pgDumpToNull(ctx: BenchContext, database: string, round: number): Promise<Measurement> {
+  const loadavg1 = loadavg()[0];
+  const { value: run, rss } = await withTimeFiles(ctx, ['pg_dump'], async (files) => {
+    const [cmd, args] = gnuTimeAvailable() ? timed(files.pg_dump, 'pg_dump', ['-Fc']) : ['pg_dump', ['-Fc']];
+    return runProcess(cmd, args, { env: libpqEnv(ctx, database), stdout: 'ignore' });
+  });
+  const error = failure(run, 'pg_dump');
+  return {
+    contender: 'pg_dump > /dev/null', database, round, ok: error === undefined, error,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+  };
+}
+
+/**
+ * Size of an uncompressed custom-format dump (`pg_dump -Fc -Z0`, counted, not stored): with the compressed size it
+ * tells how compressible the generated data is. Also serves as the cache warm-up before the measured runs.
+ */
+export async function uncompressedDumpBytes(ctx: BenchContext, database: string): Promise<number> {
+  const run = await runProcess('pg_dump', ['-Fc', '-Z0'], { env: libpqEnv(ctx, database), stdout: 'count' });
+  const error = failure(run, 'pg_dump -Z0');
+  if (error !== undefined) throw new Error(error);
+  return run.stdoutBytes;
+}
+
+/** `pg_dump -Fc | aws s3 cp - s3://bucket/key`: the naive pipeline a script would use. */
+export async function pgDumpToAwsCli(ctx: BenchContext, database: string, round: number, key: string): Promise<Measurement> {
+  const loadavg1 = loadavg()[0];
+  const { value: run, rss } = await withTimeFiles(ctx, ['pg_dump', 'aws'], async (files) => {
+    const t = (file: string) => (gnuTimeAvailable() ? `/usr/bin/time -f '%e %M' -o ${shellQuote(file)} ` : '');
+    const script = `${t(files.pg_dump)}pg_dump -Fc | ${t(files.aws)}${shellQuote(ctx.awsPath)} s3 cp - ` +
+      `${shellQuote(`s3://${ctx.bucket}/${key}`)} --endpoint-url ${shellQuote(ctx.motoEndpoint)} --no-progress`;
+    return runProcess('bash', ['-o', 'pipefail', '-c', script], {
+      env: { ...libpqEnv(ctx, database), ...awsEnv(ctx) }, stdout: 'ignore',
+    });
+  });
+  const error = failure(run, 'pg_dump | aws s3 cp');
+  return {
+    contender: 'pg_dump | aws s3 cp', database, round, ok: error === undefined, error,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+  };
+}
+
+/** A bundled core child (`node <script>`), input in its environment; returns the measurement and its result. */
+export async function coreChild<T>(ctx: BenchContext, contender: string, script: string, input: unknown,
+  database: string, round: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ measurement: Measurement; result?: T }> {
+  const loadavg1 = loadavg()[0];
+  const { value: run, rss } = await withTimeFiles(ctx, ['node'], async (files) => {
+    const nodeArgs = [script];
+    const [cmd, args] = gnuTimeAvailable() ? timed(files.node, process.execPath, nodeArgs) : [process.execPath, nodeArgs];
+    return runProcess(cmd, args, {
+      env: {
+        ...baseEnv(), ...awsEnv(ctx), ...extraEnv,
+        POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true',
+        [INPUT_ENV]: JSON.stringify(input),
+      },
+      stdout: 'capture',
+    });
+  });
+  let child: ChildResult<T> | undefined;
+  let error = failure(run, contender);
+  try {
+    child = parseChildOutput<T>(run.stdout);
+    if (!child.ok) error = child.error ?? error ?? 'child reported failure';
+  } catch (parseError) {
+    error ??= String(parseError);
+  }
+  return {
+    measurement: {
+      contender, database, round, ok: error === undefined, error,
+      wallSeconds: run.wallSeconds, innerSeconds: child?.innerSeconds, coreMaxRssKb: child?.maxRssKb,
+      processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+    },
+    result: child?.ok ? child.result : undefined,
+  };
+}
+
+/** `pg_restore [-j N]` from a local file into an existing, empty database. */
+export async function pgRestoreFile(ctx: BenchContext, file: string, database: string, label: string, jobs: number,
+  round: number): Promise<Measurement> {
+  const loadavg1 = loadavg()[0];
+  const restoreArgs = ['--no-owner', '--no-acl', '--exit-on-error', '-d', database, ...(jobs > 1 ? [`-j${jobs}`] : []), file];
+  const { value: run, rss } = await withTimeFiles(ctx, ['pg_restore'], async (files) => {
+    const [cmd, args] = gnuTimeAvailable() ? timed(files.pg_restore, 'pg_restore', restoreArgs) : ['pg_restore', restoreArgs];
+    return runProcess(cmd, args, { env: libpqEnv(ctx, database), stdout: 'ignore' });
+  });
+  const error = failure(run, `pg_restore -j${jobs}`);
+  return {
+    contender: `pg_restore -j${jobs} (local file)`, database: label, round, ok: error === undefined, error,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+  };
+}

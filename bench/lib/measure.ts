@@ -1,0 +1,153 @@
+/**
+ * Process measurement: wall time from the parent, per-process peak RSS from GNU time (`/usr/bin/time -f`), and
+ * the peak of the summed RSS of the whole process tree sampled from /proc (what a Lambda sandbox would hold).
+ */
+import { spawn, StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+
+export const GNU_TIME = '/usr/bin/time';
+const PAGE_KB = 4;
+
+export interface ProcessRun {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly wallSeconds: number;
+  /** Peak of the summed RSS of the process and all its descendants, sampled every `sampleMs`. */
+  readonly treePeakRssKb: number;
+  readonly stdout: string;
+  /** Bytes written to stdout (counted in every mode but 'ignore'). */
+  readonly stdoutBytes: number;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** 'ignore' sends stdout to /dev/null; 'capture' keeps it (for small outputs only); 'count' only counts bytes. */
+  readonly stdout: 'ignore' | 'capture' | 'count';
+  readonly sampleMs?: number;
+  /** Kill the process (SIGKILL) after this long; the run then reports signal SIGKILL. @default 30 minutes */
+  readonly timeoutMs?: number;
+}
+
+/** Parses `ppid` (4th field) out of a /proc/<pid>/stat line; the command name in parentheses may contain spaces. */
+export function parseStatPpid(stat: string): number | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = stat.slice(close + 2).split(' ');
+  const ppid = Number(fields[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+/** Resident pages (2nd field of /proc/<pid>/statm) in KiB. */
+export function parseStatmRssKb(statm: string): number | undefined {
+  const pages = Number(statm.trim().split(/\s+/)[1]);
+  return Number.isFinite(pages) ? pages * PAGE_KB : undefined;
+}
+
+async function readOrUndefined(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    // The process exited between listing /proc and reading it: it simply no longer counts.
+    return undefined;
+  }
+}
+
+/** Sum of RSS over `root` and its descendants, from one scan of /proc. */
+export async function treeRssKb(root: number): Promise<number> {
+  const parents = new Map<number, number>();
+  const entries = await readdir('/proc');
+  await Promise.all(entries.filter((e) => /^\d+$/.test(e)).map(async (e) => {
+    const stat = await readOrUndefined(`/proc/${e}/stat`);
+    const ppid = stat === undefined ? undefined : parseStatPpid(stat);
+    if (ppid !== undefined) parents.set(Number(e), ppid);
+  }));
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; p = parents.get(p), hops++) {
+      if (p === root) return true;
+    }
+    return false;
+  };
+  let total = 0;
+  for (const pid of parents.keys()) {
+    if (!inTree(pid)) continue;
+    const statm = await readOrUndefined(`/proc/${pid}/statm`);
+    total += (statm === undefined ? undefined : parseStatmRssKb(statm)) ?? 0;
+  }
+  return total;
+}
+
+/** Spawns a command, measures its wall time and sampled tree RSS, and collects stderr (and stdout if asked). */
+export async function runProcess(command: string, args: readonly string[], options: RunOptions): Promise<ProcessRun> {
+  const stdio: StdioOptions = ['ignore', options.stdout === 'ignore' ? 'ignore' : 'pipe', 'pipe'];
+  const started = process.hrtime.bigint();
+  const child = spawn(command, args, { env: options.env ?? process.env, stdio });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let stdoutBytes = 0;
+  child.stdout?.on('data', (c: Buffer) => {
+    stdoutBytes += c.length;
+    if (options.stdout === 'capture') out.push(c);
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    err.push(c);
+  });
+  let peak = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      if (child.pid !== undefined) {
+        try {
+          peak = Math.max(peak, await treeRssKb(child.pid));
+        } catch (error) {
+          // /proc unreadable (not Linux): leave the tree figure at 0 and say so once.
+          console.error(`RSS sampling unavailable: ${String(error)}`);
+          return;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.sampleMs ?? 200));
+    }
+  })();
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30 * 60 * 1000);
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c, s) => resolve({ code: c, signal: s }));
+  });
+  const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  clearTimeout(timer);
+  sampling = false;
+  await sampler;
+  return {
+    exitCode: code,
+    signal,
+    wallSeconds,
+    treePeakRssKb: peak,
+    stdout: Buffer.concat(out).toString('utf8'),
+    stdoutBytes,
+    stderr: Buffer.concat(err).toString('utf8'),
+  };
+}
+
+export function gnuTimeAvailable(): boolean {
+  return existsSync(GNU_TIME);
+}
+
+/** Arguments that run `command` under GNU time writing "<elapsed seconds> <max RSS KiB>" to `outFile`. */
+export function timed(outFile: string, command: string, args: readonly string[]): [string, string[]] {
+  return [GNU_TIME, ['-f', '%e %M', '-o', outFile, command, ...args]];
+}
+
+/** Parses the `-f '%e %M'` output of GNU time (the last non-empty line; earlier lines may be "Command exited..."). */
+export function parseGnuTime(text: string): { elapsedSeconds: number; maxRssKb: number } {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const last = lines[lines.length - 1] ?? '';
+  const match = /^(\d+(?:\.\d+)?) (\d+)$/.exec(last);
+  if (!match) throw new Error(`unexpected GNU time output: ${JSON.stringify(text)}`);
+  return { elapsedSeconds: Number(match[1]), maxRssKb: Number(match[2]) };
+}
+
+/** Shell-quotes one argument for `bash -c`. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

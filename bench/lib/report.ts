@@ -1,0 +1,154 @@
+/** The results document: measurement records, per-contender summaries, ratios, verdicts, the printed table. */
+import { atMost, flatVerdict, mib, ratio, summarize, type Summary, type Verdict } from './stats';
+
+/** One run of one contender. */
+export interface Measurement {
+  readonly contender: string;
+  readonly database: string;
+  readonly round: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  /** Wall time seen by the bench, process start to exit (includes start-up). */
+  readonly wallSeconds: number;
+  /** Wall time inside the core call (dump/restore core children only). */
+  readonly innerSeconds?: number;
+  /** Peak RSS of the core's own node process, from process.resourceUsage() in that process. */
+  readonly coreMaxRssKb?: number;
+  /** Peak RSS per process from GNU time; for a node child this is max(node, its pg_dump/pg_restore). */
+  readonly processMaxRssKb?: Readonly<Record<string, number>>;
+  /** Peak of the summed RSS of the process tree, sampled every 200 ms (approximate: short peaks can be missed). */
+  readonly treePeakRssKb: number;
+  readonly bytes?: number;
+  /** 1-minute load average when the run started: a noise indicator on a shared machine. */
+  readonly loadavg1: number;
+}
+
+export interface ContenderSummary {
+  readonly contender: string;
+  readonly database: string;
+  readonly runs: number;
+  readonly failed: number;
+  readonly wallSeconds?: Summary;
+  readonly innerSeconds?: Summary;
+  readonly coreMaxRssKb?: Summary;
+  readonly treePeakRssKb?: Summary;
+}
+
+export function summarizeContender(all: readonly Measurement[], contender: string, database: string): ContenderSummary {
+  const runs = all.filter((m) => m.contender === contender && m.database === database);
+  const ok = runs.filter((m) => m.ok);
+  const of = (pick: (m: Measurement) => number | undefined): Summary | undefined => {
+    const values = ok.map(pick).filter((v): v is number => v !== undefined);
+    return values.length > 0 ? summarize(values) : undefined;
+  };
+  return {
+    contender,
+    database,
+    runs: runs.length,
+    failed: runs.length - ok.length,
+    wallSeconds: of((m) => m.wallSeconds),
+    innerSeconds: of((m) => m.innerSeconds),
+    coreMaxRssKb: of((m) => m.coreMaxRssKb),
+    treePeakRssKb: of((m) => m.treePeakRssKb),
+  };
+}
+
+export interface Ratio {
+  readonly name: string;
+  /** Ratio of the median process wall times. */
+  readonly median?: number;
+  /** Ratio of the minimum process wall times. */
+  readonly min?: number;
+  /** Ratio with the numerator's time inside the core call (no node start-up) where it has one. */
+  readonly innerMedian?: number;
+}
+
+export function wallRatio(name: string, a: ContenderSummary | undefined, b: ContenderSummary | undefined): Ratio {
+  const bMedian = b?.wallSeconds?.median;
+  return {
+    name,
+    median: a?.wallSeconds && bMedian !== undefined ? ratio(a.wallSeconds.median, bMedian) : undefined,
+    min: a?.wallSeconds && b?.wallSeconds ? ratio(a.wallSeconds.min, b.wallSeconds.min) : undefined,
+    innerMedian: a?.innerSeconds && bMedian !== undefined ? ratio(a.innerSeconds.median, bMedian) : undefined,
+  };
+}
+
+export function formatRatio(r: Ratio): string {
+  const x = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(3)}x`);
+  const inner = r.innerMedian === undefined ? '' : `, inner median ${x(r.innerMedian)}`;
+  return `${r.name}: median ${x(r.median)}, min ${x(r.min)}${inner}`;
+}
+
+/** Target limits of issues 3 and 4. */
+export const TARGETS = {
+  dumpWallVsPgDump: 1.10,
+  dumpPeakRssMb: 150,
+  dumpRssFlatTolerance: 0.10,
+  restoreWallVsPgRestoreJ2: 1.10,
+} as const;
+
+export interface DumpVerdictInputs {
+  readonly core?: ContenderSummary;
+  readonly pgDump?: ContenderSummary;
+  readonly awscli?: ContenderSummary;
+  readonly coreDouble?: ContenderSummary;
+}
+
+export function dumpVerdicts(x: DumpVerdictInputs): Verdict[] {
+  const vsRaw = wallRatio('core/pg_dump', x.core, x.pgDump);
+  const coreWall = x.core?.wallSeconds?.median;
+  const awsWall = x.awscli?.wallSeconds?.median;
+  const peakKb = [x.core?.coreMaxRssKb?.max, x.coreDouble?.coreMaxRssKb?.max]
+    .filter((v): v is number => v !== undefined);
+  const peak = peakKb.length > 0 ? Math.max(...peakKb) : undefined;
+  return [
+    atMost(`dump wall <= ${TARGETS.dumpWallVsPgDump}x pg_dump -Fc > /dev/null (medians)`, vsRaw.median,
+      TARGETS.dumpWallVsPgDump, vsRaw.median === undefined ? 'not measured' : `${vsRaw.median.toFixed(3)}x`),
+    atMost('dump wall < pg_dump -Fc | aws s3 cp - (medians)', coreWall, awsWall,
+      coreWall === undefined || awsWall === undefined ? 'not measured' : `${coreWall.toFixed(2)} s vs ${awsWall.toFixed(2)} s`,
+      true),
+    atMost(`dump core peak RSS <= ${TARGETS.dumpPeakRssMb} MiB (node process, worst run)`,
+      peak === undefined ? undefined : peak / 1024, TARGETS.dumpPeakRssMb,
+      peak === undefined ? 'not measured' : `${mib(peak)} MiB`),
+    flatVerdict(`dump core peak RSS flat when the database doubles (<= +${TARGETS.dumpRssFlatTolerance * 100}%, medians)`,
+      x.core?.coreMaxRssKb?.median, x.coreDouble?.coreMaxRssKb?.median, TARGETS.dumpRssFlatTolerance),
+  ];
+}
+
+export function restoreVerdicts(coreJ2: ContenderSummary | undefined, pgRestoreJ2: ContenderSummary | undefined): Verdict[] {
+  const r = wallRatio('restore core (jobs 2)/pg_restore -j2', coreJ2, pgRestoreJ2);
+  return [
+    atMost(`restore wall <= ${TARGETS.restoreWallVsPgRestoreJ2}x pg_restore -j2 from a local file (medians)`, r.median,
+      TARGETS.restoreWallVsPgRestoreJ2, r.median === undefined ? 'not measured' : `${r.median.toFixed(3)}x`),
+  ];
+}
+
+function cell(value: string, width: number): string {
+  return value.length >= width ? value : value + ' '.repeat(width - value.length);
+}
+
+/** A compact fixed-width table of contender summaries. */
+export function formatTable(rows: readonly ContenderSummary[]): string {
+  const header = ['contender', 'database', 'ok/runs', 'wall med s', 'wall min s', 'inner med s', 'core RSS MiB',
+    'tree RSS MiB'];
+  const widths = [40, 22, 7, 10, 10, 11, 13, 13];
+  const line = (cells: string[]) => cells.map((c, i) => cell(c, widths[i])).join(' ').trimEnd();
+  const out = [line(header), line(widths.map((w) => '-'.repeat(w)))];
+  for (const r of rows) {
+    out.push(line([
+      r.contender,
+      r.database,
+      `${r.runs - r.failed}/${r.runs}`,
+      r.wallSeconds ? r.wallSeconds.median.toFixed(2) : '-',
+      r.wallSeconds ? r.wallSeconds.min.toFixed(2) : '-',
+      r.innerSeconds ? r.innerSeconds.median.toFixed(2) : '-',
+      r.coreMaxRssKb ? `${mib(r.coreMaxRssKb.max)} max` : '-',
+      r.treePeakRssKb ? `${mib(r.treePeakRssKb.max)} max` : '-',
+    ]));
+  }
+  return out.join('\n');
+}
+
+export function formatVerdicts(verdicts: readonly Verdict[]): string {
+  return verdicts.map((v) => `${cell(v.status.toUpperCase(), 13)} ${v.target}: ${v.measured}`).join('\n');
+}

@@ -1,0 +1,395 @@
+/**
+ * `npm run bench`: measures the dump core against `pg_dump -Fc > /dev/null` and `pg_dump -Fc | aws s3 cp -`, the
+ * dump core's memory on a database and on one twice its size, and the restore core against `pg_restore -j1/-j2`
+ * from a local file. Starts its own PostgreSQL 15 and moto, stops them on every exit path, writes
+ * bench/results/<name>-<timestamp>.json and bench/results/latest.json, and prints a table. Targets are reported
+ * as pass/fail, never asserted.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { Client } from 'pg';
+import type { DumpChildInput, DumpChildOutput } from './children/dump-child';
+import type { RestoreChildInput, RestoreChildOutput } from './children/restore-child';
+import { parseArgs, USAGE, type BenchOptions } from './lib/args';
+import {
+  coreChild, pgDumpToAwsCli, pgDumpToNull, pgRestoreFile, uncompressedDumpBytes, type BenchContext,
+} from './lib/contenders';
+import { generate, type GeneratedDatabase } from './lib/generate';
+import { gnuTimeAvailable } from './lib/measure';
+import {
+  dumpVerdicts, formatRatio, formatTable, formatVerdicts, restoreVerdicts, summarizeContender, TARGETS, wallRatio,
+  type ContenderSummary, type Measurement, type Ratio,
+} from './lib/report';
+import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client } from './lib/s3';
+import { Cleanup, startMoto, startPostgres, type PostgresService } from './lib/services';
+import { interleave, type Verdict } from './lib/stats';
+
+const ROOT = resolve(__dirname, '..');
+const RESULTS_DIR = join(ROOT, 'bench', 'results');
+const DUMP_CORE = join(ROOT, 'lambda', 'shared', 'dump-core.ts');
+const RESTORE_CORE = join(ROOT, 'lambda', 'shared', 'restore-core.ts');
+const BUCKET = 'cdk-backup-dr-bench';
+const SOURCE_ID = 'bench';
+
+const C = {
+  core: 'dump core -> S3 (moto)',
+  pgDump: 'pg_dump > /dev/null',
+  awscli: 'pg_dump | aws s3 cp',
+  restoreStream: 'restore core jobs=1 (stream from S3)',
+  restoreFile: 'restore core jobs=2 (S3 -> file -> -j2)',
+  pgRestore1: 'pg_restore -j1 (local file)',
+  pgRestore2: 'pg_restore -j2 (local file)',
+} as const;
+
+const started = Date.now();
+function log(line: string): void {
+  process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(5)}s] ${line}\n`);
+}
+
+function commandOutput(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (error) {
+    return `unavailable (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
+  }
+}
+
+/**
+ * Debian's awscli (/usr/bin/aws) as the issue asks; a pyenv shim earlier on PATH would be a different awscli (v1).
+ * AWS_CLI_PATH overrides.
+ */
+function findAwsCli(): string {
+  const explicit = process.env.AWS_CLI_PATH;
+  if (explicit) return explicit;
+  if (existsSync('/usr/bin/aws')) return '/usr/bin/aws';
+  throw new Error("Debian's awscli is not installed (/usr/bin/aws missing): run `apt-get install -y awscli` " +
+    'or set AWS_CLI_PATH to the aws executable to compare against');
+}
+
+async function bundle(entry: string, outDir: string): Promise<string> {
+  const outfile = join(outDir, entry.replace(/^.*\//, '').replace(/\.ts$/, '.js'));
+  await build({
+    entryPoints: [join(ROOT, 'bench', 'children', entry)],
+    bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile, logLevel: 'warning',
+  });
+  return outfile;
+}
+
+async function withClient<T>(pg: PostgresService, database: string, work: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: pg.url(database) });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function mb(bytes: number): number {
+  return Math.round((bytes / 1048576) * 10) / 10;
+}
+
+interface DatabaseInfo extends GeneratedDatabase {
+  readonly targetMb: number;
+  readonly sizeMb: number;
+  readonly tableBytes: number;
+  readonly indexBytes: number;
+}
+
+async function describeDatabase(pg: PostgresService, generated: GeneratedDatabase, targetMb: number): Promise<DatabaseInfo> {
+  const split = await withClient(pg, generated.database, (c) => c.query<{ tables: string; indexes: string }>(
+    `SELECT sum(pg_table_size(c.oid))::text AS tables, sum(pg_indexes_size(c.oid))::text AS indexes
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'bench' AND c.relkind = 'r'`));
+  return {
+    ...generated, targetMb, sizeMb: mb(generated.sizeBytes),
+    tableBytes: Number(split.rows[0].tables), indexBytes: Number(split.rows[0].indexes),
+  };
+}
+
+async function createDatabase(pg: PostgresService, name: string, template?: string): Promise<void> {
+  await withClient(pg, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''}`));
+}
+
+async function dropDatabase(pg: PostgresService, name: string): Promise<void> {
+  await withClient(pg, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+async function rowCounts(pg: PostgresService, database: string): Promise<Record<string, number>> {
+  return withClient(pg, database, async (c) => {
+    const r = await c.query<{ t: string; n: string }>(
+      `SELECT 'bench.customers' AS t, count(*)::text AS n FROM bench.customers
+       UNION ALL SELECT 'bench.orders', count(*)::text FROM bench.orders
+       UNION ALL SELECT 'bench.events', count(*)::text FROM bench.events`);
+    return Object.fromEntries(r.rows.map((row) => [row.t, Number(row.n)]));
+  });
+}
+
+interface Section {
+  available: boolean;
+  note?: string;
+  measurements: Measurement[];
+  summaries: ContenderSummary[];
+  ratios: Ratio[];
+}
+
+function emptySection(note?: string): Section {
+  return { available: note === undefined, note, measurements: [], summaries: [], ratios: [] };
+}
+
+function record(section: Section, m: Measurement): void {
+  section.measurements.push(m);
+  const rss = m.coreMaxRssKb !== undefined ? ` core RSS ${(m.coreMaxRssKb / 1024).toFixed(1)} MiB` : '';
+  log(`  ${m.contender} [${m.database} #${m.round}] ${m.ok ? 'ok' : 'FAILED'} ${m.wallSeconds.toFixed(2)} s${rss}` +
+    ` tree ${(m.treePeakRssKb / 1024).toFixed(1)} MiB load ${m.loadavg1.toFixed(2)}${m.error ? ` — ${m.error}` : ''}`);
+}
+
+async function main(options: BenchOptions): Promise<void> {
+  const cleanup = new Cleanup(log);
+  const startedAt = new Date();
+  const tmp = await mkdtemp(join(tmpdir(), 'cdk-backup-dr-bench-'));
+  cleanup.add('scratch directory', () => rm(tmp, { recursive: true, force: true }));
+  try {
+    const awsPath = findAwsCli();
+    const machine = {
+      cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memTotalMb: Math.round(totalmem() / 1048576),
+      kernel: release(), node: process.version,
+      pgDump: commandOutput('pg_dump', ['--version']), pgRestore: commandOutput('pg_restore', ['--version']),
+      awscli: { path: awsPath, version: commandOutput(awsPath, ['--version']) },
+      motoServer: process.env.MOTO_SERVER_BIN ?? 'moto_server (PATH)',
+      gnuTime: gnuTimeAvailable(), loadavgAtStart: loadavg(),
+    };
+    log(`options ${JSON.stringify(options)}; ${machine.cpus} cpus, node ${machine.node}, ${machine.pgDump}, ${machine.awscli.version}`);
+
+    const [pg, moto] = await Promise.all([startPostgres(log), startMoto(log)]);
+    cleanup.add('postgres', pg.stop);
+    cleanup.add('moto', moto.stop);
+    const s3 = s3Client(moto.endpoint);
+    await createVersionedBucket(s3, BUCKET);
+    const ctx: BenchContext = { pg, motoEndpoint: moto.endpoint, bucket: BUCKET, tmp, awsPath, log };
+    const serverVersion = await withClient(pg, 'postgres', (c) => c.query<{ v: string }>('SHOW server_version'));
+
+    // Databases.
+    const base = 'bench_base';
+    const double = 'bench_double';
+    await createDatabase(pg, base);
+    log(`generating ${base} (${options.sizeMb} MiB)`);
+    const baseInfo = await describeDatabase(pg,
+      await withClient(pg, base, (c) => generate(c, options.sizeMb, log)), options.sizeMb);
+    log(`${base}: ${baseInfo.sizeMb} MiB in ${baseInfo.seconds.toFixed(0)} s, rows ${JSON.stringify(baseInfo.rows)}`);
+    let doubleInfo: DatabaseInfo | undefined;
+    if (options.double) {
+      await createDatabase(pg, double, base);
+      log(`generating ${double} (${options.sizeMb * 2} MiB, grown from a copy of ${base})`);
+      doubleInfo = await describeDatabase(pg,
+        await withClient(pg, double, (c) => generate(c, options.sizeMb * 2, log)), options.sizeMb * 2);
+      log(`${double}: ${doubleInfo.sizeMb} MiB in ${doubleInfo.seconds.toFixed(0)} s`);
+    }
+
+    // Children.
+    const dumpScript = existsSync(DUMP_CORE) && existsSync(join(ROOT, 'bench', 'children', 'dump-child.ts'))
+      ? await bundle('dump-child.ts', tmp) : undefined;
+    const restoreScript = existsSync(RESTORE_CORE) ? await bundle('restore-child.ts', tmp) : undefined;
+
+    // Warm-up (the first read of a freshly generated database is not what we compare), measuring on the way the
+    // uncompressed dump size, i.e. how compressible the data is.
+    log('warm-up: pg_dump -Fc -Z0 of each database');
+    const uncompressedBytes: Record<string, number> = {};
+    for (const db of [base, ...(doubleInfo ? [double] : [])]) uncompressedBytes[db] = await uncompressedDumpBytes(ctx, db);
+
+    // Dump benchmark.
+    const dump = emptySection(dumpScript ? undefined : 'not available: lambda/shared/dump-core.ts has not landed');
+    let keptManifestKey: string | undefined;
+    let keptDumpKey: string | undefined;
+    let coreDumpBytes: number | undefined;
+    let awscliDumpBytes: number | undefined;
+    const runCoreDump = async (database: string, round: number, keep: boolean): Promise<void> => {
+      if (!dumpScript) return;
+      const input: DumpChildInput = {
+        target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database, sslMode: 'disable' },
+        bucket: BUCKET, sourceId: SOURCE_ID, tiers: ['daily'],
+        partSizeBytes: options.partSizeMb === undefined ? undefined : options.partSizeMb * 1024 * 1024,
+        queueSize: options.queueSize,
+      };
+      const { measurement, result } = await coreChild<DumpChildOutput>(ctx, C.core, dumpScript, input, database, round);
+      record(dump, { ...measurement, bytes: result?.bytes });
+      if (result) {
+        coreDumpBytes ??= result.bytes;
+        if (keep && keptManifestKey === undefined) {
+          keptManifestKey = result.manifestKey;
+          keptDumpKey = result.dumpKey;
+        } else {
+          await deletePrefix(s3, BUCKET, result.dumpKey.replace(/\.dump$/, ''));
+        }
+      }
+    };
+    const contenders = [C.core, C.pgDump, C.awscli] as const;
+    log(`dump benchmark on ${base}: ${options.repeats} round(s) of ${contenders.join(', ')}`);
+    for (const { contender, round } of interleave(contenders, options.repeats)) {
+      if (contender === C.core) await runCoreDump(base, round, true);
+      else if (contender === C.pgDump) record(dump, await pgDumpToNull(ctx, base, round));
+      else {
+        const key = `awscli/${base}-${round}.dump`;
+        const m = await pgDumpToAwsCli(ctx, base, round, key);
+        if (m.ok) awscliDumpBytes ??= await objectSize(s3, BUCKET, key);
+        record(dump, { ...m, bytes: m.ok ? awscliDumpBytes : undefined });
+        await deletePrefix(s3, BUCKET, key);
+      }
+    }
+    if (doubleInfo) {
+      log(`memory check on ${double}: ${options.repeats} round(s) of ${C.core}, ${C.pgDump}`);
+      for (const { contender, round } of interleave([C.core, C.pgDump], options.repeats)) {
+        if (contender === C.core) await runCoreDump(double, round, false);
+        else record(dump, await pgDumpToNull(ctx, double, round));
+      }
+    }
+    dump.summaries = [
+      ...contenders.map((c) => summarizeContender(dump.measurements, c, base)),
+      ...(doubleInfo ? [C.core, C.pgDump].map((c) => summarizeContender(dump.measurements, c, double)) : []),
+    ];
+    const find = (s: Section, c: string, db: string) => s.summaries.find((x) => x.contender === c && x.database === db);
+    dump.ratios = [
+      wallRatio('dump core / pg_dump > /dev/null', find(dump, C.core, base), find(dump, C.pgDump, base)),
+      wallRatio('dump core / pg_dump | aws s3 cp', find(dump, C.core, base), find(dump, C.awscli, base)),
+      wallRatio('pg_dump | aws s3 cp / pg_dump > /dev/null', find(dump, C.awscli, base), find(dump, C.pgDump, base)),
+      ...(doubleInfo ? [wallRatio(`dump core / pg_dump > /dev/null on ${double}`,
+        find(dump, C.core, double), find(dump, C.pgDump, double))] : []),
+    ];
+    const verdicts: Verdict[] = dumpVerdicts({
+      core: find(dump, C.core, base), pgDump: find(dump, C.pgDump, base), awscli: find(dump, C.awscli, base),
+      coreDouble: doubleInfo ? find(dump, C.core, double) : undefined,
+    });
+
+    // Restore benchmark.
+    let restore: Section;
+    if (!options.restore) {
+      restore = emptySection('skipped (--no-restore)');
+    } else if (!restoreScript || !keptManifestKey || !keptDumpKey) {
+      restore = emptySection(!restoreScript
+        ? 'not available: lambda/shared/restore-core.ts has not landed'
+        : 'not available: no dump-core backup (manifest) to restore');
+    } else {
+      restore = emptySection();
+      const manifestKey = keptManifestKey;
+      const file = join(tmp, 'bench.dump');
+      await downloadTo(s3, BUCKET, keptDumpKey, file);
+      const expectedRows = await rowCounts(pg, base);
+      const label = `restore of ${base}`;
+      const restoreContenders = [C.restoreStream, C.restoreFile, C.pgRestore1, C.pgRestore2] as const;
+      log(`restore benchmark: ${options.repeats} round(s) of ${restoreContenders.join(', ')}`);
+      let n = 0;
+      for (const { contender, round } of interleave(restoreContenders, options.repeats)) {
+        const target = `bench_restore_${++n}`;
+        await createDatabase(pg, target, 'template0');
+        try {
+          let m: Measurement;
+          if (contender === C.restoreStream || contender === C.restoreFile) {
+            const input: RestoreChildInput = {
+              bucket: BUCKET, manifestKey,
+              target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: target, sslMode: 'disable' },
+              jobs: contender === C.restoreStream ? 1 : 2, workDir: tmp,
+            };
+            const out = await coreChild<RestoreChildOutput>(ctx, contender, restoreScript, input, label, round);
+            m = { ...out.measurement, bytes: out.result?.restoredBytes };
+          } else {
+            m = await pgRestoreFile(ctx, file, target, label, contender === C.pgRestore1 ? 1 : 2, round);
+          }
+          if (m.ok) {
+            const rows = await rowCounts(pg, target);
+            if (JSON.stringify(rows) !== JSON.stringify(expectedRows)) {
+              m = { ...m, ok: false, error: `restored row counts ${JSON.stringify(rows)} differ from ${JSON.stringify(expectedRows)}` };
+            }
+          }
+          record(restore, m);
+        } finally {
+          await dropDatabase(pg, target);
+        }
+      }
+      restore.summaries = restoreContenders.map((c) => summarizeContender(restore.measurements, c, label));
+      restore.ratios = [
+        wallRatio('restore core jobs=2 / pg_restore -j2', find(restore, C.restoreFile, label), find(restore, C.pgRestore2, label)),
+        wallRatio('restore core jobs=1 / pg_restore -j1', find(restore, C.restoreStream, label), find(restore, C.pgRestore1, label)),
+        wallRatio('pg_restore -j2 / pg_restore -j1', find(restore, C.pgRestore2, label), find(restore, C.pgRestore1, label)),
+      ];
+    }
+    verdicts.push(...restoreVerdicts(find(restore, C.restoreFile, `restore of ${base}`),
+      find(restore, C.pgRestore2, `restore of ${base}`)));
+    if (!restore.available) {
+      verdicts[verdicts.length - 1] = { ...verdicts[verdicts.length - 1], measured: restore.note ?? 'not measured' };
+    }
+
+    const finishedAt = new Date();
+    const results = {
+      schemaVersion: 1,
+      name: options.name,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      options,
+      machine: { ...machine, loadavgAtEnd: loadavg() },
+      server: {
+        version: serverVersion.rows[0].v,
+        settings: 'fsync=off full_page_writes=off synchronous_commit=off shared_buffers=256MB max_wal_size=4GB ' +
+          'maintenance_work_mem=256MB (same for every contender)',
+      },
+      targets: TARGETS,
+      databases: { base: baseInfo, double: doubleInfo },
+      dumpSize: {
+        coreBytes: coreDumpBytes, coreMb: coreDumpBytes === undefined ? undefined : mb(coreDumpBytes),
+        awscliBytes: awscliDumpBytes,
+        uncompressedBytes: uncompressedBytes[base],
+        compressedToUncompressed: coreDumpBytes === undefined ? undefined
+          : Math.round((coreDumpBytes / uncompressedBytes[base]) * 1000) / 1000,
+        ofDatabaseSize: coreDumpBytes === undefined ? undefined : Math.round((coreDumpBytes / baseInfo.sizeBytes) * 1000) / 1000,
+        ofTableSize: coreDumpBytes === undefined ? undefined : Math.round((coreDumpBytes / baseInfo.tableBytes) * 1000) / 1000,
+      },
+      dump,
+      restore,
+      verdicts,
+      notes: [
+        'Wall times are measured by the bench from process start to exit, so node start-up and module loading count ' +
+          'against the cores (innerSeconds excludes them). Contenders run interleaved round by round.',
+        'coreMaxRssKb is the core process\'s own peak (process.resourceUsage().maxRSS); processMaxRssKb comes from ' +
+          'GNU time (for a node child: max of node and its pg_dump/pg_restore); treePeakRssKb sums the whole process ' +
+          'tree, sampled every 200 ms.',
+        'Everything (PostgreSQL, moto, the contenders) shares one machine; loadavg1 per run shows how busy it was.',
+      ],
+    };
+    await mkdir(RESULTS_DIR, { recursive: true });
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    const file = join(RESULTS_DIR, `${options.name}-${stamp}.json`);
+    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    await copyFile(file, join(RESULTS_DIR, 'latest.json'));
+
+    const sizes = [
+      `${base}: ${baseInfo.sizeMb} MiB (tables ${mb(baseInfo.tableBytes)}, indexes ${mb(baseInfo.indexBytes)})`,
+      doubleInfo ? `${double}: ${doubleInfo.sizeMb} MiB` : undefined,
+      coreDumpBytes !== undefined ? `dump: ${mb(coreDumpBytes)} MiB (${results.dumpSize.ofDatabaseSize} of the database size, ` +
+        `${results.dumpSize.compressedToUncompressed} of the uncompressed dump's ${mb(uncompressedBytes[base])} MiB)` : undefined,
+    ].filter((s) => s !== undefined).join('; ');
+    console.log(`\n${sizes}\n`);
+    console.log(formatTable([...dump.summaries, ...restore.summaries]));
+    console.log('');
+    for (const r of [...dump.ratios, ...restore.ratios]) console.log(formatRatio(r));
+    for (const s of [dump, restore]) if (s.note) console.log(`note: ${s.note}`);
+    console.log(`\n${formatVerdicts(verdicts)}\n\nresults: ${file}`);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+let options: BenchOptions;
+try {
+  options = parseArgs(process.argv.slice(2));
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  console.error(USAGE);
+  process.exit(2);
+}
+main(options).catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+});

@@ -1,0 +1,135 @@
+/**
+ * Unit tests of the bench's pure pieces. Run with `npx tsx --test bench/test/*.test.ts` (node's test runner; the
+ * jest projects only cover test/).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseArgs } from '../lib/args';
+import { batchSql } from '../lib/generate';
+import { parseGnuTime, parseStatmRssKb, parseStatPpid, shellQuote } from '../lib/measure';
+import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
+import { flatVerdict, interleave, ratio, summarize } from '../lib/stats';
+import { parseChildOutput, RESULT_PREFIX } from '../children/protocol';
+
+function m(contender: string, wallSeconds: number, extra: Partial<Measurement> = {}): Measurement {
+  return { contender, database: 'db', round: 1, ok: true, wallSeconds, treePeakRssKb: 1000, loadavg1: 0, ...extra };
+}
+
+describe('stats', () => {
+  it('summarizes odd and even counts', () => {
+    assert.deepEqual(summarize([3, 1, 2]), { n: 3, median: 2, min: 1, max: 3 });
+    assert.deepEqual(summarize([4, 1, 3, 2]), { n: 4, median: 2.5, min: 1, max: 4 });
+    assert.throws(() => summarize([]), /at least one/);
+  });
+
+  it('refuses a ratio over zero', () => {
+    assert.equal(ratio(11, 10), 1.1);
+    assert.equal(ratio(1, 0), undefined);
+  });
+
+  it('calls memory flat only within the tolerance', () => {
+    assert.equal(flatVerdict('t', 100_000, 109_000, 0.1).status, 'pass');
+    assert.equal(flatVerdict('t', 100_000, 111_000, 0.1).status, 'fail');
+    assert.equal(flatVerdict('t', 100_000, undefined, 0.1).status, 'not-available');
+  });
+
+  it('interleaves contenders round by round', () => {
+    assert.deepEqual(interleave(['a', 'b'], 2).map((x) => `${x.contender}${x.round}`), ['a1', 'b1', 'a2', 'b2']);
+  });
+});
+
+describe('report', () => {
+  const runs = [
+    m('core', 10, { innerSeconds: 9, coreMaxRssKb: 100 * 1024 }),
+    m('core', 12, { innerSeconds: 11, coreMaxRssKb: 110 * 1024 }),
+    m('core', 99, { ok: false, error: 'boom' }),
+    m('raw', 10), m('raw', 10.5),
+    m('aws', 20), m('aws', 21),
+  ];
+
+  it('summarizes only successful runs and counts failures', () => {
+    const s = summarizeContender(runs, 'core', 'db');
+    assert.equal(s.runs, 3);
+    assert.equal(s.failed, 1);
+    assert.equal(s.wallSeconds?.median, 11);
+    assert.equal(s.coreMaxRssKb?.max, 110 * 1024);
+  });
+
+  it('judges the dump targets', () => {
+    const core = summarizeContender(runs, 'core', 'db');
+    const raw = summarizeContender(runs, 'raw', 'db');
+    const aws = summarizeContender(runs, 'aws', 'db');
+    assert.equal(wallRatio('x', core, raw).median, 1.073);
+    assert.equal(wallRatio('x', core, raw).innerMedian, 0.976);
+    const verdicts = dumpVerdicts({ core, pgDump: raw, awscli: aws });
+    assert.deepEqual(verdicts.map((v) => v.status), ['pass', 'pass', 'pass', 'not-available']);
+    const slow = summarizeContender([m('core', 30, { coreMaxRssKb: 200 * 1024 })], 'core', 'db');
+    assert.deepEqual(dumpVerdicts({ core: slow, pgDump: raw, awscli: aws, coreDouble: slow }).map((v) => v.status),
+      ['fail', 'fail', 'fail', 'pass']);
+  });
+
+  it('marks the restore target not available without the restore core', () => {
+    assert.equal(restoreVerdicts(undefined, summarizeContender(runs, 'raw', 'db'))[0].status, 'not-available');
+  });
+
+  it('prints one table row per contender', () => {
+    const table = formatTable([summarizeContender(runs, 'core', 'db')]);
+    assert.equal(table.split('\n').length, 3);
+    assert.match(table, /^core\s+db\s+2\/3\s+11\.00/m);
+  });
+});
+
+describe('measure parsing', () => {
+  it('reads GNU time output, also after a "Command exited" line', () => {
+    assert.deepEqual(parseGnuTime('12.34 56789\n'), { elapsedSeconds: 12.34, maxRssKb: 56789 });
+    assert.deepEqual(parseGnuTime('Command exited with non-zero status 1\n0.01 1234\n'), { elapsedSeconds: 0.01, maxRssKb: 1234 });
+    assert.throws(() => parseGnuTime('garbage'), /unexpected GNU time output/);
+  });
+
+  it('reads ppid from /proc stat even with spaces and parentheses in the command name', () => {
+    assert.equal(parseStatPpid('1234 (my (odd) proc) S 42 1234 1234 0 -1'), 42);
+    assert.equal(parseStatmRssKb('1000 250 10 1 0 100 0'), 1000);
+  });
+
+  it('quotes shell arguments', () => {
+    assert.equal(shellQuote('s3://b/k.dump'), 's3://b/k.dump');
+    assert.equal(shellQuote("it's"), `'it'\\''s'`);
+  });
+});
+
+describe('args', () => {
+  it('has full-run defaults and a quick preset that later flags override', () => {
+    assert.deepEqual(parseArgs([]), {
+      sizeMb: 300, repeats: 3, double: true, restore: true, name: 'full', quick: false,
+      partSizeMb: undefined, queueSize: undefined,
+    });
+    const quick = parseArgs(['--quick', '--repeats', '2']);
+    assert.equal(quick.sizeMb, 30);
+    assert.equal(quick.repeats, 2);
+    assert.equal(quick.name, 'quick');
+  });
+
+  it('says what is wrong with a bad option', () => {
+    assert.throws(() => parseArgs(['--size-mb', 'x']), /--size-mb needs a positive integer/);
+    assert.throws(() => parseArgs(['--part-size-mb', '4']), /at least 5/);
+    assert.throws(() => parseArgs(['--frobnicate']), /unknown option/);
+  });
+});
+
+describe('generator', () => {
+  it('derives non-overlapping ids from the unit range', () => {
+    const [customers, orders, events] = batchSql(100, 50);
+    assert.match(customers, /generate_series\(101, 150\)/);
+    assert.match(orders, /\(g - 1\) \* 4 \+ k/);
+    assert.match(events, /\(g - 1\) \* 6 \+ k/);
+    assert.throws(() => batchSql(0, 0), /units >= 1/);
+  });
+});
+
+describe('child protocol', () => {
+  it('takes the last result line and ignores log lines', () => {
+    const out = `{"level":"INFO"}\n${RESULT_PREFIX}{"ok":true,"innerSeconds":1,"maxRssKb":2,"result":{"x":1}}\n`;
+    assert.deepEqual(parseChildOutput(out).result, { x: 1 });
+    assert.throws(() => parseChildOutput('nothing'), /printed no BENCH_RESULT line/);
+  });
+});
