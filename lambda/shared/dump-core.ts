@@ -50,6 +50,9 @@ import {
   putTextObject,
 } from './s3-stream';
 
+/** `application_name` of the connection that holds the exported snapshot and counts rows. */
+export const SNAPSHOT_APPLICATION_NAME = 'cdk-backup-dr-snapshot';
+
 /** Observation and fault-injection points (tests kill pg_dump through them). */
 export interface DumpHooks {
   /** pg_dump has been spawned. */
@@ -200,7 +203,7 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
   const latch = new FailureLatch();
   let client: Client;
   try {
-    client = await connect(target, 'cdk-backup-dr-dump', (error) =>
+    client = await connect(target, SNAPSHOT_APPLICATION_NAME, (error) =>
       latch.fail(failed('connection', `database connection lost: ${error.message}`)),
     );
   } catch (error) {

@@ -7,6 +7,9 @@ import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { libpqEnv, parsePgDumpVersion, scrubSecrets, type PgTarget, type PgVersion } from './pg';
 
+/** `application_name` of pg_dump's connection (visible in pg_stat_activity). */
+export const PG_DUMP_APPLICATION_NAME = 'cdk-backup-dr-pg_dump';
+
 /** Where the PgToolsLayer puts pg_dump inside Lambda. */
 export const LAYER_PG_DUMP_PATH = '/opt/bin/pg_dump';
 
@@ -131,7 +134,7 @@ export function pgDumpArgs(snapshotId: string): string[] {
 
 /** Starts `pg_dump -Fc --snapshot=<id>` with the connection and password in its environment only. */
 export function spawnPgDump(options: SpawnPgDumpOptions): PgDumpProcess {
-  const env = libpqEnv(options.target, options.parentEnv ?? process.env, 'cdk-backup-dr-dump');
+  const env = libpqEnv(options.target, options.parentEnv ?? process.env, PG_DUMP_APPLICATION_NAME);
   const child = spawn(options.pgDumpPath, pgDumpArgs(options.snapshotId), {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
