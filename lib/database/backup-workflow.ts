@@ -192,7 +192,14 @@ export class BackupWorkflow extends Construct {
     const maxAttempts = Math.max(1, Math.ceil(waitTimeout.toSeconds() / SNAPSHOT_POLL_INTERVAL.toSeconds()));
     const create = new tasks.LambdaInvoke(this, 'Create snapshot', {
       lambdaFunction: step.snapshotFunction,
-      payload: sfn.TaskInput.fromObject({ action: 'create', kind: step.kind, identifier: step.identifier, 'tiers.$': '$.tiers' }),
+      payload: sfn.TaskInput.fromObject({
+        action: 'create',
+        kind: step.kind,
+        identifier: step.identifier,
+        'tiers.$': '$.tiers',
+        // The start time fixes the snapshot id, so a retried task finds the snapshot it already started.
+        'requestedAt.$': '$.startedAt',
+      }),
       resultSelector: { 'snapshot.$': '$.Payload' },
       retryOnServiceExceptions: true,
     });
@@ -212,7 +219,7 @@ export class BackupWorkflow extends Construct {
           action: 'copy',
           kind: step.kind,
           'snapshotArn.$': '$.snapshot.snapshotArn',
-          'snapshotId.$': '$.snapshot.snapshotId',
+          sourceIdentifier: step.identifier,
           'tiers.$': '$.tiers',
         }),
         resultSelector: { 'copy.$': '$.Payload' },
