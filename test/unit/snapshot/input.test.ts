@@ -49,17 +49,17 @@ describe('parseSnapshotEvent', () => {
   });
 
   test.each([
-    [null, 'event must be an object'],
-    [[], 'event must be an object'],
-    [{ action: 'delete', kind: 'instance' }, "action must be one of 'create', 'wait', 'copy'"],
-    [{ action: 'create', kind: 'proxy', identifier: 'db1', tiers: ['daily'] }, "kind must be one of 'instance', 'cluster'"],
-    [{ action: 'create', kind: 'instance', tiers: ['daily'] }, 'identifier must be a non-empty string'],
-    [{ action: 'create', kind: 'instance', identifier: 'arn:aws:rds:us-east-1:123456789012:db:db1', tiers: ['daily'] }, 'not an ARN'],
-    [{ action: 'create', kind: 'instance', identifier: 'db1', tiers: [] }, 'tiers must be a non-empty array'],
-    [{ action: 'create', kind: 'instance', identifier: 'db1', tiers: ['hourly'] }, "tiers[0] must be one of 'daily'"],
-    [{ action: 'create', kind: 'instance', identifier: 'db1', tiers: ['daily'], requestedAt: 'yesterday' }, 'requestedAt must be an ISO-8601'],
-    [{ action: 'wait', kind: 'instance', snapshotId: 'bad--id' }, 'snapshotId must be an RDS identifier'],
-  ])('rejects %j with a message that says what to change', (event, message) => {
+    { event: null, message: 'event must be an object' },
+    { event: [], message: 'event must be an object' },
+    { event: { action: 'delete', kind: 'instance' }, message: "action must be one of 'create', 'wait', 'copy'" },
+    { event: { action: 'create', kind: 'proxy', identifier: 'db1', tiers: ['daily'] }, message: "kind must be one of 'instance', 'cluster'" },
+    { event: { action: 'create', kind: 'instance', tiers: ['daily'] }, message: 'identifier must be a non-empty string' },
+    { event: { action: 'create', kind: 'instance', identifier: 'arn:aws:rds:us-east-1:123456789012:db:db1', tiers: ['daily'] }, message: 'not an ARN' },
+    { event: { action: 'create', kind: 'instance', identifier: 'db1', tiers: [] }, message: 'tiers must be a non-empty array' },
+    { event: { action: 'create', kind: 'instance', identifier: 'db1', tiers: ['hourly'] }, message: "tiers[0] must be one of 'daily'" },
+    { event: { action: 'create', kind: 'instance', identifier: 'db1', tiers: ['daily'], requestedAt: 'yesterday' }, message: 'requestedAt must be an ISO-8601' },
+    { event: { action: 'wait', kind: 'instance', snapshotId: 'bad--id' }, message: 'snapshotId must be an RDS identifier' },
+  ])('rejects with a message that says what to change: $message', ({ event, message }) => {
     expect(invalid(event).message).toContain(message);
   });
 });
