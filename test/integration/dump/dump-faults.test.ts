@@ -1,0 +1,308 @@
+/**
+ * Every way a dump can fail leaves nothing behind: no dump object (no version, no delete marker), no manifest, no
+ * open multipart upload; and the error names the cause without a credential.
+ *
+ * Real faults on real PostgreSQL and the emulator (pg_dump killed, connections terminated by the server, wrong
+ * password, missing database, abort signal, a failing pg_dump binary); S3 server errors are the only injected ones
+ * (the emulator cannot produce them), through a middleware on a real client.
+ */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { handler as dumpHandler } from '../../../lambda/dump/index';
+import { DumpFailed } from '../../../lambda/shared/backup-errors';
+import { runDump, SNAPSHOT_APPLICATION_NAME, type DumpOptions } from '../../../lambda/shared/dump-core';
+import { InvalidInput } from '../../../lambda/shared/errors';
+import { MIN_PART_SIZE } from '../../../lambda/shared/pg';
+import { PG_DUMP_APPLICATION_NAME } from '../../../lambda/shared/pg-dump';
+import { harnessEnv } from '../../support/env';
+import { createKmsKey, createTestBucket } from '../../support/moto';
+import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../../support/postgres';
+import { createDbSecret, leftovers, seedSource } from './support';
+
+jest.setTimeout(300_000);
+
+/** Kill or cut after this much has streamed: two 5 MiB parts are on their way, so a multipart upload exists. */
+const MID_STREAM = 2 * MIN_PART_SIZE + 1024 * 1024;
+
+const s3 = new S3Client({});
+let db: TestDatabase;
+let bucket: string;
+let kmsKeyId: string;
+let tmp: string;
+let sourceCounter = 0;
+
+/** A real S3 client that records every command and fails the ones `inject` picks with an S3 500. */
+function instrumentedClient(inject: (command: string, input: Record<string, unknown>) => boolean = () => false): {
+  client: S3Client;
+  calls: string[];
+} {
+  const calls: string[] = [];
+  const client = new S3Client({});
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      calls.push(`${context.commandName}${input.PartNumber ? `#${String(input.PartNumber)}` : ''}`);
+      if (inject(context.commandName, input)) {
+        throw new S3ServiceException({
+          name: 'InternalError',
+          $fault: 'server',
+          $metadata: { httpStatusCode: 500 },
+          message: 'We encountered an internal error. Please try again.',
+        });
+      }
+      return next(args);
+    },
+    // Inside the retry loop: the SDK retries the 500 as it would a real one.
+    { step: 'finalizeRequest', priority: 'low', name: 'faultInjection' },
+  );
+  return { client, calls };
+}
+
+function options(overrides: Partial<DumpOptions> = {}): DumpOptions & { source: string } {
+  const { pg } = harnessEnv();
+  sourceCounter += 1;
+  return {
+    target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: db.name, sslMode: 'disable' },
+    bucket,
+    kmsKeyId,
+    source: `fault-${sourceCounter}`,
+    tiers: ['daily'],
+    s3,
+    partSizeBytes: MIN_PART_SIZE,
+    queueSize: 2,
+    cleanupTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
+
+async function expectNothingLeft(source: string, database = db.name): Promise<void> {
+  expect(await leftovers(s3, bucket, `postgres/${source}/${database}/`)).toEqual({ versions: [], deleteMarkers: [], uploads: [] });
+}
+
+async function failure(promise: Promise<unknown>): Promise<DumpFailed> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DumpFailed);
+  return error as DumpFailed;
+}
+
+async function terminateBackends(applicationName: string): Promise<number> {
+  return withPgClient('postgres', async (client) => {
+    const result = await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2', [
+      applicationName,
+      db.name,
+    ]);
+    return result.rowCount ?? 0;
+  });
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('dump_faults');
+  await seedSource(db.name, { bigTableMb: 40 });
+  bucket = await createTestBucket({ prefix: 'dump-faults', versioned: true });
+  kmsKeyId = (await createKmsKey()).arn;
+  tmp = mkdtempSync(path.join(tmpdir(), 'dump-faults-'));
+});
+
+afterAll(async () => {
+  await dropTestDatabase(db.name);
+  rmSync(tmp, { recursive: true, force: true });
+  s3.destroy();
+});
+
+describe('runDump faults', () => {
+  it('pg_dump killed mid-stream: aborts the multipart upload', async () => {
+    const { client, calls } = instrumentedClient();
+    let child: ChildProcess | undefined;
+    const opts = options({
+      s3: client,
+      hooks: {
+        pgDumpStarted: (c) => (child = c),
+        progress: (bytes) => {
+          if (bytes > MID_STREAM && child?.exitCode === null && !child.killed) child.kill('SIGKILL');
+        },
+      },
+    });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('pg_dump');
+    expect(error.message).toBe('pg_dump was killed by SIGKILL');
+    expect(calls).toContain('CreateMultipartUploadCommand');
+    expect(calls).toContain('AbortMultipartUploadCommand');
+    expect(calls).not.toContain('CompleteMultipartUploadCommand');
+    await expectNothingLeft(opts.source);
+  });
+
+  it("the server cuts pg_dump's connection: the error carries pg_dump's stderr", async () => {
+    let cut = false;
+    const opts = options({
+      hooks: {
+        progress: (bytes) => {
+          if (bytes > MID_STREAM && !cut) {
+            cut = true;
+            void terminateBackends(PG_DUMP_APPLICATION_NAME);
+          }
+        },
+      },
+    });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('pg_dump');
+    expect(error.message).toMatch(/^pg_dump exited with code 1: pg_dump: error: .*(terminat|server closed the connection)/);
+    await expectNothingLeft(opts.source);
+  });
+
+  it('the snapshot connection drops mid-dump: fails as a connection loss', async () => {
+    let cut = false;
+    const opts = options({
+      hooks: {
+        progress: (bytes) => {
+          if (bytes > MID_STREAM && !cut) {
+            cut = true;
+            void terminateBackends(SNAPSHOT_APPLICATION_NAME);
+          }
+        },
+      },
+    });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('connection');
+    expect(error.message).toMatch(/^database connection lost: .*terminat/);
+    await expectNothingLeft(opts.source);
+  });
+
+  it('S3 answers 500 to a part upload (after retries): aborts the upload and names S3', async () => {
+    const { client, calls } = instrumentedClient((command, input) => command === 'UploadPartCommand' && input.PartNumber === 2);
+    const opts = options({ s3: client });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('upload');
+    expect(error.message).toMatch(/^uploading s3:\/\/.*\.dump failed: InternalError: We encountered an internal error/);
+    expect(calls.filter((c) => c === 'UploadPartCommand#2')).toHaveLength(3);
+    expect(calls).toContain('AbortMultipartUploadCommand');
+    await expectNothingLeft(opts.source);
+  });
+
+  it('the manifest cannot be written: deletes the completed dump object', async () => {
+    const { client, calls } = instrumentedClient(
+      (command, input) => command === 'PutObjectCommand' && String(input.Key).endsWith('.manifest.json'),
+    );
+    const opts = options({ s3: client });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('manifest');
+    expect(error.message).toMatch(/^writing the manifest .*\.manifest\.json failed: InternalError: .*; the dump object was deleted$/);
+    expect(calls).toContain('CompleteMultipartUploadCommand');
+    expect(calls).toContain('DeleteObjectCommand');
+    await expectNothingLeft(opts.source);
+  });
+
+  it('the abort signal fires mid-stream (Lambda about to time out): kills pg_dump and aborts the upload', async () => {
+    const controller = new AbortController();
+    let child: ChildProcess | undefined;
+    const opts = options({
+      signal: controller.signal,
+      hooks: {
+        pgDumpStarted: (c) => (child = c),
+        progress: (bytes) => {
+          if (bytes > MID_STREAM && !controller.signal.aborted) controller.abort(new Error('the Lambda function is about to time out'));
+        },
+      },
+    });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('aborted');
+    expect(error.message).toBe('dump aborted: the Lambda function is about to time out');
+    expect(child?.exitCode !== null || child?.signalCode !== null).toBe(true);
+    await expectNothingLeft(opts.source);
+  });
+
+  it('pg_dump exits non-zero after writing: the upload never completes and stderr is scrubbed', async () => {
+    const fake = path.join(tmp, 'pg_dump_failing');
+    writeFileSync(
+      fake,
+      [
+        '#!/bin/sh',
+        'if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 15.18"; exit 0; fi',
+        `head -c ${MID_STREAM + MIN_PART_SIZE} /dev/urandom`,
+        'echo "pg_dump: error: query failed for postgres://$PGUSER:$PGPASSWORD@$PGHOST/x password=$PGPASSWORD" >&2',
+        'exit 1',
+      ].join('\n'),
+    );
+    chmodSync(fake, 0o755);
+    const { client, calls } = instrumentedClient();
+    const opts = options({ s3: client, pgDumpPath: fake });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('pg_dump');
+    expect(error.message).toMatch(/^pg_dump exited with code 1: pg_dump: error: query failed for postgres:\/\/postgres:\*\*\*@127\.0\.0\.1\/x password=\*\*\*$/);
+    expect(error.message).not.toContain(harnessEnv().pg.password);
+    expect(calls).toContain('UploadPartCommand#2');
+    expect(calls).not.toContain('CompleteMultipartUploadCommand');
+    await expectNothingLeft(opts.source);
+  });
+
+  it('pg_dump older than the server: refuses before uploading anything', async () => {
+    const fake = path.join(tmp, 'pg_dump_old');
+    writeFileSync(fake, '#!/bin/sh\necho "pg_dump (PostgreSQL) 14.11"\n');
+    chmodSync(fake, 0o755);
+    const { client, calls } = instrumentedClient();
+    const opts = options({ s3: client, pgDumpPath: fake });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('version');
+    expect(error.message).toMatch(/^pg_dump 14.11 cannot dump a PostgreSQL 15\.\d+ server/);
+    expect(calls).toEqual([]);
+    await expectNothingLeft(opts.source);
+  });
+});
+
+describe('dump handler faults', () => {
+  const context = { getRemainingTimeInMillis: () => 15 * 60_000 };
+
+  beforeAll(() => {
+    process.env.BUCKET_NAME = bucket;
+    process.env.BUCKET_KMS_KEY_ARN = kmsKeyId;
+    process.env.SOURCE_ID = 'handler-faults';
+  });
+
+  it('wrong password: names the connection failure, never the password', async () => {
+    const wrong = 'Wr0ng-pa55word';
+    const secretArn = await createDbSecret({ password: wrong });
+    const error = await failure(dumpHandler({ target: { secretArn }, databases: [db.name], tiers: ['daily'] }, context));
+    expect(error.failure).toBe('connection');
+    expect(error.message).toMatch(/^cannot connect to 127\.0\.0\.1:\d+\/.* as postgres: password authentication failed/);
+    expect(error.message).not.toContain(wrong);
+    await expectNothingLeft('handler-faults');
+  });
+
+  it('database missing: says so, and earlier databases of the run keep their backups', async () => {
+    const small = await createTestDatabase('dump_faults_ok');
+    try {
+      const secretArn = await createDbSecret();
+      const error = await failure(dumpHandler({ target: { secretArn }, databases: [small.name, 'no_such_db'], tiers: ['daily'] }, context));
+      expect(error.failure).toBe('connection');
+      expect(error.message).toMatch(/^dump of no_such_db failed: cannot connect .*database "no_such_db" does not exist.*\(completed before it: dump_faults_ok_/);
+      await expectNothingLeft('handler-faults', 'no_such_db');
+      const kept = await leftovers(s3, bucket, `postgres/handler-faults/${small.name}/`);
+      expect(kept.versions.map((v) => v.replace(/.*\./, '').replace(/@.*/, '')).sort()).toEqual(['dump', 'json']);
+    } finally {
+      await dropTestDatabase(small.name);
+    }
+  });
+
+  it('too little time left: aborts instead of running into the Lambda timeout', async () => {
+    const secretArn = await createDbSecret();
+    const error = await failure(dumpHandler({ target: { secretArn }, databases: [db.name], tiers: ['daily'] }, { getRemainingTimeInMillis: () => 5_000 }));
+    expect(error.failure).toBe('aborted');
+    expect(error.message).toMatch(/about to time out/);
+    await expectNothingLeft('handler-faults');
+  });
+
+  it('invalid input fails before any side effect, even with an unknown secret', async () => {
+    const unknownSecret = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist';
+    await expect(dumpHandler({ target: { secretArn: unknownSecret }, databases: ['ok', 'bad name'], tiers: ['daily'] }, context)).rejects.toThrow(
+      InvalidInput,
+    );
+    await expect(dumpHandler({ target: { secretArn: unknownSecret }, databases: ['ok'], tiers: ['hourly'] }, context)).rejects.toThrow(
+      /tiers\[0\] must be one of 'daily', 'weekly', 'monthly', 'yearly'/,
+    );
+  });
+});
