@@ -5,9 +5,12 @@
  *
  * Two paths:
  * - `jobs: 1` (default), streaming: S3 body → SHA-256 tap → `pg_restore` stdin. Constant memory and no disk, so
- *   the dump size is bounded only by time (a Lambda stops at 15 minutes). The checksum is known only when the last
- *   byte has been read; on a mismatch `pg_restore` is killed (SIGKILL) before it sees end-of-input, so it never
- *   runs the post-data steps, and a database this call created is dropped again.
+ *   the dump size is bounded only by time (a Lambda stops at 15 minutes). The object's size is checked against the
+ *   manifest before the database is touched; the checksum can only be known once the last byte has been read, so
+ *   the tap holds back the last 64 KiB until it is: pg_restore, which must read the archive to its end to finish,
+ *   cannot complete (no post-data steps, no exit 0) on a dump that does not match. On a mismatch it is killed
+ *   (SIGKILL, before its stdin is closed) and a database this call created is dropped again; tables it had already
+ *   loaded into an existing database stay there (restore into a fresh database to avoid that).
  * - `jobs > 1`, file: S3 body → SHA-256 tap → a file in `workDir` (mode 0600), checked before anything touches the
  *   database, then `pg_restore -j jobs <file>` (parallel restore needs a seekable archive). Needs the dump's size
  *   free in `workDir` (Lambda's `/tmp` is at most 10240 MiB); the file is deleted afterwards whatever happens.
@@ -184,16 +187,37 @@ export function diskShortfall(dumpBytes: number, freeBytes: number, workDir: str
   );
 }
 
+/** What a {@link VerifyingTap} checks the bytes against. */
+export interface ExpectedObject {
+  readonly bytes: number;
+  /** Lowercase hex SHA-256. */
+  readonly sha256: string;
+  /** Names the object in error messages (`s3://bucket/key?versionId=…`). */
+  readonly where: string;
+}
+
+/** How much of the end of the dump the streaming restore holds back until the checksum is proven. */
+export const HOLD_BACK_BYTES = 64 * 1024;
+
 /**
  * A pass-through that hashes and counts the bytes and, at the end (or as soon as there are too many), compares them
  * with the manifest, failing with ChecksumMismatch.
+ *
+ * With `holdBackBytes`, the last that many bytes of the expected object are released only after the whole object
+ * has been hashed and matched. A consumer that must read an archive to its end to complete (pg_restore runs its
+ * post-data steps and exits only then) therefore never completes on bytes that did not verify.
  */
 export class VerifyingTap extends Transform {
   private readonly hash = createHash('sha256');
   private count = 0;
+  private released = 0;
+  private readonly held: Buffer[] = [];
   private digest?: string;
 
-  constructor(private readonly expected: { readonly bytes: number; readonly sha256: string; readonly where: string }) {
+  constructor(
+    private readonly expected: ExpectedObject,
+    private readonly holdBackBytes = 0,
+  ) {
     super();
   }
 
@@ -214,7 +238,18 @@ export class VerifyingTap extends Transform {
       return;
     }
     this.hash.update(chunk);
-    callback(null, chunk);
+    const releasable = Math.max(0, this.expected.bytes - this.holdBackBytes - this.released);
+    if (releasable >= chunk.length) {
+      this.released += chunk.length;
+      callback(null, chunk);
+      return;
+    }
+    if (releasable > 0) {
+      this.released += releasable;
+      this.push(chunk.subarray(0, releasable));
+    }
+    this.held.push(chunk.subarray(releasable));
+    callback();
   }
 
   override _flush(callback: TransformCallback): void {
@@ -224,13 +259,24 @@ export class VerifyingTap extends Transform {
     } else if (this.digest !== this.expected.sha256.toLowerCase()) {
       callback(this.fail(`${this.expected.where}: sha256 is ${this.digest} but the manifest says ${this.expected.sha256}`));
     } else {
+      for (const buffer of this.held.splice(0)) this.push(buffer);
       callback();
     }
   }
 
   private fail(message: string): ChecksumMismatch {
+    this.held.length = 0;
     return new ChecksumMismatch(`${message}; the object was overwritten or corrupted, restore another backup`);
   }
+}
+
+/** The ChecksumMismatch for an object whose size (from S3) differs from the manifest's, or undefined. */
+export function sizeMismatch(expected: ExpectedObject, contentLength: number | undefined): ChecksumMismatch | undefined {
+  if (contentLength === undefined || contentLength === expected.bytes) return undefined;
+  return new ChecksumMismatch(
+    `${expected.where} is ${contentLength} bytes but the manifest says ${expected.bytes}; the object was overwritten ` +
+      'or corrupted, restore another backup',
+  );
 }
 
 /** Reads and validates the manifest at `s3://bucket/key`. */
@@ -308,15 +354,20 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 
   const object = { bucket: options.bucket, key: manifest.s3.key, versionId: manifest.s3.versionId ?? undefined };
   const where = `s3://${object.bucket}/${object.key}${object.versionId ? `?versionId=${object.versionId}` : ''}`;
-  const expected = { bytes: manifest.bytes, sha256: manifest.sha256, where };
+  const expected: ExpectedObject = { bytes: manifest.bytes, sha256: manifest.sha256, where };
   const env = childEnv(target);
   let createdDatabase = false;
-  const tap = new VerifyingTap(expected);
+  const tap = new VerifyingTap(expected, jobs === 1 ? HOLD_BACK_BYTES : 0);
 
   try {
     if (jobs === 1) {
-      createdDatabase = await prepareDatabase(options);
-      const body = await openObject(s3, object, signal);
+      // The size is checked before anything touches the database; the checksum only once the last byte is read,
+      // and pg_restore cannot finish before that (the tap holds back the end of the archive).
+      const body = await openObject(s3, object, expected, signal);
+      createdDatabase = await prepareDatabase(options).catch((error: unknown) => {
+        body.destroy();
+        throw error;
+      });
       await restoreFromStream(pgRestorePath, pgRestoreArgs(target, 1), env, body, tap, signal, secrets);
     } else {
       const workDir = options.workDir ?? os.tmpdir();
@@ -325,7 +376,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       if (shortfall) throw new RestoreFailed(shortfall);
       const file = path.join(workDir, `cdk-backup-dr-restore-${randomBytes(8).toString('hex')}.dump`);
       try {
-        const body = await openObject(s3, object, signal);
+        const body = await openObject(s3, object, expected, signal);
         // Checked before the database is touched: a bad object never creates or changes anything.
         await pipeline(body, tap, fs.createWriteStream(file, { mode: 0o600 }), { signal }).catch((error: unknown) => {
           throw asAbort(error, signal) ?? readError(error, where);
@@ -401,19 +452,32 @@ function childEnv(target: PgTarget): NodeJS.ProcessEnv {
 async function openObject(
   s3: S3Client,
   object: { bucket: string; key: string; versionId?: string },
+  expected: ExpectedObject,
   signal: AbortSignal | undefined,
 ): Promise<Readable> {
-  const where = `s3://${object.bucket}/${object.key}${object.versionId ? `?versionId=${object.versionId}` : ''}`;
+  let body: Readable;
+  let contentLength: number | undefined;
   try {
     const response = await s3.send(
       new GetObjectCommand({ Bucket: object.bucket, Key: object.key, VersionId: object.versionId }),
       { abortSignal: signal },
     );
     if (!response.Body) throw new Error('empty response body');
-    return response.Body as Readable;
+    body = response.Body as Readable;
+    contentLength = response.ContentLength;
   } catch (error) {
-    throw asAbort(error, signal) ?? readError(error, where);
+    throw asAbort(error, signal) ?? readError(error, expected.where);
   }
+  // The body sits unread while the database is prepared. An error on it meanwhile (connection reset) stays
+  // recorded on the stream and is reported by the pipeline that reads it; without a listener it would instead be
+  // an unhandled 'error' event that ends the process.
+  body.on('error', () => undefined);
+  const mismatch = sizeMismatch(expected, contentLength);
+  if (mismatch) {
+    body.destroy();
+    throw mismatch;
+  }
+  return body;
 }
 
 /** Creates the target database when asked (returns true), else checks that it accepts connections. */
@@ -493,20 +557,38 @@ function exitFailure(command: string, result: { code: number | null; signal: Nod
 }
 
 /**
- * A writable end that feeds a child's stdin and kills the child (SIGKILL) *before* closing its stdin when the
- * pipeline fails, so the child never mistakes a failed or tampered input for a complete one.
+ * A writable end that feeds a child's stdin.
+ * - When the pipeline fails (checksum mismatch, S3 error, abort), it kills the child (SIGKILL) *before* closing its
+ *   stdin, so the child never mistakes a failed or tampered input for a complete one.
+ * - When the child stops reading (it exited, e.g. pg_restore failed), it keeps accepting and discarding the rest,
+ *   so the checksum is still computed over the whole object and a corrupt object is reported as such rather than
+ *   as whatever error pg_restore met first.
  */
 class ChildInput extends Writable {
+  private discarding = false;
+
   constructor(private readonly child: ChildProcess) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.child.stdin!.write(chunk, callback);
+    if (this.discarding) {
+      callback();
+      return;
+    }
+    this.child.stdin!.write(chunk, (error) => {
+      // EPIPE (or a destroyed pipe): the child has stopped reading. Its exit status tells why.
+      if (error) this.discarding = true;
+      callback();
+    });
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.child.stdin!.end(callback);
+    if (this.discarding) {
+      callback();
+      return;
+    }
+    this.child.stdin!.end(() => callback());
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -527,7 +609,8 @@ async function restoreFromStream(
 ): Promise<void> {
   const child = spawn(command, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
   const stderr = collectStderr(child);
-  // Write errors (EPIPE once pg_restore has exited) reach the pipeline through the write callback.
+  // A failed write (EPIPE once pg_restore has exited) is handled by ChildInput's write callback; this listener only
+  // keeps the same error from also surfacing as an unhandled 'error' event.
   child.stdin!.on('error', () => undefined);
   const exit = exited(child, command);
   const input = new ChildInput(child);
@@ -539,9 +622,9 @@ async function restoreFromStream(
   if (result instanceof Error) throw result;
   const abort = asAbort(streamError ?? undefined, signal);
   if (abort) throw abort;
-  // A checksum mismatch made us kill pg_restore: that is the cause, whatever pg_restore printed.
+  // The object differs from the manifest: that is the cause, whatever pg_restore printed meanwhile.
   if (streamError instanceof ChecksumMismatch) throw streamError;
-  // pg_restore exited by itself with an error (our write then failed with EPIPE): its stderr is the cause.
+  // pg_restore exited by itself with an error (the rest of the object was still read and its checksum matched).
   if (result.code !== null && result.code !== 0) throw exitFailure(command, result, stderr(), secrets);
   // Reading S3 failed and we killed pg_restore.
   if (streamError) throw readError(streamError, `the dump (after ${tap.bytes} bytes)`);

@@ -9,6 +9,7 @@ import {
   normalizeJobs,
   pgRestoreArgs,
   resolvePgRestorePath,
+  sizeMismatch,
   VerifyingTap,
   LAYER_PG_RESTORE_PATH,
 } from '../../../lambda/shared/restore-core';
@@ -75,6 +76,68 @@ describe('VerifyingTap', () => {
     expect(error).toBeInstanceOf(ChecksumMismatch);
     expect((error as Error).message).toContain("more than the manifest's 10 bytes");
     expect(passed).toBe(5);
+  });
+});
+
+describe('VerifyingTap holding back the end', () => {
+  const whole = Buffer.alloc(300_000, 3);
+  const sha256 = createHash('sha256').update(whole).digest('hex');
+  const chunks = [whole.subarray(0, 100_000), whole.subarray(100_000, 250_000), whole.subarray(250_000)];
+
+  it('releases everything, in order, once the checksum matched', async () => {
+    const out = await feed(chunks, new VerifyingTap({ bytes: whole.length, sha256, where: 'x' }, 64 * 1024));
+    expect(out.equals(whole)).toBe(true);
+  });
+
+  it('never releases the held-back end of an object that does not match', async () => {
+    const tampered = Buffer.from(whole);
+    tampered[10] = 9;
+    let received = 0;
+    const error = await pipeline(
+      Readable.from([tampered.subarray(0, 100_000), tampered.subarray(100_000, 250_000), tampered.subarray(250_000)]),
+      new VerifyingTap({ bytes: whole.length, sha256, where: 'x' }, 64 * 1024),
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          received += chunk.length;
+          cb();
+        },
+      }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ChecksumMismatch);
+    expect(received).toBe(whole.length - 64 * 1024);
+  });
+
+  it('holds everything back when the object is smaller than the hold', async () => {
+    const small = Buffer.from('tiny');
+    let received = 0;
+    await expect(
+      pipeline(
+        Readable.from([small]),
+        new VerifyingTap({ bytes: small.length, sha256: '0'.repeat(64), where: 'x' }, 64 * 1024),
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            received += chunk.length;
+            cb();
+          },
+        }),
+      ),
+    ).rejects.toThrow(ChecksumMismatch);
+    expect(received).toBe(0);
+  });
+});
+
+describe('sizeMismatch', () => {
+  const expected = { bytes: 100, sha256: 'a'.repeat(64), where: 's3://b/k' };
+
+  it('accepts the manifest size or an unknown size', () => {
+    expect(sizeMismatch(expected, 100)).toBeUndefined();
+    expect(sizeMismatch(expected, undefined)).toBeUndefined();
+  });
+
+  it('refuses another size before any byte is read', () => {
+    const error = sizeMismatch(expected, 99);
+    expect(error).toBeInstanceOf(ChecksumMismatch);
+    expect(error?.message).toContain('s3://b/k is 99 bytes but the manifest says 100');
   });
 });
 
