@@ -69,9 +69,9 @@ export class AccessLogsBucket extends Construct {
       'NIST.800.53.R5-S3BucketLoggingEnabled':
         'This is the server access log target bucket; logging its own access would deliver logs about log delivery, recursively.',
       'HIPAA.Security-S3BucketReplicationEnabled':
-        'Access logs describe requests made in this region and are not backup data; the backups themselves are replicated to the DR region.',
+        'Access logs are audit records of requests to a bucket in this region, not backup data; copying them to another region adds no recovery capability.',
       'NIST.800.53.R5-S3BucketReplicationEnabled':
-        'Access logs describe requests made in this region and are not backup data; the backups themselves are replicated to the DR region.',
+        'Access logs are audit records of requests to a bucket in this region, not backup data; copying them to another region adds no recovery capability.',
       'HIPAA.Security-S3DefaultEncryptionKMS':
         'S3 server access log delivery only supports SSE-S3 on the target bucket; SSE-KMS default encryption would make delivery fail.',
       'NIST.800.53.R5-S3DefaultEncryptionKMS':
