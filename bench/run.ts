@@ -14,7 +14,7 @@ import { build } from 'esbuild';
 import { Client } from 'pg';
 import type { DumpChildInput, DumpChildOutput } from './children/dump-child';
 import type { RestoreChildInput, RestoreChildOutput } from './children/restore-child';
-import { parseArgs, USAGE, type BenchOptions } from './lib/args';
+import { parseArgs, USAGE, type BenchOptions, type DumpVariant } from './lib/args';
 import {
   coreChild, pgDumpToAwsCli, pgDumpToNull, pgRestoreFile, uncompressedDumpBytes, type BenchContext,
 } from './lib/contenders';
@@ -44,6 +44,16 @@ const C = {
   pgRestore1: 'pg_restore -j1 (local file)',
   pgRestore2: 'pg_restore -j2 (local file)',
 } as const;
+
+/** Contender name of a tuned dump-core variant, e.g. `dump core [q2] part=16MiB queue=2`. */
+function variantContender(v: DumpVariant): string {
+  const settings = [
+    v.partSizeMb === undefined ? '' : `part=${v.partSizeMb}MiB`,
+    v.queueSize === undefined ? '' : `queue=${v.queueSize}`,
+    v.s3Checksum === undefined ? '' : `checksum=${v.s3Checksum}`,
+  ].filter((x) => x.length > 0);
+  return `dump core [${v.name}] ${settings.join(' ')}`.trim();
+}
 
 const started = Date.now();
 function log(line: string): void {
@@ -207,19 +217,21 @@ async function main(options: BenchOptions): Promise<void> {
     let keptDumpKey: string | undefined;
     let coreDumpBytes: number | undefined;
     let awscliDumpBytes: number | undefined;
-    const runCoreDump = async (database: string, round: number, keep: boolean): Promise<void> => {
+    const runCoreDump = async (database: string, round: number, keep: boolean, variant?: DumpVariant): Promise<void> => {
       if (!dumpScript) return;
       const input: DumpChildInput = {
         target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database, sslMode: 'disable' },
         bucket: BUCKET, sourceId: SOURCE_ID, tiers: ['daily'],
-        partSizeBytes: options.partSizeMb === undefined ? undefined : options.partSizeMb * 1024 * 1024,
-        queueSize: options.queueSize,
+        partSizeBytes: variant?.partSizeMb === undefined ? undefined : variant.partSizeMb * 1024 * 1024,
+        queueSize: variant?.queueSize,
+        requestChecksumCalculation: variant?.s3Checksum,
       };
-      const { measurement, result } = await coreChild<DumpChildOutput>(ctx, C.core, dumpScript, input, database, round);
+      const contender = variant ? variantContender(variant) : C.core;
+      const { measurement, result } = await coreChild<DumpChildOutput>(ctx, contender, dumpScript, input, database, round);
       record(dump, { ...measurement, bytes: result?.bytes });
       if (result) {
-        coreDumpBytes ??= result.bytes;
-        if (keep && keptManifestKey === undefined) {
+        if (!variant) coreDumpBytes ??= result.bytes;
+        if (keep && !variant && keptManifestKey === undefined) {
           keptManifestKey = result.manifestKey;
           keptDumpKey = result.dumpKey;
         } else {
@@ -227,17 +239,20 @@ async function main(options: BenchOptions): Promise<void> {
         }
       }
     };
-    const contenders = [C.core, C.pgDump, C.awscli] as const;
+    const variants = new Map(options.variants.map((v) => [variantContender(v), v]));
+    const contenders: string[] = [C.core, C.pgDump, C.awscli, ...variants.keys()];
     log(`dump benchmark on ${base}: ${options.repeats} round(s) of ${contenders.join(', ')}`);
     for (const { contender, round } of interleave(contenders, options.repeats)) {
       if (contender === C.core) await runCoreDump(base, round, true);
       else if (contender === C.pgDump) record(dump, await pgDumpToNull(ctx, base, round));
-      else {
+      else if (contender === C.awscli) {
         const key = `awscli/${base}-${round}.dump`;
         const m = await pgDumpToAwsCli(ctx, base, round, key);
         if (m.ok) awscliDumpBytes ??= await objectSize(s3, BUCKET, key);
         record(dump, { ...m, bytes: m.ok ? awscliDumpBytes : undefined });
         await deletePrefix(s3, BUCKET, key);
+      } else {
+        await runCoreDump(base, round, false, variants.get(contender));
       }
     }
     if (doubleInfo) {
@@ -254,6 +269,7 @@ async function main(options: BenchOptions): Promise<void> {
     const find = (s: Section, c: string, db: string) => s.summaries.find((x) => x.contender === c && x.database === db);
     dump.ratios = [
       wallRatio('dump core / pg_dump > /dev/null', find(dump, C.core, base), find(dump, C.pgDump, base)),
+      ...[...variants.keys()].map((v) => wallRatio(`${v} / pg_dump > /dev/null`, find(dump, v, base), find(dump, C.pgDump, base))),
       wallRatio('dump core / pg_dump | aws s3 cp', find(dump, C.core, base), find(dump, C.awscli, base)),
       wallRatio('pg_dump | aws s3 cp / pg_dump > /dev/null', find(dump, C.awscli, base), find(dump, C.pgDump, base)),
       ...(doubleInfo ? [wallRatio(`dump core / pg_dump > /dev/null on ${double}`,

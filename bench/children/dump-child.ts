@@ -14,6 +14,12 @@ export interface DumpChildInput {
   readonly partSizeBytes?: number;
   /** @default - the core's default */
   readonly queueSize?: number;
+  /**
+   * The S3 client's `requestChecksumCalculation` (an investigation knob: 'WHEN_REQUIRED' skips the per-part CRC32
+   * the SDK adds by default).
+   * @default - the SDK's default ('WHEN_SUPPORTED')
+   */
+  readonly requestChecksumCalculation?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
 }
 
 export interface DumpChildOutput {
@@ -25,7 +31,9 @@ export interface DumpChildOutput {
 void runChild<DumpChildOutput>(async () => {
   const input = readInput<DumpChildInput>();
   // Like the Lambda handler: a client from the environment (AWS_ENDPOINT_URL points it at the emulator).
-  const s3 = new S3Client({});
+  const s3 = new S3Client(
+    input.requestChecksumCalculation ? { requestChecksumCalculation: input.requestChecksumCalculation } : {},
+  );
   const result = await runDump({
     target: input.target,
     bucket: input.bucket,

@@ -1,5 +1,16 @@
 /** Command-line options of `npm run bench` (pure parsing, no I/O). */
 
+/** Settings of an extra dump-core contender, to see what a tuning would change (not judged against targets). */
+export interface DumpVariant {
+  readonly name: string;
+  /** Multipart part size (MiB). @default - the core's own default */
+  readonly partSizeMb?: number;
+  /** Upload queue size. @default - the core's own default */
+  readonly queueSize?: number;
+  /** `requestChecksumCalculation` of the child's S3 client. @default - the SDK's default */
+  readonly s3Checksum?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+}
+
 export interface BenchOptions {
   /** Target size of the base database in MiB (pg_database_size). */
   readonly sizeMb: number;
@@ -11,21 +22,20 @@ export interface BenchOptions {
   /** Name prefix of the results file (bench/results/<name>-<timestamp>.json). */
   readonly name: string;
   readonly quick: boolean;
-  /** Part size handed to the dump core (MiB). @default - the core's own default */
-  readonly partSizeMb?: number;
-  /** Upload queue size handed to the dump core. @default - the core's own default */
-  readonly queueSize?: number;
+  /** Extra dump-core contenders with tuned settings, run on the base database alongside the others. */
+  readonly variants: readonly DumpVariant[];
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--size-mb N] [--repeats N] [--no-double] [--no-restore] [--name NAME]
+                       [--variant NAME:part=MiB,queue=N,checksum=WHEN_REQUIRED ...]
   --quick        small smoke run: 30 MiB database, 1 repeat (overridable by the options after it)
   --size-mb N    size of the generated database in MiB, measured with pg_database_size (default 300)
   --repeats N    runs of each contender (default 3)
   --no-double    skip the doubled-size database (memory flatness check)
   --no-restore   skip the restore benchmark
   --name NAME    results file prefix (default "full", or "quick" with --quick)
-  --part-size-mb N, --queue-size N
-                 multipart part size / upload queue size for the dump core (default: the core's own defaults)`;
+  --variant SPEC an extra dump-core contender with tuned settings (repeatable): part size in MiB (>= 5),
+                 upload queue size, and the S3 client's requestChecksumCalculation (WHEN_SUPPORTED|WHEN_REQUIRED)`;
 
 function positiveInt(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -35,6 +45,36 @@ function positiveInt(flag: string, value: string | undefined): number {
   return n;
 }
 
+/** Parses `NAME:part=16,queue=2,checksum=WHEN_REQUIRED`. */
+export function parseVariant(spec: string | undefined): DumpVariant {
+  const match = /^([A-Za-z0-9_-]+):(.+)$/.exec(spec ?? '');
+  if (!match) throw new Error(`--variant needs NAME:key=value,... (keys part, queue, checksum), got ${JSON.stringify(spec ?? '')}`);
+  let variant: DumpVariant = { name: match[1] };
+  for (const pair of match[2].split(',')) {
+    const [key, value] = pair.split('=');
+    switch (key) {
+      case 'part': {
+        const partSizeMb = positiveInt('--variant part', value);
+        if (partSizeMb < 5) throw new Error(`--variant part must be at least 5 (S3's minimum part size), got ${partSizeMb}`);
+        variant = { ...variant, partSizeMb };
+        break;
+      }
+      case 'queue':
+        variant = { ...variant, queueSize: positiveInt('--variant queue', value) };
+        break;
+      case 'checksum':
+        if (value !== 'WHEN_SUPPORTED' && value !== 'WHEN_REQUIRED') {
+          throw new Error(`--variant checksum must be WHEN_SUPPORTED or WHEN_REQUIRED, got ${JSON.stringify(value ?? '')}`);
+        }
+        variant = { ...variant, s3Checksum: value };
+        break;
+      default:
+        throw new Error(`--variant: unknown key ${JSON.stringify(key)} (use part, queue, checksum)`);
+    }
+  }
+  return variant;
+}
+
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   let sizeMb = quick ? 30 : 300;
@@ -42,8 +82,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let double = true;
   let restore = true;
   let name = quick ? 'quick' : 'full';
-  let partSizeMb: number | undefined;
-  let queueSize: number | undefined;
+  const variants: DumpVariant[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     switch (arg) {
@@ -55,19 +94,18 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--repeats':
         repeats = positiveInt(arg, argv[++i]);
         break;
-      case '--part-size-mb':
-        partSizeMb = positiveInt(arg, argv[++i]);
-        if (partSizeMb < 5) throw new Error(`--part-size-mb must be at least 5 (S3's minimum part size), got ${partSizeMb}`);
-        break;
-      case '--queue-size':
-        queueSize = positiveInt(arg, argv[++i]);
-        break;
       case '--no-double':
         double = false;
         break;
       case '--no-restore':
         restore = false;
         break;
+      case '--variant': {
+        const variant = parseVariant(argv[++i]);
+        if (variants.some((v) => v.name === variant.name)) throw new Error(`--variant name ${variant.name} is used twice`);
+        variants.push(variant);
+        break;
+      }
       case '--name': {
         const value = argv[++i];
         if (value === undefined || !/^[A-Za-z0-9_-]+$/.test(value)) {
@@ -80,5 +118,5 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         throw new Error(`unknown option ${JSON.stringify(arg)}\n${USAGE}`);
     }
   }
-  return { sizeMb, repeats, double, restore, name, quick, partSizeMb, queueSize };
+  return { sizeMb, repeats, double, restore, name, quick, variants };
 }

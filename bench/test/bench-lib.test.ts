@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseArgs } from '../lib/args';
+import { parseArgs, parseVariant } from '../lib/args';
 import { batchSql } from '../lib/generate';
 import { parseGnuTime, parseStatmRssKb, parseStatPpid, shellQuote } from '../lib/measure';
 import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
@@ -100,8 +100,7 @@ describe('measure parsing', () => {
 describe('args', () => {
   it('has full-run defaults and a quick preset that later flags override', () => {
     assert.deepEqual(parseArgs([]), {
-      sizeMb: 300, repeats: 3, double: true, restore: true, name: 'full', quick: false,
-      partSizeMb: undefined, queueSize: undefined,
+      sizeMb: 300, repeats: 3, double: true, restore: true, name: 'full', quick: false, variants: [],
     });
     const quick = parseArgs(['--quick', '--repeats', '2']);
     assert.equal(quick.sizeMb, 30);
@@ -109,9 +108,17 @@ describe('args', () => {
     assert.equal(quick.name, 'quick');
   });
 
+  it('parses tuned dump-core variants', () => {
+    assert.deepEqual(parseVariant('big:part=16,queue=2,checksum=WHEN_REQUIRED'),
+      { name: 'big', partSizeMb: 16, queueSize: 2, s3Checksum: 'WHEN_REQUIRED' });
+    assert.deepEqual(parseArgs(['--variant', 'q1:queue=1']).variants, [{ name: 'q1', queueSize: 1 }]);
+  });
+
   it('says what is wrong with a bad option', () => {
     assert.throws(() => parseArgs(['--size-mb', 'x']), /--size-mb needs a positive integer/);
-    assert.throws(() => parseArgs(['--part-size-mb', '4']), /at least 5/);
+    assert.throws(() => parseArgs(['--variant', 'x:part=4']), /at least 5/);
+    assert.throws(() => parseArgs(['--variant', 'x:speed=9']), /unknown key "speed"/);
+    assert.throws(() => parseArgs(['--variant', 'x:queue=2', '--variant', 'x:queue=3']), /used twice/);
     assert.throws(() => parseArgs(['--frobnicate']), /unknown option/);
   });
 });
