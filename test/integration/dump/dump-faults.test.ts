@@ -44,8 +44,9 @@ function instrumentedClient(inject: (command: string, input: Record<string, unkn
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as Record<string, unknown>;
-      calls.push(`${context.commandName}${input.PartNumber ? `#${String(input.PartNumber)}` : ''}`);
-      if (inject(context.commandName, input)) {
+      const command = context.commandName ?? 'unknown';
+      calls.push(`${command}${input.PartNumber ? `#${String(input.PartNumber)}` : ''}`);
+      if (inject(command, input)) {
         throw new S3ServiceException({
           name: 'InternalError',
           $fault: 'server',
