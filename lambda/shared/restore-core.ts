@@ -97,6 +97,12 @@ export interface RestoreOptions {
   readonly s3?: S3Client;
   /** @default os.tmpdir() */
   readonly workDir?: string;
+  /**
+   * When pg_restore fails while the dump is streamed, the rest of the object is still read (and discarded) so the
+   * error can say whether the object was corrupt; this caps how much more is read for that.
+   * @default 1 GiB
+   */
+  readonly maxDrainBytes?: number;
   /** @default process.env.PG_RESTORE_PATH, else the PgToolsLayer's /opt/bin/pg_restore when present, else from PATH */
   readonly pgRestorePath?: string;
 }
@@ -224,6 +230,11 @@ export class VerifyingTap extends Transform {
   /** Bytes seen so far. */
   get bytes(): number {
     return this.count;
+  }
+
+  /** The size the manifest gives. */
+  get expectedBytes(): number {
+    return this.expected.bytes;
   }
 
   /** The hex SHA-256 of all bytes, once the stream has ended. */
@@ -368,7 +379,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         body.destroy();
         throw error;
       });
-      await restoreFromStream(pgRestorePath, pgRestoreArgs(target, 1), env, body, tap, signal, secrets);
+      await restoreFromStream(pgRestorePath, pgRestoreArgs(target, 1), env, body, tap, signal, secrets, options.maxDrainBytes);
     } else {
       const workDir = options.workDir ?? os.tmpdir();
       const stats = await fs.promises.statfs(workDir);
@@ -556,24 +567,37 @@ function exitFailure(command: string, result: { code: number | null; signal: Nod
   return new RestoreFailed(scrubSecrets(`${path.basename(command)} ${how}: ${stderr || '(no output on stderr)'}`, secrets));
 }
 
+/** After pg_restore has stopped reading, at most this much more of the object is read to finish its checksum. */
+export const MAX_DRAIN_BYTES = 1024 * 1024 * 1024;
+
+/** The reading of the object was stopped because pg_restore had failed and the rest was too large to drain. */
+class DrainStopped extends Error {
+  override readonly name = 'DrainStopped';
+}
+
 /**
  * A writable end that feeds a child's stdin.
  * - When the pipeline fails (checksum mismatch, S3 error, abort), it kills the child (SIGKILL) *before* closing its
  *   stdin, so the child never mistakes a failed or tampered input for a complete one.
- * - When the child stops reading (it exited, e.g. pg_restore failed), it keeps accepting and discarding the rest,
- *   so the checksum is still computed over the whole object and a corrupt object is reported as such rather than
- *   as whatever error pg_restore met first.
+ * - When the child stops reading (it exited, e.g. pg_restore failed), it keeps accepting and discarding the rest
+ *   (up to `maxDrainBytes`), so the checksum is still computed over the whole object and a corrupt object is
+ *   reported as such rather than as whatever error pg_restore met first.
  */
 class ChildInput extends Writable {
   private discarding = false;
+  private discarded = 0;
 
-  constructor(private readonly child: ChildProcess) {
+  constructor(
+    private readonly child: ChildProcess,
+    private readonly maxDrainBytes: number,
+  ) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.discarding) {
-      callback();
+      this.discarded += chunk.length;
+      callback(this.discarded > this.maxDrainBytes ? new DrainStopped() : null);
       return;
     }
     this.child.stdin!.write(chunk, (error) => {
@@ -606,6 +630,7 @@ async function restoreFromStream(
   tap: VerifyingTap,
   signal: AbortSignal | undefined,
   secrets: readonly string[],
+  maxDrainBytes = MAX_DRAIN_BYTES,
 ): Promise<void> {
   const child = spawn(command, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
   const stderr = collectStderr(child);
@@ -613,19 +638,26 @@ async function restoreFromStream(
   // keeps the same error from also surfacing as an unhandled 'error' event.
   child.stdin!.on('error', () => undefined);
   const exit = exited(child, command);
-  const input = new ChildInput(child);
+  const input = new ChildInput(child, maxDrainBytes);
   const fed = pipeline(body, tap, input, { signal }).then(
     () => undefined,
     (error: unknown) => error,
   );
   const [streamError, result] = await Promise.all([fed, exit.catch((error: unknown) => error as Error)]);
   if (result instanceof Error) throw result;
-  const abort = asAbort(streamError ?? undefined, signal);
-  if (abort) throw abort;
   // The object differs from the manifest: that is the cause, whatever pg_restore printed meanwhile.
   if (streamError instanceof ChecksumMismatch) throw streamError;
-  // pg_restore exited by itself with an error (the rest of the object was still read and its checksum matched).
-  if (result.code !== null && result.code !== 0) throw exitFailure(command, result, stderr(), secrets);
+  // pg_restore exited by itself with an error: its stderr is the cause (also when an abort or a read error came
+  // while the rest of the object was being drained to finish the checksum).
+  if (result.code !== null && result.code !== 0) {
+    const failure = exitFailure(command, result, stderr(), secrets);
+    if (streamError) {
+      failure.message += ` (the dump's sha256 was not checked: reading stopped at byte ${tap.bytes} of ${tap.expectedBytes})`;
+    }
+    throw failure;
+  }
+  const abort = asAbort(streamError ?? undefined, signal);
+  if (abort) throw abort;
   // Reading S3 failed and we killed pg_restore.
   if (streamError) throw readError(streamError, `the dump (after ${tap.bytes} bytes)`);
   if (result.code !== 0) throw exitFailure(command, result, stderr(), secrets);

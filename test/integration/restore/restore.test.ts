@@ -413,8 +413,13 @@ describe('restore faults', () => {
 
     expect(error).toBeInstanceOf(RestoreFailed);
     expect((error as Error).message).toMatch(/^pg_restore exited with code 1: .*schema "sales" already exists/s);
+    // The rest of the object was still read, and it matched: no doubt about the dump itself.
+    expect((error as Error).message).not.toContain('sha256 was not checked');
     // Not created by the restore, so not dropped by it.
     expect(await databaseExists(database)).toBe(true);
+
+    const capped = await runRestore({ bucket, manifestKey, target: target(database), s3, maxDrainBytes: 0 }).catch((e: unknown) => e);
+    expect((capped as Error).message).toMatch(/already exists.*\(the dump's sha256 was not checked: reading stopped at byte \d+ of \d+\)$/s);
   });
 
   it('stops when S3 cuts the connection mid-object: pg_restore killed, the new database dropped', async () => {
