@@ -126,19 +126,22 @@ const READ_KEY_ACTIONS = ['kms:Decrypt'];
  * - `replicateTo(replica)` for cross-region replication with RTC, KMS re-encryption and a least-privilege role.
  *
  * @example
+ * declare const dumpFunction: lambda.IFunction;
  * const app = new App();
  * const primary = new Stack(app, 'Primary', { env: { account: '123456789012', region: 'us-east-1' } });
  * const dr = new Stack(app, 'Dr', { env: { account: '123456789012', region: 'us-west-2' } });
  *
+ * const lock = s3.ObjectLockRetention.governance(Duration.days(35));
  * const replica = new BackupBucket(dr, 'Replica', {
  *   lifecycle: [BackupLifecycle.archive({ glacierInstantRetrievalAfter: false })],
+ *   objectLock: lock, // a locked source needs a locked replica
  * });
  * const backups = new BackupBucket(primary, 'Backups', {
  *   lifecycle: [
  *     BackupLifecycle.archive({ prefix: 'postgres/' }),
  *     BackupLifecycle.keepInStandard({ prefix: 'reports/', expireAfter: Duration.days(730) }),
  *   ],
- *   objectLock: s3.ObjectLockRetention.governance(Duration.days(35)),
+ *   objectLock: lock,
  * });
  * backups.replicateTo(replica, { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL });
  * backups.grantWriteBackups(dumpFunction, 'postgres/*');
@@ -164,6 +167,7 @@ export class BackupBucket extends Construct {
   /** The lifecycle schedules, one rule each. */
   public readonly lifecycle: readonly BackupLifecycle[];
 
+  private readonly s3Bucket: s3.Bucket;
   private readonly cfnBucket: s3.CfnBucket;
   private readonly explicitBucketName?: string;
   private assignedBucketName?: string;
@@ -223,6 +227,7 @@ export class BackupBucket extends Construct {
       removalPolicy,
     });
     this.bucket = bucket;
+    this.s3Bucket = bucket;
     this.cfnBucket = bucket.node.defaultChild as s3.CfnBucket;
 
     bucket.addToResourcePolicy(
@@ -602,7 +607,7 @@ export class BackupBucket extends Construct {
       grantee,
       actions,
       resourceArns,
-      resource: this.bucket as s3.Bucket,
+      resource: this.s3Bucket,
     });
   }
 

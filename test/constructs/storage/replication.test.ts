@@ -4,6 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { BackupLifecycle } from '../../../lib/storage';
 import { ACCOUNT, bucketLogicalId, replicatedPair, resourceOf } from './fixtures';
 
 const keyLogicalId = (stack: Stack, key: kms.IKey) => stack.resolve(stack.getLogicalId(key.node.defaultChild as kms.CfnKey)) as string;
@@ -286,6 +287,33 @@ describe('BackupBucket grants across regions', () => {
           },
         ],
       },
+    });
+  });
+});
+
+describe('the documented BackupBucket example', () => {
+  it('synthesizes, and an alarm built from a replication metric carries its dimensions', () => {
+    const lock = s3.ObjectLockRetention.governance(Duration.days(35));
+    const { app, primaryStack, primary } = replicatedPair({
+      replicaProps: { lifecycle: [BackupLifecycle.archive({ glacierInstantRetrievalAfter: false })], objectLock: lock },
+      primaryProps: {
+        lifecycle: [BackupLifecycle.archive({ prefix: 'postgres/' }), BackupLifecycle.keepInStandard({ prefix: 'reports/', expireAfter: Duration.days(730) })],
+        objectLock: lock,
+      },
+      replication: { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL },
+    });
+    const dumpRole = new iam.Role(primaryStack, 'Dump', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    primary.grantWriteBackups(dumpRole, 'postgres/*');
+    new cloudwatch.Alarm(primaryStack, 'ReplicationFailures', { metric: primary.metricOperationsFailedReplication(), threshold: 1, evaluationPeriods: 1 });
+    expect(() => app.synth()).not.toThrow();
+    Template.fromStack(primaryStack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/S3',
+      MetricName: 'OperationsFailedReplication',
+      Statistic: 'Sum',
+      Dimensions: Match.arrayWith([
+        { Name: 'RuleId', Value: 'replicate-to-us-west-2' },
+        { Name: 'SourceBucket', Value: { Ref: bucketLogicalId(primaryStack, primary) } },
+      ]),
     });
   });
 });
