@@ -13,7 +13,7 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { harnessEnv } from '../support/env';
 import type { HarnessState } from '../support/harness-state';
-import { createKmsKey, createTestBucket, createTopic, resetMoto, snsMessages } from '../support/moto';
+import { createKmsKey, createTestBucket, createTopic, snsMessages, subscribeSnsInbox } from '../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../support/postgres';
 
 describe('harness environment', () => {
@@ -134,9 +134,9 @@ describe('AWS emulator', () => {
     expect(head.SSEKMSKeyId).toBe(key.arn);
   });
 
-  it('records published SNS messages until it is reset', async () => {
-    const topicArn = await createTopic('harness-smoke-alarms');
-    const otherTopicArn = await createTopic('harness-smoke-other');
+  it('records the messages published to each topic', async () => {
+    const topicArn = await createTopic();
+    const otherTopicArn = await createTopic();
     const sns = new SNSClient({});
     try {
       await sns.send(new PublishCommand({ TopicArn: topicArn, Subject: 'Backup failed', Message: '{"database":"app"}' }));
@@ -150,9 +150,25 @@ describe('AWS emulator', () => {
       expect.objectContaining({ topicArn, subject: 'Backup failed', message: '{"database":"app"}' }),
     ]);
     expect((await snsMessages()).map((m) => m.message)).toEqual(expect.arrayContaining(['{"database":"app"}', 'unrelated']));
+  });
 
-    await resetMoto();
+  it('delivers a topic\'s messages to an SQS inbox subscribed to it', async () => {
+    const topicArn = await createTopic();
+    const sns = new SNSClient({});
+    try {
+      await sns.send(new PublishCommand({ TopicArn: topicArn, Message: 'before subscribing' }));
+      const inbox = await subscribeSnsInbox(topicArn);
+      await sns.send(new PublishCommand({ TopicArn: topicArn, Subject: 'RPO exceeded', Message: 'one' }));
+      await sns.send(new PublishCommand({ TopicArn: topicArn, Message: 'two' }));
 
-    expect(await snsMessages()).toEqual([]);
+      expect(await inbox.messages()).toEqual([
+        expect.objectContaining({ topicArn, subject: 'RPO exceeded', message: 'one' }),
+        expect.objectContaining({ topicArn, message: 'two' }),
+      ]);
+      // Messages already read are kept; nothing new arrived.
+      expect((await inbox.messages()).map((m) => m.message)).toEqual(['one', 'two']);
+    } finally {
+      sns.destroy();
+    }
   });
 });

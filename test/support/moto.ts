@@ -6,12 +6,13 @@
  * @example
  * const bucket = await createTestBucket({ prefix: 'backups', versioned: true });
  * const topicArn = await createTopic('alarms');
+ * const inbox = await subscribeSnsInbox(topicArn);
  * // ... run the code under test ...
- * expect((await snsMessages(topicArn)).map((m) => m.subject)).toContain('Backup failed');
+ * expect((await inbox.messages()).map((m) => m.subject)).toContain('Backup failed');
  */
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
-import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { harnessEnv } from './env';
 
 /** Options for {@link createTestBucket}. */
@@ -77,28 +78,44 @@ export interface TestKmsKey {
 
 /**
  * Creates a symmetric customer-managed KMS key in moto (e.g. for SSE-KMS uploads to a test bucket).
- * The package has no KMS SDK client, so this speaks KMS' JSON protocol directly; moto does not check signatures.
+ * The package has no KMS SDK client, so this speaks KMS' JSON protocol directly.
  */
 export async function createKmsKey(description = 'cdk-backup-dr test key', region?: string): Promise<TestKmsKey> {
-  const env = harnessEnv();
-  const keyRegion = region ?? env.awsRegion;
-  const response = await fetch(env.awsEndpointUrl, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/x-amz-json-1.1',
-      'X-Amz-Target': 'TrentService.CreateKey',
-      // moto routes a request to a service by the credential scope of its Authorization header.
-      Authorization: `AWS4-HMAC-SHA256 Credential=test/20250101/${keyRegion}/kms/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: JSON.stringify({ Description: description, KeyUsage: 'ENCRYPT_DECRYPT', KeySpec: 'SYMMETRIC_DEFAULT' }),
-  });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`KMS CreateKey against moto failed with HTTP ${response.status}: ${body}`);
-  const { KeyMetadata } = JSON.parse(body) as { KeyMetadata: { KeyId: string; Arn: string } };
+  const { KeyMetadata } = await awsJsonCall<{ KeyMetadata: { KeyId: string; Arn: string } }>(
+    'kms',
+    'TrentService.CreateKey',
+    { Description: description, KeyUsage: 'ENCRYPT_DECRYPT', KeySpec: 'SYMMETRIC_DEFAULT' },
+    region,
+  );
   return { keyId: KeyMetadata.KeyId, arn: KeyMetadata.Arn };
 }
 
-/** Forgets every resource in moto (all services, accounts and regions). */
+/**
+ * Calls an AWS JSON-protocol API on moto without an SDK client (for services the package has no client for).
+ * moto routes a request by the credential scope of its Authorization header and does not check signatures.
+ */
+async function awsJsonCall<T>(service: 'kms' | 'sqs', target: string, body: object, region?: string): Promise<T> {
+  const env = harnessEnv();
+  const response = await fetch(env.awsEndpointUrl, {
+    method: 'POST',
+    headers: {
+      'Content-Type': service === 'sqs' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1',
+      'X-Amz-Target': target,
+      Authorization: `AWS4-HMAC-SHA256 Credential=test/20250101/${region ?? env.awsRegion}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${target} against moto failed with HTTP ${response.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/**
+ * Forgets every resource in moto (all services, accounts and regions). moto is shared by every test file of the run,
+ * and jest runs files in parallel workers on machines with more than two cores: a reset in one file can delete what
+ * another file is using. Prefer unique names (the helpers here generate them) and {@link subscribeSnsInbox}; reset
+ * only in test files that must start from an empty emulator.
+ */
 export async function resetMoto(): Promise<void> {
   const response = await fetch(`${harnessEnv().awsEndpointUrl}/moto-api/reset`, { method: 'POST' });
   const body = await response.text();
@@ -123,8 +140,8 @@ interface MotoTopic {
 
 /**
  * Every message published so far (optionally only to one topic), oldest first, read from moto's
- * `/moto-api/data.json`. moto cannot serialise that document once an RDS DB instance exists: call
- * {@link resetMoto} before a test that reads SNS messages and creates RDS instances.
+ * `/moto-api/data.json`. moto 5.2.1 cannot serialise that document while an RDS DB instance exists (in any test file
+ * of the run): then this throws, and {@link subscribeSnsInbox} is the way to read messages.
  */
 export async function snsMessages(topicArn?: string): Promise<SnsMessage[]> {
   const response = await fetch(`${harnessEnv().awsEndpointUrl}/moto-api/data.json`);
@@ -148,4 +165,76 @@ export async function snsMessages(topicArn?: string): Promise<SnsMessage[]> {
         ...(groupId === null ? {} : { messageGroupId: groupId }),
       })),
     );
+}
+
+/** Messages delivered to an SQS queue subscribed to a topic; see {@link subscribeSnsInbox}. */
+export interface SnsInbox {
+  readonly topicArn: string;
+  readonly queueUrl: string;
+  /** Every message delivered since the subscription, oldest first (each call returns the earlier ones again). */
+  messages(): Promise<SnsMessage[]>;
+}
+
+interface SnsEnvelope {
+  readonly MessageId: string;
+  readonly TopicArn: string;
+  readonly Message: string;
+  readonly Subject?: string;
+  readonly MessageAttributes?: Record<string, unknown>;
+  readonly MessageGroupId?: string;
+}
+
+/**
+ * Subscribes a fresh SQS queue to `topicArn`, exactly as one would on AWS, and returns an inbox that reads what the
+ * topic delivers from then on. Unlike {@link snsMessages} this needs neither `/moto-api/data.json` nor a reset, so it
+ * keeps working next to RDS instances and other test files.
+ */
+export async function subscribeSnsInbox(topicArn: string): Promise<SnsInbox> {
+  const region = topicArn.split(':')[3];
+  const { QueueUrl: queueUrl } = await awsJsonCall<{ QueueUrl: string }>(
+    'sqs',
+    'AmazonSQS.CreateQueue',
+    { QueueName: `sns-inbox-${randomBytes(6).toString('hex')}` },
+    region,
+  );
+  const { Attributes } = await awsJsonCall<{ Attributes: { QueueArn: string } }>(
+    'sqs',
+    'AmazonSQS.GetQueueAttributes',
+    { QueueUrl: queueUrl, AttributeNames: ['QueueArn'] },
+    region,
+  );
+  const sns = new SNSClient({ region });
+  try {
+    await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes.QueueArn }));
+  } finally {
+    sns.destroy();
+  }
+  const received: SnsMessage[] = [];
+  return {
+    topicArn,
+    queueUrl,
+    async messages() {
+      for (;;) {
+        const { Messages = [] } = await awsJsonCall<{ Messages?: Array<{ Body: string; ReceiptHandle: string }> }>(
+          'sqs',
+          'AmazonSQS.ReceiveMessage',
+          { QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 },
+          region,
+        );
+        if (Messages.length === 0) return [...received];
+        for (const message of Messages) {
+          const envelope = JSON.parse(message.Body) as SnsEnvelope;
+          received.push({
+            topicArn: envelope.TopicArn,
+            messageId: envelope.MessageId,
+            message: envelope.Message,
+            ...(envelope.Subject === undefined ? {} : { subject: envelope.Subject }),
+            attributes: envelope.MessageAttributes ?? {},
+            ...(envelope.MessageGroupId === undefined ? {} : { messageGroupId: envelope.MessageGroupId }),
+          });
+          await awsJsonCall('sqs', 'AmazonSQS.DeleteMessage', { QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }, region);
+        }
+      }
+    },
+  };
 }
