@@ -1,0 +1,234 @@
+#!/usr/bin/env node
+/**
+ * cdk-backup-dr command line: the same cores the Lambda functions run, usable from any machine that reaches the
+ * database and S3.
+ *
+ *   node dist/bin/cli.js backup --database-url postgres://user@host:5432/app --bucket B --source S [--kms-key-id K]
+ *                               [--tiers daily,weekly]
+ *
+ * Commands live in {@link COMMANDS}; each parses its own options. Output meant for programs (a manifest) goes to
+ * stdout, progress and errors to stderr. No credential is ever printed.
+ */
+import { parseArgs } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DumpFailed } from '../lambda/shared/backup-errors';
+import { runDump } from '../lambda/shared/dump-core';
+import type { LogSink } from '../lambda/shared/logger';
+import { serializeManifest, TIERS, type Tier } from '../lambda/shared/manifest';
+import { scrubSecrets, type PgTarget } from '../lambda/shared/pg';
+import { SSL_MODES, type SslMode } from '../lambda/shared/pg-target';
+
+/** Where a command reads its environment and writes its output. */
+export interface CliIo {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Fires on Ctrl-C; commands abort cleanly when it does. */
+  readonly signal?: AbortSignal;
+}
+
+/** A sub-command. */
+export interface CliCommand {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(args: readonly string[], io: CliIo): Promise<number>;
+}
+
+/** A mistake in the command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * Reads a `postgres://` / `postgresql://` URL. The password comes from the URL or, when it has none, from
+ * `PGPASSWORD` (so it need not appear on a command line); `sslmode` from the query string (disable, prefer,
+ * require).
+ *
+ * @throws UsageError saying what is wrong, never echoing the password.
+ */
+export function parseDatabaseUrl(text: string, env: NodeJS.ProcessEnv): PgTarget {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError('--database-url must be a URL like postgres://user@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new UsageError(`--database-url must start with postgres:// or postgresql://, not ${url.protocol}//`);
+  }
+  const user = decodeURIComponent(url.username) || env.PGUSER;
+  if (!user) throw new UsageError('--database-url names no user (postgres://USER@host/database) and PGUSER is not set');
+  const password = url.password ? decodeURIComponent(url.password) : env.PGPASSWORD;
+  if (!password) {
+    throw new UsageError('no password: put it in the URL (postgres://user:PASSWORD@host/db) or, better, in PGPASSWORD');
+  }
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!database) throw new UsageError('--database-url names no database (postgres://user@host:5432/DATABASE)');
+  const port = url.port ? Number(url.port) : 5432;
+  const sslParam = url.searchParams.get('sslmode') ?? 'prefer';
+  if (!(SSL_MODES as readonly string[]).includes(sslParam)) {
+    throw new UsageError(`sslmode=${sslParam} is not supported; use one of ${SSL_MODES.join(', ')}`);
+  }
+  return {
+    host: decodeURIComponent(url.hostname.replace(/^\[|\]$/g, '')) || 'localhost',
+    port,
+    user,
+    password,
+    database,
+    sslMode: sslParam as SslMode,
+  };
+}
+
+/** Parses `daily,weekly` into canonical tiers. @throws UsageError */
+export function parseTiers(text: string): Tier[] {
+  const names = text.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  const unknown = names.filter((t) => !(TIERS as readonly string[]).includes(t));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new UsageError(`--tiers must be a comma-separated list of ${TIERS.join(', ')}; got ${JSON.stringify(text)}`);
+  }
+  return TIERS.filter((tier) => names.includes(tier));
+}
+
+/** A log sink writing one line per event to stderr. */
+function stderrLog(io: CliIo): LogSink {
+  const line = (level: string, message: string, attributes?: Record<string, unknown>): void =>
+    io.stderr(`${level} ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}\n`);
+  return { info: (m, a) => line('info', m, a), warn: (m, a) => line('warn', m, a) };
+}
+
+const BACKUP_USAGE = `Usage: cli backup --database-url URL --bucket BUCKET --source SOURCE [options]
+
+Dumps one database with pg_dump -Fc into s3://BUCKET/postgres/SOURCE/<database>/<YYYY>/<MM>/<DD>/<timestamp>.dump,
+streamed (constant memory) with SHA-256, then writes its manifest (.manifest.json) and prints the manifest.
+Nothing is left in the bucket if it fails.
+
+Options:
+  --database-url URL   postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]
+                       (leave the password out and set PGPASSWORD instead, so it is not on the command line)
+  --bucket BUCKET      the backup bucket
+  --source SOURCE      name of the database server in the keys (letters, digits, . _ -)
+  --kms-key-id KEY     SSE-KMS key for the objects (default: the bucket's default encryption)
+  --tiers LIST         comma-separated tiers this backup satisfies (default: daily)
+  --region REGION      AWS region of the bucket (default: AWS_REGION)
+  --pg-dump PATH       pg_dump binary (default: PG_DUMP_PATH, else pg_dump on PATH)
+  --quiet              no progress on stderr
+  -h, --help           this help
+
+AWS credentials and endpoint come from the usual AWS SDK settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+`;
+
+/** `backup`: runs the dump core once and prints the manifest. */
+export const backupCommand: CliCommand = {
+  name: 'backup',
+  summary: 'dump one database into the backup bucket and print its manifest',
+  usage: BACKUP_USAGE,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args: [...args],
+      options: {
+        'database-url': { type: 'string' },
+        bucket: { type: 'string' },
+        source: { type: 'string' },
+        'kms-key-id': { type: 'string' },
+        tiers: { type: 'string' },
+        region: { type: 'string' },
+        'pg-dump': { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      io.stdout(BACKUP_USAGE);
+      return 0;
+    }
+    const databaseUrl = values['database-url'] ?? io.env.DATABASE_URL;
+    if (!databaseUrl) throw new UsageError('--database-url is required (or set DATABASE_URL)');
+    if (!values.bucket) throw new UsageError('--bucket is required');
+    if (!values.source) throw new UsageError('--source is required');
+    const target = parseDatabaseUrl(databaseUrl, io.env);
+    const tiers = parseTiers(values.tiers ?? 'daily');
+    const s3 = new S3Client(values.region ? { region: values.region } : {});
+    try {
+      const result = await runDump({
+        target,
+        bucket: values.bucket,
+        kmsKeyId: values['kms-key-id'],
+        source: values.source,
+        tiers,
+        s3,
+        signal: io.signal,
+        pgDumpPath: values['pg-dump'],
+        log: values.quiet ? undefined : stderrLog(io),
+      });
+      io.stdout(serializeManifest(result.manifest));
+      return 0;
+    } catch (error) {
+      throw error instanceof Error ? new Error(scrubSecrets(error.message, [target.password]), { cause: error }) : error;
+    } finally {
+      s3.destroy();
+    }
+  },
+};
+
+/** Every command, in help order. Later commands (restore, verify, drill, …) are added here. */
+export const COMMANDS: readonly CliCommand[] = [backupCommand];
+
+function generalUsage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return (
+    'Usage: cli <command> [options]\n\nCommands:\n' +
+    COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n') +
+    '\n\nRun `cli <command> --help` for the options of a command.\n'
+  );
+}
+
+/** Runs the command line; resolves to the exit code (0 ok, 1 failed, 2 usage). */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout)(generalUsage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    io.stderr(`error: unknown command ${JSON.stringify(name)}\n\n${generalUsage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    // parseArgs' errors are TypeErrors with an ERR_PARSE_ARGS_* code (checked by shape: they may come from another realm).
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    if (error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`error: ${(error as Error).message}\n\n${command.usage}`);
+      return 2;
+    }
+    const cause = error instanceof Error && error.cause instanceof DumpFailed ? ` (${error.cause.failure})` : '';
+    io.stderr(`error${cause}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort(new Error('interrupted (SIGINT)')));
+  process.once('SIGTERM', () => controller.abort(new Error('terminated (SIGTERM)')));
+  main(process.argv.slice(2), {
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    signal: controller.signal,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,93 @@
+/**
+ * The `backup` command of the CLI as a user runs it: a child process, real PostgreSQL, the emulator.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { validateManifest } from '../../../lambda/shared/manifest';
+import { createKmsKey, createTestBucket } from '../../support/moto';
+import { createTestDatabase, dropTestDatabase, pgUrl, type TestDatabase } from '../../support/postgres';
+import { harnessEnv } from '../../support/env';
+import { fingerprint, leftovers, seedSource } from './support';
+
+jest.setTimeout(180_000);
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const s3 = new S3Client({});
+let db: TestDatabase;
+let bucket: string;
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'cli.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, PGPASSWORD: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('cli_src');
+  await seedSource(db.name);
+  bucket = await createTestBucket({ prefix: 'cli', versioned: true });
+});
+
+afterAll(async () => {
+  await dropTestDatabase(db.name);
+  s3.destroy();
+});
+
+it('backup: dumps, prints the manifest JSON on stdout and never prints the password', async () => {
+  const { pg } = harnessEnv();
+  const kms = await createKmsKey();
+  const result = await cli([
+    'backup',
+    '--database-url',
+    `${pgUrl(db.name)}?sslmode=disable`,
+    '--bucket',
+    bucket,
+    '--source',
+    'cli-src',
+    '--kms-key-id',
+    kms.arn,
+    '--tiers',
+    'weekly,daily',
+  ]);
+  expect(result.stderr).not.toContain(pg.password);
+  expect(result.stdout).not.toContain(pg.password);
+  expect(result.code).toBe(0);
+  const validation = validateManifest(JSON.parse(result.stdout));
+  expect(validation.ok).toBe(true);
+  if (!validation.ok) return;
+  const manifest = validation.manifest;
+  expect(manifest).toMatchObject({ source: 'cli-src', database: db.name, tiers: ['daily', 'weekly'], s3: { bucket } });
+  expect(manifest.tables).toEqual((await fingerprint(db.name)).map(({ schema, name, rows }) => ({ schema, name, rows })));
+  const left = await leftovers(s3, bucket, `postgres/cli-src/${db.name}/`);
+  expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([manifest.s3.key, manifest.s3.key.replace(/\.dump$/, '.manifest.json')].sort());
+  expect(result.stderr).toMatch(/^info dump started /m);
+});
+
+it('backup with a wrong password: exits 1, names the failure, prints no password', async () => {
+  const { pg } = harnessEnv();
+  const result = await cli([
+    'backup',
+    '--database-url',
+    `postgres://${pg.user}:Not-The-Password@${pg.host}:${pg.port}/${db.name}?sslmode=disable`,
+    '--bucket',
+    bucket,
+    '--source',
+    'cli-wrong',
+  ]);
+  expect(result.code).toBe(1);
+  expect(result.stdout).toBe('');
+  expect(result.stderr).toMatch(/^error \(connection\): cannot connect to .* password authentication failed/m);
+  expect(result.stderr).not.toContain('Not-The-Password');
+  expect(await leftovers(s3, bucket, 'postgres/cli-wrong/')).toEqual({ versions: [], deleteMarkers: [], uploads: [] });
+});
