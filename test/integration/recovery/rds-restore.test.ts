@@ -1,0 +1,166 @@
+/**
+ * lambda/shared/rds-restore.ts against moto: create, describe, restore from snapshots (instance and Aurora cluster),
+ * set the master password, delete idempotently. moto makes resources `available` at once, so the NotReady paths of
+ * waiting are covered by the workflow tests with a mapped handler instead.
+ */
+import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBSnapshotCommand, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import {
+  createClusterInstance,
+  createDbInstance,
+  DbResourceMissing,
+  deleteDbCluster,
+  deleteDbInstance,
+  describeDbCluster,
+  describeDbInstance,
+  generatePassword,
+  rdsClient,
+  requireAvailable,
+  requireGone,
+  resourceTags,
+  restoreDbClusterFromSnapshot,
+  restoreDbInstanceFromSnapshot,
+  scratchIdentifier,
+  setMasterPassword,
+  RESOURCE_TAGS,
+} from '../../../lambda/shared/rds-restore';
+import { NotReady } from '../../../lambda/shared/errors';
+import { harnessEnv } from '../../support/env';
+import { createScratchNetwork } from './network';
+
+const { awsRegion: region } = harnessEnv();
+let placement: { subnetGroupName: string; securityGroupIds: string[] };
+
+beforeAll(async () => {
+  const network = await createScratchNetwork(`rds-restore-${Math.random().toString(36).slice(2, 8)}`);
+  placement = { subnetGroupName: network.subnetGroupName, securityGroupIds: [network.securityGroupId] };
+});
+const unique = () => Math.random().toString(36).slice(2, 8);
+
+function executionArn(name: string): string {
+  return `arn:aws:states:${region}:123456789012:execution:RecoveryTest:${name}`;
+}
+
+describe('rds-restore against moto', () => {
+  it('creates an empty instance with the scratch settings and tags, then deletes it idempotently', async () => {
+    const name = `run-${unique()}`;
+    const id = scratchIdentifier(executionArn(name), name);
+    const tags = resourceTags({ purpose: 'recovery-test', executionId: executionArn(name) });
+    const created = await createDbInstance(region, {
+      ...placement,
+      identifier: id,
+      engineVersion: '15',
+      instanceClass: 'db.t4g.micro',
+      masterUsername: 'cdkbdr',
+      masterPassword: generatePassword(),
+      tags,
+    });
+    expect(created).toMatchObject({ kind: 'instance', identifier: id, region });
+    expect(created.tags[RESOURCE_TAGS.purpose]).toBe('recovery-test');
+
+    // A retried create by the same execution returns the instance the first attempt started.
+    const again = await createDbInstance(region, {
+      ...placement,
+      identifier: id,
+      engineVersion: '15',
+      instanceClass: 'db.t4g.micro',
+      masterUsername: 'cdkbdr',
+      masterPassword: generatePassword(),
+      tags,
+    });
+    expect(again.identifier).toBe(id);
+    // Another execution may not take it over.
+    await expect(
+      createDbInstance(region, {
+        ...placement,
+        identifier: id,
+        engineVersion: '15',
+        instanceClass: 'db.t4g.micro',
+        masterUsername: 'cdkbdr',
+        masterPassword: generatePassword(),
+        tags: resourceTags({ purpose: 'recovery-test', executionId: executionArn('other') }),
+      }),
+    ).rejects.toThrow(/already exists/i);
+
+    const available = await requireAvailable(region, 'instance', id);
+    expect(available.endpoint?.host).toEqual(expect.any(String));
+    expect(available.endpoint?.port).toBe(5432);
+    const described = await describeDbInstance(region, id);
+    expect(described?.tags[RESOURCE_TAGS.execution]).toBe(executionArn(name));
+
+    await expect(requireGone(region, 'instance', id)).rejects.toBeInstanceOf(NotReady);
+    expect(await deleteDbInstance(region, id)).toBe('deleting');
+    expect(await deleteDbInstance(region, id)).toBe('gone');
+    expect(await describeDbInstance(region, id)).toBeUndefined();
+    expect(await requireGone(region, 'instance', id)).toBe('gone');
+    await expect(requireAvailable(region, 'instance', id)).rejects.toBeInstanceOf(DbResourceMissing);
+  });
+
+  it('restores an instance from a snapshot and sets a new master password', async () => {
+    const source = `src-${unique()}`;
+    await createDbInstance(region, {
+      ...placement,
+      identifier: source,
+      engineVersion: '15',
+      instanceClass: 'db.t4g.micro',
+      masterUsername: 'app',
+      masterPassword: generatePassword(),
+      tags: [],
+    });
+    const snapshotId = `cdkbdr-${source}-20240101000000`;
+    await rdsClient(region).send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: source, DBSnapshotIdentifier: snapshotId }));
+    const name = `run-${unique()}`;
+    const id = scratchIdentifier(executionArn(name), name);
+    const restored = await restoreDbInstanceFromSnapshot(region, {
+      ...placement,
+      identifier: id,
+      snapshotIdentifier: snapshotId,
+      instanceClass: 'db.t4g.micro',
+      tags: resourceTags({ purpose: 'recovery-test', executionId: executionArn(name) }),
+    });
+    expect(restored.identifier).toBe(id);
+    const modified = await setMasterPassword(region, 'instance', id, generatePassword());
+    expect(modified.identifier).toBe(id);
+    expect(await deleteDbInstance(region, id)).toBe('deleting');
+    expect(await deleteDbInstance(region, source)).toBe('deleting');
+  });
+
+  it('restores an Aurora cluster from a cluster snapshot, adds an instance, and deletes instance then cluster', async () => {
+    const source = `srccl-${unique()}`;
+    await rdsClient(region).send(
+      new CreateDBClusterCommand({
+        DBClusterIdentifier: source,
+        Engine: 'aurora-postgresql',
+        EngineVersion: '15.4',
+        MasterUsername: 'app',
+        MasterUserPassword: generatePassword(),
+      }),
+    );
+    const snapshotId = `cdkbdr-${source}-20240101000000`;
+    await rdsClient(region).send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: source, DBClusterSnapshotIdentifier: snapshotId }));
+    const name = `run-${unique()}`;
+    const id = scratchIdentifier(executionArn(name), name);
+    const tags = resourceTags({ purpose: 'recovery-test', executionId: executionArn(name) });
+    const cluster = await restoreDbClusterFromSnapshot(region, { ...placement, identifier: id, snapshotIdentifier: snapshotId, engine: 'aurora-postgresql', tags });
+    expect(cluster).toMatchObject({ kind: 'cluster', identifier: id });
+    const instance = await createClusterInstance(region, {
+      identifier: `${id}-1`,
+      clusterIdentifier: id,
+      engine: 'aurora-postgresql',
+      instanceClass: 'db.t4g.medium',
+      tags,
+    });
+    expect(instance.clusterIdentifier).toBe(id);
+    const available = await requireAvailable(region, 'cluster', id);
+    expect(available.endpoint?.host).toEqual(expect.any(String));
+    await setMasterPassword(region, 'cluster', id, generatePassword());
+
+    // The cluster still has an instance: RDS refuses, which is NotReady for the state machine's Retry.
+    await expect(deleteDbCluster(region, id)).rejects.toBeInstanceOf(NotReady);
+    expect(await deleteDbInstance(region, `${id}-1`)).toBe('deleting');
+    expect(await deleteDbCluster(region, id)).toBe('deleting');
+    expect(await deleteDbCluster(region, id)).toBe('gone');
+    expect(await describeDbCluster(region, id)).toBeUndefined();
+    const left = await rdsClient(region).send(new DescribeDBClustersCommand({}));
+    expect(left.DBClusters?.map((c) => c.DBClusterIdentifier)).not.toContain(id);
+  });
+});
