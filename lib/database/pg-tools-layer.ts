@@ -199,7 +199,10 @@ function planBundling(scope: Construct, id: string, props: PgToolsLayerProps): B
   const localFix =
     `install the PostgreSQL ${major} client tools (Debian/Ubuntu: \`apt-get install postgresql-client-${major}\`, ` +
     `from apt.postgresql.org when your release lacks ${major}; RHEL/Fedora: \`dnf install postgresql${major}\`)`;
-  const localProblem = search ? describeSearch(major, search) : undefined;
+  const searched = props.searchPaths
+    ? search?.searched.join(', ') || '(no directories)'
+    : `/usr/lib/postgresql/${major}/bin, /usr/pgsql-${major}/bin or on PATH`;
+  const localProblem = search ? describeSearch(major, searched, search) : undefined;
   if (mode === PgToolsBundling.LOCAL) {
     throw new Error(`${where}: local bundling was requested but ${localProblem}. To fix: ${localFix}.`);
   }
@@ -228,9 +231,9 @@ function planBundling(scope: Construct, id: string, props: PgToolsLayerProps): B
   );
 }
 
-function describeSearch(major: number, search: LocalSearchResult): string {
+function describeSearch(major: number, searched: string, search: LocalSearchResult): string {
   const rejected = search.rejected.length > 0 ? ` (not usable: ${search.rejected.join('; ')})` : '';
-  return `this machine has no usable PostgreSQL ${major} client tools in ${search.searched.join(', ') || '(no directories)'}${rejected}`;
+  return `this machine has no usable PostgreSQL ${major} client tools in ${searched}${rejected}`;
 }
 
 /** Docker bundling: Amazon Linux 2023, the OS of the Lambda runtimes, with the distribution's package. */
