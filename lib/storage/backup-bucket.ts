@@ -273,6 +273,20 @@ export class BackupBucket extends Construct {
     return this.source;
   }
 
+  /**
+   * Physical name of the replica bucket, usable in THIS bucket's stack (e.g. as a Lambda environment variable
+   * for a verifier that checks the DR copy), where `replica.bucket.bucketName` would be a cross-region
+   * reference. Undefined until `replicateTo` is called.
+   */
+  public get replicaBucketName(): string | undefined {
+    return this.replication?.destinationBucketName;
+  }
+
+  /** Region of the replica, if `replicateTo` was called. */
+  public get replicaRegion(): string | undefined {
+    return this.replication ? Stack.of(this.replication.replica).region : undefined;
+  }
+
   /** Id of the replication rule (a dimension of the replication metrics), if `replicateTo` was called. */
   public get replicationRuleId(): string | undefined {
     return this.replication?.ruleId;

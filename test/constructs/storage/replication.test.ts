@@ -147,6 +147,13 @@ describe('BackupBucket.replicateTo with defaults', () => {
     expect(replica.replicationSource).toBe(primary);
     expect(primary.replicationRuleId).toBe('replicate-to-us-west-2');
     expect(primary.replicationRole).toBeDefined();
+    expect(primary.replicaRegion).toBe('us-west-2');
+  });
+
+  it('exposes the replica name in a form the primary stack can use without a cross-region reference', () => {
+    const name = primary.replicaBucketName;
+    expect(name).toBe(replicaName);
+    expect(primaryStack.resolve(name)).toBe(replicaName);
   });
 
   it('exposes the AWS/S3 replication metrics with the source, destination and rule dimensions', () => {
