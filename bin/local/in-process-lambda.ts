@@ -4,7 +4,9 @@
  * context object with a deadline, errors reported with the Node.js runtime's `errorType`/`errorMessage`/`trace`.
  *
  * `process.env` is process-wide, so invocations hold one lock while their handler runs: Lambda tasks that AWS would
- * run concurrently (Parallel branches, Map iterations) run one after another here.
+ * run concurrently (Parallel branches, Map iterations) run one after another here. A handler that outlives its
+ * timeout fails the task with `Sandbox.Timedout` as in AWS, but its promise cannot be killed: it keeps running in
+ * the background with the host environment restored.
  */
 import { randomUUID } from 'node:crypto';
 import { LocalWorkflowError, TaskFailure } from './errors';
@@ -88,17 +90,20 @@ const DEFAULT_PASSTHROUGH: readonly RegExp[] = [
   /^AWS_RETRY_MODE$/,
 ];
 
-/** Serializes work that swaps `process.env`. One per process: the environment is process-wide. */
+/** Serializes invocations, which swap `process.env`. One per process: the environment is process-wide. */
 class EnvironmentLock {
   private tail: Promise<void> = Promise.resolve();
 
-  run<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(work);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
+  /** Waits for the lock; the returned function releases it. */
+  async acquire(): Promise<() => void> {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const previous = this.tail;
+    this.tail = previous.then(() => released);
+    await previous;
+    return release;
   }
 }
 
@@ -156,29 +161,33 @@ export class InProcessLambda {
    */
   async invoke(event: JsonValue): Promise<InvocationResult> {
     const requestId = randomUUID();
-    const timeoutMs = this.spec.timeoutSeconds * 1000;
-    const deadline = Date.now() + timeoutMs;
-    const context = this.context(requestId, deadline);
     const eventCopy = JSON.parse(JSON.stringify(event ?? null)) as JsonValue;
+
+    // The function's environment is in place from the handler's start until it settles or times out; a handler
+    // that times out cannot be stopped and goes on in the background with the host environment back.
+    const release = await environmentLock.acquire();
+    const timeoutMs = this.spec.timeoutSeconds * 1000;
+    const context = this.context(requestId, Date.now() + timeoutMs);
     const environment = this.environment();
-
-    const settled = environmentLock.run(async () => {
-      const saved = { ...process.env };
-      replaceEnvironment(environment);
-      try {
-        const handler = await this.resolveHandler();
-        return await handler(eventCopy as never, context);
-      } finally {
-        replaceEnvironment(saved);
-      }
-    });
-
+    const saved = { ...process.env };
+    replaceEnvironment(environment);
+    let restored = false;
+    const restore = (): void => {
+      if (restored) return;
+      restored = true;
+      replaceEnvironment(saved);
+      release();
+    };
     let result: unknown;
     try {
-      result = await (this.options.enforceTimeout === false ? settled : raceTimeout(settled, timeoutMs, requestId, this.spec.timeoutSeconds));
+      const handler = await this.resolveHandler();
+      const running = Promise.resolve(handler(eventCopy as never, context));
+      result = await (this.options.enforceTimeout === false ? running : raceTimeout(running, timeoutMs, requestId, this.spec.timeoutSeconds));
     } catch (error) {
       if (error instanceof TaskFailure || error instanceof LocalWorkflowError) throw error;
       throw lambdaFailure(error);
+    } finally {
+      restore();
     }
     let payload: JsonValue;
     try {

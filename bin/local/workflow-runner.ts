@@ -194,7 +194,7 @@ export class LocalWorkflow {
       throw new LocalWorkflowError(`state machine ${logicalId} uses what the local runner cannot run faithfully:\n- ${problems.join('\n- ')}`);
     }
     this.states = collectStates(this.definition);
-    applyTimerLimits(this.definition, this.states);
+    adaptForLibrary(this.definition, this.states);
 
     this.bindFunctions(resolver, template);
     this.checkTasks();
@@ -349,6 +349,9 @@ export class LocalWorkflow {
     } catch (failure) {
       if (failure instanceof Error && !(failure instanceof LocalWorkflowError)) {
         run.calls.push({ state: stateName, target, input, error: failure.name, cause: failure.message });
+        if (failure.name === 'Sandbox.Timedout') {
+          run.notes.add(`state "${stateName}": ${target} timed out; its handler could not be stopped and went on running in this process without its environment`);
+        }
       }
       throw failure;
     }
@@ -500,14 +503,23 @@ function resolveDefinition(resolver: TemplateResolver, logicalId: string, props:
 }
 
 /**
- * aws-local-stepfunctions gives a Task without `TimeoutSeconds` 60 s (AWS: 99999999 s) and sets timers with
- * setTimeout, which fires at once past 2^31-1 ms. Give such tasks the longest timer instead and clamp longer ones.
+ * Rewrites what aws-local-stepfunctions 3.0 gets wrong into equivalent ASL it gets right:
+ * - a Task without `TimeoutSeconds` times out after 60 s there (AWS: 99999999 s), and timers past 2^31-1 ms fire at
+ *   once (setTimeout): such tasks get the longest timer, longer timeouts are clamped to it;
+ * - `ResultPath: "$"` (in a state or a Catch) adds a field named `$` there instead of replacing the input: it is
+ *   removed, which means the same (the result replaces the input).
  */
-function applyTimerLimits(definition: Record<string, JsonValue>, states: readonly StateEntry[]): void {
+function adaptForLibrary(definition: Record<string, JsonValue>, states: readonly StateEntry[]): void {
   if (typeof definition.TimeoutSeconds === 'number') definition.TimeoutSeconds = Math.min(definition.TimeoutSeconds, MAX_TIMER_SECONDS);
   for (const { state } of states) {
-    if (state.Type !== 'Task' || 'TimeoutSecondsPath' in state) continue;
     const mutable = state as Record<string, JsonValue>;
+    if (mutable.ResultPath === '$') delete mutable.ResultPath;
+    if (Array.isArray(mutable.Catch)) {
+      for (const catcher of mutable.Catch) {
+        if (typeof catcher === 'object' && catcher !== null && !Array.isArray(catcher) && catcher.ResultPath === '$') delete catcher.ResultPath;
+      }
+    }
+    if (state.Type !== 'Task' || 'TimeoutSecondsPath' in state) continue;
     mutable.TimeoutSeconds = typeof state.TimeoutSeconds === 'number' ? Math.min(state.TimeoutSeconds, MAX_TIMER_SECONDS) : MAX_TIMER_SECONDS;
   }
 }

@@ -435,6 +435,39 @@ describe('Map, Parallel and function-ARN tasks', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('Sandbox.Timedout');
     expect(JSON.parse(result.cause ?? '')).toMatchObject({ errorMessage: expect.stringContaining('Task timed out after 1.00 seconds') });
+    // The late handler is still running, but the host environment is back and the gap is reported.
+    expect(process.env.TEST_PG_URL).toBeDefined();
+    expect(result.emulated.join('\n')).toContain('could not be stopped');
+  });
+});
+
+describe('hand-written definitions (CfnStateMachine)', () => {
+  it('applies DefinitionSubstitutions, and ResultPath "$" in a state and in a Catch replaces the input as in AWS', async () => {
+    const stack = new Stack(new App(), 'RawTest');
+    const fn = newFunction(stack, 'Boom');
+    const machine = new sfn.CfnStateMachine(stack, 'Raw', {
+      roleArn: 'arn:aws:iam::123456789012:role/raw',
+      definitionSubstitutions: { BoomArn: fn.functionArn },
+      definitionString: JSON.stringify({
+        StartAt: 'Replace',
+        States: {
+          Replace: { Type: 'Pass', Result: { replaced: true }, ResultPath: '$', Next: 'Boom' },
+          Boom: { Type: 'Task', Resource: '${BoomArn}', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$', Next: 'Caught' }], End: true },
+          Caught: { Type: 'Succeed' },
+        },
+      }),
+    });
+
+    const result = await runLocalWorkflow({
+      template: Template.fromStack(stack).toJSON(),
+      stateMachine: logicalIdOf(machine),
+      handlers: { [logicalIdOf(fn)]: async (event: { replaced: boolean }) => { throw new ReportBroken(`got ${JSON.stringify(event)}`); } },
+      input: { original: 1 },
+    });
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.events.find((event) => event.type === 'StateExited' && event.state === 'Replace')?.output).toEqual({ replaced: true });
+    expect(result.output).toEqual({ Error: 'ReportBroken', Cause: expect.stringContaining('got {\\"replaced\\":true}') });
   });
 });
 
