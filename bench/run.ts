@@ -6,7 +6,7 @@
  * as pass/fail, never asserted.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -147,13 +147,20 @@ interface Section {
   ratios: Ratio[];
 }
 
+function mibText(kb: number): string {
+  return (kb / 1024).toFixed(1);
+}
+
 function emptySection(note?: string): Section {
   return { available: note === undefined, note, measurements: [], summaries: [], ratios: [] };
 }
 
 function record(section: Section, m: Measurement): void {
   section.measurements.push(m);
-  const rss = m.coreMaxRssKb !== undefined ? ` core RSS ${(m.coreMaxRssKb / 1024).toFixed(1)} MiB` : '';
+  const p = m.coreMemoryPeaksKb;
+  const detail = p && m.coreBaselineRssKb !== undefined
+    ? ` (baseline ${mibText(m.coreBaselineRssKb)}, heap ${mibText(p.heapUsed)}, buffers ${mibText(p.arrayBuffers)})` : '';
+  const rss = m.coreMaxRssKb !== undefined ? ` core RSS ${mibText(m.coreMaxRssKb)} MiB${detail}` : '';
   log(`  ${m.contender} [${m.database} #${m.round}] ${m.ok ? 'ok' : 'FAILED'} ${m.wallSeconds.toFixed(2)} s${rss}` +
     ` tree ${(m.treePeakRssKb / 1024).toFixed(1)} MiB load ${m.loadavg1.toFixed(2)}${m.error ? ` — ${m.error}` : ''}`);
 }
@@ -163,6 +170,8 @@ async function main(options: BenchOptions): Promise<void> {
   const startedAt = new Date();
   const tmp = await mkdtemp(join(tmpdir(), 'cdk-backup-dr-bench-'));
   cleanup.add('scratch directory', () => rm(tmp, { recursive: true, force: true }));
+  // The signal path may exit before the asynchronous cleanup gets here (see startPostgres).
+  process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
   try {
     const awsPath = findAwsCli();
     const machine = {

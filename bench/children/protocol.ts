@@ -11,6 +11,10 @@ export interface ChildResult<T> {
   readonly innerSeconds: number;
   /** process.resourceUsage().maxRSS of the child itself (KiB): the core's own peak memory. */
   readonly maxRssKb: number;
+  /** Peaks of process.memoryUsage() fields (KiB), sampled every 100 ms: where the memory went. */
+  readonly memoryPeaksKb?: MemoryPeaks;
+  /** process.memoryUsage().rss (KiB) just before the core call: node + bundle baseline. */
+  readonly baselineRssKb?: number;
   readonly result?: T;
   readonly error?: string;
 }
@@ -34,17 +38,61 @@ export function parseChildOutput<T>(stdout: string): ChildResult<T> {
   return JSON.parse(line.slice(RESULT_PREFIX.length)) as ChildResult<T>;
 }
 
+export interface MemoryPeaks {
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+}
+
+/** Tracks the peak of each process.memoryUsage() field. */
+class MemorySampler {
+  private peaks: MemoryPeaks = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(intervalMs: number) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    const u = process.memoryUsage();
+    const kb = (n: number) => Math.round(n / 1024);
+    this.peaks = {
+      rss: Math.max(this.peaks.rss, kb(u.rss)),
+      heapTotal: Math.max(this.peaks.heapTotal, kb(u.heapTotal)),
+      heapUsed: Math.max(this.peaks.heapUsed, kb(u.heapUsed)),
+      external: Math.max(this.peaks.external, kb(u.external)),
+      arrayBuffers: Math.max(this.peaks.arrayBuffers, kb(u.arrayBuffers)),
+    };
+  }
+
+  stop(): MemoryPeaks {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peaks;
+  }
+}
+
 /** Runs `work`, then reports its duration and this process's peak RSS; exits non-zero on failure. */
 export async function runChild<T>(work: () => Promise<T>): Promise<void> {
+  const baselineRssKb = Math.round(process.memoryUsage().rss / 1024);
+  const sampler = new MemorySampler(100);
   const started = process.hrtime.bigint();
+  const finish = (): Pick<ChildResult<T>, 'innerSeconds' | 'maxRssKb' | 'memoryPeaksKb' | 'baselineRssKb'> => ({
+    innerSeconds: Number(process.hrtime.bigint() - started) / 1e9,
+    maxRssKb: process.resourceUsage().maxRSS,
+    memoryPeaksKb: sampler.stop(),
+    baselineRssKb,
+  });
   try {
     const result = await work();
-    const innerSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    writeResult({ ok: true, innerSeconds, maxRssKb: process.resourceUsage().maxRSS, result });
+    writeResult({ ok: true, ...finish(), result });
   } catch (error) {
-    const innerSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    writeResult({ ok: false, innerSeconds, maxRssKb: process.resourceUsage().maxRSS, error: message });
+    writeResult({ ok: false, ...finish(), error: message });
     process.exitCode = 1;
   }
 }

@@ -138,6 +138,8 @@ export async function coreChild<T>(ctx: BenchContext, contender: string, script:
     measurement: {
       contender, database, round, ok: error === undefined, error,
       wallSeconds: run.wallSeconds, innerSeconds: child?.innerSeconds, coreMaxRssKb: child?.maxRssKb,
+      coreMemoryPeaksKb: child?.memoryPeaksKb ? { ...child.memoryPeaksKb } : undefined,
+      coreBaselineRssKb: child?.baselineRssKb,
       processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
     },
     result: child?.ok ? child.result : undefined,

@@ -14,6 +14,10 @@ export interface Measurement {
   readonly innerSeconds?: number;
   /** Peak RSS of the core's own node process, from process.resourceUsage() in that process. */
   readonly coreMaxRssKb?: number;
+  /** Core children only: peaks of process.memoryUsage() fields (KiB), sampled every 100 ms. */
+  readonly coreMemoryPeaksKb?: Readonly<Record<string, number>>;
+  /** Core children only: RSS (KiB) of the loaded child before the core call starts. */
+  readonly coreBaselineRssKb?: number;
   /** Peak RSS per process from GNU time; for a node child this is max(node, its pg_dump/pg_restore). */
   readonly processMaxRssKb?: Readonly<Record<string, number>>;
   /** Peak of the summed RSS of the process tree, sampled every 200 ms (approximate: short peaks can be missed). */

