@@ -1,4 +1,3 @@
-import * as os from 'os';
 import * as path from 'path';
 import { Annotations, AssetHashType, BundlingOptions, BundlingOutput, DockerImage, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -156,6 +155,11 @@ export class PgToolsLayer extends lambda.LayerVersion {
           `Lambda (Amazon Linux 2023) has ${LAMBDA_GLIBC_VERSION}`,
       );
     }
+    if (plan.skippedLocal && plan.skippedLocal.length > 0) {
+      Annotations.of(this).addInfo(
+        `PgToolsLayer: built with Docker on Amazon Linux 2023; local tools not used: ${plan.skippedLocal.join('; ')}`,
+      );
+    }
   }
 }
 
@@ -163,6 +167,8 @@ interface BundlingPlan {
   readonly method?: PgToolsBundling;
   readonly bundling: BundlingOptions;
   readonly local?: LocalPgTools;
+  /** Local installations of the major that were found but not used, and why. */
+  readonly skippedLocal?: readonly string[];
 }
 
 /** Validates the props and decides how to bundle, before the layer (and its asset) exists. */
@@ -212,7 +218,7 @@ function planBundling(scope: Construct, id: string, props: PgToolsLayerProps): B
     dockerProblem = `Amazon Linux 2023 has no postgresql${major} package (it ships ${AL2023_POSTGRES_MAJORS.join(', ')})`;
   } else {
     const status = dockerStatus();
-    if (status.available) return { method: PgToolsBundling.DOCKER, bundling: docker };
+    if (status.available) return { method: PgToolsBundling.DOCKER, bundling: docker, skippedLocal: search?.rejected };
     dockerProblem = `Docker is not available: ${status.reason}`;
   }
 
@@ -238,7 +244,9 @@ function describeSearch(major: number, searched: string, search: LocalSearchResu
 
 /** Docker bundling: Amazon Linux 2023, the OS of the Lambda runtimes, with the distribution's package. */
 function dockerBundling(major: number): BundlingOptions {
-  const user = os.userInfo();
+  // The container runs as root (dnf needs it); hand the output back to the synth user so cdk.out stays deletable.
+  const uid = process.getuid?.();
+  const gid = process.getgid?.();
   return {
     image: DockerImage.fromRegistry(AL2023_IMAGE),
     platform: 'linux/amd64',
@@ -250,7 +258,7 @@ function dockerBundling(major: number): BundlingOptions {
       dockerBundlingScript({
         major,
         outputDir: '/asset-output',
-        owner: user.uid >= 0 && user.gid >= 0 ? `${user.uid}:${user.gid}` : undefined,
+        owner: uid !== undefined && gid !== undefined ? `${uid}:${gid}` : undefined,
       }),
     ],
   };

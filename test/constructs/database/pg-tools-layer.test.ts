@@ -59,10 +59,26 @@ function fakeDocker(): { calls: () => string[][] } {
 }
 
 describe('PgToolsLayer with local bundling (this machine has the PostgreSQL 15 client)', () => {
+  // One synth for the whole block: local bundling copies ~16 MB and synth validates the template.
+  let app: App;
+  let stack: Stack;
+  let layer: PgToolsLayer;
+  let template: Template;
+  beforeAll(() => {
+    app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'pg-tools-layer-app-')) });
+    stack = new Stack(app, 'Db', { env: { account: '111111111111', region: 'eu-west-1' } });
+    layer = new PgToolsLayer(stack, 'PgTools', { postgresVersion: 15, removalPolicy: RemovalPolicy.RETAIN });
+    new lambda.Function(stack, 'Fn', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => {}'),
+      layers: [layer],
+    });
+    template = Template.fromStack(stack);
+  });
+  afterAll(() => fs.rmSync(app.outdir, { recursive: true, force: true }));
+
   it('synthesizes a layer for the Node.js 24 and 22 runtimes on x86_64', () => {
-    const stack = newStack();
-    const layer = new PgToolsLayer(stack, 'PgTools', { postgresVersion: 15, removalPolicy: RemovalPolicy.RETAIN });
-    const template = Template.fromStack(stack);
     template.hasResource('AWS::Lambda::LayerVersion', {
       Properties: {
         CompatibleRuntimes: ['nodejs24.x', 'nodejs22.x'],
@@ -75,6 +91,9 @@ describe('PgToolsLayer with local bundling (this machine has the PostgreSQL 15 c
     expect(layer.bundlingMethod).toBe(PgToolsBundling.LOCAL);
     expect(layer.bundledVersion).toMatch(/^15\.\d+$/);
     expect([layer.pgDumpPath, layer.pgRestorePath, layer.psqlPath]).toEqual(['/opt/bin/pg_dump', '/opt/bin/pg_restore', '/opt/bin/psql']);
+  });
+
+  it('says where the tools came from and that their glibc needs fit Lambda', () => {
     Annotations.fromStack(stack).hasInfo(
       '/Db/PgTools',
       Match.stringLikeRegexp('PostgreSQL 15\\.\\d+ client tools bundled from /usr/lib/postgresql/15/bin .*need glibc 2\\.\\d+, Lambda \\(Amazon Linux 2023\\) has 2\\.34'),
@@ -84,9 +103,7 @@ describe('PgToolsLayer with local bundling (this machine has the PostgreSQL 15 c
   });
 
   it('puts the tools in bin/ and their libraries, but never the C library, in lib/; the bundle runs on its own', () => {
-    const stack = newStack();
-    new PgToolsLayer(stack, 'PgTools', { postgresVersion: 15 });
-    const dir = layerAssetDir(stack, Template.fromStack(stack));
+    const dir = layerAssetDir(stack, template);
     expect(fs.readdirSync(path.join(dir, 'bin')).sort()).toEqual(['pg_dump', 'pg_restore', 'psql']);
     const libs = fs.readdirSync(path.join(dir, 'lib'));
     expect(libs.length).toBeGreaterThan(0);
@@ -105,18 +122,14 @@ describe('PgToolsLayer with local bundling (this machine has the PostgreSQL 15 c
   });
 
   it('can be attached to a function', () => {
-    const stack = newStack();
-    const layer = new PgToolsLayer(stack, 'PgTools', { postgresVersion: 15, description: 'pg tools' });
-    new lambda.Function(stack, 'Fn', {
-      runtime: lambda.Runtime.NODEJS_24_X,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline('exports.handler = async () => {}'),
-      layers: [layer],
-    });
-    const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Lambda::LayerVersion', { Description: 'pg tools' });
     const layerId = stack.getLogicalId(layer.node.defaultChild as lambda.CfnLayerVersion);
     template.hasResourceProperties('AWS::Lambda::Function', { Layers: [{ Ref: layerId }] });
+  });
+
+  it('takes a description', () => {
+    const other = newStack({ 'aws:cdk:bundling-stacks': [] });
+    new PgToolsLayer(other, 'PgTools', { postgresVersion: 15, description: 'pg tools' });
+    Template.fromStack(other).hasResourceProperties('AWS::Lambda::LayerVersion', { Description: 'pg tools' });
   });
 });
 
@@ -234,5 +247,15 @@ describe('PgToolsLayer with Docker bundling', () => {
     expect(layer.bundlingMethod).toBe(PgToolsBundling.DOCKER);
     const run = docker.calls().find((c) => c[0] === 'run');
     expect(run?.some((a) => a.includes('dnf install -y --setopt=install_weak_deps=False postgresql17 '))).toBe(true);
+  });
+
+  it('says which local tools it passed over', () => {
+    fakeDocker();
+    const stack = newStack();
+    new PgToolsLayer(stack, 'PgTools', { postgresVersion: 16, searchPaths: ['/usr/lib/postgresql/15/bin'] });
+    Annotations.fromStack(stack).hasInfo(
+      '/Db/PgTools',
+      Match.stringLikeRegexp('built with Docker on Amazon Linux 2023; local tools not used: /usr/lib/postgresql/15/bin: pg_dump is version 15\\.\\d+, not 16'),
+    );
   });
 });
