@@ -45,7 +45,7 @@ export function dockerBundlingScript(options: DockerScriptOptions): string {
     'while read -r name arrow path _rest; do',
     '  [ "$arrow" = "=>" ] || continue',
     '  case "$path" in /*) ;; *) continue;; esac',
-    `  if echo "$name" | grep -Eq '${C_LIBRARY_PATTERN}'; then continue; fi`,
+    `  if grep -Eq '${C_LIBRARY_PATTERN}' <<< "$name"; then continue; fi`,
     '  cp -L "$path" "$out/lib/$name"',
     '  chmod 0644 "$out/lib/$name"',
     'done < "$deps"',

@@ -12,7 +12,7 @@ describe('dockerBundlingScript', () => {
     expect(AL2023_IMAGE).toBe('public.ecr.aws/amazonlinux/amazonlinux:2023');
     expect(script).toContain('dnf install -y --setopt=install_weak_deps=False postgresql16 ');
     expect(script).toContain("out='/asset-output'");
-    expect(script).toContain(`grep -Eq '${C_LIBRARY_PATTERN}'`);
+    expect(script).toContain(`grep -Eq '${C_LIBRARY_PATTERN}' <<< "$name"`);
     expect(script).toContain('env -i LD_LIBRARY_PATH="$out/lib" "$out/bin/$tool" --version');
     expect(script).not.toContain('chown');
   });
