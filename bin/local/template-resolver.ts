@@ -60,7 +60,17 @@ export interface TemplateResolverOptions {
   /** Values of `Fn::ImportValue` by export name. @default - an import is an error */
   readonly imports?: Readonly<Record<string, string>>;
   /** Called once per resource whose `Ref`/`Fn::GetAtt` value was fabricated. */
-  readonly onFabricated?: (message: string) => void;
+  readonly onFabricated?: (fabricated: FabricatedValue) => void;
+}
+
+/** A resource whose local value was made up because `resources` has no binding for it. */
+export interface FabricatedValue {
+  readonly logicalId: string;
+  readonly type: string;
+  /** What `Ref` returns for it. */
+  readonly value: string;
+  /** One sentence saying so. */
+  readonly message: string;
 }
 
 /** Thrown when a value cannot be resolved; the message says what to pass. */
@@ -187,9 +197,12 @@ export class TemplateResolver {
     const value = this.fabricatedId(logicalId, resource);
     if (!this.reported.has(logicalId)) {
       this.reported.add(logicalId);
-      this.options.onFabricated?.(
-        `${logicalId} (${resource.Type}) has no binding in resources; its Ref is the local stand-in "${value}", which does not exist in the emulator unless created there`,
-      );
+      this.options.onFabricated?.({
+        logicalId,
+        type: resource.Type,
+        value,
+        message: `${logicalId} (${resource.Type}) has no binding in resources; its Ref is the local stand-in "${value}", which does not exist in the emulator unless created there`,
+      });
     }
     return value;
   }

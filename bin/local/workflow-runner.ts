@@ -31,6 +31,8 @@ export type { CfnTemplate, JsonValue, ResourceBinding } from './template-resolve
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 /** Longest timer Node.js can set (2^31-1 ms); stands in for "no timeout" (AWS: 99999999 s). */
 const MAX_TIMER_SECONDS = 2_147_483;
+/** Resource types whose fabricated local values need no mention: what stands in for them is reported otherwise. */
+const QUIET_FABRICATIONS: ReadonlySet<string> = new Set(['AWS::Lambda::Function', 'AWS::IAM::Role', 'AWS::StepFunctions::StateMachine']);
 /** moto's account id, the default of `AWS::AccountId`. */
 const DEFAULT_ACCOUNT_ID = '123456789012';
 
@@ -179,7 +181,10 @@ export class LocalWorkflow {
       resources: options.resources,
       parameters: options.parameters,
       imports: options.imports,
-      onFabricated: (message) => this.setupNotes.push(message),
+      // Functions run in-process and roles are not evaluated (both reported on their own): only other stand-ins matter.
+      onFabricated: ({ type, message }) => {
+        if (!QUIET_FABRICATIONS.has(type)) this.setupNotes.push(message);
+      },
     });
 
     const { logicalId, resource } = resolver.findResource(options.stateMachine, 'AWS::StepFunctions::StateMachine');
@@ -276,6 +281,7 @@ export class LocalWorkflow {
     for (const event of events) if (event.type === 'StateRetried' && event.state !== undefined) retries[event.state] = (retries[event.state] ?? 0) + 1;
     const emulated = [...this.setupNotes, ...runNotes, ...this.timingNotes(events, retries, runOptions)];
     emulated.push(
+      'IAM is not evaluated: tasks and handlers use the emulator credentials, not the roles and policies of the template',
       `context object: execution ${executionName} and role ${this.roleArn} are local values; $$.State and $$.Task are not provided`,
     );
     return {

@@ -300,6 +300,7 @@ describe('local workflow runner on a synthesized state machine', () => {
     expect(emulated).toContain(`${stack.ids.key} (AWS::KMS::Key) has no binding`);
     expect(emulated).not.toContain(`${stack.ids.bucket} (AWS::S3::Bucket)`);
     expect(emulated).not.toContain(`${stack.ids.topic} (AWS::SNS::Topic)`);
+    expect(emulated).toContain('IAM is not evaluated');
   });
 
   it('refuses to run a Lambda task whose function has no local handler', () => {
@@ -534,7 +535,12 @@ describe('template resolution (pure)', () => {
 
   it('reports a fabricated value and refuses an attribute it cannot derive, saying what to pass', () => {
     const notes: string[] = [];
-    const r = new TemplateResolver(template, { region: 'us-east-1', accountId: '123456789012', stackName: 'Pure', onFabricated: (note) => notes.push(note) });
+    const r = new TemplateResolver(template, {
+      region: 'us-east-1',
+      accountId: '123456789012',
+      stackName: 'Pure',
+      onFabricated: ({ message }) => notes.push(message),
+    });
     expect(r.resolve({ 'Fn::GetAtt': ['Queue', 'Arn'] })).toBe('arn:aws:sqs:us-east-1:123456789012:Pure-Queue');
     expect(notes).toEqual([expect.stringContaining('Queue (AWS::SQS::Queue) has no binding')]);
     expect(() => r.resolve({ 'Fn::GetAtt': ['Bucket', 'WebsiteURL'] })).toThrow(/resources: \{ Bucket: \{ attributes: \{ 'WebsiteURL': '...' \} \} \}/);
