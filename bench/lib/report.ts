@@ -33,6 +33,10 @@ export interface ContenderSummary {
   readonly runs: number;
   readonly failed: number;
   readonly wallSeconds?: Summary;
+  /** (max - min) / median of the wall times: how noisy this contender's runs were. */
+  readonly wallSpread?: number;
+  /** Range of the 1-minute load average over this contender's runs. */
+  readonly loadavg1?: { readonly min: number; readonly max: number };
   readonly innerSeconds?: Summary;
   readonly coreMaxRssKb?: Summary;
   readonly treePeakRssKb?: Summary;
@@ -45,12 +49,16 @@ export function summarizeContender(all: readonly Measurement[], contender: strin
     const values = ok.map(pick).filter((v): v is number => v !== undefined);
     return values.length > 0 ? summarize(values) : undefined;
   };
+  const wall = of((m) => m.wallSeconds);
+  const loads = runs.map((m) => m.loadavg1);
   return {
     contender,
     database,
     runs: runs.length,
     failed: runs.length - ok.length,
-    wallSeconds: of((m) => m.wallSeconds),
+    wallSeconds: wall,
+    wallSpread: wall && wall.median > 0 ? Math.round(((wall.max - wall.min) / wall.median) * 1000) / 1000 : undefined,
+    loadavg1: loads.length > 0 ? { min: Math.min(...loads), max: Math.max(...loads) } : undefined,
     innerSeconds: of((m) => m.innerSeconds),
     coreMaxRssKb: of((m) => m.coreMaxRssKb),
     treePeakRssKb: of((m) => m.treePeakRssKb),

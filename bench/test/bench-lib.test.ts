@@ -53,6 +53,7 @@ describe('report', () => {
     assert.equal(s.failed, 1);
     assert.equal(s.wallSeconds?.median, 11);
     assert.equal(s.coreMaxRssKb?.max, 110 * 1024);
+    assert.equal(s.wallSpread, 0.182);
   });
 
   it('judges the dump targets', () => {
