@@ -20,7 +20,7 @@ export enum PgToolsBundling {
   AUTO = 'auto',
   /** Only this machine's binaries; an error when there are none that fit. */
   LOCAL = 'local',
-  /** Only Docker: Amazon Linux 2023 with `dnf install postgresql<N>` (majors 15, 16, 17). */
+  /** Only Docker: Amazon Linux 2023 with `dnf install postgresql<N>` (majors 15 to 18). */
   DOCKER = 'docker',
 }
 
@@ -87,7 +87,7 @@ const ASSET_SOURCE = path.join(__dirname, 'pg-tools');
  *    postgresql-client-<N>`): the executables and the libraries `ldd` resolves for them are copied, every file is
  *    checked to need no newer glibc than Lambda's and to be built for x86_64, and the result is proven by running
  *    each tool with only the layer's `lib/` on the library path.
- * 2. Docker bundling on Amazon Linux 2023 (`dnf install postgresql<N>`, for 15, 16 and 17).
+ * 2. Docker bundling on Amazon Linux 2023 (`dnf install postgresql<N>`, for 15 to 18).
  * 3. Neither possible: a synth error that says what to install.
  *
  * ARM64 functions cannot use it: that would need arm64 binaries and libraries.

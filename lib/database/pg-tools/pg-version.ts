@@ -8,8 +8,11 @@ export type PgTool = (typeof PG_TOOLS)[number];
 export const MIN_POSTGRES_MAJOR = 12;
 export const MAX_POSTGRES_MAJOR = 18;
 
-/** Majors Amazon Linux 2023 ships as `postgresql<N>` packages (what the Docker bundling installs). */
-export const AL2023_POSTGRES_MAJORS: readonly number[] = [15, 16, 17];
+/**
+ * Majors Amazon Linux 2023 ships as `postgresql<N>` packages (what the Docker bundling installs): 15 since launch,
+ * 16 and 17 added later, 18 since release 2023.10.20260330. Older majors are not packaged for AL2023.
+ */
+export const AL2023_POSTGRES_MAJORS: readonly number[] = [15, 16, 17, 18];
 
 /** A version as printed by `pg_dump --version`. */
 export interface ToolVersion {

@@ -201,7 +201,7 @@ describe('PgToolsLayer when it cannot bundle', () => {
   it('fails forced Docker bundling for a major Amazon Linux 2023 does not ship', () => {
     fakeDocker();
     expect(() => new PgToolsLayer(newStack(), 'PgTools', { postgresVersion: 14, bundling: PgToolsBundling.DOCKER })).toThrow(
-      /Amazon Linux 2023 has no postgresql14 package \(it ships 15, 16, 17\)\. To fix: use PgToolsBundling.AUTO or LOCAL and install the PostgreSQL 14 client tools/,
+      /Amazon Linux 2023 has no postgresql14 package \(it ships 15, 16, 17, 18\)\. To fix: use PgToolsBundling.AUTO or LOCAL and install the PostgreSQL 14 client tools/,
     );
   });
 
