@@ -75,6 +75,10 @@ export interface DbResourceState {
   readonly engineVersion?: string;
   /** For an instance in a cluster: the cluster identifier. */
   readonly clusterIdentifier?: string;
+  /** The master user name. */
+  readonly masterUsername?: string;
+  /** Names of the changes RDS has accepted but not applied yet (`MasterUserPassword`, …); empty when none. */
+  readonly pendingChanges: readonly string[];
   readonly tags: Record<string, string>;
 }
 
@@ -211,6 +215,15 @@ export function isInvalidState(error: unknown): boolean {
   return errorNamed(error, INVALID_STATE);
 }
 
+/** The names of the fields set in an RDS `PendingModifiedValues` (changes accepted but not applied yet). */
+export function pendingChangeNames(pending: object | undefined): string[] {
+  if (pending === undefined || pending === null) return [];
+  return Object.entries(pending)
+    .filter(([, value]) => value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0))
+    .map(([name]) => name)
+    .sort();
+}
+
 /** Maps an SDK DB instance to {@link DbResourceState}. */
 export function instanceState(region: string, instance: DBInstance, fallbackTags?: readonly RdsTag[]): DbResourceState {
   const tags = tagRecord(instance.TagList && instance.TagList.length > 0 ? instance.TagList : fallbackTags);
@@ -228,6 +241,8 @@ export function instanceState(region: string, instance: DBInstance, fallbackTags
     ...(instance.Engine ? { engine: instance.Engine } : {}),
     ...(instance.EngineVersion ? { engineVersion: instance.EngineVersion } : {}),
     ...(instance.DBClusterIdentifier ? { clusterIdentifier: instance.DBClusterIdentifier } : {}),
+    ...(instance.MasterUsername ? { masterUsername: instance.MasterUsername } : {}),
+    pendingChanges: pendingChangeNames(instance.PendingModifiedValues),
     tags,
   };
 }
@@ -245,6 +260,8 @@ export function clusterState(region: string, cluster: DBCluster, fallbackTags?: 
     ...(endpoint ? { endpoint } : {}),
     ...(cluster.Engine ? { engine: cluster.Engine } : {}),
     ...(cluster.EngineVersion ? { engineVersion: cluster.EngineVersion } : {}),
+    ...(cluster.MasterUsername ? { masterUsername: cluster.MasterUsername } : {}),
+    pendingChanges: pendingChangeNames(cluster.PendingModifiedValues),
     tags,
   };
 }

@@ -1,0 +1,98 @@
+/**
+ * Recovery-report handler: the last step of every RecoveryTest run, successful or not (it runs after the cleanup).
+ *
+ * Decides the outcome from what the run collected (see ../shared/recovery-report: SUCCEEDED only when every step and
+ * check passed, the data was within the RPO and the cleanup finished), writes the JSON report to
+ * `reports/recovery-test/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` in BUCKET_NAME (SSE-KMS with
+ * BUCKET_KMS_KEY_ARN), publishes the metrics as CloudWatch EMF (namespace `CdkBackupDr`, dimension `Source` =
+ * SOURCE_ID): RecoveryTestSucceeded, BackupAgeSeconds, RestoreDurationSeconds; and returns the outcome with the SNS
+ * subject and message the state machine publishes.
+ */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { requireEnv } from '../shared/errors';
+import { logger, metrics } from '../shared/logger';
+import {
+  MetricDatum,
+  RecoveryTestReport,
+  SOURCE_DIMENSION,
+  buildRecoveryReport,
+  parseRecoveryReportEvent,
+  recoveryNotification,
+  recoveryReportKey,
+  recoveryTestMetrics,
+} from '../shared/recovery-report';
+
+export type { RecoveryReportEvent, RecoveryRunState, RecoveryTestReport, RecoveryTimings, ReportCheck } from '../shared/recovery-report';
+
+/** What the handler returns (the state machine publishes `subject`/`message` and ends by `status`). */
+export interface RecoveryReportResult {
+  readonly status: RecoveryTestReport['status'];
+  /** Key of the report in BUCKET_NAME. */
+  readonly reportKey: string;
+  readonly versionId?: string;
+  readonly subject: string;
+  readonly message: string;
+  /** The failure reasons joined (empty on success), for the `Fail` state's cause. */
+  readonly cause: string;
+}
+
+const s3 = new S3Client({});
+
+const UNITS: Readonly<Record<MetricDatum['unit'], (typeof MetricUnit)[keyof typeof MetricUnit]>> = {
+  Count: MetricUnit.Count,
+  Bytes: MetricUnit.Bytes,
+  Seconds: MetricUnit.Seconds,
+  None: MetricUnit.NoUnit,
+};
+
+/** Publishes `data` with exactly one dimension, `Source` (as the backup report does). */
+function publishMetrics(source: string, data: readonly MetricDatum[]): void {
+  const single = metrics.singleMetric();
+  single.clearDefaultDimensions();
+  single.setDefaultDimensions({ [SOURCE_DIMENSION]: source });
+  for (const datum of data) single.addMetric(datum.name, UNITS[datum.unit], datum.value);
+}
+
+/**
+ * Lambda entry point.
+ *
+ * @throws InvalidInput for a malformed event (nothing is written), MissingConfiguration for a missing environment
+ *   variable, S3 errors as they come (then no metric is published).
+ */
+export async function handler(event: unknown): Promise<RecoveryReportResult> {
+  const summary = parseRecoveryReportEvent(event);
+  const bucket = requireEnv('BUCKET_NAME');
+  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
+  const source = requireEnv('SOURCE_ID');
+
+  const report = buildRecoveryReport(summary, { source, finishedAt: new Date() });
+  const reportKey = recoveryReportKey(report);
+  const out = await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: reportKey,
+      Body: `${JSON.stringify(report, null, 2)}\n`,
+      ContentType: 'application/json',
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: kmsKeyId,
+    }),
+  );
+  publishMetrics(source, recoveryTestMetrics(report));
+  const notification = recoveryNotification(report, reportKey, bucket);
+  logger.info('recovery test report written', {
+    reportKey,
+    status: report.status,
+    failureReasons: report.failureReasons.length,
+    ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
+    ...(report.dataAgeSeconds !== undefined ? { dataAgeSeconds: report.dataAgeSeconds } : {}),
+  });
+  return {
+    status: report.status,
+    reportKey,
+    ...(out.VersionId ? { versionId: out.VersionId } : {}),
+    subject: notification.subject,
+    message: notification.message,
+    cause: report.failureReasons.join('; ').slice(0, 32_000),
+  };
+}
