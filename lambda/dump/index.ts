@@ -18,7 +18,8 @@ import {
   type DumpOutput,
   type DumpOutputBackup,
 } from '../shared/dump-input';
-import { requireEnv } from '../shared/errors';
+import { MissingConfiguration, requireEnv } from '../shared/errors';
+import { isValidSourceId, SOURCE_ID_HINT } from '../shared/manifest';
 import { logger, metrics, powertoolsLogSink } from '../shared/logger';
 import { getDatabaseSecret } from '../shared/secrets';
 
@@ -66,6 +67,7 @@ export async function handler(event: unknown, context: DumpContext): Promise<Dum
   const bucket = requireEnv('BUCKET_NAME');
   const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
   const source = requireEnv('SOURCE_ID');
+  if (!isValidSourceId(source)) throw new MissingConfiguration(`environment variable SOURCE_ID ${SOURCE_ID_HINT}`);
 
   const controller = new AbortController();
   const deadline = setTimeout(

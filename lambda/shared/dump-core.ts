@@ -348,6 +348,8 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
     latch.fail(failed('aborted', `dump aborted: ${abortReason(options.signal as AbortSignal)}`));
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  // The signal may have fired while connecting; an already-aborted signal never calls its listeners.
+  if (options.signal?.aborted) onAbort();
 
   try {
     const done = upload.done().then(

@@ -217,6 +217,17 @@ describe('runDump faults', () => {
     await expectNothingLeft(opts.source);
   });
 
+  it('the abort signal fires while pg_dump is starting: still aborts', async () => {
+    const controller = new AbortController();
+    const opts = options({
+      signal: controller.signal,
+      hooks: { pgDumpStarted: () => controller.abort(new Error('stop now')) },
+    });
+    const error = await failure(runDump(opts));
+    expect([error.failure, error.message]).toEqual(['aborted', 'dump aborted: stop now']);
+    await expectNothingLeft(opts.source);
+  });
+
   it('pg_dump exits non-zero after writing: the upload never completes and stderr is scrubbed', async () => {
     const fake = path.join(tmp, 'pg_dump_failing');
     writeFileSync(
