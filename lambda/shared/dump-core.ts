@@ -53,6 +53,9 @@ import {
 /** `application_name` of the connection that holds the exported snapshot and counts rows. */
 export const SNAPSHOT_APPLICATION_NAME = 'cdk-backup-dr-snapshot';
 
+/** Parts of a dump uploaded concurrently unless {@link DumpOptions.queueSize} says otherwise. */
+export const DEFAULT_QUEUE_SIZE = 2;
+
 /** Observation and fault-injection points (tests kill pg_dump through them). */
 export interface DumpHooks {
   /** pg_dump has been spawned. */
@@ -85,7 +88,11 @@ export interface DumpOptions {
   readonly pgDumpPath?: string;
   /** @default - 8 MiB, more for databases above ~64 GB so the dump fits in S3's 10,000 parts */
   readonly partSizeBytes?: number;
-  /** @default 4 */
+  /**
+   * Parts uploaded concurrently. pg_dump's output rate, not S3, is the limit in practice; two parts in flight keep
+   * up with it while holding peak memory down (measured: 135 MB RSS for a 310 MB dump, vs 156 MB with 4).
+   * @default 2
+   */
   readonly queueSize?: number;
   /**
    * How long a failed upload may take to abort itself before it is cut off and its multipart upload aborted
@@ -334,7 +341,7 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
     body: tap,
     kmsKeyId: options.kmsKeyId,
     partSize: args.partSize,
-    queueSize: options.queueSize ?? 4,
+    queueSize: options.queueSize ?? DEFAULT_QUEUE_SIZE,
   });
 
   // On the first failure: stop pg_dump and error the upload's input, which makes lib-storage abort the upload.
