@@ -8,6 +8,7 @@ import { AccessLogsBucket } from './access-logs-bucket';
 import { BackupLifecycle } from './backup-lifecycle';
 import { StorageConfigurationError } from './errors';
 import { objectLockRetentionProblem, overlappingPrefixProblem } from './storage-classes';
+import { nagResourceString } from '../common/nag';
 
 /** Properties of a {@link BackupBucket}. */
 export interface BackupBucketProps {
@@ -721,25 +722,4 @@ function acknowledgeReplicationRoleWildcards(
       { id: `AwsSolutions-IAM5[${finding}]`, reason },
     );
   }
-}
-
-/** Render a resolved CloudFormation value the way cdk-nag names it in IAM5 findings. */
-function nagResourceString(value: unknown): string {
-  if (typeof value === 'string') {
-    return value;
-  }
-  if (value && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    if (Array.isArray(obj['Fn::Join'])) {
-      const [delimiter, parts] = obj['Fn::Join'] as [string, unknown[]];
-      return parts.map(nagResourceString).join(delimiter);
-    }
-    if (typeof obj.Ref === 'string') {
-      return `<${obj.Ref}>`;
-    }
-    if (Array.isArray(obj['Fn::GetAtt'])) {
-      return `<${(obj['Fn::GetAtt'] as string[]).join('.')}>`;
-    }
-  }
-  return JSON.stringify(value);
 }

@@ -1,0 +1,473 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { HandlerFunction } from '../common/handler-function';
+import { acknowledgeWildcardResource } from '../common/nag';
+import { BackupBucket } from '../storage/backup-bucket';
+import { BackupSchedule } from './backup-schedule';
+import { BackupSource, validateSourceName } from './backup-source';
+import { BackupWorkflow } from './backup-workflow';
+import { PgToolsLayer } from './pg-tools-layer';
+
+/** Where RDS snapshots are copied for disaster recovery. */
+export interface SnapshotCopyOptions {
+  /** The DR region (must differ from the stack's region). */
+  readonly region: string;
+  /**
+   * ARN of the KMS key in the DR region that encrypts the copies (a key id is only known after deployment, so pass
+   * the ARN, e.g. `arn:aws:kms:us-west-2:111111111111:alias/backups`). Both key ARNs and alias ARNs are accepted.
+   */
+  readonly encryptionKeyArn: string;
+}
+
+/** Props for {@link PostgresBackup}. */
+export interface PostgresBackupProps {
+  /** The PostgreSQL server to back up. */
+  readonly source: BackupSource;
+  /** The databases to dump (one object and manifest each). */
+  readonly databases: string[];
+  /** The VPC the backup Lambdas run in; they must reach the database, S3 (a gateway endpoint), Secrets Manager and KMS. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the backup Lambdas.
+   * @default - the VPC's private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** Where dumps, manifests and reports go. */
+  readonly bucket: BackupBucket;
+  /**
+   * Major version of the pg_dump put in the Lambda layer; it must be at least the server's major version
+   * (pg_dump refuses to dump a newer server).
+   */
+  readonly postgresVersion: number;
+  /**
+   * A layer with pg_dump to use instead of building one (e.g. shared between several backups).
+   * @default - a new {@link PgToolsLayer} of `postgresVersion`
+   */
+  readonly pgToolsLayer?: lambda.ILayerVersion;
+  /**
+   * A short name of the source used in S3 keys (`postgres/<sourceName>/...`) and as the metrics' `Source` dimension.
+   * @default - the RDS instance or cluster identifier, or the endpoint's name
+   */
+  readonly sourceName?: string;
+  /**
+   * Whether to take an RDS snapshot each run too (RDS instances and Aurora clusters only).
+   * @default - true for an RDS instance or Aurora cluster, false for an endpoint
+   */
+  readonly snapshots?: boolean;
+  /**
+   * Copy each snapshot to the DR region.
+   * @default - snapshots stay in the primary region
+   */
+  readonly snapshotCopy?: SnapshotCopyOptions;
+  /**
+   * When backups run.
+   * @default - [BackupSchedule.daily()]: every day at 03:00 UTC
+   */
+  readonly schedules?: BackupSchedule[];
+  /**
+   * Where failures are published.
+   * @default - a new KMS-encrypted, TLS-only topic (`notificationTopic`)
+   */
+  readonly notificationTopic?: sns.ITopic;
+  /**
+   * How long Lambda and state machine logs are kept.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Memory of the dump Lambda; pg_dump compresses, so more memory (= more CPU) shortens large dumps.
+   * @default 1024
+   */
+  readonly dumpMemorySize?: number;
+}
+
+/** Longest a Lambda may run; a dump that needs longer must be split across databases or use snapshots. */
+const LAMBDA_MAX_TIMEOUT = Duration.minutes(15);
+
+/**
+ * Backs up a PostgreSQL database: a streamed `pg_dump -Fc` of each database into the {@link BackupBucket} with a
+ * manifest and checksum, verified by re-reading it from S3; optionally an RDS/Aurora snapshot copied to the DR
+ * region; all driven by the `BackupWorkflow` state machine on EventBridge Scheduler schedules.
+ *
+ * @example
+ * new PostgresBackup(this, 'Backup', {
+ *   source: BackupSource.fromInstance(db, { secret: db.secret! }),
+ *   databases: ['app'],
+ *   vpc,
+ *   bucket: backups,
+ *   postgresVersion: 15,
+ *   snapshotCopy: { region: 'us-west-2', encryptionKeyArn: 'arn:aws:kms:us-west-2:111111111111:alias/dr-snapshots' },
+ *   schedules: [BackupSchedule.daily({ hour: 2 }), BackupSchedule.monthly({ day: 1, hour: 4 })],
+ * });
+ */
+export class PostgresBackup extends Construct {
+  /** The BackupWorkflow state machine; start it with `{ "tiers": ["daily"] }` for a manual run. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** The dump Lambda. */
+  public readonly dumpFunction: lambda.Function;
+  /** The verify Lambda. */
+  public readonly verifyFunction: lambda.Function;
+  /** The report Lambda. */
+  public readonly reportFunction: lambda.Function;
+  /** The snapshot Lambda, when snapshots are on. */
+  public readonly snapshotFunction?: lambda.Function;
+  /** The security group of the backup Lambdas (allowed into the database). */
+  public readonly securityGroup: ec2.SecurityGroup;
+  /** Where failures are published. */
+  public readonly notificationTopic: sns.ITopic;
+  /** The KMS key of the logs and the topic this construct created. */
+  public readonly operationsKey: kms.Key;
+  /** The source name used in keys and metrics. */
+  public readonly sourceName: string;
+  /** The schedules, one per {@link BackupSchedule}. */
+  public readonly schedules: scheduler.Schedule[];
+
+  constructor(scope: Construct, id: string, props: PostgresBackupProps) {
+    super(scope, id);
+    validateProps(this, props);
+    const stack = Stack.of(this);
+    const sourceName = props.sourceName ?? props.source.identifier;
+    this.sourceName = sourceName;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const snapshotsOn = props.snapshots ?? props.source.supportsSnapshots;
+
+    this.operationsKey = new kms.Key(this, 'OperationsKey', {
+      description: `cdk-backup-dr ${this.node.path}: logs and notifications`,
+      enableKeyRotation: true,
+      rotationPeriod: Duration.days(90),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.operationsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogsInThisRegion',
+        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
+      }),
+    );
+    this.operationsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+
+    this.notificationTopic =
+      props.notificationTopic ??
+      new sns.Topic(this, 'Notifications', {
+        displayName: 'cdk-backup-dr backups',
+        masterKey: this.operationsKey,
+        enforceSSL: true,
+      });
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `cdk-backup-dr ${this.node.path}: backup Lambdas (egress to the database, S3, Secrets Manager, KMS)`,
+      allowAllOutbound: true,
+    });
+    props.source.connections?.allowDefaultPortFrom(this.securityGroup, 'cdk-backup-dr dump');
+
+    const layer = props.pgToolsLayer ?? new PgToolsLayer(this, 'PgTools', { postgresVersion: props.postgresVersion });
+    const common = {
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: [this.securityGroup],
+      logsKey: this.operationsKey,
+      logRetention,
+    };
+    const bucketEnv = {
+      BUCKET_NAME: props.bucket.bucket.bucketName,
+      BUCKET_KMS_KEY_ARN: props.bucket.encryptionKey.keyArn,
+      SOURCE_ID: sourceName,
+    };
+
+    this.dumpFunction = new HandlerFunction(this, 'DumpFunction', {
+      ...common,
+      handlerName: 'dump',
+      description: 'cdk-backup-dr: pg_dump streamed into S3 with a manifest and checksum',
+      timeout: LAMBDA_MAX_TIMEOUT,
+      memorySize: props.dumpMemorySize ?? 1024,
+      layers: [layer],
+      environment: { ...bucketEnv, PG_DUMP_PATH: '/opt/bin/pg_dump' },
+    });
+    const sourceObjects = `postgres/${sourceName}/*`;
+    props.bucket.grantWriteBackups(this.dumpFunction, sourceObjects);
+    acknowledgeWildcardResource(this.dumpFunction, props.bucket.bucket.arnForObjects(sourceObjects), 'Writes (and, after a failed manifest write, deletes) dumps and manifests under this source\'s own prefix, whose object names include the run time.');
+    // A dump whose manifest could not be written is deleted again, so no half-written backup remains.
+    this.dumpFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:DeleteObjectVersion', 's3:DeleteObject'],
+        resources: [props.bucket.bucket.arnForObjects(sourceObjects)],
+      }),
+    );
+    props.source.secret.grantRead(this.dumpFunction);
+
+    // With replication on (bucket.replicateTo), verification also checks the DR copy.
+    const replica = props.bucket.replica;
+    const verifyEnv: Record<string, string> = { ...bucketEnv };
+    if (replica && props.bucket.replicaBucketName && props.bucket.replicaRegion) {
+      verifyEnv.REPLICA_BUCKET_NAME = props.bucket.replicaBucketName;
+      verifyEnv.REPLICA_REGION = props.bucket.replicaRegion;
+    }
+    this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
+      ...common,
+      handlerName: 'verify',
+      description: 'cdk-backup-dr: re-hash dumps from S3 (and the replica) against their manifests',
+      timeout: LAMBDA_MAX_TIMEOUT,
+      memorySize: 512,
+      environment: verifyEnv,
+    });
+    props.bucket.grantReadBackups(this.verifyFunction, sourceObjects);
+    acknowledgeWildcardResource(this.verifyFunction, props.bucket.bucket.arnForObjects(sourceObjects), 'Reads back the dumps and manifests under this source\'s own prefix to re-hash them.');
+    if (replica) grantReadReplica(this.verifyFunction, props.bucket, replica, sourceName);
+
+    this.reportFunction = new HandlerFunction(this, 'ReportFunction', {
+      ...common,
+      handlerName: 'report',
+      description: 'cdk-backup-dr: backup run report in S3 and EMF metrics',
+      environment: bucketEnv,
+    });
+    props.bucket.grantWriteBackups(this.reportFunction, 'reports/backup/*');
+    acknowledgeWildcardResource(this.reportFunction, props.bucket.bucket.arnForObjects('reports/backup/*'), 'Writes one report per run under reports/backup/, named by the run time.');
+
+    let snapshotStep;
+    if (snapshotsOn) {
+      this.snapshotFunction = this.createSnapshotFunction(props, common, sourceName);
+      snapshotStep = {
+        snapshotFunction: this.snapshotFunction,
+        kind: props.source.kind as 'instance' | 'cluster',
+        identifier: props.source.identifier,
+        copyToDrRegion: props.snapshotCopy !== undefined,
+      };
+    }
+
+    const workflow = new BackupWorkflow(this, 'Workflow', {
+      dump: {
+        dumpFunction: this.dumpFunction,
+        verifyFunction: this.verifyFunction,
+        target: { secretArn: props.source.secret.secretArn, host: props.source.host, port: props.source.port },
+        databases: props.databases,
+      },
+      snapshot: snapshotStep,
+      reportFunction: this.reportFunction,
+      notificationTopic: this.notificationTopic,
+      logsKey: this.operationsKey,
+      logRetention,
+    });
+    this.stateMachine = workflow.stateMachine;
+
+    const schedules = props.schedules ?? [BackupSchedule.daily()];
+    const seen = new Set<string>();
+    this.schedules = schedules.map((schedule) => {
+      const scheduleId = uniqueId(seen, schedule.id);
+      return new scheduler.Schedule(this, `Schedule-${scheduleId}`, {
+        description: `cdk-backup-dr ${sourceName}: ${schedule.tiers.join('+')} backup`,
+        schedule: schedule.toScheduleExpression(),
+        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject({ tiers: schedule.tiers }),
+          retryAttempts: 3,
+        }),
+      });
+    });
+  }
+
+  /** Whether a backup run succeeded (1) or failed (0), per run; from the report Lambda's EMF metrics. */
+  public metricBackupSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.backupMetric('BackupSucceeded', { statistic: 'Minimum', ...props });
+  }
+
+  /** Bytes of the dumps of a run. */
+  public metricBackupBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.backupMetric('BackupBytes', { statistic: 'Maximum', ...props });
+  }
+
+  /** How long a run took, in seconds. */
+  public metricBackupDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.backupMetric('BackupDurationSeconds', { statistic: 'Maximum', ...props });
+  }
+
+  /** Epoch seconds of the last successful run; `now - value` is the age of the newest backup. */
+  public metricLastSuccessTimestamp(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.backupMetric('LastSuccessTimestamp', { statistic: 'Maximum', ...props });
+  }
+
+  /** Failed workflow executions (including those that failed before any report). */
+  public metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricFailed(props);
+  }
+
+  /** Lets `grantee` start a manual backup run. */
+  public grantStartBackup(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  private backupMetric(metricName: string, props: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'CdkBackupDr',
+      metricName,
+      dimensionsMap: { Source: this.sourceName },
+      period: Duration.hours(1),
+      ...props,
+    });
+  }
+
+  private createSnapshotFunction(
+    props: PostgresBackupProps,
+    common: Omit<ConstructorParameters<typeof HandlerFunction>[2], 'handlerName' | 'description'>,
+    sourceName: string,
+  ): lambda.Function {
+    const stack = Stack.of(this);
+    const environment: Record<string, string> = { SOURCE_ID: sourceName };
+    if (props.snapshotCopy) {
+      environment.DR_REGION = props.snapshotCopy.region;
+      environment.DR_KMS_KEY_ARN = props.snapshotCopy.encryptionKeyArn;
+    }
+    const fn = new HandlerFunction(this, 'SnapshotFunction', {
+      ...common,
+      handlerName: 'snapshot',
+      description: 'cdk-backup-dr: RDS snapshots and their DR-region copies',
+      environment,
+    });
+    const isCluster = props.source.kind === 'cluster';
+    const snapshotResource = isCluster ? 'cluster-snapshot' : 'snapshot';
+    const snapshotArn = (region: string) =>
+      stack.formatArn({ service: 'rds', region, resource: snapshotResource, resourceName: 'cdkbdr-*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const ownSnapshots = [snapshotArn(stack.region)];
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'CreateOwnSnapshots',
+        actions: isCluster ? ['rds:CreateDBClusterSnapshot'] : ['rds:CreateDBSnapshot'],
+        resources: [props.source.resourceArn!, ...ownSnapshots],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeAndTagOwnSnapshots',
+        actions: [
+          isCluster ? 'rds:DescribeDBClusterSnapshots' : 'rds:DescribeDBSnapshots',
+          'rds:AddTagsToResource',
+          'rds:ListTagsForResource',
+        ],
+        resources: props.snapshotCopy ? [...ownSnapshots, snapshotArn(props.snapshotCopy.region)] : ownSnapshots,
+      }),
+    );
+    const snapshotReason = 'Only snapshots this package created: their names start with cdkbdr- and end with the run time.';
+    for (const arn of props.snapshotCopy ? [...ownSnapshots, snapshotArn(props.snapshotCopy.region)] : ownSnapshots) {
+      acknowledgeWildcardResource(fn, arn, snapshotReason);
+    }
+    if (props.snapshotCopy) {
+      if (drKeyResourceArn(stack, props.snapshotCopy) !== props.snapshotCopy.encryptionKeyArn) {
+        acknowledgeWildcardResource(fn, drKeyResourceArn(stack, props.snapshotCopy), 'The DR key was given by alias; kms:GrantIsForAWSResource limits this to grants RDS creates for the copy.');
+      }
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'CopyOwnSnapshotsToDrRegion',
+          actions: [isCluster ? 'rds:CopyDBClusterSnapshot' : 'rds:CopyDBSnapshot'],
+          resources: [...ownSnapshots, snapshotArn(props.snapshotCopy.region)],
+        }),
+      );
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'EncryptCopiesWithDrKey',
+          actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+          resources: [drKeyResourceArn(stack, props.snapshotCopy)],
+          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        }),
+      );
+    }
+    return fn;
+  }
+}
+
+/** A KMS key ARN as given, or all keys of the DR region when an alias ARN is given (narrowed by the alias condition). */
+function drKeyResourceArn(stack: Stack, copy: SnapshotCopyOptions): string {
+  if (!Token.isUnresolved(copy.encryptionKeyArn) && copy.encryptionKeyArn.includes(':alias/')) {
+    return stack.formatArn({ service: 'kms', region: copy.region, resource: 'key', resourceName: '*' });
+  }
+  return copy.encryptionKeyArn;
+}
+
+function grantReadReplica(fn: lambda.Function, primary: BackupBucket, replica: BackupBucket, sourceName: string): void {
+  const stack = Stack.of(fn);
+  const replicaStack = Stack.of(replica);
+  const replicaObjects = `arn:${stack.partition}:s3:::${primary.replicaBucketName}/postgres/${sourceName}/*`;
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadReplicaCopies',
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resources: [replicaObjects],
+    }),
+  );
+  const replicaKeys = stack.formatArn({ service: 'kms', region: replicaStack.region, account: replicaStack.account, resource: 'key', resourceName: '*' });
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: 'DecryptReplicaCopies',
+      actions: ['kms:Decrypt'],
+      resources: [replicaKeys],
+      conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': replica.encryptionKeyAliasName } },
+    }),
+  );
+  acknowledgeWildcardResource(fn, replicaObjects, "Reads the replicated copies of this source's dumps in the DR bucket to check replication.");
+  acknowledgeWildcardResource(
+    fn,
+    replicaKeys,
+    'The replica key id is only known after the DR stack is deployed; kms:ResourceAliases restricts this to the one key carrying the replica alias.',
+  );
+}
+
+function uniqueId(seen: Set<string>, base: string): string {
+  let id = base;
+  for (let i = 2; seen.has(id); i++) id = `${base}-${i}`;
+  seen.add(id);
+  return id;
+}
+
+function validateProps(scope: Construct, props: PostgresBackupProps): void {
+  const where = `PostgresBackup ${scope.node.path}`;
+  if (props.databases.length === 0) {
+    throw new Error(`${where}: databases is empty; name at least one database to dump.`);
+  }
+  const duplicates = props.databases.filter((d, i) => props.databases.indexOf(d) !== i);
+  if (duplicates.length > 0) {
+    throw new Error(`${where}: database(s) ${[...new Set(duplicates)].join(', ')} listed twice; name each once.`);
+  }
+  for (const db of props.databases) {
+    if (!Token.isUnresolved(db) && !/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(db)) {
+      throw new Error(`${where}: database name '${db}' is not valid; use up to 63 letters, digits, _ or $, starting with a letter or _.`);
+    }
+  }
+  if (props.sourceName !== undefined) validateSourceName(props.sourceName);
+  if (props.snapshots === true && !props.source.supportsSnapshots) {
+    throw new Error(`${where}: snapshots are on but the source is an endpoint; RDS snapshots need BackupSource.fromInstance or fromCluster.`);
+  }
+  if (props.snapshotCopy) {
+    if (props.snapshots === false || !props.source.supportsSnapshots) {
+      throw new Error(`${where}: snapshotCopy is set but no snapshots are taken; remove snapshotCopy or back up an RDS instance or cluster.`);
+    }
+    const region = Stack.of(scope).region;
+    if (!Token.isUnresolved(region) && props.snapshotCopy.region === region) {
+      throw new Error(`${where}: snapshotCopy.region is the stack's own region (${region}); copy snapshots to a different (DR) region.`);
+    }
+  }
+  if (!Number.isInteger(props.postgresVersion)) {
+    throw new Error(`${where}: postgresVersion must be a major version number such as 15, got ${props.postgresVersion}.`);
+  }
+  if (props.dumpMemorySize !== undefined && (props.dumpMemorySize < 256 || props.dumpMemorySize > 10240)) {
+    throw new Error(`${where}: dumpMemorySize must be between 256 and 10240 MB, got ${props.dumpMemorySize}.`);
+  }
+}
