@@ -2,6 +2,7 @@
  * Smoke test of the test harness: the real PostgreSQL and the AWS emulator that jest global setup starts are
  * reachable through the environment alone, and the helpers in test/support do what they say.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import {
   GetObjectCommand,
@@ -10,6 +11,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { CreateDBInstanceCommand, DeleteDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { harnessEnv } from '../support/env';
 import type { HarnessState } from '../support/harness-state';
@@ -134,7 +136,7 @@ describe('AWS emulator', () => {
     expect(head.SSEKMSKeyId).toBe(key.arn);
   });
 
-  it('records the messages published to each topic', async () => {
+  it('records the messages published to each topic, also while RDS instances exist', async () => {
     const topicArn = await createTopic();
     const otherTopicArn = await createTopic();
     const sns = new SNSClient({});
@@ -145,10 +147,28 @@ describe('AWS emulator', () => {
       sns.destroy();
     }
 
-    const messages = await snsMessages(topicArn);
-    expect(messages).toEqual([
-      expect.objectContaining({ topicArn, subject: 'Backup failed', message: '{"database":"app"}' }),
-    ]);
+    // An RDS DB instance anywhere in moto breaks stock moto's data.json; the harness' patched moto copes.
+    const rds = new RDSClient({});
+    const dbInstanceIdentifier = `harness-smoke-${randomBytes(4).toString('hex')}`;
+    try {
+      await rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: dbInstanceIdentifier,
+          Engine: 'postgres',
+          DBInstanceClass: 'db.t3.micro',
+          AllocatedStorage: 20,
+          MasterUsername: 'app',
+          MasterUserPassword: 'not-a-secret-1',
+        }),
+      );
+      const messages = await snsMessages(topicArn);
+      expect(messages).toEqual([
+        expect.objectContaining({ topicArn, subject: 'Backup failed', message: '{"database":"app"}' }),
+      ]);
+    } finally {
+      await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: dbInstanceIdentifier, SkipFinalSnapshot: true }));
+      rds.destroy();
+    }
     expect((await snsMessages()).map((m) => m.message)).toEqual(expect.arrayContaining(['{"database":"app"}', 'unrelated']));
   });
 

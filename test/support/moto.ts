@@ -113,8 +113,8 @@ async function awsJsonCall<T>(service: 'kms' | 'sqs', target: string, body: obje
 /**
  * Forgets every resource in moto (all services, accounts and regions). moto is shared by every test file of the run,
  * and jest runs files in parallel workers on machines with more than two cores: a reset in one file can delete what
- * another file is using. Prefer unique names (the helpers here generate them) and {@link subscribeSnsInbox}; reset
- * only in test files that must start from an empty emulator.
+ * another file is using. Prefer unique names (the helpers here generate them); reset only in test files that must
+ * start from an empty emulator.
  */
 export async function resetMoto(): Promise<void> {
   const response = await fetch(`${harnessEnv().awsEndpointUrl}/moto-api/reset`, { method: 'POST' });
@@ -140,16 +140,18 @@ interface MotoTopic {
 
 /**
  * Every message published so far (optionally only to one topic), oldest first, read from moto's
- * `/moto-api/data.json`. moto 5.2.1 cannot serialise that document while an RDS DB instance exists (in any test file
- * of the run): then this throws, and {@link subscribeSnsInbox} is the way to read messages.
+ * `/moto-api/data.json`. Stock moto 5.2.1 fails that document once any RDS DB instance was created; the harness
+ * starts moto with a fix for that, which also lets this ask for the SNS part only (test/support/moto-patch.ts).
+ * Topics are shared by the whole run: give yours a unique name ({@link createTopic} does by default) rather than
+ * resetting moto.
  */
 export async function snsMessages(topicArn?: string): Promise<SnsMessage[]> {
-  const response = await fetch(`${harnessEnv().awsEndpointUrl}/moto-api/data.json`);
+  const response = await fetch(`${harnessEnv().awsEndpointUrl}/moto-api/data.json?service=sns`);
   const body = await response.text();
   if (!response.ok) {
     throw new Error(
-      `moto's /moto-api/data.json failed with HTTP ${response.status} (it does when an RDS DB instance exists; ` +
-        `call resetMoto() first): ${body.slice(0, 500)}`,
+      `moto's /moto-api/data.json failed with HTTP ${response.status} (stock moto does once an RDS DB instance ` +
+        `exists; was moto started without the harness' patch?): ${body.slice(0, 500)}`,
     );
   }
   const data = JSON.parse(body) as { sns?: { Topic?: MotoTopic[] } };
@@ -186,8 +188,8 @@ interface SnsEnvelope {
 
 /**
  * Subscribes a fresh SQS queue to `topicArn`, exactly as one would on AWS, and returns an inbox that reads what the
- * topic delivers from then on. Unlike {@link snsMessages} this needs neither `/moto-api/data.json` nor a reset, so it
- * keeps working next to RDS instances and other test files.
+ * topic delivers from then on. Unlike {@link snsMessages} it relies on no moto-specific API, and it sees only the
+ * messages published after the subscription.
  */
 export async function subscribeSnsInbox(topicArn: string): Promise<SnsInbox> {
   const region = topicArn.split(':')[3];
