@@ -119,6 +119,7 @@ export interface DumpResult {
 /** The first failure of a run wins; later ones are consequences of cleaning up after it. */
 class FailureLatch {
   private failure?: DumpFailed;
+  private sealed = false;
   private readonly listeners: Array<(failure: DumpFailed) => void> = [];
   readonly failed: Promise<DumpFailed>;
 
@@ -135,8 +136,13 @@ class FailureLatch {
     else this.listeners.push(listener);
   }
 
+  /** From now on failures are not the run's: the dump is complete and the database is no longer needed. */
+  seal(): void {
+    this.sealed = true;
+  }
+
   fail(failure: DumpFailed): DumpFailed {
-    if (this.failure) return this.failure;
+    if (this.failure || this.sealed) return this.failure ?? failure;
     this.failure = failure;
     for (const listener of this.listeners.splice(0)) listener(failure);
     return failure;
@@ -243,7 +249,9 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       failed,
     });
 
-    // The snapshot is no longer needed once pg_dump is done and the counts are in.
+    // The snapshot is no longer needed once pg_dump is done and the counts are in: losing the connection now
+    // costs nothing.
+    latch.seal();
     await client.query('COMMIT').catch((error: unknown) => log.warn('ending the snapshot transaction failed', { error: scrub(message(error)) }));
 
     const manifest: BackupManifest = {
@@ -264,7 +272,6 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
 
     let manifestVersionId: string | null;
     try {
-      if (latch.current) throw latch.current;
       manifestVersionId = await putTextObject(
         s3,
         bucket,
@@ -274,7 +281,7 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
         options.kmsKeyId,
       );
     } catch (error) {
-      const cause = error instanceof DumpFailed ? error : failed('manifest', `writing the manifest ${manifestKey} failed: ${message(error)}`);
+      const cause = failed('manifest', `writing the manifest ${manifestKey} failed: ${message(error)}`);
       await deleteObjectVersion(s3, bucket, dumpKey, streamed.versionId).catch((deleteError: unknown) => {
         throw failed(
           cause.failure,
