@@ -176,15 +176,17 @@ export class BackupWorkflow extends Construct {
       itemSelector: { 'manifestKey.$': '$$.Map.Item.Value.manifestKey' },
       resultPath: '$.verification',
     });
-    verifyEach.itemProcessor(
-      new tasks.LambdaInvoke(this, 'Verify', {
-        lambdaFunction: step.verifyFunction,
-        payload: sfn.TaskInput.fromJsonPathAt('$'),
-        resultSelector: { 'result.$': '$.Payload' },
-        outputPath: '$.result',
-        retryOnServiceExceptions: true,
-      }),
-    );
+    const verify = new tasks.LambdaInvoke(this, 'Verify', {
+      lambdaFunction: step.verifyFunction,
+      payload: sfn.TaskInput.fromJsonPathAt('$'),
+      resultSelector: { 'result.$': '$.Payload' },
+      outputPath: '$.result',
+      retryOnServiceExceptions: true,
+    });
+    // A fresh object is still replicating (RTC: 99.99% within 15 minutes): the verifier says NotReady until the
+    // replica's copy is there; past 20 minutes the run fails.
+    verify.addRetry({ errors: ['NotReady'], interval: Duration.minutes(1), maxAttempts: 20, backoffRate: 1 });
+    verifyEach.itemProcessor(verify);
     return dump.next(verifyEach).next(
       new sfn.Pass(this, 'Dump result', {
         parameters: { 'dumps.$': '$.backups', 'verification.$': '$.verification' },
