@@ -115,6 +115,10 @@ export function libpqEnv(
   for (const name of ['PATH', 'LD_LIBRARY_PATH', 'LANG', 'LC_ALL', 'TZ', 'HOME', 'TMPDIR']) {
     if (parent[name] !== undefined) env[name] = parent[name];
   }
+  // Lambda puts a layer's /opt/lib LAST on the library path, so the runtime image's own libssl/libkrb5 would be
+  // loaded instead of the ones bundled with pg_dump: put the pg tools' libraries first.
+  const toolsLibDir = parent.PG_TOOLS_LIB_DIR;
+  if (toolsLibDir) env.LD_LIBRARY_PATH = [toolsLibDir, ...(env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d && d !== toolsLibDir)].join(':');
   env.PGHOST = target.host;
   env.PGPORT = String(target.port);
   env.PGUSER = target.user;

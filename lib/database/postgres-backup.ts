@@ -203,7 +203,7 @@ export class PostgresBackup extends Construct {
       timeout: LAMBDA_MAX_TIMEOUT,
       memorySize: props.dumpMemorySize ?? 1024,
       layers: [layer],
-      environment: { ...bucketEnv, PG_DUMP_PATH: '/opt/bin/pg_dump' },
+      environment: { ...bucketEnv, PG_DUMP_PATH: `${PgToolsLayer.BIN_DIR}/pg_dump`, PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR },
     });
     const sourceObjects = `postgres/${sourceName}/*`;
     props.bucket.grantWriteBackups(this.dumpFunction, sourceObjects);

@@ -70,6 +70,13 @@ describe('libpqEnv', () => {
     });
   });
 
+  it('puts the pg tools layer libraries first on the library path (Lambda appends /opt/lib last)', () => {
+    const env = libpqEnv(TARGET, { LD_LIBRARY_PATH: '/var/lang/lib:/lib64:/opt/lib', PG_TOOLS_LIB_DIR: '/opt/lib' }, 'app');
+    expect(env.LD_LIBRARY_PATH).toBe('/opt/lib:/var/lang/lib:/lib64');
+    expect(libpqEnv(TARGET, { PG_TOOLS_LIB_DIR: '/opt/lib' }, 'app').LD_LIBRARY_PATH).toBe('/opt/lib');
+    expect(libpqEnv(TARGET, { LD_LIBRARY_PATH: '/lib64' }, 'app').LD_LIBRARY_PATH).toBe('/lib64');
+  });
+
   it('keeps anything secret or user-given off the pg_dump command line', () => {
     expect(pgDumpArgs('00000003-00000051-1')).toEqual(['--format=custom', '--snapshot=00000003-00000051-1', '--no-password']);
     expect(() => pgDumpArgs('1; rm -rf /')).toThrow(/unexpected snapshot id/);
