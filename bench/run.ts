@@ -21,7 +21,7 @@ import {
 import { generate, type GeneratedDatabase } from './lib/generate';
 import { gnuTimeAvailable } from './lib/measure';
 import {
-  dumpVerdicts, formatRatio, formatTable, formatVerdicts, restoreVerdicts, summarizeContender, TARGETS, wallRatio,
+  cpuRatio, dumpVerdicts, formatRatio, formatTable, formatVerdicts, restoreVerdicts, summarizeContender, TARGETS, wallRatio,
   type ContenderSummary, type Measurement, type Ratio,
 } from './lib/report';
 import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client } from './lib/s3';
@@ -147,6 +147,12 @@ interface Section {
   ratios: Ratio[];
 }
 
+function cpuText(m: Measurement): string {
+  const c = m.cpuSeconds;
+  const f = (v: number | undefined) => (v === undefined ? '?' : v.toFixed(1));
+  return c ? `client ${f(c.client)} server ${f(c.server)} moto ${f(c.emulator)} s` : '-';
+}
+
 function mibText(kb: number): string {
   return (kb / 1024).toFixed(1);
 }
@@ -162,7 +168,8 @@ function record(section: Section, m: Measurement): void {
     ? ` (baseline ${mibText(m.coreBaselineRssKb)}, heap ${mibText(p.heapUsed)}, buffers ${mibText(p.arrayBuffers)})` : '';
   const rss = m.coreMaxRssKb !== undefined ? ` core RSS ${mibText(m.coreMaxRssKb)} MiB${detail}` : '';
   log(`  ${m.contender} [${m.database} #${m.round}] ${m.ok ? 'ok' : 'FAILED'} ${m.wallSeconds.toFixed(2)} s${rss}` +
-    ` tree ${(m.treePeakRssKb / 1024).toFixed(1)} MiB load ${m.loadavg1.toFixed(2)}${m.error ? ` — ${m.error}` : ''}`);
+    ` tree ${(m.treePeakRssKb / 1024).toFixed(1)} MiB cpu ${cpuText(m)} load ${m.loadavg1.toFixed(2)}` +
+    `${m.error ? ` — ${m.error}` : ''}`);
 }
 
 async function main(options: BenchOptions): Promise<void> {
@@ -189,7 +196,9 @@ async function main(options: BenchOptions): Promise<void> {
     cleanup.add('moto', moto.stop);
     const s3 = s3Client(moto.endpoint);
     await createVersionedBucket(s3, BUCKET);
-    const ctx: BenchContext = { pg, motoEndpoint: moto.endpoint, bucket: BUCKET, tmp, awsPath, log };
+    const ctx: BenchContext = {
+      pg, motoEndpoint: moto.endpoint, bucket: BUCKET, tmp, awsPath, log, serverPid: pg.pid, emulatorPid: moto.pid,
+    };
     const serverVersion = await withClient(pg, 'postgres', (c) => c.query<{ v: string }>('SHOW server_version'));
 
     // Databases.
@@ -283,6 +292,11 @@ async function main(options: BenchOptions): Promise<void> {
       wallRatio('pg_dump | aws s3 cp / pg_dump > /dev/null', find(dump, C.awscli, base), find(dump, C.pgDump, base)),
       ...(doubleInfo ? [wallRatio(`dump core / pg_dump > /dev/null on ${double}`,
         find(dump, C.core, double), find(dump, C.pgDump, double))] : []),
+      cpuRatio('CPU (client+server+emulator): dump core / pg_dump > /dev/null', find(dump, C.core, base), find(dump, C.pgDump, base)),
+      cpuRatio('CPU (client+server+emulator): pg_dump | aws s3 cp / pg_dump > /dev/null',
+        find(dump, C.awscli, base), find(dump, C.pgDump, base)),
+      ...[...variants.keys()].map((v) => cpuRatio(`CPU (client+server+emulator): ${v} / pg_dump > /dev/null`,
+        find(dump, v, base), find(dump, C.pgDump, base))),
     ];
     const verdicts: Verdict[] = dumpVerdicts({
       core: find(dump, C.core, base), pgDump: find(dump, C.pgDump, base), awscli: find(dump, C.awscli, base),
@@ -339,6 +353,10 @@ async function main(options: BenchOptions): Promise<void> {
         wallRatio('restore core jobs=2 / pg_restore -j2', find(restore, C.restoreFile, label), find(restore, C.pgRestore2, label)),
         wallRatio('restore core jobs=1 / pg_restore -j1', find(restore, C.restoreStream, label), find(restore, C.pgRestore1, label)),
         wallRatio('pg_restore -j2 / pg_restore -j1', find(restore, C.pgRestore2, label), find(restore, C.pgRestore1, label)),
+        cpuRatio('CPU (client+server+emulator): restore core jobs=2 / pg_restore -j2',
+          find(restore, C.restoreFile, label), find(restore, C.pgRestore2, label)),
+        cpuRatio('CPU (client+server+emulator): restore core jobs=1 / pg_restore -j1',
+          find(restore, C.restoreStream, label), find(restore, C.pgRestore1, label)),
       ];
     }
     verdicts.push(...restoreVerdicts(find(restore, C.restoreFile, `restore of ${base}`),
@@ -381,6 +399,9 @@ async function main(options: BenchOptions): Promise<void> {
           'GNU time (for a node child: max of node and its pg_dump/pg_restore); treePeakRssKb sums the whole process ' +
           'tree, sampled every 200 ms.',
         'Everything (PostgreSQL, moto, the contenders) shares one machine; loadavg1 per run shows how busy it was.',
+        'cpuSeconds splits each run\'s CPU into client (the measured process tree, GNU time user+system including ' +
+          'reaped children), server (PostgreSQL postmaster + backends that ended during the run, from /proc) and ' +
+          'emulator (moto_server). CPU time is far less sensitive to a busy machine than wall time.',
       ],
     };
     await mkdir(RESULTS_DIR, { recursive: true });

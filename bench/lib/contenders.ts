@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseChildOutput, INPUT_ENV, type ChildResult } from '../children/protocol';
-import { gnuTimeAvailable, parseGnuTime, runProcess, shellQuote, timed, type ProcessRun } from './measure';
+import { GNU_TIME_FORMAT, gnuTimeAvailable, parseGnuTime, processCpuSeconds, runProcess, shellQuote, timed, type ProcessRun } from './measure';
 import type { Measurement } from './report';
 import type { PostgresService } from './services';
 
@@ -15,7 +15,30 @@ export interface BenchContext {
   readonly tmp: string;
   /** The awscli executable used for the pipeline contender. */
   readonly awsPath: string;
+  /** PostgreSQL's postmaster, whose CPU (with its reaped backends) is charged to the run that caused it. */
+  readonly serverPid?: number;
+  /** moto_server, whose CPU is charged likewise. */
+  readonly emulatorPid?: number;
   readonly log: (line: string) => void;
+}
+
+/** CPU seconds a run cost, by where it was spent. */
+export interface CpuSeconds {
+  /** The measured processes and their children (GNU time user + system). */
+  readonly client?: number;
+  /** The PostgreSQL server (postmaster + backends that ended during the run). */
+  readonly server?: number;
+  /** moto_server. */
+  readonly emulator?: number;
+}
+
+async function serverSideCpu(ctx: BenchContext): Promise<{ server?: number; emulator?: number }> {
+  const [server, emulator] = await Promise.all([processCpuSeconds(ctx.serverPid), processCpuSeconds(ctx.emulatorPid)]);
+  return { server, emulator };
+}
+
+function delta(after: number | undefined, before: number | undefined): number | undefined {
+  return after === undefined || before === undefined ? undefined : Math.round((after - before) * 100) / 100;
 }
 
 /** Only what the children need from the parent's environment, so a stray PG* or AWS_* variable cannot leak in. */
@@ -41,21 +64,34 @@ export function awsEnv(ctx: BenchContext): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * Runs `work` with one GNU time output file per named process, and collects their peak RSS and CPU, plus the CPU
+ * the database server and the emulator spent meanwhile.
+ */
 async function withTimeFiles<T>(ctx: BenchContext, names: readonly string[],
-  work: (files: Record<string, string>) => Promise<T>): Promise<{ value: T; rss: Record<string, number> }> {
+  work: (files: Record<string, string>) => Promise<T>): Promise<{ value: T; rss: Record<string, number>; cpu: CpuSeconds }> {
   const dir = await mkdtemp(join(ctx.tmp, 'time-'));
   try {
     const files: Record<string, string> = {};
     for (const n of names) files[n] = join(dir, `${n.replace(/[^A-Za-z0-9_-]/g, '_')}.txt`);
+    const before = await serverSideCpu(ctx);
     const value = await work(files);
+    const after = await serverSideCpu(ctx);
     const rss: Record<string, number> = {};
+    let client: number | undefined;
     if (gnuTimeAvailable()) {
       for (const n of names) {
         const text = await readFile(files[n], 'utf8').catch(() => undefined);
-        if (text !== undefined) rss[n] = parseGnuTime(text).maxRssKb;
+        if (text === undefined) continue;
+        const figures = parseGnuTime(text);
+        rss[n] = figures.maxRssKb;
+        client = Math.round(((client ?? 0) + figures.cpuSeconds) * 100) / 100;
       }
     }
-    return { value, rss };
+    return {
+      value, rss,
+      cpu: { client, server: delta(after.server, before.server), emulator: delta(after.emulator, before.emulator) },
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -70,14 +106,14 @@ function failure(run: ProcessRun, what: string): string | undefined {
 /** `pg_dump -Fc > /dev/null`: the floor every dump pays. */
 export async function pgDumpToNull(ctx: BenchContext, database: string, round: number): Promise<Measurement> {
   const loadavg1 = loadavg()[0];
-  const { value: run, rss } = await withTimeFiles(ctx, ['pg_dump'], async (files) => {
+  const { value: run, rss, cpu } = await withTimeFiles(ctx, ['pg_dump'], async (files) => {
     const [cmd, args] = gnuTimeAvailable() ? timed(files.pg_dump, 'pg_dump', ['-Fc']) : ['pg_dump', ['-Fc']];
     return runProcess(cmd, args, { env: libpqEnv(ctx, database), stdout: 'ignore' });
   });
   const error = failure(run, 'pg_dump');
   return {
     contender: 'pg_dump > /dev/null', database, round, ok: error === undefined, error,
-    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1, cpuSeconds: cpu,
   };
 }
 
@@ -95,8 +131,8 @@ export async function uncompressedDumpBytes(ctx: BenchContext, database: string)
 /** `pg_dump -Fc | aws s3 cp - s3://bucket/key`: the naive pipeline a script would use. */
 export async function pgDumpToAwsCli(ctx: BenchContext, database: string, round: number, key: string): Promise<Measurement> {
   const loadavg1 = loadavg()[0];
-  const { value: run, rss } = await withTimeFiles(ctx, ['pg_dump', 'aws'], async (files) => {
-    const t = (file: string) => (gnuTimeAvailable() ? `/usr/bin/time -f '%e %M' -o ${shellQuote(file)} ` : '');
+  const { value: run, rss, cpu } = await withTimeFiles(ctx, ['pg_dump', 'aws'], async (files) => {
+    const t = (file: string) => (gnuTimeAvailable() ? `/usr/bin/time -f '${GNU_TIME_FORMAT}' -o ${shellQuote(file)} ` : '');
     const script = `${t(files.pg_dump)}pg_dump -Fc | ${t(files.aws)}${shellQuote(ctx.awsPath)} s3 cp - ` +
       `${shellQuote(`s3://${ctx.bucket}/${key}`)} --endpoint-url ${shellQuote(ctx.motoEndpoint)} --no-progress`;
     return runProcess('bash', ['-o', 'pipefail', '-c', script], {
@@ -106,7 +142,7 @@ export async function pgDumpToAwsCli(ctx: BenchContext, database: string, round:
   const error = failure(run, 'pg_dump | aws s3 cp');
   return {
     contender: 'pg_dump | aws s3 cp', database, round, ok: error === undefined, error,
-    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1, cpuSeconds: cpu,
   };
 }
 
@@ -114,7 +150,7 @@ export async function pgDumpToAwsCli(ctx: BenchContext, database: string, round:
 export async function coreChild<T>(ctx: BenchContext, contender: string, script: string, input: unknown,
   database: string, round: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ measurement: Measurement; result?: T }> {
   const loadavg1 = loadavg()[0];
-  const { value: run, rss } = await withTimeFiles(ctx, ['node'], async (files) => {
+  const { value: run, rss, cpu } = await withTimeFiles(ctx, ['node'], async (files) => {
     const nodeArgs = [script];
     const [cmd, args] = gnuTimeAvailable() ? timed(files.node, process.execPath, nodeArgs) : [process.execPath, nodeArgs];
     return runProcess(cmd, args, {
@@ -140,7 +176,7 @@ export async function coreChild<T>(ctx: BenchContext, contender: string, script:
       wallSeconds: run.wallSeconds, innerSeconds: child?.innerSeconds, coreMaxRssKb: child?.maxRssKb,
       coreMemoryPeaksKb: child?.memoryPeaksKb ? { ...child.memoryPeaksKb } : undefined,
       coreBaselineRssKb: child?.baselineRssKb,
-      processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+      processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1, cpuSeconds: cpu,
     },
     result: child?.ok ? child.result : undefined,
   };
@@ -151,13 +187,13 @@ export async function pgRestoreFile(ctx: BenchContext, file: string, database: s
   round: number): Promise<Measurement> {
   const loadavg1 = loadavg()[0];
   const restoreArgs = ['--no-owner', '--no-acl', '--exit-on-error', '-d', database, ...(jobs > 1 ? [`-j${jobs}`] : []), file];
-  const { value: run, rss } = await withTimeFiles(ctx, ['pg_restore'], async (files) => {
+  const { value: run, rss, cpu } = await withTimeFiles(ctx, ['pg_restore'], async (files) => {
     const [cmd, args] = gnuTimeAvailable() ? timed(files.pg_restore, 'pg_restore', restoreArgs) : ['pg_restore', restoreArgs];
     return runProcess(cmd, args, { env: libpqEnv(ctx, database), stdout: 'ignore' });
   });
   const error = failure(run, `pg_restore -j${jobs}`);
   return {
     contender: `pg_restore -j${jobs} (local file)`, database: label, round, ok: error === undefined, error,
-    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1, cpuSeconds: cpu,
   };
 }

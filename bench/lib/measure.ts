@@ -135,16 +135,54 @@ export function gnuTimeAvailable(): boolean {
 
 /** Arguments that run `command` under GNU time writing "<elapsed seconds> <max RSS KiB>" to `outFile`. */
 export function timed(outFile: string, command: string, args: readonly string[]): [string, string[]] {
-  return [GNU_TIME, ['-f', '%e %M', '-o', outFile, command, ...args]];
+  return [GNU_TIME, ['-f', GNU_TIME_FORMAT, '-o', outFile, command, ...args]];
 }
 
-/** Parses the `-f '%e %M'` output of GNU time (the last non-empty line; earlier lines may be "Command exited..."). */
-export function parseGnuTime(text: string): { elapsedSeconds: number; maxRssKb: number } {
+/** Elapsed s, max RSS KiB, user s, system s (user/system include the children the process waited for). */
+export const GNU_TIME_FORMAT = '%e %M %U %S';
+
+export interface GnuTimeFigures {
+  readonly elapsedSeconds: number;
+  readonly maxRssKb: number;
+  /** User + system CPU seconds of the process and its waited-for children. */
+  readonly cpuSeconds: number;
+}
+
+/** Parses GNU time's {@link GNU_TIME_FORMAT} line (the last non-empty one; earlier lines may be "Command exited..."). */
+export function parseGnuTime(text: string): GnuTimeFigures {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   const last = lines[lines.length - 1] ?? '';
-  const match = /^(\d+(?:\.\d+)?) (\d+)$/.exec(last);
+  const match = /^(\d+(?:\.\d+)?) (\d+) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(last);
   if (!match) throw new Error(`unexpected GNU time output: ${JSON.stringify(text)}`);
-  return { elapsedSeconds: Number(match[1]), maxRssKb: Number(match[2]) };
+  return {
+    elapsedSeconds: Number(match[1]),
+    maxRssKb: Number(match[2]),
+    cpuSeconds: Math.round((Number(match[3]) + Number(match[4])) * 100) / 100,
+  };
+}
+
+/** CLK_TCK on Linux (USER_HZ), the unit of the CPU times in /proc/<pid>/stat. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * utime + stime + cutime + cstime (fields 14-17) of a /proc/<pid>/stat line in seconds: the process's CPU plus that
+ * of the children it has reaped (for the postmaster: every backend that has exited).
+ */
+export function parseStatCpuSeconds(stat: string): number | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  // Fields after the command: state is field 3, so field n is at index n - 3.
+  const fields = stat.slice(close + 2).split(' ');
+  const ticks = [11, 12, 13, 14].map((i) => Number(fields[i]));
+  if (ticks.some((t) => !Number.isFinite(t))) return undefined;
+  return ticks.reduce((a, b) => a + b, 0) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU seconds (self + reaped children) of a process so far, or undefined when it cannot be read. */
+export async function processCpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  const stat = await readOrUndefined(`/proc/${pid}/stat`);
+  return stat === undefined ? undefined : parseStatCpuSeconds(stat);
 }
 
 /** Shell-quotes one argument for `bash -c`. */

@@ -25,6 +25,11 @@ export interface Measurement {
   readonly bytes?: number;
   /** 1-minute load average when the run started: a noise indicator on a shared machine. */
   readonly loadavg1: number;
+  /**
+   * CPU seconds the run cost: far less sensitive to a busy machine than wall time. `client` is the measured
+   * process tree (for a core child: node + its pg_dump/pg_restore), `server` PostgreSQL, `emulator` moto.
+   */
+  readonly cpuSeconds?: { readonly client?: number; readonly server?: number; readonly emulator?: number };
 }
 
 export interface ContenderSummary {
@@ -38,6 +43,10 @@ export interface ContenderSummary {
   /** Range of the 1-minute load average over this contender's runs. */
   readonly loadavg1?: { readonly min: number; readonly max: number };
   readonly innerSeconds?: Summary;
+  /** CPU seconds of the measured process tree (client side). */
+  readonly clientCpuSeconds?: Summary;
+  /** CPU seconds of client + PostgreSQL server + emulator. */
+  readonly totalCpuSeconds?: Summary;
   readonly coreMaxRssKb?: Summary;
   readonly treePeakRssKb?: Summary;
 }
@@ -60,6 +69,12 @@ export function summarizeContender(all: readonly Measurement[], contender: strin
     wallSpread: wall && wall.median > 0 ? Math.round(((wall.max - wall.min) / wall.median) * 1000) / 1000 : undefined,
     loadavg1: loads.length > 0 ? { min: Math.min(...loads), max: Math.max(...loads) } : undefined,
     innerSeconds: of((m) => m.innerSeconds),
+    clientCpuSeconds: of((m) => m.cpuSeconds?.client),
+    totalCpuSeconds: of((m) => {
+      const c = m.cpuSeconds;
+      return c?.client === undefined || c.server === undefined ? undefined
+        : Math.round((c.client + c.server + (c.emulator ?? 0)) * 100) / 100;
+    }),
     coreMaxRssKb: of((m) => m.coreMaxRssKb),
     treePeakRssKb: of((m) => m.treePeakRssKb),
   };
@@ -82,6 +97,15 @@ export function wallRatio(name: string, a: ContenderSummary | undefined, b: Cont
     median: a?.wallSeconds && bMedian !== undefined ? ratio(a.wallSeconds.median, bMedian) : undefined,
     min: a?.wallSeconds && b?.wallSeconds ? ratio(a.wallSeconds.min, b.wallSeconds.min) : undefined,
     innerMedian: a?.innerSeconds && bMedian !== undefined ? ratio(a.innerSeconds.median, bMedian) : undefined,
+  };
+}
+
+/** Ratio of median total CPU (client + server + emulator): a load-independent view of the extra work. */
+export function cpuRatio(name: string, a: ContenderSummary | undefined, b: ContenderSummary | undefined): Ratio {
+  return {
+    name,
+    median: a?.totalCpuSeconds && b?.totalCpuSeconds ? ratio(a.totalCpuSeconds.median, b.totalCpuSeconds.median) : undefined,
+    min: a?.totalCpuSeconds && b?.totalCpuSeconds ? ratio(a.totalCpuSeconds.min, b.totalCpuSeconds.min) : undefined,
   };
 }
 
@@ -141,9 +165,9 @@ function cell(value: string, width: number): string {
 
 /** A compact fixed-width table of contender summaries. */
 export function formatTable(rows: readonly ContenderSummary[]): string {
-  const header = ['contender', 'database', 'ok/runs', 'wall med s', 'wall min s', 'inner med s', 'core RSS MiB',
-    'tree RSS MiB'];
-  const widths = [40, 22, 7, 10, 10, 11, 13, 13];
+  const header = ['contender', 'database', 'ok/runs', 'wall med s', 'wall min s', 'inner med s', 'cpu med s',
+    'core RSS MiB', 'tree RSS MiB'];
+  const widths = [40, 22, 7, 10, 10, 11, 14, 13, 13];
   const line = (cells: string[]) => cells.map((c, i) => cell(c, widths[i])).join(' ').trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w)))];
   for (const r of rows) {
@@ -154,6 +178,8 @@ export function formatTable(rows: readonly ContenderSummary[]): string {
       r.wallSeconds ? r.wallSeconds.median.toFixed(2) : '-',
       r.wallSeconds ? r.wallSeconds.min.toFixed(2) : '-',
       r.innerSeconds ? r.innerSeconds.median.toFixed(2) : '-',
+      r.clientCpuSeconds
+        ? `${r.clientCpuSeconds.median.toFixed(1)}${r.totalCpuSeconds ? `/${r.totalCpuSeconds.median.toFixed(1)}` : ''}` : '-',
       r.coreMaxRssKb ? `${mib(r.coreMaxRssKb.max)} max` : '-',
       r.treePeakRssKb ? `${mib(r.treePeakRssKb.max)} max` : '-',
     ]));

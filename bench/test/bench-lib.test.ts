@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArgs, parseVariant } from '../lib/args';
 import { batchSql } from '../lib/generate';
-import { parseGnuTime, parseStatmRssKb, parseStatPpid, shellQuote } from '../lib/measure';
+import { parseGnuTime, parseStatCpuSeconds, parseStatmRssKb, parseStatPpid, shellQuote } from '../lib/measure';
 import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
 import { flatVerdict, interleave, ratio, summarize } from '../lib/stats';
 import { parseChildOutput, RESULT_PREFIX } from '../children/protocol';
@@ -82,14 +82,17 @@ describe('report', () => {
 
 describe('measure parsing', () => {
   it('reads GNU time output, also after a "Command exited" line', () => {
-    assert.deepEqual(parseGnuTime('12.34 56789\n'), { elapsedSeconds: 12.34, maxRssKb: 56789 });
-    assert.deepEqual(parseGnuTime('Command exited with non-zero status 1\n0.01 1234\n'), { elapsedSeconds: 0.01, maxRssKb: 1234 });
+    assert.deepEqual(parseGnuTime('12.34 56789 3.50 0.25\n'), { elapsedSeconds: 12.34, maxRssKb: 56789, cpuSeconds: 3.75 });
+    assert.deepEqual(parseGnuTime('Command exited with non-zero status 1\n0.01 1234 0.00 0.01\n'),
+      { elapsedSeconds: 0.01, maxRssKb: 1234, cpuSeconds: 0.01 });
     assert.throws(() => parseGnuTime('garbage'), /unexpected GNU time output/);
   });
 
   it('reads ppid from /proc stat even with spaces and parentheses in the command name', () => {
     assert.equal(parseStatPpid('1234 (my (odd) proc) S 42 1234 1234 0 -1'), 42);
     assert.equal(parseStatmRssKb('1000 250 10 1 0 100 0'), 1000);
+    // utime 150 + stime 50 + cutime 300 + cstime 0 ticks = 5 s.
+    assert.equal(parseStatCpuSeconds('77 (postgres) S 1 77 77 0 -1 4194560 10 0 0 0 150 50 300 0 20 0 1 0'), 5);
   });
 
   it('quotes shell arguments', () => {

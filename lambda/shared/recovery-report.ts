@@ -55,7 +55,10 @@ export interface RecoveryRunState extends JsonObject {
   readonly verify?: JsonObject;
   /** What a `Catch` caught before the cleanup. */
   readonly error?: StepError;
-  /** The cleanup `Parallel`'s output: one result per branch. */
+  /**
+   * The cleanup `Parallel`'s output: one result per branch, `{ what, names, status: 'gone' }`, or
+   * `{ what, status: 'failed', error }` from a branch that gave up.
+   */
   readonly cleanup?: JsonObject[];
   /** What the cleanup's `Catch` caught. */
   readonly cleanupError?: StepError;
@@ -288,12 +291,24 @@ function cleanupSummary(state: RecoveryRunState): CleanupSummary {
     const names = Array.isArray(r.names) ? r.names.join(', ') : '?';
     return `${String(r.what ?? 'resource')} ${names}: ${String(r.status ?? 'unknown')}`;
   });
-  if (state.cleanupError) {
-    const cause = truncateCause(state.cleanupError.Cause);
-    return { status: 'failed', results, error: { error: state.cleanupError.Error, ...(cause !== undefined ? { cause } : {}) } };
+  const failedBranch = (state.cleanup ?? []).find((r) => r.status !== 'gone');
+  const caught = state.cleanupError ?? (failedBranch ? branchError(failedBranch) : undefined);
+  if (caught) {
+    const cause = truncateCause(caught.Cause);
+    return { status: 'failed', results, error: { error: caught.Error, ...(cause !== undefined ? { cause } : {}) } };
   }
   if (!state.cleanup) return { status: 'failed', results, error: { error: 'CleanupDidNotRun', cause: 'the run reached the report without a cleanup result' } };
   return { status: 'done', results };
+}
+
+/** The error a cleanup branch recorded when it gave up (`{ what, status: 'failed', error: { Error, Cause } }`). */
+function branchError(result: JsonObject): StepError {
+  const error = result.error;
+  if (typeof error === 'object' && error !== null && !Array.isArray(error) && typeof (error as JsonObject).Error === 'string') {
+    const e = error as JsonObject;
+    return { Error: String(e.Error), ...(typeof e.Cause === 'string' ? { Cause: `${String(result.what)} cleanup: ${e.Cause}` } : {}) };
+  }
+  return { Error: 'CleanupFailed', Cause: `${String(result.what ?? 'a resource')} cleanup ended with status ${JSON.stringify(result.status)}` };
 }
 
 /**

@@ -24,7 +24,7 @@ import { Transform, Writable, type Readable, type TransformCallback } from 'stre
 import { pipeline } from 'stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BackupDrError } from './errors';
-import { DUMP_FORMAT, parseManifestJson, type BackupManifest } from './manifest';
+import { DUMP_FORMAT, dumpKeyForManifestKey, parseManifestJson, type BackupManifest } from './manifest';
 import { libpqEnv } from './pg';
 import { buildConninfo, connectPg, quoteIdent, RestoreFailed, scrubSecrets, type PgTarget } from './pg-target';
 
@@ -335,7 +335,7 @@ export async function pgRestoreVersion(pgRestorePath: string): Promise<string> {
  * @example
  * const result = await runRestore({
  *   bucket: 'my-backups',
- *   manifestKey: 'postgres/main/app/2024/05/01/20240501T020000Z.manifest.json',
+ *   manifestKey: 'postgres/main/app/2024/05/01/20240501T020000.000Z.manifest.json',
  *   target: { host: 'scratch.example.internal', port: 5432, user: 'postgres', password, database: 'app_restore' },
  *   createDatabase: true,
  * });
@@ -354,6 +354,13 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     manifest = options.manifest;
   } else if (options.manifestKey) {
     manifest = await loadManifest(s3, options.bucket, options.manifestKey, signal);
+    const dumpKey = dumpKeyForManifestKey(options.manifestKey);
+    if (manifest.s3.key !== dumpKey) {
+      throw new ManifestUnusable(
+        `the manifest ${options.manifestKey} describes ${manifest.s3.key}, not the dump next to it (${dumpKey}); ` +
+          'a manifest is only valid beside its own dump',
+      );
+    }
   } else {
     throw new ManifestUnusable('give manifestKey or manifest');
   }

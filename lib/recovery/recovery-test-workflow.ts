@@ -86,6 +86,8 @@ export const RECOVERY_TEST_STATES = {
   cleanup: 'Clean up',
   deleteDatabase: 'Delete scratch database',
   deleteSecret: 'Delete scratch secret',
+  deleteDatabaseFailed: 'Scratch database not deleted',
+  deleteSecretFailed: 'Scratch secret not deleted',
   report: 'Write report',
   notify: 'Notify outcome',
   notifyReportFailure: 'Notify report failure',
@@ -221,8 +223,16 @@ export class RecoveryTestWorkflow extends Construct {
     deleteDatabase.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
     const deleteSecret = this.invoke(S.deleteSecret, props.scratchFunction, taskInput<DeleteSecretInput>({ action: 'delete-secret', ...scope_ }), '$');
     deleteSecret.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
+    // A branch that gives up records its failure instead of failing the Parallel: a failed branch would cancel the
+    // other one (e.g. stop waiting for the database deletion because the secret could not be deleted).
+    const branchFailed = (what: 'database' | 'secret', name: string) =>
+      new sfn.Pass(this, name, {
+        parameters: { what, status: 'failed', 'names.$': 'States.Array($$.Execution.Name)', 'error.$': '$.cleanupFailure' },
+      });
+    deleteDatabase.addCatch(branchFailed('database', S.deleteDatabaseFailed), { errors: ['States.ALL'], resultPath: '$.cleanupFailure' });
+    deleteSecret.addCatch(branchFailed('secret', S.deleteSecretFailed), { errors: ['States.ALL'], resultPath: '$.cleanupFailure' });
     const cleanup = new sfn.Parallel(this, S.cleanup, {
-      comment: 'Runs after success and after every caught failure; each branch retries on its own.',
+      comment: 'Runs after success and after every caught failure; each branch retries on its own and records its own failure.',
       resultPath: '$.cleanup',
     });
     cleanup.branch(deleteDatabase).branch(deleteSecret);

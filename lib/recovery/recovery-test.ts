@@ -318,7 +318,8 @@ export class RecoveryTest extends Construct {
         timeout: LAMBDA_MAX_TIMEOUT,
         memorySize: props.restoreMemorySize ?? 1024,
         layers: props.pgToolsLayer ? [props.pgToolsLayer] : [],
-        environment: { BUCKET_NAME: props.bucket.bucket.bucketName, PG_RESTORE_PATH: '/opt/bin/pg_restore' },
+        // pg_restore: the layer's /opt/bin/pg_restore (the restore core's default when it exists).
+        environment: { BUCKET_NAME: props.bucket.bucket.bucketName },
       });
       props.bucket.grantReadBackups(this.restoreFunction, backupObjects);
       note(this.restoreFunction, backupObjectsWildcard());

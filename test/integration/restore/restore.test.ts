@@ -263,6 +263,20 @@ describe('restore of a real dump', () => {
     expect(message).not.toContain('query ok');
   });
 
+  it('cancels a validation query that runs longer than its timeout, as a failed check', async () => {
+    const result = await runRestoreVerify({
+      target: target(restoredDb),
+      manifest,
+      validationQueries: [{ name: 'slow', sql: 'SELECT pg_sleep(5) IS NOT NULL' }],
+      queryTimeoutMs: 200,
+    });
+    expect(result.passed).toBe(false);
+    expect(result.checks.find((c) => c.name === 'query slow')).toMatchObject({
+      passed: false,
+      detail: 'failed: canceling statement due to statement timeout',
+    });
+  });
+
   it('restores with parallel jobs from a downloaded file and deletes the file', async () => {
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'restore-jobs-'));
     const database = freshName('jobs');
@@ -454,6 +468,13 @@ describe('restore faults', () => {
       (await client.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'cdk-backup-dr-restore'")).rowCount,
     );
     expect(restores).toBe(0);
+  });
+
+  it('refuses a manifest that describes another dump than the one beside it', async () => {
+    const key = await putManifest(manifest, new Date(Date.parse(manifest.startedAt) + 2000));
+    await expect(runRestore({ bucket, manifestKey: key, target: target(freshName('elsewhere')), createDatabase: true, s3 })).rejects.toThrow(
+      `describes ${manifest.s3.key}, not the dump next to it`,
+    );
   });
 
   it('names a missing manifest', async () => {
