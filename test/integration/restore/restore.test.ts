@@ -400,13 +400,38 @@ describe('restore faults', () => {
     });
   });
 
-  it('says the database does not exist and how to fix it, without the password', async () => {
+  it('says the database does not exist and how to fix it, without the password in the error or the logs', async () => {
     const database = freshName('missing');
-    const error = await restoreHandler({ manifestKey, target: handlerTarget(database) }).catch((e: unknown) => e);
+    const logged: string[] = [];
+    const capture = (chunk: string | Uint8Array): boolean => {
+      logged.push(String(chunk));
+      return true;
+    };
+    const spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
+    let error: unknown;
+    try {
+      error = await restoreHandler({ manifestKey, target: handlerTarget(database) }).catch((e: unknown) => e);
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
     expect((error as Error).name).toBe('RestoreFailed');
     expect((error as Error).message).toContain(`database "${database}" does not exist`);
     expect((error as Error).message).toContain('createDatabase: true');
     expect((error as Error).message).not.toContain(harnessEnv().pg.password);
+    expect(logged.join('')).toContain('restore failed');
+    expect(logged.join('')).not.toContain(harnessEnv().pg.password);
+  });
+
+  it('needs a host from the input or the secret', async () => {
+    const { pg } = harnessEnv();
+    const { ARN } = await secretsManager.send(
+      new CreateSecretCommand({ Name: `restore-nohost-${Date.now()}`, SecretString: JSON.stringify({ username: pg.user, password: pg.password }) }),
+    );
+    await expect(restoreHandler({ manifestKey, target: { secretArn: ARN!, database: freshName('nohost') } })).rejects.toThrow(
+      `target.host is not given and secret ${ARN!} has no "host"`,
+    );
+    const output = await verifyHandler({ manifestKey, target: { secretArn: ARN!, host: pg.host, port: pg.port, database: restoredDb, sslMode: 'disable' } });
+    expect(output.passed).toBe(true);
   });
 
   it('refuses to create a database that already exists', async () => {
