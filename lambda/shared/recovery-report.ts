@@ -288,8 +288,8 @@ function checksOf(verify: JsonObject | undefined): ReportCheck[] {
 
 function cleanupSummary(state: RecoveryRunState): CleanupSummary {
   const results = (state.cleanup ?? []).map((r) => {
-    const names = Array.isArray(r.names) ? r.names.join(', ') : '?';
-    return `${String(r.what ?? 'resource')} ${names}: ${String(r.status ?? 'unknown')}`;
+    const names = Array.isArray(r.names) ? ` ${r.names.join(', ')}` : '';
+    return `${String(r.what ?? 'resource')}${names}: ${String(r.status ?? 'unknown')}`;
   });
   const failedBranch = (state.cleanup ?? []).find((r) => r.status !== 'gone');
   const caught = state.cleanupError ?? (failedBranch ? branchError(failedBranch) : undefined);

@@ -227,7 +227,7 @@ export class RecoveryTestWorkflow extends Construct {
     // other one (e.g. stop waiting for the database deletion because the secret could not be deleted).
     const branchFailed = (what: 'database' | 'secret', name: string) =>
       new sfn.Pass(this, name, {
-        parameters: { what, status: 'failed', 'names.$': 'States.Array($$.Execution.Name)', 'error.$': '$.cleanupFailure' },
+        parameters: { what, status: 'failed', 'error.$': '$.cleanupFailure' },
       });
     deleteDatabase.addCatch(branchFailed('database', S.deleteDatabaseFailed), { errors: ['States.ALL'], resultPath: '$.cleanupFailure' });
     deleteSecret.addCatch(branchFailed('secret', S.deleteSecretFailed), { errors: ['States.ALL'], resultPath: '$.cleanupFailure' });

@@ -1,0 +1,292 @@
+/**
+ * Runs the synthesized RecoveryTest state machine locally (bin/local's runner) against moto and the harness'
+ * PostgreSQL, with the real handlers.
+ *
+ * What the emulator cannot do is mapped here, in the test, and reported — never in product code:
+ * - moto's RDS instance has no PostgreSQL server behind it. The restore and verify handlers' `target` (the scratch
+ *   instance's endpoint and scratch secret) is rewritten to a fresh database on the harness server, with the
+ *   harness credentials and without TLS; `delete-database` drops that database after deleting the moto instance.
+ *   Before rewriting, the mapping checks that the endpoint is the one moto reports for this execution's scratch
+ *   instance and that the scratch secret exists.
+ * - pg_restore is the host's (PATH), not the PgToolsLayer's.
+ * Each mapping adds a sentence to `notes`, which the report handler's event gets as `emulated`, so the report in
+ * the bucket says the run was emulated.
+ */
+import { randomBytes } from 'node:crypto';
+import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { handler as pickHandler } from '../../lambda/recovery-pick';
+import { handler as reportHandler } from '../../lambda/recovery-report';
+import { handler as restoreHandler } from '../../lambda/restore';
+import { handler as restoreVerifyHandler } from '../../lambda/restore-verify';
+import { handler as scratchHandler } from '../../lambda/scratch';
+import { NotReady } from '../../lambda/shared/errors';
+import { describeDbInstance } from '../../lambda/shared/rds-restore';
+import { RecoveryTest, RecoveryTestSchedule, TestedBackups, type ValidationQuery } from '../../lib/recovery';
+import { BackupBucket } from '../../lib/storage';
+import { Client, type ClientConfig } from 'pg';
+import { harnessEnv, type HarnessEnv } from '../support/env';
+import { type LambdaContext, type LocalLambdaHandler, logicalIdOf } from '../support/workflow-harness';
+
+/** moto's account: ARNs in the template then match what moto returns. */
+export const LOCAL_ACCOUNT = '123456789012';
+
+/** Options of {@link recoveryTestStack}. */
+export interface RecoveryTestStackOptions {
+  readonly sourceName: string;
+  readonly database: string;
+  readonly validationQueries?: ValidationQuery[];
+  readonly rpo?: Duration;
+}
+
+/** A stack with a BackupBucket and a dump RecoveryTest, synthesized, with the logical ids the runner needs. */
+export function recoveryTestStack(options: RecoveryTestStackOptions) {
+  const app = new App();
+  const stack = new Stack(app, 'RecoveryTestLocal', { env: { account: LOCAL_ACCOUNT, region: harnessEnv().awsRegion } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    subnetConfiguration: [
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
+      { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    ],
+  });
+  const backups = new BackupBucket(stack, 'Backups');
+  const test = new RecoveryTest(stack, 'RecoveryTest', {
+    bucket: backups,
+    sourceName: options.sourceName,
+    backups: TestedBackups.dumps({ database: options.database }),
+    vpc,
+    pgToolsLayer: lambda.LayerVersion.fromLayerVersionArn(stack, 'PgTools', `arn:aws:lambda:us-east-1:${LOCAL_ACCOUNT}:layer:pg-tools:1`),
+    postgresVersion: 15,
+    validationQueries: options.validationQueries,
+    rpo: options.rpo,
+    schedule: RecoveryTestSchedule.disabled(),
+  });
+  if (!test.restoreFunction) throw new Error('a dump RecoveryTest has a restore function');
+  return {
+    template: Template.fromStack(stack).toJSON(),
+    ids: {
+      machine: logicalIdOf(test.stateMachine),
+      pick: logicalIdOf(test.pickFunction),
+      scratch: logicalIdOf(test.scratchFunction),
+      restore: logicalIdOf(test.restoreFunction),
+      verify: logicalIdOf(test.verifyFunction),
+      report: logicalIdOf(test.reportFunction),
+      bucket: logicalIdOf(backups.bucket),
+      key: logicalIdOf(backups.encryptionKey),
+      topic: logicalIdOf(test.notificationTopic as sns.Topic),
+      subnetGroup: logicalIdOf(test.scratchSubnetGroup),
+      scratchSecurityGroup: logicalIdOf(test.scratchSecurityGroup),
+    },
+  };
+}
+
+/** A restore/verify handler target, as the state machine builds it. */
+interface TargetInput {
+  readonly secretArn: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly database: string;
+  readonly sslMode?: string;
+}
+
+/** What the endpoint mapping did in one execution. */
+export interface MappedScratch {
+  readonly identifier: string;
+  readonly motoHost: string;
+  /** The database on the harness server standing in for the scratch instance's database. */
+  readonly localDatabase: string;
+  /** The scratch secret's password (to prove it never appears in the execution history). */
+  readonly scratchPassword: string;
+}
+
+/**
+ * Maps moto scratch instances to fresh databases on the harness' PostgreSQL (see the module doc), and records what
+ * it mapped.
+ */
+export class ScratchEndpointMapping {
+  /** One sentence per mapping, for the report's `emulated`. */
+  readonly notes: string[] = [];
+  /** By scratch host. */
+  readonly mapped = new Map<string, MappedScratch>();
+  private harnessSecretArn?: string;
+  private readonly secrets = new SecretsManagerClient({});
+  /**
+   * Read once, outside any handler: while a handler runs, process.env is that function's environment (which rightly
+   * holds no PG* variables), so the harness helpers that read the environment cannot be used from the wrappers.
+   */
+  private readonly harness: HarnessEnv = harnessEnv();
+
+  /** A client config for a database on the harness server. */
+  clientConfig(database: string): ClientConfig {
+    const { pg } = this.harness;
+    return { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database };
+  }
+
+  /** Runs `fn` with a client connected to `database` on the harness server. */
+  async withClient<T>(database: string, fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = new Client(this.clientConfig(database));
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  private async drop(database: string): Promise<void> {
+    await this.withClient('postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(database)} WITH (FORCE)`));
+  }
+
+  /** The harness credentials as an RDS-style secret in moto. */
+  private async harnessSecret(): Promise<string> {
+    if (this.harnessSecretArn) return this.harnessSecretArn;
+    const { pg } = this.harness;
+    const out = await this.secrets.send(
+      new CreateSecretCommand({
+        Name: `recovery-test-harness-${randomBytes(5).toString('hex')}`,
+        SecretString: JSON.stringify({ engine: 'postgres', username: pg.user, password: pg.password, host: pg.host, port: pg.port }),
+      }),
+    );
+    if (!out.ARN) throw new Error('CreateSecret returned no ARN');
+    this.harnessSecretArn = out.ARN;
+    return out.ARN;
+  }
+
+  /** Rewrites a target aimed at a moto scratch instance to the harness server, after checking it is one. */
+  async map(target: TargetInput): Promise<TargetInput> {
+    const { pg, awsRegion } = this.harness;
+    if (target.host === undefined) throw new Error('the state machine passed no host for the scratch database');
+    let entry = this.mapped.get(target.host);
+    if (!entry) {
+      const identifier = target.host.split('.')[0];
+      const instance = await describeDbInstance(awsRegion, identifier);
+      if (!instance?.endpoint || instance.endpoint.host !== target.host || instance.endpoint.port !== target.port) {
+        throw new Error(`target ${target.host}:${target.port} is not the endpoint moto reports for scratch instance ${identifier}`);
+      }
+      const secret = await this.secrets.send(new GetSecretValueCommand({ SecretId: target.secretArn }));
+      const scratch = JSON.parse(secret.SecretString ?? '{}') as { username?: string; password?: string };
+      if (!scratch.password || !scratch.username) throw new Error(`scratch secret ${target.secretArn} holds no credentials`);
+      entry = {
+        identifier,
+        motoHost: target.host,
+        localDatabase: `rt_${randomBytes(5).toString('hex')}`,
+        scratchPassword: scratch.password,
+      };
+      this.mapped.set(target.host, entry);
+      this.notes.push(
+        `scratch instance ${identifier} (moto endpoint ${target.host}:${target.port}) has no PostgreSQL server: restore and verify ran ` +
+          `against database ${entry.localDatabase} on the test server ${pg.host}:${pg.port} with the test credentials, without TLS ` +
+          `(the scratch secret ${secret.Name ?? target.secretArn} was checked to exist, then replaced)`,
+      );
+    }
+    return { secretArn: await this.harnessSecret(), host: pg.host, port: pg.port, database: entry.localDatabase, sslMode: 'disable' };
+  }
+
+  /** Drops the stand-in database of a deleted scratch instance. */
+  async dropFor(identifier: string): Promise<void> {
+    for (const entry of this.mapped.values()) {
+      if (entry.identifier === identifier) await this.drop(entry.localDatabase);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    for (const entry of this.mapped.values()) await this.drop(entry.localDatabase);
+    this.secrets.destroy();
+  }
+}
+
+/** Whether a secret exists in moto (and is not deleted). */
+export async function secretExists(name: string): Promise<boolean> {
+  const client = new SecretsManagerClient({});
+  try {
+    const out = await client.send(new DescribeSecretCommand({ SecretId: name }));
+    return out.DeletedDate === undefined;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ResourceNotFoundException') return false;
+    throw error;
+  }
+}
+
+/** Fault injection for the scratch handler, for what moto cannot do (an instance that never becomes available). */
+export interface ScratchFaults {
+  /** `wait` throws NotReady every time (an instance stuck in "creating"). */
+  waitNeverReady?: boolean;
+  /** `delete-secret` throws this error every time. */
+  deleteSecretFails?: Error;
+}
+
+/** The local handlers of the RecoveryTest functions, by logical id. */
+export function recoveryHandlers(
+  ids: ReturnType<typeof recoveryTestStack>['ids'],
+  mapping: ScratchEndpointMapping,
+  faults: ScratchFaults,
+  observe: { afterVerify?: (database: string, mapping: ScratchEndpointMapping) => Promise<void> } = {},
+): Record<string, LocalLambdaHandler> {
+  return {
+    [ids.pick]: pickHandler,
+    [ids.scratch]: async (event: never) => {
+      const action = (event as { action?: string }).action;
+      if (action === 'wait' && faults.waitNeverReady) {
+        throw new NotReady('scratch instance is "creating" (injected by the test: moto makes instances available at once)');
+      }
+      if (action === 'delete-secret' && faults.deleteSecretFails) throw faults.deleteSecretFails;
+      const result = await scratchHandler(event);
+      if (action === 'delete-database' && 'names' in result) {
+        for (const name of result.names) await mapping.dropFor(name);
+      }
+      return result;
+    },
+    [ids.restore]: async (event: never, context: LambdaContext) => {
+      const input = event as { target: TargetInput };
+      return restoreHandler({ ...input, target: await mapping.map(input.target) }, context);
+    },
+    [ids.verify]: async (event: never) => {
+      const input = event as { target: TargetInput };
+      const target = await mapping.map(input.target);
+      const result = await restoreVerifyHandler({ ...input, target });
+      await observe.afterVerify?.(target.database, mapping);
+      return result;
+    },
+    [ids.report]: async (event: never) => {
+      const input = event as Record<string, unknown>;
+      const emulated = [
+        ...mapping.notes,
+        'pg_restore came from the host PATH (PostgreSQL client 15), not from the PgToolsLayer',
+        'moto creates and deletes RDS instances at once: no real provisioning or deletion time is in the timings',
+      ];
+      return reportHandler({ ...input, emulated });
+    },
+  };
+}
+
+/** Per-table row count and content checksum (md5 of the rows' text in a fixed order), sorted by schema and name. */
+export interface TableContent {
+  readonly schema: string;
+  readonly name: string;
+  readonly rows: number;
+  readonly md5: string;
+}
+
+/** {@link TableContent} of every user table, with the given client. */
+export async function tableContents(client: Client): Promise<TableContent[]> {
+  const tables = await client.query<{ schema: string; name: string }>(`
+    SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+    ORDER BY n.nspname::text COLLATE "C", c.relname::text COLLATE "C"`);
+  const out: TableContent[] = [];
+  for (const { schema, name } of tables.rows) {
+    const qualified = `${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`;
+    const result = await client.query<{ rows: string; md5: string | null }>(
+      `SELECT count(*)::text AS rows, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS md5 FROM ${qualified} t`,
+    );
+    out.push({ schema, name, rows: Number(result.rows[0].rows), md5: result.rows[0].md5 ?? '' });
+  }
+  return out;
+}
