@@ -1,0 +1,100 @@
+/**
+ * Failover report handler: the last step of every Failover run, successful or not (after the cleanup of a dry run).
+ *
+ * Decides the outcome from what the run collected (../shared/failover-report), writes the JSON report to
+ * `reports/failover/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` in BUCKET_NAME (SSE-KMS with
+ * BUCKET_KMS_KEY_ARN), publishes the metrics as CloudWatch EMF (namespace `CdkBackupDr`, dimensions `Source` =
+ * SOURCE_ID and `Mode` = rehearsal | failover): FailoverSucceeded, FailoverDurationSeconds, DataLossWindowSeconds; and
+ * returns the outcome with the SNS subject and message the state machine publishes.
+ */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { requireEnv } from '../shared/errors';
+import {
+  FailoverReport,
+  MetricDatum,
+  buildFailoverReport,
+  failoverMetrics,
+  failoverNotification,
+  failoverReportKey,
+  parseFailoverReportEvent,
+} from '../shared/failover-report';
+import { logger, metrics } from '../shared/logger';
+import { SOURCE_DIMENSION } from '../shared/report';
+
+export type { FailoverReport, FailoverReportEvent, FailoverRunState, FailoverTimings } from '../shared/failover-report';
+
+/** What the handler returns (the state machine publishes `subject`/`message` and ends by `status`). */
+export interface FailoverReportResult {
+  readonly status: FailoverReport['status'];
+  readonly reportKey: string;
+  readonly versionId?: string;
+  readonly subject: string;
+  readonly message: string;
+  /** The failure reasons joined (empty on success), for the `Fail` state's cause. */
+  readonly cause: string;
+}
+
+/** The second dimension of the failover metrics. */
+export const MODE_DIMENSION = 'Mode';
+
+const s3 = new S3Client({});
+
+const UNITS: Readonly<Record<MetricDatum['unit'], (typeof MetricUnit)[keyof typeof MetricUnit]>> = {
+  Count: MetricUnit.Count,
+  Bytes: MetricUnit.Bytes,
+  Seconds: MetricUnit.Seconds,
+  None: MetricUnit.NoUnit,
+};
+
+function publishMetrics(source: string, mode: string, data: readonly MetricDatum[]): void {
+  if (data.length === 0) return;
+  const single = metrics.singleMetric();
+  single.clearDefaultDimensions();
+  single.setDefaultDimensions({ [SOURCE_DIMENSION]: source, [MODE_DIMENSION]: mode });
+  for (const datum of data) single.addMetric(datum.name, UNITS[datum.unit], datum.value);
+}
+
+/**
+ * Lambda entry point.
+ *
+ * @throws InvalidInput for a malformed event (nothing is written), MissingConfiguration for a missing environment
+ *   variable, S3 errors as they come (then no metric is published).
+ */
+export async function handler(event: unknown): Promise<FailoverReportResult> {
+  const summary = parseFailoverReportEvent(event);
+  const bucket = requireEnv('BUCKET_NAME');
+  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
+  const source = requireEnv('SOURCE_ID');
+
+  const report = buildFailoverReport(summary, { source, finishedAt: new Date() });
+  const reportKey = failoverReportKey(report);
+  const out = await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: reportKey,
+      Body: `${JSON.stringify(report, null, 2)}\n`,
+      ContentType: 'application/json',
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: kmsKeyId,
+    }),
+  );
+  if (report.mode !== undefined) publishMetrics(source, report.mode, failoverMetrics(report));
+  const notification = failoverNotification(report, reportKey, bucket);
+  logger.info('failover report written', {
+    reportKey,
+    status: report.status,
+    mode: report.mode ?? 'invalid-input',
+    failureReasons: report.failureReasons.length,
+    ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
+    ...(report.dataLossWindowSeconds !== undefined ? { dataLossWindowSeconds: report.dataLossWindowSeconds } : {}),
+  });
+  return {
+    status: report.status,
+    reportKey,
+    ...(out.VersionId ? { versionId: out.VersionId } : {}),
+    subject: notification.subject,
+    message: notification.message,
+    cause: report.failureReasons.join('; ').slice(0, 32_000),
+  };
+}

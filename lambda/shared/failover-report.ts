@@ -1,0 +1,499 @@
+/**
+ * The failover report: what a Failover execution collected, turned into the outcome, the JSON document written to
+ * `reports/failover/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` (the audit evidence, and the previous values a
+ * failback puts back), its metrics and the SNS message. Pure; lambda/failover-report does the I/O.
+ *
+ * A run SUCCEEDED only when no step failed, the checks ran and passed, a real failover repointed every configured
+ * target, and a dry run's cleanup finished. Anything else is FAILED, with one reason per cause.
+ */
+import { InvalidInput } from './errors';
+import { formatKeyTimestamp } from './manifest';
+import { causeMessage } from './recovery-report';
+import { MAX_CAUSE_LENGTH, MetricDatum, RunStatus, StepError, executionNameFromId } from './report';
+import { JsonObject, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
+
+export type { MetricDatum, RunStatus, StepError } from './report';
+
+/** Version of the failover report's shape. */
+export const FAILOVER_REPORT_SCHEMA_VERSION = 1;
+
+/** Key prefix of failover reports. */
+export const FAILOVER_REPORT_PREFIX = 'reports/failover/';
+
+/** Names of the metrics a failover publishes (namespace `CdkBackupDr`, dimensions `Source` and `Mode`). */
+export const FAILOVER_METRICS = {
+  succeeded: 'FailoverSucceeded',
+  durationSeconds: 'FailoverDurationSeconds',
+  dataLossWindowSeconds: 'DataLossWindowSeconds',
+} as const;
+
+/** Dimension values of `Mode`: a dry run rehearses, the real thing fails over. */
+export type FailoverMode = 'rehearsal' | 'failover';
+
+/** The step a failed run stopped at. */
+export type FailoverStep =
+  | 'validate'
+  | 'preflight'
+  | 'replica-lag'
+  | 'promote'
+  | 'create'
+  | 'wait'
+  | 'set-password'
+  | 'confirm-writable'
+  | 'restore'
+  | 'verify'
+  | 'repoint';
+
+/** `$` of the execution when it reaches the report: each field is present once its step has run. */
+export interface FailoverRunState extends JsonObject {
+  /** The execution input as given. */
+  readonly input?: unknown;
+  readonly request?: JsonObject;
+  readonly plan?: JsonObject;
+  readonly lag?: JsonObject;
+  readonly promotion?: JsonObject;
+  readonly created?: JsonObject;
+  readonly password?: JsonObject;
+  readonly database?: JsonObject;
+  readonly writable?: JsonObject;
+  readonly restore?: JsonObject;
+  readonly verify?: JsonObject;
+  readonly repoint?: JsonObject;
+  readonly error?: StepError;
+  readonly cleanup?: JsonObject[];
+  readonly cleanupError?: StepError;
+}
+
+/** What the state machine sends the report handler. */
+export interface FailoverReportEvent {
+  readonly workflow: 'failover';
+  readonly executionId: string;
+  /** @default - the last part of `executionId` */
+  readonly executionName?: string;
+  /** `$$.Execution.StartTime`. */
+  readonly startedAt: string;
+  /** Whether the construct configured repoint targets (a real failover must then repoint). */
+  readonly repointConfigured: boolean;
+  readonly state: FailoverRunState;
+  /**
+   * What was emulated instead of run as in AWS (set by local runs — the drill and the tests — never by the deployed
+   * state machine); copied into the report so that it cannot be mistaken for a run against AWS.
+   * @default - none
+   */
+  readonly emulated?: string[];
+}
+
+/** A validated {@link FailoverReportEvent}. */
+export interface FailoverRunSummary {
+  readonly executionId: string;
+  readonly executionName: string;
+  readonly startedAt: string;
+  readonly repointConfigured: boolean;
+  readonly state: FailoverRunState;
+  readonly emulated: string[];
+}
+
+/** Durations measured by the run, seconds. */
+export interface FailoverTimings {
+  /** From the create (or promote) call to the database being available. */
+  readonly provisionSeconds?: number;
+  readonly restoreSeconds?: number;
+  readonly verifySeconds?: number;
+  readonly repointSeconds?: number;
+  /**
+   * The measured RTO: from the start of the execution to the database being available, plus the restore, the verify
+   * and (real failovers) the repoint. Gaps between those steps (state transitions, Lambda start-up) are not counted.
+   */
+  readonly rtoSeconds?: number;
+}
+
+/** One check, as in the report. */
+export interface FailoverCheck {
+  readonly name: string;
+  readonly passed: boolean;
+  readonly expected?: unknown;
+  readonly actual?: unknown;
+  readonly detail?: string;
+}
+
+/** The failover report document. */
+export interface FailoverReport {
+  readonly schemaVersion: typeof FAILOVER_REPORT_SCHEMA_VERSION;
+  readonly workflow: 'failover';
+  readonly source: string;
+  readonly status: RunStatus;
+  /** `rehearsal` (dry run) or `failover`; absent when the input was invalid. */
+  readonly mode?: FailoverMode;
+  readonly failureReasons: readonly string[];
+  readonly failedStep?: FailoverStep;
+  readonly executionId: string;
+  readonly executionName: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationSeconds: number;
+  /** The validated request, or the input as given when it was refused. */
+  readonly request?: JsonObject;
+  readonly input?: unknown;
+  readonly plan?: JsonObject;
+  /** The recovery point used, with its data age. */
+  readonly recoveryPoint?: JsonObject;
+  /** How much data the failover loses (or, rehearsed, would lose): the recovery point's age, seconds. */
+  readonly dataLossWindowSeconds?: number;
+  /** The database that serves (or, rehearsed, would serve) after the failover. */
+  readonly database?: {
+    readonly identifier?: string;
+    readonly kind?: string;
+    readonly endpoint?: unknown;
+    readonly secretArn?: string;
+    readonly secretName?: string;
+  };
+  readonly promotion?: JsonObject;
+  readonly timings: FailoverTimings;
+  readonly checks: readonly FailoverCheck[];
+  /** Real failovers: what was repointed, with the previous values that a failback restores. */
+  readonly repoint?: { readonly changes: readonly JsonObject[]; readonly at?: string };
+  /** Dry runs: the cleanup of what the rehearsal created. */
+  readonly cleanup?: { readonly status: 'done' | 'failed' | 'not-needed'; readonly results: readonly string[]; readonly error?: { error: string; cause?: string } };
+  /** Real failovers: what now exists in the DR region and stays (the new primary and its credentials). */
+  readonly resourcesKept?: readonly string[];
+  /** How to go back, in words (real failovers). */
+  readonly failback?: readonly string[];
+  readonly error?: { readonly error: string; readonly cause?: string };
+  readonly emulated?: readonly string[];
+}
+
+function optionalRecord(value: unknown, field: string): JsonObject | undefined {
+  return value === undefined || value === null ? undefined : expectObject(value, field);
+}
+
+function parseStepError(value: unknown, field: string): StepError | undefined {
+  if (value === undefined || value === null) return undefined;
+  const error = expectObject(value, field);
+  if (error.Cause !== undefined && typeof error.Cause !== 'string') throw new InvalidInput(`${field}.Cause must be a string`);
+  return { Error: expectString(error.Error, `${field}.Error`), ...(typeof error.Cause === 'string' ? { Cause: error.Cause } : {}) };
+}
+
+/**
+ * Validates what the state machine sent.
+ *
+ * @throws InvalidInput naming the field
+ */
+export function parseFailoverReportEvent(event: unknown): FailoverRunSummary {
+  const input = expectObject(event, 'event');
+  expectOneOf(input.workflow, 'workflow', ['failover'] as const);
+  const executionId = expectString(input.executionId, 'executionId');
+  const executionName = optionalString(input.executionName, 'executionName') ?? executionNameFromId(executionId);
+  const startedAt = expectTimestamp(input.startedAt, 'startedAt').toISOString();
+  if (typeof input.repointConfigured !== 'boolean') throw new InvalidInput('repointConfigured must be true or false');
+  const raw = expectObject(input.state, 'state');
+  let cleanup: JsonObject[] | undefined;
+  if (raw.cleanup !== undefined) {
+    if (!Array.isArray(raw.cleanup)) throw new InvalidInput('state.cleanup must be the array the cleanup Parallel returns');
+    cleanup = raw.cleanup.map((item: unknown, i) => expectObject(item, `state.cleanup[${i}]`));
+  }
+  const records = ['request', 'plan', 'lag', 'promotion', 'created', 'password', 'database', 'writable', 'restore', 'verify', 'repoint'] as const;
+  const parsed: Record<string, unknown> = { ...raw };
+  for (const name of records) parsed[name] = optionalRecord(raw[name], `state.${name}`);
+  const state: FailoverRunState = {
+    ...(parsed as JsonObject),
+    error: parseStepError(raw.error, 'state.error'),
+    cleanup,
+    cleanupError: parseStepError(raw.cleanupError, 'state.cleanupError'),
+  };
+  let emulated: string[] = [];
+  if (input.emulated !== undefined) {
+    if (!Array.isArray(input.emulated) || input.emulated.some((e) => typeof e !== 'string')) throw new InvalidInput('emulated must be an array of strings');
+    emulated = input.emulated as string[];
+  }
+  return { executionId, executionName, startedAt, repointConfigured: input.repointConfigured, state, emulated };
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function obj(value: unknown): JsonObject | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
+function secondsBetween(from: unknown, to: unknown): number | undefined {
+  const a = typeof from === 'string' ? Date.parse(from) : Number.NaN;
+  const b = typeof to === 'string' ? Date.parse(to) : Number.NaN;
+  if (Number.isNaN(a) || Number.isNaN(b)) return undefined;
+  return round(Math.max(0, (b - a) / 1000));
+}
+
+function truncate(cause: string | undefined): string | undefined {
+  if (cause === undefined) return undefined;
+  return cause.length > MAX_CAUSE_LENGTH ? `${cause.slice(0, MAX_CAUSE_LENGTH)}… (truncated)` : cause;
+}
+
+/** The step a run with an error stopped at: the first one whose result is missing. */
+export function failedFailoverStep(state: FailoverRunState): FailoverStep {
+  if (!state.request) return 'validate';
+  if (!state.plan) return 'preflight';
+  const strategy = state.plan.strategy;
+  const dryRun = state.plan.dryRun === true;
+  if (strategy === 'promote-replica') {
+    if (!state.lag) return 'replica-lag';
+    if (!dryRun) {
+      if (!state.promotion) return 'promote';
+      if (!state.database) return 'wait';
+      if (!state.writable) return 'confirm-writable';
+    }
+  } else {
+    if (!state.created) return 'create';
+    if (strategy !== 'restore-dump' && !state.password) return state.database ? 'set-password' : 'wait';
+    if (!state.database) return 'wait';
+    if (strategy === 'restore-dump' && !state.restore) return 'restore';
+  }
+  if (!state.verify) return 'verify';
+  return 'repoint';
+}
+
+/** The durations the run measured ({@link FailoverTimings}). */
+export function measureFailoverTimings(state: FailoverRunState, startedAt: string, dryRun: boolean): FailoverTimings {
+  const provisionStart = state.created?.startedAt ?? state.promotion?.startedAt;
+  const provisionSeconds = secondsBetween(provisionStart, state.database?.availableAt);
+  const restoreSeconds = num(state.restore?.durationSeconds);
+  const verifySeconds = num(state.verify?.durationSeconds);
+  const repointSeconds = num(state.repoint?.durationSeconds);
+  const untilAvailable = secondsBetween(startedAt, state.database?.availableAt);
+  const needsRestore = state.plan?.strategy === 'restore-dump';
+  const complete =
+    untilAvailable !== undefined && verifySeconds !== undefined && (!needsRestore || restoreSeconds !== undefined) && (dryRun || repointSeconds !== undefined || state.repoint === undefined);
+  return {
+    ...(provisionSeconds !== undefined ? { provisionSeconds } : {}),
+    ...(restoreSeconds !== undefined ? { restoreSeconds } : {}),
+    ...(verifySeconds !== undefined ? { verifySeconds } : {}),
+    ...(repointSeconds !== undefined ? { repointSeconds } : {}),
+    ...(complete ? { rtoSeconds: round(untilAvailable + (restoreSeconds ?? 0) + verifySeconds + (dryRun ? 0 : (repointSeconds ?? 0))) } : {}),
+  };
+}
+
+function checksOf(verify: JsonObject | undefined): FailoverCheck[] {
+  const checks = verify?.checks;
+  if (!Array.isArray(checks)) return [];
+  return checks
+    .filter((c): c is JsonObject => typeof c === 'object' && c !== null && !Array.isArray(c))
+    .map((c) => ({
+      name: String(c.name),
+      passed: c.passed === true,
+      ...(c.expected !== undefined ? { expected: c.expected } : {}),
+      ...(c.actual !== undefined ? { actual: c.actual } : {}),
+      ...(typeof c.detail === 'string' ? { detail: c.detail } : {}),
+    }));
+}
+
+/**
+ * Builds the report and decides the outcome. Pure: `source`, `finishedAt` and where the report goes are passed in.
+ */
+export function buildFailoverReport(summary: FailoverRunSummary, context: { readonly source: string; readonly finishedAt: Date }): FailoverReport {
+  const { state } = summary;
+  const request = state.request;
+  const plan = state.plan;
+  const dryRun = (plan?.dryRun ?? request?.dryRun) === true;
+  const mode: FailoverMode | undefined = request ? (dryRun ? 'rehearsal' : 'failover') : undefined;
+  const reasons: string[] = [];
+  let step: FailoverStep | undefined;
+  if (state.error) {
+    step = failedFailoverStep(state);
+    const message = causeMessage(state.error.Cause);
+    reasons.push(`${step} failed with ${state.error.Error}${message !== undefined ? `: ${message}` : ''}`);
+  }
+
+  const checks = checksOf(state.verify);
+  if (state.verify) {
+    const failed = checks.filter((c) => !c.passed);
+    if (state.verify.passed !== true || failed.length > 0) {
+      reasons.push(
+        `verification failed ${failed.length} of ${checks.length} checks: ${failed
+          .slice(0, 10)
+          .map((c) => `${c.name}${c.detail !== undefined ? ` (${c.detail})` : ''}`)
+          .join('; ')}`,
+      );
+    }
+  } else if (!state.error) {
+    reasons.push('the verification did not run');
+  }
+
+  const verified = state.verify?.passed === true;
+  if (request && !dryRun && summary.repointConfigured && verified && !state.error && !state.repoint) {
+    reasons.push('the repoint did not run: the application still points at the old endpoint');
+  }
+
+  // The recovery point: for a replica, the one with the measured lag.
+  const recoveryPoint = obj(state.lag?.recoveryPoint) ?? obj(plan?.recoveryPoint);
+  const dataLossWindowSeconds = num(recoveryPoint?.ageSeconds);
+  const rpoSeconds = num(recoveryPoint?.rpoSeconds);
+  if (recoveryPoint && rpoSeconds !== undefined) {
+    const within = dataLossWindowSeconds !== undefined && dataLossWindowSeconds <= rpoSeconds;
+    checks.push({
+      name: 'data age within RPO',
+      passed: within || plan?.acceptDataLoss === true,
+      expected: `<= ${rpoSeconds} s`,
+      ...(dataLossWindowSeconds !== undefined ? { actual: dataLossWindowSeconds } : {}),
+      detail:
+        dataLossWindowSeconds === undefined
+          ? `data age unknown (${String(recoveryPoint.detail ?? '')})${plan?.acceptDataLoss === true ? '; accepted with acceptDataLoss' : ''}`
+          : within
+            ? `the recovery point's data is ${dataLossWindowSeconds} s old`
+            : `the recovery point's data is ${dataLossWindowSeconds} s old, more than the RPO${plan?.acceptDataLoss === true ? '; accepted with acceptDataLoss' : ''}`,
+    });
+  }
+
+  // Cleanup: dry runs that created (or may have created) something.
+  let cleanup: FailoverReport['cleanup'];
+  const mayHaveCreated = plan !== undefined && obj(plan.names) !== undefined;
+  if (dryRun && mayHaveCreated) {
+    const results = (state.cleanup ?? []).map((r) => `${String(r.what ?? 'resource')} ${Array.isArray(r.names) ? r.names.join(', ') : '?'}: ${String(r.status ?? 'unknown')}`);
+    if (state.cleanupError) {
+      const cause = truncate(state.cleanupError.Cause);
+      cleanup = { status: 'failed', results, error: { error: state.cleanupError.Error, ...(cause !== undefined ? { cause } : {}) } };
+    } else if (!state.cleanup) {
+      cleanup = { status: 'failed', results, error: { error: 'CleanupDidNotRun', cause: 'the run reached the report without a cleanup result' } };
+    } else {
+      cleanup = { status: 'done', results };
+    }
+    checks.push({
+      name: 'cleanup',
+      passed: cleanup.status === 'done',
+      detail: cleanup.status === 'done' ? results.join('; ') : `${cleanup.error?.error ?? 'failed'}: ${causeMessage(cleanup.error?.cause) ?? ''}`,
+    });
+    if (cleanup.status !== 'done') {
+      reasons.push(`cleanup failed with ${cleanup.error?.error ?? 'an error'}: rehearsal resources may remain (names start with cdkbdr-fo- and cdk-backup-dr/failover/)`);
+    }
+  } else if (dryRun && plan !== undefined) {
+    cleanup = { status: 'not-needed', results: ['the rehearsal created nothing'] };
+  }
+
+  const names = obj(plan?.names);
+  const created = state.created;
+  const database = state.database;
+  const resourcesKept: string[] = [];
+  if (!dryRun && created) {
+    resourcesKept.push(
+      `${String(created.resource ?? 'instance')} ${String(created.identifier ?? names?.identifier ?? '?')} (deletion protection on)`,
+      `secret ${String(created.secretName ?? names?.secretName ?? '?')} (its master credentials)`,
+    );
+  }
+  const changes = Array.isArray(state.repoint?.changes) ? (state.repoint?.changes as unknown[]).filter((c): c is JsonObject => obj(c) !== undefined) : undefined;
+  const failback =
+    !dryRun && request && (state.promotion || created)
+      ? [
+          'Fail back once the primary region is healthy: rebuild the old primary from this database (a cross-region read replica of it in the primary region, or a snapshot copied there, or a dump restored there).',
+          'Stop writes, let the replica catch up, promote it in the primary region, then run the repoint back with the previous values below (or start a failover of the primary-region Failover).',
+          ...(changes ?? []).map((c) => `${String(c.type)} ${String(c.name)}: set back to ${c.previous === null ? '(did not exist: delete it)' : String(c.previous)}`),
+        ]
+      : undefined;
+
+  const started = new Date(summary.startedAt);
+  const timings = measureFailoverTimings(state, summary.startedAt, dryRun);
+  const errorCause = truncate(state.error?.Cause);
+  return {
+    schemaVersion: FAILOVER_REPORT_SCHEMA_VERSION,
+    workflow: 'failover',
+    source: context.source,
+    status: reasons.length === 0 ? 'SUCCEEDED' : 'FAILED',
+    ...(mode !== undefined ? { mode } : {}),
+    failureReasons: reasons,
+    ...(step !== undefined ? { failedStep: step } : {}),
+    executionId: summary.executionId,
+    executionName: summary.executionName,
+    startedAt: started.toISOString(),
+    finishedAt: context.finishedAt.toISOString(),
+    durationSeconds: Math.max(0, Math.round((context.finishedAt.getTime() - started.getTime()) / 10) / 100),
+    ...(request ? { request } : { input: state.input ?? null }),
+    ...(plan ? { plan } : {}),
+    ...(recoveryPoint ? { recoveryPoint } : {}),
+    ...(dataLossWindowSeconds !== undefined ? { dataLossWindowSeconds } : {}),
+    ...(database || created
+      ? {
+          database: {
+            ...(str(database?.identifier ?? created?.identifier) ? { identifier: str(database?.identifier ?? created?.identifier) } : {}),
+            ...(str(database?.kind ?? created?.resource) ? { kind: str(database?.kind ?? created?.resource) } : {}),
+            ...(database?.endpoint !== undefined ? { endpoint: database.endpoint } : {}),
+            ...(str(database?.secretArn ?? created?.secretArn) ? { secretArn: str(database?.secretArn ?? created?.secretArn) } : {}),
+            ...(str(created?.secretName) ? { secretName: str(created?.secretName) } : {}),
+          },
+        }
+      : {}),
+    ...(state.promotion ? { promotion: state.promotion } : {}),
+    timings,
+    checks,
+    ...(changes ? { repoint: { changes, ...(str(state.repoint?.at) ? { at: str(state.repoint?.at) } : {}) } } : {}),
+    ...(cleanup ? { cleanup } : {}),
+    ...(resourcesKept.length > 0 ? { resourcesKept } : {}),
+    ...(failback ? { failback } : {}),
+    ...(state.error ? { error: { error: state.error.Error, ...(errorCause !== undefined ? { cause: errorCause } : {}) } } : {}),
+    ...(summary.emulated.length > 0 ? { emulated: summary.emulated } : {}),
+  };
+}
+
+/** Characters kept from an execution name in a key; anything else becomes `-`. */
+function keySafe(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'run';
+}
+
+/** `reports/failover/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`, dated by the run's start (UTC). */
+export function failoverReportKey(report: Pick<FailoverReport, 'startedAt' | 'executionName'>): string {
+  const stamp = formatKeyTimestamp(new Date(report.startedAt));
+  return `${FAILOVER_REPORT_PREFIX}${stamp.slice(0, 4)}/${stamp.slice(4, 6)}/${stamp.slice(6, 8)}/${stamp}-${keySafe(report.executionName)}.json`;
+}
+
+/**
+ * The metrics of a run (dimensions Source and Mode): FailoverSucceeded (1/0) for every valid request;
+ * DataLossWindowSeconds whenever the recovery point's age is known; FailoverDurationSeconds (the measured RTO) only
+ * for a run that succeeded, so an alarm never sees the short duration of a run that failed early. An invalid input
+ * publishes nothing (it has no mode).
+ */
+export function failoverMetrics(report: FailoverReport): MetricDatum[] {
+  if (report.mode === undefined) return [];
+  const out: MetricDatum[] = [{ name: FAILOVER_METRICS.succeeded, unit: 'Count', value: report.status === 'SUCCEEDED' ? 1 : 0 }];
+  if (report.dataLossWindowSeconds !== undefined) out.push({ name: FAILOVER_METRICS.dataLossWindowSeconds, unit: 'Seconds', value: report.dataLossWindowSeconds });
+  if (report.status === 'SUCCEEDED' && report.timings.rtoSeconds !== undefined) {
+    out.push({ name: FAILOVER_METRICS.durationSeconds, unit: 'Seconds', value: report.timings.rtoSeconds });
+  }
+  return out;
+}
+
+/** The SNS notification of a run. */
+export interface FailoverNotification {
+  /** At most 100 characters, ASCII. */
+  readonly subject: string;
+  /** JSON text. */
+  readonly message: string;
+}
+
+/** The subject and message published to the notification topic. */
+export function failoverNotification(report: FailoverReport, reportKey: string, bucket: string): FailoverNotification {
+  const what = report.mode === 'rehearsal' ? 'failover rehearsal' : report.mode === 'failover' ? 'FAILOVER' : 'failover (invalid input)';
+  const subject = `cdk-backup-dr ${what} ${report.status}: ${report.source}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+  const message = {
+    workflow: 'failover',
+    status: report.status,
+    ...(report.mode !== undefined ? { mode: report.mode } : {}),
+    source: report.source,
+    executionId: report.executionId,
+    report: `s3://${bucket}/${reportKey}`,
+    ...(report.request ? { strategy: report.request.strategy, reason: report.request.reason } : {}),
+    ...(report.database?.endpoint !== undefined ? { endpoint: report.database.endpoint } : {}),
+    ...(report.dataLossWindowSeconds !== undefined ? { dataLossWindowSeconds: report.dataLossWindowSeconds } : {}),
+    ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
+    checks: { total: report.checks.length, failed: report.checks.filter((c) => !c.passed).length },
+    ...(report.repoint ? { repointed: report.repoint.changes } : {}),
+    ...(report.cleanup ? { cleanup: report.cleanup.status } : {}),
+    ...(report.resourcesKept ? { resourcesKept: report.resourcesKept } : {}),
+    ...(report.failureReasons.length > 0 ? { failureReasons: report.failureReasons } : {}),
+    ...(report.emulated ? { emulated: true } : {}),
+  };
+  return { subject, message: JSON.stringify(message, null, 2) };
+}
