@@ -14,9 +14,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DumpFailed } from '../lambda/shared/backup-errors';
 import { runDump } from '../lambda/shared/dump-core';
 import type { LogSink } from '../lambda/shared/logger';
-import { serializeManifest, TIERS, type Tier } from '../lambda/shared/manifest';
+import { MANIFEST_SUFFIX, parseBackupKey, serializeManifest, TIERS, type Tier } from '../lambda/shared/manifest';
 import { scrubSecrets, type PgTarget } from '../lambda/shared/pg';
 import { SSL_MODES, type SslMode } from '../lambda/shared/pg-target';
+import { runRestore } from '../lambda/shared/restore-core';
 
 /** Where a command reads its environment and writes its output. */
 export interface CliIo {
@@ -165,6 +166,101 @@ export const backupCommand: CliCommand = {
         log: values.quiet ? undefined : stderrLog(io),
       });
       io.stdout(serializeManifest(result.manifest));
+      return 0;
+    } catch (error) {
+      throw error instanceof Error ? new Error(scrubSecrets(error.message, [target.password]), { cause: error }) : error;
+    } finally {
+      s3.destroy();
+    }
+  },
+};
+
+const RESTORE_USAGE = `Usage: cli restore --bucket BUCKET --manifest-key KEY --database-url URL [options]
+
+Restores the backup whose manifest is s3://BUCKET/KEY into the database named in URL with pg_restore
+(--no-owner --no-acl --exit-on-error), re-hashing the dump against the manifest's SHA-256, and prints a JSON
+summary. With --jobs 1 (default) the dump streams from S3 into pg_restore without touching disk; with more jobs it
+is downloaded to --work-dir first (it must fit there), checked, then restored in parallel.
+
+Options:
+  --bucket BUCKET        the backup bucket (or its replica in the DR region)
+  --manifest-key KEY     postgres/<source>/<database>/<YYYY>/<MM>/<DD>/<timestamp>.manifest.json
+  --database-url URL     postgres://user[:password]@host[:port]/TARGET[?sslmode=disable|prefer|require]
+                         (leave the password out and set PGPASSWORD instead, so it is not on the command line)
+  --create-database      create TARGET first (fails if it exists); it is dropped again if the restore fails
+  --jobs N               parallel pg_restore jobs, 1-64 (default 1: streamed, no disk)
+  --work-dir DIR         where --jobs > 1 downloads the dump (default: the system temp directory)
+  --region REGION        AWS region of the bucket (default: AWS_REGION)
+  --pg-restore PATH      pg_restore binary (default: PG_RESTORE_PATH, else pg_restore on PATH)
+  -h, --help             this help
+
+AWS credentials and endpoint come from the usual AWS SDK settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+`;
+
+/** `restore`: runs the restore core once and prints what it did. */
+export const restoreCommand: CliCommand = {
+  name: 'restore',
+  summary: 'restore a backup (by its manifest) into a database, checked against the manifest',
+  usage: RESTORE_USAGE,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args: [...args],
+      options: {
+        bucket: { type: 'string' },
+        'manifest-key': { type: 'string' },
+        'database-url': { type: 'string' },
+        'create-database': { type: 'boolean' },
+        jobs: { type: 'string' },
+        'work-dir': { type: 'string' },
+        region: { type: 'string' },
+        'pg-restore': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      io.stdout(RESTORE_USAGE);
+      return 0;
+    }
+    if (!values.bucket) throw new UsageError('--bucket is required');
+    const manifestKey = values['manifest-key'];
+    if (!manifestKey) throw new UsageError('--manifest-key is required');
+    if (parseBackupKey(manifestKey)?.kind !== 'manifest') {
+      throw new UsageError(`--manifest-key must be a key ending in ${MANIFEST_SUFFIX} in the backup layout; got ${JSON.stringify(manifestKey)}`);
+    }
+    const databaseUrl = values['database-url'] ?? io.env.DATABASE_URL;
+    if (!databaseUrl) throw new UsageError('--database-url is required (or set DATABASE_URL)');
+    const target = parseDatabaseUrl(databaseUrl, io.env);
+    const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
+      throw new UsageError(`--jobs must be a whole number from 1 to 64; got ${JSON.stringify(values.jobs)}`);
+    }
+    const s3 = new S3Client(values.region ? { region: values.region } : {});
+    try {
+      const result = await runRestore({
+        bucket: values.bucket,
+        manifestKey,
+        target,
+        createDatabase: values['create-database'] ?? false,
+        jobs,
+        workDir: values['work-dir'],
+        pgRestorePath: values['pg-restore'],
+        signal: io.signal,
+        s3,
+      });
+      const summary = {
+        database: result.database,
+        manifestKey,
+        restoredBytes: result.restoredBytes,
+        sha256: result.sha256,
+        durationSeconds: result.durationSeconds,
+        mode: result.mode,
+        jobs: result.jobs,
+        createdDatabase: result.createdDatabase,
+        backupFinishedAt: result.manifest.finishedAt,
+      };
+      io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
       return 0;
     } catch (error) {
       throw error instanceof Error ? new Error(scrubSecrets(error.message, [target.password]), { cause: error }) : error;
