@@ -1,0 +1,467 @@
+/**
+ * The BackupWorkflow state machine of a synthesized PostgresBackup (RDS instance source: dump and snapshot branches,
+ * snapshot copy to us-west-2), run by the local runner with the real dump, verify, snapshot and report handlers
+ * in-process, against the harness' PostgreSQL and moto. See ./support/backup-fixture.ts for what is mapped.
+ *
+ * The success path, a manual run without tiers, and every failure path: each failure ends FAILED with the error
+ * BackupFailed, after an SNS message that a queue subscribed to the topic in moto receives, and (unless the report
+ * itself fails) a FAILED report in the bucket.
+ */
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { harnessEnv } from '../support/env';
+import type { JsonValue } from '../support/workflow-harness';
+import { DR_REGION, createBackupWorkflowFixture, type BackupRun, type BackupWorkflowFixture } from './support/backup-fixture';
+
+const DUMP_BRANCH = ['Dump', 'Verify each dump', 'Verify', 'Verify', 'Dump result'];
+const SNAPSHOT_BRANCH = ['Create snapshot', 'Wait for snapshot', 'Copy snapshot to DR region', 'Wait for DR copy', 'Snapshot result'];
+const FAILED_SUBJECT = 'cdk-backup-dr: backup FAILED';
+
+let fixture: BackupWorkflowFixture;
+
+beforeAll(async () => {
+  fixture = await createBackupWorkflowFixture();
+}, 600_000);
+
+afterEach(async () => {
+  await fixture.reset();
+});
+
+afterAll(async () => {
+  await fixture?.dispose();
+});
+
+type Json = Record<string, JsonValue>;
+
+function asObject(value: JsonValue | undefined): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`expected an object, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * The states visited: exactly `start`, then the two Parallel branches interleaved (each in its own order, each a
+ * prefix of its branch: the whole branch unless `partial`), then exactly `end`.
+ */
+function expectVisited(
+  run: BackupRun,
+  expected: {
+    readonly start: readonly string[];
+    readonly dump: readonly string[];
+    readonly snapshot: readonly string[] | 'partial';
+    readonly end: readonly string[];
+  },
+): void {
+  const { visited } = run.result;
+  expect(visited.slice(0, expected.start.length)).toEqual(expected.start);
+  expect(visited.slice(visited.length - expected.end.length)).toEqual(expected.end);
+  const middle = visited.slice(expected.start.length, visited.length - expected.end.length);
+  expect(middle.filter((state) => DUMP_BRANCH.includes(state))).toEqual(expected.dump);
+  const snapshot = middle.filter((state) => SNAPSHOT_BRANCH.includes(state));
+  if (expected.snapshot === 'partial') {
+    expect(snapshot).toEqual(SNAPSHOT_BRANCH.slice(0, snapshot.length));
+  } else {
+    expect(snapshot).toEqual(expected.snapshot);
+  }
+  expect(middle.filter((state) => !DUMP_BRANCH.includes(state) && !SNAPSHOT_BRANCH.includes(state))).toEqual([]);
+}
+
+/** The run's new dump objects and manifests by database: `{ db: { dump: key@version, manifest: key@version } }`. */
+function backupsByDatabase(run: BackupRun): Record<string, { dump?: string; manifest?: string }> {
+  const out: Record<string, { dump?: string; manifest?: string }> = {};
+  for (const version of run.newVersions) {
+    const [, , database] = version.split('/');
+    const entry = (out[database] ??= {});
+    if (/\.dump@/.test(version)) entry.dump = version;
+    else if (/\.manifest\.json@/.test(version)) entry.manifest = version;
+    else throw new Error(`unexpected object under the source prefix: ${version}`);
+  }
+  return out;
+}
+
+function splitVersion(version: string): { key: string; versionId: string } {
+  const at = version.lastIndexOf('@');
+  return { key: version.slice(0, at), versionId: version.slice(at + 1) };
+}
+
+async function readJson(key: string, versionId?: string): Promise<Json> {
+  const object = await fixture.s3.send(new GetObjectCommand({ Bucket: fixture.bucket, Key: key, VersionId: versionId }));
+  return JSON.parse((await object.Body?.transformToString()) ?? '') as Json;
+}
+
+/** The single failure notification of a run, parsed, after checking its subject and shape. */
+function failureMessage(run: BackupRun): Json {
+  expect(run.messages).toHaveLength(1);
+  const [message] = run.messages;
+  expect(message.topicArn).toBe(fixture.topicArn);
+  expect(message.subject).toBe(FAILED_SUBJECT);
+  const body = JSON.parse(message.message) as Json;
+  expect(body).toEqual({
+    workflow: 'backup',
+    status: 'FAILED',
+    execution: run.result.executionArn,
+    tiers: expect.any(Array),
+    error: expect.any(String),
+    cause: expect.any(String),
+  });
+  return body;
+}
+
+/** FAILED with BackupFailed, the notification naming `error`, and the cause of the Fail state being the step's. */
+function expectFailed(run: BackupRun, error: string | RegExp, cause: RegExp): Json {
+  expect(run.result.status).toBe('FAILED');
+  expect(run.result.error).toBe('BackupFailed');
+  expect(run.result.cause).toMatch(cause);
+  const message = failureMessage(run);
+  expect(message.error).toEqual(typeof error === 'string' ? error : expect.stringMatching(error));
+  expect(message.cause).toMatch(cause);
+  expect(message.cause).toBe(run.result.cause);
+  // No credential in anything a person reads.
+  const { password } = harnessEnv().pg;
+  expect(JSON.stringify(run.messages)).not.toContain(password);
+  expect(run.result.cause).not.toContain(password);
+  return message;
+}
+
+/** A FAILED report under reports/backup/ naming the same error as the notification. */
+function expectFailedReport(run: BackupRun, message: Json, tiers: string[]): Json {
+  expect(run.report).toBeDefined();
+  const report = run.report?.body ?? {};
+  expect(run.report?.key).toMatch(new RegExp(`^reports/backup/\\d{4}/\\d{2}/\\d{2}/\\d{8}T\\d{6}\\.\\d{3}Z-${run.executionName}\\.json$`));
+  expect(report).toMatchObject({
+    workflow: 'backup',
+    source: fixture.instanceId,
+    status: 'FAILED',
+    executionId: run.result.executionArn,
+    executionName: run.executionName,
+    tiers,
+    error: { error: message.error, cause: message.cause },
+  });
+  expect(JSON.stringify(report)).not.toContain(harnessEnv().pg.password);
+  expect(run.metrics.BackupSucceeded).toEqual([0]);
+  expect(run.metrics.LastSuccessTimestamp).toBeUndefined();
+  return report;
+}
+
+/** The failed dump left nothing: no object version, no manifest, no open multipart upload. */
+function expectNothingLeftBy(run: BackupRun, database: string): void {
+  expect(run.newVersions.filter((version) => version.includes(`/${database}/`))).toEqual([]);
+  expect(run.openUploads).toEqual([]);
+}
+
+describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-west-2), run locally', () => {
+  it('success: dumps both databases, verifies each, snapshots and copies to the DR region, writes a SUCCEEDED report, sends no failure notification', async () => {
+    const run = await fixture.run({ tiers: ['daily', 'weekly'] }, 'success');
+    const [orders, billing] = fixture.databases;
+
+    expect(run.result.status).toBe('SUCCEEDED');
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: DUMP_BRANCH,
+      snapshot: SNAPSHOT_BRANCH,
+      end: ['Report success', 'Backup succeeded'],
+    });
+
+    // One dump and one manifest per database, nothing else, no upload left open.
+    const backups = backupsByDatabase(run);
+    expect(Object.keys(backups).sort()).toEqual([orders.name, billing.name].sort());
+    expect(run.newVersions).toHaveLength(4);
+    expect(run.openUploads).toEqual([]);
+    const expectedRows: Record<string, number> = { [orders.name]: 120, [billing.name]: 40 };
+    const manifests: Record<string, Json> = {};
+    for (const [database, { dump, manifest }] of Object.entries(backups)) {
+      if (dump === undefined || manifest === undefined) throw new Error(`${database}: dump ${dump}, manifest ${manifest}`);
+      const manifestLocation = splitVersion(manifest);
+      const dumpLocation = splitVersion(dump);
+      const body = await readJson(manifestLocation.key, manifestLocation.versionId);
+      manifests[database] = body;
+      expect(body).toMatchObject({
+        schemaVersion: 1,
+        source: fixture.instanceId,
+        database,
+        tiers: ['daily', 'weekly'],
+        s3: { bucket: fixture.bucket, key: dumpLocation.key, versionId: dumpLocation.versionId },
+      });
+      expect(body.tables).toEqual([
+        { schema: 'public', name: 'Customers', rows: 25 },
+        { schema: 'shop', name: 'orders', rows: expectedRows[database] },
+      ]);
+      const head = await fixture.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: dumpLocation.key, VersionId: dumpLocation.versionId }));
+      expect(head.ContentLength).toBe(body.bytes);
+      expect(head.ServerSideEncryption).toBe('aws:kms');
+      expect(head.SSEKMSKeyId).toBe(fixture.bucketKeyArn);
+    }
+
+    // Verify ran once per dump, on that dump's manifest, and verified it.
+    const verifyCalls = run.result.calls.filter((call) => call.state === 'Verify');
+    expect(verifyCalls.map((call) => asObject(asObject(call.input).Payload).manifestKey).sort()).toEqual(
+      Object.values(backups)
+        .map((b) => splitVersion(b.manifest ?? '').key)
+        .sort(),
+    );
+    for (const call of verifyCalls) {
+      expect(asObject(asObject(call.output).Payload)).toMatchObject({ status: 'verified', checks: { sha256: { ok: true }, bytes: { ok: true }, versionId: { ok: true } } });
+    }
+
+    // The snapshot in us-east-1 and its copy in us-west-2, tagged, the copy under the DR key.
+    const [primary] = await fixture.snapshots('primary');
+    const [copy] = await fixture.snapshots('dr');
+    expect(await fixture.snapshots('primary')).toHaveLength(1);
+    expect(await fixture.snapshots('dr')).toHaveLength(1);
+    expect(primary.snapshot).toMatchObject({ DBInstanceIdentifier: fixture.instanceId, Status: 'available', SnapshotType: 'manual' });
+    expect(primary.tags).toEqual({
+      'cdk-backup-dr:creator': 'cdk-backup-dr',
+      'cdk-backup-dr:tiers': 'daily+weekly',
+      'cdk-backup-dr:source': fixture.instanceId,
+    });
+    expect(copy.snapshot).toMatchObject({ Status: 'available', Encrypted: true, KmsKeyId: fixture.drKeyArn });
+    expect(copy.snapshot.DBSnapshotArn).toMatch(new RegExp(`^arn:aws:rds:${DR_REGION}:`));
+    expect(copy.tags).toEqual({ ...primary.tags, 'cdk-backup-dr:copied-from': primary.snapshot.DBSnapshotArn });
+
+    // The report: SUCCEEDED, the tiers, what was dumped, verified and snapshotted.
+    expect(run.report).toBeDefined();
+    const report = run.report?.body ?? {};
+    expect(run.report?.key).toMatch(new RegExp(`^reports/backup/\\d{4}/\\d{2}/\\d{2}/\\d{8}T\\d{6}\\.\\d{3}Z-${run.executionName}\\.json$`));
+    expect(asObject(asObject(run.result.output).report)).toEqual({ reportKey: run.report?.key });
+    const totalBytes = Object.values(manifests).reduce((sum, m) => sum + Number(m.bytes), 0);
+    expect(report).toMatchObject({
+      workflow: 'backup',
+      source: fixture.instanceId,
+      status: 'SUCCEEDED',
+      executionId: run.result.executionArn,
+      executionName: run.executionName,
+      tiers: ['daily', 'weekly'],
+      totals: { dumps: 2, dumpBytes: totalBytes, snapshots: 2 },
+      snapshot: { kind: 'instance', snapshotId: primary.snapshot.DBSnapshotIdentifier, snapshotArn: primary.snapshot.DBSnapshotArn, region: 'us-east-1' },
+      drCopy: { kind: 'instance', snapshotId: copy.snapshot.DBSnapshotIdentifier, snapshotArn: copy.snapshot.DBSnapshotArn, region: DR_REGION },
+    });
+    expect(report.error).toBeUndefined();
+    expect((report.dumps as Json[]).map((d) => d.database).sort()).toEqual([orders.name, billing.name].sort());
+    expect((report.verification as Json[]).map((v) => v.status)).toEqual(['verified', 'verified']);
+    const reportHead = await fixture.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: run.report?.key }));
+    expect(reportHead.SSEKMSKeyId).toBe(fixture.bucketKeyArn);
+    expect(run.metrics).toMatchObject({ BackupSucceeded: [1], BackupBytes: [totalBytes], LastSuccessTimestamp: [expect.any(Number)] });
+
+    // No failure notification.
+    expect(run.messages).toEqual([]);
+
+    // What ran differently from AWS is listed; the bound resources are not stand-ins.
+    const emulated = fixture.emulatedOf(run);
+    expect(emulated).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          new RegExp(`^dump target: the template's target ${fixture.rdsEndpoint.address}:${fixture.rdsEndpoint.port} .* mapped .* to the test PostgreSQL 127\\.0\\.0\\.1:${harnessEnv().pg.port}`),
+        ),
+        expect.stringMatching(/^pg_dump: the host's pg_dump/),
+        expect.stringMatching(/^Lambda BackupDumpFunction.* ran in-process/),
+        expect.stringMatching(/^Lambda BackupVerifyFunction.* ran in-process/),
+        expect.stringMatching(/^Lambda BackupSnapshotFunction.* ran in-process/),
+        expect.stringMatching(/^Lambda BackupReportFunction.* ran in-process/),
+        expect.stringMatching(/^IAM is not evaluated/),
+      ]),
+    );
+    expect(emulated.filter((line) => /has no binding in resources/.test(line))).toEqual([]);
+  });
+
+  it('a manual run without tiers counts as daily: manifests, snapshot tags and report say ["daily"]', async () => {
+    const run = await fixture.run({}, 'manual');
+
+    expect(run.result.status).toBe('SUCCEEDED');
+    expectVisited(run, {
+      start: ['Tiers given?', 'Default tiers', 'Start run', 'Back up'],
+      dump: DUMP_BRANCH,
+      snapshot: SNAPSHOT_BRANCH,
+      end: ['Report success', 'Backup succeeded'],
+    });
+    const manifests = Object.values(backupsByDatabase(run)).map((b) => splitVersion(b.manifest ?? ''));
+    expect(manifests).toHaveLength(2);
+    for (const { key, versionId } of manifests) {
+      expect((await readJson(key, versionId)).tiers).toEqual(['daily']);
+    }
+    expect((await fixture.snapshots('primary')).map((s) => s.tags['cdk-backup-dr:tiers'])).toEqual(['daily']);
+    expect((await fixture.snapshots('dr')).map((s) => s.tags['cdk-backup-dr:tiers'])).toEqual(['daily']);
+    expect(run.report?.body).toMatchObject({ status: 'SUCCEEDED', tiers: ['daily'] });
+    expect(run.messages).toEqual([]);
+  });
+
+  it('dump fails (wrong password in the secret): FAILED, notified with DumpFailed, FAILED report, nothing left in the bucket', async () => {
+    const wrongPassword = await fixture.breakSecret();
+    const run = await fixture.run({ tiers: ['daily'] }, 'wrong-password');
+
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: ['Dump'],
+      snapshot: 'partial',
+      end: ['Report failure', 'Notify failure', 'Backup failed'],
+    });
+    const message = expectFailed(run, 'DumpFailed', /password authentication failed/);
+    expect(message.tiers).toEqual(['daily']);
+    expect(JSON.stringify(run.messages)).not.toContain(wrongPassword);
+    const report = expectFailedReport(run, message, ['daily']);
+    expect(JSON.stringify(report)).not.toContain(wrongPassword);
+    expect(run.newVersions).toEqual([]);
+    expectNothingLeftBy(run, fixture.databases[0].name);
+    expectNothingLeftBy(run, fixture.databases[1].name);
+  });
+
+  it('dump fails (second database missing): FAILED, notified naming it; the first database\'s completed backup stands, the missing one left nothing', async () => {
+    const [orders, billing] = fixture.databases;
+    await fixture.hideSecondDatabase();
+    const run = await fixture.run({ tiers: ['daily'] }, 'missing-database');
+
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: ['Dump'],
+      snapshot: 'partial',
+      end: ['Report failure', 'Notify failure', 'Backup failed'],
+    });
+    const message = expectFailed(run, 'DumpFailed', new RegExp(`${billing.name}.*does not exist.*completed before it: ${orders.name}`));
+    expectFailedReport(run, message, ['daily']);
+    expectNothingLeftBy(run, billing.name);
+    const completed = backupsByDatabase(run)[orders.name];
+    expect(completed?.dump).toBeDefined();
+    expect(completed?.manifest).toBeDefined();
+    expect(run.newVersions).toHaveLength(2);
+  });
+
+  it('verify fails (the second dump\'s version is deleted and other bytes written in its place): FAILED, notified with VerificationFailed naming it, FAILED report', async () => {
+    const [orders, billing] = fixture.databases;
+    const tampered: Record<string, string> = {};
+    fixture.beforeVerify = async (manifestKey) => {
+      const manifest = await readJson(manifestKey);
+      const dump = manifest.s3 as { key: string; versionId: string };
+      if (manifestKey.includes(`/${billing.name}/`)) {
+        // The backup is gone: its version deleted, other bytes at its key.
+        await fixture.s3.send(new DeleteObjectCommand({ Bucket: fixture.bucket, Key: dump.key, VersionId: dump.versionId }));
+      }
+      // Overwriting alone only adds a newer version: the manifest's version is what verify must check.
+      await fixture.s3.send(new PutObjectCommand({ Bucket: fixture.bucket, Key: dump.key, Body: 'not a pg_dump archive' }));
+      tampered[manifestKey] = dump.key;
+    };
+    const run = await fixture.run({ tiers: ['weekly'] }, 'corrupt');
+
+    expect(Object.keys(tampered)).toHaveLength(2);
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: ['Dump', 'Verify each dump', 'Verify', 'Verify'],
+      snapshot: 'partial',
+      end: ['Report failure', 'Notify failure', 'Backup failed'],
+    });
+    const verifyCalls = run.result.calls.filter((call) => call.state === 'Verify');
+    const ordersCall = verifyCalls.find((call) => JSON.stringify(call.input).includes(`/${orders.name}/`));
+    const billingCall = verifyCalls.find((call) => JSON.stringify(call.input).includes(`/${billing.name}/`));
+    expect(asObject(asObject(ordersCall?.output).Payload)).toMatchObject({ status: 'verified', database: orders.name });
+    expect(billingCall?.error).toBe('VerificationFailed');
+    const billingManifest = Object.keys(tampered).find((key) => key.includes(`/${billing.name}/`)) ?? '';
+    const message = expectFailed(run, 'VerificationFailed', new RegExp(`${billingManifest.replace(/\./g, '\\.')}: missing-object`));
+    expect(message.cause).not.toContain(`/${orders.name}/`);
+    expect(message.tiers).toEqual(['weekly']);
+    expectFailedReport(run, message, ['weekly']);
+    expect(run.openUploads).toEqual([]);
+  });
+
+  it('snapshot fails (the RDS instance is gone from moto): FAILED, notified with the RDS error, FAILED report', async () => {
+    await fixture.removeInstance();
+    const run = await fixture.run({ tiers: ['daily'] }, 'no-instance');
+
+    const visitedSnapshot = run.result.visited.filter((state) => SNAPSHOT_BRANCH.includes(state));
+    expect(visitedSnapshot).toEqual(['Create snapshot']);
+    const visitedDump = run.result.visited.filter((state) => DUMP_BRANCH.includes(state));
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: DUMP_BRANCH.slice(0, visitedDump.length),
+      snapshot: ['Create snapshot'],
+      end: ['Report failure', 'Notify failure', 'Backup failed'],
+    });
+    const message = expectFailed(run, /^DBInstanceNotFound/, new RegExp(fixture.instanceId));
+    expectFailedReport(run, message, ['daily']);
+    expect(await fixture.snapshots('primary')).toEqual([]);
+    expect(await fixture.snapshots('dr')).toEqual([]);
+    expect(run.openUploads).toEqual([]);
+  });
+
+  it('report fails after a successful backup (bucket policy denies reports): FAILED and notified, though dumps and snapshots were made', async () => {
+    await fixture.denyReports();
+    const run = await fixture.run({ tiers: ['daily'] }, 'report-denied');
+
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: DUMP_BRANCH,
+      snapshot: SNAPSHOT_BRANCH,
+      end: ['Report success', 'Notify failure', 'Backup failed'],
+    });
+    const reportCall = run.result.calls.find((call) => call.state === 'Report success');
+    expect(reportCall?.error).toEqual(expect.any(String));
+    const message = expectFailed(run, reportCall?.error ?? '', /./);
+    expect(message.cause).toBe(reportCall?.cause);
+    expect(message.tiers).toEqual(['daily']);
+    expect(run.report).toBeUndefined();
+    expect(run.metrics.BackupSucceeded).toBeUndefined();
+    expect(run.newVersions).toHaveLength(4);
+    expect(await fixture.snapshots('primary')).toHaveLength(1);
+    expect(await fixture.snapshots('dr')).toHaveLength(1);
+  });
+
+  it('a report that cannot be written is notified as ReportFailed naming the report, not as a bare S3 error', async () => {
+    await fixture.denyReports();
+    const run = await fixture.run({ tiers: ['daily'] }, 'report-named');
+
+    expect(run.result.status).toBe('FAILED');
+    const message = failureMessage(run);
+    // moto answers the denied PutObject with an empty 403 (the SDK calls it "Unknown"), AWS with AccessDenied: neither
+    // tells the reader that the backups completed and only the report could not be written.
+    expect(message.error).toBe('ReportFailed');
+    expect(message.cause).toMatch(new RegExp(`reports/backup/\\d{4}/\\d{2}/\\d{2}/\\d{8}T\\d{6}\\.\\d{3}Z-${run.executionName}\\.json`));
+  });
+
+  it('invalid tiers (["hourly"]): FAILED, notified with InvalidInput, nothing dumped or snapshotted', async () => {
+    const run = await fixture.run({ tiers: ['hourly'] }, 'invalid-tiers');
+
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: ['Dump'],
+      snapshot: 'partial',
+      end: ['Report failure', 'Notify failure', 'Backup failed'],
+    });
+    const message = expectFailed(run, 'InvalidInput', /tiers/);
+    expect(message.tiers).toEqual(['hourly']);
+    expect(run.newVersions).toEqual([]);
+    expect(run.openUploads).toEqual([]);
+    expect(await fixture.snapshots('primary')).toEqual([]);
+  });
+
+  it('two runs started in the same second (daily and weekly schedules both at 03:00) each get a snapshot and DR copy tagged with their own tiers', async () => {
+    const [daily, weekly] = await Promise.all([
+      fixture.run({ tiers: ['daily'] }, 'same-second-daily'),
+      fixture.run({ tiers: ['daily', 'weekly'] }, 'same-second-weekly'),
+    ]);
+
+    expect(daily.result.status).toBe('SUCCEEDED');
+    expect(weekly.result.status).toBe('SUCCEEDED');
+    const dailyId = asObject(daily.report?.body.snapshot).snapshotId;
+    const weeklyId = asObject(weekly.report?.body.snapshot).snapshotId;
+    expect(weeklyId).not.toBe(dailyId);
+    for (const region of ['primary', 'dr'] as const) {
+      const tiersOf = new Map((await fixture.snapshots(region)).map((s) => [s.snapshot.DBSnapshotIdentifier, s.tags['cdk-backup-dr:tiers']]));
+      expect(tiersOf.get(String(dailyId))).toBe('daily');
+      expect(tiersOf.get(String(weeklyId))).toBe('daily+weekly');
+    }
+  });
+
+  it('a failure whose report also fails: still notified with the original error, still FAILED', async () => {
+    await fixture.breakSecret();
+    await fixture.denyReports();
+    const run = await fixture.run({ tiers: ['monthly'] }, 'double-failure');
+
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: ['Dump'],
+      snapshot: 'partial',
+      end: ['Report failure', 'Notify failure', 'Backup failed'],
+    });
+    expect(run.result.calls.find((call) => call.state === 'Report failure')?.error).toBeDefined();
+    const message = expectFailed(run, 'DumpFailed', /password authentication failed/);
+    expect(message.tiers).toEqual(['monthly']);
+    expect(run.report).toBeUndefined();
+    expect(run.newVersions).toEqual([]);
+    expect(run.openUploads).toEqual([]);
+  });
+});
