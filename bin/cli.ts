@@ -270,8 +270,8 @@ export const restoreCommand: CliCommand = {
   },
 };
 
-/** Every command, in help order. Later commands (restore, verify, drill, …) are added here. */
-export const COMMANDS: readonly CliCommand[] = [backupCommand];
+/** Every command, in help order. */
+export const COMMANDS: readonly CliCommand[] = [backupCommand, restoreCommand];
 
 function generalUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
