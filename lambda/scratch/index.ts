@@ -131,6 +131,9 @@ async function create(input: CreateScratchInput): Promise<CreateScratchOutput> {
   const instanceClass = requireEnv('SCRATCH_INSTANCE_CLASS');
   const username = input.source.type === 'snapshot' ? input.source.masterUsername : process.env.SCRATCH_MASTER_USERNAME || DEFAULT_MASTER_USERNAME;
   const kmsKeyId = process.env.SCRATCH_SECRET_KMS_KEY_ARN || undefined;
+  // Read before anything is created, so a deployment error leaves nothing behind.
+  const engineVersion = input.source.type === 'empty' ? requireEnv('SCRATCH_ENGINE_VERSION') : undefined;
+  const storage = input.source.type === 'empty' ? allocatedStorage() : undefined;
 
   const secret = await createCredentialsSecret(secrets, {
     name: names.secretName,
@@ -147,9 +150,9 @@ async function create(input: CreateScratchInput): Promise<CreateScratchOutput> {
     state = await createDbInstance(where, {
       ...placement,
       identifier: names.instanceIdentifier,
-      engineVersion: requireEnv('SCRATCH_ENGINE_VERSION'),
+      engineVersion: engineVersion ?? requireEnv('SCRATCH_ENGINE_VERSION'),
       instanceClass,
-      allocatedStorageGiB: allocatedStorage(),
+      allocatedStorageGiB: storage,
       masterUsername: username,
       masterPassword: secret.password,
       tags,
