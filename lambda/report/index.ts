@@ -9,6 +9,7 @@
  */
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ReportFailed } from '../shared/backup-errors';
 import { requireEnv } from '../shared/errors';
 import { logger, metrics } from '../shared/logger';
 import {
@@ -69,16 +70,25 @@ export async function handler(event: unknown): Promise<ReportResult> {
 
   const report = buildBackupReport(summary, { source, finishedAt: new Date() });
   const reportKey = backupReportKey(report);
-  const out = await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: reportKey,
-      Body: `${JSON.stringify(report, null, 2)}\n`,
-      ContentType: 'application/json',
-      ServerSideEncryption: 'aws:kms',
-      SSEKMSKeyId: kmsKeyId,
-    }),
-  );
+  let out;
+  try {
+    out = await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: reportKey,
+        Body: `${JSON.stringify(report, null, 2)}\n`,
+        ContentType: 'application/json',
+        ServerSideEncryption: 'aws:kms',
+        SSEKMSKeyId: kmsKeyId,
+      }),
+    );
+  } catch (error) {
+    const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+    throw new ReportFailed(
+      `the ${report.status} backup report could not be written to s3://${bucket}/${reportKey}: ${why}${status !== undefined ? ` (HTTP ${status})` : ''}`,
+    );
+  }
   publishMetrics(source, backupRunMetrics(report));
   logger.info('backup report written', {
     reportKey,

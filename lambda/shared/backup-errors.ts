@@ -34,6 +34,17 @@ export class DumpFailed extends BackupDrError {
 }
 
 /**
+ * The run's report could not be written to the bucket. The message says which report (status and key) and why.
+ *
+ * @example
+ * throw new ReportFailed('the SUCCEEDED backup report could not be written to s3://b/reports/backup/…json: AccessDenied: Access Denied');
+ */
+export class ReportFailed extends BackupDrError {
+  static readonly NAME = 'ReportFailed';
+  override readonly name = ReportFailed.NAME;
+}
+
+/**
  * A backup did not verify (corrupt, missing, archived, bad manifest, or the replica is corrupt or failed to
  * replicate). The message lists every manifest key with its status and the failing checks.
  *

@@ -63,7 +63,7 @@ export function compactUtcTimestamp(at: Date): string {
  * identifiers longer than 41 characters), the source part is shortened and an 8-character hash of the full
  * source identifier is added, so two long identifiers with the same prefix still get different names.
  */
-export function snapshotIdentifier(kind: SnapshotKind, sourceIdentifier: string, at: Date): string {
+export function snapshotIdentifier(kind: SnapshotKind, sourceIdentifier: string, at: Date, runId?: string): string {
   const source = sourceIdentifier
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
@@ -72,10 +72,11 @@ export function snapshotIdentifier(kind: SnapshotKind, sourceIdentifier: string,
   const stamp = compactUtcTimestamp(at);
   const max = MAX_SNAPSHOT_ID_LENGTH[kind];
   const plain = `${SNAPSHOT_ID_PREFIX}${source}-${stamp}`.replace(/-{2,}/g, '-');
-  if (plain.length <= max) {
+  if (runId === undefined && plain.length <= max) {
     return plain;
   }
-  const hash = createHash('sha256').update(sourceIdentifier.toLowerCase()).digest('hex').slice(0, 8);
+  const hashed = runId === undefined ? sourceIdentifier.toLowerCase() : `${sourceIdentifier.toLowerCase()}\n${runId}`;
+  const hash = createHash('sha256').update(hashed).digest('hex').slice(0, 8);
   const budget = max - SNAPSHOT_ID_PREFIX.length - hash.length - stamp.length - 2;
   const prefix = source.slice(0, budget).replace(/-+$/, '');
   return `${SNAPSHOT_ID_PREFIX}${prefix}-${hash}-${stamp}`;

@@ -161,7 +161,7 @@ async function startSnapshot(input: CreateSnapshotInput, region: string, snapsho
 async function create(input: CreateSnapshotInput): Promise<SnapshotResult> {
   const region = homeRegion();
   const at = input.requestedAt !== undefined ? new Date(input.requestedAt) : new Date();
-  const snapshotId = snapshotIdentifier(input.kind, input.identifier, at);
+  const snapshotId = snapshotIdentifier(input.kind, input.identifier, at, input.runId);
   const tags = snapshotTags({ sourceIdentifier: input.identifier, tiers: input.tiers });
   try {
     const result = await startSnapshot(input, region, snapshotId, tags);

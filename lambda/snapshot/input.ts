@@ -24,6 +24,12 @@ export interface CreateSnapshotInput {
    * @default - the current time
    */
   readonly requestedAt?: string;
+  /**
+   * Identifies the run (pass `$$.Execution.Id`); hashed into the snapshot identifier, so two runs started in the same
+   * second get their own snapshots while a retried task still finds the one it started.
+   * @default - none: runs started in the same second compute the same identifier
+   */
+  readonly runId?: string;
 }
 
 /** Check a snapshot's status: returns when `available`, throws `NotReady` while creating or copying. */
@@ -118,12 +124,14 @@ export function parseSnapshotEvent(event: unknown): SnapshotEvent {
     case 'create': {
       const requestedAt = optionalString(input.requestedAt, 'requestedAt');
       if (requestedAt !== undefined) expectTimestamp(requestedAt, 'requestedAt');
+      const runId = optionalString(input.runId, 'runId');
       return {
         action,
         kind,
         identifier: expectIdentifier(input.identifier, 'identifier', 63),
         tiers: expectTiers(input.tiers),
         ...(requestedAt !== undefined ? { requestedAt } : {}),
+        ...(runId !== undefined ? { runId } : {}),
       };
     }
     case 'wait': {

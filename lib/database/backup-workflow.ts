@@ -1,4 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -55,8 +57,8 @@ export interface BackupWorkflowProps {
   /** How long execution logs are kept. */
   readonly logRetention: logs.RetentionDays;
   /**
-   * How long one run may take before it is stopped and reported as failed.
-   * @default Duration.hours(6)
+   * How long one run may take before it is stopped; a timed-out run is notified through the topic too.
+   * @default - twice `snapshotWaitTimeout` (snapshot, then its DR copy) plus one hour for dumps and verification
    */
   readonly timeout?: Duration;
   /**
@@ -108,6 +110,12 @@ export class BackupWorkflow extends Construct {
     const backup = new sfn.Parallel(this, 'Back up', { resultPath: '$.results' });
     if (props.dump) backup.branch(this.dumpBranch(props.dump));
     if (props.snapshot) backup.branch(this.snapshotBranch(props.snapshot, props.snapshotWaitTimeout ?? Duration.hours(4)));
+    if (props.timeout && props.snapshot && props.timeout.toMinutes() < 2 * (props.snapshotWaitTimeout ?? Duration.hours(4)).toMinutes()) {
+      throw new Error(
+        `BackupWorkflow: timeout (${props.timeout.toHumanString()}) is shorter than waiting for the snapshot and its DR copy ` +
+          `(2 x snapshotWaitTimeout = ${2 * (props.snapshotWaitTimeout ?? Duration.hours(4)).toMinutes()} minutes); raise timeout or lower snapshotWaitTimeout.`,
+      );
+    }
 
     const succeeded = new sfn.Succeed(this, 'Backup succeeded');
     const failed = new sfn.Fail(this, 'Backup failed', {
@@ -143,6 +151,8 @@ export class BackupWorkflow extends Construct {
     backup.next(reportSuccess);
     reportSuccess.next(succeeded);
 
+    const snapshotWait = props.snapshotWaitTimeout ?? Duration.hours(4);
+    const timeout = props.timeout ?? Duration.minutes(2 * snapshotWait.toMinutes() + 60);
     const logGroup = new logs.LogGroup(this, 'Logs', {
       encryptionKey: props.logsKey,
       retention: props.logRetention,
@@ -151,9 +161,27 @@ export class BackupWorkflow extends Construct {
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       comment: 'cdk-backup-dr backup: dump + verify and/or snapshot + DR copy, report, notify on failure',
       definitionBody: sfn.DefinitionBody.fromChainable(hasTiers),
-      timeout: props.timeout ?? Duration.hours(6),
+      timeout,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    // A run that times out or is stopped by hand never reaches its Catch: tell the topic from outside the run.
+    new events.Rule(this, 'TimedOutOrAborted', {
+      description: 'cdk-backup-dr: a backup run timed out or was aborted',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new eventsTargets.SnsTopic(props.notificationTopic, {
+          message: events.RuleTargetInput.fromObject({
+            workflow: 'backup',
+            status: events.EventField.fromPath('$.detail.status'),
+            execution: events.EventField.fromPath('$.detail.executionArn'),
+          }),
+        }),
+      ],
     });
     const invoked = [props.dump?.dumpFunction, props.dump?.verifyFunction, props.snapshot?.snapshotFunction, props.reportFunction];
     acknowledgeStateMachineFindings(this.stateMachine, invoked.filter((fn): fn is lambda.IFunction => fn !== undefined));
@@ -205,6 +233,8 @@ export class BackupWorkflow extends Construct {
         'tiers.$': '$.tiers',
         // The start time fixes the snapshot id, so a retried task finds the snapshot it already started.
         'requestedAt.$': '$.startedAt',
+        // ...and the execution tells two runs started in the same second apart.
+        'runId.$': '$.executionId',
       }),
       // Keep the run's fields (tiers, startedAt): the snapshot goes under $.snapshot, not over the whole state.
       resultSelector: {

@@ -199,6 +199,26 @@ describe('PostgresBackup with an RDS instance', () => {
     expect(states['Report success'].Next).toBe('Backup succeeded');
   });
 
+  it('times out after both snapshot waits plus an hour, and notifies timed-out or aborted runs via EventBridge', () => {
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as Array<{ Properties: Json }>;
+    const parts = (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+    expect(parts.filter((p) => typeof p === 'string').join('')).toContain('"TimeoutSeconds":32400');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('^BackupWorkflowStateMachine') }] },
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^BackupNotifications') } })],
+    });
+  });
+
+  it('passes the execution id to the snapshot so two runs in one second get two snapshots', () => {
+    expect(states['Create snapshot'].Parameters).toEqual(
+      expect.objectContaining({ Payload: expect.objectContaining({ 'runId.$': '$.executionId', 'requestedAt.$': '$.startedAt' }) }),
+    );
+  });
+
   it('exposes metrics from the report Lambda namespace with the source dimension', () => {
     const metric = b.metricLastSuccessTimestamp();
     expect(metric.namespace).toBe('CdkBackupDr');

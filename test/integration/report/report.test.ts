@@ -211,11 +211,12 @@ test('a malformed summary fails with InvalidInput: no report, no metric', async 
   expect(await reportKeys()).toEqual(keysBefore);
 });
 
-test('when the report cannot be written the S3 error comes out and no metric is published', async () => {
+test('when the report cannot be written a ReportFailed error names the S3 cause and no metric is published', async () => {
   process.env.BUCKET_NAME = `${bucket}-missing`;
   try {
     const { error, emf } = await captureEmf(() => handler(event()));
-    expect(error?.name).toBe('NoSuchBucket');
+    expect(error?.name).toBe('ReportFailed');
+    expect(error?.message).toMatch(/NoSuchBucket/);
     expect(emf).toEqual([]);
   } finally {
     process.env.BUCKET_NAME = bucket;
