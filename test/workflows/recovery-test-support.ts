@@ -20,6 +20,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { handler as pickHandler } from '../../lambda/recovery-pick';
+import { handler as recoveryVerifyHandler } from '../../lambda/recovery-verify';
 import { handler as reportHandler } from '../../lambda/recovery-report';
 import { handler as restoreHandler } from '../../lambda/restore';
 import { handler as restoreVerifyHandler } from '../../lambda/restore-verify';
@@ -38,7 +39,10 @@ export const LOCAL_ACCOUNT = '123456789012';
 /** Options of {@link recoveryTestStack}. */
 export interface RecoveryTestStackOptions {
   readonly sourceName: string;
+  /** The database of the dumps tested (ignored when `backups` is given). */
   readonly database: string;
+  /** @default TestedBackups.dumps({ database }) */
+  readonly backups?: TestedBackups;
   readonly validationQueries?: ValidationQuery[];
   readonly rpo?: Duration;
 }
@@ -60,7 +64,7 @@ export function recoveryTestStack(options: RecoveryTestStackOptions) {
   const test = new RecoveryTest(stack, 'RecoveryTest', {
     bucket: backups,
     sourceName: options.sourceName,
-    backups: TestedBackups.dumps({ database: options.database }),
+    backups: options.backups ?? TestedBackups.dumps({ database: options.database }),
     vpc,
     pgToolsLayer: lambda.LayerVersion.fromLayerVersionArn(stack, 'PgTools', `arn:aws:lambda:us-east-1:${LOCAL_ACCOUNT}:layer:pg-tools:1`),
     postgresVersion: 15,
@@ -68,14 +72,14 @@ export function recoveryTestStack(options: RecoveryTestStackOptions) {
     rpo: options.rpo,
     schedule: RecoveryTestSchedule.disabled(),
   });
-  if (!test.restoreFunction) throw new Error('a dump RecoveryTest has a restore function');
   return {
+    kind: test.backups.kind,
     template: Template.fromStack(stack).toJSON(),
     ids: {
       machine: logicalIdOf(test.stateMachine),
       pick: logicalIdOf(test.pickFunction),
       scratch: logicalIdOf(test.scratchFunction),
-      restore: logicalIdOf(test.restoreFunction),
+      restore: test.restoreFunction ? logicalIdOf(test.restoreFunction) : undefined,
       verify: logicalIdOf(test.verifyFunction),
       report: logicalIdOf(test.reportFunction),
       bucket: logicalIdOf(backups.bucket),
@@ -111,6 +115,13 @@ export interface MappedScratch {
  * it mapped.
  */
 export class ScratchEndpointMapping {
+  /**
+   * @param standIn an existing database on the harness server that stands in for the scratch database's contents
+   *   (a restored snapshot already holds its data); it is not dropped. Default: a fresh database per scratch
+   *   instance, dropped when the instance is deleted.
+   */
+  constructor(private readonly standIn?: string) {}
+
   /** One sentence per mapping, for the report's `emulated`. */
   readonly notes: string[] = [];
   /** By scratch host. */
@@ -176,28 +187,30 @@ export class ScratchEndpointMapping {
       entry = {
         identifier,
         motoHost: target.host,
-        localDatabase: `rt_${randomBytes(5).toString('hex')}`,
+        localDatabase: this.standIn ?? `rt_${randomBytes(5).toString('hex')}`,
         scratchPassword: scratch.password,
       };
       this.mapped.set(target.host, entry);
       this.notes.push(
-        `scratch instance ${identifier} (moto endpoint ${target.host}:${target.port}) has no PostgreSQL server: restore and verify ran ` +
-          `against database ${entry.localDatabase} on the test server ${pg.host}:${pg.port} with the test credentials, without TLS ` +
+        `scratch instance ${identifier} (moto endpoint ${target.host}:${target.port}) has no PostgreSQL server: ` +
+          (this.standIn === undefined ? 'restore and verify ran against the fresh database' : "the verify ran against the snapshot's source database") +
+          ` ${entry.localDatabase} on the test server ${pg.host}:${pg.port} with the test credentials, without TLS ` +
           `(the scratch secret ${secret.Name ?? target.secretArn} was checked to exist, then replaced)`,
       );
     }
     return { secretArn: await this.harnessSecret(), host: pg.host, port: pg.port, database: entry.localDatabase, sslMode: 'disable' };
   }
 
-  /** Drops the stand-in database of a deleted scratch instance. */
+  /** Drops the stand-in database of a deleted scratch instance (never a given stand-in). */
   async dropFor(identifier: string): Promise<void> {
+    if (this.standIn !== undefined) return;
     for (const entry of this.mapped.values()) {
       if (entry.identifier === identifier) await this.drop(entry.localDatabase);
     }
   }
 
   async destroy(): Promise<void> {
-    for (const entry of this.mapped.values()) await this.drop(entry.localDatabase);
+    if (this.standIn === undefined) for (const entry of this.mapped.values()) await this.drop(entry.localDatabase);
     this.secrets.destroy();
   }
 }
@@ -243,14 +256,18 @@ export function recoveryHandlers(
       }
       return result;
     },
-    [ids.restore]: async (event: never, context: LambdaContext) => {
-      const input = event as { target: TargetInput };
-      return restoreHandler({ ...input, target: await mapping.map(input.target) }, context);
-    },
+    ...(ids.restore !== undefined
+      ? {
+          [ids.restore]: async (event: never, context: LambdaContext) => {
+            const input = event as { target: TargetInput };
+            return restoreHandler({ ...input, target: await mapping.map(input.target) }, context);
+          },
+        }
+      : {}),
     [ids.verify]: async (event: never) => {
       const input = event as { target: TargetInput };
       const target = await mapping.map(input.target);
-      const result = await restoreVerifyHandler({ ...input, target });
+      const result = ids.restore !== undefined ? await restoreVerifyHandler({ ...input, target }) : await recoveryVerifyHandler({ ...input, target });
       await observe.afterVerify?.(target.database, mapping);
       return result;
     },
@@ -258,8 +275,8 @@ export function recoveryHandlers(
       const input = event as Record<string, unknown>;
       const emulated = [
         ...mapping.notes,
-        'pg_restore came from the host PATH (PostgreSQL client 15), not from the PgToolsLayer',
-        'moto creates and deletes RDS instances at once: no real provisioning or deletion time is in the timings',
+        ...(ids.restore !== undefined ? ['pg_restore came from the host PATH (PostgreSQL client 15), not from the PgToolsLayer'] : []),
+        'moto creates, restores and deletes RDS instances at once: no real provisioning or deletion time is in the timings',
       ];
       return reportHandler({ ...input, emulated });
     },
