@@ -539,6 +539,16 @@ export class RecoveryTest extends Construct {
         ? ['rds:DeleteDBInstance', 'rds:ModifyDBInstance']
         : ['rds:DeleteDBInstance'];
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ChangeOwnScratchDatabase', actions: changeActions, resources: scratch, conditions: purposeTagged }));
+    if (backups.snapshotEncryptionKey) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'RestoreEncryptedSnapshots',
+          actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+          resources: [backups.snapshotEncryptionKey.keyArn],
+          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        }),
+      );
+    }
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ScratchSecrets',

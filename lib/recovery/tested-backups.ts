@@ -1,3 +1,4 @@
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { DATABASE_NAME_HINT, isDatabaseName, isRdsIdentifier } from './names';
 
 /** Options of {@link TestedBackups.dumps}. */
@@ -15,6 +16,12 @@ export interface InstanceSnapshotTestOptions {
   readonly instanceIdentifier: string;
   /** The database inside the restored instance that the checks (validation queries) run in. */
   readonly database: string;
+  /**
+   * The customer-managed KMS key the snapshots are encrypted with: restoring them needs `kms:CreateGrant` (for RDS)
+   * and `kms:DescribeKey` on it, which the scratch Lambda then gets.
+   * @default - the snapshots use the AWS-managed `aws/rds` key, or none
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /** Options of {@link TestedBackups.clusterSnapshots}. */
@@ -23,6 +30,12 @@ export interface ClusterSnapshotTestOptions {
   readonly clusterIdentifier: string;
   /** The database inside the restored cluster that the checks (validation queries) run in. */
   readonly database: string;
+  /**
+   * The customer-managed KMS key the snapshots are encrypted with: restoring them needs `kms:CreateGrant` (for RDS)
+   * and `kms:DescribeKey` on it, which the scratch Lambda then gets.
+   * @default - the snapshots use the AWS-managed `aws/rds` key, or none
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -40,21 +53,21 @@ export class TestedBackups {
   /** The dumps of the source in the backup bucket (the default). */
   public static dumps(options: DumpTestOptions = {}): TestedBackups {
     if (options.database !== undefined) checkDatabase(options.database, 'TestedBackups.dumps');
-    return new TestedBackups('dump', 'instance', options.database, undefined);
+    return new TestedBackups('dump', 'instance', options.database, undefined, undefined);
   }
 
   /** The manual snapshots of an RDS instance taken by the backup workflow (`cdkbdr-*`). */
   public static instanceSnapshots(options: InstanceSnapshotTestOptions): TestedBackups {
     checkIdentifier(options.instanceIdentifier, 'TestedBackups.instanceSnapshots', 'instanceIdentifier');
     checkDatabase(options.database, 'TestedBackups.instanceSnapshots');
-    return new TestedBackups('snapshot', 'instance', options.database, options.instanceIdentifier);
+    return new TestedBackups('snapshot', 'instance', options.database, options.instanceIdentifier, options.encryptionKey);
   }
 
   /** The manual snapshots of an Aurora PostgreSQL cluster taken by the backup workflow (`cdkbdr-*`). */
   public static clusterSnapshots(options: ClusterSnapshotTestOptions): TestedBackups {
     checkIdentifier(options.clusterIdentifier, 'TestedBackups.clusterSnapshots', 'clusterIdentifier');
     checkDatabase(options.database, 'TestedBackups.clusterSnapshots');
-    return new TestedBackups('snapshot', 'cluster', options.database, options.clusterIdentifier);
+    return new TestedBackups('snapshot', 'cluster', options.database, options.clusterIdentifier, options.encryptionKey);
   }
 
   private constructor(
@@ -66,6 +79,8 @@ export class TestedBackups {
     public readonly database: string | undefined,
     /** The snapshotted instance or cluster (snapshots only). */
     public readonly snapshotSourceIdentifier: string | undefined,
+    /** The customer-managed key of the snapshots, when there is one. */
+    public readonly snapshotEncryptionKey: kms.IKey | undefined,
   ) {}
 }
 

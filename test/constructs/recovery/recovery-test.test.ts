@@ -1,6 +1,7 @@
 import { App, Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
 import { RecoveryTest, RecoveryTestProps, RecoveryTestSchedule, RECOVERY_TEST_STATES as S, TestedBackups } from '../../../lib/recovery';
@@ -313,10 +314,11 @@ describe('RecoveryTest of dumps (defaults)', () => {
 
 describe('RecoveryTest of snapshots', () => {
   const f = fixture();
+  const snapshotKey = new kms.Key(f.stack, 'SnapshotKey');
   const instanceTest = recoveryTest(
     f,
     {
-      backups: TestedBackups.instanceSnapshots({ instanceIdentifier: 'orders-db', database: 'orders' }),
+      backups: TestedBackups.instanceSnapshots({ instanceIdentifier: 'orders-db', database: 'orders', encryptionKey: snapshotKey }),
       pgToolsLayer: undefined,
       postgresVersion: undefined,
       schedule: RecoveryTestSchedule.weekly({ weekDay: 'SAT', hour: 6, minute: 30, timeZone: TimeZone.EUROPE_BERLIN }),
@@ -347,6 +349,17 @@ describe('RecoveryTest of snapshots', () => {
     expect(states[S.restore]).toBeUndefined();
     expect(states[S.verify].Parameters).toMatchObject({ target: { database: 'orders', sslMode: 'require' }, throwOnFailure: false });
     expect(instanceTest.restoreFunction).toBeUndefined();
+  });
+
+  it('lets the scratch Lambda use a customer-managed snapshot key only through RDS grants', () => {
+    expect(statementsOf(template, instanceTest.scratchFunction)).toContainEqual({
+      Sid: 'RestoreEncryptedSnapshots',
+      Effect: 'Allow',
+      Action: ['kms:CreateGrant', 'kms:DescribeKey'],
+      Resource: { 'Fn::GetAtt': [logicalIdOf(snapshotKey), 'Arn'] },
+      Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    });
+    expect(statementsOf(template, clusterTest.scratchFunction).some((s) => s.Sid === 'RestoreEncryptedSnapshots')).toBe(false);
   });
 
   it('restores an Aurora cluster with the snapshot\'s engine and scopes IAM to cluster resources', () => {
