@@ -109,8 +109,9 @@ export interface RecoveryTestProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Memory of the restore Lambda, MiB (more memory = more CPU for decompression and the S3 stream).
-   * @default 1024
+   * Memory of the restore Lambda, MiB. Lambda allots CPU by memory and pg_restore decompresses on it: 1769 MiB is
+   * one full vCPU.
+   * @default 1769
    */
   readonly restoreMemorySize?: number;
   /**
@@ -316,7 +317,7 @@ export class RecoveryTest extends Construct {
         handlerName: 'restore',
         description: `cdk-backup-dr: pg_restore of a ${props.sourceName} dump streamed from S3 into a scratch database`,
         timeout: LAMBDA_MAX_TIMEOUT,
-        memorySize: props.restoreMemorySize ?? 1024,
+        memorySize: props.restoreMemorySize ?? 1769,
         layers: props.pgToolsLayer ? [props.pgToolsLayer] : [],
         // pg_restore: the layer's /opt/bin/pg_restore (the restore core's default when it exists).
         environment: { BUCKET_NAME: props.bucket.bucket.bucketName },

@@ -232,7 +232,7 @@ describe('RecoveryTest of dumps (defaults)', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('pg_restore'),
       Timeout: 900,
-      MemorySize: 1024,
+      MemorySize: 1769,
       Layers: [`arn:aws:lambda:us-east-1:${ACCOUNT}:layer:pg-tools:3`],
       Runtime: 'nodejs24.x',
       VpcConfig: Match.objectLike({ SecurityGroupIds: [{ 'Fn::GetAtt': [logicalIdOf(test.lambdaSecurityGroup), 'GroupId'] }] }),
