@@ -1,2 +1,3 @@
 export * from './storage';
 export * from './database';
+export * from './recovery';
