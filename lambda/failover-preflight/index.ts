@@ -97,7 +97,11 @@ export function parsePreflightEvent(event: unknown): PreflightHandlerEvent {
 
 async function regionAnswers(config: FailoverConfig): Promise<{ call: string; milliseconds: number }> {
   try {
-    return await checkRegionAnswers(config.drRegion, config.subnetGroupName);
+    return await checkRegionAnswers(config.drRegion, {
+      ...(config.subnetGroupName !== undefined ? { subnetGroupName: config.subnetGroupName } : {}),
+      ...(config.replica?.kind === 'instance' ? { instanceIdentifier: config.replica.identifier } : {}),
+      ...(config.replica?.kind === 'global-cluster' ? { clusterIdentifier: config.replica.identifier } : {}),
+    });
   } catch (error) {
     const e = error as Error;
     throw new DrRegionUnavailable(`the DR region ${config.drRegion} did not answer the preflight's describe call: ${e.name}: ${e.message}`);

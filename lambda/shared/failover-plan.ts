@@ -123,12 +123,14 @@ export function snapshotIdTime(snapshotId: string): Date | undefined {
 }
 
 /**
- * When a snapshot's data is from: `OriginalSnapshotCreateTime` (a copy keeps its source's), else the time in the
- * identifier this package gave it, else the creation time RDS reports (for a copy: when the copy was made, which
- * understates the age — the reason the others come first).
+ * When a snapshot's data is from: the earliest of `OriginalSnapshotCreateTime` (a copy keeps its source's), the time
+ * in the identifier this package gave it (the backup run's start), and the creation time RDS reports (for a copy:
+ * when the copy was made). The earliest never understates the data age, so the RPO check errs on the safe side.
  */
 export function snapshotDataAsOf(s: SnapshotFacts): Date | undefined {
-  return s.originalCreateTime ?? snapshotIdTime(s.snapshotId) ?? s.snapshotCreateTime;
+  const times = [s.originalCreateTime, snapshotIdTime(s.snapshotId), s.snapshotCreateTime].filter((t): t is Date => t !== undefined && !Number.isNaN(t.getTime()));
+  if (times.length === 0) return undefined;
+  return new Date(Math.min(...times.map((t) => t.getTime())));
 }
 
 /** Why a snapshot cannot be the recovery point of a failover of `sourceIdentifier`, or undefined when it can. */

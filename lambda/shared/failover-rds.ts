@@ -48,20 +48,41 @@ export interface RegionCheck {
   readonly milliseconds: number;
 }
 
+/** What the region check describes: the subnet group a restore uses, else the replica to promote. */
+export interface RegionCheckTarget {
+  readonly subnetGroupName?: string;
+  readonly instanceIdentifier?: string;
+  readonly clusterIdentifier?: string;
+}
+
 /**
  * The cheapest proof that the DR region's RDS API answers: DescribeDBSubnetGroups of the subnet group a restore
- * would use (which also proves it exists), or DescribeDBInstances of at most 20 instances.
+ * would use (which also proves it exists), else DescribeDBInstances / DescribeDBClusters of the replica (a "not found"
+ * is an answer too: the preflight reports the missing replica itself). Always a named resource, so IAM stays scoped.
  *
  * @throws the SDK error as it comes (the caller turns it into DrRegionUnavailable)
  */
-export async function checkRegionAnswers(region: string, subnetGroupName?: string): Promise<RegionCheck> {
+export async function checkRegionAnswers(region: string, target: RegionCheckTarget): Promise<RegionCheck> {
   const started = Date.now();
-  if (subnetGroupName !== undefined) {
-    await rdsClient(region).send(new DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: subnetGroupName }));
-    return { call: `DescribeDBSubnetGroups(${subnetGroupName})`, milliseconds: Date.now() - started };
+  const done = (call: string): RegionCheck => ({ call, milliseconds: Date.now() - started });
+  if (target.subnetGroupName !== undefined) {
+    await rdsClient(region).send(new DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: target.subnetGroupName }));
+    return done(`DescribeDBSubnetGroups(${target.subnetGroupName})`);
   }
-  await rdsClient(region).send(new DescribeDBInstancesCommand({ MaxRecords: 20 }));
-  return { call: 'DescribeDBInstances', milliseconds: Date.now() - started };
+  try {
+    if (target.instanceIdentifier !== undefined) {
+      await rdsClient(region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: target.instanceIdentifier }));
+      return done(`DescribeDBInstances(${target.instanceIdentifier})`);
+    }
+    if (target.clusterIdentifier !== undefined) {
+      await rdsClient(region).send(new DescribeDBClustersCommand({ DBClusterIdentifier: target.clusterIdentifier }));
+      return done(`DescribeDBClusters(${target.clusterIdentifier})`);
+    }
+  } catch (error) {
+    if (isNotFound(error)) return done(`${target.instanceIdentifier !== undefined ? 'DescribeDBInstances' : 'DescribeDBClusters'} (answered: not found)`);
+    throw error;
+  }
+  throw new Error('checkRegionAnswers needs a subnet group, an instance or a cluster to describe');
 }
 
 function instanceSnapshotFacts(s: DBSnapshot): SnapshotFacts {

@@ -1,0 +1,194 @@
+import { Size, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { isRdsIdentifier } from './failover-names';
+
+/** What kind of database the backups (and the failover) are of. */
+export type FailoverSourceKind = 'instance' | 'cluster' | 'endpoint';
+
+/**
+ * The primary database a {@link Failover} replaces: an RDS instance, an Aurora cluster, or any other PostgreSQL
+ * (an endpoint: only its dumps can be restored).
+ *
+ * @example
+ * FailoverSource.instance('prod-db');
+ */
+export class FailoverSource {
+  /** An RDS for PostgreSQL instance (its identifier in the primary region). */
+  public static instance(identifier: string): FailoverSource {
+    return new FailoverSource('instance', identifier);
+  }
+
+  /** An Aurora PostgreSQL cluster (its identifier in the primary region). */
+  public static cluster(identifier: string): FailoverSource {
+    return new FailoverSource('cluster', identifier);
+  }
+
+  /** A PostgreSQL server that is not RDS: only `restoreDump` applies. */
+  public static endpoint(): FailoverSource {
+    return new FailoverSource('endpoint', undefined);
+  }
+
+  private constructor(
+    /** instance, cluster or endpoint. */
+    public readonly kind: FailoverSourceKind,
+    /** The RDS identifier (not for an endpoint). */
+    public readonly identifier: string | undefined,
+  ) {
+    if (identifier !== undefined && !Token.isUnresolved(identifier) && !isRdsIdentifier(identifier)) {
+      throw new Error(
+        `FailoverSource: '${identifier}' is not an RDS identifier; use 1-63 letters, digits and single hyphens, starting with a letter (the primary's DB instance or cluster identifier).`,
+      );
+    }
+  }
+}
+
+/** Options of {@link FailoverStrategy.promoteReplica}. */
+export interface PromoteReplicaOptions {
+  /** The cross-region read replica, in the Failover's (DR) region. */
+  readonly replica: rds.IDatabaseInstance;
+  /**
+   * Credentials that work on the replica (it has its source's users), in the DR region: used to measure the lag and
+   * run the checks. Often a replica of the primary's secret.
+   */
+  readonly credentials: secretsmanager.ISecret;
+  /**
+   * SQL returning one row whose first column is the replica's lag in seconds (NULL when unknown), run read-only on
+   * the replica.
+   * @default - `now() - pg_last_xact_replay_timestamp()` while in recovery: an upper bound (it grows on a primary
+   *   without writes); for an exact figure write a heartbeat row on the primary and query its age here
+   */
+  readonly lagQuery?: string;
+}
+
+/** What promoting an Aurora global secondary does. */
+export enum GlobalSecondaryAction {
+  /**
+   * FailoverGlobalCluster: a switchover without data loss while the primary region answers; with
+   * `acceptDataLoss: true` in the input, a failover that allows data loss (the primary region is lost).
+   */
+  FAILOVER = 'failover',
+  /** RemoveFromGlobalCluster: the secondary becomes a standalone cluster. */
+  DETACH = 'detach',
+}
+
+/** Options of {@link FailoverStrategy.promoteGlobalSecondary}. */
+export interface PromoteGlobalSecondaryOptions {
+  /** The Aurora global database's identifier. */
+  readonly globalClusterIdentifier: string;
+  /** The secondary cluster in the Failover's (DR) region. */
+  readonly secondary: rds.IDatabaseCluster;
+  /** Credentials that work on the secondary, in the DR region. */
+  readonly credentials: secretsmanager.ISecret;
+  /** @default GlobalSecondaryAction.FAILOVER */
+  readonly action?: GlobalSecondaryAction;
+  /**
+   * SQL returning the secondary's lag in seconds, run read-only on it.
+   * @default - `visibility_lag_in_msec` of `aurora_global_db_instance_status()` for the instance connected to
+   */
+  readonly lagQuery?: string;
+}
+
+/** Options of {@link FailoverStrategy.restoreSnapshot}. */
+export interface RestoreSnapshotOptions {
+  /** Instance type of the restored instance (Aurora: of its writer), e.g. `ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE)`. */
+  readonly instanceType: ec2.InstanceType;
+}
+
+/** Options of {@link FailoverStrategy.restoreDump}. */
+export interface RestoreDumpOptions {
+  /** Engine version of the new RDS for PostgreSQL instance; at least the dumped server's major version. */
+  readonly engineVersion: rds.PostgresEngineVersion;
+  readonly instanceType: ec2.InstanceType;
+  /**
+   * Storage of the new instance; the dump must fit, uncompressed, with its indexes.
+   * @default Size.gibibytes(20)
+   */
+  readonly allocatedStorage?: Size;
+  /**
+   * Master user of the new instance (a dump carries no roles: the application's roles must be created again).
+   * @default 'cdkbdr_admin'
+   */
+  readonly masterUsername?: string;
+  /**
+   * The Lambda layer with pg_restore.
+   * @default - a new PgToolsLayer of the engine's major version
+   */
+  readonly pgToolsLayer?: lambda.ILayerVersion;
+}
+
+/** Options of {@link FailoverStrategy.pointInTime}. */
+export interface PointInTimeOptions {
+  readonly instanceType: ec2.InstanceType;
+}
+
+/** The name a strategy is started with (`{ "strategy": "<name>" }`). */
+export type FailoverStrategyName = 'promote-replica' | 'restore-snapshot' | 'restore-dump' | 'point-in-time';
+
+/**
+ * One way a {@link Failover} can bring the database back in the DR region; the person starting a failover picks one
+ * of the configured strategies by name.
+ *
+ * @example
+ * const strategies = [
+ *   FailoverStrategy.promoteReplica({ replica, credentials: replicaSecret }),
+ *   FailoverStrategy.restoreSnapshot({ instanceType: ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE) }),
+ * ];
+ */
+export class FailoverStrategy {
+  /** Promote a cross-region RDS read replica (irreversible; a dry run checks the replica instead). Name `promote-replica`. */
+  public static promoteReplica(options: PromoteReplicaOptions): FailoverStrategy {
+    return new FailoverStrategy('promote-replica', { replica: options });
+  }
+
+  /** Make an Aurora global database's secondary the writer (or detach it). Name `promote-replica`. */
+  public static promoteGlobalSecondary(options: PromoteGlobalSecondaryOptions): FailoverStrategy {
+    if (!Token.isUnresolved(options.globalClusterIdentifier) && !isRdsIdentifier(options.globalClusterIdentifier)) {
+      throw new Error(`FailoverStrategy.promoteGlobalSecondary: globalClusterIdentifier '${options.globalClusterIdentifier}' is not an RDS identifier.`);
+    }
+    return new FailoverStrategy('promote-replica', { global: options });
+  }
+
+  /** Restore the newest snapshot copy in the DR region (RDS instance or Aurora cluster). Name `restore-snapshot`. */
+  public static restoreSnapshot(options: RestoreSnapshotOptions): FailoverStrategy {
+    return new FailoverStrategy('restore-snapshot', { snapshot: options });
+  }
+
+  /** Create an RDS for PostgreSQL instance and pg_restore the newest dump into it. Name `restore-dump`. */
+  public static restoreDump(options: RestoreDumpOptions): FailoverStrategy {
+    const storage = options.allocatedStorage?.toGibibytes();
+    if (storage !== undefined && (storage < 20 || storage > 65536 || !Number.isInteger(storage))) {
+      throw new Error(`FailoverStrategy.restoreDump: allocatedStorage must be a whole number of GiB from 20 to 65536; got ${storage}.`);
+    }
+    if (options.masterUsername !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,15}$/.test(options.masterUsername)) {
+      throw new Error(`FailoverStrategy.restoreDump: masterUsername '${options.masterUsername}' is not valid; use 1-16 letters, digits or _, starting with a letter.`);
+    }
+    if (['postgres', 'rdsadmin', 'admin'].includes(options.masterUsername ?? '')) {
+      throw new Error(`FailoverStrategy.restoreDump: masterUsername '${options.masterUsername}' is reserved by RDS; pick another name.`);
+    }
+    return new FailoverStrategy('restore-dump', { dump: options });
+  }
+
+  /**
+   * Restore the source instance's automated backups, replicated to the DR region, to the input's `targetTime`. Needs
+   * cross-region automated backup replication on the source instance. RDS instances only. Name `point-in-time`.
+   */
+  public static pointInTime(options: PointInTimeOptions): FailoverStrategy {
+    return new FailoverStrategy('point-in-time', { pointInTime: options });
+  }
+
+  private constructor(
+    /** The name the strategy is started with. */
+    public readonly name: FailoverStrategyName,
+    /** @internal */
+    public readonly _options: {
+      readonly replica?: PromoteReplicaOptions;
+      readonly global?: PromoteGlobalSecondaryOptions;
+      readonly snapshot?: RestoreSnapshotOptions;
+      readonly dump?: RestoreDumpOptions;
+      readonly pointInTime?: PointInTimeOptions;
+    },
+  ) {}
+}
