@@ -5,7 +5,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { libpqEnv, parsePgDumpVersion, scrubSecrets, type PgTarget, type PgVersion } from './pg';
+import { libpqEnv, parsePgDumpVersion, scrubSecrets, toolsLibraryPath, type PgTarget, type PgVersion } from './pg';
 
 /** `application_name` of pg_dump's connection (visible in pg_stat_activity). */
 export const PG_DUMP_APPLICATION_NAME = 'cdk-backup-dr-pg_dump';
@@ -53,9 +53,11 @@ export async function readPgDumpVersion(pgDumpPath: string): Promise<PgVersion> 
 
 function libpqSafeEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'LD_LIBRARY_PATH', 'LANG', 'LC_ALL', 'HOME']) {
+  for (const name of ['PATH', 'LANG', 'LC_ALL', 'HOME']) {
     if (process.env[name] !== undefined) env[name] = process.env[name];
   }
+  const libraryPath = toolsLibraryPath(process.env);
+  if (libraryPath !== undefined) env.LD_LIBRARY_PATH = libraryPath;
   return env;
 }
 

@@ -102,6 +102,18 @@ export function choosePartSize(databaseBytes: number | undefined): number {
 }
 
 /**
+ * The library path for a child running the pg tools. Lambda puts a layer's /opt/lib LAST on the library path, so the
+ * runtime image's own libssl/libkrb5 would be loaded instead of the ones bundled with the tools: when
+ * `PG_TOOLS_LIB_DIR` is set (PgToolsLayer's lib folder), it goes first.
+ */
+export function toolsLibraryPath(parent: NodeJS.ProcessEnv): string | undefined {
+  const toolsLibDir = parent.PG_TOOLS_LIB_DIR;
+  if (!toolsLibDir) return parent.LD_LIBRARY_PATH;
+  const rest = (parent.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d && d !== toolsLibDir);
+  return [toolsLibDir, ...rest].join(':');
+}
+
+/**
  * The environment for a libpq child (`pg_dump`): connection and credentials as `PG*` variables (so nothing secret
  * and nothing misreadable is on the command line), plus only the harmless variables of the parent it needs to run.
  * Other `PG*` variables of the parent are not inherited, so they cannot redirect the child.
@@ -115,10 +127,8 @@ export function libpqEnv(
   for (const name of ['PATH', 'LD_LIBRARY_PATH', 'LANG', 'LC_ALL', 'TZ', 'HOME', 'TMPDIR']) {
     if (parent[name] !== undefined) env[name] = parent[name];
   }
-  // Lambda puts a layer's /opt/lib LAST on the library path, so the runtime image's own libssl/libkrb5 would be
-  // loaded instead of the ones bundled with pg_dump: put the pg tools' libraries first.
-  const toolsLibDir = parent.PG_TOOLS_LIB_DIR;
-  if (toolsLibDir) env.LD_LIBRARY_PATH = [toolsLibDir, ...(env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d && d !== toolsLibDir)].join(':');
+  const libraryPath = toolsLibraryPath(parent);
+  if (libraryPath !== undefined) env.LD_LIBRARY_PATH = libraryPath;
   env.PGHOST = target.host;
   env.PGPORT = String(target.port);
   env.PGUSER = target.user;

@@ -25,7 +25,7 @@ import { pipeline } from 'stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BackupDrError } from './errors';
 import { DUMP_FORMAT, dumpKeyForManifestKey, parseManifestJson, type BackupManifest } from './manifest';
-import { libpqEnv } from './pg';
+import { libpqEnv, toolsLibraryPath } from './pg';
 import { buildConninfo, connectPg, quoteIdent, RestoreFailed, scrubSecrets, type PgTarget } from './pg-target';
 
 export { RestoreFailed, type PgTarget, type SslMode } from './pg-target';
@@ -312,7 +312,10 @@ export async function loadManifest(s3: S3Client, bucket: string, key: string, si
 
 /** Runs `<pgRestorePath> --version` and returns its first line. */
 export async function pgRestoreVersion(pgRestorePath: string): Promise<string> {
-  const child = spawn(pgRestorePath, ['--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(pgRestorePath, ['--version'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LD_LIBRARY_PATH: toolsLibraryPath(process.env) },
+  });
   let out = '';
   child.stdout.setEncoding('utf-8').on('data', (data: string) => (out += data));
   child.stderr.resume();

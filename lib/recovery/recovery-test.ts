@@ -12,6 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HandlerFunction } from '../common/handler-function';
+import { PgToolsLayer } from '../database/pg-tools-layer';
 import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { BackupBucket } from '../storage/backup-bucket';
@@ -320,7 +321,7 @@ export class RecoveryTest extends Construct {
         memorySize: props.restoreMemorySize ?? 1769,
         layers: props.pgToolsLayer ? [props.pgToolsLayer] : [],
         // pg_restore: the layer's /opt/bin/pg_restore (the restore core's default when it exists).
-        environment: { BUCKET_NAME: props.bucket.bucket.bucketName },
+        environment: { BUCKET_NAME: props.bucket.bucket.bucketName, PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR },
       });
       props.bucket.grantReadBackups(this.restoreFunction, backupObjects);
       note(this.restoreFunction, backupObjectsWildcard());
@@ -332,7 +333,7 @@ export class RecoveryTest extends Construct {
         description: `cdk-backup-dr: compares a restored ${props.sourceName} dump with its manifest and runs the validation queries`,
         timeout: LAMBDA_MAX_TIMEOUT,
         memorySize: 512,
-        environment: { BUCKET_NAME: props.bucket.bucket.bucketName },
+        environment: { BUCKET_NAME: props.bucket.bucket.bucketName, PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR },
       });
       props.bucket.grantReadBackups(this.verifyFunction, backupObjects);
       note(this.verifyFunction, backupObjectsWildcard());
