@@ -231,7 +231,10 @@ export class Failover extends Construct {
     const replicaOptions = strategy('promote-replica')?.replica;
     const globalOptions = strategy('promote-replica')?.global;
     replicaOptions?.replica.connections.allowDefaultPortFrom(this.lambdaSecurityGroup, 'cdk-backup-dr failover Lambdas (lag, checks)');
-    globalOptions?.secondary.connections.allowDefaultPortFrom(this.lambdaSecurityGroup, 'cdk-backup-dr failover Lambdas (lag, checks)');
+    if (globalOptions) {
+      const secondary = globalOptions.secondary.connections;
+      secondary.allowFrom(this.lambdaSecurityGroup, secondary.defaultPort ?? ec2.Port.tcp(5432), 'cdk-backup-dr failover Lambdas (lag, checks)');
+    }
 
     // --- configuration shared by the handlers ----------------------------------------------------------------------
     const config: Record<string, string> = {
