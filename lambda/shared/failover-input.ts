@@ -53,8 +53,9 @@ const EXAMPLE = '{ "strategy": "restore-snapshot", "dryRun": true, "reason": "DR
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  if (value === null || typeof value !== 'object') return `${typeof value} ${String(value)}`;
+  if (typeof value !== 'object') return `${typeof value} ${String(value)}`;
   return Array.isArray(value) ? 'an array' : 'an object';
 }
 
