@@ -258,7 +258,6 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
   const placement = { subnetGroupName: requireEnv('DB_SUBNET_GROUP'), securityGroupIds: securityGroupIds() };
   const instanceClass = requireEnv('INSTANCE_CLASS');
   const deletionProtection = !plan.dryRun;
-  const kmsKeyId = process.env.SECRET_KMS_KEY_ARN || undefined;
   const description = `cdk-backup-dr failover ${plan.dryRun ? 'rehearsal' : ''} master credentials of ${names.identifier}`.replace(/\s+/g, ' ');
   const secretFor = (username: string, password: string) =>
     createCredentialsSecret(secrets, {
@@ -268,7 +267,6 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
       password,
       tags,
       ownerTag: executionTag(tags),
-      ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
     });
 
   let state: DbResourceState;
@@ -288,7 +286,6 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
         tags,
         backupRetentionDays: backupRetentionDays(plan.dryRun),
         deletionProtection,
-        ...(process.env.DB_KMS_KEY_ARN ? { kmsKeyId: process.env.DB_KMS_KEY_ARN } : {}),
       });
       break;
     }

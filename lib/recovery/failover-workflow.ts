@@ -397,6 +397,6 @@ export class FailoverWorkflow extends Construct {
 }
 
 /** Polls of {@link FAILOVER_POLL_INTERVAL} that fit in `timeout` (at least 1). */
-export function attempts(timeout: Duration): number {
+function attempts(timeout: Duration): number {
   return Math.max(1, Math.ceil(timeout.toSeconds() / FAILOVER_POLL_INTERVAL.toSeconds()));
 }
