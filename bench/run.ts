@@ -150,7 +150,8 @@ interface Section {
 function cpuText(m: Measurement): string {
   const c = m.cpuSeconds;
   const f = (v: number | undefined) => (v === undefined ? '?' : v.toFixed(1));
-  return c ? `client ${f(c.client)} server ${f(c.server)} moto ${f(c.emulator)} s` : '-';
+  const node = c?.node === undefined ? '' : ` (node ${f(c.node)} + start-up ${f(c.nodeStartup)})`;
+  return c ? `client ${f(c.client)}${node} server ${f(c.server)} moto ${f(c.emulator)} s` : '-';
 }
 
 function mibText(kb: number): string {

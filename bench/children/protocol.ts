@@ -15,6 +15,10 @@ export interface ChildResult<T> {
   readonly memoryPeaksKb?: MemoryPeaks;
   /** process.memoryUsage().rss (KiB) just before the core call: node + bundle baseline. */
   readonly baselineRssKb?: number;
+  /** CPU seconds (user + system) of this node process alone during the core call (not its pg_dump/pg_restore). */
+  readonly nodeCpuSeconds?: number;
+  /** CPU seconds of this node process before the core call (start-up and module loading). */
+  readonly startupCpuSeconds?: number;
   readonly result?: T;
   readonly error?: string;
 }
@@ -80,12 +84,17 @@ class MemorySampler {
 export async function runChild<T>(work: () => Promise<T>): Promise<void> {
   const baselineRssKb = Math.round(process.memoryUsage().rss / 1024);
   const sampler = new MemorySampler(100);
+  const cpuBefore = process.cpuUsage();
+  const seconds = (u: NodeJS.CpuUsage) => Math.round(((u.user + u.system) / 1e6) * 100) / 100;
   const started = process.hrtime.bigint();
-  const finish = (): Pick<ChildResult<T>, 'innerSeconds' | 'maxRssKb' | 'memoryPeaksKb' | 'baselineRssKb'> => ({
+  type Figures = 'innerSeconds' | 'maxRssKb' | 'memoryPeaksKb' | 'baselineRssKb' | 'nodeCpuSeconds' | 'startupCpuSeconds';
+  const finish = (): Pick<ChildResult<T>, Figures> => ({
     innerSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     maxRssKb: process.resourceUsage().maxRSS,
     memoryPeaksKb: sampler.stop(),
     baselineRssKb,
+    nodeCpuSeconds: seconds(process.cpuUsage(cpuBefore)),
+    startupCpuSeconds: seconds(cpuBefore),
   });
   try {
     const result = await work();

@@ -176,7 +176,8 @@ export async function coreChild<T>(ctx: BenchContext, contender: string, script:
       wallSeconds: run.wallSeconds, innerSeconds: child?.innerSeconds, coreMaxRssKb: child?.maxRssKb,
       coreMemoryPeaksKb: child?.memoryPeaksKb ? { ...child.memoryPeaksKb } : undefined,
       coreBaselineRssKb: child?.baselineRssKb,
-      processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1, cpuSeconds: cpu,
+      processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+      cpuSeconds: { ...cpu, node: child?.nodeCpuSeconds, nodeStartup: child?.startupCpuSeconds },
     },
     result: child?.ok ? child.result : undefined,
   };

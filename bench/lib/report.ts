@@ -29,7 +29,15 @@ export interface Measurement {
    * CPU seconds the run cost: far less sensitive to a busy machine than wall time. `client` is the measured
    * process tree (for a core child: node + its pg_dump/pg_restore), `server` PostgreSQL, `emulator` moto.
    */
-  readonly cpuSeconds?: { readonly client?: number; readonly server?: number; readonly emulator?: number };
+  readonly cpuSeconds?: {
+    readonly client?: number;
+    readonly server?: number;
+    readonly emulator?: number;
+    /** Core children only: the node process alone during the core call (client minus this = pg_dump/pg_restore). */
+    readonly node?: number;
+    /** Core children only: node start-up and module loading before the core call. */
+    readonly nodeStartup?: number;
+  };
 }
 
 export interface ContenderSummary {
