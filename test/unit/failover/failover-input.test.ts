@@ -125,3 +125,17 @@ describe('failoverNames', () => {
     expect(names.instanceIdentifier.length).toBeLessThanOrEqual(63);
   });
 });
+
+describe('names shared by the construct and the handlers', () => {
+  it('are the same on both sides (the construct cannot import handler code at run time)', async () => {
+    const lib = await import('../../../lib/recovery/failover-names');
+    const handlers = await import('../../../lambda/shared/failover-input');
+    const report = await import('../../../lambda/shared/failover-report');
+    const snapshots = await import('../../../lambda/shared/rds-snapshot');
+    expect(lib.FAILOVER_ID_PREFIX).toBe(handlers.FAILOVER_ID_PREFIX);
+    expect(lib.FAILOVER_SECRET_PREFIX).toBe(handlers.FAILOVER_SECRET_PREFIX);
+    expect(lib.DRY_RUN_TAG).toBe(handlers.FAILOVER_TAGS.dryRun);
+    expect(lib.FAILOVER_REPORT_PREFIX).toBe(report.FAILOVER_REPORT_PREFIX);
+    expect(lib.SNAPSHOT_ID_PREFIX).toBe(snapshots.SNAPSHOT_ID_PREFIX);
+  });
+});
