@@ -199,6 +199,7 @@ async function main(options: BenchOptions): Promise<void> {
     await createVersionedBucket(s3, BUCKET);
     const ctx: BenchContext = {
       pg, motoEndpoint: moto.endpoint, bucket: BUCKET, tmp, awsPath, log, serverPid: pg.pid, emulatorPid: moto.pid,
+      profileDir: options.profileDir === undefined ? undefined : resolve(options.profileDir),
     };
     const serverVersion = await withClient(pg, 'postgres', (c) => c.query<{ v: string }>('SHOW server_version'));
 

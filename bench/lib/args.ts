@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** Extra dump-core contenders with tuned settings, run on the base database alongside the others. */
   readonly variants: readonly DumpVariant[];
+  /** Directory for V8 CPU profiles of the core children (`node --cpu-prof`). @default - no profiling */
+  readonly profileDir?: string;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--size-mb N] [--repeats N] [--no-double] [--no-restore] [--name NAME]
@@ -34,6 +36,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--size-mb N] [--repeats
   --no-double    skip the doubled-size database (memory flatness check)
   --no-restore   skip the restore benchmark
   --name NAME    results file prefix (default "full", or "quick" with --quick)
+  --profile DIR  write a V8 CPU profile of every core child into DIR (node --cpu-prof; slows the children a little)
   --variant SPEC an extra dump-core contender with tuned settings (repeatable): part size in MiB (>= 5),
                  upload queue size, and the S3 client's requestChecksumCalculation (WHEN_SUPPORTED|WHEN_REQUIRED)`;
 
@@ -83,6 +86,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let restore = true;
   let name = quick ? 'quick' : 'full';
   const variants: DumpVariant[] = [];
+  let profileDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     switch (arg) {
@@ -106,6 +110,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         variants.push(variant);
         break;
       }
+      case '--profile': {
+        const value = argv[++i];
+        if (value === undefined || value.startsWith('--')) throw new Error('--profile needs a directory');
+        profileDir = value;
+        break;
+      }
       case '--name': {
         const value = argv[++i];
         if (value === undefined || !/^[A-Za-z0-9_-]+$/.test(value)) {
@@ -118,5 +128,5 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         throw new Error(`unknown option ${JSON.stringify(arg)}\n${USAGE}`);
     }
   }
-  return { sizeMb, repeats, double, restore, name, quick, variants };
+  return { sizeMb, repeats, double, restore, name, quick, variants, profileDir };
 }

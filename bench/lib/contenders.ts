@@ -19,6 +19,8 @@ export interface BenchContext {
   readonly serverPid?: number;
   /** moto_server, whose CPU is charged likewise. */
   readonly emulatorPid?: number;
+  /** When set, core children run with `--cpu-prof` writing here. */
+  readonly profileDir?: string;
   readonly log: (line: string) => void;
 }
 
@@ -151,7 +153,7 @@ export async function coreChild<T>(ctx: BenchContext, contender: string, script:
   database: string, round: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ measurement: Measurement; result?: T }> {
   const loadavg1 = loadavg()[0];
   const { value: run, rss, cpu } = await withTimeFiles(ctx, ['node'], async (files) => {
-    const nodeArgs = [script];
+    const nodeArgs = [...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : []), script];
     const [cmd, args] = gnuTimeAvailable() ? timed(files.node, process.execPath, nodeArgs) : [process.execPath, nodeArgs];
     return runProcess(cmd, args, {
       env: {

@@ -105,6 +105,7 @@ describe('args', () => {
   it('has full-run defaults and a quick preset that later flags override', () => {
     assert.deepEqual(parseArgs([]), {
       sizeMb: 300, repeats: 3, double: true, restore: true, name: 'full', quick: false, variants: [],
+      profileDir: undefined,
     });
     const quick = parseArgs(['--quick', '--repeats', '2']);
     assert.equal(quick.sizeMb, 30);
