@@ -95,7 +95,7 @@ describe('PostgresBackup with an RDS instance', () => {
       Description: Match.stringLikeRegexp('pg_dump streamed'),
       Layers: [{ Ref: Match.stringLikeRegexp('^BackupPgTools') }],
       Timeout: 900,
-      MemorySize: 1024,
+      MemorySize: 1769,
       Environment: {
         Variables: Match.objectLike({ SOURCE_ID: 'orders-db', PG_DUMP_PATH: '/opt/bin/pg_dump', BUCKET_NAME: Match.anyValue() }),
       },
