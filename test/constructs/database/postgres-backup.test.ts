@@ -27,6 +27,7 @@ function fixture(): Fixture {
     vpc,
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
     instanceIdentifier: 'orders-db',
+    storageEncrypted: true,
   });
   return { app, stack, vpc, bucket, instance };
 }
