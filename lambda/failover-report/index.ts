@@ -7,19 +7,18 @@
  * SOURCE_ID and `Mode` = rehearsal | failover): FailoverSucceeded, FailoverDurationSeconds, DataLossWindowSeconds; and
  * returns the outcome with the SNS subject and message the state machine publishes.
  */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv } from '../shared/errors';
 import {
   FailoverReport,
-  MetricDatum,
   buildFailoverReport,
   failoverMetrics,
   failoverNotification,
   failoverReportKey,
   parseFailoverReportEvent,
 } from '../shared/failover-report';
-import { logger, metrics } from '../shared/logger';
+import { logger } from '../shared/logger';
+import { publishReportMetrics, putJsonReport } from '../shared/report-store';
 import { SOURCE_DIMENSION } from '../shared/report';
 
 export type { FailoverReport, FailoverReportEvent, FailoverRunState, FailoverTimings } from '../shared/failover-report';
@@ -40,21 +39,6 @@ export const MODE_DIMENSION = 'Mode';
 
 const s3 = new S3Client({});
 
-const UNITS: Readonly<Record<MetricDatum['unit'], (typeof MetricUnit)[keyof typeof MetricUnit]>> = {
-  Count: MetricUnit.Count,
-  Bytes: MetricUnit.Bytes,
-  Seconds: MetricUnit.Seconds,
-  None: MetricUnit.NoUnit,
-};
-
-function publishMetrics(source: string, mode: string, data: readonly MetricDatum[]): void {
-  if (data.length === 0) return;
-  const single = metrics.singleMetric();
-  single.clearDefaultDimensions();
-  single.setDefaultDimensions({ [SOURCE_DIMENSION]: source, [MODE_DIMENSION]: mode });
-  for (const datum of data) single.addMetric(datum.name, UNITS[datum.unit], datum.value);
-}
-
 /**
  * Lambda entry point.
  *
@@ -69,17 +53,8 @@ export async function handler(event: unknown): Promise<FailoverReportResult> {
 
   const report = buildFailoverReport(summary, { source, finishedAt: new Date() });
   const reportKey = failoverReportKey(report);
-  const out = await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: reportKey,
-      Body: `${JSON.stringify(report, null, 2)}\n`,
-      ContentType: 'application/json',
-      ServerSideEncryption: 'aws:kms',
-      SSEKMSKeyId: kmsKeyId,
-    }),
-  );
-  if (report.mode !== undefined) publishMetrics(source, report.mode, failoverMetrics(report));
+  const versionId = await putJsonReport(s3, { bucket, key: reportKey, kmsKeyId }, report);
+  if (report.mode !== undefined) publishReportMetrics({ [SOURCE_DIMENSION]: source, [MODE_DIMENSION]: report.mode }, failoverMetrics(report));
   const notification = failoverNotification(report, reportKey, bucket);
   logger.info('failover report written', {
     reportKey,
@@ -92,7 +67,7 @@ export async function handler(event: unknown): Promise<FailoverReportResult> {
   return {
     status: report.status,
     reportKey,
-    ...(out.VersionId ? { versionId: out.VersionId } : {}),
+    ...(versionId ? { versionId } : {}),
     subject: notification.subject,
     message: notification.message,
     cause: report.failureReasons.join('; ').slice(0, 32_000),

@@ -8,12 +8,11 @@
  * SOURCE_ID): RecoveryTestSucceeded, BackupAgeSeconds, RestoreDurationSeconds; and returns the outcome with the SNS
  * subject and message the state machine publishes.
  */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv } from '../shared/errors';
-import { logger, metrics } from '../shared/logger';
+import { logger } from '../shared/logger';
+import { publishReportMetrics, putJsonReport } from '../shared/report-store';
 import {
-  MetricDatum,
   RecoveryTestReport,
   SOURCE_DIMENSION,
   buildRecoveryReport,
@@ -39,21 +38,6 @@ export interface RecoveryReportResult {
 
 const s3 = new S3Client({});
 
-const UNITS: Readonly<Record<MetricDatum['unit'], (typeof MetricUnit)[keyof typeof MetricUnit]>> = {
-  Count: MetricUnit.Count,
-  Bytes: MetricUnit.Bytes,
-  Seconds: MetricUnit.Seconds,
-  None: MetricUnit.NoUnit,
-};
-
-/** Publishes `data` with exactly one dimension, `Source` (as the backup report does). */
-function publishMetrics(source: string, data: readonly MetricDatum[]): void {
-  const single = metrics.singleMetric();
-  single.clearDefaultDimensions();
-  single.setDefaultDimensions({ [SOURCE_DIMENSION]: source });
-  for (const datum of data) single.addMetric(datum.name, UNITS[datum.unit], datum.value);
-}
-
 /**
  * Lambda entry point.
  *
@@ -68,17 +52,8 @@ export async function handler(event: unknown): Promise<RecoveryReportResult> {
 
   const report = buildRecoveryReport(summary, { source, finishedAt: new Date() });
   const reportKey = recoveryReportKey(report);
-  const out = await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: reportKey,
-      Body: `${JSON.stringify(report, null, 2)}\n`,
-      ContentType: 'application/json',
-      ServerSideEncryption: 'aws:kms',
-      SSEKMSKeyId: kmsKeyId,
-    }),
-  );
-  publishMetrics(source, recoveryTestMetrics(report));
+  const versionId = await putJsonReport(s3, { bucket, key: reportKey, kmsKeyId }, report);
+  publishReportMetrics({ [SOURCE_DIMENSION]: source }, recoveryTestMetrics(report));
   const notification = recoveryNotification(report, reportKey, bucket);
   logger.info('recovery test report written', {
     reportKey,
@@ -90,7 +65,7 @@ export async function handler(event: unknown): Promise<RecoveryReportResult> {
   return {
     status: report.status,
     reportKey,
-    ...(out.VersionId ? { versionId: out.VersionId } : {}),
+    ...(versionId ? { versionId } : {}),
     subject: notification.subject,
     message: notification.message,
     cause: report.failureReasons.join('; ').slice(0, 32_000),

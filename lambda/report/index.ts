@@ -7,14 +7,13 @@
  * `Source` = SOURCE_ID): BackupSucceeded, BackupDurationSeconds, BackupBytes (runs with dumps) and
  * LastSuccessTimestamp (successful runs). Returns the report's key.
  */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
 import { ReportFailed } from '../shared/backup-errors';
 import { requireEnv } from '../shared/errors';
-import { logger, metrics } from '../shared/logger';
+import { logger } from '../shared/logger';
+import { publishReportMetrics, putJsonReport } from '../shared/report-store';
 import {
   BackupReport,
-  MetricDatum,
   SOURCE_DIMENSION,
   backupReportKey,
   backupRunMetrics,
@@ -35,27 +34,6 @@ export interface ReportResult {
 
 const s3 = new S3Client({});
 
-const UNITS: Readonly<Record<MetricDatum['unit'], (typeof MetricUnit)[keyof typeof MetricUnit]>> = {
-  Count: MetricUnit.Count,
-  Bytes: MetricUnit.Bytes,
-  Seconds: MetricUnit.Seconds,
-  None: MetricUnit.NoUnit,
-};
-
-/**
- * Publishes `data` with exactly one dimension, `Source`. A single-metric child of the shared instance is used so
- * that the shared instance's default `service` dimension does not end up on these metrics (alarms select them by
- * `Source` alone), and the shared instance is left as it was.
- */
-function publishMetrics(source: string, data: readonly MetricDatum[]): void {
-  const single = metrics.singleMetric();
-  single.clearDefaultDimensions();
-  single.setDefaultDimensions({ [SOURCE_DIMENSION]: source });
-  for (const datum of data) {
-    single.addMetric(datum.name, UNITS[datum.unit], datum.value);
-  }
-}
-
 /**
  * Lambda entry point.
  *
@@ -70,18 +48,9 @@ export async function handler(event: unknown): Promise<ReportResult> {
 
   const report = buildBackupReport(summary, { source, finishedAt: new Date() });
   const reportKey = backupReportKey(report);
-  let out;
+  let versionId;
   try {
-    out = await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: reportKey,
-        Body: `${JSON.stringify(report, null, 2)}\n`,
-        ContentType: 'application/json',
-        ServerSideEncryption: 'aws:kms',
-        SSEKMSKeyId: kmsKeyId,
-      }),
-    );
+    versionId = await putJsonReport(s3, { bucket, key: reportKey, kmsKeyId }, report);
   } catch (error) {
     const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
@@ -89,7 +58,7 @@ export async function handler(event: unknown): Promise<ReportResult> {
       `the ${report.status} backup report could not be written to s3://${bucket}/${reportKey}: ${why}${status !== undefined ? ` (HTTP ${status})` : ''}`,
     );
   }
-  publishMetrics(source, backupRunMetrics(report));
+  publishReportMetrics({ [SOURCE_DIMENSION]: source }, backupRunMetrics(report));
   logger.info('backup report written', {
     reportKey,
     status: report.status,
@@ -97,5 +66,5 @@ export async function handler(event: unknown): Promise<ReportResult> {
     dumpBytes: report.totals.dumpBytes,
     snapshots: report.totals.snapshots,
   });
-  return { reportKey, status: report.status, ...(out.VersionId ? { versionId: out.VersionId } : {}) };
+  return { reportKey, status: report.status, ...(versionId ? { versionId } : {}) };
 }

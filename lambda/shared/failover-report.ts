@@ -7,9 +7,8 @@
  * target, and a dry run's cleanup finished. Anything else is FAILED, with one reason per cause.
  */
 import { InvalidInput } from './errors';
-import { formatKeyTimestamp } from './manifest';
 import { causeMessage } from './recovery-report';
-import { MAX_CAUSE_LENGTH, MetricDatum, RunStatus, StepError, executionNameFromId } from './report';
+import { MAX_CAUSE_LENGTH, MetricDatum, RunStatus, StepError, datedReportKey, executionNameFromId } from './report';
 import { JsonObject, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
 
 export type { MetricDatum, RunStatus, StepError } from './report';
@@ -438,15 +437,9 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
   };
 }
 
-/** Characters kept from an execution name in a key; anything else becomes `-`. */
-function keySafe(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'run';
-}
-
 /** `reports/failover/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`, dated by the run's start (UTC). */
 export function failoverReportKey(report: Pick<FailoverReport, 'startedAt' | 'executionName'>): string {
-  const stamp = formatKeyTimestamp(new Date(report.startedAt));
-  return `${FAILOVER_REPORT_PREFIX}${stamp.slice(0, 4)}/${stamp.slice(4, 6)}/${stamp.slice(6, 8)}/${stamp}-${keySafe(report.executionName)}.json`;
+  return datedReportKey(FAILOVER_REPORT_PREFIX, report.startedAt, report.executionName);
 }
 
 /**

@@ -8,8 +8,7 @@
  * dimension (`Source`).
  */
 import { InvalidInput } from './errors';
-import { formatKeyTimestamp } from './manifest';
-import { MAX_CAUSE_LENGTH, MetricDatum, RunStatus, StepError, executionNameFromId } from './report';
+import { MAX_CAUSE_LENGTH, MetricDatum, RunStatus, StepError, datedReportKey, executionNameFromId } from './report';
 import { JsonObject, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
 
 export { SOURCE_DIMENSION } from './report';
@@ -407,15 +406,9 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
   };
 }
 
-/** Characters kept from an execution name in a key; anything else becomes `-`. */
-function keySafe(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'run';
-}
-
 /** `reports/recovery-test/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`, dated by the run's start (UTC). */
 export function recoveryReportKey(report: Pick<RecoveryTestReport, 'startedAt' | 'executionName'>): string {
-  const stamp = formatKeyTimestamp(new Date(report.startedAt));
-  return `${RECOVERY_REPORT_PREFIX}${stamp.slice(0, 4)}/${stamp.slice(4, 6)}/${stamp.slice(6, 8)}/${stamp}-${keySafe(report.executionName)}.json`;
+  return datedReportKey(RECOVERY_REPORT_PREFIX, report.startedAt, report.executionName);
 }
 
 /**

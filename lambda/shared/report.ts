@@ -277,12 +277,20 @@ function keySafe(text: string): string {
 }
 
 /**
+ * `<prefix><YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`, dated by the run's start (UTC); the timestamp has the
+ * dump keys' format (`20240131T020000.123Z`), so reports sort in time order. Every workflow's report uses this layout.
+ */
+export function datedReportKey(prefix: string, startedAt: string, executionName: string): string {
+  const stamp = formatKeyTimestamp(new Date(startedAt));
+  return `${prefix}${stamp.slice(0, 4)}/${stamp.slice(4, 6)}/${stamp.slice(6, 8)}/${stamp}-${keySafe(executionName)}.json`;
+}
+
+/**
  * `reports/backup/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`, dated by the run's start (UTC); the timestamp
  * has the dump keys' format (`20240131T020000.123Z`), so reports sort in time order.
  */
 export function backupReportKey(report: Pick<BackupReport, 'startedAt' | 'executionName'>): string {
-  const stamp = formatKeyTimestamp(new Date(report.startedAt));
-  return `${BACKUP_REPORT_PREFIX}${stamp.slice(0, 4)}/${stamp.slice(4, 6)}/${stamp.slice(6, 8)}/${stamp}-${keySafe(report.executionName)}.json`;
+  return datedReportKey(BACKUP_REPORT_PREFIX, report.startedAt, report.executionName);
 }
 
 /** Names of the metrics a backup run publishes (namespace `CdkBackupDr`, dimension `Source`). */
