@@ -121,13 +121,16 @@ afterAll(() => {
   s3.destroy();
 });
 
-async function readReport(reportKey: string): Promise<{ report: BackupReport; sse?: string; kmsKey?: string; contentType?: string }> {
+async function readReport(
+  reportKey: string,
+): Promise<{ report: BackupReport; sse?: string; kmsKey?: string; contentType?: string; versionId?: string }> {
   const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: reportKey }));
   return {
     report: JSON.parse(await object.Body!.transformToString()) as BackupReport,
     sse: object.ServerSideEncryption,
     kmsKey: object.SSEKMSKeyId,
     contentType: object.ContentType,
+    versionId: object.VersionId,
   };
 }
 
@@ -147,9 +150,10 @@ test('a successful run: the report is written with SSE-KMS and the four metrics 
   const day = started.toISOString().slice(0, 10).replace(/-/g, '/');
   expect(result?.reportKey).toMatch(new RegExp(`^reports/backup/${day}/\\d{8}T\\d{6}\\.\\d{3}Z-${input.executionName as string}\\.json$`));
   expect(result?.status).toBe('SUCCEEDED');
-  expect(result?.versionId).toBeTruthy();
-
-  const { report, sse, kmsKey, contentType } = await readReport(result!.reportKey);
+  const { report, sse, kmsKey, contentType, versionId } = await readReport(result!.reportKey);
+  // The version id returned is the one S3 holds for the report (the bucket is versioned).
+  expect(versionId).toEqual(expect.any(String));
+  expect(result?.versionId).toBe(versionId);
   expect(sse).toBe('aws:kms');
   expect(kmsKey).toBe(key.arn);
   expect(contentType).toBe('application/json');
