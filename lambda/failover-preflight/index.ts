@@ -13,7 +13,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvalidInput } from '../shared/errors';
 import { FailoverConfig, readFailoverConfig } from '../shared/failover-config';
-import { newestRestorableDump } from '../shared/failover-dumps';
+import { newestRestorableDump } from '../shared/dump-lookup';
 import {
   DrRegionUnavailable,
   ExecutionScope,

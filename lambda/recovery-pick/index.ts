@@ -13,14 +13,13 @@
  * age is within the RPO.
  */
 import { randomInt } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { DBClusterSnapshot, DBSnapshot, DescribeDBClusterSnapshotsCommand, DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   BackupKind,
   BackupNotFound,
   BackupSelection,
   BackupUnusable,
-  DumpObjectHead,
   MAX_CANDIDATES_TRIED,
   PickedBackup,
   SkippedBackup,
@@ -36,9 +35,10 @@ import {
   snapshotProblem,
   sortNewestFirst,
 } from '../shared/backup-selection';
+import { headDump, listKeys, readManifest } from '../shared/dump-lookup';
 import { InvalidInput, MissingConfiguration, requireEnv } from '../shared/errors';
 import { logger } from '../shared/logger';
-import { BackupManifest, DATABASE_NAME_HINT, DUMP_KEY_PREFIX, isValidDatabaseName, parseBackupKey, parseManifestJson } from '../shared/manifest';
+import { BackupManifest, DATABASE_NAME_HINT, DUMP_KEY_PREFIX, isValidDatabaseName, parseBackupKey } from '../shared/manifest';
 import { isOwnSnapshot, tagRecord } from '../shared/rds-snapshot';
 import { expectObject, expectOneOf } from '../shared/validate';
 
@@ -75,61 +75,12 @@ function errorName(error: unknown): string {
   return error instanceof Error ? error.name : '';
 }
 
-/** Every key under `prefix`, page by page. */
-async function* listKeys(bucket: string, prefix: string): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object.Key;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-}
-
-async function collect(keys: AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const key of keys) out.push(key);
-  return out;
-}
-
-/** The manifest at `key`, `undefined` when there is none, or the reason it is invalid. */
-async function readManifest(bucket: string, key: string): Promise<{ manifest: BackupManifest } | { problem: string } | undefined> {
-  let text: string;
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    if (!out.Body) throw new Error('empty response body');
-    text = await out.Body.transformToString('utf-8');
-  } catch (error) {
-    if (['NoSuchKey', 'NotFound'].includes(errorName(error))) return undefined;
-    throw error;
-  }
-  const parsed = parseManifestJson(text);
-  return parsed.ok ? { manifest: parsed.manifest } : { problem: `invalid manifest: ${parsed.errors.join('; ')}` };
-}
-
-async function headDump(bucket: string, manifest: BackupManifest): Promise<DumpObjectHead | undefined> {
-  try {
-    const out = await s3.send(
-      new HeadObjectCommand({ Bucket: bucket, Key: manifest.s3.key, ...(manifest.s3.versionId ? { VersionId: manifest.s3.versionId } : {}) }),
-    );
-    return {
-      ...(out.ContentLength !== undefined ? { contentLength: out.ContentLength } : {}),
-      ...(out.VersionId !== undefined ? { versionId: out.VersionId } : {}),
-      ...(out.StorageClass !== undefined ? { storageClass: out.StorageClass } : {}),
-      ...(out.Restore !== undefined ? { restore: out.Restore } : {}),
-    };
-  } catch (error) {
-    // A missing key or version: 404 (NotFound / NoSuchKey / NoSuchVersion), or 400 for a malformed version id.
-    if (['NotFound', 'NoSuchKey', 'NoSuchVersion', 'BadRequest'].includes(errorName(error))) return undefined;
-    throw error;
-  }
-}
-
 /** The manifest and why it cannot be used (or undefined), or `undefined` when the manifest does not exist. */
 async function examineDump(bucket: string, source: string, manifestKey: string): Promise<{ manifest?: BackupManifest; problem?: string } | undefined> {
-  const read = await readManifest(bucket, manifestKey);
+  const read = await readManifest(s3, bucket, manifestKey);
   if (!read) return undefined;
   if ('problem' in read) return { problem: read.problem };
-  const problem = dumpProblem(manifestKey, read.manifest, source, await headDump(bucket, read.manifest));
+  const problem = dumpProblem(manifestKey, read.manifest, source, await headDump(s3, bucket, read.manifest));
   return { manifest: read.manifest, ...(problem !== undefined ? { problem } : {}) };
 }
 
@@ -167,7 +118,7 @@ async function pickDump(selection: BackupSelection): Promise<PickedBackup> {
   }
 
   const prefix = `${DUMP_KEY_PREFIX}${source}/${database !== undefined ? `${database}/` : ''}`;
-  const all = dumpCandidates(await collect(listKeys(bucket, prefix)), source, database);
+  const all = dumpCandidates(await listKeys(s3, bucket, prefix), source, database);
   const ordered = orderCandidates(all, selection, now, randomInt);
   const where = 'randomWithinDays' in selection ? `within the last ${selection.randomWithinDays} days ` : '';
   if (ordered.length === 0) {

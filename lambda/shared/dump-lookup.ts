@@ -1,7 +1,7 @@
 /**
- * Finding the newest restorable dump of a database in the failover's bucket (the replica bucket in the DR region).
- * The rules are the recovery test's (./backup-selection: a manifest that is valid, of this source, whose dump object
- * exists with the manifest's size and is not archived); this module does the listing and reading.
+ * Listing and reading dumps in a backup bucket: for the recovery test's pick, and for the failover's newest restorable
+ * dump (in the replica bucket in the DR region). The rules are in ./backup-selection (a manifest that is valid, of
+ * this source, whose dump object exists with the manifest's size and is not archived); this module does the I/O.
  */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DumpObjectHead, MAX_CANDIDATES_TRIED, dumpCandidates, dumpProblem } from './backup-selection';
@@ -23,7 +23,8 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
   return keys;
 }
 
-async function readManifest(s3: S3Client, bucket: string, key: string): Promise<{ manifest: BackupManifest } | { problem: string } | undefined> {
+/** The manifest at `key`, `undefined` when there is none, or the reason it is invalid. */
+export async function readManifest(s3: S3Client, bucket: string, key: string): Promise<{ manifest: BackupManifest } | { problem: string } | undefined> {
   let text: string;
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -37,7 +38,8 @@ async function readManifest(s3: S3Client, bucket: string, key: string): Promise<
   return parsed.ok ? { manifest: parsed.manifest } : { problem: `invalid manifest: ${parsed.errors.join('; ')}` };
 }
 
-async function headDump(s3: S3Client, bucket: string, manifest: BackupManifest): Promise<DumpObjectHead | undefined> {
+/** The dump object's size, version and storage class at the manifest's version, `undefined` when it is missing. */
+export async function headDump(s3: S3Client, bucket: string, manifest: BackupManifest): Promise<DumpObjectHead | undefined> {
   try {
     const out = await s3.send(
       new HeadObjectCommand({ Bucket: bucket, Key: manifest.s3.key, ...(manifest.s3.versionId ? { VersionId: manifest.s3.versionId } : {}) }),
