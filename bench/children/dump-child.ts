@@ -1,5 +1,4 @@
 /** Measured child: one call of the dump core (`runDump`), bundled by bench/run.ts and run with plain node. */
-import { S3Client } from '@aws-sdk/client-s3';
 import { runDump } from '../../lambda/shared/dump-core';
 import type { Tier } from '../../lambda/shared/manifest';
 import type { PgTarget } from '../../lambda/shared/pg';
@@ -30,10 +29,13 @@ export interface DumpChildOutput {
 
 void runChild<DumpChildOutput>(async () => {
   const input = readInput<DumpChildInput>();
-  // Like the Lambda handler: a client from the environment (AWS_ENDPOINT_URL points it at the emulator).
-  const s3 = new S3Client(
-    input.requestChecksumCalculation ? { requestChecksumCalculation: input.requestChecksumCalculation } : {},
-  );
+  // Without a tuning the core creates its own client from the environment (AWS_ENDPOINT_URL points it at the
+  // emulator), as the CLI does; the AWS SDK is then loaded while pg_dump starts.
+  let s3: import('@aws-sdk/client-s3').S3Client | undefined;
+  if (input.requestChecksumCalculation) {
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    s3 = new S3Client({ requestChecksumCalculation: input.requestChecksumCalculation });
+  }
   const result = await runDump({
     target: input.target,
     bucket: input.bucket,

@@ -42,13 +42,24 @@ import {
   type PgTarget,
 } from './pg';
 import { readPgDumpVersion, resolvePgDumpPath, spawnPgDump, type PgDumpProcess } from './pg-dump';
-import {
-  abortOpenUploads,
-  createStreamingUpload,
-  deleteObjectVersion,
-  headObjectOrUndefined,
-  putTextObject,
-} from './s3-stream';
+
+/** The S3 side of a dump: the client and the upload helpers, loaded once pg_dump is running (see {@link loadS3}). */
+interface S3Side {
+  readonly s3: S3Client;
+  readonly io: typeof import('./s3-stream');
+}
+
+/**
+ * Loads the S3 helpers (and with them the AWS SDK) and, when the caller gave no client, creates one from the
+ * environment. Called right after pg_dump is spawned: loading the SDK takes about 0.1 s of CPU, which then overlaps
+ * pg_dump's own start-up (connecting and reading the catalog) instead of delaying it.
+ */
+async function loadS3(given: S3Client | undefined): Promise<S3Side> {
+  const io = await import('./s3-stream');
+  if (given) return { s3: given, io };
+  const { S3Client: Client } = await import('@aws-sdk/client-s3');
+  return { s3: new Client({}), io };
+}
 
 /** `application_name` of the connection that holds the exported snapshot and counts rows. */
 export const SNAPSHOT_APPLICATION_NAME = 'cdk-backup-dr-snapshot';
@@ -77,7 +88,11 @@ export interface DumpOptions {
   /** Name of the database server in keys and manifests (`SOURCE_ID`). */
   readonly source: string;
   readonly tiers: readonly Tier[];
-  readonly s3: S3Client;
+  /**
+   * @default - a client from the environment (region, credentials, `AWS_ENDPOINT_URL`), created once pg_dump has
+   *   started
+   */
+  readonly s3?: S3Client;
   /**
    * Aborts the dump (kills pg_dump, aborts the upload, leaves nothing). The Lambda handler fires it shortly
    * before the function's timeout.
@@ -199,7 +214,7 @@ export function checkDumpOptions(options: Pick<DumpOptions, 'source' | 'target' 
 export async function runDump(options: DumpOptions): Promise<DumpResult> {
   checkDumpOptions(options);
   const log = options.log ?? silentLogSink;
-  const { target, bucket, s3 } = options;
+  const { target, bucket } = options;
   const scrub = (text: string): string => scrubSecrets(text, [target.password]);
   const failed = (cause: DumpFailureCause, text: string): DumpFailed => new DumpFailed(cause, scrub(text));
 
@@ -209,9 +224,11 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
   const { dumpKey, manifestKey } = backupKeys(options.source, target.database, startedAt);
 
   const pgDumpPath = resolvePgDumpPath(options.pgDumpPath);
-  const pgDumpVersion = await readPgDumpVersion(pgDumpPath).catch((error: unknown) => {
-    throw failed('pg_dump', message(error));
-  });
+  // Asked while connecting: both are on the way to spawning pg_dump, which is what the run waits for.
+  const versionRead = readPgDumpVersion(pgDumpPath).then(
+    (version) => ({ version }),
+    (error: unknown) => ({ error: failed('pg_dump', message(error)) }),
+  );
 
   const latch = new FailureLatch();
   let client: Client;
@@ -220,10 +237,14 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       latch.fail(failed('connection', `database connection lost: ${error.message}`)),
     );
   } catch (error) {
+    await versionRead;
     throw failed('connection', message(error));
   }
 
   try {
+    const versionResult = await versionRead;
+    if ('error' in versionResult) throw versionResult.error;
+    const pgDumpVersion = versionResult.version;
     const session = await beginExportedSnapshot(client).catch((error: unknown) => {
       throw latch.current ?? failed('connection', `cannot export a snapshot of ${target.database}: ${message(error)}`);
     });
@@ -270,9 +291,10 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       tiers: [...options.tiers],
     };
 
+    const { s3, io } = streamed.s3Side;
     let manifestVersionId: string | null;
     try {
-      manifestVersionId = await putTextObject(
+      manifestVersionId = await io.putTextObject(
         s3,
         bucket,
         manifestKey,
@@ -282,7 +304,7 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       );
     } catch (error) {
       const cause = failed('manifest', `writing the manifest ${manifestKey} failed: ${message(error)}`);
-      await deleteObjectVersion(s3, bucket, dumpKey, streamed.versionId).catch((deleteError: unknown) => {
+      await io.deleteObjectVersion(s3, bucket, dumpKey, streamed.versionId).catch((deleteError: unknown) => {
         throw failed(
           cause.failure,
           `${cause.message}; deleting the dump object ${dumpKey} (version ${streamed.versionId}) also failed: ` +
@@ -310,6 +332,7 @@ interface StreamDumpArgs {
 }
 
 interface StreamedDump {
+  readonly s3Side: S3Side;
   readonly bytes: number;
   readonly sha256: string;
   readonly versionId: string | null;
@@ -319,7 +342,7 @@ interface StreamedDump {
 /** pg_dump → hash tap → multipart upload, with counts in the same snapshot; cleans up after itself on failure. */
 async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
   const { options, latch, client, dumpKey, failed } = args;
-  const { s3, bucket } = options;
+  const { bucket } = options;
 
   const proc: PgDumpProcess = spawnPgDump({ pgDumpPath: args.pgDumpPath, target: options.target, snapshotId: args.snapshotId });
   options.hooks?.pgDumpStarted?.(proc.child);
@@ -329,6 +352,16 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
   counting.catch((error: unknown) =>
     latch.fail(latch.current ?? failed('connection', `counting rows in the dump's snapshot failed: ${message(error)}`)),
   );
+
+  // pg_dump's output waits in its pipe meanwhile.
+  let s3Side: S3Side;
+  try {
+    s3Side = await loadS3(options.s3);
+  } catch (error) {
+    proc.stop();
+    throw latch.fail(failed('upload', `cannot create the S3 client: ${message(error)}`));
+  }
+  const { s3, io } = s3Side;
 
   const tap = new HashTap({
     onBytes: options.hooks?.progress,
@@ -341,7 +374,7 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
   proc.stdout.on('error', (error) => latch.fail(failed('pg_dump', `reading pg_dump's output failed: ${error.message}`)));
   proc.stdout.pipe(tap);
 
-  const upload = createStreamingUpload({
+  const upload = io.createStreamingUpload({
     s3,
     bucket,
     key: dumpKey,
@@ -381,24 +414,24 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
     if (!outcome.ok) {
       const cause =
         latch.current ?? latch.fail(failed('upload', `uploading s3://${bucket}/${dumpKey} failed: ${message(outcome.error)}`));
-      await cleanUp(options, dumpKey, undefined, cause, failed);
+      await cleanUp(s3Side, options, dumpKey, undefined, cause, failed);
       throw cause;
     }
     if (latch.current) {
-      await cleanUp(options, dumpKey, { versionId: outcome.versionId }, latch.current, failed);
+      await cleanUp(s3Side, options, dumpKey, { versionId: outcome.versionId }, latch.current, failed);
       throw latch.current;
     }
 
     const { bytes, sha256 } = tap.digest();
-    const head = await headObjectOrUndefined(s3, bucket, dumpKey, outcome.versionId);
+    const head = await io.headObjectOrUndefined(s3, bucket, dumpKey, outcome.versionId);
     if (head?.ContentLength !== bytes) {
       const cause = latch.fail(
         failed('upload', `s3://${bucket}/${dumpKey} holds ${head?.ContentLength ?? 'no'} bytes, but ${bytes} were streamed`),
       );
-      await cleanUp(options, dumpKey, { versionId: outcome.versionId }, cause, failed);
+      await cleanUp(s3Side, options, dumpKey, { versionId: outcome.versionId }, cause, failed);
       throw cause;
     }
-    return { bytes, sha256, versionId: outcome.versionId, tables: await counting };
+    return { s3Side, bytes, sha256, versionId: outcome.versionId, tables: await counting };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     proc.stop();
@@ -407,6 +440,7 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
 
 /** Removes what a failed run left: open multipart uploads of the key and, if it completed, the object version. */
 async function cleanUp(
+  { s3, io }: S3Side,
   options: DumpOptions,
   dumpKey: string,
   completed: { readonly versionId: string | null } | undefined,
@@ -415,8 +449,8 @@ async function cleanUp(
 ): Promise<void> {
   const log = options.log ?? silentLogSink;
   try {
-    if (completed) await deleteObjectVersion(options.s3, options.bucket, dumpKey, completed.versionId);
-    const aborted = await abortOpenUploads(options.s3, options.bucket, dumpKey);
+    if (completed) await io.deleteObjectVersion(s3, options.bucket, dumpKey, completed.versionId);
+    const aborted = await io.abortOpenUploads(s3, options.bucket, dumpKey);
     log.warn('dump failed; cleaned up', { dumpKey, abortedUploads: aborted, failure: cause.failure });
   } catch (error) {
     throw failed(

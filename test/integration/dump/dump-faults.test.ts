@@ -10,7 +10,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { handler as dumpHandler } from '../../../lambda/dump/index';
 import { DumpFailed } from '../../../lambda/shared/backup-errors';
 import { runDump, SNAPSHOT_APPLICATION_NAME, type DumpOptions } from '../../../lambda/shared/dump-core';
@@ -263,6 +263,25 @@ describe('runDump faults', () => {
     expect(error.message).toMatch(/^pg_dump 14.11 cannot dump a PostgreSQL 15\.\d+ server/);
     expect(calls).toEqual([]);
     await expectNothingLeft(opts.source);
+  });
+
+  it('pg_dump missing: names it and what to install, with nothing uploaded', async () => {
+    const opts = options({ s3: undefined, pgDumpPath: path.join(tmp, 'no-such-pg_dump') });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('pg_dump');
+    expect(error.message).toMatch(/^pg_dump was not found at .*no-such-pg_dump: add the PgToolsLayer/);
+    await expectNothingLeft(opts.source);
+  });
+});
+
+describe('runDump without an S3 client', () => {
+  it('creates one from the environment (as the CLI and the benchmark do) and completes the backup', async () => {
+    const opts = options({ s3: undefined, kmsKeyId: undefined });
+    const result = await runDump(opts);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: result.dumpKey, VersionId: result.manifest.s3.versionId ?? undefined }));
+    expect(head.ContentLength).toBe(result.manifest.bytes);
+    expect(result.manifest.tables.length).toBeGreaterThan(0);
+    expect((await leftovers(s3, bucket, `postgres/${opts.source}/`)).uploads).toEqual([]);
   });
 });
 
