@@ -422,6 +422,19 @@ describe('restore faults', () => {
     expect(logged.join('')).not.toContain(harnessEnv().pg.password);
   });
 
+  it('with parallel jobs, names a database it cannot reach rather than the download it stopped, and leaves no file', async () => {
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'restore-unreachable-'));
+    const database = freshName('absent');
+    try {
+      const error = await runRestore({ bucket, manifestKey, target: target(database), jobs: 2, workDir, s3 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RestoreFailed);
+      expect((error as Error).message).toContain(`database "${database}" does not exist`);
+      expect(fs.readdirSync(workDir)).toEqual([]);
+    } finally {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
   it('needs a host from the input or the secret', async () => {
     const { pg } = harnessEnv();
     const { ARN } = await secretsManager.send(
