@@ -30,7 +30,7 @@ export interface DumpChildOutput {
 void runChild<DumpChildOutput>(async () => {
   const input = readInput<DumpChildInput>();
   // Without a tuning the core creates its own client from the environment (AWS_ENDPOINT_URL points it at the
-  // emulator), as the CLI does; the AWS SDK is then loaded while pg_dump starts.
+  // emulator); the AWS SDK is then loaded while pg_dump starts.
   let s3: import('@aws-sdk/client-s3').S3Client | undefined;
   if (input.requestChecksumCalculation) {
     const { S3Client } = await import('@aws-sdk/client-s3');

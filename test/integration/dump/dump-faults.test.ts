@@ -275,7 +275,7 @@ describe('runDump faults', () => {
 });
 
 describe('runDump without an S3 client', () => {
-  it('creates one from the environment (as the CLI and the benchmark do) and completes the backup', async () => {
+  it('creates one from the environment (as the benchmark child relies on) and completes the backup', async () => {
     const opts = options({ s3: undefined, kmsKeyId: undefined });
     const result = await runDump(opts);
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: result.dumpKey, VersionId: result.manifest.s3.versionId ?? undefined }));
