@@ -14,6 +14,37 @@ export const PG_DUMP_APPLICATION_NAME = 'cdk-backup-dr-pg_dump';
 export const LAYER_PG_DUMP_PATH = '/opt/bin/pg_dump';
 
 /**
+ * Where GNU coreutils' `libstdbuf.so` (the library `stdbuf -o` preloads) may be: the PgToolsLayer's copy first.
+ */
+export const STDBUF_LIBRARY_CANDIDATES: readonly string[] = [
+  '/opt/lib/libstdbuf.so',
+  '/usr/libexec/coreutils/libstdbuf.so',
+  '/usr/lib/coreutils/libstdbuf.so',
+  '/usr/lib64/coreutils/libstdbuf.so',
+];
+
+/** Size of pg_dump's writes to its output when libstdbuf is preloaded: fits a socket buffer whole. */
+export const PG_DUMP_WRITE_BYTES = 128 * 1024;
+
+/**
+ * The environment that makes pg_dump write its archive 128 KiB at a time instead of 4 KiB.
+ *
+ * pg_dump writes through stdio, which buffers 4 KiB on a pipe: about 37,000 writes per 145 MiB, each one waking the
+ * reader. Preloading libstdbuf with `_STDBUF_O` (what `stdbuf -o` does) enlarges that buffer. Measured with the
+ * dump core on 145 MiB at 10 MiB/s: 2.1 s of CPU instead of 3.3–3.6 s, kernel time 0.45 s instead of 1.25 s.
+ * Without the library pg_dump runs as it is. `PG_DUMP_STDBUF_LIBRARY` names another copy, or `none` to turn it off.
+ */
+export function largeWritesEnv(
+  parent: NodeJS.ProcessEnv = process.env,
+  exists: (path: string) => boolean = existsSync,
+): Record<string, string> {
+  const chosen = parent.PG_DUMP_STDBUF_LIBRARY;
+  if (chosen === 'none') return {};
+  const library = chosen ?? STDBUF_LIBRARY_CANDIDATES.find((candidate) => exists(candidate));
+  return library ? { LD_PRELOAD: library, _STDBUF_O: String(PG_DUMP_WRITE_BYTES) } : {};
+}
+
+/**
  * The pg_dump to run: `explicit` when given, else `PG_DUMP_PATH`, else the layer's when it exists, else `pg_dump`
  * from `PATH`.
  */
@@ -136,7 +167,8 @@ export function pgDumpArgs(snapshotId: string): string[] {
 
 /** Starts `pg_dump -Fc --snapshot=<id>` with the connection and password in its environment only. */
 export function spawnPgDump(options: SpawnPgDumpOptions): PgDumpProcess {
-  const env = libpqEnv(options.target, options.parentEnv ?? process.env, PG_DUMP_APPLICATION_NAME);
+  const parentEnv = options.parentEnv ?? process.env;
+  const env = { ...libpqEnv(options.target, parentEnv, PG_DUMP_APPLICATION_NAME), ...largeWritesEnv(parentEnv) };
   const child = spawn(options.pgDumpPath, pgDumpArgs(options.snapshotId), {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

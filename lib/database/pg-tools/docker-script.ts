@@ -50,9 +50,17 @@ export function dockerBundlingScript(options: DockerScriptOptions): string {
     '  chmod 0644 "$out/lib/$name"',
     'done < "$deps"',
     'rm -f "$deps"',
+    // Optional: the dump preloads it so that pg_dump writes 128 KiB at a time (see lambda/shared/pg-dump.ts).
+    'for f in /usr/libexec/coreutils/libstdbuf.so /usr/lib64/coreutils/libstdbuf.so; do',
+    '  if [ -f "$f" ]; then cp -L "$f" "$out/lib/libstdbuf.so"; chmod 0644 "$out/lib/libstdbuf.so"; break; fi',
+    'done',
     `for tool in ${PG_TOOLS.join(' ')}; do`,
     '  env -i LD_LIBRARY_PATH="$out/lib" "$out/bin/$tool" --version >&2',
     'done',
+    'if [ -f "$out/lib/libstdbuf.so" ]; then',
+    '  said="$(env -i LD_LIBRARY_PATH="$out/lib" LD_PRELOAD="$out/lib/libstdbuf.so" _STDBUF_O=131072 "$out/bin/pg_dump" --version 2>&1)"',
+    '  case "$said" in *"cannot be preloaded"*) echo "$said; leaving libstdbuf.so out" >&2; rm -f "$out/lib/libstdbuf.so";; esac',
+    'fi',
   ];
   if (options.owner !== undefined) {
     if (!/^\d+:\d+$/.test(options.owner)) throw new Error(`owner must be uid:gid, got ${options.owner}`);

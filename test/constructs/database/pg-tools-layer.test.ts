@@ -121,6 +121,18 @@ describe('PgToolsLayer with local bundling (this machine has the PostgreSQL 15 c
     }
   });
 
+  it("carries this machine's libstdbuf, and the bundled pg_dump runs with it preloaded", () => {
+    const dir = layerAssetDir(stack, template);
+    const stdbuf = path.join(dir, 'lib', 'libstdbuf.so');
+    expect(fs.existsSync(stdbuf)).toBe(fs.existsSync('/usr/libexec/coreutils/libstdbuf.so'));
+    const run = spawnSync(path.join(dir, 'bin', 'pg_dump'), ['--version'], {
+      encoding: 'utf8',
+      env: { LD_LIBRARY_PATH: path.join(dir, 'lib'), LD_PRELOAD: stdbuf, _STDBUF_O: '131072' },
+    });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+  });
+
   it('can be attached to a function', () => {
     const layerId = stack.getLogicalId(layer.node.defaultChild as lambda.CfnLayerVersion);
     template.hasResourceProperties('AWS::Lambda::Function', { Layers: [{ Ref: layerId }] });

@@ -6,7 +6,7 @@
  * password, missing database, abort signal, a failing pg_dump binary); S3 server errors are the only injected ones
  * (the emulator cannot produce them), through a middleware on a real client.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -276,8 +276,22 @@ describe('runDump faults', () => {
 
 describe('runDump without an S3 client', () => {
   it('creates one from the environment (as the benchmark child relies on) and completes the backup', async () => {
-    const opts = options({ s3: undefined, kmsKeyId: undefined });
+    let child: ChildProcess | undefined;
+    let childEnv = '';
+    const opts = options({
+      s3: undefined,
+      kmsKeyId: undefined,
+      hooks: {
+        pgDumpStarted: (c) => (child = c),
+        // Read once pg_dump writes, i.e. after any wrapper (Debian's pg_wrapper) has exec'd the real binary.
+        progress: () => {
+          if (!childEnv && child?.pid) childEnv = readFileSync(`/proc/${child.pid}/environ`, 'utf8');
+        },
+      },
+    });
     const result = await runDump(opts);
+    // GNU coreutils is on this machine: pg_dump ran with libstdbuf preloaded, writing 128 KiB at a time.
+    expect(childEnv.split('\0')).toEqual(expect.arrayContaining(['LD_PRELOAD=/usr/libexec/coreutils/libstdbuf.so', '_STDBUF_O=131072']));
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: result.dumpKey, VersionId: result.manifest.s3.versionId ?? undefined }));
     expect(head.ContentLength).toBe(result.manifest.bytes);
     expect(result.manifest.tables.length).toBeGreaterThan(0);

@@ -10,7 +10,15 @@ import {
   pgDumpCompatibilityProblem,
   qualifiedName,
 } from '../../../lambda/shared/pg';
-import { describePgDumpExit, OutputTail, pgDumpArgs, resolvePgDumpPath } from '../../../lambda/shared/pg-dump';
+import {
+  describePgDumpExit,
+  largeWritesEnv,
+  OutputTail,
+  pgDumpArgs,
+  PG_DUMP_WRITE_BYTES,
+  resolvePgDumpPath,
+  STDBUF_LIBRARY_CANDIDATES,
+} from '../../../lambda/shared/pg-dump';
 
 const TARGET = { host: 'db.internal', port: 5432, user: 'backup', password: 'p@ss:w/rd', database: 'app' };
 
@@ -128,5 +136,24 @@ describe('resolvePgDumpPath', () => {
     expect(resolvePgDumpPath(undefined, { PG_DUMP_PATH: '/y/pg_dump' }, () => true)).toBe('/y/pg_dump');
     expect(resolvePgDumpPath(undefined, {}, (p) => p === '/opt/bin/pg_dump')).toBe('/opt/bin/pg_dump');
     expect(resolvePgDumpPath(undefined, {}, () => false)).toBe('pg_dump');
+  });
+});
+
+describe('largeWritesEnv', () => {
+  it("preloads the first libstdbuf found, the layer's before the system's, with 128 KiB writes", () => {
+    const found = new Set(['/opt/lib/libstdbuf.so', '/usr/libexec/coreutils/libstdbuf.so']);
+    expect(STDBUF_LIBRARY_CANDIDATES[0]).toBe('/opt/lib/libstdbuf.so');
+    expect(largeWritesEnv({}, (p) => found.has(p))).toEqual({ LD_PRELOAD: '/opt/lib/libstdbuf.so', _STDBUF_O: '131072' });
+    expect(PG_DUMP_WRITE_BYTES).toBe(131072);
+    expect(largeWritesEnv({}, (p) => p === '/usr/lib64/coreutils/libstdbuf.so').LD_PRELOAD).toBe('/usr/lib64/coreutils/libstdbuf.so');
+  });
+
+  it('changes nothing when no libstdbuf exists, or when PG_DUMP_STDBUF_LIBRARY is none', () => {
+    expect(largeWritesEnv({}, () => false)).toEqual({});
+    expect(largeWritesEnv({ PG_DUMP_STDBUF_LIBRARY: 'none' }, () => true)).toEqual({});
+  });
+
+  it('takes the copy PG_DUMP_STDBUF_LIBRARY names', () => {
+    expect(largeWritesEnv({ PG_DUMP_STDBUF_LIBRARY: '/x/libstdbuf.so' }, () => false)).toEqual({ LD_PRELOAD: '/x/libstdbuf.so', _STDBUF_O: '131072' });
   });
 });

@@ -45,6 +45,8 @@ describe('dockerBundlingScript', () => {
       const libs = fs.readdirSync(path.join(out, 'lib'));
       expect(libs).toContain('libpq.so.5');
       expect(libs.filter((l) => /^(libc|libm|libresolv)\.so|^ld-linux/.test(l))).toEqual([]);
+      // This machine has GNU coreutils' libstdbuf, as Amazon Linux 2023 does: the layer carries it.
+      expect(libs.includes('libstdbuf.so')).toBe(fs.existsSync('/usr/libexec/coreutils/libstdbuf.so'));
       expect(() => proveLayer(out, 15)).not.toThrow();
     } finally {
       fs.rmSync(work, { recursive: true, force: true });

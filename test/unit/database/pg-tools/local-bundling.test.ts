@@ -84,7 +84,10 @@ describe('bundlePgTools and proveLayer', () => {
     const tools = found();
     bundlePgTools(tools, 15, out);
     expect(fs.readdirSync(path.join(out, 'bin')).sort()).toEqual(['pg_dump', 'pg_restore', 'psql']);
-    expect(fs.readdirSync(path.join(out, 'lib')).sort()).toEqual(tools.libraries.map((l) => l.soname).sort());
+    // GNU coreutils' libstdbuf goes along when the machine has one (this one does), for pg_dump's larger writes.
+    expect(tools.stdbufLibrary).toBe(fs.existsSync('/usr/libexec/coreutils/libstdbuf.so') ? fs.realpathSync('/usr/libexec/coreutils/libstdbuf.so') : undefined);
+    const expectedLibs = [...tools.libraries.map((l) => l.soname), ...(tools.stdbufLibrary ? ['libstdbuf.so'] : [])];
+    expect(fs.readdirSync(path.join(out, 'lib')).sort()).toEqual(expectedLibs.sort());
     expect(fs.statSync(path.join(out, 'bin', 'pg_dump')).mode & 0o777).toBe(0o755);
     expect(fs.lstatSync(path.join(out, 'lib', 'libpq.so.5')).isSymbolicLink()).toBe(false);
   });
@@ -98,7 +101,13 @@ describe('bundlePgTools and proveLayer', () => {
   it('fails the proof when a bundled library is broken', () => {
     bundlePgTools(found(), 15, out);
     fs.writeFileSync(path.join(out, 'lib', 'libpq.so.5'), 'not a library');
-    expect(() => proveLayer(out, 15)).toThrow(/the bundled pg_dump does not run with LD_LIBRARY_PATH=.*\/lib alone/);
+    expect(() => proveLayer(out, 15)).toThrow(/the bundled pg_dump does not run with LD_LIBRARY_PATH=\S*\/lib( LD_PRELOAD=\S+ _STDBUF_O=131072)? alone/);
+  });
+
+  it('fails the proof when the bundled libstdbuf cannot be preloaded (the loader would only warn and go on)', () => {
+    bundlePgTools(found(), 15, out);
+    fs.writeFileSync(path.join(out, 'lib', 'libstdbuf.so'), 'not a library');
+    expect(() => proveLayer(out, 15)).toThrow(/the bundled pg_dump does not run with .*LD_PRELOAD=.*libstdbuf\.so.*cannot be preloaded/);
   });
 
   it('fails the proof when the tools are of another major', () => {
