@@ -13,7 +13,14 @@ export interface DockerScriptOptions {
   readonly outputDir: string;
   /** `uid:gid` to give the output to, so the synth user can delete cdk.out again; omitted → left as is. */
   readonly owner?: string;
+  /**
+   * Where to look for GNU coreutils' `libstdbuf.so` (copied when found and pg_dump runs with it preloaded).
+   * @default - Amazon Linux's locations
+   */
+  readonly stdbufCandidates?: readonly string[];
 }
+
+const AL2023_STDBUF_PATHS = ['/usr/libexec/coreutils/libstdbuf.so', '/usr/lib64/coreutils/libstdbuf.so'];
 
 /**
  * Renders a bash script that installs `postgresql<major>` with dnf, copies pg_dump, pg_restore and psql into
@@ -51,15 +58,16 @@ export function dockerBundlingScript(options: DockerScriptOptions): string {
     'done < "$deps"',
     'rm -f "$deps"',
     // Optional: the dump preloads it so that pg_dump writes 128 KiB at a time (see lambda/shared/pg-dump.ts).
-    'for f in /usr/libexec/coreutils/libstdbuf.so /usr/lib64/coreutils/libstdbuf.so; do',
+    `for f in ${(options.stdbufCandidates ?? AL2023_STDBUF_PATHS).map(shellQuote).join(' ')}; do`,
     '  if [ -f "$f" ]; then cp -L "$f" "$out/lib/libstdbuf.so"; chmod 0644 "$out/lib/libstdbuf.so"; break; fi',
     'done',
     `for tool in ${PG_TOOLS.join(' ')}; do`,
     '  env -i LD_LIBRARY_PATH="$out/lib" "$out/bin/$tool" --version >&2',
     'done',
     'if [ -f "$out/lib/libstdbuf.so" ]; then',
-    '  said="$(env -i LD_LIBRARY_PATH="$out/lib" LD_PRELOAD="$out/lib/libstdbuf.so" _STDBUF_O=131072 "$out/bin/pg_dump" --version 2>&1)"',
-    '  case "$said" in *"cannot be preloaded"*) echo "$said; leaving libstdbuf.so out" >&2; rm -f "$out/lib/libstdbuf.so";; esac',
+    '  said="$(env -i LD_LIBRARY_PATH="$out/lib" LD_PRELOAD="$out/lib/libstdbuf.so" _STDBUF_O=131072 "$out/bin/pg_dump" --version 2>&1)" ||',
+    '    said="pg_dump failed with it preloaded: $said"',
+    '  case "$said" in *"cannot be preloaded"*|"pg_dump failed"*) echo "$said; leaving libstdbuf.so out" >&2; rm -f "$out/lib/libstdbuf.so";; esac',
     'fi',
   ];
   if (options.owner !== undefined) {

@@ -53,6 +53,28 @@ describe('dockerBundlingScript', () => {
     }
   });
 
+  it('leaves out a libstdbuf that cannot be preloaded, and still builds the layer', () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-tools-docker-script-'));
+    try {
+      const stubs = path.join(work, 'stubs');
+      fs.mkdirSync(stubs);
+      fs.writeFileSync(path.join(stubs, 'dnf'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      const broken = path.join(work, 'libstdbuf.so');
+      fs.writeFileSync(broken, 'not a library');
+      const out = path.join(work, 'out');
+      const run = spawnSync('bash', ['-c', dockerBundlingScript({ major: 15, outputDir: out, stdbufCandidates: [broken] })], {
+        encoding: 'utf8',
+        env: { PATH: `${stubs}:/usr/bin:/bin` },
+      });
+      expect(run.status).toBe(0);
+      expect(run.stderr).toMatch(/cannot be preloaded.*; leaving libstdbuf\.so out/s);
+      expect(fs.readdirSync(path.join(out, 'lib'))).not.toContain('libstdbuf.so');
+      expect(fs.readdirSync(path.join(out, 'lib'))).toContain('libpq.so.5');
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it('fails when the installed tools are not the requested major', () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-tools-docker-script-'));
     try {
