@@ -40,11 +40,36 @@ export interface StreamingUploadOptions {
   readonly contentType?: string;
 }
 
+/** Name of the middleware {@link createStreamingUpload} adds to the client. */
+export const UNSIGNED_PART_PAYLOAD_MIDDLEWARE = 'cdkBackupDrUnsignedPartPayload';
+
+/**
+ * Lets UploadPart requests go with `x-amz-content-sha256: UNSIGNED-PAYLOAD`, so the SDK no longer SHA-256s every
+ * part just to sign it. Integrity stays: each part still carries its CRC32 checksum, which S3 verifies, and the dump
+ * core hashes the whole stream for the manifest, which the verify step checks again. Measured: 0.1–0.15 s less CPU
+ * per 145 MiB, which matters in a 1-vCPU Lambda where node shares the CPU with pg_dump. Added once per client; only
+ * UploadPart requests are affected.
+ */
+export function signPartsWithoutPayloadHash(s3: S3Client): void {
+  if (s3.middlewareStack.identify().some((entry) => entry.startsWith(`${UNSIGNED_PART_PAYLOAD_MIDDLEWARE} `))) return;
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> } | undefined;
+      if (context.commandName === 'UploadPartCommand' && request?.headers) {
+        request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: UNSIGNED_PART_PAYLOAD_MIDDLEWARE },
+  );
+}
+
 /**
  * A multipart upload of a stream whose length is unknown, with memory bounded by `partSize × (queueSize + 1)`.
  * Failed parts abort the multipart upload (`leavePartsOnError: false`).
  */
 export function createStreamingUpload(options: StreamingUploadOptions): Upload {
+  signPartsWithoutPayloadHash(options.s3);
   return new Upload({
     client: options.s3,
     params: {

@@ -299,6 +299,35 @@ describe('runDump without an S3 client', () => {
   });
 });
 
+describe('part uploads', () => {
+  it('are signed without hashing the payload (UNSIGNED-PAYLOAD) and still carry a CRC32 that S3 checks', async () => {
+    const client = new S3Client({});
+    const parts: Array<Record<string, string>> = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { headers: Record<string, string> };
+        if (context.commandName === 'UploadPartCommand') parts.push({ ...request.headers });
+        return next(args);
+      },
+      // After signing: these are the headers that go out.
+      { step: 'finalizeRequest', priority: 'low', name: 'recordPartHeaders' },
+    );
+    const opts = options({ s3: client });
+    const result = await runDump(opts);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const headers of parts) {
+      expect(headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+      expect(headers['x-amz-checksum-crc32']).toMatch(/^[A-Za-z0-9+/]{6}==$/);
+      expect(headers.authorization).toMatch(/SignedHeaders=[^,]*x-amz-content-sha256/);
+    }
+    // Added once however many dumps the client serves.
+    await runDump(options({ s3: client }));
+    expect(client.middlewareStack.identify().filter((m) => m.startsWith('cdkBackupDrUnsignedPartPayload '))).toHaveLength(1);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: result.dumpKey, VersionId: result.manifest.s3.versionId ?? undefined }));
+    expect(head.ContentLength).toBe(result.manifest.bytes);
+  });
+});
+
 describe('dump handler faults', () => {
   const context = { getRemainingTimeInMillis: () => 15 * 60_000 };
 
