@@ -6,6 +6,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { libpqEnv, parsePgDumpVersion, scrubSecrets, toolsLibraryPath, type PgTarget, type PgVersion } from './pg';
+import { STDBUF_LIBRARY_NAME, stdbufEnv, SYSTEM_STDBUF_PATHS } from './stdbuf';
 
 /** `application_name` of pg_dump's connection (visible in pg_stat_activity). */
 export const PG_DUMP_APPLICATION_NAME = 'cdk-backup-dr-pg_dump';
@@ -13,18 +14,10 @@ export const PG_DUMP_APPLICATION_NAME = 'cdk-backup-dr-pg_dump';
 /** Where the PgToolsLayer puts pg_dump inside Lambda. */
 export const LAYER_PG_DUMP_PATH = '/opt/bin/pg_dump';
 
-/**
- * Where GNU coreutils' `libstdbuf.so` (the library `stdbuf -o` preloads) may be: the PgToolsLayer's copy first.
- */
-export const STDBUF_LIBRARY_CANDIDATES: readonly string[] = [
-  '/opt/lib/libstdbuf.so',
-  '/usr/libexec/coreutils/libstdbuf.so',
-  '/usr/lib/coreutils/libstdbuf.so',
-  '/usr/lib64/coreutils/libstdbuf.so',
-];
+export { PG_DUMP_WRITE_BYTES } from './stdbuf';
 
-/** Size of pg_dump's writes to its output when libstdbuf is preloaded: fits a socket buffer whole. */
-export const PG_DUMP_WRITE_BYTES = 128 * 1024;
+/** Where the dump looks for libstdbuf: the PgToolsLayer's copy first, then the system's. */
+export const STDBUF_LIBRARY_CANDIDATES: readonly string[] = [`/opt/lib/${STDBUF_LIBRARY_NAME}`, ...SYSTEM_STDBUF_PATHS];
 
 /**
  * The environment that makes pg_dump write its archive 128 KiB at a time instead of 4 KiB.
@@ -41,7 +34,7 @@ export function largeWritesEnv(
   const chosen = parent.PG_DUMP_STDBUF_LIBRARY;
   if (chosen === 'none') return {};
   const library = chosen ?? STDBUF_LIBRARY_CANDIDATES.find((candidate) => exists(candidate));
-  return library ? { LD_PRELOAD: library, _STDBUF_O: String(PG_DUMP_WRITE_BYTES) } : {};
+  return library ? stdbufEnv(library) : {};
 }
 
 /**

@@ -1,4 +1,5 @@
 /** The shell script that builds the layer inside an Amazon Linux 2023 container. Pure: it only renders text. */
+import { PG_DUMP_WRITE_BYTES, STDBUF_LIBRARY_NAME, SYSTEM_STDBUF_PATHS } from '../../../lambda/shared/stdbuf';
 import { C_LIBRARY_PATTERN } from './lambda-compat';
 import { PG_TOOLS } from './pg-version';
 
@@ -15,12 +16,10 @@ export interface DockerScriptOptions {
   readonly owner?: string;
   /**
    * Where to look for GNU coreutils' `libstdbuf.so` (copied when found and pg_dump runs with it preloaded).
-   * @default - Amazon Linux's locations
+   * @default - the usual system locations
    */
   readonly stdbufCandidates?: readonly string[];
 }
-
-const AL2023_STDBUF_PATHS = ['/usr/libexec/coreutils/libstdbuf.so', '/usr/lib64/coreutils/libstdbuf.so'];
 
 /**
  * Renders a bash script that installs `postgresql<major>` with dnf, copies pg_dump, pg_restore and psql into
@@ -32,6 +31,8 @@ export function dockerBundlingScript(options: DockerScriptOptions): string {
   const { major, outputDir } = options;
   if (!Number.isInteger(major)) throw new Error(`major must be an integer, got ${major}`);
   const out = shellQuote(outputDir);
+  const stdbuf = `"$out/lib/${STDBUF_LIBRARY_NAME}"`;
+  const preload = `LD_PRELOAD=${stdbuf} _STDBUF_O=${PG_DUMP_WRITE_BYTES}`;
   const lines = [
     'set -euo pipefail',
     `dnf install -y --setopt=install_weak_deps=False postgresql${major} glibc-common findutils >&2`,
@@ -58,16 +59,16 @@ export function dockerBundlingScript(options: DockerScriptOptions): string {
     'done < "$deps"',
     'rm -f "$deps"',
     // Optional: the dump preloads it so that pg_dump writes 128 KiB at a time (see lambda/shared/pg-dump.ts).
-    `for f in ${(options.stdbufCandidates ?? AL2023_STDBUF_PATHS).map(shellQuote).join(' ')}; do`,
-    '  if [ -f "$f" ]; then cp -L "$f" "$out/lib/libstdbuf.so"; chmod 0644 "$out/lib/libstdbuf.so"; break; fi',
+    `for f in ${(options.stdbufCandidates ?? SYSTEM_STDBUF_PATHS).map(shellQuote).join(' ')}; do`,
+    `  if [ -f "$f" ]; then cp -L "$f" ${stdbuf}; chmod 0644 ${stdbuf}; break; fi`,
     'done',
     `for tool in ${PG_TOOLS.join(' ')}; do`,
     '  env -i LD_LIBRARY_PATH="$out/lib" "$out/bin/$tool" --version >&2',
     'done',
-    'if [ -f "$out/lib/libstdbuf.so" ]; then',
-    '  said="$(env -i LD_LIBRARY_PATH="$out/lib" LD_PRELOAD="$out/lib/libstdbuf.so" _STDBUF_O=131072 "$out/bin/pg_dump" --version 2>&1)" ||',
+    `if [ -f ${stdbuf} ]; then`,
+    `  said="$(env -i LD_LIBRARY_PATH="$out/lib" ${preload} "$out/bin/pg_dump" --version 2>&1)" ||`,
     '    said="pg_dump failed with it preloaded: $said"',
-    '  case "$said" in *"cannot be preloaded"*|"pg_dump failed"*) echo "$said; leaving libstdbuf.so out" >&2; rm -f "$out/lib/libstdbuf.so";; esac',
+    `  case "$said" in *"cannot be preloaded"*|"pg_dump failed"*) echo "$said; leaving ${STDBUF_LIBRARY_NAME} out" >&2; rm -f ${stdbuf};; esac`,
     'fi',
   ];
   if (options.owner !== undefined) {

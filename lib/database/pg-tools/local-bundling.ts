@@ -10,6 +10,7 @@ import type { BundlingOptions, ILocalBundling } from 'aws-cdk-lib';
 import { ELF_MACHINE_X86_64, isElf, readElf } from './elf';
 import { compareVersions, highestGlibcNeeded, isCLibrary, isMusl, LAMBDA_GLIBC_VERSION, lambdaProblems } from './lambda-compat';
 import { LddEntry, parseLddOutput } from './ldd';
+import { STDBUF_LIBRARY_NAME, stdbufEnv, SYSTEM_STDBUF_PATHS } from '../../../lambda/shared/stdbuf';
 import { PG_TOOLS, PgTool, parseToolVersion } from './pg-version';
 
 /** A shared library the tools need, as the loader resolved it on this machine. */
@@ -39,15 +40,6 @@ export interface LocalPgTools {
   readonly stdbufLibrary?: string;
 }
 
-/** Where distributions put GNU coreutils' `libstdbuf.so`. */
-export const HOST_STDBUF_PATHS: readonly string[] = [
-  '/usr/libexec/coreutils/libstdbuf.so',
-  '/usr/lib/coreutils/libstdbuf.so',
-  '/usr/lib64/coreutils/libstdbuf.so',
-];
-
-/** The name the layer gives it in `lib/` (the dump looks for `/opt/lib/libstdbuf.so`). */
-export const LAYER_STDBUF_NAME = 'libstdbuf.so';
 
 /** What {@link findLocalPgTools} found. */
 export interface LocalSearchResult {
@@ -164,9 +156,9 @@ function inspectDirectory(directory: string, major: number): LocalPgTools | stri
   };
 }
 
-/** The first `libstdbuf.so` of {@link HOST_STDBUF_PATHS} that would load in Lambda; undefined when none does. */
+/** The first `libstdbuf.so` of {@link SYSTEM_STDBUF_PATHS} that would load in Lambda; undefined when none does. */
 function findStdbufLibrary(): string | undefined {
-  for (const candidate of HOST_STDBUF_PATHS) {
+  for (const candidate of SYSTEM_STDBUF_PATHS) {
     if (!fs.existsSync(candidate)) continue;
     const real = fs.realpathSync(candidate);
     try {
@@ -195,7 +187,7 @@ export function bundlePgTools(tools: LocalPgTools, major: number, outputDir: str
     fs.copyFileSync(tools.executables[tool], target);
     fs.chmodSync(target, 0o755);
   }
-  const libraries = [...tools.libraries, ...(tools.stdbufLibrary ? [{ soname: LAYER_STDBUF_NAME, path: tools.stdbufLibrary }] : [])];
+  const libraries = [...tools.libraries, ...(tools.stdbufLibrary ? [{ soname: STDBUF_LIBRARY_NAME, path: tools.stdbufLibrary }] : [])];
   for (const library of libraries) {
     const target = path.join(libDir, library.soname);
     fs.copyFileSync(library.path, target);
@@ -212,9 +204,9 @@ export function bundlePgTools(tools: LocalPgTools, major: number, outputDir: str
  */
 export function proveLayer(layerDir: string, major: number): void {
   const libDir = path.join(layerDir, 'lib');
-  const stdbuf = path.join(libDir, LAYER_STDBUF_NAME);
+  const stdbuf = path.join(libDir, STDBUF_LIBRARY_NAME);
   // pg_dump runs with libstdbuf preloaded when the layer has it, so that is how it is proven.
-  const preload = fs.existsSync(stdbuf) ? { LD_PRELOAD: stdbuf, _STDBUF_O: '131072' } : {};
+  const preload = fs.existsSync(stdbuf) ? stdbufEnv(stdbuf) : {};
   for (const tool of PG_TOOLS) {
     const executable = path.join(layerDir, 'bin', tool);
     const env = { LD_LIBRARY_PATH: libDir, ...(tool === 'pg_dump' ? preload : {}) };
