@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,6 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HandlerFunction } from '../common/handler-function';
+import { createOperationsKey } from '../common/operations-key';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { BackupBucket } from '../storage/backup-bucket';
 import { BackupSchedule } from './backup-schedule';
@@ -137,37 +138,12 @@ export class PostgresBackup extends Construct {
   constructor(scope: Construct, id: string, props: PostgresBackupProps) {
     super(scope, id);
     validateProps(this, props);
-    const stack = Stack.of(this);
     const sourceName = props.sourceName ?? props.source.identifier;
     this.sourceName = sourceName;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const snapshotsOn = props.snapshots ?? props.source.supportsSnapshots;
 
-    this.operationsKey = new kms.Key(this, 'OperationsKey', {
-      description: `cdk-backup-dr ${this.node.path}: logs and notifications`,
-      enableKeyRotation: true,
-      rotationPeriod: Duration.days(90),
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.operationsKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchLogsInThisRegion',
-        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: {
-          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
-        },
-      }),
-    );
-    this.operationsKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AlarmsAndEventsPublishToTopic',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-      }),
-    );
+    this.operationsKey = createOperationsKey(this, 'OperationsKey', 'logs and notifications');
 
     this.notificationTopic =
       props.notificationTopic ??

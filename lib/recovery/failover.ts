@@ -10,6 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HandlerFunction } from '../common/handler-function';
+import { createOperationsKey } from '../common/operations-key';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { PgToolsLayer } from '../database/pg-tools-layer';
@@ -197,7 +198,7 @@ export class Failover extends Construct {
     const strategy = (name: FailoverStrategyName) => props.strategies.find((s) => s.name === name)?._options;
     const restores = this.strategyNames.filter((n) => n !== 'promote-replica');
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const key = props.encryptionKey ?? this.createKey();
+    const key = props.encryptionKey ?? createOperationsKey(this, 'Key', 'failover logs and notifications');
     const arn = (resource: string, resourceName: string, service = 'rds') =>
       stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const wildcards: Array<{ fn: lambda.Function; item: AcknowledgedWildcard }> = [];
@@ -459,28 +460,6 @@ export class Failover extends Construct {
 
   private metric(metricName: string, mode: string, props: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({ namespace: 'CdkBackupDr', metricName, dimensionsMap: { Source: this.sourceName, Mode: mode }, period: Duration.days(1), ...props });
-  }
-
-  private createKey(): kms.Key {
-    const stack = Stack.of(this);
-    const key = new kms.Key(this, 'Key', {
-      description: `cdk-backup-dr ${this.node.path}: failover logs and notifications`,
-      enableKeyRotation: true,
-      rotationPeriod: Duration.days(90),
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchLogsInThisRegion',
-        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: {
-          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
-        },
-      }),
-    );
-    return key;
   }
 
   /** Read-only describes the preflight and the act step need, on the named and prefixed resources only. */

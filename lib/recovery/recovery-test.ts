@@ -12,6 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HandlerFunction } from '../common/handler-function';
+import { createOperationsKey } from '../common/operations-key';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
@@ -205,7 +206,7 @@ export class RecoveryTest extends Construct {
     validateProps(props, backups);
     const stack = Stack.of(this);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const key = props.encryptionKey ?? this.createKey();
+    const key = props.encryptionKey ?? createOperationsKey(this, 'Key', 'recovery test logs and notifications');
 
     this.notificationTopic =
       props.notificationTopic ??
@@ -450,30 +451,6 @@ export class RecoveryTest extends Construct {
       period: Duration.days(1),
       ...props,
     });
-  }
-
-  private createKey(): kms.Key {
-    const stack = Stack.of(this);
-    const key = new kms.Key(this, 'Key', {
-      description: `cdk-backup-dr ${this.node.path}: recovery test logs and notifications`,
-      enableKeyRotation: true,
-      rotationPeriod: Duration.days(90),
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchLogsInThisRegion',
-        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: {
-          ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-          },
-        },
-      }),
-    );
-    return key;
   }
 
   /**

@@ -16,6 +16,7 @@ import { RepointTarget } from '../../../lib/recovery/failover-repoint';
 import { FailoverSource, FailoverStrategy, GlobalSecondaryAction } from '../../../lib/recovery/failover-strategy';
 import { FAILOVER_STATES as S } from '../../../lib/recovery/failover-workflow';
 import { BackupBucket } from '../../../lib/storage';
+import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 import { logicalIdOf } from '../../support/workflow-harness';
 
 const ACCOUNT = '111111111111';
@@ -238,6 +239,11 @@ describe('Failover state machine', () => {
     expect(states[S.failed]).toEqual({ Type: 'Fail', Error: 'FailoverFailed', CausePath: '$.report.cause' });
     expect(states[S.notifyReportFailure].Next).toBe(S.reportFailed);
     expect(states[S.reportFailed]).toMatchObject({ Type: 'Fail', Error: 'FailoverReportFailed' });
+  });
+
+  it("lets CloudWatch alarms and EventBridge publish to its topic (the topic's key allows them)", () => {
+    const publish = statementWithSid(topicKeyStatements(template, fo.notificationTopic), 'AlarmsAndEventsPublishToTopic');
+    expect(publish.Principal).toEqual({ Service: ['cloudwatch.amazonaws.com', 'events.amazonaws.com'] });
   });
 
   it('logs ALL with execution data and traces with X-Ray', () => {

@@ -6,6 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
 import { RecoveryTest, RecoveryTestProps, RecoveryTestSchedule, RECOVERY_TEST_STATES as S, TestedBackups } from '../../../lib/recovery';
 import { BackupBucket } from '../../../lib/storage';
+import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 import { logicalIdOf } from '../../support/workflow-harness';
 
 const ACCOUNT = '111111111111';
@@ -184,6 +185,11 @@ describe('RecoveryTest of dumps (defaults)', () => {
     expect(states[S.report].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.reportError', Next: S.notifyReportFailure }]);
     expect(states[S.notifyReportFailure].Next).toBe(S.reportFailed);
     expect(states[S.reportFailed]).toMatchObject({ Type: 'Fail', Error: 'RecoveryReportFailed' });
+  });
+
+  it("lets CloudWatch alarms and EventBridge publish to its topic (the topic's key allows them)", () => {
+    const publish = statementWithSid(topicKeyStatements(template, test.notificationTopic), 'AlarmsAndEventsPublishToTopic');
+    expect(publish.Principal).toEqual({ Service: ['cloudwatch.amazonaws.com', 'events.amazonaws.com'] });
   });
 
   it('logs ALL execution data, traces with X-Ray, and times out only after every bounded wait', () => {
