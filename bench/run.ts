@@ -153,7 +153,7 @@ function cpuText(m: Measurement): string {
   const c = m.cpuSeconds;
   const f = (v: number | undefined) => (v === undefined ? '?' : v.toFixed(1));
   const node = c?.node === undefined ? '' : ` (node ${f(c.node)} + start-up ${f(c.nodeStartup)})`;
-  return c ? `client ${f(c.client)}${node} server ${f(c.server)} moto ${f(c.emulator)} s` : '-';
+  return c ? `client ${f(c.client)}${node} server ${f(c.server)} moto ${f(c.emulator)} s, stolen ${f(c.steal)} s` : '-';
 }
 
 function mibText(kb: number): string {
@@ -402,7 +402,8 @@ async function main(options: BenchOptions): Promise<void> {
         'coreMaxRssKb is the core process\'s own peak (process.resourceUsage().maxRSS); processMaxRssKb comes from ' +
           'GNU time (for a node child: max of node and its pg_dump/pg_restore); treePeakRssKb sums the whole process ' +
           'tree, sampled every 200 ms.',
-        'Everything (PostgreSQL, moto, the contenders) shares one machine; loadavg1 per run shows how busy it was.',
+        'Everything (PostgreSQL, moto, the contenders) shares one machine; loadavg1 per run shows how busy it was, ' +
+          'and cpuSeconds.steal how much CPU the hypervisor took from the whole machine during the run (/proc/stat).',
         'cpuSeconds splits each run\'s CPU into client (the measured process tree, GNU time user+system including ' +
           'reaped children), server (PostgreSQL postmaster + backends that ended during the run, from /proc) and ' +
           'emulator (moto_server). CPU time is far less sensitive to a busy machine than wall time.',

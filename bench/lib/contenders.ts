@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseChildOutput, INPUT_ENV, type ChildResult } from '../children/protocol';
-import { GNU_TIME_FORMAT, gnuTimeAvailable, parseGnuTime, processCpuSeconds, runProcess, shellQuote, timed, type ProcessRun } from './measure';
+import { GNU_TIME_FORMAT, gnuTimeAvailable, machineStealSeconds, parseGnuTime, processCpuSeconds, runProcess, shellQuote, timed, type ProcessRun } from './measure';
 import type { Measurement } from './report';
 import type { PostgresService } from './services';
 
@@ -32,11 +32,15 @@ export interface CpuSeconds {
   readonly server?: number;
   /** moto_server. */
   readonly emulator?: number;
+  /** Not the run's: CPU the hypervisor took from this machine (all CPUs) while it ran, a noise indicator. */
+  readonly steal?: number;
 }
 
-async function serverSideCpu(ctx: BenchContext): Promise<{ server?: number; emulator?: number }> {
-  const [server, emulator] = await Promise.all([processCpuSeconds(ctx.serverPid), processCpuSeconds(ctx.emulatorPid)]);
-  return { server, emulator };
+async function serverSideCpu(ctx: BenchContext): Promise<{ server?: number; emulator?: number; steal?: number }> {
+  const [server, emulator, steal] = await Promise.all([
+    processCpuSeconds(ctx.serverPid), processCpuSeconds(ctx.emulatorPid), machineStealSeconds(),
+  ]);
+  return { server, emulator, steal };
 }
 
 function delta(after: number | undefined, before: number | undefined): number | undefined {
@@ -92,7 +96,10 @@ async function withTimeFiles<T>(ctx: BenchContext, names: readonly string[],
     }
     return {
       value, rss,
-      cpu: { client, server: delta(after.server, before.server), emulator: delta(after.emulator, before.emulator) },
+      cpu: {
+        client, server: delta(after.server, before.server), emulator: delta(after.emulator, before.emulator),
+        steal: delta(after.steal, before.steal),
+      },
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

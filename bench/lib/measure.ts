@@ -185,6 +185,23 @@ export async function processCpuSeconds(pid: number | undefined): Promise<number
   return stat === undefined ? undefined : parseStatCpuSeconds(stat);
 }
 
+/**
+ * Seconds of CPU the hypervisor gave to other guests (the `steal` column, 8th value, of /proc/stat's aggregate `cpu`
+ * line), summed over all CPUs. Its growth during a run says how much of the machine was taken away meanwhile: on a
+ * shared virtual machine the main source of noise in wall times.
+ */
+export function parseStealSeconds(procStat: string): number | undefined {
+  const line = procStat.split('\n').find((l) => l.startsWith('cpu '));
+  const steal = Number(line?.trim().split(/\s+/)[8]);
+  return Number.isFinite(steal) ? steal / CLOCK_TICKS_PER_SECOND : undefined;
+}
+
+/** Machine-wide stolen CPU seconds since boot, or undefined when /proc/stat cannot be read. */
+export async function machineStealSeconds(): Promise<number | undefined> {
+  const stat = await readOrUndefined('/proc/stat');
+  return stat === undefined ? undefined : parseStealSeconds(stat);
+}
+
 /** Shell-quotes one argument for `bash -c`. */
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;

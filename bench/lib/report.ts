@@ -37,6 +37,8 @@ export interface Measurement {
     readonly node?: number;
     /** Core children only: node start-up and module loading before the core call. */
     readonly nodeStartup?: number;
+    /** CPU the hypervisor took from the machine (all CPUs) during the run: not the run's own, a noise indicator. */
+    readonly steal?: number;
   };
 }
 
@@ -55,6 +57,8 @@ export interface ContenderSummary {
   readonly clientCpuSeconds?: Summary;
   /** CPU seconds of client + PostgreSQL server + emulator. */
   readonly totalCpuSeconds?: Summary;
+  /** CPU seconds stolen from the machine by the hypervisor during the runs (noise). */
+  readonly stealSeconds?: Summary;
   readonly coreMaxRssKb?: Summary;
   readonly treePeakRssKb?: Summary;
 }
@@ -83,6 +87,7 @@ export function summarizeContender(all: readonly Measurement[], contender: strin
       return c?.client === undefined || c.server === undefined ? undefined
         : Math.round((c.client + c.server + (c.emulator ?? 0)) * 100) / 100;
     }),
+    stealSeconds: of((m) => m.cpuSeconds?.steal),
     coreMaxRssKb: of((m) => m.coreMaxRssKb),
     treePeakRssKb: of((m) => m.treePeakRssKb),
   };
@@ -174,8 +179,8 @@ function cell(value: string, width: number): string {
 /** A compact fixed-width table of contender summaries. */
 export function formatTable(rows: readonly ContenderSummary[]): string {
   const header = ['contender', 'database', 'ok/runs', 'wall med s', 'wall min s', 'inner med s', 'cpu med s',
-    'core RSS MiB', 'tree RSS MiB'];
-  const widths = [40, 22, 7, 10, 10, 11, 14, 13, 13];
+    'steal max s', 'core RSS MiB', 'tree RSS MiB'];
+  const widths = [40, 22, 7, 10, 10, 11, 14, 11, 13, 13];
   const line = (cells: string[]) => cells.map((c, i) => cell(c, widths[i])).join(' ').trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w)))];
   for (const r of rows) {
@@ -188,6 +193,7 @@ export function formatTable(rows: readonly ContenderSummary[]): string {
       r.innerSeconds ? r.innerSeconds.median.toFixed(2) : '-',
       r.clientCpuSeconds
         ? `${r.clientCpuSeconds.median.toFixed(1)}${r.totalCpuSeconds ? `/${r.totalCpuSeconds.median.toFixed(1)}` : ''}` : '-',
+      r.stealSeconds ? r.stealSeconds.max.toFixed(2) : '-',
       r.coreMaxRssKb ? `${mib(r.coreMaxRssKb.max)} max` : '-',
       r.treePeakRssKb ? `${mib(r.treePeakRssKb.max)} max` : '-',
     ]));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArgs, parseVariant } from '../lib/args';
 import { batchSql } from '../lib/generate';
-import { parseGnuTime, parseStatCpuSeconds, parseStatmRssKb, parseStatPpid, shellQuote } from '../lib/measure';
+import { parseGnuTime, parseStatCpuSeconds, parseStatmRssKb, parseStatPpid, parseStealSeconds, shellQuote } from '../lib/measure';
 import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
 import { flatVerdict, interleave, ratio, summarize } from '../lib/stats';
 import { parseChildOutput, RESULT_PREFIX } from '../children/protocol';
@@ -73,6 +73,17 @@ describe('report', () => {
     assert.equal(restoreVerdicts(undefined, summarizeContender(runs, 'raw', 'db'))[0].status, 'not-available');
   });
 
+  it('summarizes the CPU stolen during the runs as a noise indicator, apart from the run\'s own CPU', () => {
+    const noisy = [
+      m('core', 10, { cpuSeconds: { client: 5, server: 1, emulator: 1, steal: 0.2 } }),
+      m('core', 11, { cpuSeconds: { client: 5, server: 1, emulator: 1, steal: 1.8 } }),
+    ];
+    const s = summarizeContender(noisy, 'core', 'db');
+    assert.deepEqual([s.stealSeconds?.median, s.stealSeconds?.max], [1, 1.8]);
+    assert.equal(s.totalCpuSeconds?.median, 7);
+    assert.match(formatTable([s]), /^core\s+db\s+2\/2\s+10\.50\s+10\.00\s+-\s+5\.0\/7\.0\s+1\.80/m);
+  });
+
   it('prints one table row per contender', () => {
     const table = formatTable([summarizeContender(runs, 'core', 'db')]);
     assert.equal(table.split('\n').length, 3);
@@ -93,6 +104,13 @@ describe('measure parsing', () => {
     assert.equal(parseStatmRssKb('1000 250 10 1 0 100 0'), 1000);
     // utime 150 + stime 50 + cutime 300 + cstime 0 ticks = 5 s.
     assert.equal(parseStatCpuSeconds('77 (postgres) S 1 77 77 0 -1 4194560 10 0 0 0 150 50 300 0 20 0 1 0'), 5);
+  });
+
+  it('reads the machine-wide stolen CPU from the aggregate cpu line of /proc/stat, not a per-CPU line', () => {
+    const stat = 'cpu  2155628 0 231083 1359146 8765 0 15387 98719 0 0\ncpu0 1087575 0 115269 670116 5095 0 7285 48144 0 0\n';
+    assert.equal(parseStealSeconds(stat), 987.19);
+    assert.equal(parseStealSeconds('cpu0 1 2 3 4 5 6 7 8 0 0\n'), undefined);
+    assert.equal(parseStealSeconds('cpu  1 2 3\n'), undefined);
   });
 
   it('quotes shell arguments', () => {
