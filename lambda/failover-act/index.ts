@@ -45,13 +45,12 @@ import {
   type RdsTag,
   createClusterInstance,
   createDbInstance,
-  deleteDbCluster,
-  deleteDbInstance,
-  describeDbResource,
+  deleteOwnedDatabase,
+  executionTag,
   generatePassword,
   isCreatedBy,
   requireAvailable,
-  requireGone,
+  requireDatabaseAvailable,
   resourceTags,
   restoreDbClusterFromSnapshot,
   restoreDbInstanceFromSnapshot,
@@ -240,12 +239,6 @@ export function failoverTags(scope: ExecutionScope, dryRun: boolean, strategy: s
   });
 }
 
-function executionTag(tags: readonly RdsTag[]): RdsTag {
-  const tag = tags.find((t) => t.Key === RESOURCE_TAGS.execution);
-  if (!tag) throw new Error(`failoverTags wrote no ${RESOURCE_TAGS.execution} tag`);
-  return tag;
-}
-
 async function create(event: CreateEvent): Promise<CreatedDatabase> {
   const startedAt = new Date().toISOString();
   const { plan } = event;
@@ -364,9 +357,7 @@ async function wait(event: WaitEvent): Promise<ReadyDatabase> {
   const where = region();
   if (event.subject === 'created') {
     const names = failoverNames(event, event.resource ?? 'instance');
-    const main = await requireAvailable(where, names.resource, names.identifier);
-    if (names.resource === 'cluster') await requireAvailable(where, 'instance', names.instanceIdentifier);
-    if (main.pendingChanges.includes('MasterUserPassword')) throw new NotReady(`${names.resource} ${names.identifier} has a master password change pending`);
+    const main = await requireDatabaseAvailable(where, names);
     logger.info('failover database available', { identifier: names.identifier });
     return ready(names.resource, main, event.secretArn);
   }
@@ -436,27 +427,20 @@ export function isOwnDryRunResource(tags: Readonly<Record<string, string>>, exec
   return isCreatedBy(tags, executionId) && tags[RESOURCE_TAGS.purpose] === FAILOVER_PURPOSE && tags[FAILOVER_TAGS.dryRun] === 'true';
 }
 
-async function deleteOwned(where: string, kind: 'instance' | 'cluster', identifier: string, scope: ExecutionScope): Promise<void> {
-  const state = await describeDbResource(where, kind, identifier);
-  if (!state) return;
+/** Refuses to delete a database with a failover name that is not this execution's dry-run database. */
+function assertOwnDryRun(state: DbResourceState, scope: ExecutionScope): void {
   if (!isOwnDryRunResource(state.tags, scope.executionId)) {
     throw new FailoverResourceNotOwned(
-      `${kind} ${identifier} in ${where} is not tagged as this execution's dry-run database (${FAILOVER_TAGS.dryRun}=true, ` +
+      `${state.kind} ${state.identifier} in ${state.region} is not tagged as this execution's dry-run database (${FAILOVER_TAGS.dryRun}=true, ` +
         `${RESOURCE_TAGS.execution}=${scope.executionId}); it was left alone`,
     );
   }
-  const outcome = kind === 'instance' ? await deleteDbInstance(where, identifier) : await deleteDbCluster(where, identifier);
-  if (outcome === 'gone') return;
-  await requireGone(where, kind, identifier);
 }
 
 async function deleteDatabase(event: CleanupEvent): Promise<CleanupResult> {
   const names = failoverNames(event, event.resource);
-  const where = region();
-  await deleteOwned(where, 'instance', names.instanceIdentifier, event);
-  if (names.clusterIdentifier !== undefined) await deleteOwned(where, 'cluster', names.clusterIdentifier, event);
+  const all = await deleteOwnedDatabase(region(), names, (state) => assertOwnDryRun(state, event));
   logger.info('dry-run database gone', { identifier: names.identifier });
-  const all = names.clusterIdentifier !== undefined ? [names.instanceIdentifier, names.clusterIdentifier] : [names.instanceIdentifier];
   return { what: 'database', names: all, status: 'gone', at: new Date().toISOString() };
 }
 

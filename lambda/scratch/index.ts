@@ -33,13 +33,11 @@ import {
   type RdsTag,
   createClusterInstance,
   createDbInstance,
-  deleteDbCluster,
-  deleteDbInstance,
-  describeDbResource,
+  deleteOwnedDatabase,
+  executionTag,
   generatePassword,
   isCreatedBy,
-  requireAvailable,
-  requireGone,
+  requireDatabaseAvailable,
   resourceTags,
   restoreDbClusterFromSnapshot,
   restoreDbInstanceFromSnapshot,
@@ -116,12 +114,6 @@ function tagsFor(scope: ScratchScope): RdsTag[] {
   return resourceTags({ purpose: RECOVERY_TEST_PURPOSE, executionId: scope.executionId });
 }
 
-function executionTag(tags: readonly RdsTag[]): RdsTag {
-  const tag = tags.find((t) => t.Key === RESOURCE_TAGS.execution);
-  if (!tag) throw new Error(`resourceTags wrote no ${RESOURCE_TAGS.execution} tag`);
-  return tag;
-}
-
 async function create(input: CreateScratchInput): Promise<CreateScratchOutput> {
   const startedAt = new Date().toISOString();
   const names = scratchNames(input);
@@ -186,11 +178,7 @@ async function create(input: CreateScratchInput): Promise<CreateScratchOutput> {
 async function wait(scope: ScratchScope): Promise<WaitScratchOutput> {
   const names = scratchNames(scope);
   const where = region();
-  const main = await requireAvailable(where, names.resource, names.identifier);
-  if (names.resource === 'cluster') await requireAvailable(where, 'instance', names.instanceIdentifier);
-  if (main.pendingChanges.includes('MasterUserPassword')) {
-    throw new NotReady(`${names.resource} ${names.identifier} has a master password change pending`);
-  }
+  const main = await requireDatabaseAvailable(where, names);
   if (!main.endpoint) throw new NotReady(`${names.resource} ${names.identifier} is available but has no endpoint yet`);
   logger.info('scratch database available', { identifier: names.identifier, host: main.endpoint.host, port: main.endpoint.port });
   return {
@@ -221,23 +209,10 @@ function assertOwned(state: DbResourceState, scope: ScratchScope): void {
   }
 }
 
-async function deleteOwned(where: string, kind: 'instance' | 'cluster', identifier: string, scope: ScratchScope): Promise<void> {
-  const state = await describeDbResource(where, kind, identifier);
-  if (!state) return;
-  assertOwned(state, scope);
-  const outcome = kind === 'instance' ? await deleteDbInstance(where, identifier) : await deleteDbCluster(where, identifier);
-  if (outcome === 'gone') return;
-  await requireGone(where, kind, identifier);
-}
-
 async function deleteDatabase(scope: ScratchScope): Promise<CleanupOutput> {
   const names = scratchNames(scope);
-  const where = region();
-  // The cluster's instance first: RDS refuses to delete a cluster that still has instances (NotReady until then).
-  await deleteOwned(where, 'instance', names.instanceIdentifier, scope);
-  if (names.clusterIdentifier !== undefined) await deleteOwned(where, 'cluster', names.clusterIdentifier, scope);
+  const all = await deleteOwnedDatabase(region(), names, (state) => assertOwned(state, scope));
   logger.info('scratch database gone', { identifier: names.identifier, resource: names.resource });
-  const all = names.clusterIdentifier !== undefined ? [names.instanceIdentifier, names.clusterIdentifier] : [names.instanceIdentifier];
   return { what: 'database', names: all, status: 'gone', at: new Date().toISOString() };
 }
 

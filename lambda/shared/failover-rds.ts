@@ -30,14 +30,15 @@ import {
   DbEndpoint,
   DbPlacement,
   DbResourceState,
-  RESOURCE_TAGS,
   clusterState,
-  describeDbInstance,
+  findDbCluster,
+  findDbInstance,
   instanceState,
   isAlreadyExists,
-  isCreatedBy,
   isInvalidState,
   isNotFound,
+  newInstanceSettings,
+  previousAttempt,
   rdsClient,
 } from './rds-restore';
 import { RdsTag, tagRecord } from './rds-snapshot';
@@ -155,23 +156,17 @@ export interface ReplicaFacts {
 
 /** Describes the read replica `identifier` in `region`; undefined when it does not exist. */
 export async function describeReplica(region: string, identifier: string): Promise<ReplicaFacts | undefined> {
-  try {
-    const out = await rdsClient(region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }));
-    const found = out.DBInstances?.find((i) => i.DBInstanceIdentifier?.toLowerCase() === identifier.toLowerCase());
-    if (!found) return undefined;
-    const infos = (found.StatusInfos ?? []).filter((i) => (i.StatusType ?? '').toLowerCase() === 'read replication');
-    const replication = infos.map((i) => `${i.Status ?? 'unknown'} (${i.Normal === false ? 'abnormal' : 'normal'})${i.Message ? `: ${i.Message}` : ''}`);
-    const replicationBroken = infos.some((i) => i.Normal === false || ['error', 'stopped', 'terminated'].includes((i.Status ?? '').toLowerCase()));
-    return {
-      state: instanceState(region, found),
-      ...(found.ReadReplicaSourceDBInstanceIdentifier ? { replicatesFrom: found.ReadReplicaSourceDBInstanceIdentifier } : {}),
-      replication,
-      replicationBroken,
-    };
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+  const found = await findDbInstance(region, identifier);
+  if (!found) return undefined;
+  const infos = (found.StatusInfos ?? []).filter((i) => (i.StatusType ?? '').toLowerCase() === 'read replication');
+  const replication = infos.map((i) => `${i.Status ?? 'unknown'} (${i.Normal === false ? 'abnormal' : 'normal'})${i.Message ? `: ${i.Message}` : ''}`);
+  const replicationBroken = infos.some((i) => i.Normal === false || ['error', 'stopped', 'terminated'].includes((i.Status ?? '').toLowerCase()));
+  return {
+    state: instanceState(region, found),
+    ...(found.ReadReplicaSourceDBInstanceIdentifier ? { replicatesFrom: found.ReadReplicaSourceDBInstanceIdentifier } : {}),
+    replication,
+    replicationBroken,
+  };
 }
 
 /** An Aurora global database member as the failover sees it. */
@@ -202,14 +197,7 @@ export function globalMembership(global: GlobalCluster | undefined, clusterArn: 
 
 /** Describes an Aurora global secondary in `region` and its membership; undefined when the cluster does not exist. */
 export async function describeGlobalMember(region: string, globalClusterIdentifier: string, clusterIdentifier: string): Promise<GlobalMemberFacts | undefined> {
-  let cluster;
-  try {
-    const out = await rdsClient(region).send(new DescribeDBClustersCommand({ DBClusterIdentifier: clusterIdentifier }));
-    cluster = out.DBClusters?.find((c) => c.DBClusterIdentifier?.toLowerCase() === clusterIdentifier.toLowerCase());
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+  const cluster = await findDbCluster(region, clusterIdentifier);
   if (!cluster) return undefined;
   const clusterArn = cluster.DBClusterArn ?? '';
   let global: GlobalCluster | undefined;
@@ -300,23 +288,14 @@ export async function restoreDbInstanceToPointInTime(region: string, options: Po
         TargetDBInstanceIdentifier: options.identifier,
         RestoreTime: options.restoreTime,
         ...(options.instanceClass !== undefined ? { DBInstanceClass: options.instanceClass } : {}),
-        DBSubnetGroupName: options.subnetGroupName,
-        VpcSecurityGroupIds: [...options.securityGroupIds],
-        PubliclyAccessible: false,
-        MultiAZ: false,
-        DeletionProtection: options.deletionProtection ?? false,
-        AutoMinorVersionUpgrade: false,
+        ...newInstanceSettings(options),
         CopyTagsToSnapshot: true,
-        Tags: [...options.tags],
       }),
     );
     if (!out.DBInstance) throw new Error('RestoreDBInstanceToPointInTime returned no instance');
     return instanceState(region, out.DBInstance, options.tags);
   } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
-    const executionId = options.tags.find((t) => t.Key === RESOURCE_TAGS.execution)?.Value;
-    const existing = await describeDbInstance(region, options.identifier);
-    if (existing && executionId !== undefined && isCreatedBy(existing.tags, executionId)) return existing;
+    if (isAlreadyExists(error)) return previousAttempt(region, 'instance', options.identifier, options.tags, error);
     throw error;
   }
 }

@@ -164,6 +164,13 @@ export function resourceTags(props: { readonly purpose: string; readonly executi
   return tags;
 }
 
+/** The execution tag among `tags` (as {@link resourceTags} writes them): what marks a secret as the same execution's. */
+export function executionTag(tags: readonly RdsTag[]): RdsTag {
+  const tag = tags.find((t) => t.Key === RESOURCE_TAGS.execution);
+  if (!tag) throw new Error(`resourceTags wrote no ${RESOURCE_TAGS.execution} tag`);
+  return tag;
+}
+
 /** True when `tags` mark a resource created by this package for the execution `executionId`. */
 export function isCreatedBy(tags: Readonly<Record<string, string>>, executionId: string): boolean {
   return tags[RESOURCE_TAGS.creator] === CREATOR_TAG_VALUE && tags[RESOURCE_TAGS.execution] === executionId.slice(0, 256);
@@ -266,6 +273,20 @@ export function clusterState(region: string, cluster: DBCluster, fallbackTags?: 
   };
 }
 
+/**
+ * The names of an execution's database: an instance, or an Aurora cluster and its writer instance. The scratch
+ * database of a recovery test and the database a failover creates both have this shape.
+ */
+export interface ExecutionDatabaseNames {
+  readonly resource: DbResourceKind;
+  /** The instance, or the cluster: what is waited on and connected to. */
+  readonly identifier: string;
+  /** The DB instance: `identifier`, or the cluster's writer instance. */
+  readonly instanceIdentifier: string;
+  /** The cluster, for resource `cluster`. */
+  readonly clusterIdentifier?: string;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // I/O
 
@@ -288,6 +309,22 @@ export interface DbPlacement {
   readonly subnetGroupName: string;
   /** VPC security group ids. */
   readonly securityGroupIds: readonly string[];
+}
+
+/**
+ * The request fields every new DB instance gets, whether created or restored: its placement and tags, never publicly
+ * accessible, single-AZ, no automatic minor version upgrades, deletion protection only when asked.
+ */
+export function newInstanceSettings(options: DbPlacement & { readonly tags: readonly RdsTag[]; readonly deletionProtection?: boolean }) {
+  return {
+    DBSubnetGroupName: options.subnetGroupName,
+    VpcSecurityGroupIds: [...options.securityGroupIds],
+    PubliclyAccessible: false,
+    MultiAZ: false,
+    DeletionProtection: options.deletionProtection ?? false,
+    AutoMinorVersionUpgrade: false,
+    Tags: [...options.tags],
+  };
 }
 
 /** Options of {@link createDbInstance}. */
@@ -354,28 +391,38 @@ export interface CreateClusterInstanceOptions {
   readonly tags: readonly RdsTag[];
 }
 
-/** Describes a DB instance; `undefined` when it does not exist. */
-export async function describeDbInstance(region: string, identifier: string): Promise<DbResourceState | undefined> {
+/** The SDK's description of a DB instance, for fields {@link DbResourceState} leaves out; `undefined` when it does not exist. */
+export async function findDbInstance(region: string, identifier: string): Promise<DBInstance | undefined> {
   try {
     const out = await rdsClient(region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }));
-    const found = out.DBInstances?.find((i) => i.DBInstanceIdentifier?.toLowerCase() === identifier.toLowerCase());
-    return found ? instanceState(region, found) : undefined;
+    return out.DBInstances?.find((i) => i.DBInstanceIdentifier?.toLowerCase() === identifier.toLowerCase());
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
 }
 
-/** Describes a DB cluster; `undefined` when it does not exist. */
-export async function describeDbCluster(region: string, identifier: string): Promise<DbResourceState | undefined> {
+/** The SDK's description of a DB cluster, for fields {@link DbResourceState} leaves out; `undefined` when it does not exist. */
+export async function findDbCluster(region: string, identifier: string): Promise<DBCluster | undefined> {
   try {
     const out = await rdsClient(region).send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier }));
-    const found = out.DBClusters?.find((c) => c.DBClusterIdentifier?.toLowerCase() === identifier.toLowerCase());
-    return found ? clusterState(region, found) : undefined;
+    return out.DBClusters?.find((c) => c.DBClusterIdentifier?.toLowerCase() === identifier.toLowerCase());
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
+}
+
+/** Describes a DB instance; `undefined` when it does not exist. */
+export async function describeDbInstance(region: string, identifier: string): Promise<DbResourceState | undefined> {
+  const found = await findDbInstance(region, identifier);
+  return found ? instanceState(region, found) : undefined;
+}
+
+/** Describes a DB cluster; `undefined` when it does not exist. */
+export async function describeDbCluster(region: string, identifier: string): Promise<DbResourceState | undefined> {
+  const found = await findDbCluster(region, identifier);
+  return found ? clusterState(region, found) : undefined;
 }
 
 /** Describes an instance or a cluster. */
@@ -393,7 +440,7 @@ function returned<T>(value: T | undefined, operation: string): T {
  * After an "already exists" error: the resource a previous attempt of the same execution started (same execution
  * tag), else the original error is rethrown: the identifier belongs to something else.
  */
-async function previousAttempt(region: string, kind: DbResourceKind, identifier: string, tags: readonly RdsTag[], error: unknown): Promise<DbResourceState> {
+export async function previousAttempt(region: string, kind: DbResourceKind, identifier: string, tags: readonly RdsTag[], error: unknown): Promise<DbResourceState> {
   const executionId = tags.find((t) => t.Key === RESOURCE_TAGS.execution)?.Value;
   const existing = await describeDbResource(region, kind, identifier);
   if (existing && executionId !== undefined && isCreatedBy(existing.tags, executionId)) return existing;
@@ -416,17 +463,11 @@ export async function createDbInstance(region: string, options: CreateDbInstance
         StorageType: options.storageType ?? 'gp3',
         MasterUsername: options.masterUsername,
         MasterUserPassword: options.masterPassword,
-        DBSubnetGroupName: options.subnetGroupName,
-        VpcSecurityGroupIds: [...options.securityGroupIds],
-        PubliclyAccessible: false,
-        MultiAZ: false,
+        ...newInstanceSettings(options),
         StorageEncrypted: true,
         ...(options.kmsKeyId !== undefined ? { KmsKeyId: options.kmsKeyId } : {}),
         BackupRetentionPeriod: options.backupRetentionDays ?? 0,
-        DeletionProtection: options.deletionProtection ?? false,
-        AutoMinorVersionUpgrade: false,
         CopyTagsToSnapshot: true,
-        Tags: [...options.tags],
       }),
     );
     return instanceState(region, returned(out.DBInstance, 'CreateDBInstance'), options.tags);
@@ -444,13 +485,7 @@ export async function restoreDbInstanceFromSnapshot(region: string, options: Res
         DBInstanceIdentifier: options.identifier,
         DBSnapshotIdentifier: options.snapshotIdentifier,
         ...(options.instanceClass !== undefined ? { DBInstanceClass: options.instanceClass } : {}),
-        DBSubnetGroupName: options.subnetGroupName,
-        VpcSecurityGroupIds: [...options.securityGroupIds],
-        PubliclyAccessible: false,
-        MultiAZ: false,
-        DeletionProtection: options.deletionProtection ?? false,
-        AutoMinorVersionUpgrade: false,
-        Tags: [...options.tags],
+        ...newInstanceSettings(options),
       }),
     );
     return instanceState(region, returned(out.DBInstance, 'RestoreDBInstanceFromDBSnapshot'), options.tags);
@@ -624,6 +659,48 @@ export async function requireGone(region: string, kind: DbResourceKind, identifi
   const state = await describeDbResource(region, kind, identifier);
   if (!state) return 'gone';
   throw new NotReady(`${kind} ${identifier} in ${region} still exists (${JSON.stringify(state.status)})`);
+}
+
+/**
+ * Returns an execution's database (the instance, or the cluster) once it and, for a cluster, its writer instance are
+ * available and no master password change is pending: the password a `set-password` step just set is in effect.
+ *
+ * @throws NotReady before, and as {@link requireAvailable}.
+ */
+export async function requireDatabaseAvailable(region: string, names: ExecutionDatabaseNames): Promise<DbResourceState> {
+  const main = await requireAvailable(region, names.resource, names.identifier);
+  if (names.resource === 'cluster') await requireAvailable(region, 'instance', names.instanceIdentifier);
+  if (main.pendingChanges.includes('MasterUserPassword')) {
+    throw new NotReady(`${names.resource} ${names.identifier} has a master password change pending`);
+  }
+  return main;
+}
+
+/**
+ * Deletes an execution's database without a final snapshot: the instance first (RDS refuses to delete a cluster that
+ * still has instances), then the cluster. What does not exist is skipped; what does is first shown to `assertOwned`,
+ * which throws to leave it alone.
+ *
+ * @returns the identifiers, instance first, once all are gone
+ * @throws NotReady until they are gone, and whatever `assertOwned` throws
+ */
+export async function deleteOwnedDatabase(
+  region: string,
+  names: ExecutionDatabaseNames,
+  assertOwned: (state: DbResourceState) => void,
+): Promise<string[]> {
+  const all = names.clusterIdentifier !== undefined ? [names.instanceIdentifier, names.clusterIdentifier] : [names.instanceIdentifier];
+  await deleteOwned(region, 'instance', names.instanceIdentifier, assertOwned);
+  if (names.clusterIdentifier !== undefined) await deleteOwned(region, 'cluster', names.clusterIdentifier, assertOwned);
+  return all;
+}
+
+async function deleteOwned(region: string, kind: DbResourceKind, identifier: string, assertOwned: (state: DbResourceState) => void): Promise<void> {
+  const state = await describeDbResource(region, kind, identifier);
+  if (!state) return;
+  assertOwned(state);
+  if ((await deleteDbResource(region, kind, identifier)) === 'gone') return;
+  await requireGone(region, kind, identifier);
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * lambda/shared/rds-restore.ts against moto: create, describe, restore from snapshots (instance and Aurora cluster),
- * set the master password, delete idempotently. moto makes resources `available` at once, so the NotReady paths of
+ * set the master password, delete idempotently, and wait for / delete an execution's whole database. moto makes resources `available` at once, so the NotReady paths of
  * waiting are covered by the workflow tests with a mapped handler instead.
  */
 import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBSnapshotCommand, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
@@ -10,11 +10,15 @@ import {
   DbResourceMissing,
   deleteDbCluster,
   deleteDbInstance,
+  deleteOwnedDatabase,
   describeDbCluster,
   describeDbInstance,
+  findDbCluster,
+  findDbInstance,
   generatePassword,
   rdsClient,
   requireAvailable,
+  requireDatabaseAvailable,
   requireGone,
   resourceTags,
   restoreDbClusterFromSnapshot,
@@ -162,5 +166,39 @@ describe('rds-restore against moto', () => {
     expect(await describeDbCluster(region, id)).toBeUndefined();
     const left = await rdsClient(region).send(new DescribeDBClustersCommand({}));
     expect(left.DBClusters?.map((c) => c.DBClusterIdentifier)).not.toContain(id);
+  });
+
+  it("waits for and deletes an execution's cluster database: its instance first, each only once assertOwned accepts it", async () => {
+    const name = `run-${unique()}`;
+    const id = scratchIdentifier(executionArn(name), name);
+    const tags = resourceTags({ purpose: 'recovery-test', executionId: executionArn(name) });
+    await rdsClient(region).send(
+      new CreateDBClusterCommand({
+        DBClusterIdentifier: id,
+        Engine: 'aurora-postgresql',
+        EngineVersion: '15.4',
+        MasterUsername: 'app',
+        MasterUserPassword: generatePassword(),
+        Tags: tags,
+      }),
+    );
+    await createClusterInstance(region, { identifier: `${id}-1`, clusterIdentifier: id, engine: 'aurora-postgresql', instanceClass: 'db.t4g.medium', tags });
+    const names = { resource: 'cluster' as const, identifier: id, instanceIdentifier: `${id}-1`, clusterIdentifier: id };
+    expect(await requireDatabaseAvailable(region, names)).toMatchObject({ kind: 'cluster', identifier: id });
+    expect((await findDbCluster(region, id))?.DBClusterIdentifier).toBe(id);
+    expect(await findDbInstance(region, `missing-${unique()}`)).toBeUndefined();
+
+    const refuse = (): never => {
+      throw new Error('not ours');
+    };
+    await expect(deleteOwnedDatabase(region, names, refuse)).rejects.toThrow('not ours');
+    expect(await describeDbInstance(region, `${id}-1`)).toBeDefined();
+
+    const seen: string[] = [];
+    expect(await deleteOwnedDatabase(region, names, (state) => seen.push(`${state.kind} ${state.identifier}`))).toEqual([`${id}-1`, id]);
+    expect(seen).toEqual([`instance ${id}-1`, `cluster ${id}`]);
+    expect(await describeDbCluster(region, id)).toBeUndefined();
+    // Nothing is left to ask about: a retried step succeeds.
+    expect(await deleteOwnedDatabase(region, names, refuse)).toEqual([`${id}-1`, id]);
   });
 });

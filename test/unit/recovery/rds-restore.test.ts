@@ -4,7 +4,9 @@ import {
   generatePassword,
   instanceState,
   clusterState,
+  executionTag,
   isCreatedBy,
+  newInstanceSettings,
   resourceTags,
   scratchIdentifier,
   SCRATCH_ID_PREFIX,
@@ -67,6 +69,31 @@ describe('resource tags', () => {
     const record = tagRecord(resourceTags({ purpose: 'p', executionId: long }));
     expect(record[RESOURCE_TAGS.execution]).toHaveLength(256);
     expect(isCreatedBy(record, long)).toBe(true);
+  });
+});
+
+describe('executionTag', () => {
+  it('is the tag that names the execution, and a list without one is a programming error', () => {
+    const tags = resourceTags({ purpose: 'failover', executionId: arn('a'), extra: { 'cdk-backup-dr:dry-run': 'true' } });
+    expect(executionTag(tags)).toEqual({ Key: RESOURCE_TAGS.execution, Value: arn('a') });
+    expect(() => executionTag(tags.filter((t) => t.Key !== RESOURCE_TAGS.execution))).toThrow(/resourceTags wrote no cdk-backup-dr:execution tag/);
+  });
+});
+
+describe('newInstanceSettings', () => {
+  it('places the instance privately, single-AZ, without automatic minor upgrades, protected only when asked', () => {
+    const tags = resourceTags({ purpose: 'recovery-test', executionId: arn('a') });
+    const settings = newInstanceSettings({ subnetGroupName: 'isolated', securityGroupIds: ['sg-1', 'sg-2'], tags });
+    expect(settings).toEqual({
+      DBSubnetGroupName: 'isolated',
+      VpcSecurityGroupIds: ['sg-1', 'sg-2'],
+      PubliclyAccessible: false,
+      MultiAZ: false,
+      DeletionProtection: false,
+      AutoMinorVersionUpgrade: false,
+      Tags: tags,
+    });
+    expect(newInstanceSettings({ subnetGroupName: 'isolated', securityGroupIds: ['sg-1'], tags, deletionProtection: true }).DeletionProtection).toBe(true);
   });
 });
 
