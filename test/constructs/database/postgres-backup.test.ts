@@ -6,6 +6,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
 import { BackupSchedule, BackupSource, PostgresBackup, PostgresBackupProps } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
+import { allStates, definitionOf } from '../../support/template-inspection';
 
 const ACCOUNT = '111111111111';
 
@@ -45,29 +46,6 @@ function backup(f: Fixture, props: Partial<PostgresBackupProps> = {}): PostgresB
 }
 
 type Json = Record<string, unknown>;
-
-function definitionOf(template: Template): { StartAt: string; States: Record<string, Json> } {
-  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as Array<{ Properties: Json }>;
-  const parts = (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
-  // Intrinsics (function ARNs, topic ARN) become placeholders: only the structure is asserted here.
-  const text = parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
-  return JSON.parse(text) as { StartAt: string; States: Record<string, Json> };
-}
-
-/** All states of a definition including those nested in Parallel branches and Map processors. */
-function allStates(def: { States: Record<string, Json> }): Record<string, Json> {
-  const out: Record<string, Json> = {};
-  const visit = (states: Record<string, Json>) => {
-    for (const [name, state] of Object.entries(states)) {
-      out[name] = state;
-      for (const branch of (state.Branches as Array<{ States: Record<string, Json> }> | undefined) ?? []) visit(branch.States);
-      const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Json> } | undefined;
-      if (processor) visit(processor.States);
-    }
-  };
-  visit(def.States);
-  return out;
-}
 
 describe('PostgresBackup with an RDS instance', () => {
   const f = fixture();
@@ -194,7 +172,7 @@ describe('PostgresBackup with an RDS instance', () => {
     expect(states['Back up'].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Report failure' }]);
     expect(states['Report failure'].Next).toBe('Notify failure');
     expect(states['Report failure'].Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Notify failure' })]);
-    expect(states['Notify failure'].Resource).toBe('arn:TOKEN:states:::sns:publish');
+    expect(states['Notify failure'].Resource).toBe('arn:<AWS::Partition>:states:::sns:publish');
     expect(states['Notify failure'].Next).toBe('Backup failed');
     expect(states['Backup failed'].Type).toBe('Fail');
     expect(states['Report success'].Next).toBe('Backup succeeded');

@@ -17,6 +17,7 @@ import { FailoverSource, FailoverStrategy, GlobalSecondaryAction } from '../../.
 import { FAILOVER_STATES as S } from '../../../lib/recovery/failover-workflow';
 import { BackupBucket } from '../../../lib/storage';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
+import { allStates, definitionOf, statementsOf } from '../../support/template-inspection';
 import { logicalIdOf } from '../../support/workflow-harness';
 
 const ACCOUNT = '111111111111';
@@ -85,40 +86,6 @@ function failover(f: Fixture, props: Partial<FailoverProps> = {}, id = 'Failover
     validationQueries: [{ name: 'orders-present', sql: 'SELECT count(*) > 0 FROM orders' }],
     ...props,
   });
-}
-
-/** The state machine's definition with intrinsics rendered as `<LogicalId.Attr>` / `<Ref>`. */
-function definitionOf(template: Template): { StartAt: string; States: Record<string, Json> } {
-  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as Array<{ Properties: Json }>;
-  const parts = (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
-  const render = (p: unknown): string => {
-    if (typeof p === 'string') return p;
-    const o = p as Json;
-    if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
-    if (typeof o.Ref === 'string') return `<${o.Ref}>`;
-    return '<token>';
-  };
-  return JSON.parse(parts.map(render).join('')) as { StartAt: string; States: Record<string, Json> };
-}
-
-/** All states, including those in Parallel branches. */
-function allStates(def: { States: Record<string, Json> }): Record<string, Json> {
-  const out: Record<string, Json> = {};
-  const visit = (states: Record<string, Json>) => {
-    for (const [name, state] of Object.entries(states)) {
-      out[name] = state;
-      for (const branch of (state.Branches as Array<{ States: Record<string, Json> }> | undefined) ?? []) visit(branch.States);
-    }
-  };
-  visit(def.States);
-  return out;
-}
-
-/** Every statement of the role policy of a function. */
-function statementsOf(template: Template, fn: lambda.IFunction): Json[] {
-  const roleId = logicalIdOf((fn as lambda.Function).role?.node.defaultChild as never);
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { Roles: Json[]; PolicyDocument: { Statement: Json[] } } }>;
-  return policies.filter((p) => p.Properties.Roles.some((r) => r.Ref === roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
 
 function statement(template: Template, fn: lambda.IFunction, sid: string): Json {

@@ -1,0 +1,53 @@
+/** Reading synthesized templates in construct tests: state machine definitions and role policies. */
+import { Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { logicalIdOf } from './workflow-harness';
+
+export type Json = Record<string, unknown>;
+
+export interface StateMachineDefinition {
+  readonly StartAt: string;
+  readonly States: Record<string, Json>;
+}
+
+/**
+ * The definition of the template's only state machine, with intrinsics rendered as `<LogicalId.Attr>` (GetAtt),
+ * `<LogicalId>` (Ref) or `<token>`, so a test can name the function or topic a state calls.
+ */
+export function definitionOf(template: Template): StateMachineDefinition {
+  const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as Array<{ Properties: Json }>;
+  if (machines.length !== 1) throw new Error(`expected one state machine in the template, found ${machines.length}`);
+  const parts = (machines[0].Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+  const render = (p: unknown): string => {
+    if (typeof p === 'string') return p;
+    const o = p as Json;
+    if (Array.isArray(o['Fn::GetAtt'])) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+    if (typeof o.Ref === 'string') return `<${o.Ref}>`;
+    return '<token>';
+  };
+  return JSON.parse(parts.map(render).join('')) as StateMachineDefinition;
+}
+
+/** All states of a definition by name, including those nested in Parallel branches and Map processors. */
+export function allStates(def: { States: Record<string, Json> }): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  const visit = (states: Record<string, Json>) => {
+    for (const [name, state] of Object.entries(states)) {
+      out[name] = state;
+      for (const branch of (state.Branches as Array<{ States: Record<string, Json> }> | undefined) ?? []) visit(branch.States);
+      const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Json> } | undefined;
+      if (processor) visit(processor.States);
+    }
+  };
+  visit(def.States);
+  return out;
+}
+
+/** Every statement of the policies attached to a function's role. */
+export function statementsOf(template: Template, fn: lambda.IFunction): Json[] {
+  const role = (fn as lambda.Function).role;
+  if (!role) throw new Error(`${fn.node.path} has no role in this stack`);
+  const roleId = logicalIdOf(role.node.defaultChild as never);
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { Roles: Json[]; PolicyDocument: { Statement: Json[] } } }>;
+  return policies.filter((p) => p.Properties.Roles.some((r) => r.Ref === roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
