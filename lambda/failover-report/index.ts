@@ -10,7 +10,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv } from '../shared/errors';
 import {
-  FailoverReport,
   buildFailoverReport,
   failoverMetrics,
   failoverNotification,
@@ -18,21 +17,14 @@ import {
   parseFailoverReportEvent,
 } from '../shared/failover-report';
 import { logger } from '../shared/logger';
+import { ReportHandlerResult, reportHandlerResult } from '../shared/recovery-workflow-report';
 import { publishReportMetrics, putJsonReport } from '../shared/report-store';
 import { SOURCE_DIMENSION } from '../shared/report';
 
 export type { FailoverReport, FailoverReportEvent, FailoverRunState, FailoverTimings } from '../shared/failover-report';
 
 /** What the handler returns (the state machine publishes `subject`/`message` and ends by `status`). */
-export interface FailoverReportResult {
-  readonly status: FailoverReport['status'];
-  readonly reportKey: string;
-  readonly versionId?: string;
-  readonly subject: string;
-  readonly message: string;
-  /** The failure reasons joined (empty on success), for the `Fail` state's cause. */
-  readonly cause: string;
-}
+export type FailoverReportResult = ReportHandlerResult;
 
 /** The second dimension of the failover metrics. */
 export const MODE_DIMENSION = 'Mode';
@@ -55,7 +47,6 @@ export async function handler(event: unknown): Promise<FailoverReportResult> {
   const reportKey = failoverReportKey(report);
   const versionId = await putJsonReport(s3, { bucket, key: reportKey, kmsKeyId }, report);
   if (report.mode !== undefined) publishReportMetrics({ [SOURCE_DIMENSION]: source, [MODE_DIMENSION]: report.mode }, failoverMetrics(report));
-  const notification = failoverNotification(report, reportKey, bucket);
   logger.info('failover report written', {
     reportKey,
     status: report.status,
@@ -64,12 +55,5 @@ export async function handler(event: unknown): Promise<FailoverReportResult> {
     ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
     ...(report.dataLossWindowSeconds !== undefined ? { dataLossWindowSeconds: report.dataLossWindowSeconds } : {}),
   });
-  return {
-    status: report.status,
-    reportKey,
-    ...(versionId ? { versionId } : {}),
-    subject: notification.subject,
-    message: notification.message,
-    cause: report.failureReasons.join('; ').slice(0, 32_000),
-  };
+  return reportHandlerResult(report, { reportKey, versionId }, failoverNotification(report, reportKey, bucket));
 }

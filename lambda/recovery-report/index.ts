@@ -11,9 +11,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv } from '../shared/errors';
 import { logger } from '../shared/logger';
+import { ReportHandlerResult, reportHandlerResult } from '../shared/recovery-workflow-report';
 import { publishReportMetrics, putJsonReport } from '../shared/report-store';
 import {
-  RecoveryTestReport,
   SOURCE_DIMENSION,
   buildRecoveryReport,
   parseRecoveryReportEvent,
@@ -25,16 +25,7 @@ import {
 export type { RecoveryReportEvent, RecoveryRunState, RecoveryTestReport, RecoveryTimings, ReportCheck } from '../shared/recovery-report';
 
 /** What the handler returns (the state machine publishes `subject`/`message` and ends by `status`). */
-export interface RecoveryReportResult {
-  readonly status: RecoveryTestReport['status'];
-  /** Key of the report in BUCKET_NAME. */
-  readonly reportKey: string;
-  readonly versionId?: string;
-  readonly subject: string;
-  readonly message: string;
-  /** The failure reasons joined (empty on success), for the `Fail` state's cause. */
-  readonly cause: string;
-}
+export type RecoveryReportResult = ReportHandlerResult;
 
 const s3 = new S3Client({});
 
@@ -54,7 +45,6 @@ export async function handler(event: unknown): Promise<RecoveryReportResult> {
   const reportKey = recoveryReportKey(report);
   const versionId = await putJsonReport(s3, { bucket, key: reportKey, kmsKeyId }, report);
   publishReportMetrics({ [SOURCE_DIMENSION]: source }, recoveryTestMetrics(report));
-  const notification = recoveryNotification(report, reportKey, bucket);
   logger.info('recovery test report written', {
     reportKey,
     status: report.status,
@@ -62,12 +52,5 @@ export async function handler(event: unknown): Promise<RecoveryReportResult> {
     ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
     ...(report.dataAgeSeconds !== undefined ? { dataAgeSeconds: report.dataAgeSeconds } : {}),
   });
-  return {
-    status: report.status,
-    reportKey,
-    ...(versionId ? { versionId } : {}),
-    subject: notification.subject,
-    message: notification.message,
-    cause: report.failureReasons.join('; ').slice(0, 32_000),
-  };
+  return reportHandlerResult(report, { reportKey, versionId }, recoveryNotification(report, reportKey, bucket));
 }

@@ -7,9 +7,29 @@
  * target, and a dry run's cleanup finished. Anything else is FAILED, with one reason per cause.
  */
 import { InvalidInput } from './errors';
-import { causeMessage } from './recovery-report';
-import { MAX_CAUSE_LENGTH, MetricDatum, RunStatus, StepError, datedReportKey, executionNameFromId } from './report';
-import { JsonObject, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
+import {
+  CollectedRunState,
+  ReportCheck,
+  ReportEventBase,
+  ReportNotification,
+  ReportedExecution,
+  causeMessage,
+  executionFields,
+  finiteNumber,
+  nonEmptyString,
+  notificationSubject,
+  parseCollectedState,
+  parseEmulated,
+  parseReportEnvelope,
+  reportChecks,
+  reportedError,
+  roundSeconds,
+  secondsBetween,
+  stepFailureReason,
+  verificationFailure,
+} from './recovery-workflow-report';
+import { MetricDatum, RunStatus, datedReportKey } from './report';
+import { JsonObject } from './validate';
 
 export type { MetricDatum, RunStatus, StepError } from './report';
 
@@ -44,7 +64,7 @@ export type FailoverStep =
   | 'repoint';
 
 /** `$` of the execution when it reaches the report: each field is present once its step has run. */
-export interface FailoverRunState extends JsonObject {
+export interface FailoverRunState extends CollectedRunState {
   /** The execution input as given. */
   readonly input?: unknown;
   readonly request?: JsonObject;
@@ -58,35 +78,21 @@ export interface FailoverRunState extends JsonObject {
   readonly restore?: JsonObject;
   readonly verify?: JsonObject;
   readonly repoint?: JsonObject;
-  readonly error?: StepError;
-  readonly cleanup?: JsonObject[];
-  readonly cleanupError?: StepError;
 }
 
+/** The fields of {@link FailoverRunState} that hold a step's result. */
+const STEP_RESULTS = ['request', 'plan', 'lag', 'promotion', 'created', 'password', 'database', 'writable', 'restore', 'verify', 'repoint'] as const;
+
 /** What the state machine sends the report handler. */
-export interface FailoverReportEvent {
+export interface FailoverReportEvent extends ReportEventBase {
   readonly workflow: 'failover';
-  readonly executionId: string;
-  /** @default - the last part of `executionId` */
-  readonly executionName?: string;
-  /** `$$.Execution.StartTime`. */
-  readonly startedAt: string;
   /** Whether the construct configured repoint targets (a real failover must then repoint). */
   readonly repointConfigured: boolean;
   readonly state: FailoverRunState;
-  /**
-   * What was emulated instead of run as in AWS (set by local runs — the drill and the tests — never by the deployed
-   * state machine); copied into the report so that it cannot be mistaken for a run against AWS.
-   * @default - none
-   */
-  readonly emulated?: string[];
 }
 
 /** A validated {@link FailoverReportEvent}. */
-export interface FailoverRunSummary {
-  readonly executionId: string;
-  readonly executionName: string;
-  readonly startedAt: string;
+export interface FailoverRunSummary extends ReportedExecution {
   readonly repointConfigured: boolean;
   readonly state: FailoverRunState;
   readonly emulated: string[];
@@ -107,13 +113,7 @@ export interface FailoverTimings {
 }
 
 /** One check, as in the report. */
-export interface FailoverCheck {
-  readonly name: string;
-  readonly passed: boolean;
-  readonly expected?: unknown;
-  readonly actual?: unknown;
-  readonly detail?: string;
-}
+export type FailoverCheck = ReportCheck;
 
 /** The failover report document. */
 export interface FailoverReport {
@@ -161,78 +161,20 @@ export interface FailoverReport {
   readonly emulated?: readonly string[];
 }
 
-function optionalRecord(value: unknown, field: string): JsonObject | undefined {
-  return value === undefined || value === null ? undefined : expectObject(value, field);
-}
-
-function parseStepError(value: unknown, field: string): StepError | undefined {
-  if (value === undefined || value === null) return undefined;
-  const error = expectObject(value, field);
-  if (error.Cause !== undefined && typeof error.Cause !== 'string') throw new InvalidInput(`${field}.Cause must be a string`);
-  return { Error: expectString(error.Error, `${field}.Error`), ...(typeof error.Cause === 'string' ? { Cause: error.Cause } : {}) };
-}
-
 /**
  * Validates what the state machine sent.
  *
  * @throws InvalidInput naming the field
  */
 export function parseFailoverReportEvent(event: unknown): FailoverRunSummary {
-  const input = expectObject(event, 'event');
-  expectOneOf(input.workflow, 'workflow', ['failover'] as const);
-  const executionId = expectString(input.executionId, 'executionId');
-  const executionName = optionalString(input.executionName, 'executionName') ?? executionNameFromId(executionId);
-  const startedAt = expectTimestamp(input.startedAt, 'startedAt').toISOString();
+  const { input, execution } = parseReportEnvelope(event, 'failover');
   if (typeof input.repointConfigured !== 'boolean') throw new InvalidInput('repointConfigured must be true or false');
-  const raw = expectObject(input.state, 'state');
-  let cleanup: JsonObject[] | undefined;
-  if (raw.cleanup !== undefined) {
-    if (!Array.isArray(raw.cleanup)) throw new InvalidInput('state.cleanup must be the array the cleanup Parallel returns');
-    cleanup = raw.cleanup.map((item: unknown, i) => expectObject(item, `state.cleanup[${i}]`));
-  }
-  const records = ['request', 'plan', 'lag', 'promotion', 'created', 'password', 'database', 'writable', 'restore', 'verify', 'repoint'] as const;
-  const parsed: Record<string, unknown> = { ...raw };
-  for (const name of records) parsed[name] = optionalRecord(raw[name], `state.${name}`);
-  const state: FailoverRunState = {
-    ...(parsed as JsonObject),
-    error: parseStepError(raw.error, 'state.error'),
-    cleanup,
-    cleanupError: parseStepError(raw.cleanupError, 'state.cleanupError'),
-  };
-  let emulated: string[] = [];
-  if (input.emulated !== undefined) {
-    if (!Array.isArray(input.emulated) || input.emulated.some((e) => typeof e !== 'string')) throw new InvalidInput('emulated must be an array of strings');
-    emulated = input.emulated as string[];
-  }
-  return { executionId, executionName, startedAt, repointConfigured: input.repointConfigured, state, emulated };
-}
-
-function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
+  const state = parseCollectedState<FailoverRunState>(input.state, STEP_RESULTS);
+  return { ...execution, repointConfigured: input.repointConfigured, state, emulated: parseEmulated(input.emulated) };
 }
 
 function obj(value: unknown): JsonObject | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
-}
-
-function round(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
-}
-
-function secondsBetween(from: unknown, to: unknown): number | undefined {
-  const a = typeof from === 'string' ? Date.parse(from) : Number.NaN;
-  const b = typeof to === 'string' ? Date.parse(to) : Number.NaN;
-  if (Number.isNaN(a) || Number.isNaN(b)) return undefined;
-  return round(Math.max(0, (b - a) / 1000));
-}
-
-function truncate(cause: string | undefined): string | undefined {
-  if (cause === undefined) return undefined;
-  return cause.length > MAX_CAUSE_LENGTH ? `${cause.slice(0, MAX_CAUSE_LENGTH)}… (truncated)` : cause;
 }
 
 /** The step a run with an error stopped at: the first one whose result is missing. */
@@ -262,9 +204,9 @@ export function failedFailoverStep(state: FailoverRunState): FailoverStep {
 export function measureFailoverTimings(state: FailoverRunState, startedAt: string, dryRun: boolean): FailoverTimings {
   const provisionStart = state.created?.startedAt ?? state.promotion?.startedAt;
   const provisionSeconds = secondsBetween(provisionStart, state.database?.availableAt);
-  const restoreSeconds = num(state.restore?.durationSeconds);
-  const verifySeconds = num(state.verify?.durationSeconds);
-  const repointSeconds = num(state.repoint?.durationSeconds);
+  const restoreSeconds = finiteNumber(state.restore?.durationSeconds);
+  const verifySeconds = finiteNumber(state.verify?.durationSeconds);
+  const repointSeconds = finiteNumber(state.repoint?.durationSeconds);
   const untilAvailable = secondsBetween(startedAt, state.database?.availableAt);
   const needsRestore = state.plan?.strategy === 'restore-dump';
   const complete =
@@ -274,22 +216,8 @@ export function measureFailoverTimings(state: FailoverRunState, startedAt: strin
     ...(restoreSeconds !== undefined ? { restoreSeconds } : {}),
     ...(verifySeconds !== undefined ? { verifySeconds } : {}),
     ...(repointSeconds !== undefined ? { repointSeconds } : {}),
-    ...(complete ? { rtoSeconds: round(untilAvailable + (restoreSeconds ?? 0) + verifySeconds + (dryRun ? 0 : (repointSeconds ?? 0))) } : {}),
+    ...(complete ? { rtoSeconds: roundSeconds(untilAvailable + (restoreSeconds ?? 0) + verifySeconds + (dryRun ? 0 : (repointSeconds ?? 0))) } : {}),
   };
-}
-
-function checksOf(verify: JsonObject | undefined): FailoverCheck[] {
-  const checks = verify?.checks;
-  if (!Array.isArray(checks)) return [];
-  return checks
-    .filter((c): c is JsonObject => typeof c === 'object' && c !== null && !Array.isArray(c))
-    .map((c) => ({
-      name: String(c.name),
-      passed: c.passed === true,
-      ...(c.expected !== undefined ? { expected: c.expected } : {}),
-      ...(c.actual !== undefined ? { actual: c.actual } : {}),
-      ...(typeof c.detail === 'string' ? { detail: c.detail } : {}),
-    }));
 }
 
 /**
@@ -305,24 +233,12 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
   let step: FailoverStep | undefined;
   if (state.error) {
     step = failedFailoverStep(state);
-    const message = causeMessage(state.error.Cause);
-    reasons.push(`${step} failed with ${state.error.Error}${message !== undefined ? `: ${message}` : ''}`);
+    reasons.push(stepFailureReason(step, state.error));
   }
 
-  const checks = checksOf(state.verify);
-  if (state.verify) {
-    const failed = checks.filter((c) => !c.passed);
-    if (state.verify.passed !== true || failed.length > 0) {
-      reasons.push(
-        `verification failed ${failed.length} of ${checks.length} checks: ${failed
-          .slice(0, 10)
-          .map((c) => `${c.name}${c.detail !== undefined ? ` (${c.detail})` : ''}`)
-          .join('; ')}`,
-      );
-    }
-  } else if (!state.error) {
-    reasons.push('the verification did not run');
-  }
+  const checks = reportChecks(state.verify);
+  const verification = verificationFailure(state.verify, checks, state.error !== undefined);
+  if (verification !== undefined) reasons.push(verification);
 
   const verified = state.verify?.passed === true;
   if (request && !dryRun && summary.repointConfigured && verified && !state.error && !state.repoint) {
@@ -331,8 +247,8 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
 
   // The recovery point: for a replica, the one with the measured lag.
   const recoveryPoint = obj(state.lag?.recoveryPoint) ?? obj(plan?.recoveryPoint);
-  const dataLossWindowSeconds = num(recoveryPoint?.ageSeconds);
-  const rpoSeconds = num(recoveryPoint?.rpoSeconds);
+  const dataLossWindowSeconds = finiteNumber(recoveryPoint?.ageSeconds);
+  const rpoSeconds = finiteNumber(recoveryPoint?.rpoSeconds);
   if (recoveryPoint && rpoSeconds !== undefined) {
     const within = dataLossWindowSeconds !== undefined && dataLossWindowSeconds <= rpoSeconds;
     checks.push({
@@ -355,8 +271,7 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
   if (dryRun && mayHaveCreated) {
     const results = (state.cleanup ?? []).map((r) => `${String(r.what ?? 'resource')} ${Array.isArray(r.names) ? r.names.join(', ') : '?'}: ${String(r.status ?? 'unknown')}`);
     if (state.cleanupError) {
-      const cause = truncate(state.cleanupError.Cause);
-      cleanup = { status: 'failed', results, error: { error: state.cleanupError.Error, ...(cause !== undefined ? { cause } : {}) } };
+      cleanup = { status: 'failed', results, error: reportedError(state.cleanupError) };
     } else if (!state.cleanup) {
       cleanup = { status: 'failed', results, error: { error: 'CleanupDidNotRun', cause: 'the run reached the report without a cleanup result' } };
     } else {
@@ -394,9 +309,7 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
         ]
       : undefined;
 
-  const started = new Date(summary.startedAt);
   const timings = measureFailoverTimings(state, summary.startedAt, dryRun);
-  const errorCause = truncate(state.error?.Cause);
   return {
     schemaVersion: FAILOVER_REPORT_SCHEMA_VERSION,
     workflow: 'failover',
@@ -405,11 +318,7 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
     ...(mode !== undefined ? { mode } : {}),
     failureReasons: reasons,
     ...(step !== undefined ? { failedStep: step } : {}),
-    executionId: summary.executionId,
-    executionName: summary.executionName,
-    startedAt: started.toISOString(),
-    finishedAt: context.finishedAt.toISOString(),
-    durationSeconds: Math.max(0, Math.round((context.finishedAt.getTime() - started.getTime()) / 10) / 100),
+    ...executionFields(summary, context.finishedAt),
     ...(request ? { request } : { input: state.input ?? null }),
     ...(plan ? { plan } : {}),
     ...(recoveryPoint ? { recoveryPoint } : {}),
@@ -417,22 +326,22 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
     ...(database || created
       ? {
           database: {
-            ...(str(database?.identifier ?? created?.identifier) ? { identifier: str(database?.identifier ?? created?.identifier) } : {}),
-            ...(str(database?.kind ?? created?.resource) ? { kind: str(database?.kind ?? created?.resource) } : {}),
+            ...(nonEmptyString(database?.identifier ?? created?.identifier) ? { identifier: nonEmptyString(database?.identifier ?? created?.identifier) } : {}),
+            ...(nonEmptyString(database?.kind ?? created?.resource) ? { kind: nonEmptyString(database?.kind ?? created?.resource) } : {}),
             ...(database?.endpoint !== undefined ? { endpoint: database.endpoint } : {}),
-            ...(str(database?.secretArn ?? created?.secretArn) ? { secretArn: str(database?.secretArn ?? created?.secretArn) } : {}),
-            ...(str(created?.secretName) ? { secretName: str(created?.secretName) } : {}),
+            ...(nonEmptyString(database?.secretArn ?? created?.secretArn) ? { secretArn: nonEmptyString(database?.secretArn ?? created?.secretArn) } : {}),
+            ...(nonEmptyString(created?.secretName) ? { secretName: nonEmptyString(created?.secretName) } : {}),
           },
         }
       : {}),
     ...(state.promotion ? { promotion: state.promotion } : {}),
     timings,
     checks,
-    ...(changes ? { repoint: { changes, ...(str(state.repoint?.at) ? { at: str(state.repoint?.at) } : {}) } } : {}),
+    ...(changes ? { repoint: { changes, ...(nonEmptyString(state.repoint?.at) ? { at: nonEmptyString(state.repoint?.at) } : {}) } } : {}),
     ...(cleanup ? { cleanup } : {}),
     ...(resourcesKept.length > 0 ? { resourcesKept } : {}),
     ...(failback ? { failback } : {}),
-    ...(state.error ? { error: { error: state.error.Error, ...(errorCause !== undefined ? { cause: errorCause } : {}) } } : {}),
+    ...(state.error ? { error: reportedError(state.error) } : {}),
     ...(summary.emulated.length > 0 ? { emulated: summary.emulated } : {}),
   };
 }
@@ -459,17 +368,12 @@ export function failoverMetrics(report: FailoverReport): MetricDatum[] {
 }
 
 /** The SNS notification of a run. */
-export interface FailoverNotification {
-  /** At most 100 characters, ASCII. */
-  readonly subject: string;
-  /** JSON text. */
-  readonly message: string;
-}
+export type FailoverNotification = ReportNotification;
 
 /** The subject and message published to the notification topic. */
 export function failoverNotification(report: FailoverReport, reportKey: string, bucket: string): FailoverNotification {
   const what = report.mode === 'rehearsal' ? 'failover rehearsal' : report.mode === 'failover' ? 'FAILOVER' : 'failover (invalid input)';
-  const subject = `cdk-backup-dr ${what} ${report.status}: ${report.source}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+  const subject = notificationSubject(`cdk-backup-dr ${what} ${report.status}: ${report.source}`);
   const message = {
     workflow: 'failover',
     status: report.status,

@@ -7,10 +7,32 @@
  * Mirrors ./report (the backup report): same schema version field, key format, cause truncation and metric
  * dimension (`Source`).
  */
-import { InvalidInput } from './errors';
-import { MAX_CAUSE_LENGTH, MetricDatum, RunStatus, StepError, datedReportKey, executionNameFromId } from './report';
-import { JsonObject, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
+import {
+  CollectedRunState,
+  ReportCheck,
+  ReportEventBase,
+  ReportNotification,
+  ReportedExecution,
+  causeMessage,
+  executionFields,
+  finiteNumber,
+  nonEmptyString,
+  notificationSubject,
+  parseCollectedState,
+  parseEmulated,
+  parseReportEnvelope,
+  reportChecks,
+  reportedError,
+  roundSeconds,
+  secondsBetween,
+  stepFailureReason,
+  verificationFailure,
+} from './recovery-workflow-report';
+import { MetricDatum, RunStatus, StepError, datedReportKey } from './report';
+import { JsonObject, expectOneOf } from './validate';
 
+export { causeMessage } from './recovery-workflow-report';
+export type { ReportCheck } from './recovery-workflow-report';
 export { SOURCE_DIMENSION } from './report';
 export type { MetricDatum, RunStatus, StepError } from './report';
 
@@ -27,20 +49,11 @@ export const RECOVERY_TEST_METRICS = {
   backupAgeSeconds: 'BackupAgeSeconds',
 } as const;
 
-/** One check of the test, as it appears in the report. */
-export interface ReportCheck {
-  readonly name: string;
-  readonly passed: boolean;
-  readonly expected?: unknown;
-  readonly actual?: unknown;
-  readonly detail?: string;
-}
-
 /**
  * The state the machine hands over (`$` of the execution): each field is present once its step has run. Unknown
  * fields are ignored.
  */
-export interface RecoveryRunState extends JsonObject {
+export interface RecoveryRunState extends CollectedRunState {
   readonly selection?: JsonObject;
   /** recovery-pick's result. */
   readonly backup?: JsonObject;
@@ -52,35 +65,22 @@ export interface RecoveryRunState extends JsonObject {
   readonly restore?: JsonObject;
   /** restore-verify's / recovery-verify's result. */
   readonly verify?: JsonObject;
-  /** What a `Catch` caught before the cleanup. */
-  readonly error?: StepError;
   /**
    * The cleanup `Parallel`'s output: one result per branch, `{ what, names, status: 'gone' }`, or
    * `{ what, status: 'failed', error }` from a branch that gave up.
    */
   readonly cleanup?: JsonObject[];
-  /** What the cleanup's `Catch` caught. */
-  readonly cleanupError?: StepError;
 }
 
+/** The fields of {@link RecoveryRunState} that hold a step's result. */
+const STEP_RESULTS = ['selection', 'backup', 'created', 'ready', 'restore', 'verify'] as const;
+
 /** What the state machine sends the report handler. */
-export interface RecoveryReportEvent {
+export interface RecoveryReportEvent extends ReportEventBase {
   readonly workflow: 'recovery-test';
-  /** `$$.Execution.Id`. */
-  readonly executionId: string;
-  /** @default - the last part of `executionId` */
-  readonly executionName?: string;
-  /** `$$.Execution.StartTime`. */
-  readonly startedAt: string;
   readonly kind: 'dump' | 'snapshot';
   /** `$`: everything the run collected. */
   readonly state: RecoveryRunState;
-  /**
-   * What was emulated instead of run as in AWS (set by local runs — the drill and the workflow tests — never by the
-   * deployed state machine); copied into the report so that it cannot be mistaken for a run against AWS.
-   * @default - none
-   */
-  readonly emulated?: string[];
 }
 
 /** The step a failed run stopped at, inferred from what it had collected. */
@@ -146,24 +146,10 @@ export interface RecoveryTestReport {
 }
 
 /** A validated {@link RecoveryReportEvent}. */
-export interface RecoveryRunSummary {
-  readonly executionId: string;
-  readonly executionName: string;
-  readonly startedAt: string;
+export interface RecoveryRunSummary extends ReportedExecution {
   readonly kind: 'dump' | 'snapshot';
   readonly state: RecoveryRunState;
   readonly emulated: string[];
-}
-
-function optionalRecord(value: unknown, field: string): JsonObject | undefined {
-  return value === undefined || value === null ? undefined : expectObject(value, field);
-}
-
-function parseStepError(value: unknown, field: string): StepError | undefined {
-  if (value === undefined || value === null) return undefined;
-  const error = expectObject(value, field);
-  if (error.Cause !== undefined && typeof error.Cause !== 'string') throw new InvalidInput(`${field}.Cause must be a string`);
-  return { Error: expectString(error.Error, `${field}.Error`), ...(typeof error.Cause === 'string' ? { Cause: error.Cause } : {}) };
 }
 
 /**
@@ -172,70 +158,23 @@ function parseStepError(value: unknown, field: string): StepError | undefined {
  * @throws InvalidInput naming the field and what to change.
  */
 export function parseRecoveryReportEvent(event: unknown): RecoveryRunSummary {
-  const input = expectObject(event, 'event');
-  expectOneOf(input.workflow, 'workflow', ['recovery-test'] as const);
-  const executionId = expectString(input.executionId, 'executionId');
-  const executionName = optionalString(input.executionName, 'executionName') ?? executionNameFromId(executionId);
-  const startedAt = expectTimestamp(input.startedAt, 'startedAt').toISOString();
+  const { input, execution } = parseReportEnvelope(event, 'recovery-test');
   const kind = expectOneOf(input.kind, 'kind', ['dump', 'snapshot'] as const);
-  const raw = expectObject(input.state, 'state');
-  let cleanup: JsonObject[] | undefined;
-  if (raw.cleanup !== undefined) {
-    if (!Array.isArray(raw.cleanup)) throw new InvalidInput('state.cleanup must be the array the cleanup Parallel returns');
-    cleanup = raw.cleanup.map((item: unknown, i) => expectObject(item, `state.cleanup[${i}]`));
-  }
-  const state: RecoveryRunState = {
-    ...raw,
-    selection: optionalRecord(raw.selection, 'state.selection'),
-    backup: optionalRecord(raw.backup, 'state.backup'),
-    created: optionalRecord(raw.created, 'state.created'),
-    ready: optionalRecord(raw.ready, 'state.ready'),
-    restore: optionalRecord(raw.restore, 'state.restore'),
-    verify: optionalRecord(raw.verify, 'state.verify'),
-    error: parseStepError(raw.error, 'state.error'),
-    cleanup,
-    cleanupError: parseStepError(raw.cleanupError, 'state.cleanupError'),
-  };
-  let emulated: string[] = [];
-  if (input.emulated !== undefined) {
-    if (!Array.isArray(input.emulated) || input.emulated.some((e) => typeof e !== 'string')) {
-      throw new InvalidInput('emulated must be an array of strings');
-    }
-    emulated = input.emulated as string[];
-  }
-  return { executionId, executionName, startedAt, kind, state, emulated };
-}
-
-function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function secondsBetween(from: unknown, to: unknown): number | undefined {
-  const a = typeof from === 'string' ? Date.parse(from) : NaN;
-  const b = typeof to === 'string' ? Date.parse(to) : NaN;
-  if (Number.isNaN(a) || Number.isNaN(b)) return undefined;
-  return round(Math.max(0, (b - a) / 1000));
-}
-
-function round(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
+  const state = parseCollectedState<RecoveryRunState>(input.state, STEP_RESULTS);
+  return { ...execution, kind, state, emulated: parseEmulated(input.emulated) };
 }
 
 /** The durations the run measured ({@link RecoveryTimings}). */
 export function measureTimings(kind: 'dump' | 'snapshot', state: RecoveryRunState): RecoveryTimings {
   const provisionSeconds = secondsBetween(state.created?.startedAt, state.ready?.availableAt);
-  const restoreSeconds = kind === 'dump' ? num(state.restore?.durationSeconds) : undefined;
-  const verifySeconds = num(state.verify?.durationSeconds);
+  const restoreSeconds = kind === 'dump' ? finiteNumber(state.restore?.durationSeconds) : undefined;
+  const verifySeconds = finiteNumber(state.verify?.durationSeconds);
   const complete = provisionSeconds !== undefined && verifySeconds !== undefined && (kind === 'snapshot' || restoreSeconds !== undefined);
   return {
     ...(provisionSeconds !== undefined ? { provisionSeconds } : {}),
     ...(restoreSeconds !== undefined ? { restoreSeconds } : {}),
     ...(verifySeconds !== undefined ? { verifySeconds } : {}),
-    ...(complete ? { rtoSeconds: round(provisionSeconds + (restoreSeconds ?? 0) + verifySeconds) } : {}),
+    ...(complete ? { rtoSeconds: roundSeconds(provisionSeconds + (restoreSeconds ?? 0) + verifySeconds) } : {}),
   };
 }
 
@@ -248,43 +187,6 @@ export function failedStep(kind: 'dump' | 'snapshot', state: RecoveryRunState): 
   return 'verify';
 }
 
-function truncateCause(cause: string | undefined): string | undefined {
-  if (cause === undefined) return undefined;
-  return cause.length > MAX_CAUSE_LENGTH ? `${cause.slice(0, MAX_CAUSE_LENGTH)}… (truncated)` : cause;
-}
-
-/** The most useful line of a Step Functions Cause: a Lambda error's `errorMessage`, else the cause itself (short). */
-export function causeMessage(cause: string | undefined): string | undefined {
-  if (cause === undefined) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(cause);
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { errorMessage?: unknown }).errorMessage === 'string') {
-      return shorten((parsed as { errorMessage: string }).errorMessage);
-    }
-  } catch {
-    // Not JSON: an SDK integration or States.* cause, used as it is.
-  }
-  return shorten(cause);
-}
-
-function shorten(text: string, limit = 500): string {
-  return text.length > limit ? `${text.slice(0, limit)}…` : text;
-}
-
-function checksOf(verify: JsonObject | undefined): ReportCheck[] {
-  const checks = verify?.checks;
-  if (!Array.isArray(checks)) return [];
-  return checks
-    .filter((c): c is JsonObject => typeof c === 'object' && c !== null && !Array.isArray(c))
-    .map((c) => ({
-      name: String(c.name),
-      passed: c.passed === true,
-      ...(c.expected !== undefined ? { expected: c.expected } : {}),
-      ...(c.actual !== undefined ? { actual: c.actual } : {}),
-      ...(typeof c.detail === 'string' ? { detail: c.detail } : {}),
-    }));
-}
-
 function cleanupSummary(state: RecoveryRunState): CleanupSummary {
   const results = (state.cleanup ?? []).map((r) => {
     const names = Array.isArray(r.names) ? ` ${r.names.join(', ')}` : '';
@@ -292,10 +194,7 @@ function cleanupSummary(state: RecoveryRunState): CleanupSummary {
   });
   const failedBranch = (state.cleanup ?? []).find((r) => r.status !== 'gone');
   const caught = state.cleanupError ?? (failedBranch ? branchError(failedBranch) : undefined);
-  if (caught) {
-    const cause = truncateCause(caught.Cause);
-    return { status: 'failed', results, error: { error: caught.Error, ...(cause !== undefined ? { cause } : {}) } };
-  }
+  if (caught) return { status: 'failed', results, error: reportedError(caught) };
   if (!state.cleanup) return { status: 'failed', results, error: { error: 'CleanupDidNotRun', cause: 'the run reached the report without a cleanup result' } };
   return { status: 'done', results };
 }
@@ -322,28 +221,16 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
   let step: FailedStep | undefined;
   if (state.error) {
     step = failedStep(kind, state);
-    const message = causeMessage(state.error.Cause);
-    reasons.push(`${step} failed with ${state.error.Error}${message !== undefined ? `: ${message}` : ''}`);
+    reasons.push(stepFailureReason(step, state.error));
   }
 
-  const checks = checksOf(state.verify);
-  if (state.verify) {
-    const failed = checks.filter((c) => !c.passed);
-    if (state.verify.passed !== true || failed.length > 0) {
-      reasons.push(
-        `verification failed ${failed.length} of ${checks.length} checks: ${failed
-          .slice(0, 10)
-          .map((c) => `${c.name}${c.detail !== undefined ? ` (${c.detail})` : ''}`)
-          .join('; ')}`,
-      );
-    }
-  } else if (!state.error) {
-    reasons.push('the verification did not run');
-  }
+  const checks = reportChecks(state.verify);
+  const verification = verificationFailure(state.verify, checks, state.error !== undefined);
+  if (verification !== undefined) reasons.push(verification);
 
   const backup = state.backup;
-  const dataAgeSeconds = num(backup?.ageSeconds);
-  const rpoSeconds = num(backup?.rpoSeconds);
+  const dataAgeSeconds = finiteNumber(backup?.ageSeconds);
+  const rpoSeconds = finiteNumber(backup?.rpoSeconds);
   if (dataAgeSeconds !== undefined && rpoSeconds !== undefined) {
     const within = dataAgeSeconds <= rpoSeconds;
     checks.push({
@@ -366,10 +253,8 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
     reasons.push(`cleanup failed with ${cleanup.error?.error ?? 'an error'}: scratch resources may remain (names start with cdkbdr-rt- and cdk-backup-dr/scratch/)`);
   }
 
-  const started = new Date(summary.startedAt);
   const created = state.created;
   const ready = state.ready;
-  const errorCause = truncateCause(state.error?.Cause);
   return {
     schemaVersion: RECOVERY_REPORT_SCHEMA_VERSION,
     workflow: 'recovery-test',
@@ -377,11 +262,7 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
     status: reasons.length === 0 ? 'SUCCEEDED' : 'FAILED',
     failureReasons: reasons,
     ...(step !== undefined ? { failedStep: step } : {}),
-    executionId: summary.executionId,
-    executionName: summary.executionName,
-    startedAt: started.toISOString(),
-    finishedAt: context.finishedAt.toISOString(),
-    durationSeconds: Math.max(0, Math.round((context.finishedAt.getTime() - started.getTime()) / 10) / 100),
+    ...executionFields(summary, context.finishedAt),
     kind,
     ...(state.selection ? { selection: state.selection } : {}),
     ...(backup ? { backup } : {}),
@@ -390,9 +271,9 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
     ...(created || ready
       ? {
           scratch: {
-            ...(str(created?.identifier) ? { identifier: str(created?.identifier) } : {}),
-            ...(str(created?.resource) ? { resource: str(created?.resource) } : {}),
-            ...(str(created?.secretName) ? { secretName: str(created?.secretName) } : {}),
+            ...(nonEmptyString(created?.identifier) ? { identifier: nonEmptyString(created?.identifier) } : {}),
+            ...(nonEmptyString(created?.resource) ? { resource: nonEmptyString(created?.resource) } : {}),
+            ...(nonEmptyString(created?.secretName) ? { secretName: nonEmptyString(created?.secretName) } : {}),
             ...(ready?.endpoint !== undefined ? { endpoint: ready.endpoint } : {}),
             ...(ready?.engineVersion !== undefined ? { engineVersion: ready.engineVersion } : {}),
           },
@@ -401,7 +282,7 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
     timings: measureTimings(kind, state),
     checks,
     cleanup,
-    ...(state.error ? { error: { error: state.error.Error, ...(errorCause !== undefined ? { cause: errorCause } : {}) } } : {}),
+    ...(state.error ? { error: reportedError(state.error) } : {}),
     ...(summary.emulated.length > 0 ? { emulated: summary.emulated } : {}),
   };
 }
@@ -426,16 +307,11 @@ export function recoveryTestMetrics(report: RecoveryTestReport): MetricDatum[] {
 }
 
 /** The SNS notification of a test. */
-export interface RecoveryNotification {
-  /** At most 100 characters (SNS's limit), ASCII. */
-  readonly subject: string;
-  /** JSON text. */
-  readonly message: string;
-}
+export type RecoveryNotification = ReportNotification;
 
 /** The subject and message published to the notification topic. */
 export function recoveryNotification(report: RecoveryTestReport, reportKey: string, bucket: string): RecoveryNotification {
-  const subject = `cdk-backup-dr recovery test ${report.status}: ${report.source}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+  const subject = notificationSubject(`cdk-backup-dr recovery test ${report.status}: ${report.source}`);
   const message = {
     workflow: 'recovery-test',
     status: report.status,
