@@ -44,6 +44,7 @@ import { FailoverSource, FailoverStrategy } from '../../lib/recovery/failover-st
 import { BackupBucket } from '../../lib/storage';
 import { harnessEnv, type HarnessEnv } from '../support/env';
 import { type LambdaContext, type LocalLambdaHandler, logicalIdOf } from '../support/workflow-harness';
+import { threeTierVpc } from '../support/vpc';
 
 /** moto's account. */
 export const LOCAL_ACCOUNT = '123456789012';
@@ -72,15 +73,7 @@ export interface FailoverStackOptions {
 export function failoverStack(options: FailoverStackOptions) {
   const app = new App();
   const stack = new Stack(app, 'FailoverLocal', { env: { account: LOCAL_ACCOUNT, region: harnessEnv().awsRegion } });
-  const vpc = new ec2.Vpc(stack, 'Vpc', {
-    maxAzs: 2,
-    natGateways: 1,
-    subnetConfiguration: [
-      { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
-      { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-    ],
-  });
+  const vpc = threeTierVpc(stack);
   const bucket = new BackupBucket(stack, 'ReplicaBackups');
   const replica = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Replica', {
     instanceIdentifier: options.replicaIdentifier,

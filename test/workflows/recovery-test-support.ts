@@ -16,7 +16,6 @@ import { randomBytes } from 'node:crypto';
 import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { handler as pickHandler } from '../../lambda/recovery-pick';
@@ -32,6 +31,7 @@ import { BackupBucket } from '../../lib/storage';
 import { Client, type ClientConfig } from 'pg';
 import { harnessEnv, type HarnessEnv } from '../support/env';
 import { type LambdaContext, type LocalLambdaHandler, logicalIdOf } from '../support/workflow-harness';
+import { threeTierVpc } from '../support/vpc';
 
 /** moto's account: ARNs in the template then match what moto returns. */
 export const LOCAL_ACCOUNT = '123456789012';
@@ -51,15 +51,7 @@ export interface RecoveryTestStackOptions {
 export function recoveryTestStack(options: RecoveryTestStackOptions) {
   const app = new App();
   const stack = new Stack(app, 'RecoveryTestLocal', { env: { account: LOCAL_ACCOUNT, region: harnessEnv().awsRegion } });
-  const vpc = new ec2.Vpc(stack, 'Vpc', {
-    maxAzs: 2,
-    natGateways: 1,
-    subnetConfiguration: [
-      { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
-      { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-    ],
-  });
+  const vpc = threeTierVpc(stack);
   const backups = new BackupBucket(stack, 'Backups');
   const test = new RecoveryTest(stack, 'RecoveryTest', {
     bucket: backups,

@@ -19,6 +19,7 @@ import { BackupBucket } from '../../../lib/storage';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 import { allStates, definitionOf, statementsOf } from '../../support/template-inspection';
 import { logicalIdOf } from '../../support/workflow-harness';
+import { threeTierVpc } from '../../support/vpc';
 
 const ACCOUNT = '111111111111';
 type Json = Record<string, unknown>;
@@ -38,15 +39,7 @@ interface Fixture {
 function fixture(): Fixture {
   const app = new App();
   const stack = new Stack(app, 'Dr', { env: { account: ACCOUNT, region: 'us-west-2' } });
-  const vpc = new ec2.Vpc(stack, 'Vpc', {
-    maxAzs: 2,
-    natGateways: 1,
-    subnetConfiguration: [
-      { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
-      { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-    ],
-  });
+  const vpc = threeTierVpc(stack);
   const bucket = new BackupBucket(stack, 'ReplicaBackups');
   const layer = lambda.LayerVersion.fromLayerVersionArn(stack, 'PgTools', `arn:aws:lambda:us-west-2:${ACCOUNT}:layer:pg-tools:3`);
   const replicaSg = new ec2.SecurityGroup(stack, 'ReplicaSg', { vpc });

@@ -9,6 +9,7 @@ import { BackupBucket } from '../../../lib/storage';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 import { allStates, definitionOf, statementsOf } from '../../support/template-inspection';
 import { logicalIdOf } from '../../support/workflow-harness';
+import { threeTierVpc } from '../../support/vpc';
 
 const ACCOUNT = '111111111111';
 type Json = Record<string, unknown>;
@@ -24,16 +25,7 @@ interface Fixture {
 function fixture(vpcProps: ec2.VpcProps = {}): Fixture {
   const app = new App();
   const stack = new Stack(app, 'Primary', { env: { account: ACCOUNT, region: 'us-east-1' } });
-  const vpc = new ec2.Vpc(stack, 'Vpc', {
-    maxAzs: 2,
-    natGateways: 1,
-    subnetConfiguration: [
-      { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
-      { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-    ],
-    ...vpcProps,
-  });
+  const vpc = threeTierVpc(stack, vpcProps);
   const bucket = new BackupBucket(stack, 'Backups');
   const layer = lambda.LayerVersion.fromLayerVersionArn(stack, 'PgTools', `arn:aws:lambda:us-east-1:${ACCOUNT}:layer:pg-tools:3`);
   return { app, stack, vpc, bucket, layer };
