@@ -16,7 +16,7 @@
  *   deleted (tags checked here, and by IAM); anything else is refused with `FailoverResourceNotOwned`.
  */
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { BackupDrError, InvalidInput, MissingConfiguration, NotReady, requireEnv } from '../shared/errors';
+import { BackupDrError, InvalidInput, MissingConfiguration, NotReady, requireEnv, requireEnvList, wholeNumberEnv } from '../shared/errors';
 import { readFailoverConfig } from '../shared/failover-config';
 import {
   ExecutionScope,
@@ -206,28 +206,9 @@ function region(): string {
   return requireEnv('AWS_REGION');
 }
 
-function securityGroupIds(): string[] {
-  const ids = requireEnv('DB_SECURITY_GROUP_IDS')
-    .split(',')
-    .map((id) => id.trim())
-    .filter((id) => id !== '');
-  if (ids.length === 0) throw new MissingConfiguration('DB_SECURITY_GROUP_IDS names no security group');
-  return ids;
-}
-
-function wholeNumberEnv(name: string, fallback: number, min: number, max: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new MissingConfiguration(`${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
 /** Automated backup retention of a real failover's database (days); a dry run's has none. */
 function backupRetentionDays(dryRun: boolean): number {
-  return dryRun ? 0 : wholeNumberEnv('BACKUP_RETENTION_DAYS', 7, 1, 35);
+  return dryRun ? 0 : wholeNumberEnv('BACKUP_RETENTION_DAYS', 7, { min: 1, max: 35, unit: 'days' });
 }
 
 /** The tags of everything an execution creates. */
@@ -248,7 +229,7 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
     throw new InvalidInput(`plan.names.identifier ${plan.names.identifier} is not this execution's (${names.identifier}); start a new execution`);
   }
   const tags = failoverTags(event, plan.dryRun, plan.strategy);
-  const placement = { subnetGroupName: requireEnv('DB_SUBNET_GROUP'), securityGroupIds: securityGroupIds() };
+  const placement = { subnetGroupName: requireEnv('DB_SUBNET_GROUP'), securityGroupIds: requireEnvList('DB_SECURITY_GROUP_IDS') };
   const instanceClass = requireEnv('INSTANCE_CLASS');
   const deletionProtection = !plan.dryRun;
   const description = `cdk-backup-dr failover ${plan.dryRun ? 'rehearsal' : ''} master credentials of ${names.identifier}`.replace(/\s+/g, ' ');
@@ -273,7 +254,7 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
         identifier: names.instanceIdentifier,
         engineVersion: requireEnv('ENGINE_VERSION'),
         instanceClass,
-        allocatedStorageGiB: wholeNumberEnv('ALLOCATED_STORAGE_GIB', 20, 20, 65536),
+        allocatedStorageGiB: wholeNumberEnv('ALLOCATED_STORAGE_GIB', 20, { min: 20, max: 65536, unit: 'GiB' }),
         masterUsername: secret.username,
         masterPassword: secret.password,
         tags,

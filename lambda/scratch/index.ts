@@ -23,7 +23,7 @@
  * (default `cdkbdr_admin`), SCRATCH_SECRET_KMS_KEY_ARN (optional).
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { BackupDrError, InvalidInput, NotReady, requireEnv } from '../shared/errors';
+import { BackupDrError, InvalidInput, NotReady, requireEnv, requireEnvList, wholeNumberEnv } from '../shared/errors';
 import { logger } from '../shared/logger';
 import {
   DbResourceMissing,
@@ -91,25 +91,6 @@ function region(): string {
   return requireEnv('AWS_REGION');
 }
 
-function securityGroupIds(): string[] {
-  const ids = requireEnv('SCRATCH_SECURITY_GROUP_IDS')
-    .split(',')
-    .map((id) => id.trim())
-    .filter((id) => id !== '');
-  if (ids.length === 0) throw new InvalidInput('SCRATCH_SECURITY_GROUP_IDS names no security group');
-  return ids;
-}
-
-function allocatedStorage(): number {
-  const text = process.env.SCRATCH_ALLOCATED_STORAGE_GIB;
-  if (text === undefined || text === '') return 20;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 20 || value > 65536) {
-    throw new InvalidInput(`SCRATCH_ALLOCATED_STORAGE_GIB must be a whole number of GiB from 20 to 65536; got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
 function tagsFor(scope: ScratchScope): RdsTag[] {
   return resourceTags({ purpose: RECOVERY_TEST_PURPOSE, executionId: scope.executionId });
 }
@@ -119,13 +100,13 @@ async function create(input: CreateScratchInput): Promise<CreateScratchOutput> {
   const names = scratchNames(input);
   const where = region();
   const tags = tagsFor(input);
-  const placement = { subnetGroupName: requireEnv('SCRATCH_SUBNET_GROUP_NAME'), securityGroupIds: securityGroupIds() };
+  const placement = { subnetGroupName: requireEnv('SCRATCH_SUBNET_GROUP_NAME'), securityGroupIds: requireEnvList('SCRATCH_SECURITY_GROUP_IDS') };
   const instanceClass = requireEnv('SCRATCH_INSTANCE_CLASS');
   const username = input.source.type === 'snapshot' ? input.source.masterUsername : process.env.SCRATCH_MASTER_USERNAME || DEFAULT_MASTER_USERNAME;
   const kmsKeyId = process.env.SCRATCH_SECRET_KMS_KEY_ARN || undefined;
   // Read before anything is created, so a deployment error leaves nothing behind.
   const engineVersion = input.source.type === 'empty' ? requireEnv('SCRATCH_ENGINE_VERSION') : undefined;
-  const storage = input.source.type === 'empty' ? allocatedStorage() : undefined;
+  const storage = input.source.type === 'empty' ? wholeNumberEnv('SCRATCH_ALLOCATED_STORAGE_GIB', 20, { min: 20, max: 65536, unit: 'GiB' }) : undefined;
 
   const secret = await createCredentialsSecret(secrets, {
     name: names.secretName,

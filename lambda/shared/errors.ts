@@ -84,3 +84,35 @@ export function requireEnv(name: string): string {
   }
   return value;
 }
+
+/**
+ * Reads a required comma-separated list from the environment (blank entries dropped).
+ *
+ * @throws MissingConfiguration when the variable is unset or names nothing.
+ */
+export function requireEnvList(name: string): string[] {
+  const items = requireEnv(name)
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0) throw new MissingConfiguration(`environment variable ${name} names nothing; expected a comma-separated list`);
+  return items;
+}
+
+/**
+ * Reads an optional whole number from the environment, `fallback` when unset or empty.
+ *
+ * @param range the allowed values, and what they count (`GiB`, `days`) for the error
+ * @throws MissingConfiguration when it is not a whole number from `min` to `max`.
+ */
+export function wholeNumberEnv(name: string, fallback: number, range: { min: number; max: number; unit: string }): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new MissingConfiguration(
+      `${name} must be a whole number of ${range.unit} from ${range.min} to ${range.max}; got ${JSON.stringify(text)}`,
+    );
+  }
+  return value;
+}
