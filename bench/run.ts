@@ -156,6 +156,12 @@ function cpuText(m: Measurement): string {
   return c ? `client ${f(c.client)}${node} server ${f(c.server)} moto ${f(c.emulator)} s, stolen ${f(c.steal)} s` : '-';
 }
 
+function waitText(m: Measurement): string {
+  return Object.entries(m.scheduling ?? {})
+    .map(([program, s]) => `, ${program} ran ${s.runSeconds.toFixed(1)} s and waited ${s.waitSeconds.toFixed(2)} s for a CPU`)
+    .join('');
+}
+
 function mibText(kb: number): string {
   return (kb / 1024).toFixed(1);
 }
@@ -171,7 +177,7 @@ function record(section: Section, m: Measurement): void {
     ? ` (baseline ${mibText(m.coreBaselineRssKb)}, heap ${mibText(p.heapUsed)}, buffers ${mibText(p.arrayBuffers)})` : '';
   const rss = m.coreMaxRssKb !== undefined ? ` core RSS ${mibText(m.coreMaxRssKb)} MiB${detail}` : '';
   log(`  ${m.contender} [${m.database} #${m.round}] ${m.ok ? 'ok' : 'FAILED'} ${m.wallSeconds.toFixed(2)} s${rss}` +
-    ` tree ${(m.treePeakRssKb / 1024).toFixed(1)} MiB cpu ${cpuText(m)} load ${m.loadavg1.toFixed(2)}` +
+    ` tree ${(m.treePeakRssKb / 1024).toFixed(1)} MiB cpu ${cpuText(m)}${waitText(m)} load ${m.loadavg1.toFixed(2)}` +
     `${m.error ? ` — ${m.error}` : ''}`);
 }
 
@@ -404,6 +410,8 @@ async function main(options: BenchOptions): Promise<void> {
           'tree, sampled every 200 ms.',
         'Everything (PostgreSQL, moto, the contenders) shares one machine; loadavg1 per run shows how busy it was, ' +
           'and cpuSeconds.steal how much CPU the hypervisor took from the whole machine during the run (/proc/stat).',
+        'scheduling gives, per pg_dump / pg_restore of a run, the CPU seconds it ran and the seconds it was ready but ' +
+          'waited for a CPU (/proc/<pid>/schedstat, sampled every 200 ms): what the other processes cost the tool.',
         'cpuSeconds splits each run\'s CPU into client (the measured process tree, GNU time user+system including ' +
           'reaped children), server (PostgreSQL postmaster + backends that ended during the run, from /proc) and ' +
           'emulator (moto_server). CPU time is far less sensitive to a busy machine than wall time.',

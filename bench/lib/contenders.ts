@@ -122,7 +122,7 @@ export async function pgDumpToNull(ctx: BenchContext, database: string, round: n
   const error = failure(run, 'pg_dump');
   return {
     contender: 'pg_dump > /dev/null', database, round, ok: error === undefined, error,
-    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1, cpuSeconds: cpu,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, scheduling: run.scheduling, loadavg1, cpuSeconds: cpu,
   };
 }
 
@@ -151,7 +151,7 @@ export async function pgDumpToAwsCli(ctx: BenchContext, database: string, round:
   const error = failure(run, 'pg_dump | aws s3 cp');
   return {
     contender: 'pg_dump | aws s3 cp', database, round, ok: error === undefined, error,
-    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1, cpuSeconds: cpu,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, scheduling: run.scheduling, loadavg1, cpuSeconds: cpu,
   };
 }
 
@@ -185,7 +185,7 @@ export async function coreChild<T>(ctx: BenchContext, contender: string, script:
       wallSeconds: run.wallSeconds, innerSeconds: child?.innerSeconds, coreMaxRssKb: child?.maxRssKb,
       coreMemoryPeaksKb: child?.memoryPeaksKb ? { ...child.memoryPeaksKb } : undefined,
       coreBaselineRssKb: child?.baselineRssKb,
-      processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1,
+      processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, scheduling: run.scheduling, loadavg1,
       cpuSeconds: { ...cpu, node: child?.nodeCpuSeconds, nodeStartup: child?.startupCpuSeconds },
     },
     result: child?.ok ? child.result : undefined,
@@ -204,6 +204,6 @@ export async function pgRestoreFile(ctx: BenchContext, file: string, database: s
   const error = failure(run, `pg_restore -j${jobs}`);
   return {
     contender: `pg_restore -j${jobs} (local file)`, database: label, round, ok: error === undefined, error,
-    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, loadavg1, cpuSeconds: cpu,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, scheduling: run.scheduling, loadavg1, cpuSeconds: cpu,
   };
 }

@@ -15,6 +15,11 @@ export interface ProcessRun {
   readonly wallSeconds: number;
   /** Peak of the summed RSS of the process and all its descendants, sampled every `sampleMs`. */
   readonly treePeakRssKb: number;
+  /**
+   * For each program named in {@link SCHEDULED_PROGRAMS} that ran in the tree: CPU seconds it ran and seconds it was
+   * ready but waited for a CPU, summed over its processes (last sample of each, so up to `sampleMs` is missed).
+   */
+  readonly scheduling: Readonly<Record<string, Scheduling>>;
   readonly stdout: string;
   /** Bytes written to stdout (counted in every mode but 'ignore'). */
   readonly stdoutBytes: number;
@@ -28,6 +33,44 @@ export interface RunOptions {
   readonly sampleMs?: number;
   /** Kill the process (SIGKILL) after this long; the run then reports signal SIGKILL. @default 30 minutes */
   readonly timeoutMs?: number;
+}
+
+/** The programs whose CPU time and run-queue wait the bench records: the ones that set a run's pace. */
+export const SCHEDULED_PROGRAMS: readonly string[] = ['pg_dump', 'pg_restore'];
+
+/** From /proc/<pid>/schedstat: time on a CPU, and time runnable but waiting for one. */
+export interface Scheduling {
+  readonly runSeconds: number;
+  readonly waitSeconds: number;
+}
+
+/** Parses /proc/<pid>/schedstat ("<run ns> <wait ns> <timeslices>"). */
+export function parseSchedstat(text: string): Scheduling | undefined {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  if (!Number.isFinite(run) || !Number.isFinite(wait)) return undefined;
+  return { runSeconds: run / 1e9, waitSeconds: wait / 1e9 };
+}
+
+/** The command name (in parentheses, may contain spaces) of a /proc/<pid>/stat line. */
+export function parseStatComm(stat: string): string | undefined {
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  return open < 0 || close < open ? undefined : stat.slice(open + 1, close);
+}
+
+/** Sums the last sample of each process by program, rounded to 10 ms. */
+export function schedulingByProgram(samples: ReadonlyMap<number, { program: string } & Scheduling>): Record<string, Scheduling> {
+  const out: Record<string, { runSeconds: number; waitSeconds: number }> = {};
+  for (const { program, runSeconds, waitSeconds } of samples.values()) {
+    const sum = (out[program] ??= { runSeconds: 0, waitSeconds: 0 });
+    sum.runSeconds += runSeconds;
+    sum.waitSeconds += waitSeconds;
+  }
+  for (const sum of Object.values(out)) {
+    sum.runSeconds = Math.round(sum.runSeconds * 100) / 100;
+    sum.waitSeconds = Math.round(sum.waitSeconds * 100) / 100;
+  }
+  return out;
 }
 
 /** Parses `ppid` (4th field) out of a /proc/<pid>/stat line; the command name in parentheses may contain spaces. */
@@ -54,14 +97,21 @@ async function readOrUndefined(path: string): Promise<string | undefined> {
   }
 }
 
-/** Sum of RSS over `root` and its descendants, from one scan of /proc. */
-export async function treeRssKb(root: number): Promise<number> {
+/**
+ * Sum of RSS over `root` and its descendants, from one scan of /proc; the scheduling figures of the tree's
+ * {@link SCHEDULED_PROGRAMS} processes are recorded into `scheduling` by pid.
+ */
+export async function treeRssKb(root: number,
+  scheduling?: Map<number, { program: string } & Scheduling>): Promise<number> {
   const parents = new Map<number, number>();
+  const programs = new Map<number, string>();
   const entries = await readdir('/proc');
   await Promise.all(entries.filter((e) => /^\d+$/.test(e)).map(async (e) => {
     const stat = await readOrUndefined(`/proc/${e}/stat`);
     const ppid = stat === undefined ? undefined : parseStatPpid(stat);
     if (ppid !== undefined) parents.set(Number(e), ppid);
+    const comm = stat === undefined ? undefined : parseStatComm(stat);
+    if (comm !== undefined && SCHEDULED_PROGRAMS.includes(comm)) programs.set(Number(e), comm);
   }));
   const inTree = (pid: number): boolean => {
     for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; p = parents.get(p), hops++) {
@@ -74,6 +124,12 @@ export async function treeRssKb(root: number): Promise<number> {
     if (!inTree(pid)) continue;
     const statm = await readOrUndefined(`/proc/${pid}/statm`);
     total += (statm === undefined ? undefined : parseStatmRssKb(statm)) ?? 0;
+    const program = programs.get(pid);
+    if (scheduling && program !== undefined) {
+      const text = await readOrUndefined(`/proc/${pid}/schedstat`);
+      const figures = text === undefined ? undefined : parseSchedstat(text);
+      if (figures) scheduling.set(pid, { program, ...figures });
+    }
   }
   return total;
 }
@@ -95,11 +151,12 @@ export async function runProcess(command: string, args: readonly string[], optio
   });
   let peak = 0;
   let sampling = true;
+  const scheduling = new Map<number, { program: string } & Scheduling>();
   const sampler = (async () => {
     while (sampling) {
       if (child.pid !== undefined) {
         try {
-          peak = Math.max(peak, await treeRssKb(child.pid));
+          peak = Math.max(peak, await treeRssKb(child.pid, scheduling));
         } catch (error) {
           // /proc unreadable (not Linux): leave the tree figure at 0 and say so once.
           console.error(`RSS sampling unavailable: ${String(error)}`);
@@ -123,6 +180,7 @@ export async function runProcess(command: string, args: readonly string[], optio
     signal,
     wallSeconds,
     treePeakRssKb: peak,
+    scheduling: schedulingByProgram(scheduling),
     stdout: Buffer.concat(out).toString('utf8'),
     stdoutBytes,
     stderr: Buffer.concat(err).toString('utf8'),

@@ -22,6 +22,11 @@ export interface Measurement {
   readonly processMaxRssKb?: Readonly<Record<string, number>>;
   /** Peak of the summed RSS of the process tree, sampled every 200 ms (approximate: short peaks can be missed). */
   readonly treePeakRssKb: number;
+  /**
+   * pg_dump / pg_restore of the run: CPU seconds they ran and seconds they were ready but waited for a CPU (from
+   * /proc/<pid>/schedstat, sampled every 200 ms). The wait is what the rest of the machine cost them.
+   */
+  readonly scheduling?: Readonly<Record<string, { readonly runSeconds: number; readonly waitSeconds: number }>>;
   readonly bytes?: number;
   /** 1-minute load average when the run started: a noise indicator on a shared machine. */
   readonly loadavg1: number;
@@ -59,6 +64,8 @@ export interface ContenderSummary {
   readonly totalCpuSeconds?: Summary;
   /** CPU seconds stolen from the machine by the hypervisor during the runs (noise). */
   readonly stealSeconds?: Summary;
+  /** Seconds pg_dump / pg_restore waited for a CPU while ready to run (summed over their processes). */
+  readonly toolWaitSeconds?: Summary;
   readonly coreMaxRssKb?: Summary;
   readonly treePeakRssKb?: Summary;
 }
@@ -88,6 +95,10 @@ export function summarizeContender(all: readonly Measurement[], contender: strin
         : Math.round((c.client + c.server + (c.emulator ?? 0)) * 100) / 100;
     }),
     stealSeconds: of((m) => m.cpuSeconds?.steal),
+    toolWaitSeconds: of((m) => {
+      const programs = Object.values(m.scheduling ?? {});
+      return programs.length === 0 ? undefined : Math.round(programs.reduce((sum, p) => sum + p.waitSeconds, 0) * 100) / 100;
+    }),
     coreMaxRssKb: of((m) => m.coreMaxRssKb),
     treePeakRssKb: of((m) => m.treePeakRssKb),
   };
@@ -179,8 +190,8 @@ function cell(value: string, width: number): string {
 /** A compact fixed-width table of contender summaries. */
 export function formatTable(rows: readonly ContenderSummary[]): string {
   const header = ['contender', 'database', 'ok/runs', 'wall med s', 'wall min s', 'inner med s', 'cpu med s',
-    'steal max s', 'core RSS MiB', 'tree RSS MiB'];
-  const widths = [40, 22, 7, 10, 10, 11, 14, 11, 13, 13];
+    'steal max s', 'tool wait med s', 'core RSS MiB', 'tree RSS MiB'];
+  const widths = [40, 22, 7, 10, 10, 11, 14, 11, 15, 13, 13];
   const line = (cells: string[]) => cells.map((c, i) => cell(c, widths[i])).join(' ').trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w)))];
   for (const r of rows) {
@@ -194,6 +205,7 @@ export function formatTable(rows: readonly ContenderSummary[]): string {
       r.clientCpuSeconds
         ? `${r.clientCpuSeconds.median.toFixed(1)}${r.totalCpuSeconds ? `/${r.totalCpuSeconds.median.toFixed(1)}` : ''}` : '-',
       r.stealSeconds ? r.stealSeconds.max.toFixed(2) : '-',
+      r.toolWaitSeconds ? r.toolWaitSeconds.median.toFixed(2) : '-',
       r.coreMaxRssKb ? `${mib(r.coreMaxRssKb.max)} max` : '-',
       r.treePeakRssKb ? `${mib(r.treePeakRssKb.max)} max` : '-',
     ]));

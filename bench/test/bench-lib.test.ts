@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArgs, parseVariant } from '../lib/args';
 import { batchSql } from '../lib/generate';
-import { parseGnuTime, parseStatCpuSeconds, parseStatmRssKb, parseStatPpid, parseStealSeconds, shellQuote } from '../lib/measure';
+import {
+  parseGnuTime, parseSchedstat, parseStatComm, parseStatCpuSeconds, parseStatmRssKb, parseStatPpid, parseStealSeconds,
+  schedulingByProgram, shellQuote,
+} from '../lib/measure';
 import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
 import { flatVerdict, interleave, ratio, summarize } from '../lib/stats';
 import { parseChildOutput, RESULT_PREFIX } from '../children/protocol';
@@ -73,15 +76,16 @@ describe('report', () => {
     assert.equal(restoreVerdicts(undefined, summarizeContender(runs, 'raw', 'db'))[0].status, 'not-available');
   });
 
-  it('summarizes the CPU stolen during the runs as a noise indicator, apart from the run\'s own CPU', () => {
+  it('summarizes the CPU stolen during the runs and the tools\' CPU waits, apart from the run\'s own CPU', () => {
     const noisy = [
-      m('core', 10, { cpuSeconds: { client: 5, server: 1, emulator: 1, steal: 0.2 } }),
-      m('core', 11, { cpuSeconds: { client: 5, server: 1, emulator: 1, steal: 1.8 } }),
+      m('core', 10, { cpuSeconds: { client: 5, server: 1, emulator: 1, steal: 0.2 }, scheduling: { pg_dump: { runSeconds: 4, waitSeconds: 0.5 } } }),
+      m('core', 11, { cpuSeconds: { client: 5, server: 1, emulator: 1, steal: 1.8 }, scheduling: { pg_dump: { runSeconds: 4, waitSeconds: 0.9 } } }),
     ];
     const s = summarizeContender(noisy, 'core', 'db');
     assert.deepEqual([s.stealSeconds?.median, s.stealSeconds?.max], [1, 1.8]);
+    assert.equal(s.toolWaitSeconds?.median, 0.7);
     assert.equal(s.totalCpuSeconds?.median, 7);
-    assert.match(formatTable([s]), /^core\s+db\s+2\/2\s+10\.50\s+10\.00\s+-\s+5\.0\/7\.0\s+1\.80/m);
+    assert.match(formatTable([s]), /^core\s+db\s+2\/2\s+10\.50\s+10\.00\s+-\s+5\.0\/7\.0\s+1\.80\s+0\.70/m);
   });
 
   it('prints one table row per contender', () => {
@@ -111,6 +115,23 @@ describe('measure parsing', () => {
     assert.equal(parseStealSeconds(stat), 987.19);
     assert.equal(parseStealSeconds('cpu0 1 2 3 4 5 6 7 8 0 0\n'), undefined);
     assert.equal(parseStealSeconds('cpu  1 2 3\n'), undefined);
+  });
+
+  it('reads run and run-queue wait from schedstat and the command name from stat, and sums them by program', () => {
+    assert.deepEqual(parseSchedstat('15020000000 820000000 858\n'), { runSeconds: 15.02, waitSeconds: 0.82 });
+    assert.equal(parseSchedstat('garbage'), undefined);
+    assert.equal(parseStatComm('1234 (pg_dump) S 42 1234'), 'pg_dump');
+    assert.equal(parseStatComm('1234 (my (odd) proc) S 42'), 'my (odd) proc');
+    assert.equal(parseStatComm('no parentheses'), undefined);
+    const samples = new Map([
+      [10, { program: 'pg_restore', runSeconds: 1.004, waitSeconds: 0.1 }],
+      [11, { program: 'pg_restore', runSeconds: 2, waitSeconds: 0.206 }],
+      [12, { program: 'pg_dump', runSeconds: 15, waitSeconds: 0.8 }],
+    ]);
+    assert.deepEqual(schedulingByProgram(samples), {
+      pg_restore: { runSeconds: 3, waitSeconds: 0.31 },
+      pg_dump: { runSeconds: 15, waitSeconds: 0.8 },
+    });
   });
 
   it('quotes shell arguments', () => {
