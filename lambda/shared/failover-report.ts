@@ -22,13 +22,12 @@ import {
   parseEmulated,
   parseReportEnvelope,
   reportChecks,
-  reportedError,
   roundSeconds,
   secondsBetween,
   stepFailureReason,
   verificationFailure,
 } from './recovery-workflow-report';
-import { MetricDatum, RunStatus, datedReportKey } from './report';
+import { MetricDatum, RunStatus, datedReportKey, reportedError } from './report';
 import { JsonObject } from './validate';
 
 export type { MetricDatum, RunStatus, StepError } from './report';

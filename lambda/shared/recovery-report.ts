@@ -22,13 +22,12 @@ import {
   parseEmulated,
   parseReportEnvelope,
   reportChecks,
-  reportedError,
   roundSeconds,
   secondsBetween,
   stepFailureReason,
   verificationFailure,
 } from './recovery-workflow-report';
-import { MetricDatum, RunStatus, StepError, datedReportKey } from './report';
+import { MetricDatum, RunStatus, StepError, datedReportKey, reportedError } from './report';
 import { JsonObject, expectOneOf } from './validate';
 
 export { causeMessage } from './recovery-workflow-report';

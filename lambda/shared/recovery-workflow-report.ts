@@ -6,7 +6,7 @@
  * means) differs and stays in ./recovery-report and ./failover-report. Pure.
  */
 import { InvalidInput } from './errors';
-import { MAX_CAUSE_LENGTH, RunStatus, StepError, executionNameFromId } from './report';
+import { RunStatus, StepError, executionNameFromId } from './report';
 import { JsonObject, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
 
 /** The fields of a recovery workflow's report event besides `workflow`, `state` and the workflow's own. */
@@ -142,13 +142,6 @@ export function causeMessage(cause: string | undefined): string | undefined {
 
 function shorten(text: string, limit = 500): string {
   return text.length > limit ? `${text.slice(0, limit)}…` : text;
-}
-
-/** A caught error as a report holds it: the cause, when there is one, cut to MAX_CAUSE_LENGTH. */
-export function reportedError(caught: StepError): { readonly error: string; readonly cause?: string } {
-  const cause = caught.Cause;
-  if (cause === undefined) return { error: caught.Error };
-  return { error: caught.Error, cause: cause.length > MAX_CAUSE_LENGTH ? `${cause.slice(0, MAX_CAUSE_LENGTH)}… (truncated)` : cause };
 }
 
 /** The failure reason of the step a run stopped at: `<step> failed with <Error>: <the cause's message>`. */

@@ -129,6 +129,13 @@ export interface BackupReport {
 /** Longest error cause kept in a report (Step Functions causes can hold whole stack traces). */
 export const MAX_CAUSE_LENGTH = 8192;
 
+/** A caught error as a report holds it: the cause, when there is one, cut to {@link MAX_CAUSE_LENGTH}. */
+export function reportedError(caught: StepError): { readonly error: string; readonly cause?: string } {
+  const cause = caught.Cause;
+  if (cause === undefined) return { error: caught.Error };
+  return { error: caught.Error, cause: cause.length > MAX_CAUSE_LENGTH ? `${cause.slice(0, MAX_CAUSE_LENGTH)}… (truncated)` : cause };
+}
+
 function optionalArrayOfObjects(value: unknown, field: string): JsonObject[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) throw new InvalidInput(`${field} must be an array of objects`);
@@ -234,19 +241,7 @@ export function dumpBytes(dump: DumpRunResult): number {
 export function buildBackupReport(summary: BackupRunSummary, context: { readonly source: string; readonly finishedAt: Date }): BackupReport {
   const started = new Date(summary.startedAt);
   const durationSeconds = Math.max(0, Math.round((context.finishedAt.getTime() - started.getTime()) / 10) / 100);
-  const error = summary.error
-    ? {
-        error: summary.error.Error,
-        ...(summary.error.Cause !== undefined
-          ? {
-              cause:
-                summary.error.Cause.length > MAX_CAUSE_LENGTH
-                  ? `${summary.error.Cause.slice(0, MAX_CAUSE_LENGTH)}… (truncated)`
-                  : summary.error.Cause,
-            }
-          : {}),
-      }
-    : undefined;
+  const error = summary.error ? reportedError(summary.error) : undefined;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     workflow: 'backup',
