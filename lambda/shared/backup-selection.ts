@@ -17,6 +17,7 @@
 import { BackupDrError, InvalidInput } from './errors';
 import { BackupManifest, parseBackupKey } from './manifest';
 import { expectNumber, expectObject, expectString } from './validate';
+import { NOT_OWN_SNAPSHOT } from './rds-snapshot';
 
 /** What kind of backup a recovery test restores. */
 export type BackupKind = 'dump' | 'snapshot';
@@ -225,7 +226,7 @@ export interface SnapshotCandidate extends Timed {
  * @param isOwn whether the tags mark a snapshot created by this package (the scratch role may only restore those)
  */
 export function snapshotProblem(snapshot: SnapshotCandidate, isOwn: boolean): string | undefined {
-  if (!isOwn) return 'it was not created by cdk-backup-dr (no cdk-backup-dr:creator tag); the recovery test restores only its own snapshots';
+  if (!isOwn) return `it was ${NOT_OWN_SNAPSHOT}; the recovery test restores only its own snapshots`;
   if (snapshot.status.toLowerCase() !== 'available') return `it is ${JSON.stringify(snapshot.status)}, not available`;
   if (snapshot.masterUsername === undefined || snapshot.masterUsername === '') return 'RDS reports no master user name for it';
   return undefined;

@@ -6,7 +6,7 @@
 import { ageSeconds } from './backup-selection';
 import { ExecutionScope, FailoverNames, FailoverRequest, FailoverResource, FailoverStrategyName, RecoveryPointTooOld, failoverNames } from './failover-input';
 import { DbEndpoint } from './rds-restore';
-import { isOwnSnapshot, SNAPSHOT_ID_PREFIX, SNAPSHOT_TAGS } from './rds-snapshot';
+import { isOwnSnapshot, NOT_OWN_SNAPSHOT, SNAPSHOT_ID_PREFIX, SNAPSHOT_TAGS } from './rds-snapshot';
 
 /** What a failover restores or promotes. */
 export type RecoveryPointKind = 'replica' | 'global-cluster' | 'snapshot' | 'dump' | 'point-in-time';
@@ -135,7 +135,7 @@ export function snapshotDataAsOf(s: SnapshotFacts): Date | undefined {
 
 /** Why a snapshot cannot be the recovery point of a failover of `sourceIdentifier`, or undefined when it can. */
 export function snapshotUnusable(s: SnapshotFacts, sourceIdentifier: string): string | undefined {
-  if (!isOwnSnapshot(s.tags)) return 'not created by cdk-backup-dr (no cdk-backup-dr:creator tag)';
+  if (!isOwnSnapshot(s.tags)) return NOT_OWN_SNAPSHOT;
   const source = s.tags[SNAPSHOT_TAGS.source] ?? s.sourceIdentifier;
   if (source === undefined || source.toLowerCase() !== sourceIdentifier.toLowerCase()) return `a snapshot of ${source ?? 'an unknown source'}, not of ${sourceIdentifier}`;
   if (s.status.toLowerCase() !== 'available') return `it is ${JSON.stringify(s.status)}, not available`;

@@ -289,7 +289,6 @@ export async function restoreDbInstanceToPointInTime(region: string, options: Po
         RestoreTime: options.restoreTime,
         ...(options.instanceClass !== undefined ? { DBInstanceClass: options.instanceClass } : {}),
         ...newInstanceSettings(options),
-        CopyTagsToSnapshot: true,
       }),
     );
     if (!out.DBInstance) throw new Error('RestoreDBInstanceToPointInTime returned no instance');

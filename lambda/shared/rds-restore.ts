@@ -303,6 +303,13 @@ export function rdsClient(region: string): RDSClient {
   return client;
 }
 
+/**
+ * Every instance and cluster this package creates carries the creator tag, and a failover's new primary goes on to
+ * serve production. With CopyTagsToSnapshot, RDS would put that tag on every later snapshot of it (automated, an
+ * operator's manual ones), and they would look like this package's own to cleanup.
+ */
+export const NO_TAG_COPY = { CopyTagsToSnapshot: false } as const;
+
 /** Network placement shared by every create/restore: never publicly accessible. */
 export interface DbPlacement {
   /** The DB subnet group (isolated subnets). */
@@ -314,6 +321,8 @@ export interface DbPlacement {
 /**
  * The request fields every new DB instance gets, whether created or restored: its placement and tags, never publicly
  * accessible, single-AZ, no automatic minor version upgrades, deletion protection only when asked.
+ *
+ * Tags are not copied to snapshots ({@link NO_TAG_COPY}).
  */
 export function newInstanceSettings(options: DbPlacement & { readonly tags: readonly RdsTag[]; readonly deletionProtection?: boolean }) {
   return {
@@ -324,6 +333,7 @@ export function newInstanceSettings(options: DbPlacement & { readonly tags: read
     DeletionProtection: options.deletionProtection ?? false,
     AutoMinorVersionUpgrade: false,
     Tags: [...options.tags],
+    ...NO_TAG_COPY,
   };
 }
 
@@ -467,7 +477,6 @@ export async function createDbInstance(region: string, options: CreateDbInstance
         StorageEncrypted: true,
         ...(options.kmsKeyId !== undefined ? { KmsKeyId: options.kmsKeyId } : {}),
         BackupRetentionPeriod: options.backupRetentionDays ?? 0,
-        CopyTagsToSnapshot: true,
       }),
     );
     return instanceState(region, returned(out.DBInstance, 'CreateDBInstance'), options.tags);
@@ -511,8 +520,8 @@ export async function restoreDbClusterFromSnapshot(region: string, options: Rest
         DBSubnetGroupName: options.subnetGroupName,
         VpcSecurityGroupIds: [...options.securityGroupIds],
         DeletionProtection: options.deletionProtection ?? false,
-        CopyTagsToSnapshot: true,
         Tags: [...options.tags],
+        ...NO_TAG_COPY,
       }),
     );
     return clusterState(region, returned(out.DBCluster, 'RestoreDBClusterFromSnapshot'), options.tags);

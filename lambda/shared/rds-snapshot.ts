@@ -119,10 +119,20 @@ export function tagRecord(tags: readonly { Key?: string; Value?: string }[] | un
   return record;
 }
 
-/** True when the tags mark a snapshot created by this package: the only ones cleanup may delete. */
+/**
+ * True when the tags mark a snapshot created by this package: the only ones cleanup may delete and recovery may use.
+ * The creator tag alone is not enough: the instances and clusters this package creates carry it too, and a snapshot
+ * that took its tags from one of them (CopyTagsToSnapshot set later by someone) is not a backup this package made.
+ * Only snapshots this package creates also carry the tiers and source tags.
+ */
 export function isOwnSnapshot(tags: Readonly<Record<string, string>>): boolean {
-  return tags[SNAPSHOT_TAGS.creator] === CREATOR_TAG_VALUE;
+  return tags[SNAPSHOT_TAGS.creator] === CREATOR_TAG_VALUE && SNAPSHOT_TAGS.tiers in tags && SNAPSHOT_TAGS.source in tags;
 }
+
+/** Why a snapshot that fails {@link isOwnSnapshot} is skipped, for reports. */
+export const NOT_OWN_SNAPSHOT =
+  'not created by cdk-backup-dr (it lacks the cdk-backup-dr:creator, cdk-backup-dr:tiers and cdk-backup-dr:source tags ' +
+  'this package puts on its snapshots)';
 
 /** What to do about a snapshot in a given status. */
 export type SnapshotDecision = 'ready' | 'pending' | 'failed';

@@ -28,6 +28,7 @@ import {
   RESOURCE_TAGS,
 } from '../../../lambda/shared/rds-restore';
 import { NotReady } from '../../../lambda/shared/errors';
+import { isOwnSnapshot, tagRecord } from '../../../lambda/shared/rds-snapshot';
 import { harnessEnv } from '../../support/env';
 import { createScratchNetwork } from './network';
 
@@ -42,6 +43,23 @@ const unique = () => Math.random().toString(36).slice(2, 8);
 
 function executionArn(name: string): string {
   return `arn:aws:states:${region}:123456789012:execution:RecoveryTest:${name}`;
+}
+
+/** An Aurora PostgreSQL cluster (not this package's) and a snapshot of it to restore from; returns the snapshot id. */
+async function sourceClusterSnapshot(): Promise<string> {
+  const source = `srccl-${unique()}`;
+  await rdsClient(region).send(
+    new CreateDBClusterCommand({
+      DBClusterIdentifier: source,
+      Engine: 'aurora-postgresql',
+      EngineVersion: '15.4',
+      MasterUsername: 'app',
+      MasterUserPassword: generatePassword(),
+    }),
+  );
+  const snapshotId = `cdkbdr-${source}-20240101000000`;
+  await rdsClient(region).send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: source, DBClusterSnapshotIdentifier: snapshotId }));
+  return snapshotId;
 }
 
 describe('rds-restore against moto', () => {
@@ -128,19 +146,43 @@ describe('rds-restore against moto', () => {
     expect(await deleteDbInstance(region, source)).toBe('deleting');
   });
 
-  it('restores an Aurora cluster from a cluster snapshot, adds an instance, and deletes instance then cluster', async () => {
-    const source = `srccl-${unique()}`;
-    await rdsClient(region).send(
-      new CreateDBClusterCommand({
-        DBClusterIdentifier: source,
-        Engine: 'aurora-postgresql',
-        EngineVersion: '15.4',
-        MasterUsername: 'app',
-        MasterUserPassword: generatePassword(),
-      }),
+  it("does not copy its tags to an operator's snapshots of what it created, so they never pass as its own", async () => {
+    // A failover's new primary serves production afterwards; its snapshots must not look like this package's backups.
+    const name = `run-${unique()}`;
+    const tags = resourceTags({ purpose: 'failover', executionId: executionArn(name) });
+    const instanceId = `prim-${unique()}`;
+    await createDbInstance(region, {
+      ...placement,
+      identifier: instanceId,
+      engineVersion: '15',
+      instanceClass: 'db.t4g.micro',
+      masterUsername: 'app',
+      masterPassword: generatePassword(),
+      tags,
+    });
+    const instanceSnapshot = await rdsClient(region).send(
+      new CreateDBSnapshotCommand({ DBInstanceIdentifier: instanceId, DBSnapshotIdentifier: `operator-${instanceId}` }),
     );
-    const snapshotId = `cdkbdr-${source}-20240101000000`;
-    await rdsClient(region).send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: source, DBClusterSnapshotIdentifier: snapshotId }));
+    const instanceSnapshotTags = tagRecord(instanceSnapshot.DBSnapshot?.TagList);
+    expect(instanceSnapshotTags).not.toHaveProperty(RESOURCE_TAGS.creator);
+    expect(isOwnSnapshot(instanceSnapshotTags)).toBe(false);
+
+    const sourceSnapshotId = await sourceClusterSnapshot();
+    const clusterId = `primcl-${unique()}`;
+    await restoreDbClusterFromSnapshot(region, { ...placement, identifier: clusterId, snapshotIdentifier: sourceSnapshotId, engine: 'aurora-postgresql', tags });
+    const clusterSnapshot = await rdsClient(region).send(
+      new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: clusterId, DBClusterSnapshotIdentifier: `operator-${clusterId}` }),
+    );
+    const clusterSnapshotTags = tagRecord(clusterSnapshot.DBClusterSnapshot?.TagList);
+    expect(clusterSnapshotTags).not.toHaveProperty(RESOURCE_TAGS.creator);
+    expect(isOwnSnapshot(clusterSnapshotTags)).toBe(false);
+
+    expect(await deleteDbInstance(region, instanceId)).toBe('deleting');
+    expect(await deleteDbCluster(region, clusterId)).toBe('deleting');
+  });
+
+  it('restores an Aurora cluster from a cluster snapshot, adds an instance, and deletes instance then cluster', async () => {
+    const snapshotId = await sourceClusterSnapshot();
     const name = `run-${unique()}`;
     const id = scratchIdentifier(executionArn(name), name);
     const tags = resourceTags({ purpose: 'recovery-test', executionId: executionArn(name) });

@@ -12,6 +12,7 @@ import {
   snapshotUnusable,
 } from '../../../lambda/shared/failover-plan';
 import { globalMembership, globalMoveDone, usableReplicatedBackups } from '../../../lambda/shared/failover-rds';
+import { NOT_OWN_SNAPSHOT } from '../../../lambda/shared/rds-snapshot';
 
 const NOW = new Date('2024-05-01T12:00:00Z');
 
@@ -21,7 +22,7 @@ function snapshot(id: string, overrides: Partial<SnapshotFacts> = {}): SnapshotF
     snapshotId: id,
     snapshotArn: `arn:aws:rds:us-west-2:111111111111:snapshot:${id}`,
     status: 'available',
-    tags: { 'cdk-backup-dr:creator': 'cdk-backup-dr', 'cdk-backup-dr:source': 'orders-db' },
+    tags: { 'cdk-backup-dr:creator': 'cdk-backup-dr', 'cdk-backup-dr:tiers': 'daily', 'cdk-backup-dr:source': 'orders-db' },
     sourceIdentifier: 'orders-db',
     snapshotCreateTime: new Date('2024-05-01T03:10:00Z'),
     masterUsername: 'app',
@@ -55,14 +56,14 @@ describe('snapshot data age', () => {
     const newerCopying = snapshot('cdkbdr-orders-db-20240501060000', { ...at('06:05:00'), status: 'copying' });
     const otherSource = snapshot('cdkbdr-billing-20240501100000', {
       ...at('10:05:00'),
-      tags: { 'cdk-backup-dr:creator': 'cdk-backup-dr', 'cdk-backup-dr:source': 'billing' },
+      tags: { 'cdk-backup-dr:creator': 'cdk-backup-dr', 'cdk-backup-dr:tiers': 'daily', 'cdk-backup-dr:source': 'billing' },
       sourceIdentifier: 'billing',
     });
     const { snapshot: picked, skipped } = newestUsableSnapshot([own, newerForeign, newerCopying, otherSource], 'orders-db');
     expect(picked).toBe(own);
     expect(skipped).toEqual([
       'cdkbdr-billing-20240501100000: a snapshot of billing, not of orders-db',
-      'cdkbdr-orders-db-20240501090000: not created by cdk-backup-dr (no cdk-backup-dr:creator tag)',
+      `cdkbdr-orders-db-20240501090000: ${NOT_OWN_SNAPSHOT}`,
       'cdkbdr-orders-db-20240501060000: it is "copying", not available',
     ]);
     expect(snapshotUnusable(snapshot('cdkbdr-orders-db-20240501030000', { masterUsername: '' }), 'orders-db')).toBe('RDS reports no master user name for it');

@@ -81,7 +81,7 @@ describe('executionTag', () => {
 });
 
 describe('newInstanceSettings', () => {
-  it('places the instance privately, single-AZ, without automatic minor upgrades, protected only when asked', () => {
+  it('places the instance privately, single-AZ, without automatic minor upgrades or tag copies to snapshots, protected only when asked', () => {
     const tags = resourceTags({ purpose: 'recovery-test', executionId: arn('a') });
     const settings = newInstanceSettings({ subnetGroupName: 'isolated', securityGroupIds: ['sg-1', 'sg-2'], tags });
     expect(settings).toEqual({
@@ -92,6 +92,7 @@ describe('newInstanceSettings', () => {
       DeletionProtection: false,
       AutoMinorVersionUpgrade: false,
       Tags: tags,
+      CopyTagsToSnapshot: false,
     });
     expect(newInstanceSettings({ subnetGroupName: 'isolated', securityGroupIds: ['sg-1'], tags, deletionProtection: true }).DeletionProtection).toBe(true);
   });

@@ -12,6 +12,7 @@ import {
   tagRecord,
   tierTagValue,
 } from '../../../lambda/shared/rds-snapshot';
+import { resourceTags } from '../../../lambda/shared/rds-restore';
 
 const AT = new Date('2024-01-31T02:03:04.567Z');
 
@@ -117,9 +118,26 @@ describe('tags', () => {
     }
   });
 
-  test('isOwnSnapshot needs the creator tag with its exact value', () => {
+  test('isOwnSnapshot needs the creator tag with its exact value, and the tiers and source tags', () => {
     expect(isOwnSnapshot({})).toBe(false);
-    expect(isOwnSnapshot({ 'cdk-backup-dr:creator': 'someone-else' })).toBe(false);
+    const own = tagRecord(snapshotTags({ sourceIdentifier: 'db1', tiers: ['daily'] }));
+    expect(isOwnSnapshot(own)).toBe(true);
+    expect(isOwnSnapshot({ ...own, 'cdk-backup-dr:creator': 'someone-else' })).toBe(false);
+    for (const key of [SNAPSHOT_TAGS.tiers, SNAPSHOT_TAGS.source]) {
+      const without = { ...own };
+      delete without[key];
+      expect(isOwnSnapshot(without)).toBe(false);
+    }
+  });
+
+  test('a snapshot carrying the tags of an instance this package created is not its own', () => {
+    // What CopyTagsToSnapshot would put on an operator's snapshot of a failover's new primary.
+    const instanceTags = tagRecord(resourceTags({ purpose: 'failover', executionId: 'arn:aws:states:us-east-1:123456789012:execution:Failover:x' }));
+    expect(instanceTags['cdk-backup-dr:creator']).toBe('cdk-backup-dr');
+    expect(isOwnSnapshot(instanceTags)).toBe(false);
+  });
+
+  test('tagRecord keeps keyed tags only', () => {
     expect(tagRecord([{ Key: 'a', Value: 'b' }, { Value: 'no key' }, { Key: 'empty' }])).toEqual({ a: 'b', empty: '' });
   });
 });
