@@ -54,7 +54,7 @@ export function toOutputBackup(result: DumpResult): DumpOutputBackup {
     bytes: manifest.bytes,
     sha256: manifest.sha256,
     versionId: manifest.s3.versionId,
-    tables: manifest.tables,
+    tableCount: manifest.tables.length,
   };
 }
 

@@ -13,6 +13,7 @@ import { loadManifest } from '../shared/restore-core';
 import { parseManifestKey, parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from '../shared/restore-target';
 import {
   describeFailures,
+  listedChecks,
   runRestoreVerify,
   validationQueryProblems,
   type ValidationQuery,
@@ -43,6 +44,7 @@ export interface RestoreVerifyInput {
 /** Output of the restore-verify handler (with `passed: false` only when `throwOnFailure` is false). */
 export interface RestoreVerifyOutput {
   readonly passed: boolean;
+  /** At most MAX_LISTED_CHECKS: failed checks first, the rest counted in one last check (see listedChecks). */
   readonly checks: readonly VerifyCheck[];
   readonly database: string;
   /** Wall time of the verify, seconds. */
@@ -106,5 +108,5 @@ export async function handler(event: unknown): Promise<RestoreVerifyOutput> {
       `restore of ${input.manifestKey} into ${target.database} failed ${failed} of ${result.checks.length} checks: ${describeFailures(result)}`,
     );
   }
-  return { passed: result.passed, checks: result.checks, database: target.database, durationSeconds };
+  return { passed: result.passed, checks: listedChecks(result.checks), database: target.database, durationSeconds };
 }

@@ -2,7 +2,7 @@
  * Input and output of the dump handler, and the validation that runs before any side effect. Pure.
  */
 import { InvalidInput } from './errors';
-import { DATABASE_NAME_HINT, isValidDatabaseName, type TableRowCount, type Tier } from './manifest';
+import { DATABASE_NAME_HINT, isValidDatabaseName, type Tier } from './manifest';
 import { SSL_MODES, type SslMode } from './pg-target';
 import { parsePort } from './secrets';
 import { expectObject, expectOneOf, expectString, expectTiers } from './validate';
@@ -50,7 +50,11 @@ export interface DumpOutputBackup {
   readonly bytes: number;
   readonly sha256: string;
   readonly versionId: string | null;
-  readonly tables: readonly TableRowCount[];
+  /**
+   * How many tables the manifest counted. The counts themselves stay in the manifest: this output travels through
+   * Step Functions (256 KiB per state), and a list of every table would not fit for a database with thousands.
+   */
+  readonly tableCount: number;
 }
 
 /** Output of the dump handler. */

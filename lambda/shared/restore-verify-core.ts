@@ -138,6 +138,41 @@ export function judgeValidationQuery(query: ValidationQuery, outcome: QueryOutco
     : { name, passed: false, expected: true, actual: false, detail: 'returned false' };
 }
 
+/**
+ * Most checks a verify Lambda returns. Its result travels through Step Functions, where a state's data is at most
+ * 256 KiB and a result over that ends the execution with States.DataLimitExceeded, which no Catch handles: the
+ * cleanup after it would never run. At one check per table, a database with a few thousand tables would get there.
+ */
+export const MAX_LISTED_CHECKS = 100;
+
+/** Name of the check that stands for the checks {@link listedChecks} leaves out. */
+export const UNLISTED_CHECKS_NAME = 'checks not listed';
+
+/**
+ * The checks to return, at most `limit`: all of them when they fit; otherwise the failed ones first, then passed
+ * ones, in their original order, and last one check that counts what was left out (failed when any of those failed).
+ */
+export function listedChecks(checks: readonly VerifyCheck[], limit = MAX_LISTED_CHECKS): VerifyCheck[] {
+  if (checks.length <= limit) return [...checks];
+  const room = limit - 1;
+  const failed = checks.filter((c) => !c.passed);
+  const keep = new Set<VerifyCheck>(failed.slice(0, room));
+  for (const check of checks) {
+    if (keep.size >= room) break;
+    if (check.passed) keep.add(check);
+  }
+  const left = checks.filter((c) => !keep.has(c));
+  const leftFailed = left.filter((c) => !c.passed).length;
+  return [
+    ...checks.filter((c) => keep.has(c)),
+    {
+      name: UNLISTED_CHECKS_NAME,
+      passed: leftFailed === 0,
+      detail: `${left.length - leftFailed} more passed and ${leftFailed} more failed; a result lists at most ${limit} checks`,
+    },
+  ];
+}
+
 /** Builds the result: passed when every check passed (a backup of a database without tables has no checks). */
 export function summarize(checks: readonly VerifyCheck[]): VerifyResult {
   return { passed: checks.every((c) => c.passed), checks };

@@ -73,6 +73,9 @@ it('writes a manifest whose row counts equal the source, with tiers and versions
     const manifest = await readManifest(backup.manifestKey);
     const expected = sourceFingerprints.get(backup.database)!.map(({ schema, name, rows }) => ({ schema, name, rows }));
     expect(manifest.tables).toEqual(expected);
+    // The handler's output only counts them: the list stays in the manifest, out of the state machine's payload.
+    expect(backup.tableCount).toBe(expected.length);
+    expect(backup).not.toHaveProperty('tables');
     expect(manifest.tables).toContainEqual({ schema: 'MixedCase', name: 'Order Items', rows: 300 });
     expect(manifest.tables).toContainEqual({ schema: 'public', name: 'weird "quoted" name', rows: 3 });
     expect(manifest).toMatchObject({

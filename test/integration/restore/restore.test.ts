@@ -15,7 +15,7 @@ import { runDump } from '../../../lambda/shared/dump-core';
 import { backupKeys, serializeManifest, type BackupManifest } from '../../../lambda/shared/manifest';
 import type { PgTarget } from '../../../lambda/shared/pg-target';
 import { ChecksumMismatch, RestoreAborted, RestoreFailed, runRestore } from '../../../lambda/shared/restore-core';
-import { runRestoreVerify } from '../../../lambda/shared/restore-verify-core';
+import { MAX_LISTED_CHECKS, runRestoreVerify, UNLISTED_CHECKS_NAME } from '../../../lambda/shared/restore-verify-core';
 import { harnessEnv } from '../../support/env';
 import { createTestBucket } from '../../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../../support/postgres';
@@ -288,6 +288,47 @@ describe('restore of a real dump', () => {
       expect(await content(database)).toEqual(await content(source.name));
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('verify of a database with more tables than a result lists', () => {
+  it('returns at most MAX_LISTED_CHECKS checks, every failed one among them, the rest counted', async () => {
+    const many = await createTestDatabase('restore_many');
+    const tableCount = MAX_LISTED_CHECKS + 50;
+    try {
+      await withPgClient(many.name, (client) =>
+        client.query(
+          `DO $$ BEGIN FOR i IN 1..${tableCount} LOOP
+             EXECUTE format('CREATE TABLE public.t%s AS SELECT generate_series(1, %s) AS n', i, i);
+           END LOOP; END $$`,
+        ),
+      );
+      const dump = await runDump({ target: target(many.name), bucket, source: 'restore-it', tiers: ['daily'], s3 });
+      expect(dump.manifest.tables).toHaveLength(tableCount);
+
+      const all = await verifyHandler({ manifestKey: dump.manifestKey, target: handlerTarget(many.name) });
+      expect(all.passed).toBe(true);
+      expect(all.checks).toHaveLength(MAX_LISTED_CHECKS);
+      expect(all.checks.at(-1)).toEqual({
+        name: UNLISTED_CHECKS_NAME,
+        passed: true,
+        detail: `51 more passed and 0 more failed; a result lists at most ${MAX_LISTED_CHECKS} checks`,
+      });
+
+      const tampered: BackupManifest = {
+        ...dump.manifest,
+        tables: dump.manifest.tables.map((t) => (t.name === 't140' ? { ...t, rows: t.rows + 1 } : t)),
+      };
+      const key = await putManifest(tampered, new Date(Date.parse(dump.manifest.startedAt) + 1000));
+      const failed = await verifyHandler({ manifestKey: key, target: handlerTarget(many.name), throwOnFailure: false });
+      expect(failed.passed).toBe(false);
+      expect(failed.checks).toHaveLength(MAX_LISTED_CHECKS);
+      expect(failed.checks.filter((c) => !c.passed)).toEqual([
+        { name: 'table "public"."t140"', passed: false, expected: 141, actual: 140, detail: 'row count differs from the manifest by -1' },
+      ]);
+    } finally {
+      await dropTestDatabase(many.name);
     }
   });
 });

@@ -3,9 +3,13 @@ import {
   compareTableCounts,
   describeFailures,
   judgeValidationQuery,
+  listedChecks,
+  MAX_LISTED_CHECKS,
   summarize,
   tableCheckName,
+  UNLISTED_CHECKS_NAME,
   validationQueryProblems,
+  type VerifyCheck,
 } from '../../../lambda/shared/restore-verify-core';
 
 const manifestTables = [
@@ -148,5 +152,38 @@ describe('validationQueryProblems', () => {
 describe('tableCheckName', () => {
   it('quotes both parts', () => {
     expect(tableCheckName({ schema: 'Sales', name: 'a"b' })).toBe('table "Sales"."a""b"');
+  });
+});
+
+describe('listedChecks', () => {
+  const check = (i: number, passed: boolean): VerifyCheck => ({ name: `table "public"."t${i}"`, passed, expected: i, actual: passed ? i : i + 1 });
+
+  it('returns every check when they fit', () => {
+    const checks = Array.from({ length: MAX_LISTED_CHECKS }, (_, i) => check(i, i !== 7));
+    expect(listedChecks(checks)).toEqual(checks);
+  });
+
+  it('lists failed checks first, then passed ones in order, and counts the rest in one last check', () => {
+    const checks = Array.from({ length: 10 }, (_, i) => check(i, i !== 8));
+    const listed = listedChecks(checks, 4);
+    expect(listed.map((c) => c.name)).toEqual(['table "public"."t0"', 'table "public"."t1"', 'table "public"."t8"', UNLISTED_CHECKS_NAME]);
+    expect(listed[3]).toEqual({ name: UNLISTED_CHECKS_NAME, passed: true, detail: '7 more passed and 0 more failed; a result lists at most 4 checks' });
+  });
+
+  it('fails the last check when failed ones were left out', () => {
+    const checks = Array.from({ length: 6 }, (_, i) => check(i, i % 2 === 0));
+    const listed = listedChecks(checks, 3);
+    expect(listed.map((c) => [c.name, c.passed])).toEqual([
+      ['table "public"."t1"', false],
+      ['table "public"."t3"', false],
+      [UNLISTED_CHECKS_NAME, false],
+    ]);
+    expect(listed[2].detail).toBe('3 more passed and 1 more failed; a result lists at most 3 checks');
+  });
+
+  it('keeps a result for 5,000 tables far below the 256 KiB Step Functions limit', () => {
+    const checks = Array.from({ length: 5000 }, (_, i) => ({ ...check(i, true), name: `table "tenant_${i}"."${'x'.repeat(60)}"` }));
+    expect(JSON.stringify(checks).length).toBeGreaterThan(256 * 1024);
+    expect(JSON.stringify(listedChecks(checks)).length).toBeLessThan(32 * 1024);
   });
 });
