@@ -8,12 +8,14 @@
  */
 import { InvalidInput } from './errors';
 import {
+  CleanupSummary,
   CollectedRunState,
   ReportCheck,
   ReportEventBase,
   ReportNotification,
   ReportedExecution,
   causeMessage,
+  cleanupSummary,
   executionFields,
   finiteNumber,
   nonEmptyString,
@@ -151,7 +153,7 @@ export interface FailoverReport {
   /** Real failovers: what was repointed, with the previous values that a failback restores. */
   readonly repoint?: { readonly changes: readonly JsonObject[]; readonly at?: string };
   /** Dry runs: the cleanup of what the rehearsal created. */
-  readonly cleanup?: { readonly status: 'done' | 'failed' | 'not-needed'; readonly results: readonly string[]; readonly error?: { error: string; cause?: string } };
+  readonly cleanup?: CleanupSummary | { readonly status: 'not-needed'; readonly results: readonly string[] };
   /** Real failovers: what now exists in the DR region and stays (the new primary and its credentials). */
   readonly resourcesKept?: readonly string[];
   /** How to go back, in words (real failovers). */
@@ -268,18 +270,11 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
   let cleanup: FailoverReport['cleanup'];
   const mayHaveCreated = plan !== undefined && obj(plan.names) !== undefined;
   if (dryRun && mayHaveCreated) {
-    const results = (state.cleanup ?? []).map((r) => `${String(r.what ?? 'resource')} ${Array.isArray(r.names) ? r.names.join(', ') : '?'}: ${String(r.status ?? 'unknown')}`);
-    if (state.cleanupError) {
-      cleanup = { status: 'failed', results, error: reportedError(state.cleanupError) };
-    } else if (!state.cleanup) {
-      cleanup = { status: 'failed', results, error: { error: 'CleanupDidNotRun', cause: 'the run reached the report without a cleanup result' } };
-    } else {
-      cleanup = { status: 'done', results };
-    }
+    cleanup = cleanupSummary(state);
     checks.push({
       name: 'cleanup',
       passed: cleanup.status === 'done',
-      detail: cleanup.status === 'done' ? results.join('; ') : `${cleanup.error?.error ?? 'failed'}: ${causeMessage(cleanup.error?.cause) ?? ''}`,
+      detail: cleanup.status === 'done' ? cleanup.results.join('; ') : `${cleanup.error?.error ?? 'failed'}: ${causeMessage(cleanup.error?.cause) ?? ''}`,
     });
     if (cleanup.status !== 'done') {
       reasons.push(`cleanup failed with ${cleanup.error?.error ?? 'an error'}: rehearsal resources may remain (names start with cdkbdr-fo- and cdk-backup-dr/failover/)`);

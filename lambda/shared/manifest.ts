@@ -211,6 +211,9 @@ function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
 }
 
+/** Invalid table entries a manifest error names one by one; the rest are counted. */
+const MAX_NAMED_BAD_TABLES = 5;
+
 /**
  * Checks that `value` (parsed JSON) is a v1 manifest. Unknown fields are ignored (a later v1 writer may add
  * optional fields); a different `schemaVersion` is refused. Returns every problem found, not just the first.
@@ -257,16 +260,15 @@ export function validateManifest(value: unknown): ManifestValidation {
   if (!Array.isArray(v.tables)) {
     errors.push('tables must be an array');
   } else {
-    v.tables.forEach((table: unknown, i) => {
-      if (
-        !isRecord(table) ||
-        !isNonEmptyString(table.schema) ||
-        !isNonEmptyString(table.name) ||
-        !isNonNegativeInteger(table.rows)
-      ) {
-        errors.push(`tables[${i}] must be { schema: string, name: string, rows: non-negative integer }`);
-      }
-    });
+    const bad = v.tables.flatMap((table: unknown, i) =>
+      isRecord(table) && isNonEmptyString(table.schema) && isNonEmptyString(table.name) && isNonNegativeInteger(table.rows) ? [] : [i],
+    );
+    if (bad.length > 0) {
+      // One message however many tables are wrong: it ends up in reports and Step Functions state.
+      const named = bad.slice(0, MAX_NAMED_BAD_TABLES).map((i) => `tables[${i}]`).join(', ');
+      const more = bad.length > MAX_NAMED_BAD_TABLES ? ` and ${bad.length - MAX_NAMED_BAD_TABLES} more` : '';
+      errors.push(`${named}${more} must be { schema: string, name: string, rows: non-negative integer }`);
+    }
   }
   if (!Array.isArray(v.tiers) || v.tiers.some((t) => !(TIERS as readonly unknown[]).includes(t))) {
     errors.push(`tiers must be an array of ${TIERS.join(', ')}`);

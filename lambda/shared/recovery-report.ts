@@ -8,12 +8,14 @@
  * dimension (`Source`).
  */
 import {
+  CleanupSummary,
   CollectedRunState,
   ReportCheck,
   ReportEventBase,
   ReportNotification,
   ReportedExecution,
   causeMessage,
+  cleanupSummary,
   executionFields,
   finiteNumber,
   nonEmptyString,
@@ -27,7 +29,7 @@ import {
   stepFailureReason,
   verificationFailure,
 } from './recovery-workflow-report';
-import { MetricDatum, RunStatus, StepError, datedReportKey, reportedError } from './report';
+import { MetricDatum, RunStatus, datedReportKey, reportedError } from './report';
 import { JsonObject, expectOneOf } from './validate';
 
 export { causeMessage } from './recovery-workflow-report';
@@ -98,14 +100,6 @@ export interface RecoveryTimings {
    * verification ran.
    */
   readonly rtoSeconds?: number;
-}
-
-/** The cleanup's result in the report. */
-export interface CleanupSummary {
-  readonly status: 'done' | 'failed';
-  /** One line per branch: `database cdkbdr-rt-…: gone`. */
-  readonly results: readonly string[];
-  readonly error?: { readonly error: string; readonly cause?: string };
 }
 
 /** The JSON document written for every recovery test. */
@@ -184,28 +178,6 @@ export function failedStep(kind: 'dump' | 'snapshot', state: RecoveryRunState): 
   if (!state.ready) return 'wait';
   if (kind === 'dump' && !state.restore) return 'restore';
   return 'verify';
-}
-
-function cleanupSummary(state: RecoveryRunState): CleanupSummary {
-  const results = (state.cleanup ?? []).map((r) => {
-    const names = Array.isArray(r.names) ? ` ${r.names.join(', ')}` : '';
-    return `${String(r.what ?? 'resource')}${names}: ${String(r.status ?? 'unknown')}`;
-  });
-  const failedBranch = (state.cleanup ?? []).find((r) => r.status !== 'gone');
-  const caught = state.cleanupError ?? (failedBranch ? branchError(failedBranch) : undefined);
-  if (caught) return { status: 'failed', results, error: reportedError(caught) };
-  if (!state.cleanup) return { status: 'failed', results, error: { error: 'CleanupDidNotRun', cause: 'the run reached the report without a cleanup result' } };
-  return { status: 'done', results };
-}
-
-/** The error a cleanup branch recorded when it gave up (`{ what, status: 'failed', error: { Error, Cause } }`). */
-function branchError(result: JsonObject): StepError {
-  const error = result.error;
-  if (typeof error === 'object' && error !== null && !Array.isArray(error) && typeof (error as JsonObject).Error === 'string') {
-    const e = error as JsonObject;
-    return { Error: String(e.Error), ...(typeof e.Cause === 'string' ? { Cause: `${String(result.what)} cleanup: ${e.Cause}` } : {}) };
-  }
-  return { Error: 'CleanupFailed', Cause: `${String(result.what ?? 'a resource')} cleanup ended with status ${JSON.stringify(result.status)}` };
 }
 
 /**

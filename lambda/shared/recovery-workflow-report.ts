@@ -6,7 +6,7 @@
  * means) differs and stays in ./recovery-report and ./failover-report. Pure.
  */
 import { InvalidInput } from './errors';
-import { RunStatus, StepError, executionNameFromId } from './report';
+import { RunStatus, StepError, executionNameFromId, reportedError } from './report';
 import { JsonObject, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
 
 /** The fields of a recovery workflow's report event besides `workflow`, `state` and the workflow's own. */
@@ -239,4 +239,38 @@ export function reportHandlerResult(
     message: notification.message,
     cause: report.failureReasons.join('; ').slice(0, 32_000),
   };
+}
+
+/** The cleanup's result in a report. */
+export interface CleanupSummary {
+  readonly status: 'done' | 'failed';
+  /** One line per branch: `database cdkbdr-rt-…: gone`. */
+  readonly results: readonly string[];
+  readonly error?: { readonly error: string; readonly cause?: string };
+}
+
+/**
+ * Judges the cleanup `Parallel`'s output: done only when it ran and every branch ended `gone`. A branch that gave up
+ * (`{ what, status: 'failed', error }`) or a failure the cleanup's `Catch` caught makes it failed.
+ */
+export function cleanupSummary(state: Pick<CollectedRunState, 'cleanup' | 'cleanupError'>): CleanupSummary {
+  const results = (state.cleanup ?? []).map((r) => {
+    const names = Array.isArray(r.names) ? ` ${r.names.join(', ')}` : '';
+    return `${String(r.what ?? 'resource')}${names}: ${String(r.status ?? 'unknown')}`;
+  });
+  const failedBranch = (state.cleanup ?? []).find((r) => r.status !== 'gone');
+  const caught = state.cleanupError ?? (failedBranch ? branchError(failedBranch) : undefined);
+  if (caught) return { status: 'failed', results, error: reportedError(caught) };
+  if (!state.cleanup) return { status: 'failed', results, error: { error: 'CleanupDidNotRun', cause: 'the run reached the report without a cleanup result' } };
+  return { status: 'done', results };
+}
+
+/** The error a cleanup branch recorded when it gave up (`{ what, status: 'failed', error: { Error, Cause } }`). */
+function branchError(result: JsonObject): StepError {
+  const error = result.error;
+  if (typeof error === 'object' && error !== null && !Array.isArray(error) && typeof (error as JsonObject).Error === 'string') {
+    const e = error as JsonObject;
+    return { Error: String(e.Error), ...(typeof e.Cause === 'string' ? { Cause: `${String(result.what)} cleanup: ${e.Cause}` } : {}) };
+  }
+  return { Error: 'CleanupFailed', Cause: `${String(result.what ?? 'a resource')} cleanup ended with status ${JSON.stringify(result.status)}` };
 }

@@ -101,17 +101,26 @@ export interface QueryOutcome {
 /** PostgreSQL's OID of `boolean`. */
 export const BOOL_OID = 16;
 
+/**
+ * Longest database error a failed query's check keeps. Some errors quote the offending value whole (`invalid input
+ * syntax for type integer: "…"`), and the check travels through Step Functions state (see {@link MAX_LISTED_CHECKS}).
+ */
+export const MAX_ERROR_DETAIL_LENGTH = 1000;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /** Renders a returned value for a report without dumping it whole. */
 function render(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : value instanceof Date ? value.toISOString() : String(value);
-  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+  return clip(typeof value === 'string' ? JSON.stringify(value) : value instanceof Date ? value.toISOString() : String(value), 120);
 }
 
 /** Judges a validation query's outcome: exactly one row, first column boolean `true`. */
 export function judgeValidationQuery(query: ValidationQuery, outcome: QueryOutcome): VerifyCheck {
   const name = `query ${query.name}`;
   if (outcome.error !== undefined) {
-    return { name, passed: false, expected: true, detail: `failed: ${outcome.error}` };
+    return { name, passed: false, expected: true, detail: `failed: ${clip(outcome.error, MAX_ERROR_DETAIL_LENGTH)}` };
   }
   if (outcome.rows.length !== 1) {
     return { name, passed: false, expected: true, detail: `returned ${outcome.rows.length} rows; it must return exactly one` };

@@ -1,6 +1,4 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,6 +8,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
+import { alertOnUnreportedEnd } from '../common/unreported-end-alert';
 import { BackupSourceKind } from './backup-source';
 
 /** The dump branch of the workflow. */
@@ -165,23 +164,13 @@ export class BackupWorkflow extends Construct {
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
-    // A run that times out or is stopped by hand never reaches its Catch: tell the topic from outside the run.
-    new events.Rule(this, 'TimedOutOrAborted', {
-      description: 'cdk-backup-dr: a backup run timed out or was aborted',
-      eventPattern: {
-        source: ['aws.states'],
-        detailType: ['Step Functions Execution Status Change'],
-        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [this.stateMachine.stateMachineArn] },
-      },
-      targets: [
-        new eventsTargets.SnsTopic(props.notificationTopic, {
-          message: events.RuleTargetInput.fromObject({
-            workflow: 'backup',
-            status: events.EventField.fromPath('$.detail.status'),
-            execution: events.EventField.fromPath('$.detail.executionArn'),
-          }),
-        }),
-      ],
+    alertOnUnreportedEnd(this, 'TimedOutOrAborted', {
+      stateMachine: this.stateMachine,
+      topic: props.notificationTopic,
+      workflow: 'backup',
+      afterwards:
+        'No report was written for this run. Check the bucket for its manifests and the DR region for its snapshot copy; ' +
+        'start a run by hand if the tiers it was meant to satisfy matter.',
     });
     const invoked = [props.dump?.dumpFunction, props.dump?.verifyFunction, props.snapshot?.snapshotFunction, props.reportFunction];
     acknowledgeStateMachineFindings(this.stateMachine, invoked.filter((fn): fn is lambda.IFunction => fn !== undefined));

@@ -13,6 +13,8 @@ import type { RecoveryVerifyInput } from '../../lambda/recovery-verify';
 import type { RepointInput } from '../../lambda/repoint';
 import type { RestoreInput } from '../../lambda/restore';
 import type { RestoreVerifyInput } from '../../lambda/restore-verify';
+import { alertOnUnreportedEnd } from '../common/unreported-end-alert';
+import { cleanupParallel } from './cleanup';
 import { taskInput } from './payload';
 import type { FailoverStrategyName } from './failover-strategy';
 
@@ -100,6 +102,8 @@ export const FAILOVER_STATES = {
   cleanup: 'Clean up rehearsal',
   deleteDatabase: 'Delete rehearsal database',
   deleteSecret: 'Delete rehearsal secret',
+  deleteDatabaseFailed: 'Rehearsal database not deleted',
+  deleteSecretFailed: 'Rehearsal secret not deleted',
   report: 'Write report',
   notify: 'Notify outcome',
   notifyReportFailure: 'Notify report failure',
@@ -217,11 +221,15 @@ export class FailoverWorkflow extends Construct {
     deleteDatabase.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
     const deleteSecret = this.invoke(S.deleteSecret, props.actFunction, taskInput<CleanupEvent>({ ...cleanupScope, action: 'delete-secret' }), '$');
     deleteSecret.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
-    const cleanup = new sfn.Parallel(this, S.cleanup, {
-      comment: 'Deletes what a dry run created, after success and after every caught failure; each branch retries on its own.',
-      resultPath: '$.cleanup',
-    });
-    cleanup.branch(deleteDatabase).branch(deleteSecret);
+    const cleanup = cleanupParallel(
+      this,
+      S.cleanup,
+      'Deletes what a dry run created, after success and after every caught failure; each branch retries on its own and records its own failure.',
+      [
+        { task: deleteDatabase, what: 'database', failedStateName: S.deleteDatabaseFailed },
+        { task: deleteSecret, what: 'secret', failedStateName: S.deleteSecretFailed },
+      ],
+    );
     cleanup.addCatch(report, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
     cleanup.next(report);
     const cleanupChoice = new sfn.Choice(this, S.cleanupChoice, { comment: 'Only a dry run deletes what it created; a real failover keeps the new database.' })
@@ -387,6 +395,15 @@ export class FailoverWorkflow extends Construct {
       timeout: props.timeout ?? Duration.hours(8),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    alertOnUnreportedEnd(this, 'TimedOutOrAborted', {
+      stateMachine: this.stateMachine,
+      topic: props.notificationTopic,
+      workflow: 'failover',
+      afterwards:
+        'A real failover may have stopped before or during the repoint: check what the application reads (the SSM ' +
+        'parameter, the secret, the DNS record) and the DR database (cdkbdr-fo-…). A dry run did not clean up: delete by ' +
+        'hand the database (cdkbdr-fo-…) and secret (cdk-backup-dr/failover/…) tagged with this execution.',
     });
   }
 

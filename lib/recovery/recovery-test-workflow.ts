@@ -12,6 +12,8 @@ import type { RestoreInput } from '../../lambda/restore';
 import type { RestoreVerifyInput } from '../../lambda/restore-verify';
 import type { CreateScratchInput, DeleteDatabaseInput, DeleteSecretInput, SetPasswordInput, WaitScratchInput } from '../../lambda/scratch/input';
 import type { RecoveryReportEvent } from '../../lambda/shared/recovery-report';
+import { alertOnUnreportedEnd } from '../common/unreported-end-alert';
+import { cleanupParallel } from './cleanup';
 import { taskInput } from './payload';
 
 /** A user-supplied check of the restored database: SQL returning one row whose first column is boolean `true`. */
@@ -223,19 +225,10 @@ export class RecoveryTestWorkflow extends Construct {
     deleteDatabase.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
     const deleteSecret = this.invoke(S.deleteSecret, props.scratchFunction, taskInput<DeleteSecretInput>({ action: 'delete-secret', ...scope_ }), '$');
     deleteSecret.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
-    // A branch that gives up records its failure instead of failing the Parallel: a failed branch would cancel the
-    // other one (e.g. stop waiting for the database deletion because the secret could not be deleted).
-    const branchFailed = (what: 'database' | 'secret', name: string) =>
-      new sfn.Pass(this, name, {
-        parameters: { what, status: 'failed', 'error.$': '$.cleanupFailure' },
-      });
-    deleteDatabase.addCatch(branchFailed('database', S.deleteDatabaseFailed), { errors: ['States.ALL'], resultPath: '$.cleanupFailure' });
-    deleteSecret.addCatch(branchFailed('secret', S.deleteSecretFailed), { errors: ['States.ALL'], resultPath: '$.cleanupFailure' });
-    const cleanup = new sfn.Parallel(this, S.cleanup, {
-      comment: 'Runs after success and after every caught failure; each branch retries on its own and records its own failure.',
-      resultPath: '$.cleanup',
-    });
-    cleanup.branch(deleteDatabase).branch(deleteSecret);
+    const cleanup = cleanupParallel(this, S.cleanup, 'Runs after success and after every caught failure; each branch retries on its own and records its own failure.', [
+      { task: deleteDatabase, what: 'database', failedStateName: S.deleteDatabaseFailed },
+      { task: deleteSecret, what: 'secret', failedStateName: S.deleteSecretFailed },
+    ]);
 
     for (const step of steps) step.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.error' });
     let chain: sfn.IChainable & sfn.INextable = steps[0];
@@ -306,6 +299,14 @@ export class RecoveryTestWorkflow extends Construct {
       timeout: props.timeout ?? Duration.hours(4),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    alertOnUnreportedEnd(this, 'TimedOutOrAborted', {
+      stateMachine: this.stateMachine,
+      topic: props.notificationTopic,
+      workflow: 'recovery-test',
+      afterwards:
+        'The cleanup did not run: delete by hand the scratch database (identifier starting with cdkbdr-rt-, without a final ' +
+        'snapshot) and secret (cdk-backup-dr/scratch/…) tagged with this execution (cdk-backup-dr:execution).',
     });
   }
 

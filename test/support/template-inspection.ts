@@ -51,3 +51,14 @@ export function statementsOf(template: Template, fn: lambda.IFunction): Json[] {
   const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { Roles: Json[]; PolicyDocument: { Statement: Json[] } } }>;
   return policies.filter((p) => p.Properties.Roles.some((r) => r.Ref === roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
+
+/** The rule {@link alertOnUnreportedEnd} made for `workflow`, as `{ stateMachine, topic, message }` (logical ids, input). */
+export function unreportedEndAlert(template: Template, workflow: string): { stateMachine: string; topic: string; pattern: Json; message: string } {
+  const rules = (Object.values(template.findResources('AWS::Events::Rule')) as Array<{ Properties: Json }>).filter(
+    (rule) => rule.Properties.Description === `cdk-backup-dr: a ${workflow} run timed out or was aborted`,
+  );
+  if (rules.length !== 1) throw new Error(`expected one timed-out-or-aborted rule for ${workflow}, found ${rules.length}`);
+  const { EventPattern, Targets } = rules[0].Properties as { EventPattern: Json; Targets: Array<{ Arn: { Ref: string }; InputTransformer: { InputTemplate: string } }> };
+  const detail = EventPattern.detail as { stateMachineArn: Array<{ Ref: string }> };
+  return { stateMachine: detail.stateMachineArn[0].Ref, topic: Targets[0].Arn.Ref, pattern: EventPattern, message: Targets[0].InputTransformer.InputTemplate };
+}

@@ -314,6 +314,8 @@ export function emulateReplicatedBackups(region: string, standInIdentifier: stri
 export interface FailoverFaults {
   /** `wait` throws NotReady every time (a database stuck in "creating"). */
   readonly waitNeverReady?: boolean;
+  /** `delete-secret` throws this every time (e.g. Secrets Manager unreachable). */
+  readonly deleteSecretFails?: Error;
 }
 
 /** The emulation and faults of the run in progress. */
@@ -340,6 +342,7 @@ export function failoverHandlers(ids: ReturnType<typeof failoverStack>['ids'], a
       if (input.action === 'wait' && faults.waitNeverReady) {
         throw new NotReady('the database is "creating" (injected by the test: moto makes instances available at once)');
       }
+      if (input.action === 'delete-secret' && faults.deleteSecretFails) throw faults.deleteSecretFails;
       if (input.action === 'confirm-writable') return actHandler(mapTarget(input as { target: TargetInput }));
       const result = await actHandler(input);
       if (input.action === 'wait' && input.subject === 'created' && 'endpoint' in result) {

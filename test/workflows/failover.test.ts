@@ -505,6 +505,22 @@ describe('Failover failure paths: each ends FAILED after cleaning up what it cre
     expect((await messageFor(r)).body).toMatchObject({ status: 'FAILED', cleanup: 'done' });
   });
 
+  it('fails when the cleanup fails, after retrying the failing branch and still deleting the database', async () => {
+    const broken = Object.assign(new Error('secretsmanager is unreachable (injected by the test)'), { name: 'InternalServiceError' });
+    const r = await run(rehearsal('restore-snapshot'), { faults: { deleteSecretFails: broken } });
+
+    expect(r.result.status).toBe('FAILED');
+    expect(r.result.retries[S.deleteSecret]).toBe(5);
+    expect(r.result.visited).toEqual(expect.arrayContaining([S.deleteSecretFailed, S.report, S.failed]));
+    expect(r.report).toMatchObject({ status: 'FAILED', cleanup: { status: 'failed', error: { error: 'InternalServiceError' } } });
+    expect(r.report?.failureReasons).toEqual([expect.stringMatching(/^cleanup failed with InternalServiceError: rehearsal resources may remain/)]);
+    // The database branch was not cancelled by the failing secret branch: the rehearsal database is gone.
+    expect(await describeDbInstance(region, r.names.identifier)).toBeUndefined();
+    expect(r.report?.cleanup?.results).toEqual([`database ${r.names.identifier}: gone`, 'secret: failed']);
+    expect(await secretExists(r.names.secretName)).toBe(true);
+    expect((await messageFor(r)).body).toMatchObject({ status: 'FAILED', cleanup: 'failed' });
+  });
+
   it('fails when the database never becomes available (NotReady until the Retry gives up), after deleting it', async () => {
     const r = await run(rehearsal('restore-snapshot'), { faults: { waitNeverReady: true } });
 

@@ -17,7 +17,7 @@ import { FailoverSource, FailoverStrategy, GlobalSecondaryAction } from '../../.
 import { FAILOVER_STATES as S } from '../../../lib/recovery/failover-workflow';
 import { BackupBucket } from '../../../lib/storage';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
-import { allStates, definitionOf, statementsOf } from '../../support/template-inspection';
+import { allStates, definitionOf, statementsOf, unreportedEndAlert } from '../../support/template-inspection';
 import { logicalIdOf } from '../../support/workflow-harness';
 import { threeTierVpc } from '../../support/vpc';
 
@@ -186,6 +186,10 @@ describe('Failover state machine', () => {
       { ErrorEquals: ['States.ALL'], IntervalSeconds: 10, MaxAttempts: 5, BackoffRate: 2 },
     ]);
     expect(states[S.deleteSecret]).toMatchObject({ Parameters: { action: 'delete-secret', 'resource.$': '$.plan.names.resource' } });
+    // A branch that gives up records its failure; it never fails the Parallel, which would cancel the other branch.
+    expect(states[S.deleteDatabase].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupFailure', Next: S.deleteDatabaseFailed }]);
+    expect(states[S.deleteSecret].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupFailure', Next: S.deleteSecretFailed }]);
+    expect(states[S.deleteDatabaseFailed]).toMatchObject({ Type: 'Pass', Parameters: { what: 'database', status: 'failed', 'error.$': '$.cleanupFailure' } });
   });
 
   it('always reports and notifies, and fails (never succeeds) when the report says FAILED', () => {
@@ -224,6 +228,15 @@ describe('Failover state machine', () => {
     expect(only[S.wait].Next).toBe(S.setPassword);
     expect(only[S.report]).toMatchObject({ Parameters: { repointConfigured: false } });
     Annotations.fromStack(g.stack).hasWarning('/Dr/Failover', Match.stringLikeRegexp('no repoint targets'));
+  });
+
+  it('tells the topic when a run times out or is aborted: what may be half done, what to delete by hand', () => {
+    const alert = unreportedEndAlert(template, 'failover');
+    expect(alert.stateMachine).toBe(logicalIdOf(fo.stateMachine));
+    expect(alert.topic).toBe(logicalIdOf(fo.notificationTopic));
+    expect(alert.pattern).toMatchObject({ detail: { status: ['TIMED_OUT', 'ABORTED'] } });
+    expect(alert.message).toContain('repoint');
+    expect(alert.message).toContain('cdk-backup-dr/failover/');
   });
 });
 

@@ -7,7 +7,7 @@ import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-
 import { RecoveryTest, RecoveryTestProps, RecoveryTestSchedule, RECOVERY_TEST_STATES as S, TestedBackups } from '../../../lib/recovery';
 import { BackupBucket } from '../../../lib/storage';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
-import { allStates, definitionOf, statementsOf } from '../../support/template-inspection';
+import { allStates, definitionOf, statementsOf, unreportedEndAlert } from '../../support/template-inspection';
 import { logicalIdOf } from '../../support/workflow-harness';
 import { threeTierVpc } from '../../support/vpc';
 
@@ -133,6 +133,20 @@ describe('RecoveryTest of dumps (defaults)', () => {
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupFailure', Next: S.deleteSecretFailed }],
     });
     expect(states[S.deleteSecretFailed]).toMatchObject({ Type: 'Pass', Parameters: { what: 'secret', status: 'failed', 'error.$': '$.cleanupFailure' } });
+  });
+
+  it('tells the topic when a run times out or is aborted (no Catch runs then), and what to delete by hand', () => {
+    const alert = unreportedEndAlert(template, 'recovery-test');
+    expect(alert.stateMachine).toBe(logicalIdOf(test.stateMachine));
+    expect(alert.topic).toBe(logicalIdOf(test.notificationTopic));
+    expect(alert.pattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: alert.stateMachine }] },
+    });
+    expect(alert.message).toContain('"status":<detail-status>');
+    expect(alert.message).toContain('cdkbdr-rt-');
+    expect(alert.message).toContain('cdk-backup-dr/scratch/');
   });
 
   it('publishes the outcome, and a failed report, to the topic, then ends FAILED', () => {

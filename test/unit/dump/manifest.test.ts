@@ -94,6 +94,16 @@ describe('validateManifest', () => {
     expect(validateManifest({ ...manifest(), addedLater: true }).ok).toBe(true);
   });
 
+  it('names at most five bad table entries and counts the rest, in one error', () => {
+    const tables = Array.from({ length: 3000 }, (_, i) => ({ schema: 'tenant', name: `t${i}`, rows: -1 }));
+    const result = validateManifest(manifest({ tables }));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors).toEqual([
+      'tables[0], tables[1], tables[2], tables[3], tables[4] and 2995 more must be { schema: string, name: string, rows: non-negative integer }',
+    ]);
+  });
+
   it('lists every problem', () => {
     const result = validateManifest(
       manifest({

@@ -121,6 +121,23 @@ describe('failover report: outcome', () => {
     expect(report(restored(true)).cleanup).toMatchObject({ status: 'failed', error: { error: 'CleanupDidNotRun' } });
   });
 
+  it('a rehearsal whose cleanup branch gave up FAILED, with that branch error and every branch result', () => {
+    const gaveUp = report({
+      ...restored(true),
+      cleanup: [
+        { what: 'database', names: ['cdkbdr-fo-x'], status: 'gone' },
+        { what: 'secret', status: 'failed', error: { Error: 'InternalServiceError', Cause: 'unreachable' } },
+      ],
+    });
+    expect(gaveUp.status).toBe('FAILED');
+    expect(gaveUp.cleanup).toEqual({
+      status: 'failed',
+      results: ['database cdkbdr-fo-x: gone', 'secret: failed'],
+      error: { error: 'InternalServiceError', cause: 'secret cleanup: unreachable' },
+    });
+    expect(gaveUp.failureReasons).toEqual([expect.stringMatching(/^cleanup failed with InternalServiceError: rehearsal resources may remain/)]);
+  });
+
   it('a caught error names the step it stopped at and the Lambda error message', () => {
     const state: FailoverRunState = {
       ...restored(true),

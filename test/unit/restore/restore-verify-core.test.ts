@@ -4,6 +4,7 @@ import {
   describeFailures,
   judgeValidationQuery,
   listedChecks,
+  MAX_ERROR_DETAIL_LENGTH,
   MAX_LISTED_CHECKS,
   summarize,
   tableCheckName,
@@ -185,5 +186,16 @@ describe('listedChecks', () => {
     const checks = Array.from({ length: 5000 }, (_, i) => ({ ...check(i, true), name: `table "tenant_${i}"."${'x'.repeat(60)}"` }));
     expect(JSON.stringify(checks).length).toBeGreaterThan(256 * 1024);
     expect(JSON.stringify(listedChecks(checks)).length).toBeLessThan(32 * 1024);
+  });
+});
+
+describe('judgeValidationQuery on a failed query', () => {
+  it('keeps at most MAX_ERROR_DETAIL_LENGTH characters of the error, which may quote a whole value', () => {
+    const error = `invalid input syntax for type integer: "${'9'.repeat(300_000)}"`;
+    const check = judgeValidationQuery({ name: 'n-positive', sql: "SELECT (payload->>'n')::int > 0 FROM t" }, { rows: [], columnTypes: [], error });
+    expect(check).toMatchObject({ name: 'query n-positive', passed: false, expected: true });
+    expect(check.detail).toBe(`failed: ${error.slice(0, MAX_ERROR_DETAIL_LENGTH)}…`);
+    const short = judgeValidationQuery({ name: 'x', sql: 'SELECT 1' }, { rows: [], columnTypes: [], error: 'relation "t" does not exist' });
+    expect(short.detail).toBe('failed: relation "t" does not exist');
   });
 });
