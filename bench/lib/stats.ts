@@ -70,3 +70,12 @@ export function interleave<T>(contenders: readonly T[], repeats: number): Array<
   }
   return order;
 }
+
+/**
+ * The tables whose row counts differ between two `{ table: rows }` records (a table missing on one side counts as
+ * differing), sorted. Key order is ignored: PostgreSQL may return a UNION ALL's rows in any order.
+ */
+export function differingCounts(actual: Readonly<Record<string, number>>, expected: Readonly<Record<string, number>>): string[] {
+  const tables = new Set([...Object.keys(actual), ...Object.keys(expected)]);
+  return [...tables].filter((t) => actual[t] !== expected[t]).sort();
+}

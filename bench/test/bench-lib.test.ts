@@ -11,7 +11,7 @@ import {
   schedulingByProgram, shellQuote,
 } from '../lib/measure';
 import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
-import { flatVerdict, interleave, ratio, summarize } from '../lib/stats';
+import { differingCounts, flatVerdict, interleave, ratio, summarize } from '../lib/stats';
 import { parseChildOutput, RESULT_PREFIX } from '../children/protocol';
 
 function m(contender: string, wallSeconds: number, extra: Partial<Measurement> = {}): Measurement {
@@ -19,6 +19,13 @@ function m(contender: string, wallSeconds: number, extra: Partial<Measurement> =
 }
 
 describe('stats', () => {
+  it('compares row counts by table, whatever order the keys come in', () => {
+    const expected = { 'bench.customers': 52754, 'bench.orders': 211016, 'bench.events': 316524 };
+    assert.deepEqual(differingCounts({ 'bench.customers': 52754, 'bench.events': 316524, 'bench.orders': 211016 }, expected), []);
+    assert.deepEqual(differingCounts({ 'bench.customers': 52754, 'bench.events': 1 }, expected), ['bench.events', 'bench.orders']);
+  });
+
+
   it('summarizes odd and even counts', () => {
     assert.deepEqual(summarize([3, 1, 2]), { n: 3, median: 2, min: 1, max: 3 });
     assert.deepEqual(summarize([4, 1, 3, 2]), { n: 4, median: 2.5, min: 1, max: 4 });
