@@ -16,7 +16,7 @@ import type { DumpChildInput, DumpChildOutput } from './children/dump-child';
 import type { RestoreChildInput, RestoreChildOutput } from './children/restore-child';
 import { parseArgs, USAGE, type BenchOptions, type DumpVariant } from './lib/args';
 import {
-  coreChild, pgDumpToAwsCli, pgDumpToNull, pgRestoreFile, uncompressedDumpBytes, type BenchContext,
+  coreChild, pgDumpToAwsCli, pgDumpToCat, pgDumpToNull, pgRestoreFile, uncompressedDumpBytes, type BenchContext,
 } from './lib/contenders';
 import { generate, type GeneratedDatabase } from './lib/generate';
 import { gnuTimeAvailable } from './lib/measure';
@@ -39,6 +39,7 @@ const C = {
   core: 'dump core -> S3 (moto)',
   pgDump: 'pg_dump > /dev/null',
   awscli: 'pg_dump | aws s3 cp',
+  cat: 'pg_dump | cat > /dev/null',
   restoreStream: 'restore core jobs=1 (stream from S3)',
   restoreFile: 'restore core jobs=2 (S3 -> file -> -j2)',
   pgRestore1: 'pg_restore -j1 (local file)',
@@ -269,11 +270,12 @@ async function main(options: BenchOptions): Promise<void> {
       }
     };
     const variants = new Map(options.variants.map((v) => [variantContender(v), v]));
-    const contenders: string[] = [C.core, C.pgDump, C.awscli, ...variants.keys()];
+    const contenders: string[] = [C.core, C.pgDump, C.awscli, C.cat, ...variants.keys()];
     log(`dump benchmark on ${base}: ${options.repeats} round(s) of ${contenders.join(', ')}`);
     for (const { contender, round } of interleave(contenders, options.repeats)) {
       if (contender === C.core) await runCoreDump(base, round, true);
       else if (contender === C.pgDump) record(dump, await pgDumpToNull(ctx, base, round));
+      else if (contender === C.cat) record(dump, await pgDumpToCat(ctx, base, round));
       else if (contender === C.awscli) {
         const key = `awscli/${base}-${round}.dump`;
         const m = await pgDumpToAwsCli(ctx, base, round, key);
@@ -301,6 +303,8 @@ async function main(options: BenchOptions): Promise<void> {
       ...[...variants.keys()].map((v) => wallRatio(`${v} / pg_dump > /dev/null`, find(dump, v, base), find(dump, C.pgDump, base))),
       wallRatio('dump core / pg_dump | aws s3 cp', find(dump, C.core, base), find(dump, C.awscli, base)),
       wallRatio('pg_dump | aws s3 cp / pg_dump > /dev/null', find(dump, C.awscli, base), find(dump, C.pgDump, base)),
+      wallRatio('pg_dump | cat / pg_dump > /dev/null (what any reader costs here)', find(dump, C.cat, base), find(dump, C.pgDump, base)),
+      wallRatio('dump core / pg_dump | cat', find(dump, C.core, base), find(dump, C.cat, base)),
       ...(doubleInfo ? [wallRatio(`dump core / pg_dump > /dev/null on ${double}`,
         find(dump, C.core, double), find(dump, C.pgDump, double))] : []),
       cpuRatio('CPU (client+server+emulator): dump core / pg_dump > /dev/null', find(dump, C.core, base), find(dump, C.pgDump, base)),

@@ -112,6 +112,11 @@ function failure(run: ProcessRun, what: string): string | undefined {
   return `${what} ${how}: ${run.stderr.trim().slice(-1500)}`;
 }
 
+/** The shell prefix that makes GNU time write a command's figures to `file` (nothing without GNU time). */
+function timePrefix(file: string): string {
+  return gnuTimeAvailable() ? `/usr/bin/time -f '${GNU_TIME_FORMAT}' -o ${shellQuote(file)} ` : '';
+}
+
 /** `pg_dump -Fc > /dev/null`: the floor every dump pays. */
 export async function pgDumpToNull(ctx: BenchContext, database: string, round: number): Promise<Measurement> {
   const loadavg1 = loadavg()[0];
@@ -122,6 +127,25 @@ export async function pgDumpToNull(ctx: BenchContext, database: string, round: n
   const error = failure(run, 'pg_dump');
   return {
     contender: 'pg_dump > /dev/null', database, round, ok: error === undefined, error,
+    wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, scheduling: run.scheduling, loadavg1, cpuSeconds: cpu,
+  };
+}
+
+/**
+ * `pg_dump -Fc | cat > /dev/null`: the cheapest consumer there is. What it costs over `pg_dump > /dev/null` is what
+ * this machine charges any program that reads pg_dump's output (on 2 cores, the reader shares them with pg_dump and
+ * its server backend), before hashing or uploading a byte.
+ */
+export async function pgDumpToCat(ctx: BenchContext, database: string, round: number): Promise<Measurement> {
+  const loadavg1 = loadavg()[0];
+  const { value: run, rss, cpu } = await withTimeFiles(ctx, ['pg_dump'], async (files) => {
+    return runProcess('bash', ['-o', 'pipefail', '-c', `${timePrefix(files.pg_dump)}pg_dump -Fc | cat > /dev/null`], {
+      env: libpqEnv(ctx, database), stdout: 'ignore',
+    });
+  });
+  const error = failure(run, 'pg_dump | cat');
+  return {
+    contender: 'pg_dump | cat > /dev/null', database, round, ok: error === undefined, error,
     wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, scheduling: run.scheduling, loadavg1, cpuSeconds: cpu,
   };
 }
@@ -141,8 +165,7 @@ export async function uncompressedDumpBytes(ctx: BenchContext, database: string)
 export async function pgDumpToAwsCli(ctx: BenchContext, database: string, round: number, key: string): Promise<Measurement> {
   const loadavg1 = loadavg()[0];
   const { value: run, rss, cpu } = await withTimeFiles(ctx, ['pg_dump', 'aws'], async (files) => {
-    const t = (file: string) => (gnuTimeAvailable() ? `/usr/bin/time -f '${GNU_TIME_FORMAT}' -o ${shellQuote(file)} ` : '');
-    const script = `${t(files.pg_dump)}pg_dump -Fc | ${t(files.aws)}${shellQuote(ctx.awsPath)} s3 cp - ` +
+    const script = `${timePrefix(files.pg_dump)}pg_dump -Fc | ${timePrefix(files.aws)}${shellQuote(ctx.awsPath)} s3 cp - ` +
       `${shellQuote(`s3://${ctx.bucket}/${key}`)} --endpoint-url ${shellQuote(ctx.motoEndpoint)} --no-progress`;
     return runProcess('bash', ['-o', 'pipefail', '-c', script], {
       env: { ...libpqEnv(ctx, database), ...awsEnv(ctx) }, stdout: 'ignore',
