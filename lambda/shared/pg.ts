@@ -83,8 +83,12 @@ export function pgDumpCompatibilityProblem(pgDump: PgVersion, server: PgVersion)
 /** Smallest S3 part size (5 MiB); also the unit part sizes are rounded to. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 
-/** The part size used when nothing suggests a larger one (8 MiB: at most 80 GiB in 10,000 parts). */
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/**
+ * The part size used when nothing suggests a larger one: S3's minimum, 5 MiB, which {@link choosePartSize} keeps up
+ * to about 39 GiB of database. Memory follows the part size: measured on a 145 MiB dump, 5 MiB parts peaked at
+ * 114–119 MiB RSS (43 MiB of ArrayBuffers) where 8 MiB parts peaked at 128–146 MiB (57–74 MiB), at the same speed.
+ */
+export const DEFAULT_PART_SIZE = MIN_PART_SIZE;
 
 /** S3's limit on parts per multipart upload, less a margin for a dump larger than its database estimate. */
 const PART_BUDGET = 8_000;

@@ -50,7 +50,10 @@ describe('versions', () => {
 });
 
 describe('choosePartSize', () => {
-  it('uses 8 MiB for ordinary databases and grows in 5 MiB steps to stay within 10,000 parts', () => {
+  it("uses S3's 5 MiB minimum for ordinary databases and grows in 5 MiB steps to stay within 10,000 parts", () => {
+    expect(DEFAULT_PART_SIZE).toBe(5 * 1024 * 1024);
+    expect(choosePartSize(39 * 1024 ** 3)).toBe(DEFAULT_PART_SIZE);
+    expect(choosePartSize(40 * 1024 ** 3)).toBe(2 * MIN_PART_SIZE);
     expect(choosePartSize(undefined)).toBe(DEFAULT_PART_SIZE);
     expect(choosePartSize(0)).toBe(DEFAULT_PART_SIZE);
     expect(choosePartSize(10 * 1024 ** 3)).toBe(DEFAULT_PART_SIZE);
