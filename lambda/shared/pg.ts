@@ -86,7 +86,8 @@ export const MIN_PART_SIZE = 5 * 1024 * 1024;
 /**
  * The part size used when nothing suggests a larger one: S3's minimum, 5 MiB, which {@link choosePartSize} keeps up
  * to about 39 GiB of database. Memory follows the part size: measured on a 145 MiB dump, 5 MiB parts peaked at
- * 114–119 MiB RSS (43 MiB of ArrayBuffers) where 8 MiB parts peaked at 128–146 MiB (57–74 MiB), at the same speed.
+ * 114–119 MiB RSS (43 MiB of ArrayBuffers) where 8 MiB parts peaked at 128–146 MiB (57–74 MiB); wall times did not
+ * differ measurably (4 interleaved pairs on a noisy machine).
  */
 export const DEFAULT_PART_SIZE = MIN_PART_SIZE;
 
