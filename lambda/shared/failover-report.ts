@@ -14,9 +14,9 @@ import {
   ReportEventBase,
   ReportNotification,
   ReportedExecution,
-  causeMessage,
   cleanupSummary,
   executionFields,
+  judgeCleanup,
   finiteNumber,
   nonEmptyString,
   notificationSubject,
@@ -271,14 +271,9 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
   const mayHaveCreated = plan !== undefined && obj(plan.names) !== undefined;
   if (dryRun && mayHaveCreated) {
     cleanup = cleanupSummary(state);
-    checks.push({
-      name: 'cleanup',
-      passed: cleanup.status === 'done',
-      detail: cleanup.status === 'done' ? cleanup.results.join('; ') : `${cleanup.error?.error ?? 'failed'}: ${causeMessage(cleanup.error?.cause) ?? ''}`,
-    });
-    if (cleanup.status !== 'done') {
-      reasons.push(`cleanup failed with ${cleanup.error?.error ?? 'an error'}: rehearsal resources may remain (names start with cdkbdr-fo- and cdk-backup-dr/failover/)`);
-    }
+    const cleanupVerdict = judgeCleanup(cleanup, 'rehearsal resources may remain (names start with cdkbdr-fo- and cdk-backup-dr/failover/)');
+    checks.push(cleanupVerdict.check);
+    if (cleanupVerdict.reason) reasons.push(cleanupVerdict.reason);
   } else if (dryRun && plan !== undefined) {
     cleanup = { status: 'not-needed', results: ['the rehearsal created nothing'] };
   }

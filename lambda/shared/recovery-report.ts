@@ -14,9 +14,9 @@ import {
   ReportEventBase,
   ReportNotification,
   ReportedExecution,
-  causeMessage,
   cleanupSummary,
   executionFields,
+  judgeCleanup,
   finiteNumber,
   nonEmptyString,
   notificationSubject,
@@ -215,14 +215,9 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
   }
 
   const cleanup = cleanupSummary(state);
-  checks.push({
-    name: 'cleanup',
-    passed: cleanup.status === 'done',
-    detail: cleanup.status === 'done' ? cleanup.results.join('; ') : `${cleanup.error?.error ?? 'failed'}: ${causeMessage(cleanup.error?.cause) ?? ''}`,
-  });
-  if (cleanup.status !== 'done') {
-    reasons.push(`cleanup failed with ${cleanup.error?.error ?? 'an error'}: scratch resources may remain (names start with cdkbdr-rt- and cdk-backup-dr/scratch/)`);
-  }
+  const cleanupVerdict = judgeCleanup(cleanup, 'scratch resources may remain (names start with cdkbdr-rt- and cdk-backup-dr/scratch/)');
+  checks.push(cleanupVerdict.check);
+  if (cleanupVerdict.reason) reasons.push(cleanupVerdict.reason);
 
   const created = state.created;
   const ready = state.ready;

@@ -7,7 +7,7 @@
  */
 import { InvalidInput } from './errors';
 import { RunStatus, StepError, executionNameFromId, reportedError } from './report';
-import { JsonObject, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
+import { JsonObject, clip, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from './validate';
 
 /** The fields of a recovery workflow's report event besides `workflow`, `state` and the workflow's own. */
 export interface ReportEventBase {
@@ -126,22 +126,21 @@ export function secondsBetween(from: unknown, to: unknown): number | undefined {
   return roundSeconds(Math.max(0, (b - a) / 1000));
 }
 
+/** Longest cause message {@link causeMessage} returns. */
+const CAUSE_MESSAGE_LENGTH = 500;
+
 /** The most useful line of a Step Functions Cause: a Lambda error's `errorMessage`, else the cause itself (short). */
 export function causeMessage(cause: string | undefined): string | undefined {
   if (cause === undefined) return undefined;
   try {
     const parsed: unknown = JSON.parse(cause);
     if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { errorMessage?: unknown }).errorMessage === 'string') {
-      return shorten((parsed as { errorMessage: string }).errorMessage);
+      return clip((parsed as { errorMessage: string }).errorMessage, CAUSE_MESSAGE_LENGTH);
     }
   } catch {
     // Not JSON: an SDK integration or States.* cause, used as it is.
   }
-  return shorten(cause);
-}
-
-function shorten(text: string, limit = 500): string {
-  return text.length > limit ? `${text.slice(0, limit)}…` : text;
+  return clip(cause, CAUSE_MESSAGE_LENGTH);
 }
 
 /** The failure reason of the step a run stopped at: `<step> failed with <Error>: <the cause's message>`. */
@@ -263,6 +262,22 @@ export function cleanupSummary(state: Pick<CollectedRunState, 'cleanup' | 'clean
   if (caught) return { status: 'failed', results, error: reportedError(caught) };
   if (!state.cleanup) return { status: 'failed', results, error: { error: 'CleanupDidNotRun', cause: 'the run reached the report without a cleanup result' } };
   return { status: 'done', results };
+}
+
+/**
+ * The cleanup as the report's `cleanup` check, and the run's failure reason when it failed; `leftovers` says what
+ * may remain (e.g. `scratch resources may remain (names start with …)`).
+ */
+export function judgeCleanup(cleanup: CleanupSummary, leftovers: string): { readonly check: ReportCheck; readonly reason?: string } {
+  const done = cleanup.status === 'done';
+  return {
+    check: {
+      name: 'cleanup',
+      passed: done,
+      detail: done ? cleanup.results.join('; ') : `${cleanup.error?.error ?? 'failed'}: ${causeMessage(cleanup.error?.cause) ?? ''}`,
+    },
+    ...(done ? {} : { reason: `cleanup failed with ${cleanup.error?.error ?? 'an error'}: ${leftovers}` }),
+  };
 }
 
 /** The error a cleanup branch recorded when it gave up (`{ what, status: 'failed', error: { Error, Cause } }`). */

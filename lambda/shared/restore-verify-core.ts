@@ -13,6 +13,7 @@ import type { Client, QueryArrayConfig } from 'pg';
 import type { BackupManifest, TableRowCount } from './manifest';
 import { countRowsSql, LIST_TABLES_SQL, qualifiedName } from './pg';
 import { connectPg, RestoreFailed, scrubSecrets, type PgTarget } from './pg-target';
+import { clip } from './validate';
 
 /** A check of a restored database. `name` is `table <schema>.<name>` or `query <name>`. */
 export interface VerifyCheck {
@@ -106,10 +107,6 @@ export const BOOL_OID = 16;
  * syntax for type integer: "…"`), and the check travels through Step Functions state (see {@link MAX_LISTED_CHECKS}).
  */
 export const MAX_ERROR_DETAIL_LENGTH = 1000;
-
-function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
-}
 
 /** Renders a returned value for a report without dumping it whole. */
 function render(value: unknown): string {

@@ -13,12 +13,17 @@ export type Tier = (typeof TIERS)[number];
 /** A plain JSON object (what a Step Functions task receives). */
 export type JsonObject = Record<string, unknown>;
 
+/** `text`, cut to `max` characters with `…` when longer. */
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /** Describes a value for an error message without dumping it whole. */
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'string') return JSON.stringify(clip(value, 80));
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
 }
