@@ -242,7 +242,7 @@ async function main(options: BenchOptions): Promise<void> {
     for (const db of [base, ...(doubleInfo ? [double] : [])]) uncompressedBytes[db] = await uncompressedDumpBytes(ctx, db);
 
     // Dump benchmark.
-    const dump = emptySection(dumpScript ? undefined : 'not available: lambda/shared/dump-core.ts has not landed');
+    const dump = emptySection(dumpScript ? undefined : 'not available: lambda/backup/dump-core.ts has not landed');
     let keptManifestKey: string | undefined;
     let keptDumpKey: string | undefined;
     let coreDumpBytes: number | undefined;
@@ -324,7 +324,7 @@ async function main(options: BenchOptions): Promise<void> {
       restore = emptySection('skipped (--no-restore)');
     } else if (!restoreScript || !keptManifestKey || !keptDumpKey) {
       restore = emptySection(!restoreScript
-        ? 'not available: lambda/shared/restore-core.ts has not landed'
+        ? 'not available: lambda/restore/restore-core.ts has not landed'
         : 'not available: no dump-core backup (manifest) to restore');
     } else {
       restore = emptySection();

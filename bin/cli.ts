@@ -11,13 +11,13 @@
  */
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DumpFailed } from '../lambda/shared/backup-errors';
-import { runDump } from '../lambda/shared/dump-core';
-import type { LogSink } from '../lambda/shared/logger';
-import { MANIFEST_SUFFIX, parseBackupKey, serializeManifest, TIERS, type Tier } from '../lambda/shared/manifest';
-import { scrubSecrets, type PgTarget } from '../lambda/shared/pg';
-import { SSL_MODES, type SslMode } from '../lambda/shared/pg-target';
-import { runRestore } from '../lambda/shared/restore-core';
+import { DumpFailed } from '../lambda/common/errors';
+import { runDump } from '../lambda/backup/dump-core';
+import type { LogSink } from '../lambda/common/logger';
+import { MANIFEST_SUFFIX, parseBackupKey, serializeManifest, TIERS, type Tier } from '../lambda/backup/manifest';
+import { scrubSecrets, type PgTarget } from '../lambda/postgres/pg';
+import { SSL_MODES, type SslMode } from '../lambda/postgres/target';
+import { runRestore } from '../lambda/restore/restore-core';
 
 /** Where a command reads its environment and writes its output. */
 export interface CliIo {

@@ -1,3 +1,4 @@
 export * from './storage';
 export * from './database';
-export * from './recovery';
+export * from './recovery-test';
+export * from './failover';

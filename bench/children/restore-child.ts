@@ -1,5 +1,5 @@
 /** Measured child: one call of the restore core (`runRestore`), bundled by bench/run.ts and run with plain node. */
-import { runRestore, type PgTarget } from '../../lambda/shared/restore-core';
+import { runRestore, type PgTarget } from '../../lambda/restore/restore-core';
 import { readInput, runChild } from './protocol';
 
 export interface RestoreChildInput {

@@ -13,9 +13,9 @@ import { BackupSourceKind } from './backup-source';
 
 /** The dump branch of the workflow. */
 export interface BackupWorkflowDumpStep {
-  /** The dump Lambda (lambda/dump). */
+  /** The dump Lambda (lambda/backup/dump.handler.ts). */
   readonly dumpFunction: lambda.IFunction;
-  /** The verify Lambda (lambda/verify). */
+  /** The verify Lambda (lambda/backup/verify.handler.ts). */
   readonly verifyFunction: lambda.IFunction;
   /** The dump target, as the dump handler takes it (`{ secretArn, host?, port? }`). */
   readonly target: { readonly secretArn: string; readonly host?: string; readonly port?: string };
@@ -25,7 +25,7 @@ export interface BackupWorkflowDumpStep {
 
 /** The snapshot branch of the workflow. */
 export interface BackupWorkflowSnapshotStep {
-  /** The snapshot Lambda (lambda/snapshot). */
+  /** The snapshot Lambda (lambda/rds/snapshot.handler.ts). */
   readonly snapshotFunction: lambda.IFunction;
   /** instance or cluster. */
   readonly kind: Exclude<BackupSourceKind, 'endpoint'>;
@@ -47,7 +47,7 @@ export interface BackupWorkflowProps {
    * @default - no snapshot
    */
   readonly snapshot?: BackupWorkflowSnapshotStep;
-  /** Writes the JSON report to the bucket and publishes the metrics (lambda/report). */
+  /** Writes the JSON report to the bucket and publishes the metrics (lambda/reporting/backup-report.handler.ts). */
   readonly reportFunction: lambda.IFunction;
   /** Failures are published here. */
   readonly notificationTopic: sns.ITopic;

@@ -216,7 +216,7 @@ export class PostgresBackup extends Construct {
 
     this.reportFunction = new HandlerFunction(this, 'ReportFunction', {
       ...common,
-      handlerName: 'report',
+      handlerName: 'backup-report',
       description: 'cdk-backup-dr: backup run report in S3 and EMF metrics',
       environment: bucketEnv,
     });

@@ -1,5 +1,5 @@
 /**
- * Runs a synthesized state machine locally in a test: the runner of bin/local/workflow-runner.ts (shared with the
+ * Runs a synthesized state machine locally in a test: the runner of local/workflow-runner.ts (shared with the
  * drill) with the test harness' guarantees on top — the emulator must be the harness' moto on 127.0.0.1.
  *
  * @example
@@ -22,10 +22,10 @@ import {
   LocalWorkflow,
   type LocalWorkflowOptions,
   type LocalWorkflowResult,
-} from '../../bin/local/workflow-runner';
+} from '../../local/workflow-runner';
 import { harnessEnv } from './env';
 
-export * from '../../bin/local/workflow-runner';
+export * from '../../local/workflow-runner';
 
 /**
  * The logical id of a construct's CloudFormation resource (an L2 construct's default child, or an L1 itself), as

@@ -1,5 +1,5 @@
 /**
- * Runs the synthesized Failover state machine locally (bin/local's runner) against moto and the harness' PostgreSQL,
+ * Runs the synthesized Failover state machine locally (local/'s runner) against moto and the harness' PostgreSQL,
  * with the real handlers. The DR region of these tests is the harness region (us-east-1, where the runner sends SDK
  * integrations such as sns:publish); the "primary" region is us-west-2.
  *
@@ -29,18 +29,18 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Client, type ClientConfig } from 'pg';
-import { handler as actHandler } from '../../lambda/failover-act';
-import { handler as preflightHandler } from '../../lambda/failover-preflight';
-import { handler as reportHandler } from '../../lambda/failover-report';
-import { handler as recoveryVerifyHandler } from '../../lambda/recovery-verify';
-import { handler as repointHandler } from '../../lambda/repoint';
-import { handler as restoreHandler } from '../../lambda/restore';
-import { handler as restoreVerifyHandler } from '../../lambda/restore-verify';
-import { NotReady } from '../../lambda/shared/errors';
-import { describeDbInstance, rdsClient } from '../../lambda/shared/rds-restore';
-import { Failover } from '../../lib/recovery/failover';
-import { RepointTarget } from '../../lib/recovery/failover-repoint';
-import { FailoverSource, FailoverStrategy } from '../../lib/recovery/failover-strategy';
+import { handler as actHandler } from '../../lambda/failover/failover-act.handler';
+import { handler as preflightHandler } from '../../lambda/failover/failover-preflight.handler';
+import { handler as reportHandler } from '../../lambda/reporting/failover-report.handler';
+import { handler as recoveryVerifyHandler } from '../../lambda/restore/recovery-verify.handler';
+import { handler as repointHandler } from '../../lambda/failover/repoint.handler';
+import { handler as restoreHandler } from '../../lambda/restore/restore.handler';
+import { handler as restoreVerifyHandler } from '../../lambda/restore/restore-verify.handler';
+import { NotReady } from '../../lambda/common/errors';
+import { describeDbInstance, rdsClient } from '../../lambda/rds/instances';
+import { Failover } from '../../lib/failover/failover';
+import { RepointTarget } from '../../lib/failover/failover-repoint';
+import { FailoverSource, FailoverStrategy } from '../../lib/failover/failover-strategy';
 import { BackupBucket } from '../../lib/storage';
 import { harnessEnv, type HarnessEnv } from '../support/env';
 import { type LambdaContext, type LocalLambdaHandler, logicalIdOf } from '../support/workflow-harness';

@@ -1,5 +1,5 @@
 /**
- * The synthesized Failover state machine, run locally (bin/local's runner) with the real handlers against moto and
+ * The synthesized Failover state machine, run locally (local/'s runner) with the real handlers against moto and
  * the harness' PostgreSQL, for every strategy, rehearsed (dryRun) and for real, and for every failure path. What the
  * emulator cannot do — a server behind an RDS instance, cross-region automated backups, a database that is slow to
  * come up — is mapped in ./failover-support and listed in the report's `emulated`.
@@ -20,13 +20,13 @@ import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, Secr
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { Duration } from 'aws-cdk-lib';
-import { failoverNames } from '../../lambda/shared/failover-input';
-import type { FailoverReport } from '../../lambda/shared/failover-report';
-import { runDump } from '../../lambda/shared/dump-core';
-import type { BackupManifest } from '../../lambda/shared/manifest';
-import { describeDbInstance } from '../../lambda/shared/rds-restore';
-import { snapshotIdentifier, snapshotTags } from '../../lambda/shared/rds-snapshot';
-import { FAILOVER_STATES as S } from '../../lib/recovery/failover-workflow';
+import { failoverNames } from '../../lambda/failover/request';
+import type { FailoverReport } from '../../lambda/reporting/failover-report';
+import { runDump } from '../../lambda/backup/dump-core';
+import type { BackupManifest } from '../../lambda/backup/manifest';
+import { describeDbInstance } from '../../lambda/rds/instances';
+import { snapshotIdentifier, snapshotTags } from '../../lambda/rds/snapshot';
+import { FAILOVER_STATES as S } from '../../lib/failover/failover-workflow';
 import { seedSource } from '../integration/dump/support';
 import { createScratchNetwork } from '../integration/recovery/network';
 import { harnessEnv } from '../support/env';

@@ -1,5 +1,5 @@
 /**
- * The local workflow runner (bin/local/workflow-runner.ts, used through test/support/workflow-harness.ts), on state
+ * The local workflow runner (local/workflow-runner.ts, used through test/support/workflow-harness.ts), on state
  * machines synthesized here: Lambda tasks run in-process with the template's environment, SDK integrations reach
  * the harness' moto, Retry/Catch see the error names AWS uses.
  */
@@ -12,8 +12,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { sfnFieldAliases, sfnFieldName, sfnSdkErrorName, splitOnWordBoundaries } from '../../bin/local/sfn-naming';
-import { TemplateResolver } from '../../bin/local/template-resolver';
+import { sfnFieldAliases, sfnFieldName, sfnSdkErrorName, splitOnWordBoundaries } from '../../local/sfn-naming';
+import { TemplateResolver } from '../../local/template-resolver';
 import { harnessEnv } from '../support/env';
 import { createTestBucket, createTopic, snsMessages } from '../support/moto';
 import {

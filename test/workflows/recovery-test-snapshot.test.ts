@@ -6,11 +6,11 @@
  */
 import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { createDbInstance, describeDbInstance, generatePassword, rdsClient, scratchIdentifier } from '../../lambda/shared/rds-restore';
-import type { RecoveryTestReport } from '../../lambda/shared/recovery-report';
-import { snapshotTags } from '../../lambda/shared/rds-snapshot';
-import { scratchSecretName } from '../../lambda/shared/scratch-secret';
-import { RECOVERY_TEST_STATES as S, TestedBackups } from '../../lib/recovery';
+import { createDbInstance, describeDbInstance, generatePassword, rdsClient, scratchIdentifier } from '../../lambda/rds/instances';
+import type { RecoveryTestReport } from '../../lambda/reporting/recovery-report';
+import { snapshotTags } from '../../lambda/rds/snapshot';
+import { scratchSecretName } from '../../lambda/aws/secrets';
+import { RECOVERY_TEST_STATES as S, TestedBackups } from '../../lib';
 import { seedSource } from '../integration/dump/support';
 import { createScratchNetwork } from '../integration/recovery/network';
 import { harnessEnv } from '../support/env';

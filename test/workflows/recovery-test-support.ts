@@ -1,5 +1,5 @@
 /**
- * Runs the synthesized RecoveryTest state machine locally (bin/local's runner) against moto and the harness'
+ * Runs the synthesized RecoveryTest state machine locally (local/'s runner) against moto and the harness'
  * PostgreSQL, with the real handlers.
  *
  * What the emulator cannot do is mapped here, in the test, and reported — never in product code:
@@ -18,15 +18,15 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import { handler as pickHandler } from '../../lambda/recovery-pick';
-import { handler as recoveryVerifyHandler } from '../../lambda/recovery-verify';
-import { handler as reportHandler } from '../../lambda/recovery-report';
-import { handler as restoreHandler } from '../../lambda/restore';
-import { handler as restoreVerifyHandler } from '../../lambda/restore-verify';
-import { handler as scratchHandler } from '../../lambda/scratch';
-import { NotReady } from '../../lambda/shared/errors';
-import { describeDbInstance } from '../../lambda/shared/rds-restore';
-import { RecoveryTest, RecoveryTestSchedule, TestedBackups, type ValidationQuery } from '../../lib/recovery';
+import { handler as pickHandler } from '../../lambda/selection/recovery-pick.handler';
+import { handler as recoveryVerifyHandler } from '../../lambda/restore/recovery-verify.handler';
+import { handler as reportHandler } from '../../lambda/reporting/recovery-report.handler';
+import { handler as restoreHandler } from '../../lambda/restore/restore.handler';
+import { handler as restoreVerifyHandler } from '../../lambda/restore/restore-verify.handler';
+import { handler as scratchHandler } from '../../lambda/rds/scratch.handler';
+import { NotReady } from '../../lambda/common/errors';
+import { describeDbInstance } from '../../lambda/rds/instances';
+import { RecoveryTest, RecoveryTestSchedule, TestedBackups, type ValidationQuery } from '../../lib';
 import { BackupBucket } from '../../lib/storage';
 import { Client, type ClientConfig } from 'pg';
 import { harnessEnv, type HarnessEnv } from '../support/env';

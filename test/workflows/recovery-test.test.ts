@@ -1,5 +1,5 @@
 /**
- * The synthesized RecoveryTest state machine, run locally (bin/local's runner) with the real handlers against moto
+ * The synthesized RecoveryTest state machine, run locally (local/'s runner) with the real handlers against moto
  * and the harness' PostgreSQL: real dumps of a seeded database (made by the dump core into moto) are picked,
  * restored with pg_restore and verified against their manifests. What moto cannot do — a server behind the scratch
  * RDS instance — is mapped explicitly in ./recovery-test-support and reported in the run's `emulated` list and in
@@ -7,12 +7,12 @@
  */
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Duration } from 'aws-cdk-lib';
-import { runDump } from '../../lambda/shared/dump-core';
-import type { BackupManifest } from '../../lambda/shared/manifest';
-import { describeDbInstance, scratchIdentifier } from '../../lambda/shared/rds-restore';
-import type { RecoveryTestReport } from '../../lambda/shared/recovery-report';
-import { scratchSecretName } from '../../lambda/shared/scratch-secret';
-import { RECOVERY_TEST_STATES as S } from '../../lib/recovery';
+import { runDump } from '../../lambda/backup/dump-core';
+import type { BackupManifest } from '../../lambda/backup/manifest';
+import { describeDbInstance, scratchIdentifier } from '../../lambda/rds/instances';
+import type { RecoveryTestReport } from '../../lambda/reporting/recovery-report';
+import { scratchSecretName } from '../../lambda/aws/secrets';
+import { RECOVERY_TEST_STATES as S } from '../../lib';
 import { seedSource } from '../integration/dump/support';
 import { createScratchNetwork } from '../integration/recovery/network';
 import { harnessEnv } from '../support/env';

@@ -1,5 +1,5 @@
 /** The shell script that builds the layer inside an Amazon Linux 2023 container. Pure: it only renders text. */
-import { PG_DUMP_WRITE_BYTES, STDBUF_LIBRARY_NAME, SYSTEM_STDBUF_PATHS } from '../../../lambda/shared/stdbuf';
+import { PG_DUMP_WRITE_BYTES, STDBUF_LIBRARY_NAME, SYSTEM_STDBUF_PATHS } from '../../../lambda/postgres/stdbuf';
 import { C_LIBRARY_PATTERN } from './lambda-compat';
 import { PG_TOOLS } from './pg-version';
 
@@ -58,7 +58,7 @@ export function dockerBundlingScript(options: DockerScriptOptions): string {
     '  chmod 0644 "$out/lib/$name"',
     'done < "$deps"',
     'rm -f "$deps"',
-    // Optional: the dump preloads it so that pg_dump writes 128 KiB at a time (see lambda/shared/pg-dump.ts).
+    // Optional: the dump preloads it so that pg_dump writes 128 KiB at a time (see lambda/postgres/pg-tools.ts).
     `for f in ${(options.stdbufCandidates ?? SYSTEM_STDBUF_PATHS).map(shellQuote).join(' ')}; do`,
     `  if [ -f "$f" ]; then cp -L "$f" ${stdbuf}; chmod 0644 ${stdbuf}; break; fi`,
     'done',

@@ -10,7 +10,7 @@ import type { BundlingOptions, ILocalBundling } from 'aws-cdk-lib';
 import { ELF_MACHINE_X86_64, isElf, readElf } from './elf';
 import { compareVersions, highestGlibcNeeded, isCLibrary, isMusl, LAMBDA_GLIBC_VERSION, lambdaProblems } from './lambda-compat';
 import { LddEntry, parseLddOutput } from './ldd';
-import { STDBUF_LIBRARY_NAME, stdbufEnv, SYSTEM_STDBUF_PATHS } from '../../../lambda/shared/stdbuf';
+import { STDBUF_LIBRARY_NAME, stdbufEnv, SYSTEM_STDBUF_PATHS } from '../../../lambda/postgres/stdbuf';
 import { PG_TOOLS, PgTool, parseToolVersion } from './pg-version';
 
 /** A shared library the tools need, as the loader resolved it on this machine. */

@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
-import { RecoveryTest, RecoveryTestProps, RecoveryTestSchedule, RECOVERY_TEST_STATES as S, TestedBackups } from '../../../lib/recovery';
+import { RecoveryTest, RecoveryTestProps, RecoveryTestSchedule, RECOVERY_TEST_STATES as S, TestedBackups } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 import { allStates, definitionOf, statementsOf, unreportedEndAlert } from '../../support/template-inspection';

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
-import { validateManifest } from '../../../lambda/shared/manifest';
+import { validateManifest } from '../../../lambda/backup/manifest';
 import { createKmsKey, createTestBucket } from '../../support/moto';
 import { createTestDatabase, dropTestDatabase, pgUrl, type TestDatabase } from '../../support/postgres';
 import { harnessEnv } from '../../support/env';

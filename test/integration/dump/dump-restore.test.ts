@@ -3,9 +3,9 @@
  * pg_restore each into a fresh database and compare every table's row count and content checksum with the source.
  */
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { handler as dumpHandler, type DumpOutput } from '../../../lambda/dump/index';
-import { parseManifestJson, type BackupManifest } from '../../../lambda/shared/manifest';
-import { handler as verifyHandler } from '../../../lambda/verify/index';
+import { handler as dumpHandler, type DumpOutput } from '../../../lambda/backup/dump.handler';
+import { parseManifestJson, type BackupManifest } from '../../../lambda/backup/manifest';
+import { handler as verifyHandler } from '../../../lambda/backup/verify.handler';
 import { createKmsKey, createTestBucket } from '../../support/moto';
 import { createTestDatabase, dropTestDatabase, type TestDatabase } from '../../support/postgres';
 import { createDbSecret, fingerprint, leftovers, pgRestoreFromS3, seedSource, tableBytes, type TableFingerprint } from './support';

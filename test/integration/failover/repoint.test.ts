@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CreateSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { handler } from '../../../lambda/repoint';
-import { InvalidInput } from '../../../lambda/shared/errors';
-import type { RepointTarget } from '../../../lambda/shared/repoint';
+import { handler } from '../../../lambda/failover/repoint.handler';
+import { InvalidInput } from '../../../lambda/common/errors';
+import type { RepointTarget } from '../../../lambda/failover/repoint';
 
 const suffix = randomBytes(3).toString('hex');
 const ssm = new SSMClient({});

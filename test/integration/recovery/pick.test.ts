@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
-import { BackupNotFound, BackupUnusable, handler } from '../../../lambda/recovery-pick';
-import { backupKeys, serializeManifest, type BackupManifest } from '../../../lambda/shared/manifest';
-import { createDbInstance, generatePassword, rdsClient } from '../../../lambda/shared/rds-restore';
-import { snapshotTags } from '../../../lambda/shared/rds-snapshot';
+import { BackupNotFound, BackupUnusable, handler } from '../../../lambda/selection/recovery-pick.handler';
+import { backupKeys, serializeManifest, type BackupManifest } from '../../../lambda/backup/manifest';
+import { createDbInstance, generatePassword, rdsClient } from '../../../lambda/rds/instances';
+import { snapshotTags } from '../../../lambda/rds/snapshot';
 import { harnessEnv } from '../../support/env';
 import { createTestBucket } from '../../support/moto';
 import { createScratchNetwork } from './network';

@@ -1,5 +1,5 @@
 /**
- * lambda/shared/rds-restore.ts against moto: create, describe, restore from snapshots (instance and Aurora cluster),
+ * lambda/rds/instances.ts against moto: create, describe, restore from snapshots (instance and Aurora cluster),
  * set the master password, delete idempotently, and wait for / delete an execution's whole database. moto makes resources `available` at once, so the NotReady paths of
  * waiting are covered by the workflow tests with a mapped handler instead.
  */
@@ -26,9 +26,9 @@ import {
   scratchIdentifier,
   setMasterPassword,
   RESOURCE_TAGS,
-} from '../../../lambda/shared/rds-restore';
-import { NotReady } from '../../../lambda/shared/errors';
-import { isOwnSnapshot, tagRecord } from '../../../lambda/shared/rds-snapshot';
+} from '../../../lambda/rds/instances';
+import { NotReady } from '../../../lambda/common/errors';
+import { isOwnSnapshot, tagRecord } from '../../../lambda/rds/snapshot';
 import { harnessEnv } from '../../support/env';
 import { createScratchNetwork } from './network';
 

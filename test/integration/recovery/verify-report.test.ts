@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { VerificationFailed, handler as verify } from '../../../lambda/recovery-verify';
-import { handler as report } from '../../../lambda/recovery-report';
+import { VerificationFailed, handler as verify } from '../../../lambda/restore/recovery-verify.handler';
+import { handler as report } from '../../../lambda/reporting/recovery-report.handler';
 import { harnessEnv } from '../../support/env';
 import { createKmsKey, createTestBucket } from '../../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../../support/postgres';

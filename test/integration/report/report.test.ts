@@ -2,9 +2,9 @@
  * The report handler against moto's S3: the report object (content, SSE-KMS) and the EMF metrics it prints to stdout.
  */
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { handler } from '../../../lambda/report';
-import type { BackupReport } from '../../../lambda/report';
-import { logger } from '../../../lambda/shared/logger';
+import { handler } from '../../../lambda/reporting/backup-report.handler';
+import type { BackupReport } from '../../../lambda/reporting/backup-report.handler';
+import { logger } from '../../../lambda/common/logger';
 import { createKmsKey, createTestBucket, type TestKmsKey } from '../../support/moto';
 
 const SOURCE_ID = 'orders-db';

@@ -4,7 +4,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { restoreCommand, type CliIo } from '../../../bin/cli';
-import { runDump } from '../../../lambda/shared/dump-core';
+import { runDump } from '../../../lambda/backup/dump-core';
 import { harnessEnv } from '../../support/env';
 import { createTestBucket } from '../../support/moto';
 import { createTestDatabase, dropTestDatabase, pgUrl, withPgClient, type TestDatabase } from '../../support/postgres';

@@ -16,10 +16,10 @@ import {
   DescribeDBSnapshotsCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
-import { handler } from '../../../lambda/snapshot';
-import type { SnapshotResult } from '../../../lambda/snapshot';
-import { logger } from '../../../lambda/shared/logger';
-import { tagRecord } from '../../../lambda/shared/rds-snapshot';
+import { handler } from '../../../lambda/rds/snapshot.handler';
+import type { SnapshotResult } from '../../../lambda/rds/snapshot.handler';
+import { logger } from '../../../lambda/common/logger';
+import { tagRecord } from '../../../lambda/rds/snapshot';
 import { createKmsKey, resetMoto, type TestKmsKey } from '../../support/moto';
 import { harnessEnv } from '../../support/env';
 

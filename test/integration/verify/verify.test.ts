@@ -13,11 +13,11 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { runDump, type DumpResult } from '../../../lambda/shared/dump-core';
-import { NotReady } from '../../../lambda/shared/errors';
-import { serializeManifest, type BackupManifest } from '../../../lambda/shared/manifest';
-import { verifyBackup } from '../../../lambda/shared/verify-core';
-import { handler as verifyHandler, VerificationFailed } from '../../../lambda/verify/index';
+import { runDump, type DumpResult } from '../../../lambda/backup/dump-core';
+import { NotReady } from '../../../lambda/common/errors';
+import { serializeManifest, type BackupManifest } from '../../../lambda/backup/manifest';
+import { verifyBackup } from '../../../lambda/backup/verify-core';
+import { handler as verifyHandler, VerificationFailed } from '../../../lambda/backup/verify.handler';
 import { harnessEnv } from '../../support/env';
 import { createKmsKey, createTestBucket } from '../../support/moto';
 import { createTestDatabase, dropTestDatabase, type TestDatabase } from '../../support/postgres';

@@ -1,5 +1,5 @@
-import { InvalidInput } from '../../../lambda/shared/errors';
-import { resolveConnection, validateDumpInput } from '../../../lambda/shared/dump-input';
+import { InvalidInput } from '../../../lambda/common/errors';
+import { resolveConnection, validateDumpInput } from '../../../lambda/backup/dump-input';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-creds-AbCdEf';
 

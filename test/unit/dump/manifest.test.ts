@@ -9,7 +9,7 @@ import {
   serializeManifest,
   validateManifest,
   type BackupManifest,
-} from '../../../lambda/shared/manifest';
+} from '../../../lambda/backup/manifest';
 
 const AT = new Date(Date.UTC(2024, 0, 31, 2, 3, 4, 56));
 

@@ -9,7 +9,7 @@ import {
   parseServerVersion,
   pgDumpCompatibilityProblem,
   qualifiedName,
-} from '../../../lambda/shared/pg';
+} from '../../../lambda/postgres/pg';
 import {
   describePgDumpExit,
   largeWritesEnv,
@@ -18,7 +18,7 @@ import {
   PG_DUMP_WRITE_BYTES,
   resolvePgDumpPath,
   STDBUF_LIBRARY_CANDIDATES,
-} from '../../../lambda/shared/pg-dump';
+} from '../../../lambda/postgres/pg-tools';
 
 const TARGET = { host: 'db.internal', port: 5432, user: 'backup', password: 'p@ss:w/rd', database: 'app' };
 

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { InvalidInput } from '../../../lambda/shared/errors';
-import { digestStream, HashTap } from '../../../lambda/shared/hash';
-import { parseDatabaseSecret, parsePort } from '../../../lambda/shared/secrets';
+import { InvalidInput } from '../../../lambda/common/errors';
+import { digestStream, HashTap } from '../../../lambda/common/hash';
+import { parseDatabaseSecret, parsePort } from '../../../lambda/aws/secrets';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db';
 

@@ -1,13 +1,13 @@
-import { abortAfterMs } from '../../../lambda/dump/index';
-import { backupKeys, type BackupManifest } from '../../../lambda/shared/manifest';
+import { abortAfterMs } from '../../../lambda/backup/dump.handler';
+import { backupKeys, type BackupManifest } from '../../../lambda/backup/manifest';
 import {
   compareWithManifest,
   describeResult,
   manifestProblems,
   verdictOf,
   type VerifyResult,
-} from '../../../lambda/shared/verify-core';
-import { validateVerifyInput } from '../../../lambda/verify/index';
+} from '../../../lambda/backup/verify-core';
+import { validateVerifyInput } from '../../../lambda/backup/verify.handler';
 
 const KEYS = backupKeys('prod-db', 'app', new Date('2024-01-31T02:00:00.000Z'));
 const MANIFEST: BackupManifest = {

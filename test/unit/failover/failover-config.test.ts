@@ -1,5 +1,5 @@
-import { MissingConfiguration } from '../../../lambda/shared/errors';
-import { DEFAULT_GLOBAL_LAG_SQL, DEFAULT_INSTANCE_LAG_SQL, readFailoverConfig } from '../../../lambda/shared/failover-config';
+import { MissingConfiguration } from '../../../lambda/common/errors';
+import { DEFAULT_GLOBAL_LAG_SQL, DEFAULT_INSTANCE_LAG_SQL, readFailoverConfig } from '../../../lambda/failover/config';
 
 const BASE = {
   SOURCE_ID: 'orders-db',

@@ -1,4 +1,4 @@
-import { InvalidInput } from '../../../lambda/shared/errors';
+import { InvalidInput } from '../../../lambda/common/errors';
 import {
   FAILOVER_STRATEGIES,
   type FailoverStrategyName,
@@ -7,7 +7,7 @@ import {
   parseExecutionScope,
   parseFailoverInput,
   parseFailoverRequest,
-} from '../../../lambda/shared/failover-input';
+} from '../../../lambda/failover/request';
 
 const NOW = new Date('2024-05-01T12:00:00Z');
 const ALL: readonly FailoverStrategyName[] = FAILOVER_STRATEGIES;
@@ -128,10 +128,10 @@ describe('failoverNames', () => {
 
 describe('names shared by the construct and the handlers', () => {
   it('are the same on both sides (the construct cannot import handler code at run time)', async () => {
-    const lib = await import('../../../lib/recovery/failover-names');
-    const handlers = await import('../../../lambda/shared/failover-input');
-    const report = await import('../../../lambda/shared/failover-report');
-    const snapshots = await import('../../../lambda/shared/rds-snapshot');
+    const lib = await import('../../../lib/failover/failover-names');
+    const handlers = await import('../../../lambda/failover/request');
+    const report = await import('../../../lambda/reporting/failover-report');
+    const snapshots = await import('../../../lambda/rds/snapshot');
     expect(lib.FAILOVER_ID_PREFIX).toBe(handlers.FAILOVER_ID_PREFIX);
     expect(lib.FAILOVER_SECRET_PREFIX).toBe(handlers.FAILOVER_SECRET_PREFIX);
     expect(lib.DRY_RUN_TAG).toBe(handlers.FAILOVER_TAGS.dryRun);

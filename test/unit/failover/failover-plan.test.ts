@@ -1,4 +1,4 @@
-import { RecoveryPointTooOld } from '../../../lambda/shared/failover-input';
+import { RecoveryPointTooOld } from '../../../lambda/failover/request';
 import {
   SnapshotFacts,
   datedRecoveryPoint,
@@ -10,9 +10,9 @@ import {
   snapshotDataAsOf,
   snapshotIdTime,
   snapshotUnusable,
-} from '../../../lambda/shared/failover-plan';
-import { globalMembership, globalMoveDone, usableReplicatedBackups } from '../../../lambda/shared/failover-rds';
-import { NOT_OWN_SNAPSHOT } from '../../../lambda/shared/rds-snapshot';
+} from '../../../lambda/failover/plan';
+import { globalMembership, globalMoveDone, usableReplicatedBackups } from '../../../lambda/failover/rds';
+import { NOT_OWN_SNAPSHOT } from '../../../lambda/rds/snapshot';
 
 const NOW = new Date('2024-05-01T12:00:00Z');
 

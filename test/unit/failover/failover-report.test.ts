@@ -8,7 +8,7 @@ import {
   failoverReportKey,
   measureFailoverTimings,
   parseFailoverReportEvent,
-} from '../../../lambda/shared/failover-report';
+} from '../../../lambda/reporting/failover-report';
 
 const EXECUTION = 'arn:aws:states:us-west-2:111111111111:execution:Failover:drill-7';
 const STARTED = '2024-05-01T12:00:00.000Z';

@@ -11,9 +11,9 @@ import {
   type GlobalCluster,
   RemoveFromGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
-import { NotReady } from '../../../lambda/shared/errors';
-import { ReplicaNotFound, moveGlobalCluster } from '../../../lambda/shared/failover-rds';
-import { rdsClient } from '../../../lambda/shared/rds-restore';
+import { NotReady } from '../../../lambda/common/errors';
+import { ReplicaNotFound, moveGlobalCluster } from '../../../lambda/failover/rds';
+import { rdsClient } from '../../../lambda/rds/instances';
 
 const REGION = 'eu-central-1';
 const PRIMARY = 'arn:aws:rds:eu-west-1:111111111111:cluster:orders';
@@ -115,7 +115,7 @@ describe('the act handler waits for the global move with NotReady', () => {
   const scope = { executionId: 'arn:aws:states:eu-central-1:111111111111:execution:Failover:outage', executionName: 'outage' };
 
   it('promote picks switchover without acceptDataLoss and failover with it; wait returns the writer endpoint once done', async () => {
-    const { handler } = await import('../../../lambda/failover-act');
+    const { handler } = await import('../../../lambda/failover/failover-act.handler');
     const wait = { action: 'wait', subject: 'replica', secretArn: env.REPLICA_SECRET_ARN, ...scope };
     await expect(handler({ ...wait, globalAction: 'switchover' })).rejects.toThrow(NotReady);
     expect(await handler({ action: 'promote', acceptDataLoss: false })).toMatchObject({ kind: 'global-cluster', globalAction: 'switchover', outcome: 'started' });

@@ -1,4 +1,4 @@
-import { InvalidInput, MissingConfiguration } from '../../../lambda/shared/errors';
+import { InvalidInput, MissingConfiguration } from '../../../lambda/common/errors';
 import {
   formatEndpoint,
   mergeEndpointIntoSecret,
@@ -6,7 +6,7 @@ import {
   parseEndpoint,
   parseRepointTargets,
   secretRequestToken,
-} from '../../../lambda/shared/repoint';
+} from '../../../lambda/failover/repoint';
 
 const endpoint = { host: 'cdkbdr-fo-x-1a2b3c4d.abc.us-west-2.rds.amazonaws.com', port: 5432 };
 

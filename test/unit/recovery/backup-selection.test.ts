@@ -10,9 +10,9 @@ import {
   snapshotProblem,
   sortNewestFirst,
   type SnapshotCandidate,
-} from '../../../lambda/shared/backup-selection';
-import { InvalidInput } from '../../../lambda/shared/errors';
-import { backupKeys, type BackupManifest } from '../../../lambda/shared/manifest';
+} from '../../../lambda/selection/backup-selection';
+import { InvalidInput } from '../../../lambda/common/errors';
+import { backupKeys, type BackupManifest } from '../../../lambda/backup/manifest';
 
 const at = (iso: string) => new Date(iso);
 const key = (source: string, db: string, iso: string) => backupKeys(source, db, at(iso)).manifestKey;

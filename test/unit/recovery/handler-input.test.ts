@@ -1,13 +1,13 @@
-import { parsePickInput } from '../../../lambda/recovery-pick';
-import { parseRecoveryVerifyInput, tablesPresentCheck } from '../../../lambda/recovery-verify';
-import { parseScratchEvent, scratchNames } from '../../../lambda/scratch/input';
-import { InvalidInput } from '../../../lambda/shared/errors';
-import { SCRATCH_ID_PREFIX, scratchIdentifier } from '../../../lambda/shared/rds-restore';
-import { RECOVERY_REPORT_PREFIX } from '../../../lambda/shared/recovery-report';
-import { SNAPSHOT_ID_PREFIX } from '../../../lambda/shared/rds-snapshot';
-import { SCRATCH_SECRET_PREFIX, scratchSecretName } from '../../../lambda/shared/scratch-secret';
-import { isValidRdsIdentifier } from '../../../lambda/shared/rds-snapshot';
-import * as names from '../../../lib/recovery/names';
+import { parsePickInput } from '../../../lambda/selection/recovery-pick.handler';
+import { parseRecoveryVerifyInput, tablesPresentCheck } from '../../../lambda/restore/recovery-verify.handler';
+import { parseScratchEvent, scratchNames } from '../../../lambda/rds/scratch-input';
+import { InvalidInput } from '../../../lambda/common/errors';
+import { SCRATCH_ID_PREFIX, scratchIdentifier } from '../../../lambda/rds/instances';
+import { RECOVERY_REPORT_PREFIX } from '../../../lambda/reporting/recovery-report';
+import { SNAPSHOT_ID_PREFIX } from '../../../lambda/rds/snapshot';
+import { SCRATCH_SECRET_PREFIX, scratchSecretName } from '../../../lambda/aws/secrets';
+import { isValidRdsIdentifier } from '../../../lambda/rds/snapshot';
+import * as names from '../../../lib/common/names';
 
 const EXECUTION = 'arn:aws:states:us-east-1:111111111111:execution:RecoveryTest:run-1';
 const scope = { executionId: EXECUTION, executionName: 'run-1' };

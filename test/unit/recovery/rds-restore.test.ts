@@ -11,8 +11,8 @@ import {
   scratchIdentifier,
   SCRATCH_ID_PREFIX,
   RESOURCE_TAGS,
-} from '../../../lambda/shared/rds-restore';
-import { isValidRdsIdentifier, tagRecord } from '../../../lambda/shared/rds-snapshot';
+} from '../../../lambda/rds/instances';
+import { isValidRdsIdentifier, tagRecord } from '../../../lambda/rds/snapshot';
 
 const arn = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:RecoveryTest:${name}`;
 

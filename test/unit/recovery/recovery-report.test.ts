@@ -1,4 +1,4 @@
-import { InvalidInput } from '../../../lambda/shared/errors';
+import { InvalidInput } from '../../../lambda/common/errors';
 import {
   buildRecoveryReport,
   causeMessage,
@@ -9,7 +9,7 @@ import {
   recoveryReportKey,
   recoveryTestMetrics,
   type RecoveryRunState,
-} from '../../../lambda/shared/recovery-report';
+} from '../../../lambda/reporting/recovery-report';
 
 const EXECUTION = 'arn:aws:states:us-east-1:111111111111:execution:RecoveryTest:weekly-2024-05-05';
 const finishedAt = new Date('2024-05-05T05:20:00.000Z');

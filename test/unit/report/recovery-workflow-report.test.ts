@@ -1,4 +1,4 @@
-import { InvalidInput } from '../../../lambda/shared/errors';
+import { InvalidInput } from '../../../lambda/common/errors';
 import {
   CollectedRunState,
   executionFields,
@@ -11,8 +11,8 @@ import {
   secondsBetween,
   stepFailureReason,
   verificationFailure,
-} from '../../../lambda/shared/recovery-workflow-report';
-import { reportedError } from '../../../lambda/shared/report';
+} from '../../../lambda/reporting/recovery-workflow-report';
+import { reportedError } from '../../../lambda/reporting/backup-report';
 
 const EXECUTION = 'arn:aws:states:us-east-1:111111111111:execution:RecoveryTest:weekly-2024-05-05';
 const envelope = { workflow: 'recovery-test', executionId: EXECUTION, startedAt: '2024-05-05T05:00:00Z' };

@@ -1,4 +1,4 @@
-import { InvalidInput } from '../../../lambda/shared/errors';
+import { InvalidInput } from '../../../lambda/common/errors';
 import {
   BackupReport,
   MAX_CAUSE_LENGTH,
@@ -7,7 +7,7 @@ import {
   buildBackupReport,
   executionNameFromId,
   parseBackupReportEvent,
-} from '../../../lambda/shared/report';
+} from '../../../lambda/reporting/backup-report';
 
 const EXECUTION_ID = 'arn:aws:states:us-east-1:123456789012:execution:BackupWorkflow:run-42';
 const STARTED = '2024-01-31T02:00:00.000Z';

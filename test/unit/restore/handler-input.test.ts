@@ -1,6 +1,6 @@
-import { deadlineSignal, parseRestoreInput } from '../../../lambda/restore';
-import { parseRestoreVerifyInput } from '../../../lambda/restore-verify';
-import { InvalidInput } from '../../../lambda/shared/errors';
+import { deadlineSignal, parseRestoreInput } from '../../../lambda/restore/restore.handler';
+import { parseRestoreVerifyInput } from '../../../lambda/restore/restore-verify.handler';
+import { InvalidInput } from '../../../lambda/common/errors';
 
 const manifestKey = 'postgres/prod/app/2024/05/01/20240501T020000.000Z.manifest.json';
 const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:scratch-AbCdEf';

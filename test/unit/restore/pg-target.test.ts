@@ -1,4 +1,4 @@
-import { buildConninfo, conninfoValue, describeConnectError, quoteIdent, scrubSecrets, type PgTarget } from '../../../lambda/shared/pg-target';
+import { buildConninfo, conninfoValue, describeConnectError, quoteIdent, scrubSecrets, type PgTarget } from '../../../lambda/postgres/target';
 
 const target: PgTarget = { host: 'db.internal', port: 6543, user: 'restorer', password: 's3cr3t/p@ss', database: 'app_restore' };
 

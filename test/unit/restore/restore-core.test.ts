@@ -12,8 +12,8 @@ import {
   sizeMismatch,
   VerifyingTap,
   LAYER_PG_RESTORE_PATH,
-} from '../../../lambda/shared/restore-core';
-import type { PgTarget } from '../../../lambda/shared/pg-target';
+} from '../../../lambda/restore/restore-core';
+import type { PgTarget } from '../../../lambda/postgres/target';
 
 const target: PgTarget = { host: '127.0.0.1', port: 5432, user: 'postgres', password: 'pw-123456', database: 'app' };
 

@@ -11,7 +11,7 @@ import {
   UNLISTED_CHECKS_NAME,
   validationQueryProblems,
   type VerifyCheck,
-} from '../../../lambda/shared/restore-verify-core';
+} from '../../../lambda/restore/restore-verify-core';
 
 const manifestTables = [
   { schema: 'public', name: 'customers', rows: 100 },

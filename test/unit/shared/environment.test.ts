@@ -1,4 +1,4 @@
-import { MissingConfiguration, requireEnvList, wholeNumberEnv } from '../../../lambda/shared/errors';
+import { MissingConfiguration, requireEnvList, wholeNumberEnv } from '../../../lambda/common/errors';
 
 describe('configuration from the environment', () => {
   const name = 'CDK_BACKUP_DR_TEST_SETTING';

@@ -1,5 +1,5 @@
-import { InvalidInput } from '../../../lambda/shared/errors';
-import { parseSnapshotEvent } from '../../../lambda/snapshot/input';
+import { InvalidInput } from '../../../lambda/common/errors';
+import { parseSnapshotEvent } from '../../../lambda/rds/snapshot-input';
 
 const SNAPSHOT_ARN = 'arn:aws:rds:us-east-1:123456789012:snapshot:cdkbdr-db1-20240131020304';
 const CLUSTER_SNAPSHOT_ARN = 'arn:aws:rds:us-east-1:123456789012:cluster-snapshot:cdkbdr-aurora1-20240131020304';

@@ -11,8 +11,8 @@ import {
   snapshotTags,
   tagRecord,
   tierTagValue,
-} from '../../../lambda/shared/rds-snapshot';
-import { resourceTags } from '../../../lambda/shared/rds-restore';
+} from '../../../lambda/rds/snapshot';
+import { resourceTags } from '../../../lambda/rds/instances';
 
 const AT = new Date('2024-01-31T02:03:04.567Z');
 

@@ -1,5 +1,5 @@
-import { InvalidInput } from '../../../lambda/shared/errors';
-import { expectNumber, expectObject, expectString, expectTiers, expectTimestamp } from '../../../lambda/shared/validate';
+import { InvalidInput } from '../../../lambda/common/errors';
+import { expectNumber, expectObject, expectString, expectTiers, expectTimestamp } from '../../../lambda/common/validate';
 
 describe('shared validators', () => {
   test('expectTiers deduplicates and orders tiers canonically', () => {

@@ -1,0 +1,115 @@
+/**
+ * Dump handler: one streamed `pg_dump -Fc` per database into the backup bucket, each with its manifest.
+ *
+ * Env: BUCKET_NAME, BUCKET_KMS_KEY_ARN, SOURCE_ID (and optionally PG_DUMP_PATH). Credentials come from the
+ * Secrets Manager secret named in the input, never from the environment.
+ *
+ * Errors (by name, for Step Functions): InvalidInput (bad input, before any side effect), MissingConfiguration,
+ * DumpFailed (nothing of the failed dump remains in the bucket).
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DumpFailed } from '../common/errors';
+import { runDump, type DumpResult } from './dump-core';
+import {
+  resolveConnection,
+  validateDumpInput,
+  type DumpOutput,
+  type DumpOutputBackup,
+} from './dump-input';
+import { MissingConfiguration, requireEnv } from '../common/errors';
+import { isValidSourceId, SOURCE_ID_HINT } from './manifest';
+import { logger, metrics, powertoolsLogSink } from '../common/logger';
+import { getDatabaseSecret } from '../aws/secrets';
+
+export type { DumpInput, DumpOutput, DumpOutputBackup, DumpTarget, EndpointTarget, SecretTarget } from './dump-input';
+export { DumpFailed } from '../common/errors';
+export { InvalidInput, MissingConfiguration } from '../common/errors';
+
+const s3 = new S3Client({});
+const secretsManager = new SecretsManagerClient({});
+
+/** The part of the Lambda context the handler uses. */
+export interface DumpContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/**
+ * When to abort, in ms from now, given the time left: keep a margin to abort the upload and report (10% of the
+ * time left, between 10 s and 60 s), but never less than zero.
+ */
+export function abortAfterMs(remainingMs: number): number {
+  const margin = Math.min(60_000, Math.max(10_000, Math.floor(remainingMs * 0.1)));
+  return Math.max(0, remainingMs - margin);
+}
+
+/** The handler's output entry for one completed dump. */
+export function toOutputBackup(result: DumpResult): DumpOutputBackup {
+  const { manifest } = result;
+  return {
+    database: manifest.database,
+    manifestKey: result.manifestKey,
+    dumpKey: result.dumpKey,
+    bytes: manifest.bytes,
+    sha256: manifest.sha256,
+    versionId: manifest.s3.versionId,
+    tableCount: manifest.tables.length,
+  };
+}
+
+/**
+ * Dumps each database of the input in turn. If one fails the handler throws (after the earlier ones completed:
+ * their backups stand) and does not attempt the rest.
+ */
+export async function handler(event: unknown, context: DumpContext): Promise<DumpOutput> {
+  const input = validateDumpInput(event);
+  const bucket = requireEnv('BUCKET_NAME');
+  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
+  const source = requireEnv('SOURCE_ID');
+  if (!isValidSourceId(source)) throw new MissingConfiguration(`environment variable SOURCE_ID ${SOURCE_ID_HINT}`);
+
+  const controller = new AbortController();
+  const deadline = setTimeout(
+    () => controller.abort(new Error('the Lambda function is about to time out; give it a longer timeout or dump fewer databases per run')),
+    abortAfterMs(context.getRemainingTimeInMillis()),
+  );
+  const backups: DumpOutputBackup[] = [];
+  try {
+    const secret = await getDatabaseSecret(secretsManager, input.target.secretArn);
+    const connection = resolveConnection(input.target, secret);
+    for (const database of input.databases) {
+      const started = Date.now();
+      let result: DumpResult;
+      try {
+        result = await runDump({
+          target: { ...connection, database },
+          bucket,
+          kmsKeyId,
+          source,
+          tiers: input.tiers,
+          s3,
+          signal: controller.signal,
+          log: powertoolsLogSink,
+        });
+      } catch (error) {
+        if (error instanceof DumpFailed && backups.length > 0) {
+          throw new DumpFailed(
+            error.failure,
+            `dump of ${database} failed: ${error.message} (completed before it: ${backups.map((b) => b.database).join(', ')})`,
+          );
+        }
+        throw error;
+      }
+      backups.push(toOutputBackup(result));
+      const metric = metrics.singleMetric();
+      metric.addDimensions({ Source: source, Database: database });
+      metric.addMetric('DumpBytes', MetricUnit.Bytes, result.manifest.bytes);
+      metric.addMetric('DumpDurationSeconds', MetricUnit.Seconds, (Date.now() - started) / 1000);
+    }
+    logger.info('dumps completed', { count: backups.length, manifestKeys: backups.map((b) => b.manifestKey).join(',') });
+    return { backups };
+  } finally {
+    clearTimeout(deadline);
+  }
+}

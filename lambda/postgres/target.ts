@@ -1,0 +1,149 @@
+/**
+ * A PostgreSQL connection target for the restore and restore-verify cores, and the pure helpers that turn it into
+ * what `pg_restore` (libpq) and `pg` (node-postgres) expect. The password only ever travels in a child process's
+ * `PGPASSWORD` or in the `pg` client config, never on a command line, in a log line or in an error message.
+ */
+import { Client, type ClientConfig } from 'pg';
+import { BackupDrError } from '../common/errors';
+
+/**
+ * TLS towards the server, with libpq's meaning: `disable` never, `require` always (encrypted, certificate not
+ * checked), `prefer` (libpq's default) TLS when the server offers it, plain otherwise. RDS for PostgreSQL 15+ forces
+ * TLS by default (`rds.force_ssl`), which `prefer` and `require` both satisfy.
+ */
+export type SslMode = 'disable' | 'prefer' | 'require';
+
+/** Accepted values of {@link SslMode}, for input validation. */
+export const SSL_MODES: readonly SslMode[] = ['disable', 'prefer', 'require'];
+
+/** Where to connect and as whom. */
+export interface PgTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Never logged; passed to `pg_restore` as `PGPASSWORD` in the child's environment only. */
+  readonly password: string;
+  readonly database: string;
+  /** @default 'prefer' */
+  readonly sslMode?: SslMode;
+}
+
+/**
+ * A database-level failure of a restore or a verify (connection refused, missing database, `pg_restore` exit code);
+ * the message carries the server's or `pg_restore`'s words with secrets scrubbed.
+ *
+ * @example
+ * throw new RestoreFailed('pg_restore exited with code 1: pg_restore: error: could not execute query: …');
+ */
+export class RestoreFailed extends BackupDrError {
+  static readonly NAME = 'RestoreFailed';
+  override readonly name = RestoreFailed.NAME;
+}
+
+/** Quotes a string as a libpq conninfo value: `'...'` with `\` and `'` escaped. */
+export function conninfoValue(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * The libpq connection string for `pg_restore -d`, without the password. Passing the whole target as a conninfo
+ * string (rather than `-h/-p/-U/-d`) keeps a database name containing `=` or spaces from being misread.
+ */
+export function buildConninfo(target: PgTarget): string {
+  return [
+    `host=${conninfoValue(target.host)}`,
+    `port=${conninfoValue(String(target.port))}`,
+    `user=${conninfoValue(target.user)}`,
+    `dbname=${conninfoValue(target.database)}`,
+    `sslmode=${conninfoValue(target.sslMode ?? 'prefer')}`,
+    `application_name=${conninfoValue('cdk-backup-dr-restore')}`,
+    `connect_timeout=${conninfoValue('15')}`,
+  ].join(' ');
+}
+
+/** Quotes an SQL identifier (`"a""b"`). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Replaces every occurrence of the given secrets (and their URL-encoded forms) in `text` with `***`, and masks
+ * `password=...` / `postgres://user:pass@` patterns whatever their value. Secrets shorter than 4 characters are
+ * masked too: a short password is still a password.
+ */
+export function scrubSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  const variants = new Set<string>();
+  for (const secret of secrets) {
+    if (!secret) continue;
+    variants.add(secret);
+    variants.add(encodeURIComponent(secret));
+  }
+  // Longest first, so a secret that contains another is masked whole.
+  for (const variant of [...variants].sort((a, b) => b.length - a.length)) {
+    out = out.split(variant).join('***');
+  }
+  out = out.replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
+  out = out.replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s]+@/gi, '$1***@');
+  return out;
+}
+
+/** The `pg` client configuration for one attempt; `ssl` decided by the caller (see {@link connectPg}). */
+export function pgClientConfig(target: PgTarget, ssl: boolean, database = target.database): ClientConfig {
+  return {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database,
+    ssl: ssl ? { rejectUnauthorized: false } : false,
+    application_name: 'cdk-backup-dr-restore',
+    connectionTimeoutMillis: 15_000,
+  };
+}
+
+/** Whether an error from a TLS attempt means "this server does not do TLS" (so `prefer` falls back to plain). */
+export function isSslUnsupported(error: unknown): boolean {
+  return error instanceof Error && /does not support SSL/i.test(error.message);
+}
+
+/**
+ * Opens a `pg` connection to `database` (default: the target's) with the target's TLS mode; `prefer` tries TLS
+ * first and falls back to plain only when the server says it does not support TLS, as libpq does.
+ *
+ * @throws RestoreFailed naming host, port, database and user (never the password) and the server's reason.
+ */
+export async function connectPg(target: PgTarget, database = target.database): Promise<Client> {
+  const mode = target.sslMode ?? 'prefer';
+  const attempts = mode === 'disable' ? [false] : mode === 'require' ? [true] : [true, false];
+  let lastError: unknown;
+  for (const ssl of attempts) {
+    const client = new Client(pgClientConfig(target, ssl, database));
+    // An error on an idle connection is re-raised by the next query on it; without a listener it would crash.
+    client.on('error', (error) => {
+      lastError = error;
+    });
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      lastError = error;
+      if (!(ssl && mode === 'prefer' && isSslUnsupported(error))) break;
+    }
+  }
+  throw new RestoreFailed(describeConnectError(target, database, lastError));
+}
+
+/** The message for a failed connection: where, as whom, and the server's reason (scrubbed). */
+export function describeConnectError(target: PgTarget, database: string, error: unknown): string {
+  const reason = error instanceof Error ? error.message : String(error);
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
+  const where = `${target.host}:${target.port}/${database} as ${target.user}`;
+  const hint =
+    code === '3D000'
+      ? ': create it first or pass createDatabase: true'
+      : code === '28P01'
+        ? ': check the secret\'s username and password'
+        : '';
+  return scrubSecrets(`cannot connect to ${where}: ${reason}${hint}`, [target.password]);
+}

@@ -1,0 +1,296 @@
+/**
+ * The recovery-test report: what the RecoveryTest state machine collected about one run, turned into the outcome
+ * (a test passes only when the backup restored, every check passed, the data was within the RPO and the cleanup
+ * finished), the JSON document written to `reports/recovery-test/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`
+ * (the audit evidence), its metrics and the SNS message. Pure; lambda/reporting/recovery-report.handler.ts does the I/O.
+ *
+ * Mirrors ./report (the backup report): same schema version field, key format, cause truncation and metric
+ * dimension (`Source`).
+ */
+import {
+  CleanupSummary,
+  CollectedRunState,
+  ReportCheck,
+  ReportEventBase,
+  ReportNotification,
+  ReportedExecution,
+  cleanupSummary,
+  executionFields,
+  judgeCleanup,
+  finiteNumber,
+  nonEmptyString,
+  notificationSubject,
+  parseCollectedState,
+  parseEmulated,
+  parseReportEnvelope,
+  reportChecks,
+  roundSeconds,
+  secondsBetween,
+  stepFailureReason,
+  verificationFailure,
+} from './recovery-workflow-report';
+import { MetricDatum, RunStatus, datedReportKey, reportedError } from './backup-report';
+import { JsonObject, expectOneOf } from '../common/validate';
+
+export { causeMessage } from './recovery-workflow-report';
+export type { ReportCheck } from './recovery-workflow-report';
+export { SOURCE_DIMENSION } from './backup-report';
+export type { MetricDatum, RunStatus, StepError } from './backup-report';
+
+/** Version of the recovery-test report's shape. */
+export const RECOVERY_REPORT_SCHEMA_VERSION = 1;
+
+/** Key prefix of recovery-test reports. */
+export const RECOVERY_REPORT_PREFIX = 'reports/recovery-test/';
+
+/** Names of the metrics a recovery test publishes (namespace `CdkBackupDr`, dimension `Source`). */
+export const RECOVERY_TEST_METRICS = {
+  succeeded: 'RecoveryTestSucceeded',
+  restoreDurationSeconds: 'RestoreDurationSeconds',
+  backupAgeSeconds: 'BackupAgeSeconds',
+} as const;
+
+/**
+ * The state the machine hands over (`$` of the execution): each field is present once its step has run. Unknown
+ * fields are ignored.
+ */
+export interface RecoveryRunState extends CollectedRunState {
+  readonly selection?: JsonObject;
+  /** recovery-pick's result. */
+  readonly backup?: JsonObject;
+  /** scratch `create`'s result. */
+  readonly created?: JsonObject;
+  /** scratch `wait`'s result (the last one). */
+  readonly ready?: JsonObject;
+  /** restore's result (dumps). */
+  readonly restore?: JsonObject;
+  /** restore-verify's / recovery-verify's result. */
+  readonly verify?: JsonObject;
+  /**
+   * The cleanup `Parallel`'s output: one result per branch, `{ what, names, status: 'gone' }`, or
+   * `{ what, status: 'failed', error }` from a branch that gave up.
+   */
+  readonly cleanup?: JsonObject[];
+}
+
+/** The fields of {@link RecoveryRunState} that hold a step's result. */
+const STEP_RESULTS = ['selection', 'backup', 'created', 'ready', 'restore', 'verify'] as const;
+
+/** What the state machine sends the report handler. */
+export interface RecoveryReportEvent extends ReportEventBase {
+  readonly workflow: 'recovery-test';
+  readonly kind: 'dump' | 'snapshot';
+  /** `$`: everything the run collected. */
+  readonly state: RecoveryRunState;
+}
+
+/** The step a failed run stopped at, inferred from what it had collected. */
+export type FailedStep = 'pick' | 'create' | 'wait' | 'restore' | 'verify' | 'report-input';
+
+/** Durations measured by the run, seconds. */
+export interface RecoveryTimings {
+  /** From the start of the scratch creation (or snapshot restore) to the database being available. */
+  readonly provisionSeconds?: number;
+  /** pg_restore of the dump (dumps only; for snapshots the restore is part of provisioning). */
+  readonly restoreSeconds?: number;
+  readonly verifySeconds?: number;
+  /**
+   * RTO actual: provisioning + restore + verify, i.e. from the start of the scratch creation to the verification
+   * done, without the gaps between steps (state transitions, Lambda start-up: typically seconds). Only when the
+   * verification ran.
+   */
+  readonly rtoSeconds?: number;
+}
+
+/** The JSON document written for every recovery test. */
+export interface RecoveryTestReport {
+  readonly schemaVersion: typeof RECOVERY_REPORT_SCHEMA_VERSION;
+  readonly workflow: 'recovery-test';
+  readonly source: string;
+  readonly status: RunStatus;
+  /** Why the test failed, one line each; empty when it succeeded. */
+  readonly failureReasons: readonly string[];
+  /** The step the run stopped at, when a step failed. */
+  readonly failedStep?: FailedStep;
+  readonly executionId: string;
+  readonly executionName: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationSeconds: number;
+  readonly kind: 'dump' | 'snapshot';
+  readonly selection?: JsonObject;
+  /** The backup restored (recovery-pick's result), when one was picked. */
+  readonly backup?: JsonObject;
+  /** The data age at test time (RPO actual), seconds. */
+  readonly dataAgeSeconds?: number;
+  readonly rpoSeconds?: number;
+  readonly scratch?: {
+    readonly identifier?: string;
+    readonly resource?: string;
+    readonly secretName?: string;
+    readonly endpoint?: unknown;
+    readonly engineVersion?: unknown;
+  };
+  readonly timings: RecoveryTimings;
+  readonly checks: readonly ReportCheck[];
+  readonly cleanup: CleanupSummary;
+  readonly error?: { readonly error: string; readonly cause?: string };
+  readonly emulated?: readonly string[];
+}
+
+/** A validated {@link RecoveryReportEvent}. */
+export interface RecoveryRunSummary extends ReportedExecution {
+  readonly kind: 'dump' | 'snapshot';
+  readonly state: RecoveryRunState;
+  readonly emulated: string[];
+}
+
+/**
+ * Validates what the state machine sent.
+ *
+ * @throws InvalidInput naming the field and what to change.
+ */
+export function parseRecoveryReportEvent(event: unknown): RecoveryRunSummary {
+  const { input, execution } = parseReportEnvelope(event, 'recovery-test');
+  const kind = expectOneOf(input.kind, 'kind', ['dump', 'snapshot'] as const);
+  const state = parseCollectedState<RecoveryRunState>(input.state, STEP_RESULTS);
+  return { ...execution, kind, state, emulated: parseEmulated(input.emulated) };
+}
+
+/** The durations the run measured ({@link RecoveryTimings}). */
+export function measureTimings(kind: 'dump' | 'snapshot', state: RecoveryRunState): RecoveryTimings {
+  const provisionSeconds = secondsBetween(state.created?.startedAt, state.ready?.availableAt);
+  const restoreSeconds = kind === 'dump' ? finiteNumber(state.restore?.durationSeconds) : undefined;
+  const verifySeconds = finiteNumber(state.verify?.durationSeconds);
+  const complete = provisionSeconds !== undefined && verifySeconds !== undefined && (kind === 'snapshot' || restoreSeconds !== undefined);
+  return {
+    ...(provisionSeconds !== undefined ? { provisionSeconds } : {}),
+    ...(restoreSeconds !== undefined ? { restoreSeconds } : {}),
+    ...(verifySeconds !== undefined ? { verifySeconds } : {}),
+    ...(complete ? { rtoSeconds: roundSeconds(provisionSeconds + (restoreSeconds ?? 0) + verifySeconds) } : {}),
+  };
+}
+
+/** The step a run with an error stopped at: the first one whose result is missing. */
+export function failedStep(kind: 'dump' | 'snapshot', state: RecoveryRunState): FailedStep {
+  if (!state.backup) return 'pick';
+  if (!state.created) return 'create';
+  if (!state.ready) return 'wait';
+  if (kind === 'dump' && !state.restore) return 'restore';
+  return 'verify';
+}
+
+/**
+ * Builds the report and decides the outcome. Pure: `source` and `finishedAt` are passed in.
+ *
+ * The test SUCCEEDED only when: no step failed, the verification ran and every check passed, the data age is within
+ * the RPO (when one is configured), and the cleanup finished. Anything else is FAILED, with one reason per cause.
+ */
+export function buildRecoveryReport(summary: RecoveryRunSummary, context: { readonly source: string; readonly finishedAt: Date }): RecoveryTestReport {
+  const { state, kind } = summary;
+  const reasons: string[] = [];
+  let step: FailedStep | undefined;
+  if (state.error) {
+    step = failedStep(kind, state);
+    reasons.push(stepFailureReason(step, state.error));
+  }
+
+  const checks = reportChecks(state.verify);
+  const verification = verificationFailure(state.verify, checks, state.error !== undefined);
+  if (verification !== undefined) reasons.push(verification);
+
+  const backup = state.backup;
+  const dataAgeSeconds = finiteNumber(backup?.ageSeconds);
+  const rpoSeconds = finiteNumber(backup?.rpoSeconds);
+  if (dataAgeSeconds !== undefined && rpoSeconds !== undefined) {
+    const within = dataAgeSeconds <= rpoSeconds;
+    checks.push({
+      name: 'data age within RPO',
+      passed: within,
+      expected: `<= ${rpoSeconds} s`,
+      actual: dataAgeSeconds,
+      detail: within ? `the backup's data is ${dataAgeSeconds} s old` : `the newest usable backup's data is ${dataAgeSeconds} s old, more than the RPO of ${rpoSeconds} s`,
+    });
+    if (!within) reasons.push(`data age ${dataAgeSeconds} s exceeds the RPO of ${rpoSeconds} s`);
+  }
+
+  const cleanup = cleanupSummary(state);
+  const cleanupVerdict = judgeCleanup(cleanup, 'scratch resources may remain (names start with cdkbdr-rt- and cdk-backup-dr/scratch/)');
+  checks.push(cleanupVerdict.check);
+  if (cleanupVerdict.reason) reasons.push(cleanupVerdict.reason);
+
+  const created = state.created;
+  const ready = state.ready;
+  return {
+    schemaVersion: RECOVERY_REPORT_SCHEMA_VERSION,
+    workflow: 'recovery-test',
+    source: context.source,
+    status: reasons.length === 0 ? 'SUCCEEDED' : 'FAILED',
+    failureReasons: reasons,
+    ...(step !== undefined ? { failedStep: step } : {}),
+    ...executionFields(summary, context.finishedAt),
+    kind,
+    ...(state.selection ? { selection: state.selection } : {}),
+    ...(backup ? { backup } : {}),
+    ...(dataAgeSeconds !== undefined ? { dataAgeSeconds } : {}),
+    ...(rpoSeconds !== undefined ? { rpoSeconds } : {}),
+    ...(created || ready
+      ? {
+          scratch: {
+            ...(nonEmptyString(created?.identifier) ? { identifier: nonEmptyString(created?.identifier) } : {}),
+            ...(nonEmptyString(created?.resource) ? { resource: nonEmptyString(created?.resource) } : {}),
+            ...(nonEmptyString(created?.secretName) ? { secretName: nonEmptyString(created?.secretName) } : {}),
+            ...(ready?.endpoint !== undefined ? { endpoint: ready.endpoint } : {}),
+            ...(ready?.engineVersion !== undefined ? { engineVersion: ready.engineVersion } : {}),
+          },
+        }
+      : {}),
+    timings: measureTimings(kind, state),
+    checks,
+    cleanup,
+    ...(state.error ? { error: reportedError(state.error) } : {}),
+    ...(summary.emulated.length > 0 ? { emulated: summary.emulated } : {}),
+  };
+}
+
+/** `reports/recovery-test/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`, dated by the run's start (UTC). */
+export function recoveryReportKey(report: Pick<RecoveryTestReport, 'startedAt' | 'executionName'>): string {
+  return datedReportKey(RECOVERY_REPORT_PREFIX, report.startedAt, report.executionName);
+}
+
+/**
+ * The metrics of a test: RecoveryTestSucceeded (1/0) always; BackupAgeSeconds when a backup was picked (the data
+ * age at test time); RestoreDurationSeconds (RTO actual) only for a test that succeeded, so an alarm on it never
+ * sees the short duration of a restore that failed early.
+ */
+export function recoveryTestMetrics(report: RecoveryTestReport): MetricDatum[] {
+  const metrics: MetricDatum[] = [{ name: RECOVERY_TEST_METRICS.succeeded, unit: 'Count', value: report.status === 'SUCCEEDED' ? 1 : 0 }];
+  if (report.dataAgeSeconds !== undefined) metrics.push({ name: RECOVERY_TEST_METRICS.backupAgeSeconds, unit: 'Seconds', value: report.dataAgeSeconds });
+  if (report.status === 'SUCCEEDED' && report.timings.rtoSeconds !== undefined) {
+    metrics.push({ name: RECOVERY_TEST_METRICS.restoreDurationSeconds, unit: 'Seconds', value: report.timings.rtoSeconds });
+  }
+  return metrics;
+}
+
+/** The SNS notification of a test. */
+export type RecoveryNotification = ReportNotification;
+
+/** The subject and message published to the notification topic. */
+export function recoveryNotification(report: RecoveryTestReport, reportKey: string, bucket: string): RecoveryNotification {
+  const subject = notificationSubject(`cdk-backup-dr recovery test ${report.status}: ${report.source}`);
+  const message = {
+    workflow: 'recovery-test',
+    status: report.status,
+    source: report.source,
+    executionId: report.executionId,
+    report: `s3://${bucket}/${reportKey}`,
+    ...(report.backup ? { backup: report.backup.id, dataAsOf: report.backup.dataAsOf } : {}),
+    ...(report.dataAgeSeconds !== undefined ? { dataAgeSeconds: report.dataAgeSeconds } : {}),
+    ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
+    checks: { total: report.checks.length, failed: report.checks.filter((c) => !c.passed).length },
+    cleanup: report.cleanup.status,
+    ...(report.failureReasons.length > 0 ? { failureReasons: report.failureReasons } : {}),
+    ...(report.emulated ? { emulated: true } : {}),
+  };
+  return { subject, message: JSON.stringify(message, null, 2) };
+}

@@ -1,0 +1,141 @@
+/**
+ * Restore handler: `pg_restore` of a backup (manifest key in BUCKET_NAME) into a target database, streamed from S3
+ * with the bytes re-hashed against the manifest. The target's credentials come from an RDS-style Secrets Manager
+ * secret at run time and are never logged.
+ *
+ * How large a dump one invocation handles: the stream path (jobs 1, the default) uses no disk and constant memory,
+ * so the limit is time: Lambda stops at 15 minutes, and the restore is aborted (pg_restore killed, a database this
+ * call created dropped) 30 seconds before that. `jobs > 1` downloads the dump to /tmp first, so the dump must also
+ * fit in the function's ephemeral storage (at most 10240 MiB).
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { InvalidInput, requireEnv } from '../common/errors';
+import { logger } from '../common/logger';
+import { runRestore } from './restore-core';
+import { parseManifestKey, parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from './restore-target';
+import { expectObject } from '../common/validate';
+
+export type { RestoreTargetInput } from './restore-target';
+export { ChecksumMismatch, ManifestUnusable, RestoreAborted, RestoreFailed } from './restore-core';
+
+/** Input of the restore handler. */
+export interface RestoreInput {
+  /** Key of the backup's manifest in BUCKET_NAME. */
+  readonly manifestKey: string;
+  readonly target: RestoreTargetInput;
+  /**
+   * Create `target.database` first (failing if it exists); it is dropped again if the restore fails.
+   * @default false
+   */
+  readonly createDatabase?: boolean;
+  /**
+   * Parallel pg_restore jobs; above 1 the dump is downloaded to /tmp first (it must fit there).
+   * @default 1
+   */
+  readonly jobs?: number;
+}
+
+/** Output of the restore handler. */
+export interface RestoreOutput {
+  readonly database: string;
+  /** Dump bytes restored (checked against the manifest). */
+  readonly restoredBytes: number;
+  /** Wall time of the restore, seconds. */
+  readonly durationSeconds: number;
+  /** The manifest's `finishedAt`: the moment the restored data is from (for the data age, RPO actual). */
+  readonly backupFinishedAt: string;
+  readonly mode: 'stream' | 'file';
+}
+
+/** The part of the Lambda context this handler reads. */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+/** How long before the Lambda's timeout a running restore is stopped, so it fails with a clear error. */
+export const ABORT_MARGIN_MS = 30_000;
+
+/** Validates the handler's input before any side effect. */
+export function parseRestoreInput(event: unknown): RestoreInput {
+  const v = expectObject(event, 'input');
+  const manifestKey = parseManifestKey(v.manifestKey);
+  const target = parseRestoreTarget(v.target);
+  if (v.createDatabase !== undefined && typeof v.createDatabase !== 'boolean') {
+    throw new InvalidInput(`createDatabase must be true or false; got ${JSON.stringify(v.createDatabase)}`);
+  }
+  if (v.jobs !== undefined && !(typeof v.jobs === 'number' && Number.isInteger(v.jobs) && v.jobs >= 1 && v.jobs <= 64)) {
+    throw new InvalidInput(`jobs must be a whole number from 1 to 64; got ${JSON.stringify(v.jobs)}`);
+  }
+  return { manifestKey, target, createDatabase: v.createDatabase, jobs: v.jobs };
+}
+
+/**
+ * An AbortSignal that fires `marginMs` before the invocation's deadline (never, without a context), and a function
+ * that cancels the timer.
+ */
+export function deadlineSignal(context: LambdaContextLike | undefined, marginMs = ABORT_MARGIN_MS): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  if (!context) return { signal: controller.signal, clear: () => undefined };
+  const timer = setTimeout(
+    () => controller.abort(new Error(`the Lambda function was about to time out (${marginMs / 1000} s left)`)),
+    Math.max(0, context.getRemainingTimeInMillis() - marginMs),
+  );
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
+const s3 = new S3Client({});
+const secrets = new SecretsManagerClient({});
+
+/**
+ * Restores a backup into `target.database`.
+ *
+ * @example
+ * // Step Functions task payload
+ * { "manifestKey": "postgres/prod/app/2024/05/01/20240501T020000.000Z.manifest.json",
+ *   "target": { "secretArn": "arn:aws:secretsmanager:…", "host": "scratch.xyz.rds.amazonaws.com", "database": "app_restore" },
+ *   "createDatabase": true }
+ */
+export async function handler(event: unknown, context?: LambdaContextLike): Promise<RestoreOutput> {
+  const input = parseRestoreInput(event);
+  const bucket = requireEnv('BUCKET_NAME');
+  const target = await resolveRestoreTarget(secrets, input.target);
+  const deadline = deadlineSignal(context);
+  logger.info('restore started', {
+    manifestKey: input.manifestKey,
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    createDatabase: input.createDatabase ?? false,
+    jobs: input.jobs ?? 1,
+  });
+  try {
+    const result = await runRestore({
+      bucket,
+      manifestKey: input.manifestKey,
+      target,
+      createDatabase: input.createDatabase,
+      jobs: input.jobs,
+      signal: deadline.signal,
+      s3,
+    });
+    logger.info('restore finished', {
+      database: result.database,
+      restoredBytes: result.restoredBytes,
+      durationSeconds: result.durationSeconds,
+      mode: result.mode,
+    });
+    return {
+      database: result.database,
+      restoredBytes: result.restoredBytes,
+      durationSeconds: result.durationSeconds,
+      backupFinishedAt: result.manifest.finishedAt,
+      mode: result.mode,
+    };
+  } catch (error) {
+    logger.error('restore failed', { manifestKey: input.manifestKey, database: target.database, error: error as Error });
+    throw error;
+  } finally {
+    deadline.clear();
+  }
+}

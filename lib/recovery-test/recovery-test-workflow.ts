@@ -1,0 +1,328 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { PickInput } from '../../lambda/selection/recovery-pick.handler';
+import type { RecoveryVerifyInput } from '../../lambda/restore/recovery-verify.handler';
+import type { RestoreInput } from '../../lambda/restore/restore.handler';
+import type { RestoreVerifyInput } from '../../lambda/restore/restore-verify.handler';
+import type { CreateScratchInput, DeleteDatabaseInput, DeleteSecretInput, SetPasswordInput, WaitScratchInput } from '../../lambda/rds/scratch-input';
+import type { RecoveryReportEvent } from '../../lambda/reporting/recovery-report';
+import { alertOnUnreportedEnd } from '../common/unreported-end-alert';
+import { cleanupParallel } from '../common/cleanup';
+import { taskInput } from '../common/payload';
+
+/** A user-supplied check of the restored database: SQL returning one row whose first column is boolean `true`. */
+export interface ValidationQuery {
+  /** Names the check in the report, e.g. `orders-present`. */
+  readonly name: string;
+  /** e.g. `SELECT count(*) > 0 FROM app.orders`. Runs in a READ ONLY transaction with a statement timeout. */
+  readonly sql: string;
+}
+
+/** Props for {@link RecoveryTestWorkflow}. */
+export interface RecoveryTestWorkflowProps {
+  /** `dump`: pg_restore into an empty scratch instance; `snapshot`: restore an RDS/Aurora snapshot. */
+  readonly kind: 'dump' | 'snapshot';
+  /** The scratch database: an RDS instance, or (Aurora snapshots) a cluster with one instance. */
+  readonly scratchResource: 'instance' | 'cluster';
+  /** lambda/selection/recovery-pick.handler.ts. */
+  readonly pickFunction: lambda.IFunction;
+  /** lambda/rds/scratch.handler.ts. */
+  readonly scratchFunction: lambda.IFunction;
+  /**
+   * lambda/restore/restore.handler.ts (dumps only).
+   * @default - none; required for kind `dump`
+   */
+  readonly restoreFunction?: lambda.IFunction;
+  /** lambda/restore/restore-verify.handler.ts for dumps, lambda/restore/recovery-verify.handler.ts for snapshots. */
+  readonly verifyFunction: lambda.IFunction;
+  /** lambda/reporting/recovery-report.handler.ts. */
+  readonly reportFunction: lambda.IFunction;
+  /** Where the outcome of every run is published. */
+  readonly notificationTopic: sns.ITopic;
+  /**
+   * The database inside a restored snapshot that the checks run in.
+   * @default - none; required for kind `snapshot`
+   */
+  readonly snapshotDatabase?: string;
+  /** @default - none */
+  readonly validationQueries?: readonly ValidationQuery[];
+  /** KMS key of the state machine's log group. */
+  readonly logsKey: kms.IKey;
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * How long to wait for the scratch database to become available (each wait: after creation, after a password reset).
+   * @default Duration.hours(1)
+   */
+  readonly scratchWaitTimeout?: Duration;
+  /**
+   * How long the cleanup may wait for the scratch database to be deleted.
+   * @default Duration.hours(1)
+   */
+  readonly cleanupTimeout?: Duration;
+  /**
+   * Longest run. When it is hit the cleanup cannot run, so it must exceed every wait above plus the restore and
+   * verify Lambdas' timeouts (validated by RecoveryTest).
+   * @default Duration.hours(4)
+   */
+  readonly timeout?: Duration;
+}
+
+/** Interval between polls of the scratch database's status. */
+export const SCRATCH_POLL_INTERVAL = Duration.seconds(30);
+
+/** Names of the states other code (tests, docs) refers to. */
+export const RECOVERY_TEST_STATES = {
+  pick: 'Pick backup',
+  create: 'Create scratch database',
+  wait: 'Wait for scratch database',
+  setPassword: 'Set scratch password',
+  waitPassword: 'Wait for scratch password',
+  restore: 'Restore dump',
+  verify: 'Verify restore',
+  cleanup: 'Clean up',
+  deleteDatabase: 'Delete scratch database',
+  deleteSecret: 'Delete scratch secret',
+  deleteDatabaseFailed: 'Scratch database not deleted',
+  deleteSecretFailed: 'Scratch secret not deleted',
+  report: 'Write report',
+  notify: 'Notify outcome',
+  notifyReportFailure: 'Notify report failure',
+  passed: 'Recovery test passed',
+  failed: 'Recovery test failed',
+  reportFailed: 'Report failed',
+  notifyFailed: 'Notification failed',
+} as const;
+
+/**
+ * The RecoveryTest state machine:
+ *
+ * pick → create scratch → wait (Retry `NotReady`) → [snapshot: set password → wait] → [dump: restore] → verify →
+ * clean up (ALWAYS: a Parallel of database and secret deletion, each with its own Retry) → report (JSON in the
+ * bucket + metrics) → SNS message with the outcome → Succeed, or Fail.
+ *
+ * Every failure of pick, create, wait, restore or verify is caught into `$.error` and goes to the cleanup; a failed
+ * cleanup is caught into `$.cleanupError` and goes to the report. The report decides the outcome (a failed check, a
+ * caught error, data older than the RPO or a failed cleanup make it FAILED), and a FAILED outcome ends in a `Fail`
+ * state: a failed test never ends SUCCEEDED. Logging ALL, X-Ray tracing on.
+ *
+ * @example
+ * new RecoveryTestWorkflow(this, 'Workflow', {
+ *   kind: 'dump', scratchResource: 'instance',
+ *   pickFunction, scratchFunction, restoreFunction, verifyFunction, reportFunction,
+ *   notificationTopic, logsKey, logRetention: logs.RetentionDays.ONE_YEAR,
+ * });
+ */
+export class RecoveryTestWorkflow extends Construct {
+  /** The state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: RecoveryTestWorkflowProps) {
+    super(scope, id);
+    const restoreFunction = props.restoreFunction;
+    if (props.kind === 'dump' && !restoreFunction) throw new Error('RecoveryTestWorkflow: a dump recovery test needs restoreFunction.');
+    if (props.kind === 'snapshot' && props.snapshotDatabase === undefined) {
+      throw new Error('RecoveryTestWorkflow: a snapshot recovery test needs snapshotDatabase (the database the checks run in).');
+    }
+    const S = RECOVERY_TEST_STATES;
+    const waitAttempts = attempts(props.scratchWaitTimeout ?? Duration.hours(1));
+    const scope_ = { resource: props.scratchResource, 'executionId.$': '$$.Execution.Id', 'executionName.$': '$$.Execution.Name' } as const;
+
+    // --- what to restore -----------------------------------------------------------------------------------------
+    const defaultSelection = new sfn.Pass(this, 'Default selection', {
+      comment: 'A run started without a selection tests the newest usable backup.',
+      result: sfn.Result.fromObject({ latest: true }),
+      resultPath: '$.selection',
+    });
+    const start = new sfn.Pass(this, 'Start run', {
+      comment: 'Keep only the selection: everything else in $ is written by the run itself.',
+      parameters: { 'selection.$': '$.selection' },
+    });
+    const selectionGiven = new sfn.Choice(this, 'Selection given?')
+      .when(sfn.Condition.isPresent('$.selection'), start)
+      .otherwise(defaultSelection.next(start));
+
+    const pick = this.invoke(S.pick, props.pickFunction, taskInput<PickInput>({ kind: props.kind, 'selection.$': '$.selection' }), '$.backup');
+
+    // --- scratch database ----------------------------------------------------------------------------------------
+    const create = this.invoke(
+      S.create,
+      props.scratchFunction,
+      taskInput<CreateScratchInput>({
+        action: 'create',
+        ...scope_,
+        source:
+          props.kind === 'dump'
+            ? { type: 'empty' }
+            : {
+                type: 'snapshot',
+                'snapshotId.$': '$.backup.snapshot.snapshotId',
+                'masterUsername.$': '$.backup.snapshot.masterUsername',
+                ...(props.scratchResource === 'cluster' ? { 'engine.$': '$.backup.snapshot.engine' } : {}),
+              },
+      }),
+      '$.created',
+    );
+    // Creation is idempotent (the handler recognises what a previous attempt of this execution created).
+    create.addRetry({ errors: ['ThrottlingException', 'Throttling', 'TooManyRequestsException'], interval: Duration.seconds(10), maxAttempts: 4, backoffRate: 2 });
+
+    const waitFor = (name: string) => {
+      const task = this.invoke(name, props.scratchFunction, taskInput<WaitScratchInput>({ action: 'wait', ...scope_ }), '$.ready');
+      task.addRetry({ errors: ['NotReady'], interval: SCRATCH_POLL_INTERVAL, maxAttempts: waitAttempts, backoffRate: 1 });
+      return task;
+    };
+    const wait = waitFor(S.wait);
+
+    const steps: tasks.LambdaInvoke[] = [pick, create, wait];
+    if (props.kind === 'snapshot') {
+      const setPassword = this.invoke(S.setPassword, props.scratchFunction, taskInput<SetPasswordInput>({ action: 'set-password', ...scope_ }), sfn.JsonPath.DISCARD);
+      setPassword.addRetry({ errors: ['NotReady'], interval: SCRATCH_POLL_INTERVAL, maxAttempts: 20, backoffRate: 1 });
+      steps.push(setPassword, waitFor(S.waitPassword));
+    }
+
+    // --- restore and verify --------------------------------------------------------------------------------------
+    const target = {
+      'secretArn.$': '$.created.secretArn',
+      'host.$': '$.ready.endpoint.host',
+      'port.$': '$.ready.endpoint.port',
+      // A scratch database is RDS: TLS is always on offer (and forced from PostgreSQL 15).
+      sslMode: 'require' as const,
+      ...(props.kind === 'dump' ? { 'database.$': '$.backup.dump.database' } : { database: props.snapshotDatabase }),
+    };
+    const queries = (props.validationQueries ?? []).map((q) => ({ name: q.name, sql: q.sql }));
+    if (props.kind === 'dump' && restoreFunction) {
+      steps.push(
+        this.invoke(
+          S.restore,
+          restoreFunction,
+          taskInput<RestoreInput>({ 'manifestKey.$': '$.backup.dump.manifestKey', target, createDatabase: true }),
+          '$.restore',
+        ),
+      );
+      steps.push(
+        this.invoke(
+          S.verify,
+          props.verifyFunction,
+          taskInput<RestoreVerifyInput>({ 'manifestKey.$': '$.backup.dump.manifestKey', target, validationQueries: queries, throwOnFailure: false }),
+          '$.verify',
+        ),
+      );
+    } else {
+      steps.push(
+        this.invoke(S.verify, props.verifyFunction, taskInput<RecoveryVerifyInput>({ target, validationQueries: queries, throwOnFailure: false }), '$.verify'),
+      );
+    }
+
+    // --- cleanup, always -----------------------------------------------------------------------------------------
+    const cleanupAttempts = attempts(props.cleanupTimeout ?? Duration.hours(1));
+    const deleteDatabase = this.invoke(S.deleteDatabase, props.scratchFunction, taskInput<DeleteDatabaseInput>({ action: 'delete-database', ...scope_ }), '$');
+    deleteDatabase.addRetry({ errors: ['NotReady'], interval: SCRATCH_POLL_INTERVAL, maxAttempts: cleanupAttempts, backoffRate: 1 });
+    deleteDatabase.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
+    const deleteSecret = this.invoke(S.deleteSecret, props.scratchFunction, taskInput<DeleteSecretInput>({ action: 'delete-secret', ...scope_ }), '$');
+    deleteSecret.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
+    const cleanup = cleanupParallel(this, S.cleanup, 'Runs after success and after every caught failure; each branch retries on its own and records its own failure.', [
+      { task: deleteDatabase, what: 'database', failedStateName: S.deleteDatabaseFailed },
+      { task: deleteSecret, what: 'secret', failedStateName: S.deleteSecretFailed },
+    ]);
+
+    for (const step of steps) step.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.error' });
+    let chain: sfn.IChainable & sfn.INextable = steps[0];
+    for (const step of steps.slice(1)) {
+      (chain as sfn.INextable).next(step);
+      chain = step;
+    }
+    chain.next(cleanup);
+    start.next(pick);
+
+    // --- report, notify, outcome ---------------------------------------------------------------------------------
+    const report = this.invoke(
+      S.report,
+      props.reportFunction,
+      taskInput<RecoveryReportEvent>({
+        workflow: 'recovery-test',
+        'executionId.$': '$$.Execution.Id',
+        'executionName.$': '$$.Execution.Name',
+        'startedAt.$': '$$.Execution.StartTime',
+        kind: props.kind,
+        'state.$': '$',
+      }),
+      '$.report',
+    );
+    cleanup.addCatch(report, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
+    cleanup.next(report);
+
+    const reportFailed = new sfn.Fail(this, S.reportFailed, { error: 'RecoveryReportFailed', causePath: '$.reportError.Cause' });
+    const notifyReportFailure = new tasks.SnsPublish(this, S.notifyReportFailure, {
+      topic: props.notificationTopic,
+      subject: 'cdk-backup-dr recovery test FAILED (no report)',
+      message: sfn.TaskInput.fromObject({
+        workflow: 'recovery-test',
+        status: 'FAILED',
+        'executionId.$': '$$.Execution.Id',
+        'error.$': '$.reportError.Error',
+        'cause.$': '$.reportError.Cause',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    notifyReportFailure.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
+    notifyReportFailure.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+    notifyReportFailure.next(reportFailed);
+    report.addCatch(notifyReportFailure, { errors: ['States.ALL'], resultPath: '$.reportError' });
+
+    const passed = new sfn.Succeed(this, S.passed);
+    const failed = new sfn.Fail(this, S.failed, { error: 'RecoveryTestFailed', causePath: '$.report.cause' });
+    const notifyFailed = new sfn.Fail(this, S.notifyFailed, { error: 'RecoveryTestNotificationFailed', causePath: '$.notifyError.Cause' });
+    const notify = new tasks.SnsPublish(this, S.notify, {
+      topic: props.notificationTopic,
+      subject: sfn.JsonPath.stringAt('$.report.subject'),
+      message: sfn.TaskInput.fromJsonPathAt('$.report.message'),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    notify.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
+    notify.addCatch(notifyFailed, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+    report.next(notify);
+    notify.next(new sfn.Choice(this, 'Outcome?').when(sfn.Condition.stringEquals('$.report.status', 'SUCCEEDED'), passed).otherwise(failed));
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey: props.logsKey,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      comment: `cdk-backup-dr recovery test (${props.kind}): pick, restore into scratch, verify, always clean up, report`,
+      definitionBody: sfn.DefinitionBody.fromChainable(selectionGiven),
+      timeout: props.timeout ?? Duration.hours(4),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    alertOnUnreportedEnd(this, 'TimedOutOrAborted', {
+      stateMachine: this.stateMachine,
+      topic: props.notificationTopic,
+      workflow: 'recovery-test',
+      afterwards:
+        'The cleanup did not run: delete by hand the scratch database (identifier starting with cdkbdr-rt-, without a final ' +
+        'snapshot) and secret (cdk-backup-dr/scratch/…) tagged with this execution (cdk-backup-dr:execution).',
+    });
+  }
+
+  /** A Lambda task whose result (the handler's return value) goes to `resultPath`. */
+  private invoke(name: string, fn: lambda.IFunction, payload: sfn.TaskInput, resultPath: string): tasks.LambdaInvoke {
+    return new tasks.LambdaInvoke(this, name, {
+      lambdaFunction: fn,
+      payload,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      resultPath,
+    });
+  }
+}
+
+/** Polls of {@link SCRATCH_POLL_INTERVAL} that fit in `timeout` (at least 1). */
+function attempts(timeout: Duration): number {
+  return Math.max(1, Math.ceil(timeout.toSeconds() / SCRATCH_POLL_INTERVAL.toSeconds()));
+}

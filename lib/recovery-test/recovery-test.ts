@@ -1,0 +1,612 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { HandlerFunction } from '../common/handler-function';
+import { createOperationsKey } from '../common/operations-key';
+import { PgToolsLayer } from '../database/pg-tools-layer';
+import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
+import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
+import { BackupBucket } from '../storage/backup-bucket';
+import {
+  DATABASE_NAME_HINT,
+  RECOVERY_REPORT_PREFIX,
+  SCRATCH_ID_PREFIX,
+  SCRATCH_SECRET_PREFIX,
+  SNAPSHOT_ID_PREFIX,
+  SOURCE_NAME_HINT,
+  SOURCE_NAME_PATTERN,
+  isDatabaseName,
+} from '../common/names';
+import { RecoveryTestSchedule } from './recovery-test-schedule';
+import { RecoveryTestWorkflow, SCRATCH_POLL_INTERVAL, ValidationQuery } from './recovery-test-workflow';
+import { TestedBackups } from './tested-backups';
+
+/** Props for {@link RecoveryTest}. */
+export interface RecoveryTestProps {
+  /** The bucket the backups are in (and the reports go to, under `reports/recovery-test/`). */
+  readonly bucket: BackupBucket;
+  /** The source name the backups were written under (`postgres/<sourceName>/…`, PostgresBackup's `sourceName`). */
+  readonly sourceName: string;
+  /**
+   * Which backups are restored.
+   * @default TestedBackups.dumps() - the newest dump of any database of the source
+   */
+  readonly backups?: TestedBackups;
+  /** The VPC of the scratch database and of the recovery-test Lambdas. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the scratch database (a DB subnet group is created from them); at least two Availability Zones.
+   * @default - the VPC's isolated subnets
+   */
+  readonly scratchSubnets?: ec2.SubnetSelection;
+  /**
+   * Subnets of the recovery-test Lambdas. They call S3, Secrets Manager and RDS, so they need a route to those
+   * (NAT or VPC endpoints), and they reach the scratch database on port 5432.
+   * @default - the VPC's private subnets with egress
+   */
+  readonly lambdaSubnets?: ec2.SubnetSelection;
+  /**
+   * The Lambda layer with `pg_restore` (a `PgToolsLayer`); its major version must be at least the dumps' pg_dump
+   * major version. Required to test dumps.
+   * @default - none; required for TestedBackups.dumps()
+   */
+  readonly pgToolsLayer?: lambda.ILayerVersion;
+  /**
+   * PostgreSQL major version of the empty scratch instance a dump is restored into (e.g. 16); use the source's major
+   * version or a newer one. Required to test dumps; snapshots keep their own version.
+   * @default - none; required for TestedBackups.dumps()
+   */
+  readonly postgresVersion?: number;
+  /**
+   * Instance type of the scratch database.
+   * @default - db.t4g.micro, or db.t4g.medium for an Aurora cluster (Aurora PostgreSQL's smallest)
+   */
+  readonly scratchInstanceType?: ec2.InstanceType;
+  /**
+   * Storage of the empty scratch instance for dumps, GiB (20–65536); give room for the restored database.
+   * @default 20
+   */
+  readonly scratchAllocatedStorageGiB?: number;
+  /**
+   * SQL checks that must return `true` on the restored database, run after the row-count comparison (dumps) or the
+   * table check (snapshots).
+   * @default - none
+   */
+  readonly validationQueries?: ValidationQuery[];
+  /**
+   * When the test runs by itself.
+   * @default RecoveryTestSchedule.weekly() - Sundays 05:00 UTC
+   */
+  readonly schedule?: RecoveryTestSchedule;
+  /**
+   * Where the outcome of every test is published.
+   * @default - a new KMS-encrypted, TLS-only topic (`notificationTopic`)
+   */
+  readonly notificationTopic?: sns.ITopic;
+  /**
+   * The recovery point objective: a test whose restored data is older than this fails (after restoring and
+   * cleaning up), so a backup schedule that silently stopped is caught.
+   * @default - no RPO check; the data age is still measured and published
+   */
+  readonly rpo?: Duration;
+  /**
+   * KMS key of the log groups (and of the topic this construct creates). Its policy must let CloudWatch Logs of
+   * this region use it.
+   * @default - a new key with rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * How long Lambda and state machine logs are kept.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Memory of the restore Lambda, MiB. Lambda allots CPU by memory and pg_restore decompresses on it: 1769 MiB is
+   * one full vCPU.
+   * @default 1769
+   */
+  readonly restoreMemorySize?: number;
+  /**
+   * How long to wait for the scratch database to become available (creation or snapshot restore).
+   * @default Duration.hours(1)
+   */
+  readonly scratchWaitTimeout?: Duration;
+  /**
+   * How long the cleanup waits for the scratch database to be deleted.
+   * @default Duration.hours(1)
+   */
+  readonly cleanupTimeout?: Duration;
+}
+
+/** One wildcard resource a policy needs, with the reason it cannot be narrower. */
+interface AcknowledgedWildcard {
+  readonly resourceOrAction: string;
+  readonly reason: string;
+}
+
+/** Longest a Lambda may run: the restore (and verify) of one dump must fit. */
+const LAMBDA_MAX_TIMEOUT = Duration.minutes(15);
+
+/**
+ * Proves the backups restore: an automated recovery test.
+ *
+ * A state machine (weekly by default) picks the newest usable backup (or one named in the input, or a random one
+ * within N days), creates a throw-away scratch database in isolated subnets (an empty RDS PostgreSQL instance for a
+ * dump, or a restore of an RDS/Aurora snapshot), restores the dump into it with pg_restore streamed from S3 (SHA-256
+ * checked), verifies it (per-table row counts equal to the manifest, plus your validation queries), ALWAYS deletes
+ * the scratch database and its secret, writes a JSON report to `reports/recovery-test/…` in the bucket, publishes
+ * RecoveryTestSucceeded / RestoreDurationSeconds (the measured RTO) / BackupAgeSeconds (the data age, i.e. the
+ * achieved RPO), and sends the outcome to SNS. A failed test ends FAILED.
+ *
+ * The scratch database's password is generated in the scratch Lambda and kept in a new secret
+ * `cdk-backup-dr/scratch/<name>`; it never passes through the state machine. Scratch resources are named
+ * `cdkbdr-rt-<execution>-<hash>` and tagged `cdk-backup-dr:purpose=recovery-test`; the IAM policies are scoped to
+ * those prefixes.
+ *
+ * Start one by hand with
+ * `aws stepfunctions start-execution --state-machine-arn <arn> --input '{"selection":{"latest":true}}'`.
+ *
+ * @example
+ * const test = new RecoveryTest(this, 'RecoveryTest', {
+ *   bucket: backups,
+ *   sourceName: 'prod-db',
+ *   vpc,
+ *   pgToolsLayer: new PgToolsLayer(this, 'PgTools', { postgresVersion: 16 }),
+ *   postgresVersion: 16,
+ *   validationQueries: [{ name: 'orders-present', sql: 'SELECT count(*) > 0 FROM app.orders' }],
+ *   rpo: Duration.hours(26),
+ *   schedule: RecoveryTestSchedule.weekly({ weekDay: 'SUN', hour: 6 }),
+ * });
+ * new cloudwatch.Alarm(this, 'RecoveryTestFailed', {
+ *   metric: test.metricRecoveryTestSucceeded(),
+ *   threshold: 1,
+ *   comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+ *   evaluationPeriods: 1,
+ * });
+ */
+export class RecoveryTest extends Construct {
+  /** The recovery-test state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** Where the outcome of every test is published. */
+  public readonly notificationTopic: sns.ITopic;
+  /** The security group of the scratch database (ingress on 5432 from the Lambdas only). */
+  public readonly scratchSecurityGroup: ec2.SecurityGroup;
+  /** The security group of the recovery-test Lambdas. */
+  public readonly lambdaSecurityGroup: ec2.SecurityGroup;
+  /** The DB subnet group of the scratch database. */
+  public readonly scratchSubnetGroup: rds.SubnetGroup;
+  /** The schedule, unless disabled. */
+  public readonly schedule?: scheduler.Schedule;
+  /** The Lambdas: pick, scratch, restore (dumps), verify, report. */
+  public readonly pickFunction: lambda.Function;
+  public readonly scratchFunction: lambda.Function;
+  public readonly restoreFunction?: lambda.Function;
+  public readonly verifyFunction: lambda.Function;
+  public readonly reportFunction: lambda.Function;
+  /** The source name used in keys and metrics. */
+  public readonly sourceName: string;
+  /** Which backups are tested. */
+  public readonly backups: TestedBackups;
+
+  constructor(scope: Construct, id: string, props: RecoveryTestProps) {
+    super(scope, id);
+    const backups = props.backups ?? TestedBackups.dumps();
+    this.backups = backups;
+    this.sourceName = props.sourceName;
+    validateProps(props, backups);
+    const stack = Stack.of(this);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const key = props.encryptionKey ?? createOperationsKey(this, 'Key', 'recovery test logs and notifications');
+
+    this.notificationTopic =
+      props.notificationTopic ??
+      new sns.Topic(this, 'Notifications', { displayName: `cdk-backup-dr recovery tests of ${props.sourceName}`, masterKey: key, enforceSSL: true });
+
+    // --- network ---------------------------------------------------------------------------------------------------
+    const scratchSubnets = props.scratchSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+    checkScratchSubnets(props.vpc, scratchSubnets);
+    this.scratchSubnetGroup = new rds.SubnetGroup(this, 'ScratchSubnetGroup', {
+      vpc: props.vpc,
+      vpcSubnets: scratchSubnets,
+      description: `cdk-backup-dr recovery test scratch databases of ${props.sourceName}`,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.lambdaSecurityGroup = new ec2.SecurityGroup(this, 'LambdaSecurityGroup', {
+      vpc: props.vpc,
+      description: `cdk-backup-dr ${this.node.path}: recovery-test Lambdas (S3, Secrets Manager, RDS APIs; scratch database)`,
+      allowAllOutbound: true,
+    });
+    this.scratchSecurityGroup = new ec2.SecurityGroup(this, 'ScratchSecurityGroup', {
+      vpc: props.vpc,
+      description: `cdk-backup-dr ${this.node.path}: scratch databases, reachable only from the recovery-test Lambdas`,
+      allowAllOutbound: false,
+    });
+    this.scratchSecurityGroup.addIngressRule(this.lambdaSecurityGroup, ec2.Port.tcp(5432), 'recovery-test Lambdas to the scratch database');
+
+    // --- functions -------------------------------------------------------------------------------------------------
+    const common = {
+      vpc: props.vpc,
+      vpcSubnets: props.lambdaSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [this.lambdaSecurityGroup],
+      logsKey: key,
+      logRetention,
+    };
+    const backupObjects = `postgres/${props.sourceName}/*`;
+    const arn = (resource: string, resourceName: string, service = 'rds') =>
+      stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const scratchSecrets = arn('secret', `${SCRATCH_SECRET_PREFIX}*`, 'secretsmanager');
+    const wildcards = new Map<lambda.Function, AcknowledgedWildcard[]>();
+    const note = (fn: lambda.Function, ...items: AcknowledgedWildcard[]) => wildcards.set(fn, [...(wildcards.get(fn) ?? []), ...items]);
+    const backupObjectsWildcard = (): AcknowledgedWildcard => ({
+      resourceOrAction: `${props.bucket.bucket.bucketArn}/${backupObjects}`,
+      reason: `Backups are new objects every night under postgres/${props.sourceName}/; read access is limited to that source's prefix.`,
+    });
+    const scratchSecretsWildcard: AcknowledgedWildcard = {
+      resourceOrAction: scratchSecrets,
+      reason: `Each test creates its own secret ${SCRATCH_SECRET_PREFIX}<scratch name>; access is limited to that prefix, which holds only throw-away scratch passwords.`,
+    };
+
+    const pickEnv: Record<string, string> = { BUCKET_NAME: props.bucket.bucket.bucketName, SOURCE_ID: props.sourceName };
+    if (backups.database !== undefined && backups.kind === 'dump') pickEnv.DATABASE = backups.database;
+    if (backups.kind === 'snapshot') {
+      pickEnv.SNAPSHOT_KIND = backups.scratchResource;
+      pickEnv.SNAPSHOT_SOURCE_IDENTIFIER = backups.snapshotSourceIdentifier ?? '';
+    }
+    if (props.rpo) pickEnv.RPO_SECONDS = String(props.rpo.toSeconds());
+    this.pickFunction = new HandlerFunction(this, 'PickFunction', {
+      ...common,
+      handlerName: 'recovery-pick',
+      description: `cdk-backup-dr: picks the ${backups.kind} of ${props.sourceName} a recovery test restores`,
+      timeout: Duration.minutes(2),
+      environment: pickEnv,
+    });
+    if (backups.kind === 'dump') {
+      props.bucket.grantReadBackups(this.pickFunction, backupObjects);
+      note(this.pickFunction, backupObjectsWildcard());
+    } else {
+      const isCluster = backups.scratchResource === 'cluster';
+      const ownSnapshots = arn(isCluster ? 'cluster-snapshot' : 'snapshot', `${SNAPSHOT_ID_PREFIX}*`);
+      this.pickFunction.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'DescribeOwnSnapshots',
+          actions: [isCluster ? 'rds:DescribeDBClusterSnapshots' : 'rds:DescribeDBSnapshots'],
+          resources: [arn(isCluster ? 'cluster' : 'db', backups.snapshotSourceIdentifier ?? ''), ownSnapshots],
+        }),
+      );
+      note(this.pickFunction, {
+        resourceOrAction: ownSnapshots,
+        reason: `The backup workflow names its snapshots ${SNAPSHOT_ID_PREFIX}<source>-<time>; the pick only describes those (read-only).`,
+      });
+    }
+
+    const instanceType = props.scratchInstanceType ?? (backups.scratchResource === 'cluster' ? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM) : ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO));
+    const scratchEnv: Record<string, string> = {
+      SCRATCH_SUBNET_GROUP_NAME: this.scratchSubnetGroup.subnetGroupName,
+      SCRATCH_SECURITY_GROUP_IDS: this.scratchSecurityGroup.securityGroupId,
+      SCRATCH_INSTANCE_CLASS: `db.${instanceType.toString()}`,
+    };
+    if (backups.kind === 'dump') {
+      scratchEnv.SCRATCH_ENGINE_VERSION = String(props.postgresVersion);
+      scratchEnv.SCRATCH_ALLOCATED_STORAGE_GIB = String(props.scratchAllocatedStorageGiB ?? 20);
+    }
+    this.scratchFunction = new HandlerFunction(this, 'ScratchFunction', {
+      ...common,
+      handlerName: 'scratch',
+      description: `cdk-backup-dr: creates and deletes the scratch databases of ${props.sourceName} recovery tests`,
+      timeout: Duration.minutes(1),
+      environment: scratchEnv,
+    });
+    note(this.scratchFunction, ...this.grantScratch(this.scratchFunction, backups, arn, scratchSecrets));
+
+    const readScratchSecret = (fn: lambda.Function) => {
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadScratchSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [scratchSecrets] }));
+      note(fn, scratchSecretsWildcard);
+    };
+
+    if (backups.kind === 'dump') {
+      this.restoreFunction = new HandlerFunction(this, 'RestoreFunction', {
+        ...common,
+        handlerName: 'restore',
+        description: `cdk-backup-dr: pg_restore of a ${props.sourceName} dump streamed from S3 into a scratch database`,
+        timeout: LAMBDA_MAX_TIMEOUT,
+        memorySize: props.restoreMemorySize ?? 1769,
+        layers: props.pgToolsLayer ? [props.pgToolsLayer] : [],
+        // pg_restore: the layer's /opt/bin/pg_restore (the restore core's default when it exists).
+        environment: { BUCKET_NAME: props.bucket.bucket.bucketName, PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR },
+      });
+      props.bucket.grantReadBackups(this.restoreFunction, backupObjects);
+      note(this.restoreFunction, backupObjectsWildcard());
+      readScratchSecret(this.restoreFunction);
+
+      this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
+        ...common,
+        handlerName: 'restore-verify',
+        description: `cdk-backup-dr: compares a restored ${props.sourceName} dump with its manifest and runs the validation queries`,
+        timeout: LAMBDA_MAX_TIMEOUT,
+        memorySize: 512,
+        environment: { BUCKET_NAME: props.bucket.bucket.bucketName, PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR },
+      });
+      props.bucket.grantReadBackups(this.verifyFunction, backupObjects);
+      note(this.verifyFunction, backupObjectsWildcard());
+    } else {
+      this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
+        ...common,
+        handlerName: 'recovery-verify',
+        description: `cdk-backup-dr: checks a restored ${props.sourceName} snapshot with the validation queries`,
+        timeout: LAMBDA_MAX_TIMEOUT,
+        memorySize: 512,
+      });
+    }
+    readScratchSecret(this.verifyFunction);
+
+    this.reportFunction = new HandlerFunction(this, 'ReportFunction', {
+      ...common,
+      handlerName: 'recovery-report',
+      description: `cdk-backup-dr: recovery test reports and metrics for ${props.sourceName}`,
+      environment: { BUCKET_NAME: props.bucket.bucket.bucketName, BUCKET_KMS_KEY_ARN: props.bucket.encryptionKey.keyArn, SOURCE_ID: props.sourceName },
+    });
+    props.bucket.grantWriteBackups(this.reportFunction, `${RECOVERY_REPORT_PREFIX}*`);
+    note(this.reportFunction, {
+      resourceOrAction: `${props.bucket.bucket.bucketArn}/${RECOVERY_REPORT_PREFIX}*`,
+      reason: `Every run writes a new report under ${RECOVERY_REPORT_PREFIX}<date>/; write access is limited to that prefix.`,
+    });
+
+    // --- state machine ---------------------------------------------------------------------------------------------
+    const workflow = new RecoveryTestWorkflow(this, 'Workflow', {
+      kind: backups.kind,
+      scratchResource: backups.scratchResource,
+      pickFunction: this.pickFunction,
+      scratchFunction: this.scratchFunction,
+      restoreFunction: this.restoreFunction,
+      verifyFunction: this.verifyFunction,
+      reportFunction: this.reportFunction,
+      notificationTopic: this.notificationTopic,
+      snapshotDatabase: backups.kind === 'snapshot' ? backups.database : undefined,
+      validationQueries: props.validationQueries,
+      logsKey: key,
+      logRetention,
+      scratchWaitTimeout: props.scratchWaitTimeout,
+      cleanupTimeout: props.cleanupTimeout,
+      timeout: requiredTimeout(props, backups),
+    });
+    this.stateMachine = workflow.stateMachine;
+
+    const schedule = props.schedule ?? RecoveryTestSchedule.weekly();
+    if (schedule.enabled) {
+      // An own role (instead of the stack-wide one aws-scheduler-targets shares) keeps the permission inside this construct.
+      const scheduleRole = new iam.Role(this, 'ScheduleRole', {
+        description: `EventBridge Scheduler starts the ${props.sourceName} recovery test`,
+        assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com').withConditions({
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        }),
+      });
+      acknowledgeHipaaAndNist(
+        scheduleRole,
+        'IAMNoInlinePolicy',
+        "The inline default policy belongs to this schedule's own role only and allows starting this one state machine; it is deleted with the role.",
+      );
+      this.schedule = new scheduler.Schedule(this, 'Schedule', {
+        description: `cdk-backup-dr ${props.sourceName}: recovery test of the newest ${backups.kind}`,
+        schedule: schedule.toScheduleExpression(),
+        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+          role: scheduleRole,
+          input: scheduler.ScheduleTargetInput.fromObject({ selection: { latest: true } }),
+          retryAttempts: 3,
+        }),
+      });
+    }
+
+    // --- acknowledged findings (HandlerFunction and the workflow acknowledge what every function/machine has) -------
+    for (const [fn, items] of wildcards) {
+      for (const item of items) acknowledgeWildcardResource(fn, item.resourceOrAction, item.reason);
+    }
+    acknowledgeStateMachineFindings(
+      this.stateMachine,
+      [this.pickFunction, this.scratchFunction, this.restoreFunction, this.verifyFunction, this.reportFunction].filter(
+        (fn): fn is lambda.Function => fn !== undefined,
+      ),
+    );
+  }
+
+  /** Whether a test passed (1) or failed (0), per run; from the report Lambda's EMF metrics. */
+  public metricRecoveryTestSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecoveryTestSucceeded', { statistic: 'Minimum', ...props });
+  }
+
+  /** The measured RTO of successful tests: scratch creation to verification done, seconds. */
+  public metricRestoreDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RestoreDurationSeconds', { statistic: 'Maximum', ...props });
+  }
+
+  /** The age of the restored data at test time (the achieved RPO), seconds. */
+  public metricBackupAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('BackupAgeSeconds', { statistic: 'Maximum', ...props });
+  }
+
+  /** Failed executions of the state machine (including those that failed before writing a report). */
+  public metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricFailed(props);
+  }
+
+  /** Lets `grantee` start a recovery test by hand. */
+  public grantStartRecoveryTest(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  private metric(metricName: string, props: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'CdkBackupDr',
+      metricName,
+      dimensionsMap: { Source: this.sourceName },
+      period: Duration.days(1),
+      ...props,
+    });
+  }
+
+  /**
+   * The scratch Lambda's permissions: create/restore, describe, modify and delete only `cdkbdr-rt-*` databases
+   * (create only with the recovery-test purpose tag, modify/delete only when they carry it), in this construct's
+   * subnet group, from the backup workflow's own snapshots; and the `cdk-backup-dr/scratch/*` secrets.
+   * Returns the wildcards it needed.
+   */
+  private grantScratch(
+    fn: lambda.Function,
+    backups: TestedBackups,
+    arn: (resource: string, resourceName: string, service?: string) => string,
+    scratchSecrets: string,
+  ): AcknowledgedWildcard[] {
+    const scratchDb = arn('db', `${SCRATCH_ID_PREFIX}*`);
+    const scratchCluster = arn('cluster', `${SCRATCH_ID_PREFIX}*`);
+    const subnetGroup = arn('subgrp', this.scratchSubnetGroup.subnetGroupName);
+    const defaultParameterGroups = arn('pg', 'default.*');
+    const defaultOptionGroups = arn('og', 'default:*');
+    const defaultClusterParameterGroups = arn('cluster-pg', 'default.*');
+    const ownSnapshots = arn('snapshot', `${SNAPSHOT_ID_PREFIX}*`);
+    const ownClusterSnapshots = arn('cluster-snapshot', `${SNAPSHOT_ID_PREFIX}*`);
+    const isCluster = backups.scratchResource === 'cluster';
+    const purposeRequested = { StringEquals: { 'aws:RequestTag/cdk-backup-dr:purpose': 'recovery-test' } };
+    const purposeTagged = { StringEquals: { 'aws:ResourceTag/cdk-backup-dr:purpose': 'recovery-test' } };
+    const scratch = isCluster ? [scratchDb, scratchCluster] : [scratchDb];
+
+    const createActions: string[] = [];
+    const createResources = [scratchDb, subnetGroup, defaultParameterGroups, defaultOptionGroups];
+    const used: AcknowledgedWildcard[] = [];
+    const reason = {
+      scratch: `Each test creates its own database named ${SCRATCH_ID_PREFIX}<execution>-<hash>; access is limited to that prefix and, for changes, to resources tagged cdk-backup-dr:purpose=recovery-test.`,
+      groups: 'RDS checks the default parameter/option groups a new database uses; their names depend on the engine version (default.postgres16, default:postgres-16).',
+      snapshots: `The backup workflow names its snapshots ${SNAPSHOT_ID_PREFIX}<source>-<time>; only those can be restored.`,
+    };
+    used.push({ resourceOrAction: scratchDb, reason: reason.scratch });
+    used.push({ resourceOrAction: defaultParameterGroups, reason: reason.groups }, { resourceOrAction: defaultOptionGroups, reason: reason.groups });
+    if (backups.kind === 'dump') {
+      createActions.push('rds:CreateDBInstance');
+    } else if (!isCluster) {
+      createActions.push('rds:RestoreDBInstanceFromDBSnapshot');
+      createResources.push(ownSnapshots);
+      used.push({ resourceOrAction: ownSnapshots, reason: reason.snapshots });
+    } else {
+      createActions.push('rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance');
+      createResources.push(scratchCluster, ownClusterSnapshots, defaultClusterParameterGroups);
+      used.push(
+        { resourceOrAction: scratchCluster, reason: reason.scratch },
+        { resourceOrAction: ownClusterSnapshots, reason: reason.snapshots },
+        { resourceOrAction: defaultClusterParameterGroups, reason: reason.groups },
+      );
+    }
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'CreateScratchDatabase', actions: createActions, resources: createResources, conditions: purposeRequested }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'TagScratchDatabase', actions: ['rds:AddTagsToResource'], resources: scratch, conditions: purposeRequested }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeScratchDatabase',
+        actions: isCluster ? ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'] : ['rds:DescribeDBInstances'],
+        resources: scratch,
+      }),
+    );
+    const changeActions = isCluster
+      ? ['rds:DeleteDBInstance', 'rds:DeleteDBCluster', 'rds:ModifyDBCluster']
+      : backups.kind === 'snapshot'
+        ? ['rds:DeleteDBInstance', 'rds:ModifyDBInstance']
+        : ['rds:DeleteDBInstance'];
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ChangeOwnScratchDatabase', actions: changeActions, resources: scratch, conditions: purposeTagged }));
+    if (backups.snapshotEncryptionKey) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'RestoreEncryptedSnapshots',
+          actions: ['kms:CreateGrant', 'kms:DescribeKey'],
+          resources: [backups.snapshotEncryptionKey.keyArn],
+          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        }),
+      );
+    }
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ScratchSecrets',
+        actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:DeleteSecret'],
+        resources: [scratchSecrets],
+      }),
+    );
+    used.push({
+      resourceOrAction: scratchSecrets,
+      reason: `Each test creates, reads and deletes its own secret ${SCRATCH_SECRET_PREFIX}<scratch name>; access is limited to that prefix.`,
+    });
+    return used;
+  }
+}
+
+function validateProps(props: RecoveryTestProps, backups: TestedBackups): void {
+  if (!Token.isUnresolved(props.sourceName) && !SOURCE_NAME_PATTERN.test(props.sourceName)) {
+    throw new Error(`RecoveryTest: sourceName must be ${SOURCE_NAME_HINT} (the name the backups are written under); got ${JSON.stringify(props.sourceName)}.`);
+  }
+  if (backups.kind === 'dump') {
+    if (!props.pgToolsLayer) throw new Error('RecoveryTest: testing dumps needs pgToolsLayer (a PgToolsLayer with pg_restore at least as new as the dumps\' pg_dump).');
+    if (props.postgresVersion === undefined) {
+      throw new Error('RecoveryTest: testing dumps needs postgresVersion, the major version of the scratch instance the dump is restored into (the source\'s major or newer).');
+    }
+  }
+  if (props.postgresVersion !== undefined && (!Number.isInteger(props.postgresVersion) || props.postgresVersion < 11 || props.postgresVersion > 99)) {
+    throw new Error(`RecoveryTest: postgresVersion must be a PostgreSQL major version such as 16; got ${props.postgresVersion}.`);
+  }
+  const storage = props.scratchAllocatedStorageGiB;
+  if (storage !== undefined && (!Number.isInteger(storage) || storage < 20 || storage > 65536)) {
+    throw new Error(`RecoveryTest: scratchAllocatedStorageGiB must be a whole number from 20 to 65536; got ${storage}.`);
+  }
+  if (props.restoreMemorySize !== undefined && (!Number.isInteger(props.restoreMemorySize) || props.restoreMemorySize < 256 || props.restoreMemorySize > 10240)) {
+    throw new Error(`RecoveryTest: restoreMemorySize must be a whole number of MiB from 256 to 10240; got ${props.restoreMemorySize}.`);
+  }
+  const names = new Set<string>();
+  (props.validationQueries ?? []).forEach((q, i) => {
+    if (typeof q.name !== 'string' || q.name.trim() === '') throw new Error(`RecoveryTest: validationQueries[${i}].name must be a non-empty string.`);
+    if (names.has(q.name)) throw new Error(`RecoveryTest: validationQueries[${i}].name "${q.name}" is used twice; give every query its own name.`);
+    names.add(q.name);
+    if (typeof q.sql !== 'string' || q.sql.trim() === '') throw new Error(`RecoveryTest: validationQueries[${i}].sql must be a non-empty SQL statement returning one boolean.`);
+  });
+  if (props.rpo !== undefined && props.rpo.toSeconds() < 60) {
+    throw new Error(`RecoveryTest: rpo must be at least one minute; got ${props.rpo.toHumanString()}.`);
+  }
+  for (const [field, value] of [['scratchWaitTimeout', props.scratchWaitTimeout], ['cleanupTimeout', props.cleanupTimeout]] as const) {
+    if (value !== undefined && value.toSeconds() < SCRATCH_POLL_INTERVAL.toSeconds()) {
+      throw new Error(`RecoveryTest: ${field} must be at least ${SCRATCH_POLL_INTERVAL.toHumanString()} (one poll); got ${value.toHumanString()}.`);
+    }
+  }
+  if (backups.kind === 'snapshot' && backups.database !== undefined && !isDatabaseName(backups.database)) {
+    throw new Error(`RecoveryTest: the snapshot database ${DATABASE_NAME_HINT}.`);
+  }
+}
+
+/**
+ * The state machine's timeout: every bounded wait plus the Lambdas' timeouts plus a margin, so the execution can
+ * never be stopped by its own timeout before the cleanup has run.
+ */
+function requiredTimeout(props: RecoveryTestProps, backups: TestedBackups): Duration {
+  const wait = (props.scratchWaitTimeout ?? Duration.hours(1)).toMinutes({ integral: false });
+  const cleanup = (props.cleanupTimeout ?? Duration.hours(1)).toMinutes({ integral: false });
+  const waits = backups.kind === 'snapshot' ? 2 * wait + 10 : wait;
+  const lambdas = (backups.kind === 'dump' ? 2 : 1) * LAMBDA_MAX_TIMEOUT.toMinutes();
+  return Duration.minutes(Math.ceil(waits + lambdas + cleanup + 30));
+}
+
+function checkScratchSubnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection): void {
+  let selected: ec2.SelectedSubnets;
+  try {
+    selected = vpc.selectSubnets(selection);
+  } catch (error) {
+    throw new Error(
+      `RecoveryTest: scratchSubnets selects no subnets of the VPC (${(error as Error).message}); add isolated subnets to the VPC or pass scratchSubnets.`,
+      { cause: error },
+    );
+  }
+  const zones = new Set(selected.availabilityZones);
+  if (selected.subnetIds.length < 2 || zones.size < 2) {
+    throw new Error('RecoveryTest: a DB subnet group needs subnets in at least two Availability Zones; pass scratchSubnets that span two or more.');
+  }
+}

@@ -1,0 +1,35 @@
+// Bundles every Lambda handler (`lambda/<domain>/<name>.handler.ts`) with esbuild into `assets/<name>/index.js`,
+// the layout `handlerCode(name)` (lib/common/handler-code.ts) reads, so a consumer's `cdk synth` needs no esbuild.
+// Handler names must be unique across domains: two `<name>.handler.ts` in different folders fail the build.
+import { build } from 'esbuild';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+const SUFFIX = '.handler.ts';
+const entryPoints = [];
+const seen = new Map();
+for (const domain of readdirSync('lambda', { withFileTypes: true }).filter((d) => d.isDirectory())) {
+  for (const file of readdirSync(join('lambda', domain.name)).filter((f) => f.endsWith(SUFFIX))) {
+    const name = basename(file, SUFFIX);
+    const path = join('lambda', domain.name, file);
+    if (seen.has(name)) {
+      throw new Error(`Two handlers named '${name}': ${seen.get(name)} and ${path}. Rename one: the asset is assets/<name>/index.js.`);
+    }
+    seen.set(name, path);
+    entryPoints.push({ in: path, out: join(name, 'index') });
+  }
+}
+if (entryPoints.length === 0) throw new Error(`No lambda/*/*${SUFFIX} found: run the build from the package root.`);
+
+await build({
+  entryPoints,
+  outdir: 'assets',
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  sourcemap: true,
+  logLevel: 'warning',
+});
