@@ -15,8 +15,7 @@ import { DumpFailed } from '../lambda/common/errors';
 import { runDump } from '../lambda/backup/dump-core';
 import type { LogSink } from '../lambda/common/logger';
 import { MANIFEST_SUFFIX, parseBackupKey, serializeManifest, TIERS, type Tier } from '../lambda/backup/manifest';
-import { scrubSecrets, type PgTarget } from '../lambda/postgres/pg';
-import { SSL_MODES, type SslMode } from '../lambda/postgres/target';
+import { scrubSecrets, SSL_MODES, type PgTarget, type SslMode } from '../lambda/postgres/target';
 import { runRestore } from '../lambda/restore/restore-core';
 
 /** Where a command reads its environment and writes its output. */
@@ -99,6 +98,41 @@ function stderrLog(io: CliIo): LogSink {
   return { info: (m, a) => line('info', m, a), warn: (m, a) => line('warn', m, a) };
 }
 
+/** The options every command takes. */
+const COMMON_OPTIONS = {
+  'database-url': { type: 'string' },
+  bucket: { type: 'string' },
+  region: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses a command's arguments: {@link COMMON_OPTIONS} and the command's own `options`. */
+function parseCommandArgs<T extends Record<string, { readonly type: 'string' | 'boolean' }>>(args: readonly string[], options: T) {
+  return parseArgs({ args: [...args], options: { ...COMMON_OPTIONS, ...options }, strict: true, allowPositionals: false }).values;
+}
+
+/** The database of `--database-url`, else of `DATABASE_URL`. @throws UsageError */
+function databaseTarget(databaseUrl: string | undefined, io: CliIo): PgTarget {
+  const url = databaseUrl ?? io.env.DATABASE_URL;
+  if (!url) throw new UsageError('--database-url is required (or set DATABASE_URL)');
+  return parseDatabaseUrl(url, io.env);
+}
+
+/**
+ * Runs `work` with an S3 client for `region` (closed afterwards); an error's message is scrubbed of the target's
+ * password, the original kept as its cause.
+ */
+async function withS3<T>(target: PgTarget, region: string | undefined, work: (s3: S3Client) => Promise<T>): Promise<T> {
+  const s3 = new S3Client(region ? { region } : {});
+  try {
+    return await work(s3);
+  } catch (error) {
+    throw error instanceof Error ? new Error(scrubSecrets(error.message, [target.password]), { cause: error }) : error;
+  } finally {
+    s3.destroy();
+  }
+}
+
 const BACKUP_USAGE = `Usage: cli backup --database-url URL --bucket BUCKET --source SOURCE [options]
 
 Dumps one database with pg_dump -Fc into s3://BUCKET/postgres/SOURCE/<database>/<YYYY>/<MM>/<DD>/<timestamp>.dump,
@@ -126,39 +160,28 @@ export const backupCommand: CliCommand = {
   summary: 'dump one database into the backup bucket and print its manifest',
   usage: BACKUP_USAGE,
   async run(args, io) {
-    const { values } = parseArgs({
-      args: [...args],
-      options: {
-        'database-url': { type: 'string' },
-        bucket: { type: 'string' },
-        source: { type: 'string' },
-        'kms-key-id': { type: 'string' },
-        tiers: { type: 'string' },
-        region: { type: 'string' },
-        'pg-dump': { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
+    const values = parseCommandArgs(args, {
+      source: { type: 'string' },
+      'kms-key-id': { type: 'string' },
+      tiers: { type: 'string' },
+      'pg-dump': { type: 'string' },
+      quiet: { type: 'boolean' },
     });
     if (values.help) {
       io.stdout(BACKUP_USAGE);
       return 0;
     }
-    const databaseUrl = values['database-url'] ?? io.env.DATABASE_URL;
-    if (!databaseUrl) throw new UsageError('--database-url is required (or set DATABASE_URL)');
-    if (!values.bucket) throw new UsageError('--bucket is required');
-    if (!values.source) throw new UsageError('--source is required');
-    const target = parseDatabaseUrl(databaseUrl, io.env);
+    const target = databaseTarget(values['database-url'], io);
+    const { bucket, source } = values;
+    if (!bucket) throw new UsageError('--bucket is required');
+    if (!source) throw new UsageError('--source is required');
     const tiers = parseTiers(values.tiers ?? 'daily');
-    const s3 = new S3Client(values.region ? { region: values.region } : {});
-    try {
+    return withS3(target, values.region, async (s3) => {
       const result = await runDump({
         target,
-        bucket: values.bucket,
+        bucket,
         kmsKeyId: values['kms-key-id'],
-        source: values.source,
+        source,
         tiers,
         s3,
         signal: io.signal,
@@ -167,11 +190,7 @@ export const backupCommand: CliCommand = {
       });
       io.stdout(serializeManifest(result.manifest));
       return 0;
-    } catch (error) {
-      throw error instanceof Error ? new Error(scrubSecrets(error.message, [target.password]), { cause: error }) : error;
-    } finally {
-      s3.destroy();
-    }
+    });
   },
 };
 
@@ -203,43 +222,32 @@ export const restoreCommand: CliCommand = {
   summary: 'restore a backup (by its manifest) into a database, checked against the manifest',
   usage: RESTORE_USAGE,
   async run(args, io) {
-    const { values } = parseArgs({
-      args: [...args],
-      options: {
-        bucket: { type: 'string' },
-        'manifest-key': { type: 'string' },
-        'database-url': { type: 'string' },
-        'create-database': { type: 'boolean' },
-        jobs: { type: 'string' },
-        'work-dir': { type: 'string' },
-        region: { type: 'string' },
-        'pg-restore': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
+    const values = parseCommandArgs(args, {
+      'manifest-key': { type: 'string' },
+      'create-database': { type: 'boolean' },
+      jobs: { type: 'string' },
+      'work-dir': { type: 'string' },
+      'pg-restore': { type: 'string' },
     });
     if (values.help) {
       io.stdout(RESTORE_USAGE);
       return 0;
     }
-    if (!values.bucket) throw new UsageError('--bucket is required');
+    const { bucket } = values;
+    if (!bucket) throw new UsageError('--bucket is required');
     const manifestKey = values['manifest-key'];
     if (!manifestKey) throw new UsageError('--manifest-key is required');
     if (parseBackupKey(manifestKey)?.kind !== 'manifest') {
       throw new UsageError(`--manifest-key must be a key ending in ${MANIFEST_SUFFIX} in the backup layout; got ${JSON.stringify(manifestKey)}`);
     }
-    const databaseUrl = values['database-url'] ?? io.env.DATABASE_URL;
-    if (!databaseUrl) throw new UsageError('--database-url is required (or set DATABASE_URL)');
-    const target = parseDatabaseUrl(databaseUrl, io.env);
+    const target = databaseTarget(values['database-url'], io);
     const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
       throw new UsageError(`--jobs must be a whole number from 1 to 64; got ${JSON.stringify(values.jobs)}`);
     }
-    const s3 = new S3Client(values.region ? { region: values.region } : {});
-    try {
+    return withS3(target, values.region, async (s3) => {
       const result = await runRestore({
-        bucket: values.bucket,
+        bucket,
         manifestKey,
         target,
         createDatabase: values['create-database'] ?? false,
@@ -262,11 +270,7 @@ export const restoreCommand: CliCommand = {
       };
       io.stdout(`${JSON.stringify(summary, null, 2)}\n`);
       return 0;
-    } catch (error) {
-      throw error instanceof Error ? new Error(scrubSecrets(error.message, [target.password]), { cause: error }) : error;
-    } finally {
-      s3.destroy();
-    }
+    });
   },
 };
 

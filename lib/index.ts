@@ -1,3 +1,4 @@
+export * from './common/errors';
 export * from './storage';
 export * from './database';
 export * from './recovery-test';

@@ -1,7 +1,7 @@
 /** Measured child: one call of the dump core (`runDump`), bundled by bench/run.ts and run with plain node. */
 import { runDump } from '../../lambda/backup/dump-core';
 import type { Tier } from '../../lambda/backup/manifest';
-import type { PgTarget } from '../../lambda/postgres/pg';
+import type { PgTarget } from '../../lambda/postgres/target';
 import { readInput, runChild } from './protocol';
 
 export interface DumpChildInput {

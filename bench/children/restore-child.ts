@@ -1,5 +1,6 @@
 /** Measured child: one call of the restore core (`runRestore`), bundled by bench/run.ts and run with plain node. */
-import { runRestore, type PgTarget } from '../../lambda/restore/restore-core';
+import type { PgTarget } from '../../lambda/postgres/target';
+import { runRestore } from '../../lambda/restore/restore-core';
 import { readInput, runChild } from './protocol';
 
 export interface RestoreChildInput {

@@ -162,6 +162,16 @@ export function isArchivedError(error: unknown): boolean {
   return error instanceof S3ServiceException && error.name === 'InvalidObjectState';
 }
 
+/** What `request` resolves to, or `undefined` when S3 says the object (version) does not exist. */
+async function unlessNotFound<T>(request: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await request();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
 /** HEAD of an object (version), or `undefined` when it does not exist. */
 export async function headObjectOrUndefined(
   s3: S3Client,
@@ -169,12 +179,9 @@ export async function headObjectOrUndefined(
   key: string,
   versionId?: string | null,
 ): Promise<HeadObjectCommandOutput | undefined> {
-  try {
-    return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+  return unlessNotFound(() =>
+    s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) })),
+  );
 }
 
 /** The text of a small object, or `undefined` when it does not exist. */
@@ -183,14 +190,11 @@ export async function getTextObjectOrUndefined(
   bucket: string,
   key: string,
 ): Promise<string | undefined> {
-  try {
+  return unlessNotFound(async () => {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
-    return await out.Body.transformToString('utf8');
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+    return out.Body.transformToString('utf8');
+  });
 }
 
 /** Streams an object (version) as a Node stream; the caller consumes it to the end. */

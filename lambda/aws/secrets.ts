@@ -14,7 +14,14 @@ import {
   GetSecretValueCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { BackupDrError, InvalidInput } from '../common/errors';
+import { InvalidInput, SecretConflict } from '../common/errors';
+import { SCRATCH_SECRET_PREFIX } from '../common/names';
+
+/** A Secrets Manager secret ARN, as handler inputs must give it. */
+export const SECRET_ARN_PATTERN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
+/** The message part after "<field> " for a value that is not {@link SECRET_ARN_PATTERN}. */
+export const SECRET_ARN_HINT = 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)';
 
 /** The fields of an RDS-style secret this package reads. */
 export interface DatabaseSecret {
@@ -83,9 +90,6 @@ export async function getDatabaseSecret(client: SecretsManagerClient, secretArn:
   return parseDatabaseSecret(out.SecretString, secretArn);
 }
 
-/** Name prefix of every recovery-test scratch secret; IAM is scoped to it. */
-export const SCRATCH_SECRET_PREFIX = 'cdk-backup-dr/scratch/';
-
 /** The secret name of a scratch resource: `cdk-backup-dr/scratch/<identifier>`. */
 export function scratchSecretName(identifier: string): string {
   if (!/^[a-z][a-z0-9-]{0,62}$/.test(identifier)) {
@@ -133,17 +137,6 @@ export interface CredentialsSecret {
   /** The password stored in the secret (the existing one when `created` is false). Never logged. */
   readonly password: string;
   readonly username: string;
-}
-
-/**
- * The secret name exists but was not created by this caller: nothing is overwritten.
- *
- * @example
- * throw new SecretConflict('secret cdk-backup-dr/scratch/x exists and was created by another execution');
- */
-export class SecretConflict extends BackupDrError {
-  static readonly NAME = 'SecretConflict';
-  override readonly name = SecretConflict.NAME;
 }
 
 function isNamed(error: unknown, name: string): boolean {

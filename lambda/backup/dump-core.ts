@@ -20,28 +20,17 @@ import { HashTap } from '../common/hash';
 import { silentLogSink, type LogSink } from '../common/logger';
 import {
   backupKeys,
-  DATABASE_NAME_HINT,
   DUMP_FORMAT,
-  isValidDatabaseName,
-  isValidSourceId,
   MANIFEST_SCHEMA_VERSION,
   serializeManifest,
-  SOURCE_ID_HINT,
   type BackupManifest,
   type TableRowCount,
   type Tier,
 } from './manifest';
-import {
-  beginExportedSnapshot,
-  choosePartSize,
-  connect,
-  countAllTables,
-  MIN_PART_SIZE,
-  pgDumpCompatibilityProblem,
-  scrubSecrets,
-  type PgTarget,
-} from '../postgres/pg';
+import { beginExportedSnapshot, choosePartSize, countAllTables, MIN_PART_SIZE, pgDumpCompatibilityProblem } from '../postgres/pg';
+import { connect, scrubSecrets, type PgTarget } from '../postgres/target';
 import { readPgDumpVersion, resolvePgDumpPath, spawnPgDump, type PgDumpProcess } from '../postgres/pg-tools';
+import { DATABASE_NAME_HINT, isDatabaseName, isSourceName, SOURCE_NAME_HINT } from '../common/names';
 
 /** The S3 side of a dump: the client and the upload helpers, loaded once pg_dump is running (see {@link loadS3}). */
 interface S3Side {
@@ -185,10 +174,10 @@ function delay(ms: number): Promise<void> {
  * @throws InvalidInput naming the option and what to change.
  */
 export function checkDumpOptions(options: Pick<DumpOptions, 'source' | 'target' | 'partSizeBytes' | 'queueSize' | 'tiers'>): void {
-  if (!isValidSourceId(options.source)) {
-    throw new InvalidInput(`source ${SOURCE_ID_HINT}; got ${JSON.stringify(options.source)}`);
+  if (!isSourceName(options.source)) {
+    throw new InvalidInput(`source ${SOURCE_NAME_HINT}; got ${JSON.stringify(options.source)}`);
   }
-  if (!isValidDatabaseName(options.target.database)) {
+  if (!isDatabaseName(options.target.database)) {
     throw new InvalidInput(`database ${DATABASE_NAME_HINT}; got ${JSON.stringify(options.target.database)}`);
   }
   if (options.partSizeBytes !== undefined && !(Number.isInteger(options.partSizeBytes) && options.partSizeBytes >= MIN_PART_SIZE)) {
@@ -234,12 +223,15 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
   const latch = new FailureLatch();
   let client: Client;
   try {
-    client = await connect(target, SNAPSHOT_APPLICATION_NAME, (error) =>
-      latch.fail(failed('connection', `database connection lost: ${error.message}`)),
-    );
+    client = await connect(target, {
+      applicationName: SNAPSHOT_APPLICATION_NAME,
+      onError: (error) => latch.fail(failed('connection', `database connection lost: ${error.message}`)),
+      missingDatabaseHint: 'check the database name',
+    });
   } catch (error) {
     await versionRead;
-    throw failed('connection', message(error));
+    // The message says where and why; the class connect throws (RestoreFailed) means nothing in a dump's cause.
+    throw failed('connection', error instanceof Error ? error.message : String(error));
   }
 
   try {

@@ -2,10 +2,11 @@
  * Input and output of the dump handler, and the validation that runs before any side effect. Pure.
  */
 import { InvalidInput } from '../common/errors';
-import { DATABASE_NAME_HINT, isValidDatabaseName, type Tier } from './manifest';
-import { SSL_MODES, type SslMode } from '../postgres/target';
-import { parsePort } from '../aws/secrets';
+import { type Tier } from './manifest';
+import { SSL_MODES, type PgTarget, type SslMode } from '../postgres/target';
+import { parsePort, SECRET_ARN_HINT, SECRET_ARN_PATTERN } from '../aws/secrets';
 import { expectObject, expectOneOf, expectString, expectTiers } from '../common/validate';
+import { DATABASE_NAME_HINT, isDatabaseName } from '../common/names';
 
 /** The target as an RDS-style secret alone: host, port and credentials all from the secret. */
 export interface SecretTarget {
@@ -78,7 +79,6 @@ export interface ValidDumpInput {
 /** Most databases one invocation dumps (each must fit in the function's timeout). */
 export const MAX_DATABASES_PER_RUN = 50;
 
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 const HOST = /^[A-Za-z0-9.:_-]{1,253}$/;
 const KNOWN_TARGET_FIELDS = ['secretArn', 'host', 'port', 'username', 'sslMode'];
 const KNOWN_FIELDS = ['target', 'databases', 'tiers'];
@@ -100,12 +100,7 @@ export function validateDumpInput(input: unknown): ValidDumpInput {
   rejectUnknown(root, KNOWN_FIELDS, 'input');
   const target = expectObject(root.target, 'target');
   rejectUnknown(target, KNOWN_TARGET_FIELDS, 'target');
-  const secretArn = expectString(
-    target.secretArn,
-    'target.secretArn',
-    SECRET_ARN,
-    'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
-  );
+  const secretArn = expectString(target.secretArn, 'target.secretArn', SECRET_ARN_PATTERN, SECRET_ARN_HINT);
   const host =
     target.host === undefined ? undefined : expectString(target.host, 'target.host', HOST, 'must be a host name or IP address');
   let port: number | undefined;
@@ -129,7 +124,7 @@ export function validateDumpInput(input: unknown): ValidDumpInput {
   }
   const databases = root.databases.map((name: unknown, i) => {
     const text = expectString(name, `databases[${i}]`);
-    if (!isValidDatabaseName(text)) throw new InvalidInput(`databases[${i}] ${DATABASE_NAME_HINT}; got ${JSON.stringify(text)}`);
+    if (!isDatabaseName(text)) throw new InvalidInput(`databases[${i}] ${DATABASE_NAME_HINT}; got ${JSON.stringify(text)}`);
     return text;
   });
   const duplicate = databases.find((name, i) => databases.indexOf(name) !== i);
@@ -138,14 +133,8 @@ export function validateDumpInput(input: unknown): ValidDumpInput {
   return { target: { secretArn, host, port, username, sslMode }, databases, tiers };
 }
 
-/** The connection settings after merging the input over the secret (pure). */
-export interface ResolvedConnection {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-  readonly sslMode: SslMode;
-}
+/** The connection settings after merging the input over the secret (pure): a target without its database. */
+export type ResolvedConnection = Required<Omit<PgTarget, 'database'>>;
 
 /**
  * Merges the validated target with the secret's fields: input wins, then the secret, then port 5432.

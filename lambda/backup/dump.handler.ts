@@ -19,9 +19,10 @@ import {
   type DumpOutputBackup,
 } from './dump-input';
 import { MissingConfiguration, requireEnv } from '../common/errors';
-import { isValidSourceId, SOURCE_ID_HINT } from './manifest';
 import { logger, metrics, powertoolsLogSink } from '../common/logger';
 import { getDatabaseSecret } from '../aws/secrets';
+import { isSourceName, SOURCE_NAME_HINT } from '../common/names';
+import { DUMP_METRICS, METRIC_DIMENSIONS } from '../common/metrics';
 
 export type { DumpInput, DumpOutput, DumpOutputBackup, DumpTarget, EndpointTarget, SecretTarget } from './dump-input';
 export { DumpFailed } from '../common/errors';
@@ -67,7 +68,7 @@ export async function handler(event: unknown, context: DumpContext): Promise<Dum
   const bucket = requireEnv('BUCKET_NAME');
   const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
   const source = requireEnv('SOURCE_ID');
-  if (!isValidSourceId(source)) throw new MissingConfiguration(`environment variable SOURCE_ID ${SOURCE_ID_HINT}`);
+  if (!isSourceName(source)) throw new MissingConfiguration(`environment variable SOURCE_ID ${SOURCE_NAME_HINT}`);
 
   const controller = new AbortController();
   const deadline = setTimeout(
@@ -103,9 +104,9 @@ export async function handler(event: unknown, context: DumpContext): Promise<Dum
       }
       backups.push(toOutputBackup(result));
       const metric = metrics.singleMetric();
-      metric.addDimensions({ Source: source, Database: database });
-      metric.addMetric('DumpBytes', MetricUnit.Bytes, result.manifest.bytes);
-      metric.addMetric('DumpDurationSeconds', MetricUnit.Seconds, (Date.now() - started) / 1000);
+      metric.addDimensions({ [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.database]: database });
+      metric.addMetric(DUMP_METRICS.bytes, MetricUnit.Bytes, result.manifest.bytes);
+      metric.addMetric(DUMP_METRICS.durationSeconds, MetricUnit.Seconds, (Date.now() - started) / 1000);
     }
     logger.info('dumps completed', { count: backups.length, manifestKeys: backups.map((b) => b.manifestKey).join(',') });
     return { backups };

@@ -8,6 +8,7 @@
  * Pure code: no I/O.
  */
 import { TIERS, Tier } from '../common/validate';
+import { DATABASE_NAME_HINT, DUMP_KEY_PREFIX, isDatabaseName, isSourceName, SOURCE_NAME_HINT } from '../common/names';
 
 export { TIERS };
 export type { Tier };
@@ -17,9 +18,6 @@ export const MANIFEST_SCHEMA_VERSION = 1;
 
 /** The only dump format written: `pg_dump -Fc`. */
 export const DUMP_FORMAT = 'pg_dump-custom';
-
-/** Top-level prefix of every dump and manifest key. */
-export const DUMP_KEY_PREFIX = 'postgres/';
 
 /** Suffix of a dump object's key. */
 export const DUMP_SUFFIX = '.dump';
@@ -84,37 +82,6 @@ export interface ParsedBackupKey {
   readonly kind: 'dump' | 'manifest';
 }
 
-/**
- * A source id: 1–128 characters, letters, digits, `.`, `_`, `-`, starting with a letter or digit. It becomes one
- * key segment, so no `/`.
- */
-export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-/**
- * A database name this package backs up: 1–63 characters (PostgreSQL's limit), letters, digits, `_`, `$`, `-`, `.`,
- * starting with a letter, digit or `_`. Stricter than PostgreSQL on purpose: the name becomes a key segment and a
- * libpq parameter, so no `/`, `=`, quotes or spaces.
- */
-export const DATABASE_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_$.-]{0,62}$/;
-
-/** The message part after "<field> " for a bad source id. */
-export const SOURCE_ID_HINT =
-  'must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit';
-
-/** The message part after "<field> " for a bad database name. */
-export const DATABASE_NAME_HINT =
-  'must be 1-63 characters of letters, digits, "_", "$", "." or "-", starting with a letter, digit or "_"';
-
-/** Whether `value` is a valid source id ({@link SOURCE_ID_PATTERN}). */
-export function isValidSourceId(value: string): boolean {
-  return SOURCE_ID_PATTERN.test(value);
-}
-
-/** Whether `value` is a database name this package accepts ({@link DATABASE_NAME_PATTERN}). */
-export function isValidDatabaseName(value: string): boolean {
-  return DATABASE_NAME_PATTERN.test(value) && value !== '.' && value !== '..';
-}
-
 function pad(value: number, width: number): string {
   return String(value).padStart(width, '0');
 }
@@ -145,8 +112,8 @@ export function parseKeyTimestamp(text: string): Date | undefined {
 
 /** The prefix under which all backups of one database of one source live (ends with `/`). */
 export function databasePrefix(source: string, database: string): string {
-  if (!isValidSourceId(source)) throw new Error(`source ${SOURCE_ID_HINT}; got ${JSON.stringify(source)}`);
-  if (!isValidDatabaseName(database)) throw new Error(`database ${DATABASE_NAME_HINT}; got ${JSON.stringify(database)}`);
+  if (!isSourceName(source)) throw new Error(`source ${SOURCE_NAME_HINT}; got ${JSON.stringify(source)}`);
+  if (!isDatabaseName(database)) throw new Error(`database ${DATABASE_NAME_HINT}; got ${JSON.stringify(database)}`);
   return `${DUMP_KEY_PREFIX}${source}/${database}/`;
 }
 
@@ -177,7 +144,7 @@ export function parseBackupKey(key: string): ParsedBackupKey | undefined {
   const parts = base.split('/');
   if (parts.length !== 7 || `${parts[0]}/` !== DUMP_KEY_PREFIX) return undefined;
   const [, source, database, yyyy, mm, dd, stamp] = parts;
-  if (!isValidSourceId(source) || !isValidDatabaseName(database)) return undefined;
+  if (!isSourceName(source) || !isDatabaseName(database)) return undefined;
   const timestamp = parseKeyTimestamp(stamp);
   if (!timestamp || `${yyyy}${mm}${dd}` !== stamp.slice(0, 8)) return undefined;
   return { source, database, timestamp, kind };
@@ -226,8 +193,8 @@ export function validateManifest(value: unknown): ManifestValidation {
     errors.push(`schemaVersion must be ${MANIFEST_SCHEMA_VERSION}; got ${JSON.stringify(v.schemaVersion)}`);
   }
   if (v.format !== DUMP_FORMAT) errors.push(`format must be "${DUMP_FORMAT}"; got ${JSON.stringify(v.format)}`);
-  if (typeof v.source !== 'string' || !isValidSourceId(v.source)) errors.push(`source ${SOURCE_ID_HINT}`);
-  if (typeof v.database !== 'string' || !isValidDatabaseName(v.database)) errors.push(`database ${DATABASE_NAME_HINT}`);
+  if (typeof v.source !== 'string' || !isSourceName(v.source)) errors.push(`source ${SOURCE_NAME_HINT}`);
+  if (typeof v.database !== 'string' || !isDatabaseName(v.database)) errors.push(`database ${DATABASE_NAME_HINT}`);
   for (const field of ['serverVersion', 'pgDumpVersion'] as const) {
     if (!isNonEmptyString(v[field])) errors.push(`${field} must be a non-empty string`);
   }

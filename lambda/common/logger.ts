@@ -1,14 +1,13 @@
 /**
  * The one structured logger and the one metrics (CloudWatch EMF) instance every handler uses.
  *
- * Service name from `POWERTOOLS_SERVICE_NAME` (set by the constructs per function); metrics in the `CdkBackupDr`
- * namespace. Handlers call `metrics.publishStoredMetrics()` before they return.
+ * Service name from `POWERTOOLS_SERVICE_NAME` (set by the constructs per function); metrics in the namespace of
+ * ./metrics. Handlers call `metrics.publishStoredMetrics()` before they return.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE } from './metrics';
 
-/** CloudWatch namespace of every metric this package publishes. */
-export const METRICS_NAMESPACE = 'CdkBackupDr';
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'cdk-backup-dr';
 

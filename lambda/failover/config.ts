@@ -5,8 +5,7 @@
  */
 import { MissingConfiguration } from '../common/errors';
 import { FailoverStrategyName, parseConfiguredStrategies } from './request';
-import { isValidDatabaseName, isValidSourceId } from '../backup/manifest';
-import { isValidRdsIdentifier } from '../rds/snapshot';
+import { isDatabaseName, isRdsIdentifier, isSourceName } from '../common/names';
 
 /** What is backed up, as the failover sees it. */
 export type FailoverSourceKind = 'instance' | 'cluster' | 'endpoint';
@@ -79,13 +78,13 @@ function optional(env: Env, name: string): string | undefined {
  */
 export function readFailoverConfig(env: Env): FailoverConfig {
   const sourceId = required(env, 'SOURCE_ID');
-  if (!isValidSourceId(sourceId)) throw new MissingConfiguration(`SOURCE_ID is not a valid source name: ${JSON.stringify(sourceId)}`);
+  if (!isSourceName(sourceId)) throw new MissingConfiguration(`SOURCE_ID is not a valid source name: ${JSON.stringify(sourceId)}`);
   const sourceKind = required(env, 'SOURCE_KIND');
   if (!['instance', 'cluster', 'endpoint'].includes(sourceKind)) {
     throw new MissingConfiguration(`SOURCE_KIND must be instance, cluster or endpoint; got ${JSON.stringify(sourceKind)}`);
   }
   const sourceIdentifier = optional(env, 'SOURCE_IDENTIFIER');
-  if (sourceKind !== 'endpoint' && (sourceIdentifier === undefined || !isValidRdsIdentifier(sourceIdentifier, 63))) {
+  if (sourceKind !== 'endpoint' && (sourceIdentifier === undefined || !isRdsIdentifier(sourceIdentifier, 63))) {
     throw new MissingConfiguration(`SOURCE_IDENTIFIER must be the primary's RDS identifier for SOURCE_KIND ${sourceKind}; got ${JSON.stringify(sourceIdentifier)}`);
   }
   const rpoText = required(env, 'RPO_SECONDS');
@@ -98,7 +97,7 @@ export function readFailoverConfig(env: Env): FailoverConfig {
     throw new MissingConfiguration((error as Error).message);
   }
   const database = required(env, 'DATABASE');
-  if (!isValidDatabaseName(database)) throw new MissingConfiguration(`DATABASE is not a valid database name: ${JSON.stringify(database)}`);
+  if (!isDatabaseName(database)) throw new MissingConfiguration(`DATABASE is not a valid database name: ${JSON.stringify(database)}`);
 
   let replica: ReplicaConfig | undefined;
   const replicaIdentifier = optional(env, 'REPLICA_IDENTIFIER');

@@ -16,7 +16,7 @@
  *   deleted (tags checked here, and by IAM); anything else is refused with `FailoverResourceNotOwned`.
  */
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { BackupDrError, InvalidInput, MissingConfiguration, NotReady, requireEnv, requireEnvList, wholeNumberEnv } from '../common/errors';
+import { FailoverResourceNotOwned, InvalidInput, MissingConfiguration, NotReady, requireEnv, requireEnvList, RestoreFailed, wholeNumberEnv } from '../common/errors';
 import { readFailoverConfig } from './config';
 import {
   ExecutionScope,
@@ -37,7 +37,7 @@ import {
   restoreDbInstanceToPointInTime,
 } from './rds';
 import { logger } from '../common/logger';
-import { connectPg, RestoreFailed, scrubSecrets } from '../postgres/target';
+import { connect, scrubSecrets } from '../postgres/target';
 import {
   DbEndpoint,
   DbResourceState,
@@ -146,17 +146,6 @@ export interface CleanupResult {
   /** `gone`: deleted now, by an earlier attempt, or never created. */
   readonly status: 'gone';
   readonly at: string;
-}
-
-/**
- * A resource with a failover name exists but is not this execution's dry-run resource: it is never deleted.
- *
- * @example
- * throw new FailoverResourceNotOwned('instance cdkbdr-fo-x-1234abcd is not tagged as this execution\'s dry-run database');
- */
-export class FailoverResourceNotOwned extends BackupDrError {
-  static readonly NAME = 'FailoverResourceNotOwned';
-  override readonly name = FailoverResourceNotOwned.NAME;
 }
 
 const secrets = new SecretsManagerClient({});
@@ -388,7 +377,7 @@ async function promote(event: PromoteEvent): Promise<PromotionResult> {
 
 async function confirmWritable(event: ConfirmWritableEvent): Promise<{ writable: true; at: string }> {
   const target = await resolveRestoreTarget(secrets, event.target);
-  const client = await connectPg(target);
+  const client = await connect(target);
   let inRecovery: boolean;
   try {
     inRecovery = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === true;

@@ -11,14 +11,12 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { InvalidInput } from '../common/errors';
+import { DrRegionUnavailable, InvalidInput, NoRecoveryPoint, RestoreFailed } from '../common/errors';
 import { FailoverConfig, readFailoverConfig } from './config';
 import { newestRestorableDump } from '../selection/dump-lookup';
 import {
-  DrRegionUnavailable,
   ExecutionScope,
   FailoverRequest,
-  NoRecoveryPoint,
   parseExecutionScope,
   parseFailoverInput,
   parseFailoverRequest,
@@ -37,13 +35,13 @@ import {
 } from './plan';
 import { checkRegionAnswers, describeGlobalMember, describeReplica, findReplicatedBackups, listSnapshotsOf } from './rds';
 import { logger } from '../common/logger';
-import { connectPg, RestoreFailed, scrubSecrets } from '../postgres/target';
+import { connect, scrubSecrets } from '../postgres/target';
 import { parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from '../restore/restore-target';
 import { expectObject, expectOneOf } from '../common/validate';
 
 export type { FailoverInput, FailoverRequest } from './request';
 export type { FailoverPlan, RecoveryPoint } from './plan';
-export { DrRegionUnavailable, NoRecoveryPoint, RecoveryPointTooOld } from './request';
+export { DrRegionUnavailable, NoRecoveryPoint, RecoveryPointTooOld } from '../common/errors';
 
 /** `validate`: the raw execution input. */
 export interface ValidateEvent {
@@ -306,7 +304,7 @@ async function replicaLag(event: ReplicaLagEvent): Promise<ReplicaLagResult> {
   const replica = config.replica;
   if (!replica) throw new InvalidInput('replica-lag needs a configured replica (REPLICA_IDENTIFIER)');
   const target = await resolveRestoreTarget(secrets, event.target);
-  const client = await connectPg(target);
+  const client = await connect(target);
   let inRecovery: boolean;
   let lagSeconds: number | null;
   const measuredAt = new Date();

@@ -4,9 +4,11 @@
  * these functions decide.
  */
 import { ageSeconds } from '../selection/backup-selection';
-import { ExecutionScope, FailoverNames, FailoverRequest, FailoverResource, FailoverStrategyName, RecoveryPointTooOld, failoverNames } from './request';
+import { RecoveryPointTooOld } from '../common/errors';
+import { ExecutionScope, FailoverNames, FailoverRequest, FailoverResource, FailoverStrategyName, failoverNames } from './request';
 import { DbEndpoint } from '../rds/instances';
-import { isOwnSnapshot, NOT_OWN_SNAPSHOT, SNAPSHOT_ID_PREFIX, SNAPSHOT_TAGS } from '../rds/snapshot';
+import { isOwnSnapshot, NOT_OWN_SNAPSHOT, SNAPSHOT_TAGS } from '../rds/snapshot';
+import { SNAPSHOT_ID_PREFIX } from '../common/names';
 
 /** What a failover restores or promotes. */
 export type RecoveryPointKind = 'replica' | 'global-cluster' | 'snapshot' | 'dump' | 'point-in-time';

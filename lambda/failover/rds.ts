@@ -3,19 +3,15 @@
  * (snapshot copies, replicated automated backups, the read replica, an Aurora global secondary), restoring to a
  * point in time, promoting a read replica, and failing over / detaching an Aurora global database.
  *
- * Every function takes the region explicitly and uses rds-restore's per-region clients. Calls that change something
+ * Every function takes the region explicitly and uses the per-region clients of lambda/rds/client. Calls that change something
  * are safe to retry: a restore that finds its identifier taken by the same execution returns that resource, a
  * promotion of an instance that is no longer a replica reports `already-promoted`.
  */
 import {
   DBInstanceAutomatedBackup,
-  DBSnapshot,
-  DBClusterSnapshot,
-  DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
   DescribeDBInstanceAutomatedBackupsCommand,
   DescribeDBInstancesCommand,
-  DescribeDBSnapshotsCommand,
   DescribeDBSubnetGroupsCommand,
   DescribeGlobalClustersCommand,
   FailoverGlobalClusterCommand,
@@ -24,7 +20,7 @@ import {
   RemoveFromGlobalClusterCommand,
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds';
-import { BackupDrError } from '../common/errors';
+import { ReplicaNotFound } from '../common/errors';
 import { SnapshotFacts } from './plan';
 import {
   DbEndpoint,
@@ -34,14 +30,11 @@ import {
   findDbCluster,
   findDbInstance,
   instanceState,
-  isAlreadyExists,
-  isInvalidState,
-  isNotFound,
   newInstanceSettings,
-  previousAttempt,
-  rdsClient,
+  startOrResume,
 } from '../rds/instances';
-import { RdsTag, tagRecord } from '../rds/snapshot';
+import { isInvalidState, isNotFound, listSnapshots, rdsClient } from '../rds/client';
+import { RdsTag } from '../rds/snapshot';
 
 /** The DR region answered a describe call; how long it took. */
 export interface RegionCheck {
@@ -86,61 +79,11 @@ export async function checkRegionAnswers(region: string, target: RegionCheckTarg
   throw new Error('checkRegionAnswers needs a subnet group, an instance or a cluster to describe');
 }
 
-function instanceSnapshotFacts(s: DBSnapshot): SnapshotFacts {
-  return {
-    kind: 'instance',
-    snapshotId: s.DBSnapshotIdentifier ?? '',
-    snapshotArn: s.DBSnapshotArn ?? '',
-    status: s.Status ?? '',
-    tags: tagRecord(s.TagList),
-    ...(s.DBInstanceIdentifier ? { sourceIdentifier: s.DBInstanceIdentifier } : {}),
-    ...(s.SnapshotCreateTime ? { snapshotCreateTime: new Date(s.SnapshotCreateTime) } : {}),
-    ...(s.OriginalSnapshotCreateTime ? { originalCreateTime: new Date(s.OriginalSnapshotCreateTime) } : {}),
-    ...(s.Engine ? { engine: s.Engine } : {}),
-    ...(s.EngineVersion ? { engineVersion: s.EngineVersion } : {}),
-    ...(s.MasterUsername ? { masterUsername: s.MasterUsername } : {}),
-    encrypted: s.Encrypted ?? false,
-  };
-}
-
-function clusterSnapshotFacts(s: DBClusterSnapshot): SnapshotFacts {
-  return {
-    kind: 'cluster',
-    snapshotId: s.DBClusterSnapshotIdentifier ?? '',
-    snapshotArn: s.DBClusterSnapshotArn ?? '',
-    status: s.Status ?? '',
-    tags: tagRecord(s.TagList),
-    ...(s.DBClusterIdentifier ? { sourceIdentifier: s.DBClusterIdentifier } : {}),
-    ...(s.SnapshotCreateTime ? { snapshotCreateTime: new Date(s.SnapshotCreateTime) } : {}),
-    ...(s.Engine ? { engine: s.Engine } : {}),
-    ...(s.EngineVersion ? { engineVersion: s.EngineVersion } : {}),
-    ...(s.MasterUsername ? { masterUsername: s.MasterUsername } : {}),
-    encrypted: s.StorageEncrypted ?? false,
-  };
-}
-
 /**
  * The manual snapshots of `sourceIdentifier` in `region` (the DR copies keep the source's identifier), all pages.
  */
 export async function listSnapshotsOf(region: string, kind: 'instance' | 'cluster', sourceIdentifier: string): Promise<SnapshotFacts[]> {
-  const out: SnapshotFacts[] = [];
-  let marker: string | undefined;
-  do {
-    if (kind === 'instance') {
-      const page = await rdsClient(region).send(
-        new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: sourceIdentifier, SnapshotType: 'manual', Marker: marker }),
-      );
-      out.push(...(page.DBSnapshots ?? []).map(instanceSnapshotFacts));
-      marker = page.Marker;
-    } else {
-      const page = await rdsClient(region).send(
-        new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: sourceIdentifier, SnapshotType: 'manual', Marker: marker }),
-      );
-      out.push(...(page.DBClusterSnapshots ?? []).map(clusterSnapshotFacts));
-      marker = page.Marker;
-    }
-  } while (marker !== undefined && marker !== '');
-  return out;
+  return listSnapshots(region, kind, { sourceIdentifier });
 }
 
 /** A read replica (or a promoted one) as the preflight and the act step see it. */
@@ -205,7 +148,7 @@ export async function describeGlobalMember(region: string, globalClusterIdentifi
     const out = await rdsClient(region).send(new DescribeGlobalClustersCommand({ GlobalClusterIdentifier: globalClusterIdentifier }));
     global = out.GlobalClusters?.[0];
   } catch (error) {
-    if (!(error instanceof Error && /GlobalClusterNotFound/.test(error.name))) throw error;
+    if (!isNotFound(error)) throw error;
   }
   const membership = globalMembership(global, clusterArn);
   return {
@@ -281,7 +224,7 @@ export interface PointInTimeRestoreOptions extends DbPlacement {
  * at once (status `creating`); a retry that finds the identifier taken by the same execution returns that instance.
  */
 export async function restoreDbInstanceToPointInTime(region: string, options: PointInTimeRestoreOptions): Promise<DbResourceState> {
-  try {
+  return startOrResume(region, 'instance', options, async () => {
     const out = await rdsClient(region).send(
       new RestoreDBInstanceToPointInTimeCommand({
         SourceDBInstanceAutomatedBackupsArn: options.automatedBackupsArn,
@@ -293,10 +236,7 @@ export async function restoreDbInstanceToPointInTime(region: string, options: Po
     );
     if (!out.DBInstance) throw new Error('RestoreDBInstanceToPointInTime returned no instance');
     return instanceState(region, out.DBInstance, options.tags);
-  } catch (error) {
-    if (isAlreadyExists(error)) return previousAttempt(region, 'instance', options.identifier, options.tags, error);
-    throw error;
-  }
+  });
 }
 
 /** What {@link promoteReadReplica} did. */
@@ -390,13 +330,3 @@ export function globalMoveDone(facts: GlobalMemberFacts, action: GlobalClusterAc
   return action === 'detach' ? !facts.member : facts.writer;
 }
 
-/**
- * The read replica (or Aurora global secondary) to promote does not exist, or is no longer part of what it should be.
- *
- * @example
- * throw new ReplicaNotFound('read replica prod-db-dr does not exist in us-west-2');
- */
-export class ReplicaNotFound extends BackupDrError {
-  static readonly NAME = 'ReplicaNotFound';
-  override readonly name = ReplicaNotFound.NAME;
-}

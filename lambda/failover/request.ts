@@ -6,9 +6,10 @@
  * `{ "strategy": "restore-snapshot", "dryRun": true, "reason": "quarterly DR rehearsal" }`; every field is checked and
  * a problem is reported with what to change, before the DR region is even asked anything.
  */
-import { BackupDrError, InvalidInput } from '../common/errors';
+import { InvalidInput } from '../common/errors';
 import { executionScopedIdentifier } from '../rds/instances';
 import { JsonObject, expectObject } from '../common/validate';
+import { DRY_RUN_TAG, FAILOVER_ID_PREFIX, FAILOVER_SECRET_PREFIX } from '../common/names';
 
 /** The ways to bring the database back in the DR region. */
 export const FAILOVER_STRATEGIES = ['promote-replica', 'restore-snapshot', 'restore-dump', 'point-in-time'] as const;
@@ -170,19 +171,13 @@ export function parseFailoverRequest(value: unknown, field = 'request'): Failove
 // ---------------------------------------------------------------------------------------------------------------
 // Names
 
-/** Prefix of every DB instance / cluster identifier a failover creates; IAM is scoped to it. */
-export const FAILOVER_ID_PREFIX = 'cdkbdr-fo-';
-
-/** Prefix of the secrets holding the master credentials of databases a failover creates. */
-export const FAILOVER_SECRET_PREFIX = 'cdk-backup-dr/failover/';
-
 /** The `cdk-backup-dr:purpose` tag value of failover resources. */
 export const FAILOVER_PURPOSE = 'failover';
 
 /** Tag keys a failover adds to what it creates (besides creator, purpose and execution). */
 export const FAILOVER_TAGS = {
   /** `true` on what a dry run creates: only such resources are ever deleted by the Failover state machine. */
-  dryRun: 'cdk-backup-dr:dry-run',
+  dryRun: DRY_RUN_TAG,
   /** The strategy that created the resource. */
   strategy: 'cdk-backup-dr:strategy',
 } as const;
@@ -236,36 +231,3 @@ export function failoverNames(scope: ExecutionScope, resource: FailoverResource)
   return { resource, identifier, instanceIdentifier: `${identifier}-1`, clusterIdentifier: identifier, secretName };
 }
 
-/**
- * The freshest recovery point is older than the RPO (or its age cannot be measured) and the input did not say
- * `acceptDataLoss: true`. Nothing has been created.
- *
- * @example
- * throw new RecoveryPointTooOld('the newest DR snapshot is 30 h old, more than the RPO of 24 h; pass acceptDataLoss: true to restore it anyway');
- */
-export class RecoveryPointTooOld extends BackupDrError {
-  static readonly NAME = 'RecoveryPointTooOld';
-  override readonly name = RecoveryPointTooOld.NAME;
-}
-
-/**
- * There is nothing to fail over to: no snapshot copy, no dump, no replica, no replicated automated backups.
- *
- * @example
- * throw new NoRecoveryPoint('no snapshot of prod-db created by cdk-backup-dr in us-west-2');
- */
-export class NoRecoveryPoint extends BackupDrError {
-  static readonly NAME = 'NoRecoveryPoint';
-  override readonly name = NoRecoveryPoint.NAME;
-}
-
-/**
- * The DR region did not answer (or answered with an error) to the preflight's describe call.
- *
- * @example
- * throw new DrRegionUnavailable('DescribeDBSubnetGroups in us-west-2 failed: ...');
- */
-export class DrRegionUnavailable extends BackupDrError {
-  static readonly NAME = 'DrRegionUnavailable';
-  override readonly name = DrRegionUnavailable.NAME;
-}

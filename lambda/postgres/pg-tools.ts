@@ -1,18 +1,31 @@
 /**
- * Running `pg_dump`: where the binary is, its version, and a child process whose exit is a promise and whose
- * stderr is kept (bounded) for the error message, with secrets scrubbed.
+ * Running the PostgreSQL client tools (pg_dump, pg_restore): where each binary is, its version, the one environment
+ * a tool's child process gets, and a child whose exit is a promise and whose stderr is kept (bounded) for the error
+ * message, with secrets scrubbed.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { libpqEnv, parsePgDumpVersion, scrubSecrets, toolsLibraryPath, type PgTarget, type PgVersion } from './pg';
+import { parsePgDumpVersion, type PgVersion } from './pg';
+import { scrubSecrets, type PgTarget } from './target';
 import { STDBUF_LIBRARY_NAME, stdbufEnv, SYSTEM_STDBUF_PATHS } from './stdbuf';
+
+/** The client tools this package runs. */
+export type PgTool = 'pg_dump' | 'pg_restore';
 
 /** `application_name` of pg_dump's connection (visible in pg_stat_activity). */
 export const PG_DUMP_APPLICATION_NAME = 'cdk-backup-dr-pg_dump';
 
 /** Where the PgToolsLayer puts pg_dump inside Lambda. */
 export const LAYER_PG_DUMP_PATH = '/opt/bin/pg_dump';
+
+/** Where the PgToolsLayer puts pg_restore inside Lambda. */
+export const LAYER_PG_RESTORE_PATH = '/opt/bin/pg_restore';
+
+const LAYER_PATHS: Record<PgTool, string> = { pg_dump: LAYER_PG_DUMP_PATH, pg_restore: LAYER_PG_RESTORE_PATH };
+
+/** The environment variable that names a tool's binary. */
+const PATH_VARIABLES: Record<PgTool, string> = { pg_dump: 'PG_DUMP_PATH', pg_restore: 'PG_RESTORE_PATH' };
 
 export { PG_DUMP_WRITE_BYTES } from './stdbuf';
 
@@ -38,51 +51,102 @@ export function largeWritesEnv(
 }
 
 /**
- * The pg_dump to run: `explicit` when given, else `PG_DUMP_PATH`, else the layer's when it exists, else `pg_dump`
- * from `PATH`.
+ * The binary of `tool` to run: `explicit` when given, else its variable (`PG_DUMP_PATH`, `PG_RESTORE_PATH`), else the
+ * layer's when it exists, else `tool` from `PATH`.
  */
-export function resolvePgDumpPath(
+export function resolvePgToolPath(
+  tool: PgTool,
   explicit: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
   exists: (path: string) => boolean = existsSync,
 ): string {
   if (explicit) return explicit;
-  if (env.PG_DUMP_PATH) return env.PG_DUMP_PATH;
-  return exists(LAYER_PG_DUMP_PATH) ? LAYER_PG_DUMP_PATH : 'pg_dump';
+  const fromEnv = env[PATH_VARIABLES[tool]];
+  if (fromEnv) return fromEnv;
+  return exists(LAYER_PATHS[tool]) ? LAYER_PATHS[tool] : tool;
+}
+
+/** {@link resolvePgToolPath} for pg_dump. */
+export function resolvePgDumpPath(explicit: string | undefined, env?: NodeJS.ProcessEnv, exists?: (path: string) => boolean): string {
+  return resolvePgToolPath('pg_dump', explicit, env, exists);
+}
+
+/** {@link resolvePgToolPath} for pg_restore. */
+export function resolvePgRestorePath(explicit: string | undefined, env?: NodeJS.ProcessEnv, exists?: (path: string) => boolean): string {
+  return resolvePgToolPath('pg_restore', explicit, env, exists);
+}
+
+/**
+ * The library path for a child running the pg tools. Lambda puts a layer's /opt/lib LAST on the library path, so the
+ * runtime image's own libssl/libkrb5 would be loaded instead of the ones bundled with the tools: when
+ * `PG_TOOLS_LIB_DIR` is set (PgToolsLayer's lib folder), it goes first.
+ */
+export function toolsLibraryPath(parent: NodeJS.ProcessEnv): string | undefined {
+  const toolsLibDir = parent.PG_TOOLS_LIB_DIR;
+  if (!toolsLibDir) return parent.LD_LIBRARY_PATH;
+  const rest = (parent.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d && d !== toolsLibDir);
+  return [toolsLibDir, ...rest].join(':');
+}
+
+/** The variables of the parent that a tool needs to run; nothing else (no `PG*`, no AWS credentials) is passed on. */
+const INHERITED_VARIABLES = ['PATH', 'LD_LIBRARY_PATH', 'LANG', 'LC_ALL', 'TZ', 'HOME', 'TMPDIR'];
+
+/** The environment of a pg tool's child process without a connection (`--version`): see {@link libpqEnv}. */
+export function toolEnv(parent: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of INHERITED_VARIABLES) {
+    if (parent[name] !== undefined) env[name] = parent[name];
+  }
+  const libraryPath = toolsLibraryPath(parent);
+  if (libraryPath !== undefined) env.LD_LIBRARY_PATH = libraryPath;
+  return env;
+}
+
+/**
+ * The environment of a libpq child (`pg_dump`, `pg_restore`): the harmless variables of the parent it needs to run
+ * ({@link toolEnv}), and the connection and credentials as `PG*` variables (so nothing secret and nothing
+ * misreadable is on the command line). Other `PG*` variables of the parent are not inherited, so they cannot
+ * redirect the child.
+ */
+export function libpqEnv(target: PgTarget, parent: NodeJS.ProcessEnv, applicationName: string): NodeJS.ProcessEnv {
+  return {
+    ...toolEnv(parent),
+    PGHOST: target.host,
+    PGPORT: String(target.port),
+    PGUSER: target.user,
+    PGDATABASE: target.database,
+    PGPASSWORD: target.password,
+    PGSSLMODE: target.sslMode ?? 'prefer',
+    PGAPPNAME: applicationName,
+    PGCONNECT_TIMEOUT: '15',
+  };
+}
+
+/** The message for a tool that could not be started. */
+function notStarted(tool: PgTool, path: string, error: Error & { readonly code?: unknown }): string {
+  return error.code === 'ENOENT'
+    ? `${tool} was not found at ${path}: add the PgToolsLayer to the function, install the PostgreSQL client ` +
+        `(e.g. postgresql-client), or set ${PATH_VARIABLES[tool]}`
+    : `${tool} could not be started: ${error.message}`;
+}
+
+/** Runs `<path> --version` and returns what it printed. */
+export async function readPgToolVersionOutput(tool: PgTool, path: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    execFile(path, ['--version'], { timeout: 30_000, env: toolEnv(process.env) }, (error, stdout) => {
+      if (!error) resolve(stdout);
+      else if (error.code === 'ENOENT') reject(new Error(notStarted(tool, path, error)));
+      else reject(new Error(`\`${path} --version\` failed: ${error.message}`));
+    });
+  });
 }
 
 /** Runs `pg_dump --version`. */
 export async function readPgDumpVersion(pgDumpPath: string): Promise<PgVersion> {
-  const output = await new Promise<string>((resolve, reject) => {
-    execFile(pgDumpPath, ['--version'], { timeout: 30_000, env: libpqSafeEnv() }, (error, stdout) => {
-      if (error) {
-        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-        reject(
-          new Error(
-            missing
-              ? `pg_dump was not found at ${pgDumpPath}: add the PgToolsLayer to the function, install the ` +
-                  'PostgreSQL client (e.g. postgresql-client), or set PG_DUMP_PATH'
-              : `\`${pgDumpPath} --version\` failed: ${error.message}`,
-          ),
-        );
-      } else {
-        resolve(stdout);
-      }
-    });
-  });
+  const output = await readPgToolVersionOutput('pg_dump', pgDumpPath);
   const version = parsePgDumpVersion(output);
   if (!version) throw new Error(`cannot read the version from \`${pgDumpPath} --version\`: ${output.trim()}`);
   return version;
-}
-
-function libpqSafeEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'LANG', 'LC_ALL', 'HOME']) {
-    if (process.env[name] !== undefined) env[name] = process.env[name];
-  }
-  const libraryPath = toolsLibraryPath(process.env);
-  if (libraryPath !== undefined) env.LD_LIBRARY_PATH = libraryPath;
-  return env;
 }
 
 /** Keeps the last `limit` bytes written to it (stderr of a long-running child). */
@@ -117,18 +181,81 @@ export class OutputTail {
 }
 
 /**
- * The message for a pg_dump that did not exit 0: how it ended and what it said, secrets scrubbed, whitespace
- * collapsed so it reads on one line in a Step Functions cause.
+ * The message for a tool that did not exit 0: how it ended and what it said, secrets scrubbed, whitespace collapsed
+ * so it reads on one line in a Step Functions cause.
  */
-export function describePgDumpExit(
+export function describePgToolExit(
+  tool: PgTool,
   code: number | null,
   signal: NodeJS.Signals | null,
   stderr: string,
   secrets: readonly string[],
 ): string {
-  const how = signal ? `pg_dump was killed by ${signal}` : `pg_dump exited with code ${code}`;
+  const how = signal ? `${tool} was killed by ${signal}` : `${tool} exited with code ${code}`;
   const said = scrubSecrets(stderr, secrets).replace(/\s+/g, ' ').trim();
   return said ? `${how}: ${said}` : how;
+}
+
+/** How a tool's process ended. */
+export interface PgToolExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A running pg tool. */
+export interface PgToolProcess {
+  readonly child: ChildProcess;
+  /**
+   * Resolves with how the tool ended once its pipes are closed (so the stderr tail is complete); rejects with a
+   * message naming the tool when it could not be started.
+   */
+  readonly ended: Promise<PgToolExit>;
+  /** {@link describePgToolExit}'s message for an exit, with the stderr tail and secrets scrubbed. */
+  describe(exit: PgToolExit): string;
+  /** SIGTERM, then SIGKILL after `graceMs` if it is still running. */
+  stop(graceMs?: number): void;
+}
+
+/** Options of {@link spawnPgTool}. */
+export interface SpawnPgToolOptions {
+  readonly tool: PgTool;
+  /** The binary (see {@link resolvePgToolPath}). */
+  readonly path: string;
+  readonly args: readonly string[];
+  /** From {@link libpqEnv}: the password travels here only. */
+  readonly env: NodeJS.ProcessEnv;
+  /** `pipe` to feed stdin (pg_restore reading an archive), else `ignore`. */
+  readonly stdin: 'pipe' | 'ignore';
+  /** `pipe` to read stdout (pg_dump writing an archive), else `ignore`. */
+  readonly stdout: 'pipe' | 'ignore';
+  /** Scrubbed from every message. */
+  readonly secrets: readonly string[];
+}
+
+/** Starts a pg tool; nothing secret on its command line. The one way this package runs pg_dump and pg_restore. */
+export function spawnPgTool(options: SpawnPgToolOptions): PgToolProcess {
+  const { tool, path } = options;
+  const child = spawn(path, options.args, { env: options.env, stdio: [options.stdin, options.stdout, 'pipe'] });
+  const stderr = new OutputTail();
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const ended = new Promise<PgToolExit>((resolve, reject) => {
+    child.once('error', (error) => reject(new Error(notStarted(tool, path, error))));
+    // 'close' (not 'exit'): stdio is drained, so the stderr tail is complete.
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    child,
+    ended,
+    describe: (exit) => describePgToolExit(tool, exit.code, exit.signal, stderr.toString(), options.secrets),
+    stop(graceMs = 2_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }, graceMs);
+      timer.unref();
+    },
+  };
 }
 
 /** A running pg_dump. */
@@ -136,7 +263,7 @@ export interface PgDumpProcess {
   readonly child: ChildProcess;
   /** The dump bytes. */
   readonly stdout: Readable;
-  /** Resolves when pg_dump exits 0; rejects with {@link describePgDumpExit}'s message otherwise. */
+  /** Resolves when pg_dump exits 0; rejects with {@link describePgToolExit}'s message otherwise. */
   readonly exited: Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs` if it is still running. */
   stop(graceMs?: number): void;
@@ -161,43 +288,19 @@ export function pgDumpArgs(snapshotId: string): string[] {
 /** Starts `pg_dump -Fc --snapshot=<id>` with the connection and password in its environment only. */
 export function spawnPgDump(options: SpawnPgDumpOptions): PgDumpProcess {
   const parentEnv = options.parentEnv ?? process.env;
-  const env = { ...libpqEnv(options.target, parentEnv, PG_DUMP_APPLICATION_NAME), ...largeWritesEnv(parentEnv) };
-  const child = spawn(options.pgDumpPath, pgDumpArgs(options.snapshotId), {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const proc = spawnPgTool({
+    tool: 'pg_dump',
+    path: options.pgDumpPath,
+    args: pgDumpArgs(options.snapshotId),
+    env: { ...libpqEnv(options.target, parentEnv, PG_DUMP_APPLICATION_NAME), ...largeWritesEnv(parentEnv) },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    secrets: [options.target.password],
   });
-  const stderr = new OutputTail();
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        new Error(
-          error.code === 'ENOENT'
-            ? `pg_dump was not found at ${options.pgDumpPath}: add the PgToolsLayer, install the PostgreSQL client, ` +
-                'or set PG_DUMP_PATH'
-            : `pg_dump could not be started: ${error.message}`,
-        ),
-      );
-    });
-    // 'close' (not 'exit'): stdio is drained, so the stderr tail is complete.
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(describePgDumpExit(code, signal, stderr.toString(), [options.target.password])));
-    });
+  const exited = proc.ended.then((exit) => {
+    if (exit.code !== 0) throw new Error(proc.describe(exit));
   });
   // The caller awaits `exited` only on the success path; never leave a rejection unobserved.
   exited.catch(() => undefined);
-  return {
-    child,
-    stdout: child.stdout,
-    exited,
-    stop(graceMs = 2_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }, graceMs);
-      timer.unref();
-    },
-  };
+  return { child: proc.child, stdout: proc.child.stdout!, exited, stop: proc.stop };
 }

@@ -1,16 +1,11 @@
 /**
- * PostgreSQL helpers of the dump: the consistent-snapshot session (export a snapshot, count every table's rows in
- * it), version parsing and the pure pieces around them.
- *
- * The password only ever travels in the `pg` client config or a child's `PGPASSWORD`; error messages go through
- * {@link scrubSecrets}.
+ * PostgreSQL queries of the dump and the restore verify: the consistent-snapshot session (export a snapshot), the
+ * one row count of every table (in the dump's snapshot and again in a restored database), version parsing, and the
+ * part size of the upload.
  */
-import { Client } from 'pg';
-import { isSslUnsupported, quoteIdent, scrubSecrets, type PgTarget } from './target';
+import type { Client } from 'pg';
+import { quoteIdent } from './target';
 import type { TableRowCount } from '../backup/manifest';
-
-export { quoteIdent, scrubSecrets };
-export type { PgTarget };
 
 /** `"schema"."table"`, each part quoted. */
 export function qualifiedName(schema: string, name: string): string {
@@ -106,98 +101,6 @@ export function choosePartSize(databaseBytes: number | undefined): number {
   return Math.max(DEFAULT_PART_SIZE, rounded);
 }
 
-/**
- * The library path for a child running the pg tools. Lambda puts a layer's /opt/lib LAST on the library path, so the
- * runtime image's own libssl/libkrb5 would be loaded instead of the ones bundled with the tools: when
- * `PG_TOOLS_LIB_DIR` is set (PgToolsLayer's lib folder), it goes first.
- */
-export function toolsLibraryPath(parent: NodeJS.ProcessEnv): string | undefined {
-  const toolsLibDir = parent.PG_TOOLS_LIB_DIR;
-  if (!toolsLibDir) return parent.LD_LIBRARY_PATH;
-  const rest = (parent.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d && d !== toolsLibDir);
-  return [toolsLibDir, ...rest].join(':');
-}
-
-/**
- * The environment for a libpq child (`pg_dump`): connection and credentials as `PG*` variables (so nothing secret
- * and nothing misreadable is on the command line), plus only the harmless variables of the parent it needs to run.
- * Other `PG*` variables of the parent are not inherited, so they cannot redirect the child.
- */
-export function libpqEnv(
-  target: PgTarget,
-  parent: NodeJS.ProcessEnv,
-  applicationName: string,
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'LD_LIBRARY_PATH', 'LANG', 'LC_ALL', 'TZ', 'HOME', 'TMPDIR']) {
-    if (parent[name] !== undefined) env[name] = parent[name];
-  }
-  const libraryPath = toolsLibraryPath(parent);
-  if (libraryPath !== undefined) env.LD_LIBRARY_PATH = libraryPath;
-  env.PGHOST = target.host;
-  env.PGPORT = String(target.port);
-  env.PGUSER = target.user;
-  env.PGDATABASE = target.database;
-  env.PGPASSWORD = target.password;
-  env.PGSSLMODE = target.sslMode ?? 'prefer';
-  env.PGAPPNAME = applicationName;
-  env.PGCONNECT_TIMEOUT = '15';
-  return env;
-}
-
-/** Why a connection attempt failed, scrubbed, with a hint for the two failures users meet most. */
-export function describeConnectFailure(target: PgTarget, error: unknown): string {
-  const reason = error instanceof Error ? error.message : String(error);
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  const hint =
-    code === '3D000'
-      ? ' (check the database name)'
-      : code === '28P01'
-        ? " (check the secret's username and password)"
-        : '';
-  return scrubSecrets(
-    `cannot connect to ${target.host}:${target.port}/${target.database} as ${target.user}: ${reason}${hint}`,
-    [target.password],
-  );
-}
-
-/**
- * Opens a `pg` connection with the target's TLS mode (`prefer` falls back to plain only when the server does not
- * do TLS, as libpq does). `onError` receives errors of the idle connection (e.g. the server terminated it).
- *
- * @throws Error with {@link describeConnectFailure}'s message.
- */
-export async function connect(
-  target: PgTarget,
-  applicationName: string,
-  onError: (error: Error) => void,
-): Promise<Client> {
-  const mode = target.sslMode ?? 'prefer';
-  const attempts = mode === 'disable' ? [false] : mode === 'require' ? [true] : [true, false];
-  let lastError: unknown;
-  for (const ssl of attempts) {
-    const client = new Client({
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      password: target.password,
-      database: target.database,
-      ssl: ssl ? { rejectUnauthorized: false } : false,
-      application_name: applicationName,
-      connectionTimeoutMillis: 15_000,
-    });
-    client.on('error', onError);
-    try {
-      await client.connect();
-      return client;
-    } catch (error) {
-      lastError = error;
-      if (!(ssl && mode === 'prefer' && isSslUnsupported(error))) break;
-    }
-  }
-  throw new Error(describeConnectFailure(target, lastError));
-}
-
 /** What the snapshot session learned before pg_dump starts. */
 export interface SnapshotSessionInfo {
   readonly snapshotId: string;
@@ -221,7 +124,10 @@ export async function beginExportedSnapshot(client: Client): Promise<SnapshotSes
   return { snapshotId: row.id, serverVersion, databaseBytes: Number(row.size) };
 }
 
-/** Exact row counts of every table ({@link LIST_TABLES_SQL}), in the session's transaction snapshot. */
+/**
+ * Exact row counts of every table ({@link LIST_TABLES_SQL}), in the session's transaction snapshot: the dump writes
+ * them into the manifest, the restore verify counts the restored database with the same function and compares.
+ */
 export async function countAllTables(client: Client): Promise<TableRowCount[]> {
   const tables = await client.query<{ schema: string; name: string }>(LIST_TABLES_SQL);
   const counts: TableRowCount[] = [];

@@ -1,10 +1,11 @@
 /**
- * A PostgreSQL connection target for the restore and restore-verify cores, and the pure helpers that turn it into
- * what `pg_restore` (libpq) and `pg` (node-postgres) expect. The password only ever travels in a child process's
- * `PGPASSWORD` or in the `pg` client config, never on a command line, in a log line or in an error message.
+ * A PostgreSQL connection target, the one {@link connect} with its TLS rules, and the pure helpers that turn a
+ * target into what libpq (`pg_restore`'s conninfo) and `pg` (node-postgres) expect. The password only ever travels
+ * in a child process's `PGPASSWORD` or in the `pg` client config, never on a command line, in a log line or in an
+ * error message (see {@link scrubSecrets}).
  */
 import { Client, type ClientConfig } from 'pg';
-import { BackupDrError } from '../common/errors';
+import { RestoreFailed } from '../common/errors';
 
 /**
  * TLS towards the server, with libpq's meaning: `disable` never, `require` always (encrypted, certificate not
@@ -16,28 +17,19 @@ export type SslMode = 'disable' | 'prefer' | 'require';
 /** Accepted values of {@link SslMode}, for input validation. */
 export const SSL_MODES: readonly SslMode[] = ['disable', 'prefer', 'require'];
 
+/** `application_name` of the restore's and the verifies' sessions, in `pg` and in pg_restore (pg_stat_activity). */
+export const RESTORE_APPLICATION_NAME = 'cdk-backup-dr-restore';
+
 /** Where to connect and as whom. */
 export interface PgTarget {
   readonly host: string;
   readonly port: number;
   readonly user: string;
-  /** Never logged; passed to `pg_restore` as `PGPASSWORD` in the child's environment only. */
+  /** Never logged; passed to the pg tools as `PGPASSWORD` in the child's environment only. */
   readonly password: string;
   readonly database: string;
   /** @default 'prefer' */
   readonly sslMode?: SslMode;
-}
-
-/**
- * A database-level failure of a restore or a verify (connection refused, missing database, `pg_restore` exit code);
- * the message carries the server's or `pg_restore`'s words with secrets scrubbed.
- *
- * @example
- * throw new RestoreFailed('pg_restore exited with code 1: pg_restore: error: could not execute query: …');
- */
-export class RestoreFailed extends BackupDrError {
-  static readonly NAME = 'RestoreFailed';
-  override readonly name = RestoreFailed.NAME;
 }
 
 /** Quotes a string as a libpq conninfo value: `'...'` with `\` and `'` escaped. */
@@ -56,7 +48,7 @@ export function buildConninfo(target: PgTarget): string {
     `user=${conninfoValue(target.user)}`,
     `dbname=${conninfoValue(target.database)}`,
     `sslmode=${conninfoValue(target.sslMode ?? 'prefer')}`,
-    `application_name=${conninfoValue('cdk-backup-dr-restore')}`,
+    `application_name=${conninfoValue(RESTORE_APPLICATION_NAME)}`,
     `connect_timeout=${conninfoValue('15')}`,
   ].join(' ');
 }
@@ -88,8 +80,26 @@ export function scrubSecrets(text: string, secrets: readonly (string | undefined
   return out;
 }
 
-/** The `pg` client configuration for one attempt; `ssl` decided by the caller (see {@link connectPg}). */
-export function pgClientConfig(target: PgTarget, ssl: boolean, database = target.database): ClientConfig {
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** @default - the target's database */
+  readonly database?: string;
+  /** @default RESTORE_APPLICATION_NAME */
+  readonly applicationName?: string;
+  /**
+   * Receives errors of the idle connection (e.g. the server terminated it).
+   * @default - none: the next query on the connection fails with the error
+   */
+  readonly onError?: (error: Error) => void;
+  /**
+   * What the message of a failed connection suggests when the database does not exist.
+   * @default 'create it first or pass createDatabase: true'
+   */
+  readonly missingDatabaseHint?: string;
+}
+
+/** The `pg` client configuration for one attempt; `ssl` decided by the caller (see {@link connect}). */
+export function pgClientConfig(target: PgTarget, ssl: boolean, database = target.database, applicationName = RESTORE_APPLICATION_NAME): ClientConfig {
   return {
     host: target.host,
     port: target.port,
@@ -97,7 +107,7 @@ export function pgClientConfig(target: PgTarget, ssl: boolean, database = target
     password: target.password,
     database,
     ssl: ssl ? { rejectUnauthorized: false } : false,
-    application_name: 'cdk-backup-dr-restore',
+    application_name: applicationName,
     connectionTimeoutMillis: 15_000,
   };
 }
@@ -108,21 +118,22 @@ export function isSslUnsupported(error: unknown): boolean {
 }
 
 /**
- * Opens a `pg` connection to `database` (default: the target's) with the target's TLS mode; `prefer` tries TLS
- * first and falls back to plain only when the server says it does not support TLS, as libpq does.
+ * Opens a `pg` connection with the target's TLS mode; `prefer` tries TLS first and falls back to plain only when
+ * the server says it does not support TLS, as libpq does. The one way this package connects with node-postgres.
  *
- * @throws RestoreFailed naming host, port, database and user (never the password) and the server's reason.
+ * @throws RestoreFailed with {@link describeConnectError}'s message: host, port, database and user (never the
+ *   password) and the server's reason.
  */
-export async function connectPg(target: PgTarget, database = target.database): Promise<Client> {
+export async function connect(target: PgTarget, options: ConnectOptions = {}): Promise<Client> {
+  const database = options.database ?? target.database;
   const mode = target.sslMode ?? 'prefer';
   const attempts = mode === 'disable' ? [false] : mode === 'require' ? [true] : [true, false];
+  // An error on an idle connection is re-raised by the next query on it; without a listener it would crash.
+  const onError = options.onError ?? (() => undefined);
   let lastError: unknown;
   for (const ssl of attempts) {
-    const client = new Client(pgClientConfig(target, ssl, database));
-    // An error on an idle connection is re-raised by the next query on it; without a listener it would crash.
-    client.on('error', (error) => {
-      lastError = error;
-    });
+    const client = new Client(pgClientConfig(target, ssl, database, options.applicationName));
+    client.on('error', onError);
     try {
       await client.connect();
       return client;
@@ -131,19 +142,27 @@ export async function connectPg(target: PgTarget, database = target.database): P
       if (!(ssl && mode === 'prefer' && isSslUnsupported(error))) break;
     }
   }
-  throw new RestoreFailed(describeConnectError(target, database, lastError));
+  throw new RestoreFailed(describeConnectError(target, database, lastError, options.missingDatabaseHint));
 }
 
-/** The message for a failed connection: where, as whom, and the server's reason (scrubbed). */
-export function describeConnectError(target: PgTarget, database: string, error: unknown): string {
+/**
+ * The message for a failed connection: where, as whom, the server's reason (scrubbed), and a hint for the two
+ * failures users meet most: a missing database (`missingDatabaseHint`) and a wrong password.
+ */
+export function describeConnectError(
+  target: PgTarget,
+  database: string,
+  error: unknown,
+  missingDatabaseHint = 'create it first or pass createDatabase: true',
+): string {
   const reason = error instanceof Error ? error.message : String(error);
   const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
   const where = `${target.host}:${target.port}/${database} as ${target.user}`;
   const hint =
     code === '3D000'
-      ? ': create it first or pass createDatabase: true'
+      ? ` (${missingDatabaseHint})`
       : code === '28P01'
-        ? ': check the secret\'s username and password'
+        ? " (check the secret's username and password)"
         : '';
   return scrubSecrets(`cannot connect to ${where}: ${reason}${hint}`, [target.password]);
 }

@@ -24,23 +24,18 @@ import {
   DescribeDBInstancesCommand,
   ModifyDBClusterCommand,
   ModifyDBInstanceCommand,
-  RDSClient,
   RestoreDBClusterFromSnapshotCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
 } from '@aws-sdk/client-rds';
-import { BackupDrError, NotReady } from '../common/errors';
-import { CREATOR_TAG_VALUE, RdsTag, SNAPSHOT_TAGS, isValidRdsIdentifier, tagRecord } from './snapshot';
+import { DbResourceFailed, DbResourceMissing, NotReady } from '../common/errors';
+import { isAlreadyExists, isInvalidState, isNotFound, rdsClient } from './client';
+import { CREATOR_TAG_VALUE, RdsTag, SNAPSHOT_TAGS, tagRecord } from './snapshot';
+import { isRdsIdentifier, MAX_DB_IDENTIFIER_LENGTH, SCRATCH_ID_PREFIX } from '../common/names';
 
 export type { RdsTag } from './snapshot';
 
 /** Which RDS API family a database resource belongs to. */
 export type DbResourceKind = 'instance' | 'cluster';
-
-/** Prefix of every recovery-test scratch identifier (instances and clusters); IAM is scoped to it. */
-export const SCRATCH_ID_PREFIX = 'cdkbdr-rt-';
-
-/** Longest DB instance / DB cluster identifier RDS accepts. */
-export const MAX_DB_IDENTIFIER_LENGTH = 63;
 
 /** Tag keys written on every database resource this package creates. */
 export const RESOURCE_TAGS = {
@@ -144,7 +139,7 @@ export function executionScopedIdentifier(prefix: string, executionId: string, e
     .slice(0, budget)
     .replace(/-+$/, '');
   const id = name === '' ? `${prefix}${hash}` : `${prefix}${name}-${hash}`;
-  if (!isValidRdsIdentifier(id, maxLength)) throw new RangeError(`cannot build a valid RDS identifier from ${JSON.stringify(executionName)}`);
+  if (!isRdsIdentifier(id, maxLength)) throw new RangeError(`cannot build a valid RDS identifier from ${JSON.stringify(executionName)}`);
   return id;
 }
 
@@ -188,38 +183,6 @@ export function generatePassword(length = 32): string {
   let out = '';
   for (let i = 0; i < length; i++) out += PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)];
   return out;
-}
-
-/** Error names RDS (and the emulator) use for "no such instance/cluster". */
-const NOT_FOUND = new Set(['DBInstanceNotFound', 'DBInstanceNotFoundFault', 'DBClusterNotFound', 'DBClusterNotFoundFault']);
-/** … for "that identifier is taken". */
-const ALREADY_EXISTS = new Set(['DBInstanceAlreadyExists', 'DBInstanceAlreadyExistsFault', 'DBClusterAlreadyExists', 'DBClusterAlreadyExistsFault']);
-/** … for "not in a state that allows this now" (creating, members still deleting, …). */
-const INVALID_STATE = new Set([
-  'InvalidDBInstanceState',
-  'InvalidDBInstanceStateFault',
-  'InvalidDBClusterState',
-  'InvalidDBClusterStateFault',
-]);
-
-/** Whether `error` is an SDK error with one of `names`. */
-export function errorNamed(error: unknown, names: ReadonlySet<string>): boolean {
-  return error instanceof Error && names.has(error.name);
-}
-
-/** Whether `error` says the instance or cluster does not exist. */
-export function isNotFound(error: unknown): boolean {
-  return errorNamed(error, NOT_FOUND);
-}
-
-/** Whether `error` says the identifier is already taken. */
-export function isAlreadyExists(error: unknown): boolean {
-  return errorNamed(error, ALREADY_EXISTS);
-}
-
-/** Whether `error` says the resource is in a state that does not allow the call yet. */
-export function isInvalidState(error: unknown): boolean {
-  return errorNamed(error, INVALID_STATE);
 }
 
 /** The names of the fields set in an RDS `PendingModifiedValues` (changes accepted but not applied yet). */
@@ -289,19 +252,6 @@ export interface ExecutionDatabaseNames {
 
 // ---------------------------------------------------------------------------------------------------------------
 // I/O
-
-/** One RDS client per region, created on first use and reused across invocations. */
-const clients = new Map<string, RDSClient>();
-
-/** The module's RDS client for `region`. */
-export function rdsClient(region: string): RDSClient {
-  let client = clients.get(region);
-  if (!client) {
-    client = new RDSClient({ region });
-    clients.set(region, client);
-  }
-  return client;
-}
 
 /**
  * Every instance and cluster this package creates carries the creator tag, and a failover's new primary goes on to
@@ -447,14 +397,25 @@ function returned<T>(value: T | undefined, operation: string): T {
 }
 
 /**
- * After an "already exists" error: the resource a previous attempt of the same execution started (same execution
- * tag), else the original error is rethrown: the identifier belongs to something else.
+ * Runs `start` (a create or restore of the `kind` named `identifier`, tagged `tags`). When the identifier is taken,
+ * returns the resource a previous attempt of the same execution started (same execution tag); anything else is
+ * rethrown: the identifier belongs to something else.
  */
-export async function previousAttempt(region: string, kind: DbResourceKind, identifier: string, tags: readonly RdsTag[], error: unknown): Promise<DbResourceState> {
-  const executionId = tags.find((t) => t.Key === RESOURCE_TAGS.execution)?.Value;
-  const existing = await describeDbResource(region, kind, identifier);
-  if (existing && executionId !== undefined && isCreatedBy(existing.tags, executionId)) return existing;
-  throw error;
+export async function startOrResume(
+  region: string,
+  kind: DbResourceKind,
+  options: { readonly identifier: string; readonly tags: readonly RdsTag[] },
+  start: () => Promise<DbResourceState>,
+): Promise<DbResourceState> {
+  try {
+    return await start();
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+    const executionId = options.tags.find((t) => t.Key === RESOURCE_TAGS.execution)?.Value;
+    const existing = await describeDbResource(region, kind, options.identifier);
+    if (existing && executionId !== undefined && isCreatedBy(existing.tags, executionId)) return existing;
+    throw error;
+  }
 }
 
 /**
@@ -462,7 +423,7 @@ export async function previousAttempt(region: string, kind: DbResourceKind, iden
  * deletion protection unless asked. Returns at once (status `creating`); wait with {@link describeDbInstance}.
  */
 export async function createDbInstance(region: string, options: CreateDbInstanceOptions): Promise<DbResourceState> {
-  try {
+  return startOrResume(region, 'instance', options, async () => {
     const out = await rdsClient(region).send(
       new CreateDBInstanceCommand({
         DBInstanceIdentifier: options.identifier,
@@ -480,15 +441,12 @@ export async function createDbInstance(region: string, options: CreateDbInstance
       }),
     );
     return instanceState(region, returned(out.DBInstance, 'CreateDBInstance'), options.tags);
-  } catch (error) {
-    if (isAlreadyExists(error)) return previousAttempt(region, 'instance', options.identifier, options.tags, error);
-    throw error;
-  }
+  });
 }
 
 /** Restores a DB instance from a DB snapshot, not publicly accessible. Returns at once (status `creating`). */
 export async function restoreDbInstanceFromSnapshot(region: string, options: RestoreDbInstanceOptions): Promise<DbResourceState> {
-  try {
+  return startOrResume(region, 'instance', options, async () => {
     const out = await rdsClient(region).send(
       new RestoreDBInstanceFromDBSnapshotCommand({
         DBInstanceIdentifier: options.identifier,
@@ -498,10 +456,7 @@ export async function restoreDbInstanceFromSnapshot(region: string, options: Res
       }),
     );
     return instanceState(region, returned(out.DBInstance, 'RestoreDBInstanceFromDBSnapshot'), options.tags);
-  } catch (error) {
-    if (isAlreadyExists(error)) return previousAttempt(region, 'instance', options.identifier, options.tags, error);
-    throw error;
-  }
+  });
 }
 
 /**
@@ -509,7 +464,7 @@ export async function restoreDbInstanceFromSnapshot(region: string, options: Res
  * {@link createClusterInstance}. Returns at once (status `creating`).
  */
 export async function restoreDbClusterFromSnapshot(region: string, options: RestoreDbClusterOptions): Promise<DbResourceState> {
-  try {
+  return startOrResume(region, 'cluster', options, async () => {
     const out = await rdsClient(region).send(
       new RestoreDBClusterFromSnapshotCommand({
         DBClusterIdentifier: options.identifier,
@@ -525,15 +480,12 @@ export async function restoreDbClusterFromSnapshot(region: string, options: Rest
       }),
     );
     return clusterState(region, returned(out.DBCluster, 'RestoreDBClusterFromSnapshot'), options.tags);
-  } catch (error) {
-    if (isAlreadyExists(error)) return previousAttempt(region, 'cluster', options.identifier, options.tags, error);
-    throw error;
-  }
+  });
 }
 
 /** Adds a (writer) instance to an Aurora cluster, not publicly accessible. Returns at once. */
 export async function createClusterInstance(region: string, options: CreateClusterInstanceOptions): Promise<DbResourceState> {
-  try {
+  return startOrResume(region, 'instance', options, async () => {
     const out = await rdsClient(region).send(
       new CreateDBInstanceCommand({
         DBInstanceIdentifier: options.identifier,
@@ -546,10 +498,7 @@ export async function createClusterInstance(region: string, options: CreateClust
       }),
     );
     return instanceState(region, returned(out.DBInstance, 'CreateDBInstance'), options.tags);
-  } catch (error) {
-    if (isAlreadyExists(error)) return previousAttempt(region, 'instance', options.identifier, options.tags, error);
-    throw error;
-  }
+  });
 }
 
 /**
@@ -712,24 +661,3 @@ async function deleteOwned(region: string, kind: DbResourceKind, identifier: str
   await requireGone(region, kind, identifier);
 }
 
-/**
- * A DB instance or cluster reached a status from which it will not become available (failed, incompatible-…).
- *
- * @example
- * throw new DbResourceFailed('instance cdkbdr-rt-x in us-east-1 is "incompatible-restore"');
- */
-export class DbResourceFailed extends BackupDrError {
-  static readonly NAME = 'DbResourceFailed';
-  override readonly name = DbResourceFailed.NAME;
-}
-
-/**
- * A DB instance or cluster that should exist does not.
- *
- * @example
- * throw new DbResourceMissing('instance cdkbdr-rt-x does not exist in us-east-1');
- */
-export class DbResourceMissing extends BackupDrError {
-  static readonly NAME = 'DbResourceMissing';
-  override readonly name = DbResourceMissing.NAME;
-}

@@ -7,10 +7,10 @@
  * can never be pointed at a resource outside the `cdkbdr-rt-` prefix.
  */
 import { InvalidInput } from '../common/errors';
-import { isValidRdsIdentifier } from './snapshot';
 import { DbEndpoint, scratchIdentifier } from './instances';
 import { scratchSecretName } from '../aws/secrets';
 import { expectObject, expectOneOf, expectString, optionalString } from '../common/validate';
+import { isRdsIdentifier } from '../common/names';
 
 /** What a scratch database is: an RDS instance (dump restores, instance snapshots) or an Aurora cluster. */
 export type ScratchResource = 'instance' | 'cluster';
@@ -150,7 +150,7 @@ function parseSource(value: unknown, resource: ScratchResource): EmptyDatabaseSo
     return { type };
   }
   const snapshotId = expectString(v.snapshotId, 'source.snapshotId');
-  if (!isValidRdsIdentifier(snapshotId, 255)) {
+  if (!isRdsIdentifier(snapshotId, 255)) {
     throw new InvalidInput(`source.snapshotId must be a snapshot identifier (letters, digits, hyphens; not an ARN); got ${JSON.stringify(snapshotId)}`);
   }
   const masterUsername = expectString(v.masterUsername, 'source.masterUsername', /^[A-Za-z][A-Za-z0-9_]{0,62}$/, 'must be a PostgreSQL master user name');

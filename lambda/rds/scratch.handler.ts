@@ -23,10 +23,9 @@
  * (default `cdkbdr_admin`), SCRATCH_SECRET_KMS_KEY_ARN (optional).
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { BackupDrError, InvalidInput, NotReady, requireEnv, requireEnvList, wholeNumberEnv } from '../common/errors';
+import { DbResourceMissing, InvalidInput, NotReady, requireEnv, requireEnvList, ScratchNotOwned, wholeNumberEnv } from '../common/errors';
 import { logger } from '../common/logger';
 import {
-  DbResourceMissing,
   RECOVERY_TEST_PURPOSE,
   RESOURCE_TAGS,
   type DbResourceState,
@@ -69,18 +68,6 @@ export type {
   SetPasswordOutput,
   WaitScratchOutput,
 } from './scratch-input';
-
-/**
- * A database with a scratch name exists but was not created by this package for this recovery test: it is left
- * alone.
- *
- * @example
- * throw new ScratchNotOwned('instance cdkbdr-rt-x-1234abcd is not tagged as this execution\'s scratch database');
- */
-export class ScratchNotOwned extends BackupDrError {
-  static readonly NAME = 'ScratchNotOwned';
-  override readonly name = ScratchNotOwned.NAME;
-}
 
 /** Default master user of an empty scratch instance (`postgres` and `rdsadmin` are reserved or confusing on RDS). */
 export const DEFAULT_MASTER_USERNAME = 'cdkbdr_admin';

@@ -5,8 +5,9 @@
  *   create → wait (Retry on NotReady) → copy → wait with `region` = the DR region (Retry on NotReady).
  */
 import { InvalidInput } from '../common/errors';
-import { SNAPSHOT_KINDS, SnapshotKind, isValidRdsIdentifier, parseRdsArn, SNAPSHOT_ARN_TYPE } from './snapshot';
+import { SNAPSHOT_KINDS, SnapshotKind, parseRdsArn, SNAPSHOT_ARN_TYPE } from './snapshot';
 import { Tier, expectObject, expectOneOf, expectString, expectTiers, expectTimestamp, optionalString } from '../common/validate';
+import { isRdsIdentifier } from '../common/names';
 
 export type { SnapshotKind } from './snapshot';
 
@@ -102,7 +103,7 @@ function expectKind(value: unknown): SnapshotKind {
 
 function expectIdentifier(value: unknown, field: string, maxLength: number): string {
   const id = expectString(value, field);
-  if (!isValidRdsIdentifier(id, maxLength)) {
+  if (!isRdsIdentifier(id, maxLength)) {
     throw new InvalidInput(
       `${field} must be an RDS identifier (1-${maxLength} letters, digits or hyphens, starting with a letter, ` +
         `no trailing or double hyphen), not an ARN; got ${JSON.stringify(id)}`,

@@ -16,18 +16,16 @@ import {
   CopyDBSnapshotCommand,
   CreateDBClusterSnapshotCommand,
   CreateDBSnapshotCommand,
-  DBClusterSnapshot,
-  DBSnapshot,
-  DescribeDBClusterSnapshotsCommand,
-  DescribeDBSnapshotsCommand,
-  RDSClient,
 } from '@aws-sdk/client-rds';
 import { InvalidInput, NotReady, SnapshotFailed, SnapshotNotFound, requireEnv } from '../common/errors';
 import { logger } from '../common/logger';
+import { isAlreadyExists, listSnapshots, rdsClient } from './client';
 import {
+  DescribedSnapshot,
   RdsTag,
   SNAPSHOT_TAGS,
   SnapshotKind,
+  describedSnapshot,
   isOwnSnapshot,
   parseRdsArn,
   parseTierTag,
@@ -47,80 +45,35 @@ import {
 
 export type { CopySnapshotInput, CreateSnapshotInput, SnapshotEvent, SnapshotKind, SnapshotResult, WaitSnapshotInput } from './snapshot-input';
 
-/** One RDS client per region, created on first use and reused across invocations. */
-const clients = new Map<string, RDSClient>();
-
-function rds(region: string): RDSClient {
-  let client = clients.get(region);
-  if (!client) {
-    client = new RDSClient({ region });
-    clients.set(region, client);
-  }
-  return client;
-}
-
 function homeRegion(): string {
   return requireEnv('AWS_REGION');
 }
 
-/** Error names RDS (and the emulator) use for "no such snapshot" / "a snapshot with that name exists". */
-const NOT_FOUND = new Set(['DBSnapshotNotFound', 'DBSnapshotNotFoundFault', 'DBClusterSnapshotNotFoundFault']);
-const ALREADY_EXISTS = new Set(['DBSnapshotAlreadyExists', 'DBSnapshotAlreadyExistsFault', 'DBClusterSnapshotAlreadyExistsFault']);
-
-function errorNamed(error: unknown, names: ReadonlySet<string>): boolean {
-  return error instanceof Error && names.has(error.name);
-}
-
-/** Maps an SDK snapshot of either kind to the handler's result. */
-function toResult(kind: SnapshotKind, region: string, snapshot: DBSnapshot | DBClusterSnapshot, fallbackTags?: readonly RdsTag[]): SnapshotResult {
-  const tags = tagRecord(snapshot.TagList && snapshot.TagList.length > 0 ? snapshot.TagList : fallbackTags);
-  const common = {
-    kind,
+/** A described snapshot as the handler's result; `fallbackTags` stand in for tags RDS did not return (yet). */
+function toResult(region: string, snapshot: DescribedSnapshot, fallbackTags?: readonly RdsTag[]): SnapshotResult {
+  const tags = Object.keys(snapshot.tags).length > 0 ? snapshot.tags : tagRecord(fallbackTags);
+  return {
+    kind: snapshot.kind,
     region,
-    status: snapshot.Status ?? 'unknown',
+    status: snapshot.status === '' ? 'unknown' : snapshot.status,
     tiers: parseTierTag(tags[SNAPSHOT_TAGS.tiers]),
     tags,
-    ...(snapshot.KmsKeyId ? { kmsKeyId: snapshot.KmsKeyId } : {}),
-    ...(snapshot.SnapshotCreateTime ? { snapshotCreateTime: new Date(snapshot.SnapshotCreateTime).toISOString() } : {}),
-    ...(snapshot.AllocatedStorage !== undefined ? { allocatedStorageGiB: snapshot.AllocatedStorage } : {}),
-    ...(snapshot.Engine ? { engine: snapshot.Engine } : {}),
-    ...(snapshot.EngineVersion ? { engineVersion: snapshot.EngineVersion } : {}),
-  };
-  if (kind === 'instance') {
-    const s = snapshot as DBSnapshot;
-    return {
-      ...common,
-      snapshotId: s.DBSnapshotIdentifier ?? '',
-      snapshotArn: s.DBSnapshotArn ?? '',
-      sourceIdentifier: s.DBInstanceIdentifier ?? tags[SNAPSHOT_TAGS.source] ?? '',
-      encrypted: s.Encrypted ?? false,
-    };
-  }
-  const s = snapshot as DBClusterSnapshot;
-  return {
-    ...common,
-    snapshotId: s.DBClusterSnapshotIdentifier ?? '',
-    snapshotArn: s.DBClusterSnapshotArn ?? '',
-    sourceIdentifier: s.DBClusterIdentifier ?? tags[SNAPSHOT_TAGS.source] ?? '',
-    encrypted: s.StorageEncrypted ?? false,
+    ...(snapshot.kmsKeyId ? { kmsKeyId: snapshot.kmsKeyId } : {}),
+    ...(snapshot.snapshotCreateTime ? { snapshotCreateTime: snapshot.snapshotCreateTime.toISOString() } : {}),
+    ...(snapshot.allocatedStorageGiB !== undefined ? { allocatedStorageGiB: snapshot.allocatedStorageGiB } : {}),
+    ...(snapshot.engine ? { engine: snapshot.engine } : {}),
+    ...(snapshot.engineVersion ? { engineVersion: snapshot.engineVersion } : {}),
+    snapshotId: snapshot.snapshotId,
+    snapshotArn: snapshot.snapshotArn,
+    sourceIdentifier: snapshot.sourceIdentifier ?? tags[SNAPSHOT_TAGS.source] ?? '',
+    encrypted: snapshot.encrypted,
   };
 }
 
 /** Looks a snapshot up by identifier in `region`; `undefined` when it does not exist. */
 async function describeSnapshot(kind: SnapshotKind, snapshotId: string, region: string): Promise<SnapshotResult | undefined> {
-  try {
-    if (kind === 'instance') {
-      const out = await rds(region).send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotId }));
-      const found = out.DBSnapshots?.find((s) => s.DBSnapshotIdentifier === snapshotId);
-      return found ? toResult(kind, region, found) : undefined;
-    }
-    const out = await rds(region).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotId }));
-    const found = out.DBClusterSnapshots?.find((s) => s.DBClusterSnapshotIdentifier === snapshotId);
-    return found ? toResult(kind, region, found) : undefined;
-  } catch (error) {
-    if (errorNamed(error, NOT_FOUND)) return undefined;
-    throw error;
-  }
+  const found = (await listSnapshots(region, kind, { snapshotId })).find((s) => s.snapshotId === snapshotId);
+  return found ? toResult(region, found) : undefined;
 }
 
 /**
@@ -138,6 +91,30 @@ async function previousAttempt(
   return Object.entries(expected).every(([key, value]) => existing.tags[key] === value) ? existing : undefined;
 }
 
+/**
+ * Runs `start` (which starts the snapshot or copy named `snapshotId` in `region`). When the name is taken, returns
+ * the snapshot a previous attempt of this same step started ({@link previousAttempt}); anything else is rethrown.
+ */
+async function startOrResume(
+  what: 'snapshot' | 'snapshot copy',
+  target: { readonly kind: SnapshotKind; readonly snapshotId: string; readonly region: string; readonly expected: Readonly<Record<string, string>> },
+  start: () => Promise<SnapshotResult>,
+): Promise<SnapshotResult> {
+  try {
+    return await start();
+  } catch (error) {
+    if (isAlreadyExists(error)) {
+      const { kind, snapshotId, region } = target;
+      const existing = await previousAttempt(kind, snapshotId, region, target.expected);
+      if (existing) {
+        logger.info(`${what} already started by a previous attempt`, { kind, snapshotId, region });
+        return existing;
+      }
+    }
+    throw error;
+  }
+}
+
 /** The snapshot in an RDS response; RDS always returns it, so its absence is an error, not a default. */
 function returned<T>(snapshot: T | undefined, operation: string): T {
   if (snapshot === undefined) throw new Error(`${operation} returned no snapshot`);
@@ -145,17 +122,17 @@ function returned<T>(snapshot: T | undefined, operation: string): T {
 }
 
 async function startSnapshot(input: CreateSnapshotInput, region: string, snapshotId: string, tags: RdsTag[]): Promise<SnapshotResult> {
-  const client = rds(region);
+  const client = rdsClient(region);
   if (input.kind === 'instance') {
     const out = await client.send(
       new CreateDBSnapshotCommand({ DBInstanceIdentifier: input.identifier, DBSnapshotIdentifier: snapshotId, Tags: tags }),
     );
-    return toResult(input.kind, region, returned(out.DBSnapshot, 'CreateDBSnapshot'), tags);
+    return toResult(region, describedSnapshot(input.kind, returned(out.DBSnapshot, 'CreateDBSnapshot')), tags);
   }
   const out = await client.send(
     new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: input.identifier, DBClusterSnapshotIdentifier: snapshotId, Tags: tags }),
   );
-  return toResult(input.kind, region, returned(out.DBClusterSnapshot, 'CreateDBClusterSnapshot'), tags);
+  return toResult(region, describedSnapshot(input.kind, returned(out.DBClusterSnapshot, 'CreateDBClusterSnapshot')), tags);
 }
 
 async function create(input: CreateSnapshotInput): Promise<SnapshotResult> {
@@ -163,20 +140,11 @@ async function create(input: CreateSnapshotInput): Promise<SnapshotResult> {
   const at = input.requestedAt !== undefined ? new Date(input.requestedAt) : new Date();
   const snapshotId = snapshotIdentifier(input.kind, input.identifier, at, input.runId);
   const tags = snapshotTags({ sourceIdentifier: input.identifier, tiers: input.tiers });
-  try {
+  return startOrResume('snapshot', { kind: input.kind, snapshotId, region, expected: { [SNAPSHOT_TAGS.source]: input.identifier } }, async () => {
     const result = await startSnapshot(input, region, snapshotId, tags);
     logger.info('snapshot started', { kind: input.kind, snapshotId: result.snapshotId, source: input.identifier, region });
     return result;
-  } catch (error) {
-    if (errorNamed(error, ALREADY_EXISTS)) {
-      const existing = await previousAttempt(input.kind, snapshotId, region, { [SNAPSHOT_TAGS.source]: input.identifier });
-      if (existing) {
-        logger.info('snapshot already started by a previous attempt', { kind: input.kind, snapshotId, region });
-        return existing;
-      }
-    }
-    throw error;
-  }
+  });
 }
 
 async function wait(input: WaitSnapshotInput): Promise<SnapshotResult> {
@@ -207,7 +175,7 @@ interface CopyTarget {
 }
 
 async function startCopy(input: CopySnapshotInput, source: SnapshotResult, target: CopyTarget): Promise<SnapshotResult> {
-  const client = rds(target.drRegion);
+  const client = rdsClient(target.drRegion);
   // With SourceRegion (and an ARN source) the SDK signs the PreSignedUrl that an encrypted cross-region copy needs.
   // RDS ignores CopyTags when Tags is given, so Tags carries the complete set.
   const common = {
@@ -220,7 +188,7 @@ async function startCopy(input: CopySnapshotInput, source: SnapshotResult, targe
     const out = await client.send(
       new CopyDBSnapshotCommand({ SourceDBSnapshotIdentifier: input.snapshotArn, TargetDBSnapshotIdentifier: target.targetId, ...common }),
     );
-    return toResult(input.kind, target.drRegion, returned(out.DBSnapshot, 'CopyDBSnapshot'), target.tags);
+    return toResult(target.drRegion, describedSnapshot(input.kind, returned(out.DBSnapshot, 'CopyDBSnapshot')), target.tags);
   }
   const out = await client.send(
     new CopyDBClusterSnapshotCommand({
@@ -229,7 +197,7 @@ async function startCopy(input: CopySnapshotInput, source: SnapshotResult, targe
       ...common,
     }),
   );
-  return toResult(input.kind, target.drRegion, returned(out.DBClusterSnapshot, 'CopyDBClusterSnapshot'), target.tags);
+  return toResult(target.drRegion, describedSnapshot(input.kind, returned(out.DBClusterSnapshot, 'CopyDBClusterSnapshot')), target.tags);
 }
 
 async function copy(input: CopySnapshotInput): Promise<SnapshotResult> {
@@ -262,20 +230,12 @@ async function copy(input: CopySnapshotInput): Promise<SnapshotResult> {
       snapshotId: source.snapshotId,
     });
   }
-  try {
+  const expected = { [SNAPSHOT_TAGS.copiedFrom]: input.snapshotArn };
+  return startOrResume('snapshot copy', { kind: input.kind, snapshotId: targetId, region: drRegion, expected }, async () => {
     const result = await startCopy(input, source, { drRegion, targetId, kmsKeyId: useKey ? kmsKeyId : undefined, tags });
     logger.info('snapshot copy started', { kind: input.kind, snapshotId: result.snapshotId, from: arn.region, to: drRegion });
     return result;
-  } catch (error) {
-    if (errorNamed(error, ALREADY_EXISTS)) {
-      const existing = await previousAttempt(input.kind, targetId, drRegion, { [SNAPSHOT_TAGS.copiedFrom]: input.snapshotArn });
-      if (existing) {
-        logger.info('snapshot copy already started by a previous attempt', { kind: input.kind, snapshotId: targetId, region: drRegion });
-        return existing;
-      }
-    }
-    throw error;
-  }
+  });
 }
 
 /**

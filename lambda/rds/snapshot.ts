@@ -1,18 +1,18 @@
 /**
  * Pure helpers for RDS instance and Aurora cluster snapshots: identifiers, tags, ARNs and the
- * "is it done yet?" decision. No AWS calls here; the snapshot handler does the I/O.
+ * "is it done yet?" decision, and the SDK's description of one. No AWS calls here; the snapshot handler and ./client
+ * do the I/O.
  */
 import { createHash } from 'node:crypto';
+import type { DBClusterSnapshot, DBSnapshot } from '@aws-sdk/client-rds';
 import { TIERS, Tier } from '../common/validate';
+import { SNAPSHOT_ID_PREFIX } from '../common/names';
 
 /** Which RDS API family a snapshot belongs to. */
 export type SnapshotKind = 'instance' | 'cluster';
 
 /** The kinds, for validation messages. */
 export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['instance', 'cluster'];
-
-/** Every snapshot this package creates has an identifier that starts with this prefix. */
-export const SNAPSHOT_ID_PREFIX = 'cdkbdr-';
 
 /** Tag keys written on every snapshot and copy this package creates. */
 export const SNAPSHOT_TAGS = {
@@ -32,21 +32,10 @@ export const CREATOR_TAG_VALUE = 'cdk-backup-dr';
 /** Longest snapshot identifier RDS accepts, per kind (DB snapshots 255, DB cluster snapshots 63). */
 export const MAX_SNAPSHOT_ID_LENGTH: Readonly<Record<SnapshotKind, number>> = { instance: 255, cluster: 63 };
 
-/**
- * RDS identifier rules shared by DB instances, clusters and snapshots: letters, digits and hyphens, first character
- * a letter, no trailing hyphen, no two consecutive hyphens. Length is checked separately.
- */
-const RDS_IDENTIFIER = /^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)$/;
-
 /** An RDS / Aurora tag. */
 export interface RdsTag {
   readonly Key: string;
   readonly Value: string;
-}
-
-/** True when `id` follows the RDS identifier rules and is at most `maxLength` characters long. */
-export function isValidRdsIdentifier(id: string, maxLength: number): boolean {
-  return id.length >= 1 && id.length <= maxLength && RDS_IDENTIFIER.test(id);
 }
 
 /** `2024-01-31T02:03:04.567Z` → `20240131020304` (UTC). */
@@ -117,6 +106,68 @@ export function tagRecord(tags: readonly { Key?: string; Value?: string }[] | un
     if (tag.Key !== undefined) record[tag.Key] = tag.Value ?? '';
   }
   return record;
+}
+
+/**
+ * What this package reads of an SDK DB snapshot or DB cluster snapshot, named the same for both kinds. Identifier,
+ * ARN and status are empty when RDS left them out; the optional fields are absent when empty.
+ */
+export interface DescribedSnapshot {
+  readonly kind: SnapshotKind;
+  readonly snapshotId: string;
+  readonly snapshotArn: string;
+  readonly status: string;
+  readonly tags: Record<string, string>;
+  /** DBInstanceIdentifier / DBClusterIdentifier the snapshot was taken from. */
+  readonly sourceIdentifier?: string;
+  readonly snapshotCreateTime?: Date;
+  /** `OriginalSnapshotCreateTime`: when the snapshot a copy was made from was taken (instance snapshots only). */
+  readonly originalCreateTime?: Date;
+  readonly snapshotType?: string;
+  readonly engine?: string;
+  readonly engineVersion?: string;
+  readonly masterUsername?: string;
+  readonly kmsKeyId?: string;
+  readonly allocatedStorageGiB?: number;
+  readonly encrypted: boolean;
+}
+
+/** An SDK snapshot of either kind as a {@link DescribedSnapshot}. */
+export function describedSnapshot(kind: SnapshotKind, snapshot: DBSnapshot | DBClusterSnapshot): DescribedSnapshot {
+  const own =
+    kind === 'instance'
+      ? {
+          snapshotId: (snapshot as DBSnapshot).DBSnapshotIdentifier,
+          snapshotArn: (snapshot as DBSnapshot).DBSnapshotArn,
+          sourceIdentifier: (snapshot as DBSnapshot).DBInstanceIdentifier,
+          originalCreateTime: (snapshot as DBSnapshot).OriginalSnapshotCreateTime,
+          encrypted: (snapshot as DBSnapshot).Encrypted,
+        }
+      : {
+          snapshotId: (snapshot as DBClusterSnapshot).DBClusterSnapshotIdentifier,
+          snapshotArn: (snapshot as DBClusterSnapshot).DBClusterSnapshotArn,
+          sourceIdentifier: (snapshot as DBClusterSnapshot).DBClusterIdentifier,
+          originalCreateTime: undefined,
+          encrypted: (snapshot as DBClusterSnapshot).StorageEncrypted,
+        };
+  const s = snapshot;
+  return {
+    kind,
+    snapshotId: own.snapshotId ?? '',
+    snapshotArn: own.snapshotArn ?? '',
+    status: s.Status ?? '',
+    tags: tagRecord(s.TagList),
+    ...(own.sourceIdentifier ? { sourceIdentifier: own.sourceIdentifier } : {}),
+    ...(s.SnapshotCreateTime ? { snapshotCreateTime: new Date(s.SnapshotCreateTime) } : {}),
+    ...(own.originalCreateTime ? { originalCreateTime: new Date(own.originalCreateTime) } : {}),
+    ...(s.SnapshotType ? { snapshotType: s.SnapshotType } : {}),
+    ...(s.Engine ? { engine: s.Engine } : {}),
+    ...(s.EngineVersion ? { engineVersion: s.EngineVersion } : {}),
+    ...(s.MasterUsername ? { masterUsername: s.MasterUsername } : {}),
+    ...(s.KmsKeyId ? { kmsKeyId: s.KmsKeyId } : {}),
+    ...(s.AllocatedStorage !== undefined ? { allocatedStorageGiB: s.AllocatedStorage } : {}),
+    encrypted: own.encrypted ?? false,
+  };
 }
 
 /**

@@ -8,20 +8,18 @@
  * LastSuccessTimestamp (successful runs). Returns the report's key.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { ReportFailed } from '../common/errors';
-import { requireEnv } from '../common/errors';
-import { logger } from '../common/logger';
-import { publishReportMetrics, putJsonReport } from './report-store';
+import { WorkflowReportKind, writeWorkflowReport } from './report-store';
 import {
   BackupReport,
-  SOURCE_DIMENSION,
+  BackupRunSummary,
   backupReportKey,
   backupRunMetrics,
   buildBackupReport,
   parseBackupReportEvent,
 } from './backup-report';
 
-export type { BackupReport, BackupReportEvent, BackupRunSummary, DumpRunResult, SnapshotRunResult, StepError } from './backup-report';
+export type { BackupReport, BackupReportEvent, BackupRunSummary, DumpRunResult, SnapshotRunResult } from './backup-report';
+export type { StepError } from './run-report';
 
 /** What the handler returns. */
 export interface ReportResult {
@@ -34,37 +32,17 @@ export interface ReportResult {
 
 const s3 = new S3Client({});
 
-/**
- * Lambda entry point.
- *
- * @throws InvalidInput for a malformed summary (nothing is written), MissingConfiguration for a missing environment
- *   variable, and S3 errors as they come (then no metric is published: a run whose report is missing is not a success).
- */
-export async function handler(event: unknown): Promise<ReportResult> {
-  const summary = parseBackupReportEvent(event);
-  const bucket = requireEnv('BUCKET_NAME');
-  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
-  const source = requireEnv('SOURCE_ID');
+const BACKUP_REPORT: WorkflowReportKind<BackupRunSummary, BackupReport> = {
+  what: 'backup',
+  parse: parseBackupReportEvent,
+  build: buildBackupReport,
+  key: backupReportKey,
+  metrics: (report) => ({ data: backupRunMetrics(report) }),
+  logFields: (report) => ({ dumps: report.totals.dumps, dumpBytes: report.totals.dumpBytes, snapshots: report.totals.snapshots }),
+};
 
-  const report = buildBackupReport(summary, { source, finishedAt: new Date() });
-  const reportKey = backupReportKey(report);
-  let versionId;
-  try {
-    versionId = await putJsonReport(s3, { bucket, key: reportKey, kmsKeyId }, report);
-  } catch (error) {
-    const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-    throw new ReportFailed(
-      `the ${report.status} backup report could not be written to s3://${bucket}/${reportKey}: ${why}${status !== undefined ? ` (HTTP ${status})` : ''}`,
-    );
-  }
-  publishReportMetrics({ [SOURCE_DIMENSION]: source }, backupRunMetrics(report));
-  logger.info('backup report written', {
-    reportKey,
-    status: report.status,
-    dumps: report.totals.dumps,
-    dumpBytes: report.totals.dumpBytes,
-    snapshots: report.totals.snapshots,
-  });
+/** Lambda entry point: {@link writeWorkflowReport} (its errors too). */
+export async function handler(event: unknown): Promise<ReportResult> {
+  const { report, reportKey, versionId } = await writeWorkflowReport(s3, event, BACKUP_REPORT);
   return { reportKey, status: report.status, ...(versionId ? { versionId } : {}) };
 }

@@ -3,28 +3,11 @@
  * written to `reports/backup/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` (the audit evidence), and the
  * metrics published for it. Everything here is pure; lambda/reporting/backup-report.handler.ts does the I/O.
  */
-import { formatKeyTimestamp } from '../backup/manifest';
 import { InvalidInput } from '../common/errors';
-import {
-  JsonObject,
-  Tier,
-  expectNumber,
-  expectObject,
-  expectOneOf,
-  expectString,
-  expectTiers,
-  expectTimestamp,
-  optionalString,
-} from '../common/validate';
-
-/** Final status of a run. */
-export type RunStatus = 'SUCCEEDED' | 'FAILED';
-
-/** The error a Step Functions `Catch` puts at its `resultPath`. */
-export interface StepError {
-  readonly Error: string;
-  readonly Cause?: string;
-}
+import { JsonObject, Tier, expectNumber, expectObject, expectOneOf, expectString, expectTiers, optionalString } from '../common/validate';
+import { ReportContext, RunStatus, StepError, datedReportKey, executionFields, parseReportEnvelope, parseStepError, reportedError } from './run-report';
+import { BACKUP_REPORT_PREFIX } from '../common/names';
+import { BACKUP_METRICS } from '../common/metrics';
 
 /**
  * One dump as the dump branch returns it. The report reads `database`, `manifestKey`, `dumpKey` and the size
@@ -95,9 +78,6 @@ export interface BackupRunSummary {
 /** Version of the report document's shape. */
 export const REPORT_SCHEMA_VERSION = 1;
 
-/** Key prefix of backup reports. */
-export const BACKUP_REPORT_PREFIX = 'reports/backup/';
-
 /** The JSON document written for every run. */
 export interface BackupReport {
   readonly schemaVersion: typeof REPORT_SCHEMA_VERSION;
@@ -124,16 +104,6 @@ export interface BackupReport {
   readonly snapshot?: SnapshotRunResult;
   readonly drCopy?: SnapshotRunResult;
   readonly error?: { readonly error: string; readonly cause?: string };
-}
-
-/** Longest error cause kept in a report (Step Functions causes can hold whole stack traces). */
-export const MAX_CAUSE_LENGTH = 8192;
-
-/** A caught error as a report holds it: the cause, when there is one, cut to {@link MAX_CAUSE_LENGTH}. */
-export function reportedError(caught: StepError): { readonly error: string; readonly cause?: string } {
-  const cause = caught.Cause;
-  if (cause === undefined) return { error: caught.Error };
-  return { error: caught.Error, cause: cause.length > MAX_CAUSE_LENGTH ? `${cause.slice(0, MAX_CAUSE_LENGTH)}… (truncated)` : cause };
 }
 
 function optionalArrayOfObjects(value: unknown, field: string): JsonObject[] | undefined {
@@ -164,36 +134,14 @@ function parseSnapshot(value: unknown, field: string): SnapshotRunResult | undef
   return snapshot as SnapshotRunResult;
 }
 
-function parseStepError(value: unknown): StepError | undefined {
-  if (value === undefined) return undefined;
-  const error = expectObject(value, 'error');
-  if (error.Cause !== undefined && typeof error.Cause !== 'string') {
-    throw new InvalidInput('error.Cause must be a string (the Cause of a Step Functions Catch)');
-  }
-  return { Error: expectString(error.Error, 'error.Error'), ...(error.Cause !== undefined ? { Cause: error.Cause } : {}) };
-}
-
-/** `arn:aws:states:us-east-1:123456789012:execution:Machine:run-1` → `run-1`. */
-export function executionNameFromId(executionId: string): string {
-  const parts = executionId.split(':');
-  // Standard: arn:aws:states:<region>:<account>:execution:<machine>:<name>; express adds :<uuid>.
-  if (parts.length >= 8 && parts[0] === 'arn' && parts[5] === 'execution') return parts[7];
-  if (parts.length >= 8 && parts[0] === 'arn' && parts[5] === 'express') return parts[7];
-  return parts[parts.length - 1];
-}
-
 /**
  * Validates and normalizes what the state machine sent.
  *
  * @throws InvalidInput naming the field and what to change.
  */
 export function parseBackupReportEvent(event: unknown): BackupRunSummary {
-  const input = expectObject(event, 'event');
-  expectOneOf(input.workflow, 'workflow', ['backup'] as const);
+  const { input, execution } = parseReportEnvelope(event, 'backup');
   const status = expectOneOf(input.status, 'status', ['SUCCEEDED', 'FAILED'] as const);
-  const executionId = expectString(input.executionId, 'executionId');
-  const executionName = optionalString(input.executionName, 'executionName') ?? executionNameFromId(executionId);
-  const startedAt = expectTimestamp(input.startedAt, 'startedAt').toISOString();
   const tiers = expectTiers(input.tiers);
 
   // Merge the Parallel output (if any) with the top-level fields; top-level wins.
@@ -211,16 +159,14 @@ export function parseBackupReportEvent(event: unknown): BackupRunSummary {
     drCopy = parseSnapshot(part.drCopy, `${where}drCopy`) ?? drCopy;
   });
 
-  const error = parseStepError(input.error);
+  const error = parseStepError(input.error, 'error');
   if (status === 'FAILED' && !error) {
     throw new InvalidInput('error must be given for a FAILED run: pass the Catch result ({ Error, Cause }) as "error"');
   }
   return {
     workflow: 'backup',
     status,
-    executionId,
-    executionName,
-    startedAt,
+    ...execution,
     tiers,
     dumps,
     verification,
@@ -237,21 +183,20 @@ export function dumpBytes(dump: DumpRunResult): number {
   return 0;
 }
 
-/** Builds the report document. Pure: `finishedAt` is passed in. */
-export function buildBackupReport(summary: BackupRunSummary, context: { readonly source: string; readonly finishedAt: Date }): BackupReport {
-  const started = new Date(summary.startedAt);
-  const durationSeconds = Math.max(0, Math.round((context.finishedAt.getTime() - started.getTime()) / 10) / 100);
+/** Builds the report document. Pure: `source` and `finishedAt` are passed in. */
+export function buildBackupReport(summary: BackupRunSummary, context: ReportContext): BackupReport {
+  const { executionId, executionName, startedAt, finishedAt, durationSeconds } = executionFields(summary, context.finishedAt);
   const error = summary.error ? reportedError(summary.error) : undefined;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     workflow: 'backup',
     source: context.source,
     status: summary.status,
-    executionId: summary.executionId,
-    executionName: summary.executionName,
+    executionId,
+    executionName,
     tiers: summary.tiers,
-    startedAt: started.toISOString(),
-    finishedAt: context.finishedAt.toISOString(),
+    startedAt,
+    finishedAt,
     durationSeconds,
     totals: {
       dumps: summary.dumps.length,
@@ -266,20 +211,6 @@ export function buildBackupReport(summary: BackupRunSummary, context: { readonly
   };
 }
 
-/** Characters kept from an execution name in a key; anything else becomes `-`. */
-function keySafe(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'run';
-}
-
-/**
- * `<prefix><YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`, dated by the run's start (UTC); the timestamp has the
- * dump keys' format (`20240131T020000.123Z`), so reports sort in time order. Every workflow's report uses this layout.
- */
-export function datedReportKey(prefix: string, startedAt: string, executionName: string): string {
-  const stamp = formatKeyTimestamp(new Date(startedAt));
-  return `${prefix}${stamp.slice(0, 4)}/${stamp.slice(4, 6)}/${stamp.slice(6, 8)}/${stamp}-${keySafe(executionName)}.json`;
-}
-
 /**
  * `reports/backup/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`, dated by the run's start (UTC); the timestamp
  * has the dump keys' format (`20240131T020000.123Z`), so reports sort in time order.
@@ -287,17 +218,6 @@ export function datedReportKey(prefix: string, startedAt: string, executionName:
 export function backupReportKey(report: Pick<BackupReport, 'startedAt' | 'executionName'>): string {
   return datedReportKey(BACKUP_REPORT_PREFIX, report.startedAt, report.executionName);
 }
-
-/** Names of the metrics a backup run publishes (namespace `CdkBackupDr`, dimension `Source`). */
-export const BACKUP_METRICS = {
-  succeeded: 'BackupSucceeded',
-  bytes: 'BackupBytes',
-  durationSeconds: 'BackupDurationSeconds',
-  lastSuccessTimestamp: 'LastSuccessTimestamp',
-} as const;
-
-/** The only dimension of the backup metrics. */
-export const SOURCE_DIMENSION = 'Source';
 
 /** A metric value to publish; `unit` is one of CloudWatch's unit names. */
 export interface MetricDatum {

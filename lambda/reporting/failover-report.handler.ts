@@ -8,52 +8,43 @@
  * returns the outcome with the SNS subject and message the state machine publishes.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { requireEnv } from '../common/errors';
 import {
+  FailoverReport,
+  FailoverRunSummary,
   buildFailoverReport,
   failoverMetrics,
   failoverNotification,
   failoverReportKey,
   parseFailoverReportEvent,
 } from './failover-report';
-import { logger } from '../common/logger';
-import { ReportHandlerResult, reportHandlerResult } from './recovery-workflow-report';
-import { publishReportMetrics, putJsonReport } from './report-store';
-import { SOURCE_DIMENSION } from './backup-report';
+import { ReportHandlerResult } from './recovery-workflow-report';
+import { NotifiedReportKind, writeNotifiedReport } from './report-store';
+import { METRIC_DIMENSIONS } from '../common/metrics';
 
 export type { FailoverReport, FailoverReportEvent, FailoverRunState, FailoverTimings } from './failover-report';
 
 /** What the handler returns (the state machine publishes `subject`/`message` and ends by `status`). */
 export type FailoverReportResult = ReportHandlerResult;
 
-/** The second dimension of the failover metrics. */
-export const MODE_DIMENSION = 'Mode';
-
 const s3 = new S3Client({});
 
-/**
- * Lambda entry point.
- *
- * @throws InvalidInput for a malformed event (nothing is written), MissingConfiguration for a missing environment
- *   variable, S3 errors as they come (then no metric is published).
- */
-export async function handler(event: unknown): Promise<FailoverReportResult> {
-  const summary = parseFailoverReportEvent(event);
-  const bucket = requireEnv('BUCKET_NAME');
-  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
-  const source = requireEnv('SOURCE_ID');
-
-  const report = buildFailoverReport(summary, { source, finishedAt: new Date() });
-  const reportKey = failoverReportKey(report);
-  const versionId = await putJsonReport(s3, { bucket, key: reportKey, kmsKeyId }, report);
-  if (report.mode !== undefined) publishReportMetrics({ [SOURCE_DIMENSION]: source, [MODE_DIMENSION]: report.mode }, failoverMetrics(report));
-  logger.info('failover report written', {
-    reportKey,
-    status: report.status,
+const FAILOVER_REPORT: NotifiedReportKind<FailoverRunSummary, FailoverReport> = {
+  what: 'failover',
+  parse: parseFailoverReportEvent,
+  build: buildFailoverReport,
+  key: failoverReportKey,
+  // An invalid input has no mode and publishes nothing (failoverMetrics is empty).
+  metrics: (report) => ({ data: failoverMetrics(report), ...(report.mode !== undefined ? { dimensions: { [METRIC_DIMENSIONS.mode]: report.mode } } : {}) }),
+  logFields: (report) => ({
     mode: report.mode ?? 'invalid-input',
     failureReasons: report.failureReasons.length,
     ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
     ...(report.dataLossWindowSeconds !== undefined ? { dataLossWindowSeconds: report.dataLossWindowSeconds } : {}),
-  });
-  return reportHandlerResult(report, { reportKey, versionId }, failoverNotification(report, reportKey, bucket));
+  }),
+  notification: failoverNotification,
+};
+
+/** Lambda entry point: {@link writeNotifiedReport} (its errors too). */
+export async function handler(event: unknown): Promise<FailoverReportResult> {
+  return writeNotifiedReport(s3, event, FAILOVER_REPORT);
 }

@@ -9,43 +9,35 @@
 import { InvalidInput } from '../common/errors';
 import {
   CleanupSummary,
+  CollectedRun,
   CollectedRunState,
   ReportCheck,
   ReportEventBase,
   ReportNotification,
-  ReportedExecution,
+  WorkflowReportBase,
   cleanupSummary,
-  executionFields,
   judgeCleanup,
+  judgeSteps,
   finiteNumber,
   nonEmptyString,
-  notificationSubject,
-  parseCollectedState,
-  parseEmulated,
-  parseReportEnvelope,
-  reportChecks,
+  parseCollectedRun,
+  reportHead,
+  reportTail,
   roundSeconds,
+  runNotification,
   secondsBetween,
-  stepFailureReason,
-  verificationFailure,
 } from './recovery-workflow-report';
-import { MetricDatum, RunStatus, datedReportKey, reportedError } from './backup-report';
+import { MetricDatum } from './backup-report';
+import { ReportContext, datedReportKey } from './run-report';
 import { JsonObject } from '../common/validate';
+import { FAILOVER_REPORT_PREFIX } from '../common/names';
+import { FAILOVER_METRICS } from '../common/metrics';
 
-export type { MetricDatum, RunStatus, StepError } from './backup-report';
+export type { MetricDatum } from './backup-report';
+export type { RunStatus, StepError } from './run-report';
 
 /** Version of the failover report's shape. */
 export const FAILOVER_REPORT_SCHEMA_VERSION = 1;
-
-/** Key prefix of failover reports. */
-export const FAILOVER_REPORT_PREFIX = 'reports/failover/';
-
-/** Names of the metrics a failover publishes (namespace `CdkBackupDr`, dimensions `Source` and `Mode`). */
-export const FAILOVER_METRICS = {
-  succeeded: 'FailoverSucceeded',
-  durationSeconds: 'FailoverDurationSeconds',
-  dataLossWindowSeconds: 'DataLossWindowSeconds',
-} as const;
 
 /** Dimension values of `Mode`: a dry run rehearses, the real thing fails over. */
 export type FailoverMode = 'rehearsal' | 'failover';
@@ -93,10 +85,8 @@ export interface FailoverReportEvent extends ReportEventBase {
 }
 
 /** A validated {@link FailoverReportEvent}. */
-export interface FailoverRunSummary extends ReportedExecution {
+export interface FailoverRunSummary extends CollectedRun<FailoverRunState> {
   readonly repointConfigured: boolean;
-  readonly state: FailoverRunState;
-  readonly emulated: string[];
 }
 
 /** Durations measured by the run, seconds. */
@@ -117,20 +107,12 @@ export interface FailoverTimings {
 export type FailoverCheck = ReportCheck;
 
 /** The failover report document. */
-export interface FailoverReport {
+export interface FailoverReport extends WorkflowReportBase {
   readonly schemaVersion: typeof FAILOVER_REPORT_SCHEMA_VERSION;
   readonly workflow: 'failover';
-  readonly source: string;
-  readonly status: RunStatus;
   /** `rehearsal` (dry run) or `failover`; absent when the input was invalid. */
   readonly mode?: FailoverMode;
-  readonly failureReasons: readonly string[];
   readonly failedStep?: FailoverStep;
-  readonly executionId: string;
-  readonly executionName: string;
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly durationSeconds: number;
   /** The validated request, or the input as given when it was refused. */
   readonly request?: JsonObject;
   readonly input?: unknown;
@@ -158,8 +140,6 @@ export interface FailoverReport {
   readonly resourcesKept?: readonly string[];
   /** How to go back, in words (real failovers). */
   readonly failback?: readonly string[];
-  readonly error?: { readonly error: string; readonly cause?: string };
-  readonly emulated?: readonly string[];
 }
 
 /**
@@ -168,10 +148,10 @@ export interface FailoverReport {
  * @throws InvalidInput naming the field
  */
 export function parseFailoverReportEvent(event: unknown): FailoverRunSummary {
-  const { input, execution } = parseReportEnvelope(event, 'failover');
-  if (typeof input.repointConfigured !== 'boolean') throw new InvalidInput('repointConfigured must be true or false');
-  const state = parseCollectedState<FailoverRunState>(input.state, STEP_RESULTS);
-  return { ...execution, repointConfigured: input.repointConfigured, state, emulated: parseEmulated(input.emulated) };
+  return parseCollectedRun<FailoverRunState, { repointConfigured: boolean }>(event, 'failover', STEP_RESULTS, (input) => {
+    if (typeof input.repointConfigured !== 'boolean') throw new InvalidInput('repointConfigured must be true or false');
+    return { repointConfigured: input.repointConfigured };
+  });
 }
 
 function obj(value: unknown): JsonObject | undefined {
@@ -224,22 +204,14 @@ export function measureFailoverTimings(state: FailoverRunState, startedAt: strin
 /**
  * Builds the report and decides the outcome. Pure: `source`, `finishedAt` and where the report goes are passed in.
  */
-export function buildFailoverReport(summary: FailoverRunSummary, context: { readonly source: string; readonly finishedAt: Date }): FailoverReport {
+export function buildFailoverReport(summary: FailoverRunSummary, context: ReportContext): FailoverReport {
   const { state } = summary;
   const request = state.request;
   const plan = state.plan;
   const dryRun = (plan?.dryRun ?? request?.dryRun) === true;
   const mode: FailoverMode | undefined = request ? (dryRun ? 'rehearsal' : 'failover') : undefined;
-  const reasons: string[] = [];
-  let step: FailoverStep | undefined;
-  if (state.error) {
-    step = failedFailoverStep(state);
-    reasons.push(stepFailureReason(step, state.error));
-  }
-
-  const checks = reportChecks(state.verify);
-  const verification = verificationFailure(state.verify, checks, state.error !== undefined);
-  if (verification !== undefined) reasons.push(verification);
+  const verdict = judgeSteps(state, () => failedFailoverStep(state));
+  const { reasons, checks } = verdict;
 
   const verified = state.verify?.passed === true;
   if (request && !dryRun && summary.repointConfigured && verified && !state.error && !state.repoint) {
@@ -302,12 +274,8 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
   return {
     schemaVersion: FAILOVER_REPORT_SCHEMA_VERSION,
     workflow: 'failover',
-    source: context.source,
-    status: reasons.length === 0 ? 'SUCCEEDED' : 'FAILED',
     ...(mode !== undefined ? { mode } : {}),
-    failureReasons: reasons,
-    ...(step !== undefined ? { failedStep: step } : {}),
-    ...executionFields(summary, context.finishedAt),
+    ...reportHead(summary, context, verdict),
     ...(request ? { request } : { input: state.input ?? null }),
     ...(plan ? { plan } : {}),
     ...(recoveryPoint ? { recoveryPoint } : {}),
@@ -330,8 +298,7 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: { read
     ...(cleanup ? { cleanup } : {}),
     ...(resourcesKept.length > 0 ? { resourcesKept } : {}),
     ...(failback ? { failback } : {}),
-    ...(state.error ? { error: reportedError(state.error) } : {}),
-    ...(summary.emulated.length > 0 ? { emulated: summary.emulated } : {}),
+    ...reportTail(summary),
   };
 }
 
@@ -362,24 +329,18 @@ export type FailoverNotification = ReportNotification;
 /** The subject and message published to the notification topic. */
 export function failoverNotification(report: FailoverReport, reportKey: string, bucket: string): FailoverNotification {
   const what = report.mode === 'rehearsal' ? 'failover rehearsal' : report.mode === 'failover' ? 'FAILOVER' : 'failover (invalid input)';
-  const subject = notificationSubject(`cdk-backup-dr ${what} ${report.status}: ${report.source}`);
-  const message = {
-    workflow: 'failover',
-    status: report.status,
-    ...(report.mode !== undefined ? { mode: report.mode } : {}),
-    source: report.source,
-    executionId: report.executionId,
-    report: `s3://${bucket}/${reportKey}`,
-    ...(report.request ? { strategy: report.request.strategy, reason: report.request.reason } : {}),
-    ...(report.database?.endpoint !== undefined ? { endpoint: report.database.endpoint } : {}),
-    ...(report.dataLossWindowSeconds !== undefined ? { dataLossWindowSeconds: report.dataLossWindowSeconds } : {}),
-    ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
-    checks: { total: report.checks.length, failed: report.checks.filter((c) => !c.passed).length },
-    ...(report.repoint ? { repointed: report.repoint.changes } : {}),
-    ...(report.cleanup ? { cleanup: report.cleanup.status } : {}),
-    ...(report.resourcesKept ? { resourcesKept: report.resourcesKept } : {}),
-    ...(report.failureReasons.length > 0 ? { failureReasons: report.failureReasons } : {}),
-    ...(report.emulated ? { emulated: true } : {}),
-  };
-  return { subject, message: JSON.stringify(message, null, 2) };
+  return runNotification(`cdk-backup-dr ${what} ${report.status}: ${report.source}`, report, { bucket, reportKey }, {
+    lead: report.mode !== undefined ? { mode: report.mode } : {},
+    before: {
+      ...(report.request ? { strategy: report.request.strategy, reason: report.request.reason } : {}),
+      ...(report.database?.endpoint !== undefined ? { endpoint: report.database.endpoint } : {}),
+      ...(report.dataLossWindowSeconds !== undefined ? { dataLossWindowSeconds: report.dataLossWindowSeconds } : {}),
+      ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
+    },
+    after: {
+      ...(report.repoint ? { repointed: report.repoint.changes } : {}),
+      ...(report.cleanup ? { cleanup: report.cleanup.status } : {}),
+      ...(report.resourcesKept ? { resourcesKept: report.resourcesKept } : {}),
+    },
+  });
 }

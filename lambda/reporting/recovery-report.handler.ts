@@ -9,12 +9,11 @@
  * subject and message the state machine publishes.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { requireEnv } from '../common/errors';
-import { logger } from '../common/logger';
-import { ReportHandlerResult, reportHandlerResult } from './recovery-workflow-report';
-import { publishReportMetrics, putJsonReport } from './report-store';
+import { ReportHandlerResult } from './recovery-workflow-report';
+import { NotifiedReportKind, writeNotifiedReport } from './report-store';
 import {
-  SOURCE_DIMENSION,
+  RecoveryRunSummary,
+  RecoveryTestReport,
   buildRecoveryReport,
   parseRecoveryReportEvent,
   recoveryNotification,
@@ -29,28 +28,21 @@ export type RecoveryReportResult = ReportHandlerResult;
 
 const s3 = new S3Client({});
 
-/**
- * Lambda entry point.
- *
- * @throws InvalidInput for a malformed event (nothing is written), MissingConfiguration for a missing environment
- *   variable, S3 errors as they come (then no metric is published).
- */
-export async function handler(event: unknown): Promise<RecoveryReportResult> {
-  const summary = parseRecoveryReportEvent(event);
-  const bucket = requireEnv('BUCKET_NAME');
-  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
-  const source = requireEnv('SOURCE_ID');
-
-  const report = buildRecoveryReport(summary, { source, finishedAt: new Date() });
-  const reportKey = recoveryReportKey(report);
-  const versionId = await putJsonReport(s3, { bucket, key: reportKey, kmsKeyId }, report);
-  publishReportMetrics({ [SOURCE_DIMENSION]: source }, recoveryTestMetrics(report));
-  logger.info('recovery test report written', {
-    reportKey,
-    status: report.status,
+const RECOVERY_TEST_REPORT: NotifiedReportKind<RecoveryRunSummary, RecoveryTestReport> = {
+  what: 'recovery test',
+  parse: parseRecoveryReportEvent,
+  build: buildRecoveryReport,
+  key: recoveryReportKey,
+  metrics: (report) => ({ data: recoveryTestMetrics(report) }),
+  logFields: (report) => ({
     failureReasons: report.failureReasons.length,
     ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
     ...(report.dataAgeSeconds !== undefined ? { dataAgeSeconds: report.dataAgeSeconds } : {}),
-  });
-  return reportHandlerResult(report, { reportKey, versionId }, recoveryNotification(report, reportKey, bucket));
+  }),
+  notification: recoveryNotification,
+};
+
+/** Lambda entry point: {@link writeNotifiedReport} (its errors too). */
+export async function handler(event: unknown): Promise<RecoveryReportResult> {
+  return writeNotifiedReport(s3, event, RECOVERY_TEST_REPORT);
 }

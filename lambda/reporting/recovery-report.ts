@@ -4,51 +4,42 @@
  * finished), the JSON document written to `reports/recovery-test/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json`
  * (the audit evidence), its metrics and the SNS message. Pure; lambda/reporting/recovery-report.handler.ts does the I/O.
  *
- * Mirrors ./report (the backup report): same schema version field, key format, cause truncation and metric
- * dimension (`Source`).
+ * Built like the backup report (./backup-report) on ./run-report: same schema version field, key format, cause
+ * truncation and metric dimension (`Source`).
  */
 import {
   CleanupSummary,
+  CollectedRun,
   CollectedRunState,
   ReportCheck,
   ReportEventBase,
   ReportNotification,
-  ReportedExecution,
+  WorkflowReportBase,
   cleanupSummary,
-  executionFields,
   judgeCleanup,
+  judgeSteps,
   finiteNumber,
   nonEmptyString,
-  notificationSubject,
-  parseCollectedState,
-  parseEmulated,
-  parseReportEnvelope,
-  reportChecks,
+  parseCollectedRun,
+  reportHead,
+  reportTail,
   roundSeconds,
+  runNotification,
   secondsBetween,
-  stepFailureReason,
-  verificationFailure,
 } from './recovery-workflow-report';
-import { MetricDatum, RunStatus, datedReportKey, reportedError } from './backup-report';
+import { MetricDatum } from './backup-report';
+import { ReportContext, datedReportKey } from './run-report';
 import { JsonObject, expectOneOf } from '../common/validate';
+import { RECOVERY_REPORT_PREFIX } from '../common/names';
+import { RECOVERY_TEST_METRICS } from '../common/metrics';
 
 export { causeMessage } from './recovery-workflow-report';
 export type { ReportCheck } from './recovery-workflow-report';
-export { SOURCE_DIMENSION } from './backup-report';
-export type { MetricDatum, RunStatus, StepError } from './backup-report';
+export type { MetricDatum } from './backup-report';
+export type { RunStatus, StepError } from './run-report';
 
 /** Version of the recovery-test report's shape. */
 export const RECOVERY_REPORT_SCHEMA_VERSION = 1;
-
-/** Key prefix of recovery-test reports. */
-export const RECOVERY_REPORT_PREFIX = 'reports/recovery-test/';
-
-/** Names of the metrics a recovery test publishes (namespace `CdkBackupDr`, dimension `Source`). */
-export const RECOVERY_TEST_METRICS = {
-  succeeded: 'RecoveryTestSucceeded',
-  restoreDurationSeconds: 'RestoreDurationSeconds',
-  backupAgeSeconds: 'BackupAgeSeconds',
-} as const;
 
 /**
  * The state the machine hands over (`$` of the execution): each field is present once its step has run. Unknown
@@ -103,20 +94,11 @@ export interface RecoveryTimings {
 }
 
 /** The JSON document written for every recovery test. */
-export interface RecoveryTestReport {
+export interface RecoveryTestReport extends WorkflowReportBase {
   readonly schemaVersion: typeof RECOVERY_REPORT_SCHEMA_VERSION;
   readonly workflow: 'recovery-test';
-  readonly source: string;
-  readonly status: RunStatus;
-  /** Why the test failed, one line each; empty when it succeeded. */
-  readonly failureReasons: readonly string[];
   /** The step the run stopped at, when a step failed. */
   readonly failedStep?: FailedStep;
-  readonly executionId: string;
-  readonly executionName: string;
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly durationSeconds: number;
   readonly kind: 'dump' | 'snapshot';
   readonly selection?: JsonObject;
   /** The backup restored (recovery-pick's result), when one was picked. */
@@ -134,15 +116,11 @@ export interface RecoveryTestReport {
   readonly timings: RecoveryTimings;
   readonly checks: readonly ReportCheck[];
   readonly cleanup: CleanupSummary;
-  readonly error?: { readonly error: string; readonly cause?: string };
-  readonly emulated?: readonly string[];
 }
 
 /** A validated {@link RecoveryReportEvent}. */
-export interface RecoveryRunSummary extends ReportedExecution {
+export interface RecoveryRunSummary extends CollectedRun<RecoveryRunState> {
   readonly kind: 'dump' | 'snapshot';
-  readonly state: RecoveryRunState;
-  readonly emulated: string[];
 }
 
 /**
@@ -151,10 +129,9 @@ export interface RecoveryRunSummary extends ReportedExecution {
  * @throws InvalidInput naming the field and what to change.
  */
 export function parseRecoveryReportEvent(event: unknown): RecoveryRunSummary {
-  const { input, execution } = parseReportEnvelope(event, 'recovery-test');
-  const kind = expectOneOf(input.kind, 'kind', ['dump', 'snapshot'] as const);
-  const state = parseCollectedState<RecoveryRunState>(input.state, STEP_RESULTS);
-  return { ...execution, kind, state, emulated: parseEmulated(input.emulated) };
+  return parseCollectedRun<RecoveryRunState, { kind: 'dump' | 'snapshot' }>(event, 'recovery-test', STEP_RESULTS, (input) => ({
+    kind: expectOneOf(input.kind, 'kind', ['dump', 'snapshot'] as const),
+  }));
 }
 
 /** The durations the run measured ({@link RecoveryTimings}). */
@@ -186,18 +163,10 @@ export function failedStep(kind: 'dump' | 'snapshot', state: RecoveryRunState): 
  * The test SUCCEEDED only when: no step failed, the verification ran and every check passed, the data age is within
  * the RPO (when one is configured), and the cleanup finished. Anything else is FAILED, with one reason per cause.
  */
-export function buildRecoveryReport(summary: RecoveryRunSummary, context: { readonly source: string; readonly finishedAt: Date }): RecoveryTestReport {
+export function buildRecoveryReport(summary: RecoveryRunSummary, context: ReportContext): RecoveryTestReport {
   const { state, kind } = summary;
-  const reasons: string[] = [];
-  let step: FailedStep | undefined;
-  if (state.error) {
-    step = failedStep(kind, state);
-    reasons.push(stepFailureReason(step, state.error));
-  }
-
-  const checks = reportChecks(state.verify);
-  const verification = verificationFailure(state.verify, checks, state.error !== undefined);
-  if (verification !== undefined) reasons.push(verification);
+  const verdict = judgeSteps(state, () => failedStep(kind, state));
+  const { reasons, checks } = verdict;
 
   const backup = state.backup;
   const dataAgeSeconds = finiteNumber(backup?.ageSeconds);
@@ -224,11 +193,7 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
   return {
     schemaVersion: RECOVERY_REPORT_SCHEMA_VERSION,
     workflow: 'recovery-test',
-    source: context.source,
-    status: reasons.length === 0 ? 'SUCCEEDED' : 'FAILED',
-    failureReasons: reasons,
-    ...(step !== undefined ? { failedStep: step } : {}),
-    ...executionFields(summary, context.finishedAt),
+    ...reportHead(summary, context, verdict),
     kind,
     ...(state.selection ? { selection: state.selection } : {}),
     ...(backup ? { backup } : {}),
@@ -248,8 +213,7 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: { read
     timings: measureTimings(kind, state),
     checks,
     cleanup,
-    ...(state.error ? { error: reportedError(state.error) } : {}),
-    ...(summary.emulated.length > 0 ? { emulated: summary.emulated } : {}),
+    ...reportTail(summary),
   };
 }
 
@@ -277,20 +241,12 @@ export type RecoveryNotification = ReportNotification;
 
 /** The subject and message published to the notification topic. */
 export function recoveryNotification(report: RecoveryTestReport, reportKey: string, bucket: string): RecoveryNotification {
-  const subject = notificationSubject(`cdk-backup-dr recovery test ${report.status}: ${report.source}`);
-  const message = {
-    workflow: 'recovery-test',
-    status: report.status,
-    source: report.source,
-    executionId: report.executionId,
-    report: `s3://${bucket}/${reportKey}`,
-    ...(report.backup ? { backup: report.backup.id, dataAsOf: report.backup.dataAsOf } : {}),
-    ...(report.dataAgeSeconds !== undefined ? { dataAgeSeconds: report.dataAgeSeconds } : {}),
-    ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
-    checks: { total: report.checks.length, failed: report.checks.filter((c) => !c.passed).length },
-    cleanup: report.cleanup.status,
-    ...(report.failureReasons.length > 0 ? { failureReasons: report.failureReasons } : {}),
-    ...(report.emulated ? { emulated: true } : {}),
-  };
-  return { subject, message: JSON.stringify(message, null, 2) };
+  return runNotification(`cdk-backup-dr recovery test ${report.status}: ${report.source}`, report, { bucket, reportKey }, {
+    before: {
+      ...(report.backup ? { backup: report.backup.id, dataAsOf: report.backup.dataAsOf } : {}),
+      ...(report.dataAgeSeconds !== undefined ? { dataAgeSeconds: report.dataAgeSeconds } : {}),
+      ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
+    },
+    after: { cleanup: report.cleanup.status },
+  });
 }

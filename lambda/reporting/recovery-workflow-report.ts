@@ -1,13 +1,22 @@
 /**
- * What the reports of the two recovery workflows (lib/recovery/: RecoveryTest and Failover) have in common. Both state
+ * What the reports of the two recovery workflows (lib/recovery-test/ RecoveryTest and lib/failover/ Failover) have in common. Both state
  * machines collect each step's result in `$`, catch a failed step into `$.error`, clean up with a `Parallel` whose
  * own failure lands in `$.cleanupError`, verify with the same Lambdas (restore-verify, recovery-verify) and end in a
  * report handler whose result they publish and end by. What decides the outcome (the steps, the RPO, what the cleanup
  * means) differs and stays in ./recovery-report and ./failover-report. Pure.
  */
 import { InvalidInput } from '../common/errors';
-import { RunStatus, StepError, executionNameFromId, reportedError } from './backup-report';
-import { JsonObject, clip, expectObject, expectOneOf, expectString, expectTimestamp, optionalString } from '../common/validate';
+import {
+  ReportContext,
+  ReportedExecution,
+  RunStatus,
+  StepError,
+  executionFields,
+  parseReportEnvelope,
+  parseStepError,
+  reportedError,
+} from './run-report';
+import { JsonObject, clip, expectObject } from '../common/validate';
 
 /** The fields of a recovery workflow's report event besides `workflow`, `state` and the workflow's own. */
 export interface ReportEventBase {
@@ -25,14 +34,6 @@ export interface ReportEventBase {
   readonly emulated?: string[];
 }
 
-/** The execution a report is about, validated. */
-export interface ReportedExecution {
-  readonly executionId: string;
-  readonly executionName: string;
-  /** ISO-8601 UTC. */
-  readonly startedAt: string;
-}
-
 /** `$` of the execution when it reaches the report: the parts both workflows have (each step adds its result). */
 export interface CollectedRunState extends JsonObject {
   /** What a `Catch` caught before the cleanup. */
@@ -41,32 +42,12 @@ export interface CollectedRunState extends JsonObject {
   readonly cleanup?: JsonObject[];
   /** What the cleanup's `Catch` caught. */
   readonly cleanupError?: StepError;
+  /** restore-verify's / recovery-verify's result. */
+  readonly verify?: JsonObject;
 }
 
 function optionalRecord(value: unknown, field: string): JsonObject | undefined {
   return value === undefined || value === null ? undefined : expectObject(value, field);
-}
-
-function parseStepError(value: unknown, field: string): StepError | undefined {
-  if (value === undefined || value === null) return undefined;
-  const error = expectObject(value, field);
-  if (error.Cause !== undefined && typeof error.Cause !== 'string') throw new InvalidInput(`${field}.Cause must be a string`);
-  return { Error: expectString(error.Error, `${field}.Error`), ...(typeof error.Cause === 'string' ? { Cause: error.Cause } : {}) };
-}
-
-/**
- * Validates the event's `workflow` and which execution it is about. Returns the event as an object too, for the
- * workflow's own fields (validated next, before the state, so that errors come in the event's order).
- *
- * @throws InvalidInput naming the field
- */
-export function parseReportEnvelope(event: unknown, workflow: string): { readonly input: JsonObject; readonly execution: ReportedExecution } {
-  const input = expectObject(event, 'event');
-  expectOneOf(input.workflow, 'workflow', [workflow]);
-  const executionId = expectString(input.executionId, 'executionId');
-  const executionName = optionalString(input.executionName, 'executionName') ?? executionNameFromId(executionId);
-  const startedAt = expectTimestamp(input.startedAt, 'startedAt').toISOString();
-  return { input, execution: { executionId, executionName, startedAt } };
 }
 
 /**
@@ -90,6 +71,24 @@ export function parseCollectedState<S extends CollectedRunState>(value: unknown,
     cleanup,
     cleanupError: parseStepError(raw.cleanupError, 'state.cleanupError'),
   } as S;
+}
+
+/**
+ * Validates a recovery workflow's report event in the event's order: the envelope ({@link parseReportEnvelope}), the
+ * workflow's `own` fields, the `state` (with `stepResults`, {@link parseCollectedState}), then `emulated`.
+ *
+ * @throws InvalidInput naming the field
+ */
+export function parseCollectedRun<S extends CollectedRunState, T extends object>(
+  event: unknown,
+  workflow: string,
+  stepResults: readonly string[],
+  own: (input: JsonObject) => T,
+): CollectedRun<S> & T {
+  const { input, execution } = parseReportEnvelope(event, workflow);
+  const fields = own(input);
+  const state = parseCollectedState<S>(input.state, stepResults);
+  return { ...execution, ...fields, state, emulated: parseEmulated(input.emulated) };
 }
 
 /**
@@ -187,15 +186,76 @@ export function verificationFailure(verify: JsonObject | undefined, checks: read
     .join('; ')}`;
 }
 
-/** The report's fields that say which execution it was and how long it ran, until `finishedAt` (when the report was built). */
-export function executionFields(execution: ReportedExecution, finishedAt: Date) {
-  const started = new Date(execution.startedAt);
+/** The fields every recovery workflow's report document has. */
+export interface WorkflowReportBase {
+  readonly source: string;
+  readonly status: RunStatus;
+  /** Why the run failed, one line each; empty when it succeeded. */
+  readonly failureReasons: readonly string[];
+  readonly executionId: string;
+  readonly executionName: string;
+  /** ISO-8601 UTC. */
+  readonly startedAt: string;
+  /** ISO-8601 UTC: when the report was built. */
+  readonly finishedAt: string;
+  readonly durationSeconds: number;
+  readonly checks: readonly ReportCheck[];
+  readonly error?: { readonly error: string; readonly cause?: string };
+  readonly emulated?: readonly string[];
+}
+
+/** A validated report event: the execution, what it collected and what was emulated. */
+export interface CollectedRun<S extends CollectedRunState = CollectedRunState> extends ReportedExecution {
+  readonly state: S;
+  readonly emulated: string[];
+}
+
+/** How a run went: one failure reason per cause, the step a caught error stopped it at, the checks. */
+export interface RunVerdict<Step extends string> {
+  readonly reasons: string[];
+  readonly step?: Step;
+  readonly checks: ReportCheck[];
+}
+
+/**
+ * The verdict both workflows start from: the step a caught error stopped the run at (`failedStep` says which) and the
+ * verification's checks, which fail the run unless they passed. Each workflow then adds its own checks and reasons.
+ */
+export function judgeSteps<Step extends string>(state: CollectedRunState, failedStep: () => Step): RunVerdict<Step> {
+  const reasons: string[] = [];
+  let step: Step | undefined;
+  if (state.error) {
+    step = failedStep();
+    reasons.push(stepFailureReason(step, state.error));
+  }
+  const checks = reportChecks(state.verify);
+  const verification = verificationFailure(state.verify, checks, state.error !== undefined);
+  if (verification !== undefined) reasons.push(verification);
+  return { reasons, ...(step !== undefined ? { step } : {}), checks };
+}
+
+/** What {@link reportHead} returns. */
+export type ReportHead<Step extends string> = Pick<
+  WorkflowReportBase,
+  'source' | 'status' | 'failureReasons' | 'executionId' | 'executionName' | 'startedAt' | 'finishedAt' | 'durationSeconds'
+> & { readonly failedStep?: Step };
+
+/** The report's fields before the workflow's own: the source, the outcome `verdict` decides, the failed step, the execution. */
+export function reportHead<Step extends string>(run: CollectedRun, context: ReportContext, verdict: RunVerdict<Step>): ReportHead<Step> {
   return {
-    executionId: execution.executionId,
-    executionName: execution.executionName,
-    startedAt: started.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    durationSeconds: Math.max(0, Math.round((finishedAt.getTime() - started.getTime()) / 10) / 100),
+    source: context.source,
+    status: verdict.reasons.length === 0 ? 'SUCCEEDED' : 'FAILED',
+    failureReasons: verdict.reasons,
+    ...(verdict.step !== undefined ? { failedStep: verdict.step } : {}),
+    ...executionFields(run, context.finishedAt),
+  };
+}
+
+/** The report's last fields: what the run's `Catch` caught and what was emulated. */
+export function reportTail(run: CollectedRun) {
+  return {
+    ...(run.state.error ? { error: reportedError(run.state.error) } : {}),
+    ...(run.emulated.length > 0 ? { emulated: run.emulated } : {}),
   };
 }
 
@@ -210,6 +270,33 @@ export interface ReportNotification {
 /** `text` as an SNS subject: printable ASCII (anything else becomes `?`), at most 100 characters. */
 export function notificationSubject(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+}
+
+/**
+ * The SNS notification of a run: the subject (see {@link notificationSubject}) and a JSON message with the outcome
+ * (`lead` follows the status), where the report is, the workflow's `before` fields, the checks' count, its `after`
+ * fields, the failure reasons and whether anything was emulated.
+ */
+export function runNotification(
+  subject: string,
+  report: WorkflowReportBase & { readonly workflow: string },
+  where: { readonly bucket: string; readonly reportKey: string },
+  fields: { readonly lead?: JsonObject; readonly before: JsonObject; readonly after: JsonObject },
+): ReportNotification {
+  const message = {
+    workflow: report.workflow,
+    status: report.status,
+    ...fields.lead,
+    source: report.source,
+    executionId: report.executionId,
+    report: `s3://${where.bucket}/${where.reportKey}`,
+    ...fields.before,
+    checks: { total: report.checks.length, failed: report.checks.filter((c) => !c.passed).length },
+    ...fields.after,
+    ...(report.failureReasons.length > 0 ? { failureReasons: report.failureReasons } : {}),
+    ...(report.emulated ? { emulated: true } : {}),
+  };
+  return { subject: notificationSubject(subject), message: JSON.stringify(message, null, 2) };
 }
 
 /** What a report handler returns (the state machine publishes `subject`/`message` and ends by `status`). */

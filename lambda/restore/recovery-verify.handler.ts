@@ -13,21 +13,21 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { VerificationFailed } from '../common/errors';
-import { InvalidInput } from '../common/errors';
+import { InvalidInput, RestoreFailed } from '../common/errors';
 import { logger } from '../common/logger';
 import { LIST_TABLES_SQL } from '../postgres/pg';
-import { connectPg, RestoreFailed, scrubSecrets } from '../postgres/target';
+import { connect, scrubSecrets } from '../postgres/target';
 import { parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from './restore-target';
 import {
   describeFailures,
   judgeValidationQuery,
   runValidationQuery,
   summarize,
-  validationQueryProblems,
   type ValidationQuery,
   type VerifyCheck,
 } from './restore-verify-core';
 import { expectObject } from '../common/validate';
+import { parseVerifyOptions } from './verify-input';
 
 export { VerificationFailed } from '../common/errors';
 export type { ValidationQuery, VerifyCheck } from './restore-verify-core';
@@ -71,26 +71,13 @@ export function tablesPresentCheck(tables: number): VerifyCheck {
 export function parseRecoveryVerifyInput(event: unknown): RecoveryVerifyInput {
   const v = expectObject(event, 'input');
   const target = parseRestoreTarget(v.target);
-  let validationQueries: ValidationQuery[] | undefined;
-  if (v.validationQueries !== undefined) {
-    if (!Array.isArray(v.validationQueries)) throw new InvalidInput('validationQueries must be an array of { name, sql }');
-    validationQueries = v.validationQueries.map((q: unknown, i) => {
-      const o = expectObject(q, `validationQueries[${i}]`);
-      return { name: o.name, sql: o.sql } as ValidationQuery;
-    });
-    const problems = validationQueryProblems(validationQueries);
-    if (problems.length > 0) throw new InvalidInput(problems.join('; '));
-  }
-  if (v.throwOnFailure !== undefined && typeof v.throwOnFailure !== 'boolean') {
-    throw new InvalidInput(`throwOnFailure must be true or false; got ${JSON.stringify(v.throwOnFailure)}`);
-  }
+  const options = parseVerifyOptions(v);
   if (v.queryTimeoutMs !== undefined && !(typeof v.queryTimeoutMs === 'number' && Number.isInteger(v.queryTimeoutMs) && v.queryTimeoutMs >= 1)) {
     throw new InvalidInput(`queryTimeoutMs must be a whole number of milliseconds, at least 1; got ${JSON.stringify(v.queryTimeoutMs)}`);
   }
   return {
     target,
-    ...(validationQueries !== undefined ? { validationQueries } : {}),
-    ...(v.throwOnFailure !== undefined ? { throwOnFailure: v.throwOnFailure } : {}),
+    ...options,
     ...(v.queryTimeoutMs !== undefined ? { queryTimeoutMs: v.queryTimeoutMs } : {}),
   };
 }
@@ -110,7 +97,7 @@ export async function handler(event: unknown): Promise<RecoveryVerifyOutput> {
   const started = process.hrtime.bigint();
   const input = parseRecoveryVerifyInput(event);
   const target = await resolveRestoreTarget(secrets, input.target);
-  const client = await connectPg(target);
+  const client = await connect(target);
   const checks: VerifyCheck[] = [];
   let tables: number;
   try {

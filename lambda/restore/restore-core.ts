@@ -15,7 +15,7 @@
  *   database, then `pg_restore -j jobs <file>` (parallel restore needs a seekable archive). Needs the dump's size
  *   free in `workDir` (Lambda's `/tmp` is at most 10240 MiB); the file is deleted afterwards whatever happens.
  */
-import { spawn, type ChildProcess } from 'child_process';
+import type { ChildProcess } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -23,42 +23,17 @@ import * as path from 'path';
 import { Transform, Writable, type Readable, type TransformCallback } from 'stream';
 import { pipeline } from 'stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { BackupDrError } from '../common/errors';
+import { BackupDrError, ChecksumMismatch, ManifestUnusable, RestoreAborted, RestoreFailed } from '../common/errors';
 import { DUMP_FORMAT, dumpKeyForManifestKey, parseManifestJson, type BackupManifest } from '../backup/manifest';
-import { libpqEnv, toolsLibraryPath } from '../postgres/pg';
-import { buildConninfo, connectPg, quoteIdent, RestoreFailed, scrubSecrets, type PgTarget } from '../postgres/target';
-
-export { RestoreFailed, type PgTarget, type SslMode } from '../postgres/target';
-
-/**
- * The restored bytes differ from the manifest (size or SHA-256): the object was overwritten or corrupted. Never
- * retry it; restore another backup.
- *
- * @example
- * throw new ChecksumMismatch('s3://b/k: sha256 is ab12… but the manifest says 9f00…');
- */
-export class ChecksumMismatch extends BackupDrError {
-  static readonly NAME = 'ChecksumMismatch';
-  override readonly name = ChecksumMismatch.NAME;
-}
-
-/**
- * The restore was stopped through its `AbortSignal` (in Lambda: the function was about to time out);
- * `pg_restore` has been killed.
- *
- * @example
- * throw new RestoreAborted('restore of s3://b/k aborted after 812 s: the Lambda was about to time out');
- */
-export class RestoreAborted extends BackupDrError {
-  static readonly NAME = 'RestoreAborted';
-  override readonly name = RestoreAborted.NAME;
-}
-
-/** The manifest cannot be read or is not a restorable backup. */
-export class ManifestUnusable extends BackupDrError {
-  static readonly NAME = 'ManifestUnusable';
-  override readonly name = ManifestUnusable.NAME;
-}
+import {
+  libpqEnv,
+  readPgToolVersionOutput,
+  resolvePgRestorePath,
+  spawnPgTool,
+  type PgToolExit,
+  type PgToolProcess,
+} from '../postgres/pg-tools';
+import { buildConninfo, connect, quoteIdent, RESTORE_APPLICATION_NAME, scrubSecrets, type PgTarget } from '../postgres/target';
 
 /** Options of {@link runRestore}. */
 export interface RestoreOptions {
@@ -126,8 +101,6 @@ export interface RestoreResult {
   readonly manifest: BackupManifest;
 }
 
-/** The most `pg_restore` stderr kept for an error message (the tail, where the cause is). */
-const STDERR_LIMIT = 16 * 1024;
 /** Room left in `workDir` beyond the dump itself. */
 const DISK_MARGIN_BYTES = 64 * 1024 * 1024;
 
@@ -319,22 +292,10 @@ export async function loadManifest(s3: S3Client, bucket: string, key: string, si
 
 /** Runs `<pgRestorePath> --version` and returns its first line. */
 export async function pgRestoreVersion(pgRestorePath: string): Promise<string> {
-  const child = spawn(pgRestorePath, ['--version'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LD_LIBRARY_PATH: toolsLibraryPath(process.env) },
+  const output = await readPgToolVersionOutput('pg_restore', pgRestorePath).catch((error: unknown) => {
+    throw new RestoreFailed(error instanceof Error ? error.message : String(error));
   });
-  let out = '';
-  child.stdout.setEncoding('utf-8').on('data', (data: string) => (out += data));
-  child.stderr.resume();
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  }).catch((error: unknown) => {
-    throw new RestoreFailed(`cannot run ${pgRestorePath}: ${error instanceof Error ? error.message : String(error)} ` +
-      '(install postgresql-client, or attach the PgToolsLayer in Lambda)');
-  });
-  if (code !== 0) throw new RestoreFailed(`${pgRestorePath} --version exited with code ${code}`);
-  return out.split('\n')[0].trim();
+  return output.split('\n')[0].trim();
 }
 
 /**
@@ -468,24 +429,8 @@ function readError(error: unknown, where: string): Error {
   return new RestoreFailed(`reading ${where} failed: ${name && name !== 'Error' ? `${name}: ` : ''}${reason}`);
 }
 
-/** Where the PgToolsLayer puts pg_restore inside Lambda. */
-export const LAYER_PG_RESTORE_PATH = '/opt/bin/pg_restore';
-
-/** The pg_restore to run: `explicit`, else `PG_RESTORE_PATH`, else the layer's when present, else from `PATH`. */
-export function resolvePgRestorePath(
-  explicit: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-  exists: (file: string) => boolean = fs.existsSync,
-): string {
-  if (explicit) return explicit;
-  if (env.PG_RESTORE_PATH) return env.PG_RESTORE_PATH;
-  return exists(LAYER_PG_RESTORE_PATH) ? LAYER_PG_RESTORE_PATH : 'pg_restore';
-}
-
 function childEnv(target: PgTarget): NodeJS.ProcessEnv {
-  // The password only here, as PGPASSWORD in the child's environment; never on its command line. Other PG*
-  // variables of this process are not inherited, so they cannot redirect pg_restore.
-  return libpqEnv(target, process.env, 'cdk-backup-dr-restore');
+  return libpqEnv(target, process.env, RESTORE_APPLICATION_NAME);
 }
 
 async function openObject(
@@ -523,11 +468,11 @@ async function openObject(
 async function prepareDatabase(options: RestoreOptions): Promise<boolean> {
   const { target } = options;
   if (!options.createDatabase) {
-    const client = await connectPg(target);
+    const client = await connect(target);
     await client.end();
     return false;
   }
-  const client = await connectPg(target, options.maintenanceDatabase ?? 'postgres');
+  const client = await connect(target, { database: options.maintenanceDatabase ?? 'postgres' });
   try {
     await client.query(`CREATE DATABASE ${quoteIdent(target.database)} TEMPLATE template0`);
     return true;
@@ -552,7 +497,7 @@ async function prepareDatabase(options: RestoreOptions): Promise<boolean> {
 async function dropCreatedDatabase(options: RestoreOptions, cause: unknown): Promise<void> {
   const { target } = options;
   try {
-    const client = await connectPg(target, options.maintenanceDatabase ?? 'postgres');
+    const client = await connect(target, { database: options.maintenanceDatabase ?? 'postgres' });
     try {
       const { rows } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
       const force = Number(rows[0].v) >= 130000 ? ' WITH (FORCE)' : '';
@@ -570,29 +515,19 @@ async function dropCreatedDatabase(options: RestoreOptions, cause: unknown): Pro
   }
 }
 
-/** Collects the tail of a child's stderr. */
-function collectStderr(child: ChildProcess): () => string {
-  let tail = '';
-  child.stderr?.setEncoding('utf-8');
-  child.stderr?.on('data', (data: string) => {
-    tail = (tail + data).slice(-STDERR_LIMIT);
+/** Starts pg_restore; a failure to start is a RestoreFailed. */
+function startPgRestore(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin: 'pipe' | 'ignore',
+  secrets: readonly string[],
+): { proc: PgToolProcess; exit: Promise<PgToolExit> } {
+  const proc = spawnPgTool({ tool: 'pg_restore', path: command, args, env, stdin, stdout: 'ignore', secrets });
+  const exit = proc.ended.catch((error: unknown) => {
+    throw new RestoreFailed(error instanceof Error ? error.message : String(error));
   });
-  return () => tail.trim();
-}
-
-/** Resolves with the exit code (or the signal name) when the child has exited and its pipes closed. */
-function exited(child: ChildProcess, command: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve, reject) => {
-    child.once('error', (error) =>
-      reject(new RestoreFailed(`cannot run ${command}: ${error.message} (install postgresql-client, or attach the PgToolsLayer in Lambda)`)),
-    );
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  });
-}
-
-function exitFailure(command: string, result: { code: number | null; signal: NodeJS.Signals | null }, stderr: string, secrets: readonly string[]): RestoreFailed {
-  const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
-  return new RestoreFailed(scrubSecrets(`${path.basename(command)} ${how}: ${stderr || '(no output on stderr)'}`, secrets));
+  return { proc, exit };
 }
 
 /** After pg_restore has stopped reading, at most this much more of the object is read to finish its checksum. */
@@ -660,12 +595,11 @@ async function restoreFromStream(
   secrets: readonly string[],
   maxDrainBytes = MAX_DRAIN_BYTES,
 ): Promise<void> {
-  const child = spawn(command, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
-  const stderr = collectStderr(child);
+  const { proc, exit } = startPgRestore(command, args, env, 'pipe', secrets);
+  const { child } = proc;
   // A failed write (EPIPE once pg_restore has exited) is handled by ChildInput's write callback; this listener only
   // keeps the same error from also surfacing as an unhandled 'error' event.
   child.stdin!.on('error', () => undefined);
-  const exit = exited(child, command);
   const input = new ChildInput(child, maxDrainBytes);
   const fed = pipeline(body, tap, input, { signal }).then(
     () => undefined,
@@ -678,7 +612,7 @@ async function restoreFromStream(
   // pg_restore exited by itself with an error: its stderr is the cause (also when an abort or a read error came
   // while the rest of the object was being drained to finish the checksum).
   if (result.code !== null && result.code !== 0) {
-    const failure = exitFailure(command, result, stderr(), secrets);
+    const failure = new RestoreFailed(proc.describe(result));
     if (streamError) {
       failure.message += ` (the dump's sha256 was not checked: reading stopped at byte ${tap.bytes} of ${tap.expectedBytes})`;
     }
@@ -688,7 +622,7 @@ async function restoreFromStream(
   if (abort) throw abort;
   // Reading S3 failed and we killed pg_restore.
   if (streamError) throw readError(streamError, `the dump (after ${tap.bytes} bytes)`);
-  if (result.code !== 0) throw exitFailure(command, result, stderr(), secrets);
+  if (result.code !== 0) throw new RestoreFailed(proc.describe(result));
 }
 
 async function runChild(
@@ -699,21 +633,15 @@ async function runChild(
   secrets: readonly string[],
 ): Promise<void> {
   throwIfAborted(signal, 'before pg_restore started');
-  const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const stderr = collectStderr(child);
-  let killTimer: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    // SIGTERM lets pg_restore cancel its workers' queries; SIGKILL if it has not gone after 5 s.
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  };
+  const { proc, exit } = startPgRestore(command, args, env, 'ignore', secrets);
+  // SIGTERM lets pg_restore cancel its workers' queries; SIGKILL if it has not gone after 5 s.
+  const onAbort = () => proc.stop(5000);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const result = await exited(child, command);
+    const result = await exit;
     throwIfAborted(signal, 'while pg_restore was running; pg_restore was killed');
-    if (result.code !== 0) throw exitFailure(command, result, stderr(), secrets);
+    if (result.code !== 0) throw new RestoreFailed(proc.describe(result));
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    if (killTimer) clearTimeout(killTimer);
   }
 }

@@ -5,10 +5,11 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvalidInput } from '../common/errors';
-import { DATABASE_NAME_HINT, DATABASE_NAME_PATTERN, MANIFEST_SUFFIX, parseBackupKey } from '../backup/manifest';
+import { MANIFEST_SUFFIX, parseBackupKey } from '../backup/manifest';
 import { SSL_MODES, type PgTarget, type SslMode } from '../postgres/target';
-import { getDatabaseSecret } from '../aws/secrets';
+import { getDatabaseSecret, SECRET_ARN_HINT, SECRET_ARN_PATTERN } from '../aws/secrets';
 import { expectNumber, expectObject, expectOneOf, expectString, optionalString } from '../common/validate';
+import { DATABASE_NAME_HINT, DATABASE_NAME_PATTERN } from '../common/names';
 
 /** Where a handler restores to or verifies. */
 export interface RestoreTargetInput {
@@ -24,12 +25,10 @@ export interface RestoreTargetInput {
   readonly sslMode?: SslMode;
 }
 
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
-
 /** Validates a handler's `target` field. */
 export function parseRestoreTarget(value: unknown, field = 'target'): RestoreTargetInput {
   const v = expectObject(value, field);
-  const secretArn = expectString(v.secretArn, `${field}.secretArn`, SECRET_ARN, 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)');
+  const secretArn = expectString(v.secretArn, `${field}.secretArn`, SECRET_ARN_PATTERN, SECRET_ARN_HINT);
   const host = optionalString(v.host, `${field}.host`);
   const port = v.port === undefined ? undefined : expectNumber(v.port, `${field}.port`, 1);
   if (port !== undefined && (!Number.isInteger(port) || port > 65535)) {

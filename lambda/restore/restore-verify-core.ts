@@ -1,8 +1,8 @@
 /**
  * The restore-verify core: proves that a restored database holds what the backup's manifest says it should.
  *
- * - Exact per-table row counts of every user table (the same table list and count query the dump uses, see
- *   `LIST_TABLES_SQL` in ./pg) compared with the manifest: a missing table, an extra table and a count mismatch are
+ * - Exact per-table row counts of every user table (the dump's own `countAllTables` in ../postgres/pg, so the
+ *   same table list and count query) compared with the manifest: a missing table, an extra table and a count mismatch are
  *   each a failed check.
  * - User-supplied validation queries `{ name, sql }`, each run in its own READ ONLY transaction with a statement
  *   timeout; each must return exactly one row whose first column is boolean `true`.
@@ -11,8 +11,9 @@
  */
 import type { Client, QueryArrayConfig } from 'pg';
 import type { BackupManifest, TableRowCount } from '../backup/manifest';
-import { countRowsSql, LIST_TABLES_SQL, qualifiedName } from '../postgres/pg';
-import { connectPg, RestoreFailed, scrubSecrets, type PgTarget } from '../postgres/target';
+import { RestoreFailed } from '../common/errors';
+import { countAllTables, qualifiedName } from '../postgres/pg';
+import { connect, scrubSecrets, type PgTarget } from '../postgres/target';
 import { clip } from '../common/validate';
 
 /** A check of a restored database. `name` is `table <schema>.<name>` or `query <name>`. */
@@ -215,19 +216,6 @@ export function validationQueryProblems(queries: readonly ValidationQuery[]): st
   return problems;
 }
 
-/** Exact row counts of every user table of the connected database (the dump's table list and count query). */
-export async function countUserTables(client: Client): Promise<TableRowCount[]> {
-  const tables = await client.query<{ schema: string; name: string }>(LIST_TABLES_SQL);
-  const counts: TableRowCount[] = [];
-  for (const { schema, name } of tables.rows) {
-    const result = await client.query<{ rows: string }>(countRowsSql(schema, name));
-    const rows = Number(result.rows[0].rows);
-    if (!Number.isSafeInteger(rows)) throw new RestoreFailed(`row count of ${qualifiedName(schema, name)} is not a safe integer`);
-    counts.push({ schema, name, rows });
-  }
-  return counts;
-}
-
 /** Runs one validation query in a READ ONLY transaction (always rolled back) and reports what it returned. */
 export async function runValidationQuery(client: Client, query: ValidationQuery, timeoutMs: number): Promise<QueryOutcome> {
   await client.query('BEGIN READ ONLY');
@@ -278,11 +266,11 @@ export async function runRestoreVerify(options: RestoreVerifyOptions): Promise<V
   const queries = options.validationQueries ?? [];
   const problems = validationQueryProblems(queries);
   if (problems.length > 0) throw new RangeError(problems.join('; '));
-  const client = await connectPg(options.target);
+  const client = await connect(options.target);
   try {
     let actual: TableRowCount[];
     try {
-      actual = await countUserTables(client);
+      actual = await countAllTables(client);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new RestoreFailed(scrubSecrets(`counting the rows of ${options.target.database} failed: ${reason}`, [options.target.password]));

@@ -7,7 +7,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { VerificationFailed } from '../common/errors';
-import { InvalidInput, requireEnv } from '../common/errors';
+import { requireEnv } from '../common/errors';
 import { logger } from '../common/logger';
 import { loadManifest } from './restore-core';
 import { parseManifestKey, parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from './restore-target';
@@ -15,11 +15,11 @@ import {
   describeFailures,
   listedChecks,
   runRestoreVerify,
-  validationQueryProblems,
   type ValidationQuery,
   type VerifyCheck,
 } from './restore-verify-core';
 import { expectObject } from '../common/validate';
+import { parseVerifyOptions } from './verify-input';
 
 export type { RestoreTargetInput } from './restore-target';
 export type { ValidationQuery, VerifyCheck } from './restore-verify-core';
@@ -56,22 +56,7 @@ export function parseRestoreVerifyInput(event: unknown): RestoreVerifyInput {
   const v = expectObject(event, 'input');
   const manifestKey = parseManifestKey(v.manifestKey);
   const target = parseRestoreTarget(v.target);
-  let validationQueries: ValidationQuery[] | undefined;
-  if (v.validationQueries !== undefined) {
-    if (!Array.isArray(v.validationQueries)) {
-      throw new InvalidInput('validationQueries must be an array of { name, sql }');
-    }
-    validationQueries = v.validationQueries.map((q: unknown, i) => {
-      const o = expectObject(q, `validationQueries[${i}]`);
-      return { name: o.name, sql: o.sql } as ValidationQuery;
-    });
-    const problems = validationQueryProblems(validationQueries);
-    if (problems.length > 0) throw new InvalidInput(problems.join('; '));
-  }
-  if (v.throwOnFailure !== undefined && typeof v.throwOnFailure !== 'boolean') {
-    throw new InvalidInput(`throwOnFailure must be true or false; got ${JSON.stringify(v.throwOnFailure)}`);
-  }
-  return { manifestKey, target, validationQueries, throwOnFailure: v.throwOnFailure };
+  return { manifestKey, target, ...parseVerifyOptions(v) };
 }
 
 const s3 = new S3Client({});

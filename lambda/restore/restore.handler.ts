@@ -17,7 +17,7 @@ import { parseManifestKey, parseRestoreTarget, resolveRestoreTarget, type Restor
 import { expectObject } from '../common/validate';
 
 export type { RestoreTargetInput } from './restore-target';
-export { ChecksumMismatch, ManifestUnusable, RestoreAborted, RestoreFailed } from './restore-core';
+export { ChecksumMismatch, ManifestUnusable, RestoreAborted, RestoreFailed } from '../common/errors';
 
 /** Input of the restore handler. */
 export interface RestoreInput {

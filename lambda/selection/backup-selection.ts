@@ -14,7 +14,7 @@
  * A candidate that is not usable is skipped (and listed in the result) when the selection is `latest` or random;
  * a backup named in the input that is missing or unusable fails the test before anything is created.
  */
-import { BackupDrError, InvalidInput } from '../common/errors';
+import { InvalidInput } from '../common/errors';
 import { BackupManifest, parseBackupKey } from '../backup/manifest';
 import { expectNumber, expectObject, expectString } from '../common/validate';
 import { NOT_OWN_SNAPSHOT } from '../rds/snapshot';
@@ -34,30 +34,6 @@ export type SelectionMode = 'latest' | 'manifestKey' | 'snapshotId' | 'randomWit
 
 /** Longest window `randomWithinDays` accepts (about ten years). */
 export const MAX_RANDOM_WINDOW_DAYS = 3660;
-
-/**
- * No backup matches the selection (nothing in the bucket, an unknown manifest key or snapshot id, nothing in the
- * window). Raised before any scratch resource is created.
- *
- * @example
- * throw new BackupNotFound('no manifest postgres/db1/app/2024/05/01/20240501T020000.000Z.manifest.json in bucket b');
- */
-export class BackupNotFound extends BackupDrError {
-  static readonly NAME = 'BackupNotFound';
-  override readonly name = BackupNotFound.NAME;
-}
-
-/**
- * The backup named in the input exists but cannot be restored as it is (invalid manifest, dump object missing or of
- * another size, archived in Glacier, snapshot not available). Raised before any scratch resource is created.
- *
- * @example
- * throw new BackupUnusable('postgres/…manifest.json: the dump object is in DEEP_ARCHIVE; restore it from Glacier first');
- */
-export class BackupUnusable extends BackupDrError {
-  static readonly NAME = 'BackupUnusable';
-  override readonly name = BackupUnusable.NAME;
-}
 
 /** The mode of a selection. */
 export function selectionMode(selection: BackupSelection): SelectionMode {

@@ -3,13 +3,11 @@
  * dump (in the replica bucket in the DR region). The rules are in ./backup-selection (a manifest that is valid, of
  * this source, whose dump object exists with the manifest's size and is not archived); this module does the I/O.
  */
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { DumpObjectHead, MAX_CANDIDATES_TRIED, dumpCandidates, dumpProblem } from './backup-selection';
-import { BackupManifest, DUMP_KEY_PREFIX, parseManifestJson } from '../backup/manifest';
-
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : '';
-}
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { MAX_CANDIDATES_TRIED, dumpCandidates, dumpProblem } from './backup-selection';
+import { getTextObjectOrUndefined, headObjectOrUndefined } from '../aws/s3';
+import { BackupManifest, parseManifestJson } from '../backup/manifest';
+import { DUMP_KEY_PREFIX } from '../common/names';
 
 /** Every key under `prefix`, page by page. */
 export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
@@ -23,37 +21,41 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
   return keys;
 }
 
-/** The manifest at `key`, `undefined` when there is none, or the reason it is invalid. */
-export async function readManifest(s3: S3Client, bucket: string, key: string): Promise<{ manifest: BackupManifest } | { problem: string } | undefined> {
-  let text: string;
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    if (!out.Body) throw new Error(`GetObject ${key} returned no body`);
-    text = await out.Body.transformToString('utf-8');
-  } catch (error) {
-    if (['NoSuchKey', 'NotFound'].includes(errorName(error))) return undefined;
-    throw error;
-  }
-  const parsed = parseManifestJson(text);
-  return parsed.ok ? { manifest: parsed.manifest } : { problem: `invalid manifest: ${parsed.errors.join('; ')}` };
+/** A dump examined by {@link examineDump}: its manifest when it is valid, and why it cannot be restored. */
+export interface ExaminedDump {
+  readonly manifest?: BackupManifest;
+  /** Absent when the dump can be restored. */
+  readonly problem?: string;
 }
 
-/** The dump object's size, version and storage class at the manifest's version, `undefined` when it is missing. */
-export async function headDump(s3: S3Client, bucket: string, manifest: BackupManifest): Promise<DumpObjectHead | undefined> {
-  try {
-    const out = await s3.send(
-      new HeadObjectCommand({ Bucket: bucket, Key: manifest.s3.key, ...(manifest.s3.versionId ? { VersionId: manifest.s3.versionId } : {}) }),
-    );
-    return {
-      ...(out.ContentLength !== undefined ? { contentLength: out.ContentLength } : {}),
-      ...(out.VersionId !== undefined ? { versionId: out.VersionId } : {}),
-      ...(out.StorageClass !== undefined ? { storageClass: out.StorageClass } : {}),
-      ...(out.Restore !== undefined ? { restore: out.Restore } : {}),
-    };
-  } catch (error) {
-    if (['NotFound', 'NoSuchKey', 'NoSuchVersion', 'BadRequest'].includes(errorName(error))) return undefined;
-    throw error;
-  }
+/**
+ * Reads the manifest at `manifestKey` and heads its dump object (at the manifest's version) to judge it with
+ * {@link dumpProblem}; `undefined` when the manifest does not exist. "Does not exist" is lambda/aws/s3's rule.
+ */
+export async function examineDump(s3: S3Client, bucket: string, source: string, manifestKey: string): Promise<ExaminedDump | undefined> {
+  const text = await getTextObjectOrUndefined(s3, bucket, manifestKey);
+  if (text === undefined) return undefined;
+  const parsed = parseManifestJson(text);
+  if (!parsed.ok) return { problem: `invalid manifest: ${parsed.errors.join('; ')}` };
+  const manifest = parsed.manifest;
+  const head = await headObjectOrUndefined(s3, bucket, manifest.s3.key, manifest.s3.versionId);
+  const problem = dumpProblem(
+    manifestKey,
+    manifest,
+    source,
+    head && {
+      ...(head.ContentLength !== undefined ? { contentLength: head.ContentLength } : {}),
+      ...(head.VersionId !== undefined ? { versionId: head.VersionId } : {}),
+      ...(head.StorageClass !== undefined ? { storageClass: head.StorageClass } : {}),
+      ...(head.Restore !== undefined ? { restore: head.Restore } : {}),
+    },
+  );
+  return { manifest, ...(problem !== undefined ? { problem } : {}) };
+}
+
+/** Why an examined dump is skipped: its problem, or that its manifest is gone. */
+export function skipReason(examined: ExaminedDump | undefined): string {
+  return examined?.problem ?? 'the manifest disappeared while listing';
 }
 
 /** The newest restorable dump, and why newer ones were skipped. */
@@ -73,18 +75,9 @@ export async function newestRestorableDump(s3: S3Client, bucket: string, source:
   const candidates = dumpCandidates(await listKeys(s3, bucket, prefix), source, database);
   const skipped: string[] = [];
   for (const candidate of candidates.slice(0, MAX_CANDIDATES_TRIED)) {
-    const read = await readManifest(s3, bucket, candidate.manifestKey);
-    if (read === undefined) {
-      skipped.push(`${candidate.manifestKey}: the manifest disappeared while listing`);
-      continue;
-    }
-    if ('problem' in read) {
-      skipped.push(`${candidate.manifestKey}: ${read.problem}`);
-      continue;
-    }
-    const problem = dumpProblem(candidate.manifestKey, read.manifest, source, await headDump(s3, bucket, read.manifest));
-    if (problem === undefined) return { manifestKey: candidate.manifestKey, manifest: read.manifest, candidates: candidates.length, skipped };
-    skipped.push(`${candidate.manifestKey}: ${problem}`);
+    const found = await examineDump(s3, bucket, source, candidate.manifestKey);
+    if (found?.manifest && found.problem === undefined) return { manifestKey: candidate.manifestKey, manifest: found.manifest, candidates: candidates.length, skipped };
+    skipped.push(`${candidate.manifestKey}: ${skipReason(found)}`);
   }
   return { candidates: candidates.length, skipped };
 }

@@ -14,19 +14,15 @@
  */
 import { randomInt } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DBClusterSnapshot, DBSnapshot, DescribeDBClusterSnapshotsCommand, DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   BackupKind,
-  BackupNotFound,
   BackupSelection,
-  BackupUnusable,
   MAX_CANDIDATES_TRIED,
   PickedBackup,
   SkippedBackup,
   SnapshotCandidate,
   ageSeconds,
   dumpCandidates,
-  dumpProblem,
   orderCandidates,
   parseSelection,
   pickedDump,
@@ -35,14 +31,16 @@ import {
   snapshotProblem,
   sortNewestFirst,
 } from './backup-selection';
-import { headDump, listKeys, readManifest } from './dump-lookup';
-import { InvalidInput, MissingConfiguration, requireEnv } from '../common/errors';
+import { examineDump, listKeys, skipReason } from './dump-lookup';
+import { listSnapshots } from '../rds/client';
+import { BackupNotFound, BackupUnusable, InvalidInput, MissingConfiguration, requireEnv } from '../common/errors';
 import { logger } from '../common/logger';
-import { BackupManifest, DATABASE_NAME_HINT, DUMP_KEY_PREFIX, isValidDatabaseName, parseBackupKey } from '../backup/manifest';
-import { isOwnSnapshot, tagRecord } from '../rds/snapshot';
+import { BackupManifest, parseBackupKey } from '../backup/manifest';
+import { isOwnSnapshot } from '../rds/snapshot';
 import { expectObject, expectOneOf } from '../common/validate';
+import { DATABASE_NAME_HINT, DUMP_KEY_PREFIX, isDatabaseName } from '../common/names';
 
-export { BackupNotFound, BackupUnusable } from './backup-selection';
+export { BackupNotFound, BackupUnusable } from '../common/errors';
 export type { BackupKind, BackupSelection, PickedBackup, PickedDump, PickedSnapshot, SkippedBackup } from './backup-selection';
 
 /** Input of the recovery-pick handler. */
@@ -61,7 +59,6 @@ export function parsePickInput(event: unknown): { kind: BackupKind; selection: B
 }
 
 const s3 = new S3Client({});
-const rds = new RDSClient({});
 
 function rpoSeconds(): number | undefined {
   const text = process.env.RPO_SECONDS;
@@ -69,19 +66,6 @@ function rpoSeconds(): number | undefined {
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) throw new MissingConfiguration(`RPO_SECONDS must be a positive whole number; got ${JSON.stringify(text)}`);
   return value;
-}
-
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : '';
-}
-
-/** The manifest and why it cannot be used (or undefined), or `undefined` when the manifest does not exist. */
-async function examineDump(bucket: string, source: string, manifestKey: string): Promise<{ manifest?: BackupManifest; problem?: string } | undefined> {
-  const read = await readManifest(s3, bucket, manifestKey);
-  if (!read) return undefined;
-  if ('problem' in read) return { problem: read.problem };
-  const problem = dumpProblem(manifestKey, read.manifest, source, await headDump(s3, bucket, read.manifest));
-  return { manifest: read.manifest, ...(problem !== undefined ? { problem } : {}) };
 }
 
 function dumpResult(selection: BackupSelection, manifestKey: string, manifest: BackupManifest, skipped: SkippedBackup[], now: Date): PickedBackup {
@@ -103,7 +87,7 @@ async function pickDump(selection: BackupSelection): Promise<PickedBackup> {
   const bucket = requireEnv('BUCKET_NAME');
   const source = requireEnv('SOURCE_ID');
   const database = process.env.DATABASE || undefined;
-  if (database !== undefined && !isValidDatabaseName(database)) throw new MissingConfiguration(`DATABASE ${DATABASE_NAME_HINT}`);
+  if (database !== undefined && !isDatabaseName(database)) throw new MissingConfiguration(`DATABASE ${DATABASE_NAME_HINT}`);
   const now = new Date();
 
   if ('manifestKey' in selection) {
@@ -111,7 +95,7 @@ async function pickDump(selection: BackupSelection): Promise<PickedBackup> {
     if (parseBackupKey(key)?.source !== source) {
       throw new InvalidInput(`selection.manifestKey must be a backup of this source, under ${DUMP_KEY_PREFIX}${source}/; got ${JSON.stringify(key)}`);
     }
-    const found = await examineDump(bucket, source, key);
+    const found = await examineDump(s3, bucket, source, key);
     if (!found) throw new BackupNotFound(`there is no manifest ${key} in bucket ${bucket}: no such backup`);
     if (found.problem !== undefined || !found.manifest) throw new BackupUnusable(`${key} cannot be restored: ${found.problem ?? 'unreadable manifest'}`);
     return dumpResult(selection, key, found.manifest, [], now);
@@ -126,12 +110,12 @@ async function pickDump(selection: BackupSelection): Promise<PickedBackup> {
   }
   const skipped: SkippedBackup[] = [];
   for (const candidate of ordered.slice(0, MAX_CANDIDATES_TRIED)) {
-    const found = await examineDump(bucket, source, candidate.manifestKey);
+    const found = await examineDump(s3, bucket, source, candidate.manifestKey);
     if (found?.manifest && found.problem === undefined) {
       if (skipped.length > 0) logger.warn('newer backups skipped', { skipped: skipped.length, picked: candidate.manifestKey });
       return dumpResult(selection, candidate.manifestKey, found.manifest, skipped, now);
     }
-    skipped.push({ id: candidate.manifestKey, reason: found?.problem ?? 'the manifest disappeared while listing' });
+    skipped.push({ id: candidate.manifestKey, reason: skipReason(found) });
   }
   throw new BackupUnusable(
     `none of the ${Math.min(ordered.length, MAX_CANDIDATES_TRIED)} newest backups ${where}under s3://${bucket}/${prefix} can be restored: ` +
@@ -139,69 +123,10 @@ async function pickDump(selection: BackupSelection): Promise<PickedBackup> {
   );
 }
 
-function instanceCandidate(s: DBSnapshot): SnapshotCandidate {
-  return {
-    snapshotId: s.DBSnapshotIdentifier ?? '',
-    snapshotArn: s.DBSnapshotArn ?? '',
-    status: s.Status ?? '',
-    timestamp: new Date(s.SnapshotCreateTime ?? 0),
-    tags: tagRecord(s.TagList),
-    ...(s.Engine ? { engine: s.Engine } : {}),
-    ...(s.EngineVersion ? { engineVersion: s.EngineVersion } : {}),
-    ...(s.MasterUsername ? { masterUsername: s.MasterUsername } : {}),
-    encrypted: s.Encrypted ?? false,
-    ...(s.DBInstanceIdentifier ? { sourceIdentifier: s.DBInstanceIdentifier } : {}),
-    ...(s.SnapshotType ? { snapshotType: s.SnapshotType } : {}),
-  };
-}
-
-function clusterCandidate(s: DBClusterSnapshot): SnapshotCandidate {
-  return {
-    snapshotId: s.DBClusterSnapshotIdentifier ?? '',
-    snapshotArn: s.DBClusterSnapshotArn ?? '',
-    status: s.Status ?? '',
-    timestamp: new Date(s.SnapshotCreateTime ?? 0),
-    tags: tagRecord(s.TagList),
-    ...(s.Engine ? { engine: s.Engine } : {}),
-    ...(s.EngineVersion ? { engineVersion: s.EngineVersion } : {}),
-    ...(s.MasterUsername ? { masterUsername: s.MasterUsername } : {}),
-    encrypted: s.StorageEncrypted ?? false,
-    ...(s.DBClusterIdentifier ? { sourceIdentifier: s.DBClusterIdentifier } : {}),
-    ...(s.SnapshotType ? { snapshotType: s.SnapshotType } : {}),
-  };
-}
-
-/** The manual snapshots of `identifier` (or the one named `snapshotId`), all pages. */
-async function listSnapshots(kind: 'instance' | 'cluster', identifier: string, snapshotId?: string): Promise<SnapshotCandidate[]> {
-  const out: SnapshotCandidate[] = [];
-  let marker: string | undefined;
-  try {
-    do {
-      if (kind === 'instance') {
-        const page = await rds.send(
-          new DescribeDBSnapshotsCommand(
-            snapshotId !== undefined ? { DBSnapshotIdentifier: snapshotId, Marker: marker } : { DBInstanceIdentifier: identifier, SnapshotType: 'manual', Marker: marker },
-          ),
-        );
-        out.push(...(page.DBSnapshots ?? []).map(instanceCandidate));
-        marker = page.Marker;
-      } else {
-        const page = await rds.send(
-          new DescribeDBClusterSnapshotsCommand(
-            snapshotId !== undefined
-              ? { DBClusterSnapshotIdentifier: snapshotId, Marker: marker }
-              : { DBClusterIdentifier: identifier, SnapshotType: 'manual', Marker: marker },
-          ),
-        );
-        out.push(...(page.DBClusterSnapshots ?? []).map(clusterCandidate));
-        marker = page.Marker;
-      }
-    } while (marker !== undefined && marker !== '');
-  } catch (error) {
-    if (snapshotId !== undefined && ['DBSnapshotNotFound', 'DBSnapshotNotFoundFault', 'DBClusterSnapshotNotFoundFault'].includes(errorName(error))) return [];
-    throw error;
-  }
-  return out;
+/** The manual snapshots of `identifier` (or the one named `snapshotId`) in the Lambda's region, all pages. */
+async function listSnapshotCandidates(kind: 'instance' | 'cluster', identifier: string, snapshotId?: string): Promise<SnapshotCandidate[]> {
+  const found = await listSnapshots(undefined, kind, snapshotId !== undefined ? { snapshotId } : { sourceIdentifier: identifier });
+  return found.map((s) => ({ ...s, timestamp: s.snapshotCreateTime ?? new Date(0) }));
 }
 
 function snapshotResult(selection: BackupSelection, kind: 'instance' | 'cluster', s: SnapshotCandidate, skipped: SkippedBackup[], now: Date): PickedBackup {
@@ -235,7 +160,7 @@ async function pickSnapshot(selection: BackupSelection): Promise<PickedBackup> {
   const now = new Date();
 
   if ('snapshotId' in selection) {
-    const [found] = await listSnapshots(kind, identifier, selection.snapshotId);
+    const [found] = await listSnapshotCandidates(kind, identifier, selection.snapshotId);
     if (!found) throw new BackupNotFound(`there is no ${kind} snapshot ${JSON.stringify(selection.snapshotId)}: no such backup`);
     const problem =
       found.sourceIdentifier !== undefined && found.sourceIdentifier.toLowerCase() !== identifier.toLowerCase()
@@ -245,7 +170,7 @@ async function pickSnapshot(selection: BackupSelection): Promise<PickedBackup> {
     return snapshotResult(selection, kind, found, [], now);
   }
 
-  const all = sortNewestFirst(await listSnapshots(kind, identifier), (s) => s.snapshotId);
+  const all = sortNewestFirst(await listSnapshotCandidates(kind, identifier), (s) => s.snapshotId);
   const ordered = orderCandidates(all, selection, now, randomInt);
   const where = 'randomWithinDays' in selection ? ` within the last ${selection.randomWithinDays} days` : '';
   if (ordered.length === 0) throw new BackupNotFound(`no manual ${kind} snapshot of ${identifier}${where}: nothing to restore`);

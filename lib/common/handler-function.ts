@@ -7,6 +7,10 @@ import { Construct } from 'constructs';
 import { Validations } from 'aws-cdk-lib';
 import { acknowledgeHipaaAndNist } from './nag';
 import { handlerCode } from './handler-code';
+import { METRICS_NAMESPACE } from '../../lambda/common/metrics';
+
+/** Longest a Lambda may run (15 minutes): a dump, or the restore or verification of one, must fit. */
+export const LAMBDA_MAX_TIMEOUT = Duration.minutes(15);
 
 /** Props for {@link HandlerFunction}. */
 export interface HandlerFunctionProps {
@@ -81,7 +85,7 @@ export class HandlerFunction extends lambda.Function {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: `cdk-backup-dr-${props.handlerName}`,
-        POWERTOOLS_METRICS_NAMESPACE: 'CdkBackupDr',
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...props.environment,
       },
     });

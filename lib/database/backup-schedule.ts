@@ -1,5 +1,6 @@
 import { TimeZone } from 'aws-cdk-lib';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { ConfigurationError } from '../common/errors';
 
 /** A retention tier a backup run satisfies; recorded in the manifest and the report. */
 export type BackupTier = 'daily' | 'weekly' | 'monthly' | 'yearly';
@@ -73,7 +74,7 @@ export class BackupSchedule {
     const { hour, minute } = checkedTime(options);
     const month = options.month ?? 1;
     if (!Number.isInteger(month) || month < 1 || month > 12) {
-      throw new Error(`BackupSchedule.yearly: month must be an integer from 1 to 12, got ${month}.`);
+      throw new ConfigurationError(`BackupSchedule.yearly: month must be an integer from 1 to 12, got ${month}.`);
     }
     const day = checkedDayOfMonth(options.day ?? 1);
     return new BackupSchedule(`yearly-${month}-${day}`, cron({ minute, hour, day: `${day}`, month: `${month}`, weekDay: '?' }), options.timeZone, [
@@ -87,11 +88,11 @@ export class BackupSchedule {
   public static cron(options: { readonly expression: string; readonly tiers: BackupTier[]; readonly timeZone?: TimeZone; readonly id?: string }): BackupSchedule {
     validateCronExpression(options.expression);
     if (options.tiers.length === 0) {
-      throw new Error('BackupSchedule.cron: tiers must name at least one of daily, weekly, monthly, yearly.');
+      throw new ConfigurationError('BackupSchedule.cron: tiers must name at least one of daily, weekly, monthly, yearly.');
     }
     const unknown = options.tiers.filter((t) => !BACKUP_TIERS.includes(t));
     if (unknown.length > 0) {
-      throw new Error(`BackupSchedule.cron: unknown tier(s) ${unknown.join(', ')}; use daily, weekly, monthly or yearly.`);
+      throw new ConfigurationError(`BackupSchedule.cron: unknown tier(s) ${unknown.join(', ')}; use daily, weekly, monthly or yearly.`);
     }
     return new BackupSchedule(options.id ?? 'custom', options.expression, options.timeZone, [...new Set(options.tiers)]);
   }
@@ -121,17 +122,17 @@ function checkedTime(time: TimeOfDay): { hour: number; minute: number } {
   const hour = time.hour ?? 3;
   const minute = time.minute ?? 0;
   if (!Number.isInteger(hour) || hour < 0 || hour > 23) {
-    throw new Error(`BackupSchedule: hour must be an integer from 0 to 23, got ${hour}.`);
+    throw new ConfigurationError(`BackupSchedule: hour must be an integer from 0 to 23, got ${hour}.`);
   }
   if (!Number.isInteger(minute) || minute < 0 || minute > 59) {
-    throw new Error(`BackupSchedule: minute must be an integer from 0 to 59, got ${minute}.`);
+    throw new ConfigurationError(`BackupSchedule: minute must be an integer from 0 to 59, got ${minute}.`);
   }
   return { hour, minute };
 }
 
 function checkedDayOfMonth(day: number): number {
   if (!Number.isInteger(day) || day < 1 || day > 28) {
-    throw new Error(`BackupSchedule: day of month must be an integer from 1 to 28 (so every month has it), got ${day}.`);
+    throw new ConfigurationError(`BackupSchedule: day of month must be an integer from 1 to 28 (so every month has it), got ${day}.`);
   }
   return day;
 }
@@ -150,19 +151,19 @@ export function validateCronExpression(expression: string): void {
   const match = /^cron\((.*)\)$/.exec(expression.trim());
   const help = 'Write it as cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 3 * * ? *).';
   if (!match) {
-    throw new Error(`Invalid cron expression '${expression}': it must be wrapped in cron(...). ${help}`);
+    throw new ConfigurationError(`Invalid cron expression '${expression}': it must be wrapped in cron(...). ${help}`);
   }
   const fields = match[1].trim().split(/\s+/);
   if (fields.length !== 6) {
-    throw new Error(`Invalid cron expression '${expression}': it has ${fields.length} fields, EventBridge Scheduler needs 6. ${help}`);
+    throw new ConfigurationError(`Invalid cron expression '${expression}': it has ${fields.length} fields, EventBridge Scheduler needs 6. ${help}`);
   }
   const bad = fields.find((f) => !CRON_FIELD.test(f));
   if (bad !== undefined) {
-    throw new Error(`Invalid cron expression '${expression}': field '${bad}' has characters cron does not allow. ${help}`);
+    throw new ConfigurationError(`Invalid cron expression '${expression}': field '${bad}' has characters cron does not allow. ${help}`);
   }
   const [minutes, hours, dayOfMonth, , dayOfWeek] = fields;
   if ((dayOfMonth === '?') === (dayOfWeek === '?')) {
-    throw new Error(`Invalid cron expression '${expression}': exactly one of day-of-month and day-of-week must be '?'. ${help}`);
+    throw new ConfigurationError(`Invalid cron expression '${expression}': exactly one of day-of-month and day-of-week must be '?'. ${help}`);
   }
   checkRange(expression, 'minutes', minutes, 59);
   checkRange(expression, 'hours', hours, 23);
@@ -171,7 +172,7 @@ export function validateCronExpression(expression: string): void {
 function checkRange(expression: string, name: string, field: string, max: number): void {
   for (const n of field.split(/[,\-/]/)) {
     if (/^\d+$/.test(n) && Number(n) > max) {
-      throw new Error(`Invalid cron expression '${expression}': ${name} value ${n} is above ${max}.`);
+      throw new ConfigurationError(`Invalid cron expression '${expression}': ${name} value ${n} is above ${max}.`);
     }
   }
 }

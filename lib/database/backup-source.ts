@@ -2,6 +2,8 @@ import { Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { isSourceName, SOURCE_NAME_HINT } from '../../lambda/common/names';
+import { ConfigurationError } from '../common/errors';
 
 /** What kind of database a {@link BackupSource} points at. */
 export type BackupSourceKind = 'instance' | 'cluster' | 'endpoint';
@@ -71,7 +73,7 @@ export class BackupSource {
   public static fromEndpoint(options: BackupEndpointOptions): BackupSource {
     const port = options.port ?? 5432;
     if (!Token.isUnresolved(port) && (!Number.isInteger(port) || port < 1 || port > 65535)) {
-      throw new Error(`BackupSource.fromEndpoint: port must be an integer from 1 to 65535, got ${port}.`);
+      throw new ConfigurationError(`BackupSource.fromEndpoint: port must be an integer from 1 to 65535, got ${port}.`);
     }
     validateSourceName(options.name);
     return new BackupSource('endpoint', {
@@ -137,9 +139,7 @@ export class BackupSource {
 /** Source names become S3 key segments and metric dimensions. */
 export function validateSourceName(name: string): void {
   if (Token.isUnresolved(name)) return;
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
-    throw new Error(
-      `Backup source name '${name}' is not usable in S3 keys: use 1-63 lowercase letters, digits and hyphens, starting with a letter or digit.`,
-    );
+  if (!isSourceName(name)) {
+    throw new ConfigurationError(`Backup source name '${name}' is not usable in S3 keys and metric dimensions: it ${SOURCE_NAME_HINT}.`);
   }
 }

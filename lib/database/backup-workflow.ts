@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,8 +7,14 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import type { DumpInput } from '../../lambda/backup/dump.handler';
+import type { VerifyOneInput } from '../../lambda/backup/verify.handler';
+import type { CopySnapshotInput, CreateSnapshotInput, WaitSnapshotInput } from '../../lambda/rds/snapshot-input';
+import type { BackupReportEvent } from '../../lambda/reporting/backup-report.handler';
+import { ConfigurationError } from '../common/errors';
 import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
-import { alertOnUnreportedEnd } from '../common/unreported-end-alert';
+import { type Payload, taskInput } from '../common/payload';
+import { EXECUTION_FIELDS, pollAttempts, retryNotification, retryWhileNotReady, workflowStateMachine } from '../common/workflow';
 import { BackupSourceKind } from './backup-source';
 
 /** The dump branch of the workflow. */
@@ -86,7 +92,7 @@ export class BackupWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: BackupWorkflowProps) {
     super(scope, id);
     if (!props.dump && !props.snapshot) {
-      throw new Error('BackupWorkflow needs a dump step, a snapshot step, or both: there is nothing to back up.');
+      throw new ConfigurationError('needs a dump step, a snapshot step, or both: there is nothing to back up.', this, { subject: 'BackupWorkflow' });
     }
 
     const init = new sfn.Pass(this, 'Start run', {
@@ -94,8 +100,7 @@ export class BackupWorkflow extends Construct {
       parameters: {
         'tiers.$': '$.tiers',
         'startedAt.$': '$$.Execution.StartTime',
-        'executionId.$': '$$.Execution.Id',
-        'executionName.$': '$$.Execution.Name',
+        ...EXECUTION_FIELDS,
       },
     });
     const defaultTiers = new sfn.Pass(this, 'Default tiers', {
@@ -110,9 +115,11 @@ export class BackupWorkflow extends Construct {
     if (props.dump) backup.branch(this.dumpBranch(props.dump));
     if (props.snapshot) backup.branch(this.snapshotBranch(props.snapshot, props.snapshotWaitTimeout ?? Duration.hours(4)));
     if (props.timeout && props.snapshot && props.timeout.toMinutes() < 2 * (props.snapshotWaitTimeout ?? Duration.hours(4)).toMinutes()) {
-      throw new Error(
-        `BackupWorkflow: timeout (${props.timeout.toHumanString()}) is shorter than waiting for the snapshot and its DR copy ` +
+      throw new ConfigurationError(
+        `timeout (${props.timeout.toHumanString()}) is shorter than waiting for the snapshot and its DR copy ` +
           `(2 x snapshotWaitTimeout = ${2 * (props.snapshotWaitTimeout ?? Duration.hours(4)).toMinutes()} minutes); raise timeout or lower snapshotWaitTimeout.`,
+        this,
+        { subject: 'BackupWorkflow' },
       );
     }
 
@@ -135,7 +142,7 @@ export class BackupWorkflow extends Construct {
       }),
       resultPath: sfn.JsonPath.DISCARD,
     });
-    notify.addRetry({ errors: ['States.ALL'], maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    retryNotification(notify);
     notify.next(failed);
 
     const reportFailure = this.reportTask('Report failure', props.reportFunction, 'FAILED');
@@ -152,20 +159,12 @@ export class BackupWorkflow extends Construct {
 
     const snapshotWait = props.snapshotWaitTimeout ?? Duration.hours(4);
     const timeout = props.timeout ?? Duration.minutes(2 * snapshotWait.toMinutes() + 60);
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      encryptionKey: props.logsKey,
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    this.stateMachine = workflowStateMachine(this, {
+      definition: hasTiers,
       comment: 'cdk-backup-dr backup: dump + verify and/or snapshot + DR copy, report, notify on failure',
-      definitionBody: sfn.DefinitionBody.fromChainable(hasTiers),
       timeout,
-      tracingEnabled: true,
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-    });
-    alertOnUnreportedEnd(this, 'TimedOutOrAborted', {
-      stateMachine: this.stateMachine,
+      logsKey: props.logsKey,
+      logRetention: props.logRetention,
       topic: props.notificationTopic,
       workflow: 'backup',
       afterwards:
@@ -179,18 +178,14 @@ export class BackupWorkflow extends Construct {
   private dumpBranch(step: BackupWorkflowDumpStep): sfn.IChainable {
     const dump = new tasks.LambdaInvoke(this, 'Dump', {
       lambdaFunction: step.dumpFunction,
-      payload: sfn.TaskInput.fromObject({
-        target: { ...step.target, ...(step.target.port ? { port: step.target.port } : {}) },
-        databases: step.databases,
-        'tiers.$': '$.tiers',
-      }),
+      payload: taskInput<DumpInput>({ target: step.target, databases: step.databases, 'tiers.$': '$.tiers' }),
       resultSelector: { 'backups.$': '$.Payload.backups' },
       retryOnServiceExceptions: true,
     });
     const verifyEach = new sfn.Map(this, 'Verify each dump', {
       itemsPath: '$.backups',
       maxConcurrency: 2,
-      itemSelector: { 'manifestKey.$': '$$.Map.Item.Value.manifestKey' },
+      itemSelector: { 'manifestKey.$': '$$.Map.Item.Value.manifestKey' } satisfies Payload<VerifyOneInput>,
       resultPath: '$.verification',
     });
     const verify = new tasks.LambdaInvoke(this, 'Verify', {
@@ -202,7 +197,7 @@ export class BackupWorkflow extends Construct {
     });
     // A fresh object is still replicating (RTC: 99.99% within 15 minutes): the verifier says NotReady until the
     // replica's copy is there; past 20 minutes the run fails.
-    verify.addRetry({ errors: ['NotReady'], interval: Duration.minutes(1), maxAttempts: 20, backoffRate: 1 });
+    retryWhileNotReady(verify, Duration.minutes(1), 20);
     verifyEach.itemProcessor(verify);
     return dump.next(verifyEach).next(
       new sfn.Pass(this, 'Dump result', {
@@ -212,10 +207,24 @@ export class BackupWorkflow extends Construct {
   }
 
   private snapshotBranch(step: BackupWorkflowSnapshotStep, waitTimeout: Duration): sfn.IChainable {
-    const maxAttempts = Math.max(1, Math.ceil(waitTimeout.toSeconds() / SNAPSHOT_POLL_INTERVAL.toSeconds()));
-    const create = new tasks.LambdaInvoke(this, 'Create snapshot', {
-      lambdaFunction: step.snapshotFunction,
-      payload: sfn.TaskInput.fromObject({
+    const maxAttempts = pollAttempts(waitTimeout, SNAPSHOT_POLL_INTERVAL);
+    /** A snapshot task; with `resultPath`, the snapshot it returns (only its fields of the report) goes there. */
+    const snapshotTask = (id: string, payload: sfn.TaskInput, resultPath?: string) =>
+      new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: step.snapshotFunction,
+        payload,
+        resultSelector: resultPath ? { 'kind.$': '$.Payload.kind', 'snapshotId.$': '$.Payload.snapshotId', 'snapshotArn.$': '$.Payload.snapshotArn', 'region.$': '$.Payload.region' } : undefined,
+        resultPath: resultPath ?? sfn.JsonPath.DISCARD,
+        retryOnServiceExceptions: true,
+      });
+    const waitFor = (id: string, payload: sfn.TaskInput) => {
+      const task = snapshotTask(id, payload);
+      retryWhileNotReady(task, SNAPSHOT_POLL_INTERVAL, maxAttempts);
+      return task;
+    };
+    const create = snapshotTask(
+      'Create snapshot',
+      taskInput<CreateSnapshotInput>({
         action: 'create',
         kind: step.kind,
         identifier: step.identifier,
@@ -226,54 +235,20 @@ export class BackupWorkflow extends Construct {
         'runId.$': '$.executionId',
       }),
       // Keep the run's fields (tiers, startedAt): the snapshot goes under $.snapshot, not over the whole state.
-      resultSelector: {
-        'kind.$': '$.Payload.kind',
-        'snapshotId.$': '$.Payload.snapshotId',
-        'snapshotArn.$': '$.Payload.snapshotArn',
-        'region.$': '$.Payload.region',
-      },
-      resultPath: '$.snapshot',
-      retryOnServiceExceptions: true,
-    });
-    const wait = new tasks.LambdaInvoke(this, 'Wait for snapshot', {
-      lambdaFunction: step.snapshotFunction,
-      payload: sfn.TaskInput.fromObject({ action: 'wait', kind: step.kind, 'snapshotId.$': '$.snapshot.snapshotId' }),
-      resultPath: sfn.JsonPath.DISCARD,
-      retryOnServiceExceptions: true,
-    });
-    wait.addRetry({ errors: ['NotReady'], interval: SNAPSHOT_POLL_INTERVAL, maxAttempts, backoffRate: 1 });
+      '$.snapshot',
+    );
+    const wait = waitFor('Wait for snapshot', taskInput<WaitSnapshotInput>({ action: 'wait', kind: step.kind, 'snapshotId.$': '$.snapshot.snapshotId' }));
     let chain = create.next(wait);
     if (step.copyToDrRegion) {
-      const copy = new tasks.LambdaInvoke(this, 'Copy snapshot to DR region', {
-        lambdaFunction: step.snapshotFunction,
-        payload: sfn.TaskInput.fromObject({
-          action: 'copy',
-          kind: step.kind,
-          'snapshotArn.$': '$.snapshot.snapshotArn',
-          sourceIdentifier: step.identifier,
-          'tiers.$': '$.tiers',
-        }),
-        resultSelector: {
-          'kind.$': '$.Payload.kind',
-          'snapshotId.$': '$.Payload.snapshotId',
-          'snapshotArn.$': '$.Payload.snapshotArn',
-          'region.$': '$.Payload.region',
-        },
-        resultPath: '$.drCopy',
-        retryOnServiceExceptions: true,
-      });
-      const waitCopy = new tasks.LambdaInvoke(this, 'Wait for DR copy', {
-        lambdaFunction: step.snapshotFunction,
-        payload: sfn.TaskInput.fromObject({
-          action: 'wait',
-          kind: step.kind,
-          'snapshotId.$': '$.drCopy.snapshotId',
-          'region.$': '$.drCopy.region',
-        }),
-        resultPath: sfn.JsonPath.DISCARD,
-        retryOnServiceExceptions: true,
-      });
-      waitCopy.addRetry({ errors: ['NotReady'], interval: SNAPSHOT_POLL_INTERVAL, maxAttempts, backoffRate: 1 });
+      const copy = snapshotTask(
+        'Copy snapshot to DR region',
+        taskInput<CopySnapshotInput>({ action: 'copy', kind: step.kind, 'snapshotArn.$': '$.snapshot.snapshotArn', sourceIdentifier: step.identifier, 'tiers.$': '$.tiers' }),
+        '$.drCopy',
+      );
+      const waitCopy = waitFor(
+        'Wait for DR copy',
+        taskInput<WaitSnapshotInput>({ action: 'wait', kind: step.kind, 'snapshotId.$': '$.drCopy.snapshotId', 'region.$': '$.drCopy.region' }),
+      );
       chain = chain.next(copy).next(waitCopy);
     }
     return chain.next(
@@ -286,19 +261,17 @@ export class BackupWorkflow extends Construct {
   }
 
   private reportTask(id: string, fn: lambda.IFunction, status: 'SUCCEEDED' | 'FAILED'): tasks.LambdaInvoke {
-    const payload: Record<string, unknown> = {
-      workflow: 'backup',
-      status,
-      'executionId.$': '$.executionId',
-      'executionName.$': '$.executionName',
-      'startedAt.$': '$.startedAt',
-      'tiers.$': '$.tiers',
-    };
-    if (status === 'SUCCEEDED') payload['results.$'] = '$.results';
-    else payload['error.$'] = '$.error';
     return new tasks.LambdaInvoke(this, id, {
       lambdaFunction: fn,
-      payload: sfn.TaskInput.fromObject(payload),
+      payload: taskInput<BackupReportEvent>({
+        workflow: 'backup',
+        status,
+        'executionId.$': '$.executionId',
+        'executionName.$': '$.executionName',
+        'startedAt.$': '$.startedAt',
+        'tiers.$': '$.tiers',
+        ...(status === 'SUCCEEDED' ? { 'results.$': '$.results' } : { 'error.$': '$.error' }),
+      }),
       resultSelector: { 'reportKey.$': '$.Payload.reportKey' },
       resultPath: '$.report',
       retryOnServiceExceptions: true,

@@ -2,6 +2,7 @@ import * as path from 'path';
 import { Annotations, AssetHashType, BundlingOptions, BundlingOutput, DockerImage, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { ConfigurationError } from '../common/errors';
 import { AL2023_IMAGE, dockerBundlingScript } from './pg-tools/docker-script';
 import { LAMBDA_GLIBC_VERSION } from './pg-tools/lambda-compat';
 import {
@@ -173,16 +174,16 @@ interface BundlingPlan {
 
 /** Validates the props and decides how to bundle, before the layer (and its asset) exists. */
 function planBundling(scope: Construct, id: string, props: PgToolsLayerProps): BundlingPlan {
-  const where = `PgToolsLayer ${[scope.node.path, id].filter((p) => p !== '').join('/')}`;
+  const invalid = (message: string) => new ConfigurationError(message, scope, { subject: 'PgToolsLayer', id });
   const major = props.postgresVersion;
   const versionProblem = postgresVersionProblem(major);
-  if (versionProblem) throw new Error(`${where}: ${versionProblem}.`);
+  if (versionProblem) throw invalid(`${versionProblem}.`);
   const mode = props.bundling ?? PgToolsBundling.AUTO;
   if (!Object.values(PgToolsBundling).includes(mode)) {
-    throw new Error(`${where}: bundling must be one of ${Object.values(PgToolsBundling).join(', ')} (got ${String(mode)}).`);
+    throw invalid(`bundling must be one of ${Object.values(PgToolsBundling).join(', ')} (got ${String(mode)}).`);
   }
   if (props.searchPaths !== undefined && mode === PgToolsBundling.DOCKER) {
-    throw new Error(`${where}: searchPaths only applies to local bundling; remove it or use PgToolsBundling.AUTO or LOCAL.`);
+    throw invalid(`searchPaths only applies to local bundling; remove it or use PgToolsBundling.AUTO or LOCAL.`);
   }
 
   const docker = dockerBundling(major);
@@ -210,7 +211,7 @@ function planBundling(scope: Construct, id: string, props: PgToolsLayerProps): B
     : `/usr/lib/postgresql/${major}/bin, /usr/pgsql-${major}/bin or on PATH`;
   const localProblem = search ? describeSearch(major, searched, search) : undefined;
   if (mode === PgToolsBundling.LOCAL) {
-    throw new Error(`${where}: local bundling was requested but ${localProblem}. To fix: ${localFix}.`);
+    throw invalid(`local bundling was requested but ${localProblem}. To fix: ${localFix}.`);
   }
 
   let dockerProblem: string | undefined;
@@ -226,13 +227,13 @@ function planBundling(scope: Construct, id: string, props: PgToolsLayerProps): B
     const fix = AL2023_POSTGRES_MAJORS.includes(major)
       ? 'install and start Docker, or use PgToolsBundling.AUTO with local binaries'
       : `use PgToolsBundling.AUTO or LOCAL and ${localFix}`;
-    throw new Error(`${where}: Docker bundling was requested but ${dockerProblem}. To fix: ${fix}.`);
+    throw invalid(`Docker bundling was requested but ${dockerProblem}. To fix: ${fix}.`);
   }
   const fixes = AL2023_POSTGRES_MAJORS.includes(major)
     ? `${localFix}, or install and start Docker so the layer is built on Amazon Linux 2023 (\`dnf install postgresql${major}\`)`
     : localFix;
-  throw new Error(
-    `${where}: cannot build a layer with pg_dump, pg_restore and psql ${major}: ${localProblem}; and ${dockerProblem}. ` +
+  throw invalid(
+    `cannot build a layer with pg_dump, pg_restore and psql ${major}: ${localProblem}; and ${dockerProblem}. ` +
       `To fix: ${fixes}.`,
   );
 }

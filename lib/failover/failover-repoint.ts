@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ConfigurationError } from '../common/errors';
 
 /** Options of {@link RepointTarget.ssmParameter}. */
 export interface SsmParameterRepointOptions {
@@ -53,10 +54,10 @@ export class RepointTarget {
   public static ssmParameter(parameterName: string, options: SsmParameterRepointOptions = {}): RepointTarget {
     const format = options.format ?? '{host}:{port}';
     if (!Token.isUnresolved(parameterName) && !/^\/?[A-Za-z0-9_.\-/]{1,1011}$/.test(parameterName)) {
-      throw new Error(`RepointTarget.ssmParameter: '${parameterName}' is not an SSM parameter name; use letters, digits, and _ . - /.`);
+      throw new ConfigurationError(`RepointTarget.ssmParameter: '${parameterName}' is not an SSM parameter name; use letters, digits, and _ . - /.`);
     }
     if (!format.includes('{host}')) {
-      throw new Error(`RepointTarget.ssmParameter: format '${format}' does not contain {host}; the new endpoint's host must go somewhere.`);
+      throw new ConfigurationError(`RepointTarget.ssmParameter: format '${format}' does not contain {host}; the new endpoint's host must go somewhere.`);
     }
     return new RepointTarget(`ssm-parameter ${parameterName}`, (scope) => ({
       config: { type: 'ssm-parameter', name: parameterName, format },
@@ -77,10 +78,10 @@ export class RepointTarget {
     const hostField = options.hostField ?? 'host';
     const portField = options.portField ?? 'port';
     if (hostField === '' || portField === '' || hostField === portField) {
-      throw new Error('RepointTarget.secret: hostField and portField must be two different, non-empty field names.');
+      throw new ConfigurationError('RepointTarget.secret: hostField and portField must be two different, non-empty field names.');
     }
     if (['username', 'password'].includes(hostField) || ['username', 'password'].includes(portField)) {
-      throw new Error('RepointTarget.secret: hostField and portField must not be username or password; the repoint only changes where to connect.');
+      throw new ConfigurationError('RepointTarget.secret: hostField and portField must not be username or password; the repoint only changes where to connect.');
     }
     return new RepointTarget(`secret ${secret.node.path}`, () => ({
       config: { type: 'secret', secretId: secret.secretArn, hostField, portField },
@@ -91,12 +92,12 @@ export class RepointTarget {
   /** A Route 53 CNAME record (UPSERT), e.g. `db.example.internal` in the zone `example.internal`. */
   public static cnameRecord(zone: route53.IHostedZone, recordName: string, options: CnameRepointOptions = {}): RepointTarget {
     const ttlSeconds = (options.ttl ?? Duration.seconds(60)).toSeconds();
-    if (ttlSeconds > 172800) throw new Error(`RepointTarget.cnameRecord: ttl must be at most 2 days (Route 53's limit); got ${ttlSeconds} s.`);
+    if (ttlSeconds > 172800) throw new ConfigurationError(`RepointTarget.cnameRecord: ttl must be at most 2 days (Route 53's limit); got ${ttlSeconds} s.`);
     const name = recordName.toLowerCase().replace(/\.$/, '');
     if (!Token.isUnresolved(zone.zoneName) && !Token.isUnresolved(recordName)) {
       const zoneName = zone.zoneName.toLowerCase().replace(/\.$/, '');
       if (name === zoneName || !name.endsWith(`.${zoneName}`)) {
-        throw new Error(`RepointTarget.cnameRecord: '${recordName}' is not a name inside the zone '${zone.zoneName}'; give the full name, e.g. db.${zoneName} (a CNAME cannot be the zone apex).`);
+        throw new ConfigurationError(`RepointTarget.cnameRecord: '${recordName}' is not a name inside the zone '${zone.zoneName}'; give the full name, e.g. db.${zoneName} (a CNAME cannot be the zone apex).`);
       }
     }
     return new RepointTarget(`cname ${name}`, () => ({

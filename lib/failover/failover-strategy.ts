@@ -3,7 +3,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { isRdsIdentifier } from './failover-names';
+import { isRdsIdentifier } from '../../lambda/common/names';
+import { ConfigurationError } from '../common/errors';
 
 /** What kind of database the backups (and the failover) are of. */
 export type FailoverSourceKind = 'instance' | 'cluster' | 'endpoint';
@@ -38,7 +39,7 @@ export class FailoverSource {
     public readonly identifier: string | undefined,
   ) {
     if (identifier !== undefined && !Token.isUnresolved(identifier) && !isRdsIdentifier(identifier)) {
-      throw new Error(
+      throw new ConfigurationError(
         `FailoverSource: '${identifier}' is not an RDS identifier; use 1-63 letters, digits and single hyphens, starting with a letter (the primary's DB instance or cluster identifier).`,
       );
     }
@@ -146,7 +147,7 @@ export class FailoverStrategy {
   /** Make an Aurora global database's secondary the writer (or detach it). Name `promote-replica`. */
   public static promoteGlobalSecondary(options: PromoteGlobalSecondaryOptions): FailoverStrategy {
     if (!Token.isUnresolved(options.globalClusterIdentifier) && !isRdsIdentifier(options.globalClusterIdentifier)) {
-      throw new Error(`FailoverStrategy.promoteGlobalSecondary: globalClusterIdentifier '${options.globalClusterIdentifier}' is not an RDS identifier.`);
+      throw new ConfigurationError(`FailoverStrategy.promoteGlobalSecondary: globalClusterIdentifier '${options.globalClusterIdentifier}' is not an RDS identifier.`);
     }
     return new FailoverStrategy('promote-replica', { global: options });
   }
@@ -160,13 +161,13 @@ export class FailoverStrategy {
   public static restoreDump(options: RestoreDumpOptions): FailoverStrategy {
     const storage = options.allocatedStorage?.toGibibytes();
     if (storage !== undefined && (storage < 20 || storage > 65536 || !Number.isInteger(storage))) {
-      throw new Error(`FailoverStrategy.restoreDump: allocatedStorage must be a whole number of GiB from 20 to 65536; got ${storage}.`);
+      throw new ConfigurationError(`FailoverStrategy.restoreDump: allocatedStorage must be a whole number of GiB from 20 to 65536; got ${storage}.`);
     }
     if (options.masterUsername !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,15}$/.test(options.masterUsername)) {
-      throw new Error(`FailoverStrategy.restoreDump: masterUsername '${options.masterUsername}' is not valid; use 1-16 letters, digits or _, starting with a letter.`);
+      throw new ConfigurationError(`FailoverStrategy.restoreDump: masterUsername '${options.masterUsername}' is not valid; use 1-16 letters, digits or _, starting with a letter.`);
     }
     if (['postgres', 'rdsadmin', 'admin'].includes(options.masterUsername ?? '')) {
-      throw new Error(`FailoverStrategy.restoreDump: masterUsername '${options.masterUsername}' is reserved by RDS; pick another name.`);
+      throw new ConfigurationError(`FailoverStrategy.restoreDump: masterUsername '${options.masterUsername}' is reserved by RDS; pick another name.`);
     }
     return new FailoverStrategy('restore-dump', { dump: options });
   }

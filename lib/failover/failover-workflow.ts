@@ -1,10 +1,10 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { CleanupEvent, ConfirmWritableEvent, CreateEvent, PromoteEvent, SetPasswordEvent, WaitEvent } from '../../lambda/failover/failover-act.handler';
 import type { PreflightEvent, ReplicaLagEvent, ValidateEvent } from '../../lambda/failover/failover-preflight.handler';
@@ -13,9 +13,19 @@ import type { RecoveryVerifyInput } from '../../lambda/restore/recovery-verify.h
 import type { RepointInput } from '../../lambda/failover/repoint.handler';
 import type { RestoreInput } from '../../lambda/restore/restore.handler';
 import type { RestoreVerifyInput } from '../../lambda/restore/restore-verify.handler';
-import { alertOnUnreportedEnd } from '../common/unreported-end-alert';
-import { cleanupParallel } from '../common/cleanup';
+import { ConfigurationError } from '../common/errors';
 import { taskInput } from '../common/payload';
+import {
+  cleanupParallel,
+  EXECUTION_FIELDS,
+  invokeTask,
+  pollAttempts,
+  reportAndNotify,
+  retryThrottling,
+  retryWhileNotReady,
+  THROTTLING_ERRORS,
+  workflowStateMachine,
+} from '../common/workflow';
 import type { FailoverStrategyName } from './failover-strategy';
 
 /** Props for {@link FailoverWorkflow}. */
@@ -148,13 +158,12 @@ export class FailoverWorkflow extends Construct {
     const has = (name: FailoverStrategyName) => props.strategies.includes(name);
     const restores = props.strategies.filter((s) => s !== 'promote-replica');
     if (has('restore-dump') && (!props.restoreFunction || !props.dumpVerifyFunction)) {
-      throw new Error('FailoverWorkflow: restore-dump needs restoreFunction and dumpVerifyFunction.');
+      throw new ConfigurationError('restore-dump needs restoreFunction and dumpVerifyFunction.', this, { subject: 'FailoverWorkflow' });
     }
     if (props.strategies.some((s) => s !== 'restore-dump') && !props.verifyFunction) {
-      throw new Error('FailoverWorkflow: every strategy but restore-dump needs verifyFunction.');
+      throw new ConfigurationError('every strategy but restore-dump needs verifyFunction.', this, { subject: 'FailoverWorkflow' });
     }
-    const waitAttempts = attempts(props.waitTimeout ?? Duration.hours(2));
-    const execution = { 'executionId.$': '$$.Execution.Id', 'executionName.$': '$$.Execution.Name' } as const;
+    const waitAttempts = pollAttempts(props.waitTimeout ?? Duration.hours(2), FAILOVER_POLL_INTERVAL);
     const queries = (props.validationQueries ?? []).map((q) => ({ name: q.name, sql: q.sql }));
     const databaseTarget = {
       'secretArn.$': '$.database.secretArn',
@@ -166,61 +175,27 @@ export class FailoverWorkflow extends Construct {
     };
 
     // --- report, notify, outcome (every path ends here) ------------------------------------------------------------
-    const report = this.invoke(
-      S.report,
-      props.reportFunction,
-      taskInput<FailoverReportEvent>({
+    const report = reportAndNotify(this, {
+      workflow: 'failover',
+      title: 'failover',
+      reportFunction: props.reportFunction,
+      reportPayload: taskInput<FailoverReportEvent>({
         workflow: 'failover',
-        'executionId.$': '$$.Execution.Id',
-        'executionName.$': '$$.Execution.Name',
+        ...EXECUTION_FIELDS,
         'startedAt.$': '$$.Execution.StartTime',
         repointConfigured: props.repointFunction !== undefined,
         'state.$': '$',
       }),
-      '$.report',
-    );
-    const reportFailed = new sfn.Fail(this, S.reportFailed, { error: 'FailoverReportFailed', causePath: '$.reportError.Cause' });
-    const notifyReportFailure = new tasks.SnsPublish(this, S.notifyReportFailure, {
       topic: props.notificationTopic,
-      subject: 'cdk-backup-dr failover FAILED (no report)',
-      message: sfn.TaskInput.fromObject({
-        workflow: 'failover',
-        status: 'FAILED',
-        'executionId.$': '$$.Execution.Id',
-        'error.$': '$.reportError.Error',
-        'cause.$': '$.reportError.Cause',
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
+      states: S,
+      errors: { failed: 'FailoverFailed', reportFailed: 'FailoverReportFailed', notifyFailed: 'FailoverNotificationFailed' },
     });
-    notifyReportFailure.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
-    notifyReportFailure.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.notifyError' });
-    notifyReportFailure.next(reportFailed);
-    report.addCatch(notifyReportFailure, { errors: ['States.ALL'], resultPath: '$.reportError' });
-    const notify = new tasks.SnsPublish(this, S.notify, {
-      topic: props.notificationTopic,
-      subject: sfn.JsonPath.stringAt('$.report.subject'),
-      message: sfn.TaskInput.fromJsonPathAt('$.report.message'),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    notify.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
-    notify.addCatch(new sfn.Fail(this, S.notifyFailed, { error: 'FailoverNotificationFailed', causePath: '$.notifyError.Cause' }), {
-      errors: ['States.ALL'],
-      resultPath: '$.notifyError',
-    });
-    report.next(notify);
-    notify.next(
-      new sfn.Choice(this, S.outcome)
-        .when(sfn.Condition.stringEquals('$.report.status', 'SUCCEEDED'), new sfn.Succeed(this, S.succeeded))
-        .otherwise(new sfn.Fail(this, S.failed, { error: 'FailoverFailed', causePath: '$.report.cause' })),
-    );
 
     // --- dry-run cleanup -------------------------------------------------------------------------------------------
-    const cleanupScope = { action: 'delete-database', ...execution, 'resource.$': '$.plan.names.resource' } as const;
-    const deleteDatabase = this.invoke(S.deleteDatabase, props.actFunction, taskInput<CleanupEvent>(cleanupScope), '$');
-    deleteDatabase.addRetry({ errors: ['NotReady'], interval: FAILOVER_POLL_INTERVAL, maxAttempts: attempts(props.cleanupTimeout ?? Duration.hours(1)), backoffRate: 1 });
-    deleteDatabase.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
-    const deleteSecret = this.invoke(S.deleteSecret, props.actFunction, taskInput<CleanupEvent>({ ...cleanupScope, action: 'delete-secret' }), '$');
-    deleteSecret.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
+    const cleanupScope = { action: 'delete-database', ...EXECUTION_FIELDS, 'resource.$': '$.plan.names.resource' } as const;
+    const deleteDatabase = invokeTask(this, S.deleteDatabase, props.actFunction, taskInput<CleanupEvent>(cleanupScope), '$');
+    retryWhileNotReady(deleteDatabase, FAILOVER_POLL_INTERVAL, pollAttempts(props.cleanupTimeout ?? Duration.hours(1), FAILOVER_POLL_INTERVAL));
+    const deleteSecret = invokeTask(this, S.deleteSecret, props.actFunction, taskInput<CleanupEvent>({ ...cleanupScope, action: 'delete-secret' }), '$');
     const cleanup = cleanupParallel(
       this,
       S.cleanup,
@@ -230,7 +205,7 @@ export class FailoverWorkflow extends Construct {
         { task: deleteSecret, what: 'secret', failedStateName: S.deleteSecretFailed },
       ],
     );
-    cleanup.addCatch(report, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
+    cleanup.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.cleanupError' });
     cleanup.next(report);
     const cleanupChoice = new sfn.Choice(this, S.cleanupChoice, { comment: 'Only a dry run deletes what it created; a real failover keeps the new database.' })
       .when(sfn.Condition.and(sfn.Condition.booleanEquals('$.plan.dryRun', true), sfn.Condition.isPresent('$.plan.names')), cleanup)
@@ -238,10 +213,10 @@ export class FailoverWorkflow extends Construct {
 
     // --- validate, preflight ---------------------------------------------------------------------------------------
     const start = new sfn.Pass(this, S.start, { comment: 'Keep the input as given under $.input (the report records it).', parameters: { 'input.$': '$' } });
-    const validate = this.invoke(S.validate, props.preflightFunction, taskInput<ValidateEvent>({ action: 'validate', 'input.$': '$.input' }), '$.request');
-    const preflight = this.invoke(S.preflight, props.preflightFunction, taskInput<PreflightEvent>({ action: 'preflight', ...execution, 'request.$': '$.request' }), '$.plan');
-    preflight.addRetry({ errors: ['ThrottlingException', 'Throttling', 'TooManyRequestsException'], interval: Duration.seconds(10), maxAttempts: 4, backoffRate: 2 });
-    for (const step of [validate, preflight]) step.addCatch(report, { errors: ['States.ALL'], resultPath: '$.error' });
+    const validate = invokeTask(this, S.validate, props.preflightFunction, taskInput<ValidateEvent>({ action: 'validate', 'input.$': '$.input' }), '$.request');
+    const preflight = invokeTask(this, S.preflight, props.preflightFunction, taskInput<PreflightEvent>({ action: 'preflight', ...EXECUTION_FIELDS, 'request.$': '$.request' }), '$.plan');
+    retryThrottling(preflight);
+    for (const step of [validate, preflight]) step.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     start.next(validate);
     validate.next(preflight);
 
@@ -249,8 +224,8 @@ export class FailoverWorkflow extends Construct {
     const checksPassed = new sfn.Choice(this, S.checksPassed);
     let verify: tasks.LambdaInvoke | undefined;
     if (props.verifyFunction) {
-      verify = this.invoke(S.verify, props.verifyFunction, taskInput<RecoveryVerifyInput>({ target: databaseTarget, validationQueries: queries, throwOnFailure: false }), '$.verify');
-      verify.addCatch(cleanupChoice, { errors: ['States.ALL'], resultPath: '$.error' });
+      verify = invokeTask(this, S.verify, props.verifyFunction, taskInput<RecoveryVerifyInput>({ target: databaseTarget, validationQueries: queries, throwOnFailure: false }), '$.verify');
+      verify.addCatch(cleanupChoice, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       verify.next(checksPassed);
     }
 
@@ -259,7 +234,7 @@ export class FailoverWorkflow extends Construct {
     preflight.next(strategyChoice);
 
     if (has('promote-replica') && verify) {
-      const lag = this.invoke(
+      const lag = invokeTask(this, 
         S.lag,
         props.preflightFunction,
         taskInput<ReplicaLagEvent>({
@@ -289,40 +264,40 @@ export class FailoverWorkflow extends Construct {
         resultPath: '$.database',
       });
       useReplica.next(verify);
-      const promote = this.invoke(S.promote, props.actFunction, taskInput<PromoteEvent>({ action: 'promote', 'acceptDataLoss.$': '$.plan.acceptDataLoss' }), '$.promotion');
-      const waitPromoted = this.invoke(
+      const promote = invokeTask(this, S.promote, props.actFunction, taskInput<PromoteEvent>({ action: 'promote', 'acceptDataLoss.$': '$.plan.acceptDataLoss' }), '$.promotion');
+      const waitPromoted = invokeTask(this, 
         S.waitPromoted,
         props.actFunction,
         taskInput<WaitEvent>({
           action: 'wait',
           subject: 'replica',
-          ...execution,
+          ...EXECUTION_FIELDS,
           'secretArn.$': '$.plan.replica.secretArn',
           ...(props.globalSecondary ? { 'globalAction.$': '$.promotion.globalAction' } : {}),
         }),
         '$.database',
       );
-      waitPromoted.addRetry({ errors: ['NotReady'], interval: FAILOVER_POLL_INTERVAL, maxAttempts: waitAttempts, backoffRate: 1 });
-      const confirmWritable = this.invoke(S.confirmWritable, props.actFunction, taskInput<ConfirmWritableEvent>({ action: 'confirm-writable', target: databaseTarget }), '$.writable');
-      confirmWritable.addRetry({ errors: ['NotReady'], interval: FAILOVER_POLL_INTERVAL, maxAttempts: waitAttempts, backoffRate: 1 });
+      retryWhileNotReady(waitPromoted, FAILOVER_POLL_INTERVAL, waitAttempts);
+      const confirmWritable = invokeTask(this, S.confirmWritable, props.actFunction, taskInput<ConfirmWritableEvent>({ action: 'confirm-writable', target: databaseTarget }), '$.writable');
+      retryWhileNotReady(confirmWritable, FAILOVER_POLL_INTERVAL, waitAttempts);
       // promote-replica creates nothing: a failure goes straight to the report.
-      for (const step of [lag, promote, waitPromoted, confirmWritable]) step.addCatch(report, { errors: ['States.ALL'], resultPath: '$.error' });
+      for (const step of [lag, promote, waitPromoted, confirmWritable]) step.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       promote.next(waitPromoted).next(confirmWritable).next(verify);
       lag.next(new sfn.Choice(this, S.promoteOrCheck).when(sfn.Condition.booleanEquals('$.plan.dryRun', true), useReplica).otherwise(promote));
       strategyChoice.when(sfn.Condition.stringEquals('$.plan.strategy', 'promote-replica'), lag);
     }
 
     if (restores.length > 0) {
-      const create = this.invoke(S.create, props.actFunction, taskInput<CreateEvent>({ action: 'create', ...execution, 'plan.$': '$.plan' }), '$.created');
-      create.addRetry({ errors: ['ThrottlingException', 'Throttling', 'TooManyRequestsException'], interval: Duration.seconds(10), maxAttempts: 4, backoffRate: 2 });
+      const create = invokeTask(this, S.create, props.actFunction, taskInput<CreateEvent>({ action: 'create', ...EXECUTION_FIELDS, 'plan.$': '$.plan' }), '$.created');
+      retryThrottling(create);
       const waitFor = (name: string) => {
-        const task = this.invoke(
+        const task = invokeTask(this, 
           name,
           props.actFunction,
-          taskInput<WaitEvent>({ action: 'wait', subject: 'created', ...execution, 'resource.$': '$.plan.names.resource', 'secretArn.$': '$.created.secretArn' }),
+          taskInput<WaitEvent>({ action: 'wait', subject: 'created', ...EXECUTION_FIELDS, 'resource.$': '$.plan.names.resource', 'secretArn.$': '$.created.secretArn' }),
           '$.database',
         );
-        task.addRetry({ errors: ['NotReady'], interval: FAILOVER_POLL_INTERVAL, maxAttempts: waitAttempts, backoffRate: 1 });
+        retryWhileNotReady(task, FAILOVER_POLL_INTERVAL, waitAttempts);
         return task;
       };
       const wait = waitFor(S.wait);
@@ -330,32 +305,32 @@ export class FailoverWorkflow extends Construct {
       create.next(wait);
       let restoreDump: tasks.LambdaInvoke | undefined;
       if (has('restore-dump') && props.restoreFunction && props.dumpVerifyFunction) {
-        restoreDump = this.invoke(
+        restoreDump = invokeTask(this, 
           S.restore,
           props.restoreFunction,
           taskInput<RestoreInput>({ 'manifestKey.$': '$.plan.dump.manifestKey', target: databaseTarget, createDatabase: true }),
           '$.restore',
         );
-        const verifyDump = this.invoke(
+        const verifyDump = invokeTask(this, 
           S.verifyDump,
           props.dumpVerifyFunction,
           taskInput<RestoreVerifyInput>({ 'manifestKey.$': '$.plan.dump.manifestKey', target: databaseTarget, validationQueries: queries, throwOnFailure: false }),
           '$.verify',
         );
-        verifyDump.addCatch(cleanupChoice, { errors: ['States.ALL'], resultPath: '$.error' });
+        verifyDump.addCatch(cleanupChoice, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
         restoreDump.next(verifyDump);
         verifyDump.next(checksPassed);
         steps.push(restoreDump);
       }
       let setPassword: tasks.LambdaInvoke | undefined;
       if ((has('restore-snapshot') || has('point-in-time')) && verify) {
-        setPassword = this.invoke(
+        setPassword = invokeTask(this, 
           S.setPassword,
           props.actFunction,
-          taskInput<SetPasswordEvent>({ action: 'set-password', ...execution, 'resource.$': '$.plan.names.resource', 'dryRun.$': '$.plan.dryRun' }),
+          taskInput<SetPasswordEvent>({ action: 'set-password', ...EXECUTION_FIELDS, 'resource.$': '$.plan.names.resource', 'dryRun.$': '$.plan.dryRun' }),
           '$.password',
         );
-        setPassword.addRetry({ errors: ['NotReady'], interval: FAILOVER_POLL_INTERVAL, maxAttempts: 20, backoffRate: 1 });
+        retryWhileNotReady(setPassword, FAILOVER_POLL_INTERVAL, 20);
         const waitPassword = waitFor(S.waitPassword);
         setPassword.next(waitPassword).next(verify);
         steps.push(setPassword, waitPassword);
@@ -365,7 +340,7 @@ export class FailoverWorkflow extends Construct {
       } else {
         wait.next((restoreDump ?? setPassword) as tasks.LambdaInvoke);
       }
-      for (const step of steps) step.addCatch(cleanupChoice, { errors: ['States.ALL'], resultPath: '$.error' });
+      for (const step of steps) step.addCatch(cleanupChoice, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       for (const name of restores) strategyChoice.when(sfn.Condition.stringEquals('$.plan.strategy', name), create);
     }
     strategyChoice.otherwise(
@@ -380,24 +355,20 @@ export class FailoverWorkflow extends Construct {
     const afterChecks = new sfn.Choice(this, S.repointOrRehearsal);
     checksPassed.when(sfn.Condition.booleanEquals('$.verify.passed', true), afterChecks).otherwise(cleanupChoice);
     if (props.repointFunction) {
-      const repoint = this.invoke(S.repoint, props.repointFunction, taskInput<RepointInput>({ 'endpoint.$': '$.database.endpoint', 'executionId.$': '$$.Execution.Id' }), '$.repoint');
-      repoint.addRetry({ errors: ['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'PriorRequestNotComplete'], interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
-      repoint.addCatch(report, { errors: ['States.ALL'], resultPath: '$.error' });
+      const repoint = invokeTask(this, S.repoint, props.repointFunction, taskInput<RepointInput>({ 'endpoint.$': '$.database.endpoint', 'executionId.$': '$$.Execution.Id' }), '$.repoint');
+      repoint.addRetry({ errors: [...THROTTLING_ERRORS, 'PriorRequestNotComplete'], interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
+      repoint.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       repoint.next(report);
       afterChecks.when(sfn.Condition.booleanEquals('$.plan.dryRun', false), repoint);
     }
     afterChecks.otherwise(cleanupChoice);
 
-    const logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: props.logsKey, retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    this.stateMachine = workflowStateMachine(this, {
+      definition: start,
       comment: `cdk-backup-dr failover (${props.strategies.join(', ')}): validate, preflight, act in the DR region, verify, repoint or clean up, report`,
-      definitionBody: sfn.DefinitionBody.fromChainable(start),
       timeout: props.timeout ?? Duration.hours(8),
-      tracingEnabled: true,
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-    });
-    alertOnUnreportedEnd(this, 'TimedOutOrAborted', {
-      stateMachine: this.stateMachine,
+      logsKey: props.logsKey,
+      logRetention: props.logRetention,
       topic: props.notificationTopic,
       workflow: 'failover',
       afterwards:
@@ -406,14 +377,4 @@ export class FailoverWorkflow extends Construct {
         'hand the database (cdkbdr-fo-…) and secret (cdk-backup-dr/failover/…) tagged with this execution.',
     });
   }
-
-  /** A Lambda task whose result (the handler's return value) goes to `resultPath`. */
-  private invoke(name: string, fn: lambda.IFunction, payload: sfn.TaskInput, resultPath: string): tasks.LambdaInvoke {
-    return new tasks.LambdaInvoke(this, name, { lambdaFunction: fn, payload, payloadResponseOnly: true, retryOnServiceExceptions: true, resultPath });
-  }
-}
-
-/** Polls of {@link FAILOVER_POLL_INTERVAL} that fit in `timeout` (at least 1). */
-function attempts(timeout: Duration): number {
-  return Math.max(1, Math.ceil(timeout.toSeconds() / FAILOVER_POLL_INTERVAL.toSeconds()));
 }

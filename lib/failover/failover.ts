@@ -9,24 +9,20 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { HandlerFunction } from '../common/handler-function';
-import { createOperationsKey } from '../common/operations-key';
+import { ConfigurationError } from '../common/errors';
+import { HandlerFunction, LAMBDA_MAX_TIMEOUT } from '../common/handler-function';
+import { checkDatabaseSubnets, checkRpo, checkValidationQueries, checkWaitTimeouts, type InvalidProps } from '../common/validation';
+import { Operations } from '../common/operations';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { BackupBucket } from '../storage/backup-bucket';
-import {
-  DRY_RUN_TAG,
-  FAILOVER_ID_PREFIX,
-  FAILOVER_REPORT_PREFIX,
-  FAILOVER_SECRET_PREFIX,
-  SNAPSHOT_ID_PREFIX,
-  isBackupDatabaseName,
-  isSourceName,
-} from './failover-names';
 import { RepointTarget } from './failover-repoint';
 import { FailoverSource, FailoverStrategy, FailoverStrategyName, GlobalSecondaryAction } from './failover-strategy';
 import { FAILOVER_POLL_INTERVAL, FailoverWorkflow } from './failover-workflow';
+import { DRY_RUN_TAG, FAILOVER_ID_PREFIX, FAILOVER_REPORT_PREFIX, FAILOVER_SECRET_PREFIX, isDatabaseName, isSourceName, SNAPSHOT_ID_PREFIX } from '../../lambda/common/names';
+import { FAILOVER_METRICS, METRIC_DIMENSIONS } from '../../lambda/common/metrics';
+import { packageMetric } from '../common/metrics';
 
 /** Props for {@link Failover}. */
 export interface FailoverProps {
@@ -125,7 +121,11 @@ interface AcknowledgedWildcard {
   readonly reason: string;
 }
 
-const LAMBDA_MAX_TIMEOUT = Duration.minutes(15);
+/** The grant methods' helpers: the ARN of an RDS (or other) resource of this stack, and noting a wildcard. */
+interface PolicyHelpers {
+  readonly arn: (resource: string, resourceName: string, service?: string) => string;
+  readonly note: (fn: lambda.Function, ...items: AcknowledgedWildcard[]) => void;
+}
 
 /**
  * The failover state machine, run by a person on a bad day (and rehearsed with `dryRun: true`): it brings the
@@ -192,36 +192,35 @@ export class Failover extends Construct {
     const stack = Stack.of(this);
     const sourceName = props.sourceName ?? props.source.identifier ?? '';
     this.sourceName = sourceName;
-    validateProps(this, props, sourceName);
+    const invalid = (message: string, cause?: unknown) => new ConfigurationError(message, this, { subject: 'Failover', cause });
+    validateProps(this, props, sourceName, invalid);
     this.strategyNames = props.strategies.map((s) => s.name);
     const has = (name: FailoverStrategyName) => this.strategyNames.includes(name);
     const strategy = (name: FailoverStrategyName) => props.strategies.find((s) => s.name === name)?._options;
     const restores = this.strategyNames.filter((n) => n !== 'promote-replica');
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const key = props.encryptionKey ?? createOperationsKey(this, 'Key', 'failover logs and notifications');
     const arn = (resource: string, resourceName: string, service = 'rds') =>
       stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const wildcards: Array<{ fn: lambda.Function; item: AcknowledgedWildcard }> = [];
     const note = (fn: lambda.Function, ...items: AcknowledgedWildcard[]) => items.forEach((item) => wildcards.push({ fn, item }));
 
-    this.notificationTopic =
-      props.notificationTopic ?? new sns.Topic(this, 'Notifications', { displayName: `cdk-backup-dr failover of ${sourceName}`, masterKey: key, enforceSSL: true });
+    const operations = new Operations(this, 'Default', {
+      vpc: props.vpc,
+      keyPurpose: 'failover logs and notifications',
+      encryptionKey: props.encryptionKey,
+      topicDisplayName: `cdk-backup-dr failover of ${sourceName}`,
+      notificationTopic: props.notificationTopic,
+      lambdaSecurityGroupDescription: 'failover Lambdas (RDS, S3, Secrets Manager, SSM, Route 53 APIs; databases on 5432)',
+    });
+    const key = operations.key;
+    this.notificationTopic = operations.notificationTopic;
+    this.lambdaSecurityGroup = operations.lambdaSecurityGroup;
 
     // --- network ---------------------------------------------------------------------------------------------------
-    this.lambdaSecurityGroup = new ec2.SecurityGroup(this, 'LambdaSecurityGroup', {
-      vpc: props.vpc,
-      description: `cdk-backup-dr ${this.node.path}: failover Lambdas (RDS, S3, Secrets Manager, SSM, Route 53 APIs; databases on 5432)`,
-      allowAllOutbound: true,
-    });
-    this.databaseSecurityGroup = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
-      vpc: props.vpc,
-      description: `cdk-backup-dr ${this.node.path}: databases restored by a failover`,
-      allowAllOutbound: false,
-    });
-    this.databaseSecurityGroup.addIngressRule(this.lambdaSecurityGroup, ec2.Port.tcp(5432), 'failover Lambdas to the restored database');
+    this.databaseSecurityGroup = operations.addDatabaseSecurityGroup('DatabaseSecurityGroup', 'databases restored by a failover', 'failover Lambdas to the restored database');
     if (restores.length > 0) {
       const subnets = props.databaseSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
-      checkDatabaseSubnets(props.vpc, subnets);
+      checkDatabaseSubnets(props.vpc, subnets, 'databaseSubnets', invalid);
       this.databaseSubnetGroup = new rds.SubnetGroup(this, 'DatabaseSubnetGroup', {
         vpc: props.vpc,
         vpcSubnets: subnets,
@@ -297,7 +296,7 @@ export class Failover extends Construct {
       timeout: Duration.minutes(2),
       environment: config,
     });
-    this.grantDescribe(this.preflightFunction, props, arn, note);
+    this.grantDescribe(this.preflightFunction, props, { arn, note });
     if (has('restore-dump')) {
       props.bucket.grantReadBackups(this.preflightFunction, backupObjects);
       note(this.preflightFunction, backupObjectsReason());
@@ -326,8 +325,8 @@ export class Failover extends Construct {
       timeout: Duration.minutes(2),
       environment: actEnv,
     });
-    this.grantDescribe(this.actFunction, props, arn, note);
-    this.grantAct(this.actFunction, props, arn, note);
+    this.grantDescribe(this.actFunction, props, { arn, note });
+    this.grantAct(this.actFunction, props, { arn, note });
     replicaSecret?.grantRead(this.actFunction);
 
     // --- restore, verify -------------------------------------------------------------------------------------------
@@ -435,17 +434,17 @@ export class Failover extends Construct {
 
   /** Whether a failover (Mode `failover`) or rehearsal (Mode `rehearsal`) succeeded (1) or failed (0), per run. */
   public metricFailoverSucceeded(mode: 'failover' | 'rehearsal' = 'rehearsal', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('FailoverSucceeded', mode, { statistic: 'Minimum', ...props });
+    return this.metric(FAILOVER_METRICS.succeeded, mode, 'Minimum', props);
   }
 
   /** The measured RTO of successful runs, seconds: execution start to the new database verified (and repointed). */
   public metricFailoverDuration(mode: 'failover' | 'rehearsal' = 'rehearsal', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('FailoverDurationSeconds', mode, { statistic: 'Maximum', ...props });
+    return this.metric(FAILOVER_METRICS.durationSeconds, mode, 'Maximum', props);
   }
 
   /** The age of the recovery point at failover time (the data a failover loses), seconds. */
   public metricDataLossWindow(mode: 'failover' | 'rehearsal' = 'rehearsal', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('DataLossWindowSeconds', mode, { statistic: 'Maximum', ...props });
+    return this.metric(FAILOVER_METRICS.dataLossWindowSeconds, mode, 'Maximum', props);
   }
 
   /** Failed executions of the state machine (including those that failed before writing a report). */
@@ -458,17 +457,13 @@ export class Failover extends Construct {
     return this.stateMachine.grantStartExecution(grantee);
   }
 
-  private metric(metricName: string, mode: string, props: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: 'CdkBackupDr', metricName, dimensionsMap: { Source: this.sourceName, Mode: mode }, period: Duration.days(1), ...props });
+  private metric(metricName: string, mode: string, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    const dimensions = { [METRIC_DIMENSIONS.source]: this.sourceName, [METRIC_DIMENSIONS.mode]: mode };
+    return packageMetric(metricName, dimensions, { period: Duration.days(1), statistic }, props);
   }
 
   /** Read-only describes the preflight and the act step need, on the named and prefixed resources only. */
-  private grantDescribe(
-    fn: lambda.Function,
-    props: FailoverProps,
-    arn: (resource: string, resourceName: string, service?: string) => string,
-    note: (fn: lambda.Function, ...items: AcknowledgedWildcard[]) => void,
-  ): void {
+  private grantDescribe(fn: lambda.Function, props: FailoverProps, { arn, note }: PolicyHelpers): void {
     const names = this.strategyNames;
     const source = props.source.identifier;
     const isCluster = props.source.kind === 'cluster';
@@ -519,12 +514,7 @@ export class Failover extends Construct {
    * purpose tag, modify only when they carry it, delete only when tagged as a dry run), promote only the configured
    * replica, and the `cdk-backup-dr/failover/*` secrets (deleted only when tagged as a dry run).
    */
-  private grantAct(
-    fn: lambda.Function,
-    props: FailoverProps,
-    arn: (resource: string, resourceName: string, service?: string) => string,
-    note: (fn: lambda.Function, ...items: AcknowledgedWildcard[]) => void,
-  ): void {
+  private grantAct(fn: lambda.Function, props: FailoverProps, { arn, note }: PolicyHelpers): void {
     const names = this.strategyNames;
     const isCluster = props.source.kind === 'cluster';
     const purposeRequested = { StringEquals: { 'aws:RequestTag/cdk-backup-dr:purpose': 'failover' } };
@@ -609,73 +599,49 @@ export class Failover extends Construct {
   }
 }
 
-function validateProps(scope: Construct, props: FailoverProps, sourceName: string): void {
+function validateProps(scope: Construct, props: FailoverProps, sourceName: string, invalid: InvalidProps): void {
   const stack = Stack.of(scope);
-  const where = `Failover ${scope.node.path}`;
   if (!Token.isUnresolved(stack.region) && !Token.isUnresolved(props.primaryRegion) && props.primaryRegion === stack.region) {
-    throw new Error(`${where}: primaryRegion is this stack's own region (${stack.region}); put the Failover in a stack of the DR region, different from the primary's.`);
+    throw invalid(`primaryRegion is this stack's own region (${stack.region}); put the Failover in a stack of the DR region, different from the primary's.`);
   }
   const bucketRegion = Stack.of(props.bucket).region;
   if (!Token.isUnresolved(bucketRegion) && !Token.isUnresolved(stack.region) && bucketRegion !== stack.region) {
-    throw new Error(
-      `${where}: the bucket is in ${bucketRegion}, not in this (DR) region ${stack.region}; pass the replica BackupBucket of this region (BackupBucket.replicateTo), so that a failover never depends on the primary region.`,
+    throw invalid(
+      `the bucket is in ${bucketRegion}, not in this (DR) region ${stack.region}; pass the replica BackupBucket of this region (BackupBucket.replicateTo), so that a failover never depends on the primary region.`,
     );
   }
   if (!Token.isUnresolved(sourceName) && !isSourceName(sourceName)) {
-    throw new Error(`${where}: sourceName must be 1-128 letters, digits, ".", "_" or "-" (the name the backups are written under); got ${JSON.stringify(sourceName)}. Pass sourceName for an endpoint source.`);
+    throw invalid(`sourceName must be 1-128 letters, digits, ".", "_" or "-" (the name the backups are written under); got ${JSON.stringify(sourceName)}. Pass sourceName for an endpoint source.`);
   }
-  if (!Token.isUnresolved(props.database) && !isBackupDatabaseName(props.database)) {
-    throw new Error(`${where}: database '${props.database}' is not a database name the backups use; 1-63 letters, digits, _, $, . or -.`);
+  if (!Token.isUnresolved(props.database) && !isDatabaseName(props.database)) {
+    throw invalid(`database '${props.database}' is not a database name the backups use; 1-63 letters, digits, _, $, . or -.`);
   }
-  if (props.strategies.length === 0) throw new Error(`${where}: strategies is empty; configure at least one (FailoverStrategy.restoreSnapshot(...), ...).`);
+  if (props.strategies.length === 0) throw invalid(`strategies is empty; configure at least one (FailoverStrategy.restoreSnapshot(...), ...).`);
   const seen = new Set<string>();
   for (const s of props.strategies) {
-    if (seen.has(s.name)) throw new Error(`${where}: two strategies are named '${s.name}'; configure each strategy once.`);
+    if (seen.has(s.name)) throw invalid(`two strategies are named '${s.name}'; configure each strategy once.`);
     seen.add(s.name);
     const kind = props.source.kind;
     if (s.name === 'promote-replica') {
-      if (s._options.replica && kind !== 'instance') throw new Error(`${where}: promoteReplica needs an RDS instance source; for an Aurora cluster use FailoverStrategy.promoteGlobalSecondary.`);
-      if (s._options.global && kind !== 'cluster') throw new Error(`${where}: promoteGlobalSecondary needs an Aurora cluster source (FailoverSource.cluster).`);
+      if (s._options.replica && kind !== 'instance') throw invalid(`promoteReplica needs an RDS instance source; for an Aurora cluster use FailoverStrategy.promoteGlobalSecondary.`);
+      if (s._options.global && kind !== 'cluster') throw invalid(`promoteGlobalSecondary needs an Aurora cluster source (FailoverSource.cluster).`);
     }
-    if (s.name === 'restore-snapshot' && kind === 'endpoint') throw new Error(`${where}: restoreSnapshot needs RDS snapshots; an endpoint source has only dumps: use FailoverStrategy.restoreDump.`);
+    if (s.name === 'restore-snapshot' && kind === 'endpoint') throw invalid(`restoreSnapshot needs RDS snapshots; an endpoint source has only dumps: use FailoverStrategy.restoreDump.`);
     if (s.name === 'point-in-time' && kind !== 'instance') {
-      throw new Error(`${where}: pointInTime restores replicated automated backups of an RDS instance; a${kind === 'cluster' ? 'n Aurora cluster' : 'n endpoint'} source has none: use restoreSnapshot or restoreDump.`);
+      throw invalid(`pointInTime restores replicated automated backups of an RDS instance; a${kind === 'cluster' ? 'n Aurora cluster' : 'n endpoint'} source has none: use restoreSnapshot or restoreDump.`);
     }
   }
-  const rpo = props.rpo.toSeconds();
-  if (rpo < 60) throw new Error(`${where}: rpo must be at least one minute; got ${props.rpo.toHumanString()}.`);
-  if (rpo > 366 * 86400) throw new Error(`${where}: rpo must be at most a year; got ${props.rpo.toHumanString()}.`);
+  checkRpo(props.rpo, invalid);
+  if (props.rpo.toSeconds() > 366 * 86400) throw invalid(`rpo must be at most a year; got ${props.rpo.toHumanString()}.`);
   const retention = (props.backupRetention ?? Duration.days(7)).toDays({ integral: false });
   if (!Number.isInteger(retention) || retention < 1 || retention > 35) {
-    throw new Error(`${where}: backupRetention must be a whole number of days from 1 to 35 (RDS automated backups); got ${retention}.`);
+    throw invalid(`backupRetention must be a whole number of days from 1 to 35 (RDS automated backups); got ${retention}.`);
   }
-  for (const [field, value] of [['waitTimeout', props.waitTimeout], ['cleanupTimeout', props.cleanupTimeout]] as const) {
-    if (value !== undefined && value.toSeconds() < FAILOVER_POLL_INTERVAL.toSeconds()) {
-      throw new Error(`${where}: ${field} must be at least ${FAILOVER_POLL_INTERVAL.toHumanString()} (one poll); got ${value.toHumanString()}.`);
-    }
-  }
-  const queries = new Set<string>();
-  (props.validationQueries ?? []).forEach((q, i) => {
-    if (q.name.trim() === '') throw new Error(`${where}: validationQueries[${i}].name must be a non-empty string.`);
-    if (queries.has(q.name)) throw new Error(`${where}: validationQueries[${i}].name "${q.name}" is used twice; give every query its own name.`);
-    queries.add(q.name);
-    if (q.sql.trim() === '') throw new Error(`${where}: validationQueries[${i}].sql must be a non-empty SQL statement returning one boolean.`);
-  });
+  checkWaitTimeouts({ waitTimeout: props.waitTimeout, cleanupTimeout: props.cleanupTimeout }, FAILOVER_POLL_INTERVAL, invalid);
+  checkValidationQueries(props.validationQueries, invalid);
   const targets = new Set<string>();
   for (const target of props.repoint ?? []) {
-    if (targets.has(target.description)) throw new Error(`${where}: repoint names ${target.description} twice; list each target once.`);
+    if (targets.has(target.description)) throw invalid(`repoint names ${target.description} twice; list each target once.`);
     targets.add(target.description);
-  }
-}
-
-function checkDatabaseSubnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection): void {
-  let selected: ec2.SelectedSubnets;
-  try {
-    selected = vpc.selectSubnets(selection);
-  } catch (error) {
-    throw new Error(`Failover: databaseSubnets selects no subnets of the VPC (${(error as Error).message}); add isolated subnets to the VPC or pass databaseSubnets.`, { cause: error });
-  }
-  if (selected.subnetIds.length < 2 || new Set(selected.availabilityZones).size < 2) {
-    throw new Error('Failover: a DB subnet group needs subnets in at least two Availability Zones; pass databaseSubnets that span two or more.');
   }
 }

@@ -1,5 +1,6 @@
 import { TimeZone } from 'aws-cdk-lib';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { ConfigurationError } from '../common/errors';
 
 /** Day of the week of a weekly recovery test. */
 export type RecoveryTestWeekDay = 'MON' | 'TUE' | 'WED' | 'THU' | 'FRI' | 'SAT' | 'SUN';
@@ -36,9 +37,9 @@ export class RecoveryTestSchedule {
   public static weekly(options: WeeklyRecoveryTestOptions = {}): RecoveryTestSchedule {
     const hour = options.hour ?? 5;
     const minute = options.minute ?? 0;
-    if (!Number.isInteger(hour) || hour < 0 || hour > 23) throw new Error(`RecoveryTestSchedule.weekly: hour must be a whole number from 0 to 23; got ${hour}.`);
+    if (!Number.isInteger(hour) || hour < 0 || hour > 23) throw new ConfigurationError(`RecoveryTestSchedule.weekly: hour must be a whole number from 0 to 23; got ${hour}.`);
     if (!Number.isInteger(minute) || minute < 0 || minute > 59) {
-      throw new Error(`RecoveryTestSchedule.weekly: minute must be a whole number from 0 to 59; got ${minute}.`);
+      throw new ConfigurationError(`RecoveryTestSchedule.weekly: minute must be a whole number from 0 to 59; got ${minute}.`);
     }
     return new RecoveryTestSchedule(`cron(${minute} ${hour} ? * ${options.weekDay ?? 'SUN'} *)`, options.timeZone);
   }
@@ -48,12 +49,12 @@ export class RecoveryTestSchedule {
     const match = /^cron\((.*)\)$/.exec(options.expression.trim());
     const fields = match ? match[1].trim().split(/\s+/) : [];
     if (fields.length !== 6) {
-      throw new Error(
+      throw new ConfigurationError(
         `RecoveryTestSchedule.cron: expression must be cron(minutes hours day-of-month month day-of-week year), six fields; got ${JSON.stringify(options.expression)}.`,
       );
     }
     if (fields[2] !== '?' && fields[4] !== '?') {
-      throw new Error(`RecoveryTestSchedule.cron: one of day-of-month and day-of-week must be "?"; got ${JSON.stringify(options.expression)}.`);
+      throw new ConfigurationError(`RecoveryTestSchedule.cron: one of day-of-month and day-of-week must be "?"; got ${JSON.stringify(options.expression)}.`);
     }
     return new RecoveryTestSchedule(options.expression.trim(), options.timeZone);
   }
@@ -81,7 +82,7 @@ export class RecoveryTestSchedule {
 
   /** The EventBridge Scheduler expression. @throws for a disabled schedule */
   public toScheduleExpression(): scheduler.ScheduleExpression {
-    if (this.cronExpression === undefined) throw new Error('RecoveryTestSchedule.disabled() has no schedule expression.');
+    if (this.cronExpression === undefined) throw new ConfigurationError('RecoveryTestSchedule.disabled() has no schedule expression.');
     return scheduler.ScheduleExpression.expression(this.cronExpression, this.timeZone);
   }
 }

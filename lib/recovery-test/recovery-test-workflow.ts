@@ -1,10 +1,10 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { PickInput } from '../../lambda/selection/recovery-pick.handler';
 import type { RecoveryVerifyInput } from '../../lambda/restore/recovery-verify.handler';
@@ -12,9 +12,18 @@ import type { RestoreInput } from '../../lambda/restore/restore.handler';
 import type { RestoreVerifyInput } from '../../lambda/restore/restore-verify.handler';
 import type { CreateScratchInput, DeleteDatabaseInput, DeleteSecretInput, SetPasswordInput, WaitScratchInput } from '../../lambda/rds/scratch-input';
 import type { RecoveryReportEvent } from '../../lambda/reporting/recovery-report';
-import { alertOnUnreportedEnd } from '../common/unreported-end-alert';
-import { cleanupParallel } from '../common/cleanup';
+import { ConfigurationError } from '../common/errors';
 import { taskInput } from '../common/payload';
+import {
+  cleanupParallel,
+  EXECUTION_FIELDS,
+  invokeTask,
+  pollAttempts,
+  reportAndNotify,
+  retryThrottling,
+  retryWhileNotReady,
+  workflowStateMachine,
+} from '../common/workflow';
 
 /** A user-supplied check of the restored database: SQL returning one row whose first column is boolean `true`. */
 export interface ValidationQuery {
@@ -125,13 +134,13 @@ export class RecoveryTestWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: RecoveryTestWorkflowProps) {
     super(scope, id);
     const restoreFunction = props.restoreFunction;
-    if (props.kind === 'dump' && !restoreFunction) throw new Error('RecoveryTestWorkflow: a dump recovery test needs restoreFunction.');
+    if (props.kind === 'dump' && !restoreFunction) throw new ConfigurationError('a dump recovery test needs restoreFunction.', this, { subject: 'RecoveryTestWorkflow' });
     if (props.kind === 'snapshot' && props.snapshotDatabase === undefined) {
-      throw new Error('RecoveryTestWorkflow: a snapshot recovery test needs snapshotDatabase (the database the checks run in).');
+      throw new ConfigurationError('a snapshot recovery test needs snapshotDatabase (the database the checks run in).', this, { subject: 'RecoveryTestWorkflow' });
     }
     const S = RECOVERY_TEST_STATES;
-    const waitAttempts = attempts(props.scratchWaitTimeout ?? Duration.hours(1));
-    const scope_ = { resource: props.scratchResource, 'executionId.$': '$$.Execution.Id', 'executionName.$': '$$.Execution.Name' } as const;
+    const waitAttempts = pollAttempts(props.scratchWaitTimeout ?? Duration.hours(1), SCRATCH_POLL_INTERVAL);
+    const scope_ = { resource: props.scratchResource, ...EXECUTION_FIELDS } as const;
 
     // --- what to restore -----------------------------------------------------------------------------------------
     const defaultSelection = new sfn.Pass(this, 'Default selection', {
@@ -147,10 +156,10 @@ export class RecoveryTestWorkflow extends Construct {
       .when(sfn.Condition.isPresent('$.selection'), start)
       .otherwise(defaultSelection.next(start));
 
-    const pick = this.invoke(S.pick, props.pickFunction, taskInput<PickInput>({ kind: props.kind, 'selection.$': '$.selection' }), '$.backup');
+    const pick = invokeTask(this, S.pick, props.pickFunction, taskInput<PickInput>({ kind: props.kind, 'selection.$': '$.selection' }), '$.backup');
 
     // --- scratch database ----------------------------------------------------------------------------------------
-    const create = this.invoke(
+    const create = invokeTask(this, 
       S.create,
       props.scratchFunction,
       taskInput<CreateScratchInput>({
@@ -169,19 +178,19 @@ export class RecoveryTestWorkflow extends Construct {
       '$.created',
     );
     // Creation is idempotent (the handler recognises what a previous attempt of this execution created).
-    create.addRetry({ errors: ['ThrottlingException', 'Throttling', 'TooManyRequestsException'], interval: Duration.seconds(10), maxAttempts: 4, backoffRate: 2 });
+    retryThrottling(create);
 
     const waitFor = (name: string) => {
-      const task = this.invoke(name, props.scratchFunction, taskInput<WaitScratchInput>({ action: 'wait', ...scope_ }), '$.ready');
-      task.addRetry({ errors: ['NotReady'], interval: SCRATCH_POLL_INTERVAL, maxAttempts: waitAttempts, backoffRate: 1 });
+      const task = invokeTask(this, name, props.scratchFunction, taskInput<WaitScratchInput>({ action: 'wait', ...scope_ }), '$.ready');
+      retryWhileNotReady(task, SCRATCH_POLL_INTERVAL, waitAttempts);
       return task;
     };
     const wait = waitFor(S.wait);
 
     const steps: tasks.LambdaInvoke[] = [pick, create, wait];
     if (props.kind === 'snapshot') {
-      const setPassword = this.invoke(S.setPassword, props.scratchFunction, taskInput<SetPasswordInput>({ action: 'set-password', ...scope_ }), sfn.JsonPath.DISCARD);
-      setPassword.addRetry({ errors: ['NotReady'], interval: SCRATCH_POLL_INTERVAL, maxAttempts: 20, backoffRate: 1 });
+      const setPassword = invokeTask(this, S.setPassword, props.scratchFunction, taskInput<SetPasswordInput>({ action: 'set-password', ...scope_ }), sfn.JsonPath.DISCARD);
+      retryWhileNotReady(setPassword, SCRATCH_POLL_INTERVAL, 20);
       steps.push(setPassword, waitFor(S.waitPassword));
     }
 
@@ -197,7 +206,7 @@ export class RecoveryTestWorkflow extends Construct {
     const queries = (props.validationQueries ?? []).map((q) => ({ name: q.name, sql: q.sql }));
     if (props.kind === 'dump' && restoreFunction) {
       steps.push(
-        this.invoke(
+        invokeTask(this, 
           S.restore,
           restoreFunction,
           taskInput<RestoreInput>({ 'manifestKey.$': '$.backup.dump.manifestKey', target, createDatabase: true }),
@@ -205,7 +214,7 @@ export class RecoveryTestWorkflow extends Construct {
         ),
       );
       steps.push(
-        this.invoke(
+        invokeTask(this, 
           S.verify,
           props.verifyFunction,
           taskInput<RestoreVerifyInput>({ 'manifestKey.$': '$.backup.dump.manifestKey', target, validationQueries: queries, throwOnFailure: false }),
@@ -214,23 +223,20 @@ export class RecoveryTestWorkflow extends Construct {
       );
     } else {
       steps.push(
-        this.invoke(S.verify, props.verifyFunction, taskInput<RecoveryVerifyInput>({ target, validationQueries: queries, throwOnFailure: false }), '$.verify'),
+        invokeTask(this, S.verify, props.verifyFunction, taskInput<RecoveryVerifyInput>({ target, validationQueries: queries, throwOnFailure: false }), '$.verify'),
       );
     }
 
     // --- cleanup, always -----------------------------------------------------------------------------------------
-    const cleanupAttempts = attempts(props.cleanupTimeout ?? Duration.hours(1));
-    const deleteDatabase = this.invoke(S.deleteDatabase, props.scratchFunction, taskInput<DeleteDatabaseInput>({ action: 'delete-database', ...scope_ }), '$');
-    deleteDatabase.addRetry({ errors: ['NotReady'], interval: SCRATCH_POLL_INTERVAL, maxAttempts: cleanupAttempts, backoffRate: 1 });
-    deleteDatabase.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
-    const deleteSecret = this.invoke(S.deleteSecret, props.scratchFunction, taskInput<DeleteSecretInput>({ action: 'delete-secret', ...scope_ }), '$');
-    deleteSecret.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(10), maxAttempts: 5, backoffRate: 2 });
+    const deleteDatabase = invokeTask(this, S.deleteDatabase, props.scratchFunction, taskInput<DeleteDatabaseInput>({ action: 'delete-database', ...scope_ }), '$');
+    retryWhileNotReady(deleteDatabase, SCRATCH_POLL_INTERVAL, pollAttempts(props.cleanupTimeout ?? Duration.hours(1), SCRATCH_POLL_INTERVAL));
+    const deleteSecret = invokeTask(this, S.deleteSecret, props.scratchFunction, taskInput<DeleteSecretInput>({ action: 'delete-secret', ...scope_ }), '$');
     const cleanup = cleanupParallel(this, S.cleanup, 'Runs after success and after every caught failure; each branch retries on its own and records its own failure.', [
       { task: deleteDatabase, what: 'database', failedStateName: S.deleteDatabaseFailed },
       { task: deleteSecret, what: 'secret', failedStateName: S.deleteSecretFailed },
     ]);
 
-    for (const step of steps) step.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.error' });
+    for (const step of steps) step.addCatch(cleanup, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     let chain: sfn.IChainable & sfn.INextable = steps[0];
     for (const step of steps.slice(1)) {
       (chain as sfn.INextable).next(step);
@@ -240,68 +246,30 @@ export class RecoveryTestWorkflow extends Construct {
     start.next(pick);
 
     // --- report, notify, outcome ---------------------------------------------------------------------------------
-    const report = this.invoke(
-      S.report,
-      props.reportFunction,
-      taskInput<RecoveryReportEvent>({
+    const report = reportAndNotify(this, {
+      workflow: 'recovery-test',
+      title: 'recovery test',
+      reportFunction: props.reportFunction,
+      reportPayload: taskInput<RecoveryReportEvent>({
         workflow: 'recovery-test',
-        'executionId.$': '$$.Execution.Id',
-        'executionName.$': '$$.Execution.Name',
+        ...EXECUTION_FIELDS,
         'startedAt.$': '$$.Execution.StartTime',
         kind: props.kind,
         'state.$': '$',
       }),
-      '$.report',
-    );
-    cleanup.addCatch(report, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
+      topic: props.notificationTopic,
+      states: { ...S, outcome: 'Outcome?', succeeded: S.passed },
+      errors: { failed: 'RecoveryTestFailed', reportFailed: 'RecoveryReportFailed', notifyFailed: 'RecoveryTestNotificationFailed' },
+    });
+    cleanup.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.cleanupError' });
     cleanup.next(report);
 
-    const reportFailed = new sfn.Fail(this, S.reportFailed, { error: 'RecoveryReportFailed', causePath: '$.reportError.Cause' });
-    const notifyReportFailure = new tasks.SnsPublish(this, S.notifyReportFailure, {
-      topic: props.notificationTopic,
-      subject: 'cdk-backup-dr recovery test FAILED (no report)',
-      message: sfn.TaskInput.fromObject({
-        workflow: 'recovery-test',
-        status: 'FAILED',
-        'executionId.$': '$$.Execution.Id',
-        'error.$': '$.reportError.Error',
-        'cause.$': '$.reportError.Cause',
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    notifyReportFailure.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
-    notifyReportFailure.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.notifyError' });
-    notifyReportFailure.next(reportFailed);
-    report.addCatch(notifyReportFailure, { errors: ['States.ALL'], resultPath: '$.reportError' });
-
-    const passed = new sfn.Succeed(this, S.passed);
-    const failed = new sfn.Fail(this, S.failed, { error: 'RecoveryTestFailed', causePath: '$.report.cause' });
-    const notifyFailed = new sfn.Fail(this, S.notifyFailed, { error: 'RecoveryTestNotificationFailed', causePath: '$.notifyError.Cause' });
-    const notify = new tasks.SnsPublish(this, S.notify, {
-      topic: props.notificationTopic,
-      subject: sfn.JsonPath.stringAt('$.report.subject'),
-      message: sfn.TaskInput.fromJsonPathAt('$.report.message'),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    notify.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2 });
-    notify.addCatch(notifyFailed, { errors: ['States.ALL'], resultPath: '$.notifyError' });
-    report.next(notify);
-    notify.next(new sfn.Choice(this, 'Outcome?').when(sfn.Condition.stringEquals('$.report.status', 'SUCCEEDED'), passed).otherwise(failed));
-
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      encryptionKey: props.logsKey,
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    this.stateMachine = workflowStateMachine(this, {
+      definition: selectionGiven,
       comment: `cdk-backup-dr recovery test (${props.kind}): pick, restore into scratch, verify, always clean up, report`,
-      definitionBody: sfn.DefinitionBody.fromChainable(selectionGiven),
       timeout: props.timeout ?? Duration.hours(4),
-      tracingEnabled: true,
-      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-    });
-    alertOnUnreportedEnd(this, 'TimedOutOrAborted', {
-      stateMachine: this.stateMachine,
+      logsKey: props.logsKey,
+      logRetention: props.logRetention,
       topic: props.notificationTopic,
       workflow: 'recovery-test',
       afterwards:
@@ -309,20 +277,4 @@ export class RecoveryTestWorkflow extends Construct {
         'snapshot) and secret (cdk-backup-dr/scratch/…) tagged with this execution (cdk-backup-dr:execution).',
     });
   }
-
-  /** A Lambda task whose result (the handler's return value) goes to `resultPath`. */
-  private invoke(name: string, fn: lambda.IFunction, payload: sfn.TaskInput, resultPath: string): tasks.LambdaInvoke {
-    return new tasks.LambdaInvoke(this, name, {
-      lambdaFunction: fn,
-      payload,
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: true,
-      resultPath,
-    });
-  }
-}
-
-/** Polls of {@link SCRATCH_POLL_INTERVAL} that fit in `timeout` (at least 1). */
-function attempts(timeout: Duration): number {
-  return Math.max(1, Math.ceil(timeout.toSeconds() / SCRATCH_POLL_INTERVAL.toSeconds()));
 }

@@ -11,25 +11,20 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { HandlerFunction } from '../common/handler-function';
-import { createOperationsKey } from '../common/operations-key';
+import { ConfigurationError } from '../common/errors';
+import { HandlerFunction, LAMBDA_MAX_TIMEOUT } from '../common/handler-function';
+import { checkDatabaseSubnets, checkRpo, checkValidationQueries, checkWaitTimeouts, type InvalidProps } from '../common/validation';
+import { Operations } from '../common/operations';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { BackupBucket } from '../storage/backup-bucket';
-import {
-  DATABASE_NAME_HINT,
-  RECOVERY_REPORT_PREFIX,
-  SCRATCH_ID_PREFIX,
-  SCRATCH_SECRET_PREFIX,
-  SNAPSHOT_ID_PREFIX,
-  SOURCE_NAME_HINT,
-  SOURCE_NAME_PATTERN,
-  isDatabaseName,
-} from '../common/names';
 import { RecoveryTestSchedule } from './recovery-test-schedule';
 import { RecoveryTestWorkflow, SCRATCH_POLL_INTERVAL, ValidationQuery } from './recovery-test-workflow';
 import { TestedBackups } from './tested-backups';
+import { METRIC_DIMENSIONS, RECOVERY_TEST_METRICS } from '../../lambda/common/metrics';
+import { packageMetric } from '../common/metrics';
+import { DATABASE_NAME_HINT, isDatabaseName, RECOVERY_REPORT_PREFIX, SCRATCH_ID_PREFIX, SCRATCH_SECRET_PREFIX, SNAPSHOT_ID_PREFIX, isSourceName, SOURCE_NAME_HINT } from '../../lambda/common/names';
 
 /** Props for {@link RecoveryTest}. */
 export interface RecoveryTestProps {
@@ -134,9 +129,6 @@ interface AcknowledgedWildcard {
   readonly reason: string;
 }
 
-/** Longest a Lambda may run: the restore (and verify) of one dump must fit. */
-const LAMBDA_MAX_TIMEOUT = Duration.minutes(15);
-
 /**
  * Proves the backups restore: an automated recovery test.
  *
@@ -203,35 +195,36 @@ export class RecoveryTest extends Construct {
     const backups = props.backups ?? TestedBackups.dumps();
     this.backups = backups;
     this.sourceName = props.sourceName;
-    validateProps(props, backups);
+    const invalid = (message: string, cause?: unknown) => new ConfigurationError(message, this, { subject: 'RecoveryTest', cause });
+    validateProps(props, backups, invalid);
     const stack = Stack.of(this);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const key = props.encryptionKey ?? createOperationsKey(this, 'Key', 'recovery test logs and notifications');
-
-    this.notificationTopic =
-      props.notificationTopic ??
-      new sns.Topic(this, 'Notifications', { displayName: `cdk-backup-dr recovery tests of ${props.sourceName}`, masterKey: key, enforceSSL: true });
+    const operations = new Operations(this, 'Default', {
+      vpc: props.vpc,
+      keyPurpose: 'recovery test logs and notifications',
+      encryptionKey: props.encryptionKey,
+      topicDisplayName: `cdk-backup-dr recovery tests of ${props.sourceName}`,
+      notificationTopic: props.notificationTopic,
+      lambdaSecurityGroupDescription: 'recovery-test Lambdas (S3, Secrets Manager, RDS APIs; scratch database)',
+    });
+    const key = operations.key;
+    this.notificationTopic = operations.notificationTopic;
+    this.lambdaSecurityGroup = operations.lambdaSecurityGroup;
 
     // --- network ---------------------------------------------------------------------------------------------------
     const scratchSubnets = props.scratchSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
-    checkScratchSubnets(props.vpc, scratchSubnets);
+    checkDatabaseSubnets(props.vpc, scratchSubnets, 'scratchSubnets', invalid);
     this.scratchSubnetGroup = new rds.SubnetGroup(this, 'ScratchSubnetGroup', {
       vpc: props.vpc,
       vpcSubnets: scratchSubnets,
       description: `cdk-backup-dr recovery test scratch databases of ${props.sourceName}`,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.lambdaSecurityGroup = new ec2.SecurityGroup(this, 'LambdaSecurityGroup', {
-      vpc: props.vpc,
-      description: `cdk-backup-dr ${this.node.path}: recovery-test Lambdas (S3, Secrets Manager, RDS APIs; scratch database)`,
-      allowAllOutbound: true,
-    });
-    this.scratchSecurityGroup = new ec2.SecurityGroup(this, 'ScratchSecurityGroup', {
-      vpc: props.vpc,
-      description: `cdk-backup-dr ${this.node.path}: scratch databases, reachable only from the recovery-test Lambdas`,
-      allowAllOutbound: false,
-    });
-    this.scratchSecurityGroup.addIngressRule(this.lambdaSecurityGroup, ec2.Port.tcp(5432), 'recovery-test Lambdas to the scratch database');
+    this.scratchSecurityGroup = operations.addDatabaseSecurityGroup(
+      'ScratchSecurityGroup',
+      'scratch databases, reachable only from the recovery-test Lambdas',
+      'recovery-test Lambdas to the scratch database',
+    );
 
     // --- functions -------------------------------------------------------------------------------------------------
     const common = {
@@ -420,17 +413,17 @@ export class RecoveryTest extends Construct {
 
   /** Whether a test passed (1) or failed (0), per run; from the report Lambda's EMF metrics. */
   public metricRecoveryTestSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('RecoveryTestSucceeded', { statistic: 'Minimum', ...props });
+    return this.metric(RECOVERY_TEST_METRICS.succeeded, 'Minimum', props);
   }
 
   /** The measured RTO of successful tests: scratch creation to verification done, seconds. */
   public metricRestoreDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('RestoreDurationSeconds', { statistic: 'Maximum', ...props });
+    return this.metric(RECOVERY_TEST_METRICS.restoreDurationSeconds, 'Maximum', props);
   }
 
   /** The age of the restored data at test time (the achieved RPO), seconds. */
   public metricBackupAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.metric('BackupAgeSeconds', { statistic: 'Maximum', ...props });
+    return this.metric(RECOVERY_TEST_METRICS.backupAgeSeconds, 'Maximum', props);
   }
 
   /** Failed executions of the state machine (including those that failed before writing a report). */
@@ -443,14 +436,8 @@ export class RecoveryTest extends Construct {
     return this.stateMachine.grantStartExecution(grantee);
   }
 
-  private metric(metricName: string, props: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'CdkBackupDr',
-      metricName,
-      dimensionsMap: { Source: this.sourceName },
-      period: Duration.days(1),
-      ...props,
-    });
+  private metric(metricName: string, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return packageMetric(metricName, { [METRIC_DIMENSIONS.source]: this.sourceName }, { period: Duration.days(1), statistic }, props);
   }
 
   /**
@@ -543,43 +530,31 @@ export class RecoveryTest extends Construct {
   }
 }
 
-function validateProps(props: RecoveryTestProps, backups: TestedBackups): void {
-  if (!Token.isUnresolved(props.sourceName) && !SOURCE_NAME_PATTERN.test(props.sourceName)) {
-    throw new Error(`RecoveryTest: sourceName must be ${SOURCE_NAME_HINT} (the name the backups are written under); got ${JSON.stringify(props.sourceName)}.`);
+function validateProps(props: RecoveryTestProps, backups: TestedBackups, invalid: InvalidProps): void {
+  if (!Token.isUnresolved(props.sourceName) && !isSourceName(props.sourceName)) {
+    throw invalid(`sourceName ${SOURCE_NAME_HINT} (the name the backups are written under); got ${JSON.stringify(props.sourceName)}.`);
   }
   if (backups.kind === 'dump') {
-    if (!props.pgToolsLayer) throw new Error('RecoveryTest: testing dumps needs pgToolsLayer (a PgToolsLayer with pg_restore at least as new as the dumps\' pg_dump).');
+    if (!props.pgToolsLayer) throw invalid('testing dumps needs pgToolsLayer (a PgToolsLayer with pg_restore at least as new as the dumps\' pg_dump).');
     if (props.postgresVersion === undefined) {
-      throw new Error('RecoveryTest: testing dumps needs postgresVersion, the major version of the scratch instance the dump is restored into (the source\'s major or newer).');
+      throw invalid('testing dumps needs postgresVersion, the major version of the scratch instance the dump is restored into (the source\'s major or newer).');
     }
   }
   if (props.postgresVersion !== undefined && (!Number.isInteger(props.postgresVersion) || props.postgresVersion < 11 || props.postgresVersion > 99)) {
-    throw new Error(`RecoveryTest: postgresVersion must be a PostgreSQL major version such as 16; got ${props.postgresVersion}.`);
+    throw invalid(`postgresVersion must be a PostgreSQL major version such as 16; got ${props.postgresVersion}.`);
   }
   const storage = props.scratchAllocatedStorageGiB;
   if (storage !== undefined && (!Number.isInteger(storage) || storage < 20 || storage > 65536)) {
-    throw new Error(`RecoveryTest: scratchAllocatedStorageGiB must be a whole number from 20 to 65536; got ${storage}.`);
+    throw invalid(`scratchAllocatedStorageGiB must be a whole number from 20 to 65536; got ${storage}.`);
   }
   if (props.restoreMemorySize !== undefined && (!Number.isInteger(props.restoreMemorySize) || props.restoreMemorySize < 256 || props.restoreMemorySize > 10240)) {
-    throw new Error(`RecoveryTest: restoreMemorySize must be a whole number of MiB from 256 to 10240; got ${props.restoreMemorySize}.`);
+    throw invalid(`restoreMemorySize must be a whole number of MiB from 256 to 10240; got ${props.restoreMemorySize}.`);
   }
-  const names = new Set<string>();
-  (props.validationQueries ?? []).forEach((q, i) => {
-    if (typeof q.name !== 'string' || q.name.trim() === '') throw new Error(`RecoveryTest: validationQueries[${i}].name must be a non-empty string.`);
-    if (names.has(q.name)) throw new Error(`RecoveryTest: validationQueries[${i}].name "${q.name}" is used twice; give every query its own name.`);
-    names.add(q.name);
-    if (typeof q.sql !== 'string' || q.sql.trim() === '') throw new Error(`RecoveryTest: validationQueries[${i}].sql must be a non-empty SQL statement returning one boolean.`);
-  });
-  if (props.rpo !== undefined && props.rpo.toSeconds() < 60) {
-    throw new Error(`RecoveryTest: rpo must be at least one minute; got ${props.rpo.toHumanString()}.`);
-  }
-  for (const [field, value] of [['scratchWaitTimeout', props.scratchWaitTimeout], ['cleanupTimeout', props.cleanupTimeout]] as const) {
-    if (value !== undefined && value.toSeconds() < SCRATCH_POLL_INTERVAL.toSeconds()) {
-      throw new Error(`RecoveryTest: ${field} must be at least ${SCRATCH_POLL_INTERVAL.toHumanString()} (one poll); got ${value.toHumanString()}.`);
-    }
-  }
+  checkValidationQueries(props.validationQueries, invalid);
+  checkRpo(props.rpo, invalid);
+  checkWaitTimeouts({ scratchWaitTimeout: props.scratchWaitTimeout, cleanupTimeout: props.cleanupTimeout }, SCRATCH_POLL_INTERVAL, invalid);
   if (backups.kind === 'snapshot' && backups.database !== undefined && !isDatabaseName(backups.database)) {
-    throw new Error(`RecoveryTest: the snapshot database ${DATABASE_NAME_HINT}.`);
+    throw invalid(`the snapshot database ${DATABASE_NAME_HINT}.`);
   }
 }
 
@@ -593,20 +568,4 @@ function requiredTimeout(props: RecoveryTestProps, backups: TestedBackups): Dura
   const waits = backups.kind === 'snapshot' ? 2 * wait + 10 : wait;
   const lambdas = (backups.kind === 'dump' ? 2 : 1) * LAMBDA_MAX_TIMEOUT.toMinutes();
   return Duration.minutes(Math.ceil(waits + lambdas + cleanup + 30));
-}
-
-function checkScratchSubnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection): void {
-  let selected: ec2.SelectedSubnets;
-  try {
-    selected = vpc.selectSubnets(selection);
-  } catch (error) {
-    throw new Error(
-      `RecoveryTest: scratchSubnets selects no subnets of the VPC (${(error as Error).message}); add isolated subnets to the VPC or pass scratchSubnets.`,
-      { cause: error },
-    );
-  }
-  const zones = new Set(selected.availabilityZones);
-  if (selected.subnetIds.length < 2 || zones.size < 2) {
-    throw new Error('RecoveryTest: a DB subnet group needs subnets in at least two Availability Zones; pass scratchSubnets that span two or more.');
-  }
 }

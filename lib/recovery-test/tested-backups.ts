@@ -1,5 +1,6 @@
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import { DATABASE_NAME_HINT, isDatabaseName, isRdsIdentifier } from '../common/names';
+import { DATABASE_NAME_HINT, isDatabaseName, isRdsIdentifier } from '../../lambda/common/names';
+import { ConfigurationError } from '../common/errors';
 
 /** Options of {@link TestedBackups.dumps}. */
 export interface DumpTestOptions {
@@ -86,12 +87,12 @@ export class TestedBackups {
 
 function checkIdentifier(value: string, where: string, field: string): void {
   if (!isRdsIdentifier(value)) {
-    throw new Error(
+    throw new ConfigurationError(
       `${where}: ${field} must be an RDS identifier (1-63 letters, digits or hyphens, starting with a letter, no trailing or double hyphen), not an ARN; got ${JSON.stringify(value)}.`,
     );
   }
 }
 
 function checkDatabase(value: string, where: string): void {
-  if (!isDatabaseName(value)) throw new Error(`${where}: database ${DATABASE_NAME_HINT}; got ${JSON.stringify(value)}.`);
+  if (!isDatabaseName(value)) throw new ConfigurationError(`${where}: database ${DATABASE_NAME_HINT}; got ${JSON.stringify(value)}.`);
 }

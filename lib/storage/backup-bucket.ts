@@ -6,7 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import { AccessLogsBucket } from './access-logs-bucket';
 import { BackupLifecycle } from './backup-lifecycle';
-import { StorageConfigurationError } from './errors';
+import { ConfigurationError } from '../common/errors';
 import { objectLockRetentionProblem, overlappingPrefixProblem } from './storage-classes';
 import { nagResourceString } from '../common/nag';
 
@@ -231,32 +231,20 @@ export class BackupBucket extends Construct {
     this.s3Bucket = bucket;
     this.cfnBucket = bucket.node.defaultChild as s3.CfnBucket;
 
-    bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyUploadsNotEncryptedWithSseKms',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [bucket.arnForObjects('*')],
-        conditions: {
-          StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
-          Null: { 's3:x-amz-server-side-encryption': 'false' },
-        },
-      }),
-    );
-    bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyUploadsEncryptedWithAnotherKmsKey',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [bucket.arnForObjects('*')],
-        conditions: {
-          StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': key.keyArn },
-          Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
-        },
-      }),
-    );
+    // An upload that names an encryption header must name SSE-KMS with this bucket's key.
+    const denyUploadsWithOther = (sid: string, header: string, required: string) =>
+      bucket.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid,
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['s3:PutObject'],
+          resources: [bucket.arnForObjects('*')],
+          conditions: { StringNotEquals: { [header]: required }, Null: { [header]: 'false' } },
+        }),
+      );
+    denyUploadsWithOther('DenyUploadsNotEncryptedWithSseKms', 's3:x-amz-server-side-encryption', 'aws:kms');
+    denyUploadsWithOther('DenyUploadsEncryptedWithAnotherKmsKey', 's3:x-amz-server-side-encryption-aws-kms-key-id', key.keyArn);
   }
 
   /** The replica this bucket replicates to, if `replicateTo` was called. */
@@ -480,7 +468,7 @@ export class BackupBucket extends Construct {
   private replicationMetric(metricName: string, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     const replication = this.replication;
     if (!replication) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         `${metricName} is published only for a bucket that replicates: call replicateTo(replica) on this ` +
           `BackupBucket before asking for replication metrics.`,
         this,
@@ -502,7 +490,7 @@ export class BackupBucket extends Construct {
 
   private validateProps(): void {
     if (!this.versioned && this.objectLock) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         'Object Lock needs versioning: remove versioned: false, or remove objectLock.',
         this,
       );
@@ -511,7 +499,7 @@ export class BackupBucket extends Construct {
     for (let i = 0; i < prefixes.length; i++) {
       for (let j = i + 1; j < prefixes.length; j++) {
         const problem = overlappingPrefixProblem(prefixes[i], prefixes[j]);
-        if (problem) throw new StorageConfigurationError(problem, this);
+        if (problem) throw new ConfigurationError(problem, this);
       }
     }
     const lock = this.objectLock;
@@ -524,63 +512,63 @@ export class BackupBucket extends Construct {
           mode: lock.mode,
           expireDay: lifecycle.expireDay,
         });
-        if (problem) throw new StorageConfigurationError(problem, this);
+        if (problem) throw new ConfigurationError(problem, this);
       }
     }
   }
 
   private validateReplication(replica: BackupBucket): void {
     if (this.replication) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         `this bucket already replicates to ${this.replication.replica.node.path}; a BackupBucket replicates to ` +
           'one replica. Remove the second replicateTo call.',
         this,
       );
     }
     if (replica === this) {
-      throw new StorageConfigurationError('a bucket cannot replicate to itself: pass a BackupBucket created in the DR-region stack.', this);
+      throw new ConfigurationError('a bucket cannot replicate to itself: pass a BackupBucket created in the DR-region stack.', this);
     }
     const sourceStack = Stack.of(this);
     const replicaStack = Stack.of(replica);
     if (Token.isUnresolved(replicaStack.region)) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         `the replica ${replica.node.path} is in a stack without an explicit region; give its stack ` +
           "env: { region: '<dr-region>' } so the replication rule can address it.",
         this,
       );
     }
     if (!Token.isUnresolved(sourceStack.region) && sourceStack.region === replicaStack.region) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         `the replica ${replica.node.path} is in the same region (${replicaStack.region}) as the source, so it ` +
           'would not survive a regional outage. Create the replica in a stack whose env.region is the DR region.',
         this,
       );
     }
     if (!Token.isUnresolved(sourceStack.account) && !Token.isUnresolved(replicaStack.account) && sourceStack.account !== replicaStack.account) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         `the replica ${replica.node.path} is in account ${replicaStack.account}, the source in ` +
           `${sourceStack.account}; cross-account replication is not supported. Put the DR stack in the same account.`,
         this,
       );
     }
     if (!this.versioned) {
-      throw new StorageConfigurationError('replication needs versioning on the source: remove versioned: false from this BackupBucket.', this);
+      throw new ConfigurationError('replication needs versioning on the source: remove versioned: false from this BackupBucket.', this);
     }
     if (!replica.versioned) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         `replication needs versioning on the replica: remove versioned: false from ${replica.node.path}.`,
         this,
       );
     }
     if (this.objectLock && !replica.objectLock) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         `this bucket uses Object Lock, so its replica must too (S3 refuses to replicate locked objects into an ` +
           `unlocked bucket): set objectLock on ${replica.node.path}.`,
         this,
       );
     }
     if (replica.explicitBucketName !== undefined && Token.isUnresolved(replica.explicitBucketName)) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         `the replica ${replica.node.path} has a bucketName that is only known at deploy time; a replication ` +
           'destination in another region needs a literal name. Pass a plain string or omit bucketName.',
         this,
@@ -658,7 +646,7 @@ export class BackupBucket extends Construct {
       return this.bucket.bucketArn;
     }
     if (this.explicitBucketName !== undefined && Token.isUnresolved(this.explicitBucketName)) {
-      throw new StorageConfigurationError(
+      throw new ConfigurationError(
         'a grantee in another region needs this bucket to have a literal name: pass a plain string as bucketName or omit it.',
         this,
       );

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { StorageConfigurationError } from './errors';
+import { ConfigurationError } from '../common/errors';
 import { lifecycleScheduleProblems, ScheduledTransition } from './storage-classes';
 
 /**
@@ -211,7 +211,7 @@ export class BackupLifecycle {
     }
     for (const [option, day] of days) {
       if (day !== undefined && day < 1) {
-        throw new StorageConfigurationError(`${this.description}: ${option} must be at least 1 day (got ${day}).`);
+        throw new ConfigurationError(`${this.description}: ${option} must be at least 1 day (got ${day}).`);
       }
     }
     if ([...days.values()].some((d) => d === undefined)) {
@@ -228,7 +228,7 @@ export class BackupLifecycle {
       expireDay: this.expireAfter ? days.get('expireAfter') : undefined,
     });
     if (problems.length > 0) {
-      throw new StorageConfigurationError(problems.join('\n'));
+      throw new ConfigurationError(problems.join('\n'));
     }
   }
 }
@@ -247,7 +247,7 @@ function wholeDays(duration: Duration, option: string, description: string): num
   }
   const days = duration.toDays({ integral: false });
   if (!Number.isInteger(days)) {
-    throw new StorageConfigurationError(
+    throw new ConfigurationError(
       `${description}: ${option} is ${duration.toHumanString()}, but S3 lifecycle rules count whole days. ` +
         `Use Duration.days(${Math.ceil(days)}).`,
     );

@@ -37,7 +37,8 @@ import { handler as repointHandler } from '../../lambda/failover/repoint.handler
 import { handler as restoreHandler } from '../../lambda/restore/restore.handler';
 import { handler as restoreVerifyHandler } from '../../lambda/restore/restore-verify.handler';
 import { NotReady } from '../../lambda/common/errors';
-import { describeDbInstance, rdsClient } from '../../lambda/rds/instances';
+import { describeDbInstance } from '../../lambda/rds/instances';
+import { rdsClient } from '../../lambda/rds/client';
 import { Failover } from '../../lib/failover/failover';
 import { RepointTarget } from '../../lib/failover/failover-repoint';
 import { FailoverSource, FailoverStrategy } from '../../lib/failover/failover-strategy';

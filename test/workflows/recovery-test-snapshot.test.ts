@@ -6,7 +6,8 @@
  */
 import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { createDbInstance, describeDbInstance, generatePassword, rdsClient, scratchIdentifier } from '../../lambda/rds/instances';
+import { createDbInstance, describeDbInstance, generatePassword, scratchIdentifier } from '../../lambda/rds/instances';
+import { rdsClient } from '../../lambda/rds/client';
 import type { RecoveryTestReport } from '../../lambda/reporting/recovery-report';
 import { snapshotTags } from '../../lambda/rds/snapshot';
 import { scratchSecretName } from '../../lambda/aws/secrets';

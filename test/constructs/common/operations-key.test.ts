@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { createOperationsKey } from '../../../lib/common/operations-key';
+import { createOperationsKey } from '../../../lib/common/operations';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 
 describe('createOperationsKey', () => {

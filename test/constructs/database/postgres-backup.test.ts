@@ -233,7 +233,7 @@ describe('PostgresBackup validation', () => {
     ['no databases', { databases: [] }, /databases is empty; name at least one database/],
     ['duplicate databases', { databases: ['a', 'a'] }, /listed twice; name each once/],
     ['invalid database name', { databases: ['bad name;'] }, /database name 'bad name;' is not valid/],
-    ['bad source name', { sourceName: 'Bad_Name' }, /not usable in S3 keys/],
+    ['bad source name', { sourceName: 'bad/name' }, /not usable in S3 keys/],
     ['copy to own region', { snapshotCopy: { region: 'us-east-1', encryptionKeyArn: 'arn:aws:kms:us-east-1:1:key/x' } }, /copy snapshots to a different \(DR\) region/],
     ['copy without snapshots', { snapshots: false, snapshotCopy: { region: 'us-west-2', encryptionKeyArn: 'arn:aws:kms:us-west-2:1:key/x' } }, /snapshotCopy is set but no snapshots are taken/],
     ['fractional version', { postgresVersion: 15.2 }, /postgresVersion must be a major version number/],

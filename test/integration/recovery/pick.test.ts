@@ -7,7 +7,8 @@ import { DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand, S3Cli
 import { CreateDBSnapshotCommand } from '@aws-sdk/client-rds';
 import { BackupNotFound, BackupUnusable, handler } from '../../../lambda/selection/recovery-pick.handler';
 import { backupKeys, serializeManifest, type BackupManifest } from '../../../lambda/backup/manifest';
-import { createDbInstance, generatePassword, rdsClient } from '../../../lambda/rds/instances';
+import { createDbInstance, generatePassword } from '../../../lambda/rds/instances';
+import { rdsClient } from '../../../lambda/rds/client';
 import { snapshotTags } from '../../../lambda/rds/snapshot';
 import { harnessEnv } from '../../support/env';
 import { createTestBucket } from '../../support/moto';

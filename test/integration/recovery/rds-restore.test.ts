@@ -4,10 +4,10 @@
  * waiting are covered by the workflow tests with a mapped handler instead.
  */
 import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBSnapshotCommand, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { DbResourceMissing } from '../../../lambda/common/errors';
 import {
   createClusterInstance,
   createDbInstance,
-  DbResourceMissing,
   deleteDbCluster,
   deleteDbInstance,
   deleteOwnedDatabase,
@@ -16,7 +16,6 @@ import {
   findDbCluster,
   findDbInstance,
   generatePassword,
-  rdsClient,
   requireAvailable,
   requireDatabaseAvailable,
   requireGone,
@@ -27,6 +26,7 @@ import {
   setMasterPassword,
   RESOURCE_TAGS,
 } from '../../../lambda/rds/instances';
+import { rdsClient } from '../../../lambda/rds/client';
 import { NotReady } from '../../../lambda/common/errors';
 import { isOwnSnapshot, tagRecord } from '../../../lambda/rds/snapshot';
 import { harnessEnv } from '../../support/env';

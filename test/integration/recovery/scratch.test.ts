@@ -5,9 +5,11 @@
  */
 import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBSnapshotCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ScratchNotOwned, handler } from '../../../lambda/rds/scratch.handler';
+import { ScratchNotOwned } from '../../../lambda/common/errors';
+import { handler } from '../../../lambda/rds/scratch.handler';
 import type { CreateScratchOutput, WaitScratchOutput } from '../../../lambda/rds/scratch.handler';
-import { createDbInstance, describeDbCluster, describeDbInstance, generatePassword, rdsClient, resourceTags, scratchIdentifier } from '../../../lambda/rds/instances';
+import { createDbInstance, describeDbCluster, describeDbInstance, generatePassword, resourceTags, scratchIdentifier } from '../../../lambda/rds/instances';
+import { rdsClient } from '../../../lambda/rds/client';
 import { harnessEnv } from '../../support/env';
 import { secretExists } from '../../workflows/recovery-test-support';
 import { createScratchNetwork, type ScratchNetwork } from './network';

@@ -14,7 +14,8 @@ import { handler as verifyHandler } from '../../../lambda/restore/restore-verify
 import { runDump } from '../../../lambda/backup/dump-core';
 import { backupKeys, serializeManifest, type BackupManifest } from '../../../lambda/backup/manifest';
 import type { PgTarget } from '../../../lambda/postgres/target';
-import { ChecksumMismatch, RestoreAborted, RestoreFailed, runRestore } from '../../../lambda/restore/restore-core';
+import { ChecksumMismatch, RestoreAborted, RestoreFailed } from '../../../lambda/common/errors';
+import { runRestore } from '../../../lambda/restore/restore-core';
 import { MAX_LISTED_CHECKS, runRestoreVerify, UNLISTED_CHECKS_NAME } from '../../../lambda/restore/restore-verify-core';
 import { harnessEnv } from '../../support/env';
 import { createTestBucket } from '../../support/moto';

@@ -2,7 +2,6 @@ import {
   backupKeys,
   dumpKeyForManifestKey,
   formatKeyTimestamp,
-  isValidDatabaseName,
   parseBackupKey,
   parseKeyTimestamp,
   parseManifestJson,
@@ -10,6 +9,7 @@ import {
   validateManifest,
   type BackupManifest,
 } from '../../../lambda/backup/manifest';
+import { isDatabaseName } from '../../../lambda/common/names';
 
 const AT = new Date(Date.UTC(2024, 0, 31, 2, 3, 4, 56));
 
@@ -62,11 +62,11 @@ describe('key layout', () => {
     expect(() => backupKeys('a/b', 'app', AT)).toThrow(/source must be/);
     expect(() => backupKeys('s', 'my db', AT)).toThrow(/database must be/);
     expect(() => backupKeys('s', '', AT)).toThrow(/database must be/);
-    expect(isValidDatabaseName('x'.repeat(63))).toBe(true);
-    expect(isValidDatabaseName('x'.repeat(64))).toBe(false);
-    expect(isValidDatabaseName('a=b')).toBe(false);
-    expect(isValidDatabaseName('..')).toBe(false);
-    expect(isValidDatabaseName('Billing-2024_v$1')).toBe(true);
+    expect(isDatabaseName('x'.repeat(63))).toBe(true);
+    expect(isDatabaseName('x'.repeat(64))).toBe(false);
+    expect(isDatabaseName('a=b')).toBe(false);
+    expect(isDatabaseName('..')).toBe(false);
+    expect(isDatabaseName('Billing-2024_v$1')).toBe(true);
   });
 
   it('parses its own keys back and nothing else', () => {

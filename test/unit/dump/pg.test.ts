@@ -2,17 +2,17 @@ import {
   choosePartSize,
   countRowsSql,
   DEFAULT_PART_SIZE,
-  describeConnectFailure,
-  libpqEnv,
   MIN_PART_SIZE,
   parsePgDumpVersion,
   parseServerVersion,
   pgDumpCompatibilityProblem,
   qualifiedName,
 } from '../../../lambda/postgres/pg';
+import { describeConnectError } from '../../../lambda/postgres/target';
 import {
-  describePgDumpExit,
+  describePgToolExit,
   largeWritesEnv,
+  libpqEnv,
   OutputTail,
   pgDumpArgs,
   PG_DUMP_WRITE_BYTES,
@@ -99,7 +99,7 @@ describe('secret scrubbing', () => {
     const stderr =
       'pg_dump: error: connection to server at "db.internal" failed: FATAL: password authentication failed\n' +
       'pg_dump: detail: tried postgres://backup:p%40ss%3Aw%2Frd@db.internal/app and password=p@ss:w/rd and postgres://other:hunter2@h/db\n';
-    const message = describePgDumpExit(1, null, stderr, [TARGET.password]);
+    const message = describePgToolExit('pg_dump', 1, null, stderr, [TARGET.password]);
     expect(message).toMatch(/^pg_dump exited with code 1: pg_dump: error: connection to server/);
     expect(message).not.toContain('p@ss:w/rd');
     expect(message).not.toContain('p%40ss%3Aw%2Frd');
@@ -109,13 +109,13 @@ describe('secret scrubbing', () => {
   });
 
   it('names a kill by its signal', () => {
-    expect(describePgDumpExit(null, 'SIGKILL', '', [])).toBe('pg_dump was killed by SIGKILL');
+    expect(describePgToolExit('pg_dump', null, 'SIGKILL', '', [])).toBe('pg_dump was killed by SIGKILL');
   });
 
   it('scrubs connection failures', () => {
-    const message = describeConnectFailure(TARGET, Object.assign(new Error('password p@ss:w/rd rejected'), { code: '28P01' }));
+    const message = describeConnectError(TARGET, TARGET.database, Object.assign(new Error('password p@ss:w/rd rejected'), { code: '28P01' }), 'check the database name');
     expect(message).toBe("cannot connect to db.internal:5432/app as backup: password *** rejected (check the secret's username and password)");
-    expect(describeConnectFailure(TARGET, Object.assign(new Error('database "app" does not exist'), { code: '3D000' }))).toMatch(
+    expect(describeConnectError(TARGET, TARGET.database, Object.assign(new Error('database "app" does not exist'), { code: '3D000' }), 'check the database name')).toMatch(
       /does not exist \(check the database name\)$/,
     );
   });

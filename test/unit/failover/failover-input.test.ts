@@ -126,16 +126,15 @@ describe('failoverNames', () => {
   });
 });
 
-describe('names shared by the construct and the handlers', () => {
-  it('are the same on both sides (the construct cannot import handler code at run time)', async () => {
-    const lib = await import('../../../lib/failover/failover-names');
-    const handlers = await import('../../../lambda/failover/request');
-    const report = await import('../../../lambda/reporting/failover-report');
-    const snapshots = await import('../../../lambda/rds/snapshot');
-    expect(lib.FAILOVER_ID_PREFIX).toBe(handlers.FAILOVER_ID_PREFIX);
-    expect(lib.FAILOVER_SECRET_PREFIX).toBe(handlers.FAILOVER_SECRET_PREFIX);
-    expect(lib.DRY_RUN_TAG).toBe(handlers.FAILOVER_TAGS.dryRun);
-    expect(lib.FAILOVER_REPORT_PREFIX).toBe(report.FAILOVER_REPORT_PREFIX);
-    expect(lib.SNAPSHOT_ID_PREFIX).toBe(snapshots.SNAPSHOT_ID_PREFIX);
+describe('names a failover derives, against the one set of name rules (lambda/common/names) the construct scopes IAM to', () => {
+  it('identifiers and secrets carry the failover prefixes; the dry-run tag is the one IAM conditions name', async () => {
+    const names = await import('../../../lambda/common/names');
+    const { failoverNames, FAILOVER_TAGS } = await import('../../../lambda/failover/request');
+    const scope = { executionId: 'arn:aws:states:us-west-2:111111111111:execution:Failover:drill-1', executionName: 'drill-1' };
+    const cluster = failoverNames(scope, 'cluster');
+    expect(cluster.identifier.startsWith(names.FAILOVER_ID_PREFIX)).toBe(true);
+    expect(names.isRdsIdentifier(cluster.identifier)).toBe(true);
+    expect(cluster.secretName).toBe(`${names.FAILOVER_SECRET_PREFIX}${cluster.identifier}`);
+    expect(FAILOVER_TAGS.dryRun).toBe(names.DRY_RUN_TAG);
   });
 });

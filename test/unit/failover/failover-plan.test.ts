@@ -1,4 +1,4 @@
-import { RecoveryPointTooOld } from '../../../lambda/failover/request';
+import { RecoveryPointTooOld } from '../../../lambda/common/errors';
 import {
   SnapshotFacts,
   datedRecoveryPoint,

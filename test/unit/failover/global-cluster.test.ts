@@ -12,8 +12,9 @@ import {
   RemoveFromGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
 import { NotReady } from '../../../lambda/common/errors';
-import { ReplicaNotFound, moveGlobalCluster } from '../../../lambda/failover/rds';
-import { rdsClient } from '../../../lambda/rds/instances';
+import { ReplicaNotFound } from '../../../lambda/common/errors';
+import { moveGlobalCluster } from '../../../lambda/failover/rds';
+import { rdsClient } from '../../../lambda/rds/client';
 
 const REGION = 'eu-central-1';
 const PRIMARY = 'arn:aws:rds:eu-west-1:111111111111:cluster:orders';

@@ -2,12 +2,9 @@ import { parsePickInput } from '../../../lambda/selection/recovery-pick.handler'
 import { parseRecoveryVerifyInput, tablesPresentCheck } from '../../../lambda/restore/recovery-verify.handler';
 import { parseScratchEvent, scratchNames } from '../../../lambda/rds/scratch-input';
 import { InvalidInput } from '../../../lambda/common/errors';
-import { SCRATCH_ID_PREFIX, scratchIdentifier } from '../../../lambda/rds/instances';
-import { RECOVERY_REPORT_PREFIX } from '../../../lambda/reporting/recovery-report';
-import { SNAPSHOT_ID_PREFIX } from '../../../lambda/rds/snapshot';
-import { SCRATCH_SECRET_PREFIX, scratchSecretName } from '../../../lambda/aws/secrets';
-import { isValidRdsIdentifier } from '../../../lambda/rds/snapshot';
-import * as names from '../../../lib/common/names';
+import { scratchIdentifier } from '../../../lambda/rds/instances';
+import { scratchSecretName } from '../../../lambda/aws/secrets';
+import { isRdsIdentifier, SCRATCH_ID_PREFIX, SCRATCH_SECRET_PREFIX } from '../../../lambda/common/names';
 
 const EXECUTION = 'arn:aws:states:us-east-1:111111111111:execution:RecoveryTest:run-1';
 const scope = { executionId: EXECUTION, executionName: 'run-1' };
@@ -23,7 +20,7 @@ describe('scratch handler input', () => {
     });
     const cluster = scratchNames({ ...scope, resource: 'cluster' });
     expect(cluster).toEqual({ resource: 'cluster', identifier: id, clusterIdentifier: id, instanceIdentifier: `${id}-1`, secretName: `cdk-backup-dr/scratch/${id}` });
-    expect(isValidRdsIdentifier(cluster.instanceIdentifier, 63)).toBe(true);
+    expect(isRdsIdentifier(cluster.instanceIdentifier, 63)).toBe(true);
   });
 
   it('accepts each action with its fields', () => {
@@ -97,15 +94,17 @@ describe('recovery-verify input', () => {
   });
 });
 
-describe('names the constructs repeat from the handlers', () => {
-  it('are the same prefixes and patterns', () => {
-    expect(names.SCRATCH_ID_PREFIX).toBe(SCRATCH_ID_PREFIX);
-    expect(names.SCRATCH_SECRET_PREFIX).toBe(SCRATCH_SECRET_PREFIX);
-    expect(names.SNAPSHOT_ID_PREFIX).toBe(SNAPSHOT_ID_PREFIX);
-    expect(names.RECOVERY_REPORT_PREFIX).toBe(RECOVERY_REPORT_PREFIX);
-    expect(scratchSecretName('cdkbdr-rt-a')).toBe(`${names.SCRATCH_SECRET_PREFIX}cdkbdr-rt-a`);
-    for (const id of ['a', 'a-b', 'a--b', 'a-', '1a', 'A1', 'x'.repeat(63), 'x'.repeat(64)]) {
-      expect([id, names.isRdsIdentifier(id)]).toEqual([id, isValidRdsIdentifier(id, 63)]);
-    }
+describe('names the handlers derive, against the one set of name rules (lambda/common/names) the constructs scope IAM to', () => {
+  it('a scratch identifier and its secret carry the prefixes and are RDS identifiers', () => {
+    const identifier = scratchIdentifier(EXECUTION, 'run-1');
+    expect(identifier.startsWith(SCRATCH_ID_PREFIX)).toBe(true);
+    expect(isRdsIdentifier(identifier)).toBe(true);
+    expect(scratchSecretName(identifier)).toBe(`${SCRATCH_SECRET_PREFIX}${identifier}`);
+  });
+
+  it('isRdsIdentifier applies RDS rules: letter first, single hyphens, no trailing hyphen, 63 characters by default', () => {
+    const verdicts = ['a', 'a-b', 'a--b', 'a-', '1a', 'A1', 'x'.repeat(63), 'x'.repeat(64)].map((id) => isRdsIdentifier(id));
+    expect(verdicts).toEqual([true, true, false, false, false, true, true, false]);
+    expect(isRdsIdentifier('x'.repeat(64), 255)).toBe(true);
   });
 });

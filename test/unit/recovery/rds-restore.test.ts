@@ -9,10 +9,10 @@ import {
   newInstanceSettings,
   resourceTags,
   scratchIdentifier,
-  SCRATCH_ID_PREFIX,
   RESOURCE_TAGS,
 } from '../../../lambda/rds/instances';
-import { isValidRdsIdentifier, tagRecord } from '../../../lambda/rds/snapshot';
+import { tagRecord } from '../../../lambda/rds/snapshot';
+import { isRdsIdentifier, SCRATCH_ID_PREFIX } from '../../../lambda/common/names';
 
 const arn = (name: string) => `arn:aws:states:us-east-1:123456789012:execution:RecoveryTest:${name}`;
 
@@ -20,7 +20,7 @@ describe('scratchIdentifier', () => {
   it('is the fixed prefix, the cleaned execution name and a hash of the execution ARN', () => {
     const id = scratchIdentifier(arn('Weekly_Run 2024-05-01'), 'Weekly_Run 2024-05-01');
     expect(id).toMatch(/^cdkbdr-rt-weekly-run-2024-05-0-[0-9a-f]{8}$/);
-    expect(isValidRdsIdentifier(id, 63)).toBe(true);
+    expect(isRdsIdentifier(id, 63)).toBe(true);
   });
 
   it('is stable for one execution and differs between executions with the same name prefix', () => {
@@ -35,7 +35,7 @@ describe('scratchIdentifier', () => {
     for (const name of ['!!!---***', '0123456789', 'x'.repeat(80), 'a--b', '-leading', 'UUID-5f0c2f8e-1a2b-4c3d-8e9f-0a1b2c3d4e5f']) {
       const id = scratchIdentifier(arn(name), name);
       expect(id.startsWith(SCRATCH_ID_PREFIX)).toBe(true);
-      expect(isValidRdsIdentifier(id, 63)).toBe(true);
+      expect(isRdsIdentifier(id, 63)).toBe(true);
       expect(id.length).toBeLessThanOrEqual(39);
     }
     expect(scratchIdentifier(arn('***'), '***')).toMatch(/^cdkbdr-rt-[0-9a-f]{8}$/);

@@ -1,18 +1,16 @@
 import { InvalidInput } from '../../../lambda/common/errors';
 import {
   CollectedRunState,
-  executionFields,
   notificationSubject,
   parseCollectedState,
   parseEmulated,
-  parseReportEnvelope,
   reportChecks,
   reportHandlerResult,
   secondsBetween,
   stepFailureReason,
   verificationFailure,
 } from '../../../lambda/reporting/recovery-workflow-report';
-import { reportedError } from '../../../lambda/reporting/backup-report';
+import { executionFields, parseReportEnvelope, reportedError } from '../../../lambda/reporting/run-report';
 
 const EXECUTION = 'arn:aws:states:us-east-1:111111111111:execution:RecoveryTest:weekly-2024-05-05';
 const envelope = { workflow: 'recovery-test', executionId: EXECUTION, startedAt: '2024-05-05T05:00:00Z' };

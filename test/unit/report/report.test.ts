@@ -1,13 +1,12 @@
 import { InvalidInput } from '../../../lambda/common/errors';
 import {
   BackupReport,
-  MAX_CAUSE_LENGTH,
   backupReportKey,
   backupRunMetrics,
   buildBackupReport,
-  executionNameFromId,
   parseBackupReportEvent,
 } from '../../../lambda/reporting/backup-report';
+import { MAX_CAUSE_LENGTH, executionNameFromId } from '../../../lambda/reporting/run-report';
 
 const EXECUTION_ID = 'arn:aws:states:us-east-1:123456789012:execution:BackupWorkflow:run-42';
 const STARTED = '2024-01-31T02:00:00.000Z';

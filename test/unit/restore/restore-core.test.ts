@@ -1,17 +1,16 @@
 import { createHash } from 'crypto';
 import { Readable, Writable } from 'stream';
 import { pipeline } from 'stream/promises';
+import { ChecksumMismatch } from '../../../lambda/common/errors';
+import { LAYER_PG_RESTORE_PATH, resolvePgRestorePath } from '../../../lambda/postgres/pg-tools';
 import {
   archiveIncompatibility,
-  ChecksumMismatch,
   diskShortfall,
   majorVersion,
   normalizeJobs,
   pgRestoreArgs,
-  resolvePgRestorePath,
   sizeMismatch,
   VerifyingTap,
-  LAYER_PG_RESTORE_PATH,
 } from '../../../lambda/restore/restore-core';
 import type { PgTarget } from '../../../lambda/postgres/target';
 

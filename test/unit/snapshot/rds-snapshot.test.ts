@@ -3,7 +3,6 @@ import {
   SNAPSHOT_TAGS,
   compactUtcTimestamp,
   isOwnSnapshot,
-  isValidRdsIdentifier,
   parseRdsArn,
   parseTierTag,
   snapshotDecision,
@@ -13,6 +12,7 @@ import {
   tierTagValue,
 } from '../../../lambda/rds/snapshot';
 import { resourceTags } from '../../../lambda/rds/instances';
+import { isRdsIdentifier } from '../../../lambda/common/names';
 
 const AT = new Date('2024-01-31T02:03:04.567Z');
 
@@ -35,7 +35,7 @@ describe('snapshotIdentifier', () => {
     const id = `a${'b'.repeat(62)}`;
     const snapshotId = snapshotIdentifier('instance', id, AT);
     expect(snapshotId).toBe(`cdkbdr-${id}-20240131020304`);
-    expect(isValidRdsIdentifier(snapshotId, MAX_SNAPSHOT_ID_LENGTH.instance)).toBe(true);
+    expect(isRdsIdentifier(snapshotId, MAX_SNAPSHOT_ID_LENGTH.instance)).toBe(true);
   });
 
   test('shortens long cluster identifiers to 63 characters with a hash that keeps them apart', () => {
@@ -47,7 +47,7 @@ describe('snapshotIdentifier', () => {
     expect(idB.length).toBeLessThanOrEqual(63);
     expect(idA).not.toBe(idB);
     expect(idA).toMatch(/^cdkbdr-orders-x+-[0-9a-f]{8}-20240131020304$/);
-    expect(isValidRdsIdentifier(idA, MAX_SNAPSHOT_ID_LENGTH.cluster)).toBe(true);
+    expect(isRdsIdentifier(idA, MAX_SNAPSHOT_ID_LENGTH.cluster)).toBe(true);
   });
 
   test('a shortened identifier never ends its source part with a hyphen (no double hyphen)', () => {
@@ -55,7 +55,7 @@ describe('snapshotIdentifier', () => {
     for (let n = 25; n < 45; n++) {
       const id = `${'a'.repeat(n)}-${'b'.repeat(30)}`;
       const snapshotId = snapshotIdentifier('cluster', id, AT);
-      expect(isValidRdsIdentifier(snapshotId, 63)).toBe(true);
+      expect(isRdsIdentifier(snapshotId, 63)).toBe(true);
     }
   });
 
@@ -64,7 +64,7 @@ describe('snapshotIdentifier', () => {
   });
 });
 
-describe('isValidRdsIdentifier', () => {
+describe('isRdsIdentifier', () => {
   test.each([
     ['db1', true],
     ['a', true],
@@ -76,12 +76,12 @@ describe('isValidRdsIdentifier', () => {
     ['', false],
     ['arn:aws:rds:us-east-1:123456789012:db:db1', false],
   ])('%s → %s', (id, valid) => {
-    expect(isValidRdsIdentifier(id, 63)).toBe(valid);
+    expect(isRdsIdentifier(id, 63)).toBe(valid);
   });
 
   test('enforces the length limit', () => {
-    expect(isValidRdsIdentifier('a'.repeat(63), 63)).toBe(true);
-    expect(isValidRdsIdentifier('a'.repeat(64), 63)).toBe(false);
+    expect(isRdsIdentifier('a'.repeat(63), 63)).toBe(true);
+    expect(isRdsIdentifier('a'.repeat(64), 63)).toBe(false);
   });
 });
 
