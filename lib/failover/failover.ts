@@ -172,11 +172,15 @@ export class Failover extends Construct {
   public readonly databaseSecurityGroup: ec2.SecurityGroup;
   /** The DB subnet group of a restored database (absent when only promote-replica is configured). */
   public readonly databaseSubnetGroup?: rds.SubnetGroup;
-  /** The Lambdas. */
+  /** Validates the input and checks the DR region and the recovery point against the RPO, before anything changes. */
   public readonly preflightFunction: lambda.Function;
+  /** Creates, promotes, waits for and (after a dry run) deletes the DR database and its secret. */
   public readonly actFunction: lambda.Function;
+  /** Writes the failover report and decides the run's outcome. */
   public readonly reportFunction: lambda.Function;
+  /** Points the application at the new database (absent when no repoint target is configured). */
   public readonly repointFunction?: lambda.Function;
+  /** pg_restore of the newest dump into the new database (restore-dump only). */
   public readonly restoreFunction?: lambda.Function;
   /** restore-verify (restore-dump). */
   public readonly dumpVerifyFunction?: lambda.Function;

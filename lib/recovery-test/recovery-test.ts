@@ -179,11 +179,15 @@ export class RecoveryTest extends Construct {
   public readonly scratchSubnetGroup: rds.SubnetGroup;
   /** The schedule, unless disabled. */
   public readonly schedule?: scheduler.Schedule;
-  /** The Lambdas: pick, scratch, restore (dumps), verify, report. */
+  /** Picks the backup to test (newest usable, named, or random within N days). */
   public readonly pickFunction: lambda.Function;
+  /** Creates, waits for and deletes the scratch database and its secret. */
   public readonly scratchFunction: lambda.Function;
+  /** pg_restore of the dump into the scratch database (dump backups only). */
   public readonly restoreFunction?: lambda.Function;
+  /** Checks the restored database: row counts against the manifest (dumps) or tables present, and validation queries. */
   public readonly verifyFunction: lambda.Function;
+  /** Writes the recovery-test report and decides the run's outcome. */
   public readonly reportFunction: lambda.Function;
   /** The source name used in keys and metrics. */
   public readonly sourceName: string;
