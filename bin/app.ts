@@ -66,6 +66,9 @@ export function buildExampleApp(app: App): { primary: PrimaryStack; dr: Disaster
   return { primary, dr };
 }
 
-const app = new App();
-buildExampleApp(app);
-app.synth();
+// Synthesizes when run by the CDK CLI; tests import buildExampleApp without synthesizing.
+if (require.main === module) {
+  const app = new App();
+  buildExampleApp(app);
+  app.synth();
+}

@@ -15,7 +15,9 @@ import { DumpFailed } from '../lambda/common/errors';
 import { runDump } from '../lambda/backup/dump-core';
 import type { LogSink } from '../lambda/common/logger';
 import { MANIFEST_SUFFIX, parseBackupKey, serializeManifest, TIERS, type Tier } from '../lambda/backup/manifest';
-import { scrubSecrets, SSL_MODES, type PgTarget, type SslMode } from '../lambda/postgres/target';
+import { scrubSecrets, type PgTarget } from '../lambda/postgres/target';
+import { DEFAULT_SSL_MODE, SSL_MODES, type SslMode } from '../lambda/postgres/ssl-mode';
+import { readCaCertificate } from '../lambda/postgres/ca-pem';
 import { runRestore } from '../lambda/restore/restore-core';
 
 /** Where a command reads its environment and writes its output. */
@@ -43,8 +45,8 @@ export class UsageError extends Error {
 
 /**
  * Reads a `postgres://` / `postgresql://` URL. The password comes from the URL or, when it has none, from
- * `PGPASSWORD` (so it need not appear on a command line); `sslmode` from the query string (disable, prefer,
- * require).
+ * `PGPASSWORD` (so it need not appear on a command line); `sslmode` from the query string (verify-full by default,
+ * verify-ca, require, disable).
  *
  * @throws UsageError saying what is wrong, never echoing the password.
  */
@@ -67,7 +69,7 @@ export function parseDatabaseUrl(text: string, env: NodeJS.ProcessEnv): PgTarget
   const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (!database) throw new UsageError('--database-url names no database (postgres://user@host:5432/DATABASE)');
   const port = url.port ? Number(url.port) : 5432;
-  const sslParam = url.searchParams.get('sslmode') ?? 'prefer';
+  const sslParam = url.searchParams.get('sslmode') ?? DEFAULT_SSL_MODE;
   if (!(SSL_MODES as readonly string[]).includes(sslParam)) {
     throw new UsageError(`sslmode=${sslParam} is not supported; use one of ${SSL_MODES.join(', ')}`);
   }
@@ -101,6 +103,7 @@ function stderrLog(io: CliIo): LogSink {
 /** The options every command takes. */
 const COMMON_OPTIONS = {
   'database-url': { type: 'string' },
+  'ssl-root-cert': { type: 'string' },
   bucket: { type: 'string' },
   region: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -111,11 +114,21 @@ function parseCommandArgs<T extends Record<string, { readonly type: 'string' | '
   return parseArgs({ args: [...args], options: { ...COMMON_OPTIONS, ...options }, strict: true, allowPositionals: false }).values;
 }
 
-/** The database of `--database-url`, else of `DATABASE_URL`. @throws UsageError */
-function databaseTarget(databaseUrl: string | undefined, io: CliIo): PgTarget {
-  const url = databaseUrl ?? io.env.DATABASE_URL;
+/**
+ * The database of `--database-url`, else of `DATABASE_URL`, with the CA of `--ssl-root-cert` (a PEM file or PEM
+ * text), else of `PGSSLROOTCERT`, else the Amazon RDS CA bundle. @throws UsageError
+ */
+function databaseTarget(values: { readonly 'database-url'?: string; readonly 'ssl-root-cert'?: string }, io: CliIo): PgTarget {
+  const url = values['database-url'] ?? io.env.DATABASE_URL;
   if (!url) throw new UsageError('--database-url is required (or set DATABASE_URL)');
-  return parseDatabaseUrl(url, io.env);
+  const target = parseDatabaseUrl(url, io.env);
+  const ca = values['ssl-root-cert'] ?? io.env.PGSSLROOTCERT;
+  if (ca === undefined) return target;
+  try {
+    return { ...target, sslRootCert: readCaCertificate(ca, '--ssl-root-cert') };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /**
@@ -137,11 +150,17 @@ const BACKUP_USAGE = `Usage: cli backup --database-url URL --bucket BUCKET --sou
 
 Dumps one database with pg_dump -Fc into s3://BUCKET/postgres/SOURCE/<database>/<YYYY>/<MM>/<DD>/<timestamp>.dump,
 streamed (constant memory) with SHA-256, then writes its manifest (.manifest.json) and prints the manifest.
-Nothing is left in the bucket if it fails.
+Nothing is left in the bucket if it fails; the error names the step, AWS's error code and what to do. The bucket
+may be unversioned (the manifest then has no version id); with versioning on, the credentials need
+s3:GetObjectVersion (else s3:GetObject), s3:PutObject, s3:AbortMultipartUpload, s3:DeleteObjectVersion (else
+s3:DeleteObject) on the keys and s3:ListBucketMultipartUploads on the bucket.
 
 Options:
-  --database-url URL   postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]
-                       (leave the password out and set PGPASSWORD instead, so it is not on the command line)
+  --database-url URL   postgres://user[:password]@host[:port]/database[?sslmode=MODE]
+                       (leave the password out and set PGPASSWORD instead, so it is not on the command line);
+                       MODE verify-full (default), verify-ca, require (no certificate check), disable (no TLS)
+  --ssl-root-cert CA   PEM file (or PEM text) of the CA that signed the server's certificate
+                       (default: PGSSLROOTCERT, else the Amazon RDS CA bundle)
   --bucket BUCKET      the backup bucket
   --source SOURCE      name of the database server in the keys (letters, digits, . _ -)
   --kms-key-id KEY     SSE-KMS key for the objects (default: the bucket's default encryption)
@@ -171,7 +190,7 @@ export const backupCommand: CliCommand = {
       io.stdout(BACKUP_USAGE);
       return 0;
     }
-    const target = databaseTarget(values['database-url'], io);
+    const target = databaseTarget(values, io);
     const { bucket, source } = values;
     if (!bucket) throw new UsageError('--bucket is required');
     if (!source) throw new UsageError('--source is required');
@@ -204,8 +223,11 @@ is downloaded to --work-dir first (it must fit there), checked, then restored in
 Options:
   --bucket BUCKET        the backup bucket (or its replica in the DR region)
   --manifest-key KEY     postgres/<source>/<database>/<YYYY>/<MM>/<DD>/<timestamp>.manifest.json
-  --database-url URL     postgres://user[:password]@host[:port]/TARGET[?sslmode=disable|prefer|require]
-                         (leave the password out and set PGPASSWORD instead, so it is not on the command line)
+  --database-url URL     postgres://user[:password]@host[:port]/TARGET[?sslmode=MODE]
+                         (leave the password out and set PGPASSWORD instead, so it is not on the command line);
+                         MODE verify-full (default), verify-ca, require (no certificate check), disable (no TLS)
+  --ssl-root-cert CA     PEM file (or PEM text) of the CA that signed the server's certificate
+                         (default: PGSSLROOTCERT, else the Amazon RDS CA bundle)
   --create-database      create TARGET first (fails if it exists); it is dropped again if the restore fails
   --jobs N               parallel pg_restore jobs, 1-64 (default 1: streamed, no disk)
   --work-dir DIR         where --jobs > 1 downloads the dump (default: the system temp directory)
@@ -240,7 +262,7 @@ export const restoreCommand: CliCommand = {
     if (parseBackupKey(manifestKey)?.kind !== 'manifest') {
       throw new UsageError(`--manifest-key must be a key ending in ${MANIFEST_SUFFIX} in the backup layout; got ${JSON.stringify(manifestKey)}`);
     }
-    const target = databaseTarget(values['database-url'], io);
+    const target = databaseTarget(values, io);
     const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
       throw new UsageError(`--jobs must be a whole number from 1 to 64; got ${JSON.stringify(values.jobs)}`);

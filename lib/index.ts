@@ -1,4 +1,5 @@
 export * from './common/errors';
+export { NETWORK_WARNINGS } from './common/network';
 export * from './storage';
 export * from './database';
 export * from './recovery-test';

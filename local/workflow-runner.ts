@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { collectStates, type StateEntry, unsupportedFeatures } from './asl-support';
+import { taskCaller } from './caller';
 import { LocalWorkflowError, TaskFailure } from './errors';
 import { InProcessLambda, type LocalLambdaBinding } from './in-process-lambda';
 import { SdkIntegrations } from './sdk-integrations';
@@ -168,19 +169,24 @@ export class LocalWorkflow {
   private readonly accountId: string;
   private readonly stateMachineArn: string;
   private readonly roleArn: string;
+  private readonly resolverOptions: ConstructorParameters<typeof TemplateResolver>[1];
+  private quietResolver: TemplateResolver | undefined;
 
   constructor(private readonly options: LocalWorkflowOptions) {
     ensurePromiseWithResolvers();
     this.region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
     this.accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
     const template = options.template as CfnTemplate;
-    const resolver = new TemplateResolver(template, {
+    this.resolverOptions = {
       region: this.region,
       accountId: this.accountId,
       stackName: options.stackName ?? 'LocalStack',
       resources: options.resources,
       parameters: options.parameters,
       imports: options.imports,
+    };
+    const resolver = new TemplateResolver(template, {
+      ...this.resolverOptions,
       // Functions run in-process and roles are not evaluated (both reported on their own): only other stand-ins matter.
       onFabricated: ({ type, message }) => {
         if (!QUIET_FABRICATIONS.has(type)) this.setupNotes.push(message);
@@ -210,6 +216,20 @@ export class LocalWorkflow {
     } catch (error) {
       throw new LocalWorkflowError(`state machine ${logicalId}: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  /** The template this workflow runs. */
+  get template(): CfnTemplate {
+    return this.options.template as CfnTemplate;
+  }
+
+  /**
+   * A template value (a policy document, an ARN) with its intrinsics resolved to this run's local values, as the
+   * run resolves them; stand-ins made here are not added to the run's `emulated`.
+   */
+  resolve(value: unknown): JsonValue {
+    this.quietResolver ??= new TemplateResolver(this.template, this.resolverOptions);
+    return this.quietResolver.resolve(value);
   }
 
   /**
@@ -319,7 +339,7 @@ export class LocalWorkflow {
             result = invokeResponse(randomUUID(), null, 204);
             break;
           }
-          const { payload, requestId } = await fn.invoke(parameters.Payload ?? {});
+          const { payload, requestId } = await this.asFunction(fn, () => fn.invoke(parameters.Payload ?? {}));
           if (invocationType === 'Event') {
             run.notes.add(`state "${stateName}": the asynchronous (Event) invoke of ${fn.spec.logicalId} ran to completion before the state continued`);
             result = invokeResponse(requestId, '', 202);
@@ -333,16 +353,16 @@ export class LocalWorkflow {
           const fn = this.lambdaFor(task.functionName, stateName);
           target = `lambda:${fn.spec.logicalId}`;
           run.notes.add(inProcessNote(fn));
-          result = (await fn.invoke(input)).payload;
+          result = (await this.asFunction(fn, () => fn.invoke(input))).payload;
           break;
         }
         case 'aws-sdk':
           target = `aws-sdk:${task.service}:${task.action}`;
-          result = await run.sdk.awsSdk(task.service, task.action, input, stateName);
+          result = await this.asStateMachine(() => run.sdk.awsSdk(task.service, task.action, input, stateName));
           break;
         case 'sns-publish':
           target = 'sns:publish';
-          result = await run.sdk.snsPublish(input, stateName);
+          result = await this.asStateMachine(() => run.sdk.snsPublish(input, stateName));
           run.notes.add('sns:publish results: SdkHttpMetadata headers are local stand-ins (request id only)');
           break;
       }
@@ -361,6 +381,14 @@ export class LocalWorkflow {
       }
       throw failure;
     }
+  }
+
+  private asFunction<T>(fn: InProcessLambda, work: () => Promise<T>): Promise<T> {
+    return taskCaller.run({ workflow: this, principal: fn.spec.logicalId, kind: 'function' }, work);
+  }
+
+  private asStateMachine<T>(work: () => Promise<T>): Promise<T> {
+    return taskCaller.run({ workflow: this, principal: this.stateMachineLogicalId, kind: 'state-machine' }, work);
   }
 
   private lambdaFor(functionNameOrArn: string, stateName: string): InProcessLambda {

@@ -16,6 +16,15 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 
+/**
+ * The version id S3 gave a write, `null` when the bucket is not versioned. Some S3 implementations answer an
+ * unversioned bucket with the literal version id "null" (the emulator on CompleteMultipartUpload); a request that
+ * passes it back as `versionId=null` is refused, so it counts as no version.
+ */
+export function versionIdOf(out: { readonly VersionId?: string }): string | null {
+  return out.VersionId === undefined || out.VersionId === '' || out.VersionId === 'null' ? null : out.VersionId;
+}
+
 /** Server-side encryption parameters: SSE-KMS with a given key, or the bucket's default encryption. */
 export function encryptionParams(kmsKeyId: string | undefined): {
   ServerSideEncryption?: 'aws:kms';
@@ -143,7 +152,7 @@ export async function putTextObject(
   const out = await s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...encryptionParams(kmsKeyId) }),
   );
-  return out.VersionId ?? null;
+  return versionIdOf(out);
 }
 
 /** Whether an S3 error means "there is no such object / version". */

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { InvalidInput, SecretConflict } from '../common/errors';
 import { SCRATCH_SECRET_PREFIX } from '../common/names';
+import { parseCaPem } from '../postgres/ca-pem';
 
 /** A Secrets Manager secret ARN, as handler inputs must give it. */
 export const SECRET_ARN_PATTERN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
@@ -88,6 +89,22 @@ export function parseDatabaseSecret(secretString: string | undefined, secretArn:
 export async function getDatabaseSecret(client: SecretsManagerClient, secretArn: string): Promise<DatabaseSecret> {
   const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
   return parseDatabaseSecret(out.SecretString, secretArn);
+}
+
+/**
+ * Fetches a CA certificate kept in a secret: its `SecretString` is the PEM itself (one or more certificates), so a
+ * CA bundle of any size up to the secret's 64 KiB reaches the handler without passing through an environment
+ * variable or a Step Functions payload.
+ *
+ * @throws InvalidInput when the secret holds no readable PEM certificate.
+ */
+export async function getCaCertificate(client: SecretsManagerClient, secretArn: string): Promise<string> {
+  const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+  try {
+    return parseCaPem(out.SecretString ?? '', `secret ${secretArn}`);
+  } catch (error) {
+    throw new InvalidInput((error as Error).message);
+  }
 }
 
 /** The secret name of a scratch resource: `cdk-backup-dr/scratch/<identifier>`. */
@@ -182,6 +199,28 @@ export async function createCredentialsSecret(client: SecretsManagerClient, opti
     const stored = await getDatabaseSecret(client, existing.ARN);
     return { arn: existing.ARN, name: options.name, created: false, password: stored.password, username: stored.username };
   }
+}
+
+/**
+ * Deletes a secret at once ({@link deleteSecretNow}) only when its tags pass `isOwned`; a secret that does not exist is
+ * `not-found`. Anything else is left alone and `refuse(tags)` is thrown.
+ */
+export async function deleteOwnedSecretNow(
+  client: SecretsManagerClient,
+  secretId: string,
+  isOwned: (tags: Readonly<Record<string, string>>) => boolean,
+  refuse: () => Error,
+): Promise<SecretDeleteOutcome> {
+  let tags: Record<string, string>;
+  try {
+    const described = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    tags = Object.fromEntries((described.Tags ?? []).filter((t) => t.Key !== undefined).map((t) => [t.Key as string, t.Value ?? '']));
+  } catch (error) {
+    if (isNamed(error, 'ResourceNotFoundException')) return 'not-found';
+    throw error;
+  }
+  if (!isOwned(tags)) throw refuse();
+  return deleteSecretNow(client, secretId);
 }
 
 /** Outcome of {@link deleteSecretNow}. */

@@ -9,7 +9,10 @@
  * How nothing half-written remains: pg_dump's stdout flows through a SHA-256 tap into a multipart upload; the tap
  * holds back the end of the stream until pg_dump has exited 0 and the counts are in, so the upload cannot complete
  * on a failed dump. Any failure (pg_dump exit or kill, connection loss, S3 error, abort signal) errors the stream,
- * which aborts the multipart upload; a completed object whose manifest cannot be written is deleted.
+ * which aborts the multipart upload. Every step after the upload completed (the HEAD that checks its size, the
+ * manifest write) runs inside the same failure path: when one fails, the dump object version this run wrote is
+ * deleted, so a run ends with a complete backup or with nothing. Each S3 error names the step, AWS's error code and
+ * what to do. An unversioned bucket works the same way; its manifest then carries no version id.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -31,6 +34,7 @@ import { beginExportedSnapshot, choosePartSize, countAllTables, MIN_PART_SIZE, p
 import { connect, scrubSecrets, type PgTarget } from '../postgres/target';
 import { readPgDumpVersion, resolvePgDumpPath, spawnPgDump, type PgDumpProcess } from '../postgres/pg-tools';
 import { DATABASE_NAME_HINT, isDatabaseName, isSourceName, SOURCE_NAME_HINT } from '../common/names';
+import { awsErrorInfo, describeAwsError } from '../aws/aws-error';
 
 /** The S3 side of a dump: the client and the upload helpers, loaded once pg_dump is running (see {@link loadS3}). */
 interface S3Side {
@@ -165,6 +169,45 @@ function abortReason(signal: AbortSignal): string {
   return typeof reason === 'string' ? reason : 'the abort signal fired';
 }
 
+/** An S3 step of a dump: what it does (for messages) and what the role running the dump needs for it. */
+interface S3Step {
+  readonly doing: string;
+  readonly needs: string;
+}
+
+/** The S3 steps of a run; `versioned`: whether the dump has a version id (then S3 authorizes its HEAD as GetObjectVersion). */
+function s3Steps(versioned: boolean) {
+  return {
+    upload: {
+      doing: 'uploading',
+      needs: "s3:PutObject and s3:AbortMultipartUpload on the dump's key and kms:GenerateDataKey and kms:Decrypt on the bucket's key",
+    },
+    check: {
+      doing: 'checking the size of the uploaded dump',
+      needs: `${versioned ? 's3:GetObjectVersion' : 's3:GetObject'} on the dump's key`,
+    },
+    manifest: {
+      doing: 'writing the manifest',
+      needs: "s3:PutObject on the manifest's key and kms:GenerateDataKey on the bucket's key",
+    },
+  } satisfies Record<string, S3Step>;
+}
+
+/** What to do about an S3 error of `step`, in words. */
+function adviceFor(step: S3Step, error: unknown): string {
+  const info = awsErrorInfo(error);
+  if (info.accessDenied) return `the role or credentials running the dump need ${step.needs}`;
+  if (info.code === 'NoSuchBucket') return 'the bucket does not exist: check the bucket name (BUCKET_NAME, --bucket) and its region';
+  if (info.code.startsWith('KMS.')) return "check that the bucket's KMS key is enabled and that the role may use it";
+  if (info.transient) return 'S3 failed temporarily: run the backup again';
+  return 'run the backup again; if it fails the same way, look the error code up in the Amazon S3 error reference';
+}
+
+/** `<step> s3://b/k failed: <code> (HTTP n): <AWS's words>; <what to do>`. */
+function s3FailureText(step: S3Step, url: string, error: unknown): string {
+  return `${step.doing} ${url} failed: ${describeAwsError(error)}; ${adviceFor(step, error)}`;
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -263,51 +306,49 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       failed,
     });
 
-    // The snapshot is no longer needed once pg_dump is done and the counts are in: losing the connection now
-    // costs nothing.
-    latch.seal();
-    await client.query('COMMIT').catch((error: unknown) => log.warn('ending the snapshot transaction failed', { error: scrub(message(error)) }));
-
-    const manifest: BackupManifest = {
-      schemaVersion: MANIFEST_SCHEMA_VERSION,
-      format: DUMP_FORMAT,
-      source: options.source,
-      database: target.database,
-      serverVersion: session.serverVersion.text,
-      pgDumpVersion: pgDumpVersion.text,
-      startedAt: startedAt.toISOString(),
-      finishedAt: now().toISOString(),
-      bytes: streamed.bytes,
-      sha256: streamed.sha256,
-      s3: { bucket, key: dumpKey, versionId: streamed.versionId },
-      tables: streamed.tables,
-      tiers: [...options.tiers],
-    };
-
-    const { s3, io } = streamed.s3Side;
-    let manifestVersionId: string | null;
+    // From here on the dump object exists: any failure deletes it again, so no dump stays without its manifest.
     try {
-      manifestVersionId = await io.putTextObject(
-        s3,
-        bucket,
-        manifestKey,
-        serializeManifest(manifest),
-        'application/json',
-        options.kmsKeyId,
-      );
-    } catch (error) {
-      const cause = failed('manifest', `writing the manifest ${manifestKey} failed: ${message(error)}`);
-      await io.deleteObjectVersion(s3, bucket, dumpKey, streamed.versionId).catch((deleteError: unknown) => {
-        throw failed(
-          cause.failure,
-          `${cause.message}; deleting the dump object ${dumpKey} (version ${streamed.versionId}) also failed: ` +
-            `${message(deleteError)}`,
+      // The snapshot is no longer needed once pg_dump is done and the counts are in: losing the connection now
+      // costs nothing.
+      latch.seal();
+      await client.query('COMMIT').catch((error: unknown) => log.warn('ending the snapshot transaction failed', { error: scrub(message(error)) }));
+
+      const manifest: BackupManifest = {
+        schemaVersion: MANIFEST_SCHEMA_VERSION,
+        format: DUMP_FORMAT,
+        source: options.source,
+        database: target.database,
+        serverVersion: session.serverVersion.text,
+        pgDumpVersion: pgDumpVersion.text,
+        startedAt: startedAt.toISOString(),
+        finishedAt: now().toISOString(),
+        bytes: streamed.bytes,
+        sha256: streamed.sha256,
+        s3: { bucket, key: dumpKey, versionId: streamed.versionId },
+        tables: streamed.tables,
+        tiers: [...options.tiers],
+      };
+
+      const { s3, io } = streamed.s3Side;
+      let manifestVersionId: string | null;
+      try {
+        manifestVersionId = await io.putTextObject(
+          s3,
+          bucket,
+          manifestKey,
+          serializeManifest(manifest),
+          'application/json',
+          options.kmsKeyId,
         );
-      });
-      throw failed(cause.failure, `${cause.message}; the dump object was deleted`);
+      } catch (error) {
+        throw failed('manifest', s3FailureText(s3Steps(streamed.versionId !== null).manifest, `s3://${bucket}/${manifestKey}`, error));
+      }
+      log.info('dump finished', { database: target.database, manifestKey, bytes: manifest.bytes, sha256: manifest.sha256 });
+      return { manifest, manifestKey, dumpKey, manifestVersionId };
+    } catch (error) {
+      const cause = error instanceof DumpFailed ? error : failed('manifest', `preparing the manifest ${manifestKey} failed: ${message(error)}`);
+      throw await cleanUp(streamed.s3Side, options, dumpKey, { versionId: streamed.versionId }, cause, failed);
     }
-    log.info('dump finished', { database: target.database, manifestKey, bytes: manifest.bytes, sha256: manifest.sha256 });
-    return { manifest, manifestKey, dumpKey, manifestVersionId };
   } finally {
     await client.end().catch((error: unknown) => log.warn('closing the database connection failed', { error: scrub(message(error)) }));
   }
@@ -393,7 +434,7 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
 
   try {
     const done = upload.done().then(
-      (result) => ({ ok: true as const, versionId: result.VersionId ?? null }),
+      (result) => ({ ok: true as const, versionId: io.versionIdOf(result) }),
       (error: unknown) => ({ ok: false as const, error }),
     );
     // After a failure, give lib-storage a bounded time to abort by itself, then cut it off.
@@ -404,34 +445,37 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
       outcome = await done;
     }
 
+    const url = `s3://${bucket}/${dumpKey}`;
+    const steps = s3Steps(outcome.ok && outcome.versionId !== null);
     if (!outcome.ok) {
-      const cause =
-        latch.current ?? latch.fail(failed('upload', `uploading s3://${bucket}/${dumpKey} failed: ${message(outcome.error)}`));
-      await cleanUp(s3Side, options, dumpKey, undefined, cause, failed);
-      throw cause;
+      const cause = latch.current ?? latch.fail(failed('upload', s3FailureText(steps.upload, url, outcome.error)));
+      throw await cleanUp(s3Side, options, dumpKey, undefined, cause, failed);
     }
-    if (latch.current) {
-      await cleanUp(s3Side, options, dumpKey, { versionId: outcome.versionId }, latch.current, failed);
-      throw latch.current;
-    }
+    const completed = { versionId: outcome.versionId };
+    if (latch.current) throw await cleanUp(s3Side, options, dumpKey, completed, latch.current, failed);
 
     const { bytes, sha256 } = tap.digest();
-    const head = await io.headObjectOrUndefined(s3, bucket, dumpKey, outcome.versionId);
-    if (head?.ContentLength !== bytes) {
-      const cause = latch.fail(
-        failed('upload', `s3://${bucket}/${dumpKey} holds ${head?.ContentLength ?? 'no'} bytes, but ${bytes} were streamed`),
-      );
-      await cleanUp(s3Side, options, dumpKey, { versionId: outcome.versionId }, cause, failed);
-      throw cause;
+    let head;
+    try {
+      head = await io.headObjectOrUndefined(s3, bucket, dumpKey, completed.versionId);
+    } catch (error) {
+      throw await cleanUp(s3Side, options, dumpKey, completed, latch.fail(failed('upload', s3FailureText(steps.check, url, error))), failed);
     }
-    return { s3Side, bytes, sha256, versionId: outcome.versionId, tables: await counting };
+    if (head?.ContentLength !== bytes) {
+      const cause = latch.fail(failed('upload', `${url} holds ${head?.ContentLength ?? 'no'} bytes, but ${bytes} were streamed`));
+      throw await cleanUp(s3Side, options, dumpKey, completed, cause, failed);
+    }
+    return { s3Side, bytes, sha256, versionId: completed.versionId, tables: await counting };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     proc.stop();
   }
 }
 
-/** Removes what a failed run left: open multipart uploads of the key and, if it completed, the object version. */
+/**
+ * Removes what a failed run left and returns the error to throw: the object version the run wrote when its upload
+ * completed, else the open multipart uploads of the key. The error says what was deleted, or what is left and why.
+ */
 async function cleanUp(
   { s3, io }: S3Side,
   options: DumpOptions,
@@ -439,17 +483,28 @@ async function cleanUp(
   completed: { readonly versionId: string | null } | undefined,
   cause: DumpFailed,
   failed: (cause: DumpFailureCause, text: string) => DumpFailed,
-): Promise<void> {
+): Promise<DumpFailed> {
   const log = options.log ?? silentLogSink;
+  const url = `s3://${options.bucket}/${dumpKey}`;
+  const step: S3Step = {
+    doing: completed ? 'deleting the dump object' : 'aborting the multipart upload of',
+    needs: completed
+      ? `${completed.versionId === null ? 's3:DeleteObject' : 's3:DeleteObjectVersion'} on the dump's key`
+      : 's3:ListBucketMultipartUploads on the bucket and s3:AbortMultipartUpload on the dump\'s key',
+  };
   try {
-    if (completed) await io.deleteObjectVersion(s3, options.bucket, dumpKey, completed.versionId);
+    if (completed) {
+      await io.deleteObjectVersion(s3, options.bucket, dumpKey, completed.versionId);
+      log.warn('dump failed; deleted the dump object', { dumpKey, versionId: completed.versionId, failure: cause.failure });
+      return failed(cause.failure, `${cause.message}; the dump object was deleted, no manifest was written`);
+    }
     const aborted = await io.abortOpenUploads(s3, options.bucket, dumpKey);
     log.warn('dump failed; cleaned up', { dumpKey, abortedUploads: aborted, failure: cause.failure });
+    return cause;
   } catch (error) {
-    throw failed(
-      cause.failure,
-      `${cause.message}; cleaning up s3://${options.bucket}/${dumpKey} also failed (the bucket's abort-incomplete-multipart ` +
-        `rule removes leftover parts): ${message(error)}`,
-    );
+    const left = completed
+      ? `delete ${url}${completed.versionId === null ? '' : ` version ${completed.versionId}`} by hand: it has no manifest, so it is no backup`
+      : "the bucket's abort-incomplete-multipart rule removes the leftover parts within a day";
+    return failed(cause.failure, `${cause.message}; then ${s3FailureText(step, url, error)}; ${left}`);
   }
 }

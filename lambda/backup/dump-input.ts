@@ -3,21 +3,21 @@
  */
 import { InvalidInput } from '../common/errors';
 import { type Tier } from './manifest';
-import { SSL_MODES, type PgTarget, type SslMode } from '../postgres/target';
+import { type PgTarget } from '../postgres/target';
+import { DEFAULT_SSL_MODE, type SslMode } from '../postgres/ssl-mode';
+import { parseTlsInput, TLS_INPUT_FIELDS, type TlsInput } from '../postgres/tls-input';
 import { parsePort, SECRET_ARN_HINT, SECRET_ARN_PATTERN } from '../aws/secrets';
-import { expectObject, expectOneOf, expectString, expectTiers } from '../common/validate';
+import { expectObject, expectString, expectTiers } from '../common/validate';
 import { DATABASE_NAME_HINT, isDatabaseName } from '../common/names';
 
 /** The target as an RDS-style secret alone: host, port and credentials all from the secret. */
-export interface SecretTarget {
+export interface SecretTarget extends TlsInput {
   /** ARN of an RDS-style secret `{ username, password, host, port, ... }`. */
   readonly secretArn: string;
-  /** @default 'prefer' */
-  readonly sslMode?: SslMode;
 }
 
 /** The target by address, with the credentials (and anything not given here) from the secret. */
-export interface EndpointTarget {
+export interface EndpointTarget extends TlsInput {
   readonly host: string;
   /**
    * A number, or a string of digits (CDK's endpoint port tokens resolve to strings).
@@ -27,19 +27,17 @@ export interface EndpointTarget {
   /** @default - the secret's username */
   readonly username?: string;
   readonly secretArn: string;
-  /** @default 'prefer' */
-  readonly sslMode?: SslMode;
 }
 
 /** What to connect to. `host`/`port`/`username` given here override the secret's. */
 export type DumpTarget = SecretTarget | EndpointTarget;
 
-/** Input of the dump handler. */
+/** Input of the dump handler: one database per invocation (the BackupWorkflow's Map runs one per database). */
 export interface DumpInput {
   readonly target: DumpTarget;
-  /** Databases to dump, one backup each, in this order. */
-  readonly databases: readonly string[];
-  /** The tiers this run satisfies (recorded in each manifest). */
+  /** The database to dump. */
+  readonly database: string;
+  /** The tiers this run satisfies (recorded in the manifest). */
   readonly tiers: readonly Tier[];
 }
 
@@ -58,12 +56,12 @@ export interface DumpOutputBackup {
   readonly tableCount: number;
 }
 
-/** Output of the dump handler. */
+/** Output of the dump handler: the one completed backup. */
 export interface DumpOutput {
-  readonly backups: readonly DumpOutputBackup[];
+  readonly backup: DumpOutputBackup;
 }
 
-/** {@link DumpInput} after validation: normalized port, canonical tiers, no duplicate databases. */
+/** {@link DumpInput} after validation: normalized port, canonical tiers. */
 export interface ValidDumpInput {
   readonly target: {
     readonly secretArn: string;
@@ -71,17 +69,15 @@ export interface ValidDumpInput {
     readonly port?: number;
     readonly username?: string;
     readonly sslMode: SslMode;
+    readonly sslRootCertSecretArn?: string;
   };
-  readonly databases: readonly string[];
+  readonly database: string;
   readonly tiers: readonly Tier[];
 }
 
-/** Most databases one invocation dumps (each must fit in the function's timeout). */
-export const MAX_DATABASES_PER_RUN = 50;
-
 const HOST = /^[A-Za-z0-9.:_-]{1,253}$/;
-const KNOWN_TARGET_FIELDS = ['secretArn', 'host', 'port', 'username', 'sslMode'];
-const KNOWN_FIELDS = ['target', 'databases', 'tiers'];
+const KNOWN_TARGET_FIELDS = ['secretArn', 'host', 'port', 'username', ...TLS_INPUT_FIELDS];
+const KNOWN_FIELDS = ['target', 'database', 'tiers'];
 
 function rejectUnknown(value: Record<string, unknown>, known: readonly string[], field: string): void {
   const unknown = Object.keys(value).filter((key) => !known.includes(key));
@@ -111,39 +107,30 @@ export function validateDumpInput(input: unknown): ValidDumpInput {
     }
   }
   const username = target.username === undefined ? undefined : expectString(target.username, 'target.username');
-  const sslMode = target.sslMode === undefined ? 'prefer' : expectOneOf(target.sslMode, 'target.sslMode', SSL_MODES);
+  const { sslMode = DEFAULT_SSL_MODE, sslRootCertSecretArn } = parseTlsInput(target, 'target');
   if (host === undefined && (port !== undefined || username !== undefined)) {
     throw new InvalidInput('target.port and target.username need target.host; give the host too, or none of them to use the secret');
   }
 
-  if (!Array.isArray(root.databases) || root.databases.length === 0) {
-    throw new InvalidInput('databases must be a non-empty array of database names');
-  }
-  if (root.databases.length > MAX_DATABASES_PER_RUN) {
-    throw new InvalidInput(`databases names ${root.databases.length} databases; at most ${MAX_DATABASES_PER_RUN} per run`);
-  }
-  const databases = root.databases.map((name: unknown, i) => {
-    const text = expectString(name, `databases[${i}]`);
-    if (!isDatabaseName(text)) throw new InvalidInput(`databases[${i}] ${DATABASE_NAME_HINT}; got ${JSON.stringify(text)}`);
-    return text;
-  });
-  const duplicate = databases.find((name, i) => databases.indexOf(name) !== i);
-  if (duplicate !== undefined) throw new InvalidInput(`databases names ${JSON.stringify(duplicate)} twice; name each database once`);
+  const database = expectString(root.database, 'database');
+  if (!isDatabaseName(database)) throw new InvalidInput(`database ${DATABASE_NAME_HINT}; got ${JSON.stringify(database)}`);
   const tiers = expectTiers(root.tiers, 'tiers');
-  return { target: { secretArn, host, port, username, sslMode }, databases, tiers };
+  return { target: { secretArn, host, port, username, sslMode, ...(sslRootCertSecretArn === undefined ? {} : { sslRootCertSecretArn }) }, database, tiers };
 }
 
 /** The connection settings after merging the input over the secret (pure): a target without its database. */
-export type ResolvedConnection = Required<Omit<PgTarget, 'database'>>;
+export type ResolvedConnection = Omit<PgTarget, 'database'>;
 
 /**
- * Merges the validated target with the secret's fields: input wins, then the secret, then port 5432.
+ * Merges the validated target with the secret's fields: input wins, then the secret, then port 5432. `sslRootCert`
+ * is the PEM read from `sslRootCertSecretArn`, when the input names one.
  *
  * @throws InvalidInput when neither names a host.
  */
 export function resolveConnection(
   target: ValidDumpInput['target'],
   secret: { readonly username: string; readonly password: string; readonly host?: string; readonly port?: number },
+  sslRootCert?: string,
 ): ResolvedConnection {
   const host = target.host ?? secret.host;
   if (!host) {
@@ -155,5 +142,6 @@ export function resolveConnection(
     user: target.username ?? secret.username,
     password: secret.password,
     sslMode: target.sslMode,
+    ...(sslRootCert === undefined ? {} : { sslRootCert }),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Dump handler: one streamed `pg_dump -Fc` per database into the backup bucket, each with its manifest.
+ * Dump handler: one streamed `pg_dump -Fc` of one database into the backup bucket, with its manifest.
  *
  * Env: BUCKET_NAME, BUCKET_KMS_KEY_ARN, SOURCE_ID (and optionally PG_DUMP_PATH). Credentials come from the
  * Secrets Manager secret named in the input, never from the environment.
@@ -10,7 +10,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DumpFailed } from '../common/errors';
 import { runDump, type DumpResult } from './dump-core';
 import {
   resolveConnection,
@@ -21,6 +20,7 @@ import {
 import { MissingConfiguration, requireEnv } from '../common/errors';
 import { logger, metrics, powertoolsLogSink } from '../common/logger';
 import { getDatabaseSecret } from '../aws/secrets';
+import { resolveTls } from '../postgres/tls-input';
 import { isSourceName, SOURCE_NAME_HINT } from '../common/names';
 import { DUMP_METRICS, METRIC_DIMENSIONS } from '../common/metrics';
 
@@ -59,10 +59,7 @@ export function toOutputBackup(result: DumpResult): DumpOutputBackup {
   };
 }
 
-/**
- * Dumps each database of the input in turn. If one fails the handler throws (after the earlier ones completed:
- * their backups stand) and does not attempt the rest.
- */
+/** Dumps the database of the input; on failure it throws DumpFailed and nothing of the dump remains. */
 export async function handler(event: unknown, context: DumpContext): Promise<DumpOutput> {
   const input = validateDumpInput(event);
   const bucket = requireEnv('BUCKET_NAME');
@@ -72,44 +69,32 @@ export async function handler(event: unknown, context: DumpContext): Promise<Dum
 
   const controller = new AbortController();
   const deadline = setTimeout(
-    () => controller.abort(new Error('the Lambda function is about to time out; give it a longer timeout or dump fewer databases per run')),
+    () => controller.abort(new Error('the Lambda function is about to time out before the dump of this database finished; give the dump function more memory (more CPU) or a longer timeout')),
     abortAfterMs(context.getRemainingTimeInMillis()),
   );
-  const backups: DumpOutputBackup[] = [];
   try {
     const secret = await getDatabaseSecret(secretsManager, input.target.secretArn);
-    const connection = resolveConnection(input.target, secret);
-    for (const database of input.databases) {
-      const started = Date.now();
-      let result: DumpResult;
-      try {
-        result = await runDump({
-          target: { ...connection, database },
-          bucket,
-          kmsKeyId,
-          source,
-          tiers: input.tiers,
-          s3,
-          signal: controller.signal,
-          log: powertoolsLogSink,
-        });
-      } catch (error) {
-        if (error instanceof DumpFailed && backups.length > 0) {
-          throw new DumpFailed(
-            error.failure,
-            `dump of ${database} failed: ${error.message} (completed before it: ${backups.map((b) => b.database).join(', ')})`,
-          );
-        }
-        throw error;
-      }
-      backups.push(toOutputBackup(result));
-      const metric = metrics.singleMetric();
-      metric.addDimensions({ [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.database]: database });
-      metric.addMetric(DUMP_METRICS.bytes, MetricUnit.Bytes, result.manifest.bytes);
-      metric.addMetric(DUMP_METRICS.durationSeconds, MetricUnit.Seconds, (Date.now() - started) / 1000);
-    }
-    logger.info('dumps completed', { count: backups.length, manifestKeys: backups.map((b) => b.manifestKey).join(',') });
-    return { backups };
+    const { sslRootCert } = await resolveTls(secretsManager, input.target);
+    const connection = resolveConnection(input.target, secret, sslRootCert);
+    const { database } = input;
+    const started = Date.now();
+    const result = await runDump({
+      target: { ...connection, database },
+      bucket,
+      kmsKeyId,
+      source,
+      tiers: input.tiers,
+      s3,
+      signal: controller.signal,
+      log: powertoolsLogSink,
+    });
+    const metric = metrics.singleMetric();
+    metric.addDimensions({ [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.database]: database });
+    metric.addMetric(DUMP_METRICS.bytes, MetricUnit.Bytes, result.manifest.bytes);
+    metric.addMetric(DUMP_METRICS.durationSeconds, MetricUnit.Seconds, (Date.now() - started) / 1000);
+    const backup = toOutputBackup(result);
+    logger.info('dump completed', { database, manifestKey: backup.manifestKey });
+    return { backup };
   } finally {
     clearTimeout(deadline);
   }

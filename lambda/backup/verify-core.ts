@@ -11,6 +11,7 @@ import { digestStream } from '../common/hash';
 import { silentLogSink, type LogSink } from '../common/logger';
 import { dumpKeyForManifestKey, parseBackupKey, parseManifestJson, type BackupManifest } from './manifest';
 import { getObjectStream, getTextObjectOrUndefined, headObjectOrUndefined, isArchivedError, isNotFound } from '../aws/s3';
+import { awsErrorInfo, describeAwsError } from '../aws/aws-error';
 
 /** Storage classes whose objects cannot be read without a restore. */
 export const ARCHIVED_STORAGE_CLASSES: readonly string[] = ['GLACIER', 'DEEP_ARCHIVE'];
@@ -44,7 +45,8 @@ export type VerifyStatus = 'verified' | 'corrupt' | 'archived' | 'missing-object
 /**
  * Status of the replica copy:
  * - `verified` — same bytes and SHA-256 as the manifest;
- * - `pending` — not replicated yet (no replica object, or the source says `PENDING`);
+ * - `pending` — not replicated yet (no replica object: 404, or 403 where S3 hides a missing object, or the source
+ *   says `PENDING`);
  * - `failed` — S3 reports replication `FAILED` for the source object;
  * - `corrupt` — the replica exists but differs;
  * - `archived` — the replica is in a Glacier class (not verifiable without a restore).
@@ -260,7 +262,21 @@ async function verifyReplica(
   if (primaryHead.ReplicationStatus === 'PENDING') {
     return { ...where, status: 'pending', checks: {}, detail: 'S3 reports replication PENDING' };
   }
-  const head = await headObjectOrUndefined(replica.s3, replica.bucket, key);
+  let head;
+  try {
+    head = await headObjectOrUndefined(replica.s3, replica.bucket, key);
+  } catch (error) {
+    // S3 answers 403, not 404, for a missing object when the caller may not list the bucket.
+    if (!awsErrorInfo(error).accessDenied) throw error;
+    return {
+      ...where,
+      status: 'pending',
+      checks: {},
+      detail:
+        `S3 answered ${describeAwsError(error)} to the HEAD of ${key}: not replicated yet, or the verify role lacks ` +
+        's3:ListBucket on the replica bucket or s3:GetObject on the key',
+    };
+  }
   if (!head) {
     return { ...where, status: 'pending', checks: {}, detail: `no replica object ${key} yet` };
   }

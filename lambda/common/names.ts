@@ -70,6 +70,18 @@ export const FAILOVER_SECRET_PREFIX = 'cdk-backup-dr/failover/';
 /** `true` on what a failover dry run creates: only such resources are ever deleted by the Failover state machine. */
 export const DRY_RUN_TAG = 'cdk-backup-dr:dry-run';
 
+/** Tag on every snapshot, database and secret this package creates, always {@link CREATOR_TAG_VALUE}: only what carries it is ever deleted. */
+export const CREATOR_TAG = 'cdk-backup-dr:creator';
+
+/** Value of {@link CREATOR_TAG}. */
+export const CREATOR_TAG_VALUE = 'cdk-backup-dr';
+
+/** Tag saying why a database or secret exists: {@link RECOVERY_TEST_PURPOSE}, `failover`, … IAM conditions read it. */
+export const PURPOSE_TAG = 'cdk-backup-dr:purpose';
+
+/** The {@link PURPOSE_TAG} value of recovery-test scratch databases and secrets. */
+export const RECOVERY_TEST_PURPOSE = 'recovery-test';
+
 /** Key prefix of backup run reports. */
 export const BACKUP_REPORT_PREFIX = 'reports/backup/';
 

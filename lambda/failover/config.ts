@@ -56,6 +56,23 @@ export const DEFAULT_INSTANCE_LAG_SQL =
 export const DEFAULT_GLOBAL_LAG_SQL =
   'SELECT visibility_lag_in_msec / 1000.0 AS lag_seconds FROM aurora_global_db_instance_status() WHERE server_id = aurora_db_instance_identifier()';
 
+/**
+ * How the database of one restore strategy is created (`NEW_DATABASE_SETTINGS`, keyed by strategy name): written by
+ * the Failover construct from the strategy's options.
+ */
+export interface NewDatabaseSettings {
+  /** e.g. `db.r6g.large`. */
+  readonly instanceClass: string;
+  /** Multi-AZ for a real failover (a dry run is always single-AZ). */
+  readonly multiAz: boolean;
+  /** @default - RDS's default group of the engine version */
+  readonly parameterGroupName?: string;
+  /** @default - RDS's default option group */
+  readonly optionGroupName?: string;
+  /** The storage key (restore-dump, a restored Aurora cluster). @default - `aws/rds`, or the snapshot's key */
+  readonly kmsKeyId?: string;
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 function required(env: Env, name: string): string {
@@ -133,5 +150,43 @@ export function readFailoverConfig(env: Env): FailoverConfig {
     ...(bucketName !== undefined ? { bucketName } : {}),
     ...(subnetGroupName !== undefined ? { subnetGroupName } : {}),
     ...(replica !== undefined ? { replica } : {}),
+  };
+}
+
+/**
+ * The settings of the database `strategy` creates, from `NEW_DATABASE_SETTINGS`.
+ *
+ * @throws MissingConfiguration when the variable is missing, not JSON, or lacks the strategy or a field
+ */
+export function readNewDatabaseSettings(env: Env, strategy: FailoverStrategyName): NewDatabaseSettings {
+  const text = required(env, 'NEW_DATABASE_SETTINGS');
+  let all: unknown;
+  try {
+    all = JSON.parse(text);
+  } catch {
+    throw new MissingConfiguration('NEW_DATABASE_SETTINGS is not JSON; the Failover construct writes { "<strategy>": { "instanceClass", "multiAz", ... } }');
+  }
+  const entry = typeof all === 'object' && all !== null ? (all as Record<string, unknown>)[strategy] : undefined;
+  if (typeof entry !== 'object' || entry === null) throw new MissingConfiguration(`NEW_DATABASE_SETTINGS has no settings for strategy ${strategy}`);
+  const v = entry as Record<string, unknown>;
+  if (typeof v.instanceClass !== 'string' || !/^db\.[a-z0-9-]+\.[a-z0-9-]+$/.test(v.instanceClass)) {
+    throw new MissingConfiguration(`NEW_DATABASE_SETTINGS.${strategy}.instanceClass must be an RDS instance class such as db.r6g.large; got ${JSON.stringify(v.instanceClass)}`);
+  }
+  if (typeof v.multiAz !== 'boolean') throw new MissingConfiguration(`NEW_DATABASE_SETTINGS.${strategy}.multiAz must be true or false`);
+  const text2 = (field: string): string | undefined => {
+    const value = v[field];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value === '') throw new MissingConfiguration(`NEW_DATABASE_SETTINGS.${strategy}.${field} must be a non-empty string when set`);
+    return value;
+  };
+  const parameterGroupName = text2('parameterGroupName');
+  const optionGroupName = text2('optionGroupName');
+  const kmsKeyId = text2('kmsKeyId');
+  return {
+    instanceClass: v.instanceClass,
+    multiAz: v.multiAz,
+    ...(parameterGroupName !== undefined ? { parameterGroupName } : {}),
+    ...(optionGroupName !== undefined ? { optionGroupName } : {}),
+    ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
   };
 }

@@ -15,9 +15,9 @@
  * - `delete-database` / `delete-secret`: the dry-run cleanup. Only what this execution created as a dry run is ever
  *   deleted (tags checked here, and by IAM); anything else is refused with `FailoverResourceNotOwned`.
  */
-import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { FailoverResourceNotOwned, InvalidInput, MissingConfiguration, NotReady, requireEnv, requireEnvList, RestoreFailed, wholeNumberEnv } from '../common/errors';
-import { readFailoverConfig } from './config';
+import { NewDatabaseSettings, readFailoverConfig, readNewDatabaseSettings } from './config';
 import {
   ExecutionScope,
   FAILOVER_PURPOSE,
@@ -41,6 +41,7 @@ import { connect, scrubSecrets } from '../postgres/target';
 import {
   DbEndpoint,
   DbResourceState,
+  InstanceConfiguration,
   RESOURCE_TAGS,
   type RdsTag,
   createClusterInstance,
@@ -48,7 +49,7 @@ import {
   deleteOwnedDatabase,
   executionTag,
   generatePassword,
-  isCreatedBy,
+  isOwnedBy,
   requireAvailable,
   requireDatabaseAvailable,
   resourceTags,
@@ -57,7 +58,7 @@ import {
   setMasterPassword,
 } from '../rds/instances';
 import { parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from '../restore/restore-target';
-import { createCredentialsSecret, deleteSecretNow } from '../aws/secrets';
+import { createCredentialsSecret, deleteOwnedSecretNow } from '../aws/secrets';
 import { getDatabaseSecret } from '../aws/secrets';
 import { expectObject, expectOneOf, expectString } from '../common/validate';
 
@@ -209,6 +210,20 @@ export function failoverTags(scope: ExecutionScope, dryRun: boolean, strategy: s
   });
 }
 
+/**
+ * How a failover's new instance runs (pure): as a production primary — Multi-AZ unless configured off, automatic minor
+ * version upgrades, the configured parameter and option groups. A dry run's instance is single-AZ: it is deleted at the
+ * end of the rehearsal.
+ */
+export function newDatabaseConfiguration(settings: NewDatabaseSettings, dryRun: boolean): InstanceConfiguration & { readonly autoMinorVersionUpgrade: boolean } {
+  return {
+    multiAz: settings.multiAz && !dryRun,
+    autoMinorVersionUpgrade: true,
+    ...(settings.parameterGroupName !== undefined ? { parameterGroupName: settings.parameterGroupName } : {}),
+    ...(settings.optionGroupName !== undefined ? { optionGroupName: settings.optionGroupName } : {}),
+  };
+}
+
 async function create(event: CreateEvent): Promise<CreatedDatabase> {
   const startedAt = new Date().toISOString();
   const { plan } = event;
@@ -219,7 +234,9 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
   }
   const tags = failoverTags(event, plan.dryRun, plan.strategy);
   const placement = { subnetGroupName: requireEnv('DB_SUBNET_GROUP'), securityGroupIds: requireEnvList('DB_SECURITY_GROUP_IDS') };
-  const instanceClass = requireEnv('INSTANCE_CLASS');
+  const settings = readNewDatabaseSettings(process.env, plan.strategy);
+  const instanceClass = settings.instanceClass;
+  const configuration = newDatabaseConfiguration(settings, plan.dryRun);
   const deletionProtection = !plan.dryRun;
   const description = `cdk-backup-dr failover ${plan.dryRun ? 'rehearsal' : ''} master credentials of ${names.identifier}`.replace(/\s+/g, ' ');
   const secretFor = (username: string, password: string) =>
@@ -249,6 +266,8 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
         tags,
         backupRetentionDays: backupRetentionDays(plan.dryRun),
         deletionProtection,
+        ...configuration,
+        ...(settings.kmsKeyId !== undefined ? { kmsKeyId: settings.kmsKeyId } : {}),
       });
       break;
     }
@@ -263,6 +282,7 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
           instanceClass,
           tags,
           deletionProtection,
+          ...configuration,
         });
       } else {
         const clusterIdentifier = names.clusterIdentifier as string;
@@ -273,8 +293,17 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
           engine: snapshot.engine,
           tags,
           deletionProtection,
+          ...(settings.kmsKeyId !== undefined ? { kmsKeyId: settings.kmsKeyId } : {}),
         });
-        await createClusterInstance(where, { identifier: names.instanceIdentifier, clusterIdentifier, engine: snapshot.engine, instanceClass, tags });
+        await createClusterInstance(where, {
+          identifier: names.instanceIdentifier,
+          clusterIdentifier,
+          engine: snapshot.engine,
+          instanceClass,
+          tags,
+          autoMinorVersionUpgrade: configuration.autoMinorVersionUpgrade,
+          ...(configuration.parameterGroupName !== undefined ? { parameterGroupName: configuration.parameterGroupName } : {}),
+        });
       }
       secret = await secretFor(state.masterUsername ?? snapshot.masterUsername, generatePassword());
       break;
@@ -290,6 +319,7 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
         instanceClass,
         tags,
         deletionProtection,
+        ...configuration,
       });
       const username = state.masterUsername ?? pit.masterUsername;
       if (username === undefined) throw new InvalidInput(`RDS reports no master user name for ${names.instanceIdentifier}`);
@@ -394,7 +424,7 @@ async function confirmWritable(event: ConfirmWritableEvent): Promise<{ writable:
 
 /** Whether tags mark this execution's dry-run failover resource (pure). */
 export function isOwnDryRunResource(tags: Readonly<Record<string, string>>, executionId: string): boolean {
-  return isCreatedBy(tags, executionId) && tags[RESOURCE_TAGS.purpose] === FAILOVER_PURPOSE && tags[FAILOVER_TAGS.dryRun] === 'true';
+  return isOwnedBy(tags, { purpose: FAILOVER_PURPOSE, executionId }) && tags[FAILOVER_TAGS.dryRun] === 'true';
 }
 
 /** Refuses to delete a database with a failover name that is not this execution's dry-run database. */
@@ -416,20 +446,12 @@ async function deleteDatabase(event: CleanupEvent): Promise<CleanupResult> {
 
 async function deleteSecret(event: CleanupEvent): Promise<CleanupResult> {
   const names = failoverNames(event, event.resource);
-  let tags: Record<string, string>;
-  try {
-    const described = await secrets.send(new DescribeSecretCommand({ SecretId: names.secretName }));
-    tags = Object.fromEntries((described.Tags ?? []).filter((t) => t.Key !== undefined).map((t) => [t.Key as string, t.Value ?? '']));
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ResourceNotFoundException') {
-      return { what: 'secret', names: [names.secretName], status: 'gone', at: new Date().toISOString() };
-    }
-    throw error;
-  }
-  if (!isOwnDryRunResource(tags, event.executionId)) {
-    throw new FailoverResourceNotOwned(`secret ${names.secretName} is not tagged as this execution's dry-run secret; it was left alone`);
-  }
-  const outcome = await deleteSecretNow(secrets, names.secretName);
+  const outcome = await deleteOwnedSecretNow(
+    secrets,
+    names.secretName,
+    (tags) => isOwnDryRunResource(tags, event.executionId),
+    () => new FailoverResourceNotOwned(`secret ${names.secretName} is not tagged as this execution's dry-run secret; it was left alone`),
+  );
   logger.info('dry-run secret gone', { secretName: names.secretName, outcome });
   return { what: 'secret', names: [names.secretName], status: 'gone', at: new Date().toISOString() };
 }

@@ -26,6 +26,7 @@ import {
   DbEndpoint,
   DbPlacement,
   DbResourceState,
+  InstanceConfiguration,
   clusterState,
   findDbCluster,
   findDbInstance,
@@ -206,7 +207,7 @@ export async function findReplicatedBackups(region: string, sourceIdentifier: st
 }
 
 /** Options of {@link restoreDbInstanceToPointInTime}. */
-export interface PointInTimeRestoreOptions extends DbPlacement {
+export interface PointInTimeRestoreOptions extends DbPlacement, InstanceConfiguration {
   readonly identifier: string;
   /** ARN of the (replicated) automated backups to restore from. */
   readonly automatedBackupsArn: string;

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parsePgDumpVersion, type PgVersion } from './pg';
 import { scrubSecrets, type PgTarget } from './target';
+import { libpqTlsEnv } from './tls';
 import { STDBUF_LIBRARY_NAME, stdbufEnv, SYSTEM_STDBUF_PATHS } from './stdbuf';
 
 /** The client tools this package runs. */
@@ -104,9 +105,10 @@ export function toolEnv(parent: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /**
  * The environment of a libpq child (`pg_dump`, `pg_restore`): the harmless variables of the parent it needs to run
- * ({@link toolEnv}), and the connection and credentials as `PG*` variables (so nothing secret and nothing
- * misreadable is on the command line). Other `PG*` variables of the parent are not inherited, so they cannot
- * redirect the child.
+ * ({@link toolEnv}), and the connection, credentials and TLS settings as `PG*` variables (so nothing secret and
+ * nothing misreadable is on the command line): `PGSSLMODE` (`verify-full` by default) and `PGSSLROOTCERT`, a file in
+ * the temp directory holding the trusted CA (see lambda/postgres/tls.ts). Other `PG*` variables of the parent are not
+ * inherited, so they cannot redirect the child or weaken its TLS.
  */
 export function libpqEnv(target: PgTarget, parent: NodeJS.ProcessEnv, applicationName: string): NodeJS.ProcessEnv {
   return {
@@ -116,7 +118,7 @@ export function libpqEnv(target: PgTarget, parent: NodeJS.ProcessEnv, applicatio
     PGUSER: target.user,
     PGDATABASE: target.database,
     PGPASSWORD: target.password,
-    PGSSLMODE: target.sslMode ?? 'prefer',
+    ...libpqTlsEnv(target, parent.TMPDIR),
     PGAPPNAME: applicationName,
     PGCONNECT_TIMEOUT: '15',
   };

@@ -6,30 +6,20 @@
  */
 import { Client, type ClientConfig } from 'pg';
 import { RestoreFailed } from '../common/errors';
+import { pgSslOptions, tlsFailureHint, type TlsTarget } from './tls';
 
-/**
- * TLS towards the server, with libpq's meaning: `disable` never, `require` always (encrypted, certificate not
- * checked), `prefer` (libpq's default) TLS when the server offers it, plain otherwise. RDS for PostgreSQL 15+ forces
- * TLS by default (`rds.force_ssl`), which `prefer` and `require` both satisfy.
- */
-export type SslMode = 'disable' | 'prefer' | 'require';
-
-/** Accepted values of {@link SslMode}, for input validation. */
-export const SSL_MODES: readonly SslMode[] = ['disable', 'prefer', 'require'];
+export { SSL_MODES, type SslMode } from './tls';
 
 /** `application_name` of the restore's and the verifies' sessions, in `pg` and in pg_restore (pg_stat_activity). */
 export const RESTORE_APPLICATION_NAME = 'cdk-backup-dr-restore';
 
-/** Where to connect and as whom. */
-export interface PgTarget {
-  readonly host: string;
+/** Where to connect, as whom, and how TLS is checked (see {@link TlsTarget}: `verify-full` by default). */
+export interface PgTarget extends TlsTarget {
   readonly port: number;
   readonly user: string;
   /** Never logged; passed to the pg tools as `PGPASSWORD` in the child's environment only. */
   readonly password: string;
   readonly database: string;
-  /** @default 'prefer' */
-  readonly sslMode?: SslMode;
 }
 
 /** Quotes a string as a libpq conninfo value: `'...'` with `\` and `'` escaped. */
@@ -38,8 +28,9 @@ export function conninfoValue(value: string): string {
 }
 
 /**
- * The libpq connection string for `pg_restore -d`, without the password. Passing the whole target as a conninfo
- * string (rather than `-h/-p/-U/-d`) keeps a database name containing `=` or spaces from being misread.
+ * The libpq connection string for `pg_restore -d`, without the password and without TLS settings (those come from
+ * `libpqEnv`'s `PGSSLMODE`/`PGSSLROOTCERT`, the one home of the libpq TLS rules). Passing the whole target as a
+ * conninfo string (rather than `-h/-p/-U/-d`) keeps a database name containing `=` or spaces from being misread.
  */
 export function buildConninfo(target: PgTarget): string {
   return [
@@ -47,7 +38,6 @@ export function buildConninfo(target: PgTarget): string {
     `port=${conninfoValue(String(target.port))}`,
     `user=${conninfoValue(target.user)}`,
     `dbname=${conninfoValue(target.database)}`,
-    `sslmode=${conninfoValue(target.sslMode ?? 'prefer')}`,
     `application_name=${conninfoValue(RESTORE_APPLICATION_NAME)}`,
     `connect_timeout=${conninfoValue('15')}`,
   ].join(' ');
@@ -98,56 +88,43 @@ export interface ConnectOptions {
   readonly missingDatabaseHint?: string;
 }
 
-/** The `pg` client configuration for one attempt; `ssl` decided by the caller (see {@link connect}). */
-export function pgClientConfig(target: PgTarget, ssl: boolean, database = target.database, applicationName = RESTORE_APPLICATION_NAME): ClientConfig {
+/** The `pg` client configuration: TLS from {@link pgSslOptions}. */
+export function pgClientConfig(target: PgTarget, database = target.database, applicationName = RESTORE_APPLICATION_NAME): ClientConfig {
   return {
     host: target.host,
     port: target.port,
     user: target.user,
     password: target.password,
     database,
-    ssl: ssl ? { rejectUnauthorized: false } : false,
+    ssl: pgSslOptions(target),
     application_name: applicationName,
     connectionTimeoutMillis: 15_000,
   };
 }
 
-/** Whether an error from a TLS attempt means "this server does not do TLS" (so `prefer` falls back to plain). */
-export function isSslUnsupported(error: unknown): boolean {
-  return error instanceof Error && /does not support SSL/i.test(error.message);
-}
-
 /**
- * Opens a `pg` connection with the target's TLS mode; `prefer` tries TLS first and falls back to plain only when
- * the server says it does not support TLS, as libpq does. The one way this package connects with node-postgres.
+ * Opens a `pg` connection with the target's TLS mode (`verify-full` against the Amazon RDS CA bundle unless the
+ * target says otherwise; see lambda/postgres/tls.ts). The one way this package connects with node-postgres.
  *
  * @throws RestoreFailed with {@link describeConnectError}'s message: host, port, database and user (never the
- *   password) and the server's reason.
+ *   password), the server's reason, and what to change.
  */
 export async function connect(target: PgTarget, options: ConnectOptions = {}): Promise<Client> {
   const database = options.database ?? target.database;
-  const mode = target.sslMode ?? 'prefer';
-  const attempts = mode === 'disable' ? [false] : mode === 'require' ? [true] : [true, false];
+  const client = new Client(pgClientConfig(target, database, options.applicationName));
   // An error on an idle connection is re-raised by the next query on it; without a listener it would crash.
-  const onError = options.onError ?? (() => undefined);
-  let lastError: unknown;
-  for (const ssl of attempts) {
-    const client = new Client(pgClientConfig(target, ssl, database, options.applicationName));
-    client.on('error', onError);
-    try {
-      await client.connect();
-      return client;
-    } catch (error) {
-      lastError = error;
-      if (!(ssl && mode === 'prefer' && isSslUnsupported(error))) break;
-    }
+  client.on('error', options.onError ?? (() => undefined));
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    throw new RestoreFailed(describeConnectError(target, database, error, options.missingDatabaseHint));
   }
-  throw new RestoreFailed(describeConnectError(target, database, lastError, options.missingDatabaseHint));
 }
 
 /**
- * The message for a failed connection: where, as whom, the server's reason (scrubbed), and a hint for the two
- * failures users meet most: a missing database (`missingDatabaseHint`) and a wrong password.
+ * The message for a failed connection: where, as whom, the server's reason (scrubbed), and a hint for the failures
+ * users meet most: a missing database (`missingDatabaseHint`), a wrong password, a certificate that does not verify.
  */
 export function describeConnectError(
   target: PgTarget,
@@ -163,6 +140,11 @@ export function describeConnectError(
       ? ` (${missingDatabaseHint})`
       : code === '28P01'
         ? " (check the secret's username and password)"
-        : '';
+        : tlsHint(error, target);
   return scrubSecrets(`cannot connect to ${where}: ${reason}${hint}`, [target.password]);
+}
+
+function tlsHint(error: unknown, target: PgTarget): string {
+  const hint = tlsFailureHint(error, target);
+  return hint === undefined ? '' : ` (${hint})`;
 }

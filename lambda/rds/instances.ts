@@ -30,7 +30,7 @@ import {
 import { DbResourceFailed, DbResourceMissing, NotReady } from '../common/errors';
 import { isAlreadyExists, isInvalidState, isNotFound, rdsClient } from './client';
 import { CREATOR_TAG_VALUE, RdsTag, SNAPSHOT_TAGS, tagRecord } from './snapshot';
-import { isRdsIdentifier, MAX_DB_IDENTIFIER_LENGTH, SCRATCH_ID_PREFIX } from '../common/names';
+import { isRdsIdentifier, MAX_DB_IDENTIFIER_LENGTH, PURPOSE_TAG, RECOVERY_TEST_PURPOSE, SCRATCH_ID_PREFIX } from '../common/names';
 
 export type { RdsTag } from './snapshot';
 
@@ -42,13 +42,12 @@ export const RESOURCE_TAGS = {
   /** Always `cdk-backup-dr`, as on snapshots: only resources carrying it are ever deleted by this package. */
   creator: SNAPSHOT_TAGS.creator,
   /** Why the resource exists: `recovery-test`, `failover`, … */
-  purpose: 'cdk-backup-dr:purpose',
+  purpose: PURPOSE_TAG,
   /** The Step Functions execution ARN that created it. */
   execution: 'cdk-backup-dr:execution',
 } as const;
 
-/** The `purpose` tag value of recovery-test scratch resources. */
-export const RECOVERY_TEST_PURPOSE = 'recovery-test';
+export { RECOVERY_TEST_PURPOSE };
 
 /** A host and port to connect to. */
 export interface DbEndpoint {
@@ -171,6 +170,14 @@ export function isCreatedBy(tags: Readonly<Record<string, string>>, executionId:
   return tags[RESOURCE_TAGS.creator] === CREATOR_TAG_VALUE && tags[RESOURCE_TAGS.execution] === executionId.slice(0, 256);
 }
 
+/**
+ * The ownership rule of everything an execution creates and later deletes (databases and their secrets): created by
+ * this package (creator tag), for `purpose`, by the execution `executionId`.
+ */
+export function isOwnedBy(tags: Readonly<Record<string, string>>, owner: { readonly purpose: string; readonly executionId: string }): boolean {
+  return isCreatedBy(tags, owner.executionId) && tags[RESOURCE_TAGS.purpose] === owner.purpose;
+}
+
 const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 
 /**
@@ -269,26 +276,51 @@ export interface DbPlacement {
 }
 
 /**
+ * How a new instance runs. The defaults suit a throw-away scratch database; a failover's new primary asks for the
+ * settings of a production one.
+ */
+export interface InstanceConfiguration {
+  /** @default false */
+  readonly multiAz?: boolean;
+  /** @default false */
+  readonly autoMinorVersionUpgrade?: boolean;
+  /** @default - RDS's default parameter group of the engine version */
+  readonly parameterGroupName?: string;
+  /** @default - RDS's default option group of the engine version */
+  readonly optionGroupName?: string;
+}
+
+/** The request fields of {@link InstanceConfiguration}, as CreateDBInstance and the instance restores take them. */
+function instanceConfiguration(options: InstanceConfiguration) {
+  return {
+    MultiAZ: options.multiAz ?? false,
+    AutoMinorVersionUpgrade: options.autoMinorVersionUpgrade ?? false,
+    ...(options.parameterGroupName !== undefined ? { DBParameterGroupName: options.parameterGroupName } : {}),
+    ...(options.optionGroupName !== undefined ? { OptionGroupName: options.optionGroupName } : {}),
+  };
+}
+
+/**
  * The request fields every new DB instance gets, whether created or restored: its placement and tags, never publicly
- * accessible, single-AZ, no automatic minor version upgrades, deletion protection only when asked.
+ * accessible, its {@link InstanceConfiguration} (single-AZ, no automatic minor version upgrades, default groups unless
+ * asked), deletion protection only when asked.
  *
  * Tags are not copied to snapshots ({@link NO_TAG_COPY}).
  */
-export function newInstanceSettings(options: DbPlacement & { readonly tags: readonly RdsTag[]; readonly deletionProtection?: boolean }) {
+export function newInstanceSettings(options: DbPlacement & InstanceConfiguration & { readonly tags: readonly RdsTag[]; readonly deletionProtection?: boolean }) {
   return {
     DBSubnetGroupName: options.subnetGroupName,
     VpcSecurityGroupIds: [...options.securityGroupIds],
     PubliclyAccessible: false,
-    MultiAZ: false,
+    ...instanceConfiguration(options),
     DeletionProtection: options.deletionProtection ?? false,
-    AutoMinorVersionUpgrade: false,
     Tags: [...options.tags],
     ...NO_TAG_COPY,
   };
 }
 
 /** Options of {@link createDbInstance}. */
-export interface CreateDbInstanceOptions extends DbPlacement {
+export interface CreateDbInstanceOptions extends DbPlacement, InstanceConfiguration {
   readonly identifier: string;
   /** @default 'postgres' */
   readonly engine?: string;
@@ -313,7 +345,7 @@ export interface CreateDbInstanceOptions extends DbPlacement {
 }
 
 /** Options of {@link restoreDbInstanceFromSnapshot}. */
-export interface RestoreDbInstanceOptions extends DbPlacement {
+export interface RestoreDbInstanceOptions extends DbPlacement, InstanceConfiguration {
   readonly identifier: string;
   /** Snapshot identifier (same region) or ARN. */
   readonly snapshotIdentifier: string;
@@ -349,6 +381,10 @@ export interface CreateClusterInstanceOptions {
   /** e.g. `db.t4g.medium` (Aurora's smallest PostgreSQL class) or `db.serverless`. */
   readonly instanceClass: string;
   readonly tags: readonly RdsTag[];
+  /** @default false */
+  readonly autoMinorVersionUpgrade?: boolean;
+  /** @default - RDS's default parameter group of the engine version */
+  readonly parameterGroupName?: string;
 }
 
 /** The SDK's description of a DB instance, for fields {@link DbResourceState} leaves out; `undefined` when it does not exist. */
@@ -493,7 +529,8 @@ export async function createClusterInstance(region: string, options: CreateClust
         Engine: options.engine,
         DBInstanceClass: options.instanceClass,
         PubliclyAccessible: false,
-        AutoMinorVersionUpgrade: false,
+        AutoMinorVersionUpgrade: options.autoMinorVersionUpgrade ?? false,
+        ...(options.parameterGroupName !== undefined ? { DBParameterGroupName: options.parameterGroupName } : {}),
         Tags: [...options.tags],
       }),
     );

@@ -16,7 +16,8 @@
  * - `delete-database` deletes instance (then cluster) without a final snapshot and throws `NotReady` until they are
  *   gone; nothing there is success. A database with these names that this package did not create for a recovery
  *   test is never deleted (`ScratchNotOwned`).
- * - `delete-secret` deletes the secret without a recovery window; nothing there is success.
+ * - `delete-secret` deletes the secret without a recovery window, only when it carries the same ownership tags
+ *   (`ScratchNotOwned` otherwise); nothing there is success.
  *
  * Environment: SCRATCH_SUBNET_GROUP_NAME, SCRATCH_SECURITY_GROUP_IDS (comma-separated), SCRATCH_INSTANCE_CLASS,
  * SCRATCH_ENGINE_VERSION (empty instances), SCRATCH_ALLOCATED_STORAGE_GIB (default 20), SCRATCH_MASTER_USERNAME
@@ -35,14 +36,14 @@ import {
   deleteOwnedDatabase,
   executionTag,
   generatePassword,
-  isCreatedBy,
+  isOwnedBy,
   requireDatabaseAvailable,
   resourceTags,
   restoreDbClusterFromSnapshot,
   restoreDbInstanceFromSnapshot,
   setMasterPassword,
 } from './instances';
-import { createCredentialsSecret, deleteSecretNow } from '../aws/secrets';
+import { createCredentialsSecret, deleteOwnedSecretNow } from '../aws/secrets';
 import { getDatabaseSecret } from '../aws/secrets';
 import {
   CleanupOutput,
@@ -167,12 +168,21 @@ async function setPassword(scope: ScratchScope): Promise<SetPasswordOutput> {
   return { identifier: names.identifier, status: state.status, at: new Date().toISOString() };
 }
 
+/** Whether `tags` mark this execution's recovery-test scratch database or secret. */
+function isOwnScratch(tags: Readonly<Record<string, string>>, scope: ScratchScope): boolean {
+  return isOwnedBy(tags, { purpose: RECOVERY_TEST_PURPOSE, executionId: scope.executionId });
+}
+
+/** The tags a scratch resource must carry to be deleted, for the refusal's message. */
+function ownerTags(scope: ScratchScope): string {
+  return `${RESOURCE_TAGS.creator}, ${RESOURCE_TAGS.purpose}=${RECOVERY_TEST_PURPOSE}, ${RESOURCE_TAGS.execution}=${scope.executionId}`;
+}
+
 /** Refuses to touch a database with a scratch name that is not this execution's recovery-test scratch database. */
 function assertOwned(state: DbResourceState, scope: ScratchScope): void {
-  if (!isCreatedBy(state.tags, scope.executionId) || state.tags[RESOURCE_TAGS.purpose] !== RECOVERY_TEST_PURPOSE) {
+  if (!isOwnScratch(state.tags, scope)) {
     throw new ScratchNotOwned(
-      `${state.kind} ${state.identifier} in ${state.region} is not tagged as this execution's recovery-test scratch database ` +
-        `(${RESOURCE_TAGS.purpose}=${RECOVERY_TEST_PURPOSE}, ${RESOURCE_TAGS.execution}=${scope.executionId}); it was left alone`,
+      `${state.kind} ${state.identifier} in ${state.region} is not tagged as this execution's recovery-test scratch database (${ownerTags(scope)}); it was left alone`,
     );
   }
 }
@@ -186,7 +196,12 @@ async function deleteDatabase(scope: ScratchScope): Promise<CleanupOutput> {
 
 async function deleteSecret(scope: ScratchScope): Promise<CleanupOutput> {
   const names = scratchNames(scope);
-  const outcome = await deleteSecretNow(secrets, names.secretName);
+  const outcome = await deleteOwnedSecretNow(
+    secrets,
+    names.secretName,
+    (tags) => isOwnScratch(tags, scope),
+    () => new ScratchNotOwned(`secret ${names.secretName} is not tagged as this execution's recovery-test scratch secret (${ownerTags(scope)}); it was left alone`),
+  );
   logger.info('scratch secret gone', { secretName: names.secretName, outcome });
   return { what: 'secret', names: [names.secretName], status: 'gone', at: new Date().toISOString() };
 }

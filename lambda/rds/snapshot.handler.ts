@@ -3,7 +3,8 @@
  *
  * One handler, one `action` per call (see {@link SnapshotEvent}):
  * - `create` starts a manual snapshot named `cdkbdr-<identifier>-<yyyymmddhhmmss>`, tagged with the creator, tiers
- *   and source, and returns at once (status `creating`);
+ *   and source, and returns at once (status `creating`); throws `NotReady` while the instance or cluster is busy
+ *   (another snapshot, the automated backup window), so the state machine tries again later;
  * - `wait` returns the snapshot once `available`, throws `NotReady` while it is creating or copying (the state
  *   machine retries on that name), `SnapshotFailed` for a terminal state and `SnapshotNotFound` when it is missing;
  * - `copy` starts the copy of an available snapshot into DR_REGION, encrypted with DR_KMS_KEY_ARN, with the same
@@ -19,7 +20,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { InvalidInput, NotReady, SnapshotFailed, SnapshotNotFound, requireEnv } from '../common/errors';
 import { logger } from '../common/logger';
-import { isAlreadyExists, listSnapshots, rdsClient } from './client';
+import { isAlreadyExists, isInvalidState, listSnapshots, rdsClient } from './client';
 import {
   DescribedSnapshot,
   RdsTag,
@@ -141,7 +142,17 @@ async function create(input: CreateSnapshotInput): Promise<SnapshotResult> {
   const snapshotId = snapshotIdentifier(input.kind, input.identifier, at, input.runId);
   const tags = snapshotTags({ sourceIdentifier: input.identifier, tiers: input.tiers });
   return startOrResume('snapshot', { kind: input.kind, snapshotId, region, expected: { [SNAPSHOT_TAGS.source]: input.identifier } }, async () => {
-    const result = await startSnapshot(input, region, snapshotId, tags);
+    let result: SnapshotResult;
+    try {
+      result = await startSnapshot(input, region, snapshotId, tags);
+    } catch (error) {
+      // RDS refuses a snapshot while the source is busy (another snapshot, the automated backup window, a
+      // modification): that passes, so the state machine tries again later (bounded by its Retry).
+      if (isInvalidState(error)) {
+        throw new NotReady(`${input.kind} ${input.identifier} in ${region} cannot be snapshotted now (${(error as Error).name}: ${(error as Error).message}); trying again later`);
+      }
+      throw error;
+    }
     logger.info('snapshot started', { kind: input.kind, snapshotId: result.snapshotId, source: input.identifier, region });
     return result;
   });

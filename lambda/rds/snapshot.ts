@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { DBClusterSnapshot, DBSnapshot } from '@aws-sdk/client-rds';
 import { TIERS, Tier } from '../common/validate';
-import { SNAPSHOT_ID_PREFIX } from '../common/names';
+import { CREATOR_TAG, CREATOR_TAG_VALUE, SNAPSHOT_ID_PREFIX } from '../common/names';
+
+export { CREATOR_TAG_VALUE };
 
 /** Which RDS API family a snapshot belongs to. */
 export type SnapshotKind = 'instance' | 'cluster';
@@ -17,7 +19,7 @@ export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['instance', 'cluster'];
 /** Tag keys written on every snapshot and copy this package creates. */
 export const SNAPSHOT_TAGS = {
   /** Always {@link CREATOR_TAG_VALUE}: cleanup only ever touches snapshots carrying it. */
-  creator: 'cdk-backup-dr:creator',
+  creator: CREATOR_TAG,
   /** The tiers the run satisfied, joined with `+` in canonical order (`daily+weekly`). */
   tiers: 'cdk-backup-dr:tiers',
   /** The DB instance or cluster identifier the snapshot was taken from. */
@@ -25,9 +27,6 @@ export const SNAPSHOT_TAGS = {
   /** On cross-region copies only: the ARN of the snapshot that was copied. */
   copiedFrom: 'cdk-backup-dr:copied-from',
 } as const;
-
-/** Value of the creator tag. */
-export const CREATOR_TAG_VALUE = 'cdk-backup-dr';
 
 /** Longest snapshot identifier RDS accepts, per kind (DB snapshots 255, DB cluster snapshots 63). */
 export const MAX_SNAPSHOT_ID_LENGTH: Readonly<Record<SnapshotKind, number>> = { instance: 255, cluster: 63 };

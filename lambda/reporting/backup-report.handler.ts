@@ -5,9 +5,11 @@
  * `reports/backup/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` in BUCKET_NAME (SSE-KMS with
  * BUCKET_KMS_KEY_ARN), then publishes the run's metrics as CloudWatch EMF (namespace `CdkBackupDr`, one dimension
  * `Source` = SOURCE_ID): BackupSucceeded, BackupDurationSeconds, BackupBytes (runs with dumps) and
- * LastSuccessTimestamp (successful runs). Returns the report's key.
+ * LastSuccessTimestamp (successful runs). Returns the report's key and the run's outcome: FAILED (with `failure`) when
+ * the state machine caught an error or any database's dump or verification failed.
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import type { StepError } from './run-report';
 import { WorkflowReportKind, writeWorkflowReport } from './report-store';
 import {
   BackupReport,
@@ -18,7 +20,7 @@ import {
   parseBackupReportEvent,
 } from './backup-report';
 
-export type { BackupReport, BackupReportEvent, BackupRunSummary, DumpRunResult, SnapshotRunResult } from './backup-report';
+export type { BackupReport, BackupReportEvent, BackupRunSummary, DatabaseOutcome, DatabaseRunResult, DumpRunResult, SnapshotRunResult } from './backup-report';
 export type { StepError } from './run-report';
 
 /** What the handler returns. */
@@ -28,6 +30,8 @@ export interface ReportResult {
   /** S3 version id of the report object, when the bucket is versioned. */
   readonly versionId?: string;
   readonly status: BackupReport['status'];
+  /** On a FAILED run: its error (`{ Error, Cause }`), e.g. which databases failed; the state machine fails with it. */
+  readonly failure?: StepError;
 }
 
 const s3 = new S3Client({});
@@ -38,11 +42,16 @@ const BACKUP_REPORT: WorkflowReportKind<BackupRunSummary, BackupReport> = {
   build: buildBackupReport,
   key: backupReportKey,
   metrics: (report) => ({ data: backupRunMetrics(report) }),
-  logFields: (report) => ({ dumps: report.totals.dumps, dumpBytes: report.totals.dumpBytes, snapshots: report.totals.snapshots }),
+  logFields: (report) => ({ dumps: report.totals.dumps, dumpBytes: report.totals.dumpBytes, snapshots: report.totals.snapshots, databasesFailed: report.totals.databasesFailed }),
 };
 
 /** Lambda entry point: {@link writeWorkflowReport} (its errors too). */
 export async function handler(event: unknown): Promise<ReportResult> {
   const { report, reportKey, versionId } = await writeWorkflowReport(s3, event, BACKUP_REPORT);
-  return { reportKey, status: report.status, ...(versionId ? { versionId } : {}) };
+  return {
+    reportKey,
+    status: report.status,
+    ...(versionId ? { versionId } : {}),
+    ...(report.error ? { failure: { Error: report.error.error, ...(report.error.cause !== undefined ? { Cause: report.error.cause } : {}) } } : {}),
+  };
 }

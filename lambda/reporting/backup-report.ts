@@ -21,6 +21,29 @@ export interface DumpRunResult extends JsonObject {
   readonly manifest?: JsonObject & { readonly bytes?: number };
 }
 
+/**
+ * What one database's item of the BackupWorkflow's Map returns: its dump and verification, or the error that its dump
+ * or verification ended with (the item caught it, so the other databases went on).
+ */
+export interface DatabaseRunResult extends JsonObject {
+  readonly database: string;
+  readonly status: RunStatus;
+  readonly dump?: DumpRunResult;
+  readonly verification?: JsonObject;
+  readonly error?: JsonObject & StepError;
+}
+
+/** One database's outcome as the report lists it. */
+export interface DatabaseOutcome {
+  readonly database: string;
+  readonly status: RunStatus;
+  readonly manifestKey?: string;
+  readonly bytes?: number;
+  /** The verify result's status (`verified`), when it ran. */
+  readonly verification?: string;
+  readonly error?: { readonly error: string; readonly cause?: string };
+}
+
 /** A snapshot (or its DR copy) as the snapshot handler returns it; other fields are kept as they are. */
 export interface SnapshotRunResult extends JsonObject {
   readonly kind: string;
@@ -32,9 +55,10 @@ export interface SnapshotRunResult extends JsonObject {
 /**
  * What the state machine sends the report handler.
  *
- * The branch results may come either as top-level fields (`dumps`, `verification`, `snapshot`, `drCopy`) or as the
- * raw output array of the backup `Parallel` state in `results` (each element an object holding some of those
- * fields); they are merged.
+ * The branch results may come either as top-level fields (`databases`, `dumps`, `verification`, `snapshot`,
+ * `drCopy`) or as the raw output array of the backup `Parallel` state in `results` (each element an object holding
+ * some of those fields); they are merged. `databases` (the Map's per-database results) adds each database's dump and
+ * verification to `dumps` and `verification`.
  */
 export interface BackupReportEvent {
   readonly workflow: 'backup';
@@ -50,6 +74,7 @@ export interface BackupReportEvent {
   readonly startedAt: string;
   /** The tiers the run was started for. */
   readonly tiers: Tier[];
+  readonly databases?: DatabaseRunResult[];
   readonly dumps?: DumpRunResult[];
   readonly verification?: JsonObject[];
   readonly snapshot?: SnapshotRunResult;
@@ -68,6 +93,7 @@ export interface BackupRunSummary {
   readonly executionName: string;
   readonly startedAt: string;
   readonly tiers: Tier[];
+  readonly databases: DatabaseOutcome[];
   readonly dumps: DumpRunResult[];
   readonly verification: JsonObject[];
   readonly snapshot?: SnapshotRunResult;
@@ -98,7 +124,11 @@ export interface BackupReport {
     /** Sum of the dumps' sizes; snapshots are not counted (RDS does not report their size in bytes). */
     readonly dumpBytes: number;
     readonly snapshots: number;
+    /** Databases whose dump or verification failed. */
+    readonly databasesFailed: number;
   };
+  /** Each database's outcome, in the order they were given. */
+  readonly databases: DatabaseOutcome[];
   readonly dumps: DumpRunResult[];
   readonly verification: JsonObject[];
   readonly snapshot?: SnapshotRunResult;
@@ -124,6 +154,30 @@ function parseDump(value: JsonObject, field: string): DumpRunResult {
   return value as DumpRunResult;
 }
 
+function parseDatabase(value: JsonObject, field: string): { outcome: DatabaseOutcome; dump?: DumpRunResult; verification?: JsonObject } {
+  const database = expectString(value.database, `${field}.database`);
+  const status = expectOneOf(value.status, `${field}.status`, ['SUCCEEDED', 'FAILED'] as const);
+  if (status === 'FAILED') {
+    const error = parseStepError(value.error, `${field}.error`);
+    if (!error) throw new InvalidInput(`${field}.error must be given for a FAILED database: pass the Catch result ({ Error, Cause })`);
+    return { outcome: { database, status, error: reportedError(error) } };
+  }
+  const dump = parseDump(expectObject(value.dump, `${field}.dump`), `${field}.dump`);
+  const verification = expectObject(value.verification, `${field}.verification`);
+  const verified = optionalString(verification.status, `${field}.verification.status`);
+  return {
+    outcome: {
+      database,
+      status,
+      ...(dump.manifestKey !== undefined ? { manifestKey: dump.manifestKey } : {}),
+      bytes: dumpBytes(dump),
+      ...(verified !== undefined ? { verification: verified } : {}),
+    },
+    dump,
+    verification,
+  };
+}
+
 function parseSnapshot(value: unknown, field: string): SnapshotRunResult | undefined {
   if (value === undefined) return undefined;
   const snapshot = expectObject(value, field);
@@ -146,12 +200,19 @@ export function parseBackupReportEvent(event: unknown): BackupRunSummary {
 
   // Merge the Parallel output (if any) with the top-level fields; top-level wins.
   const parts: JsonObject[] = [...(optionalArrayOfObjects(input.results, 'results') ?? []), input];
+  const databases: DatabaseOutcome[] = [];
   const dumps: DumpRunResult[] = [];
   const verification: JsonObject[] = [];
   let snapshot: SnapshotRunResult | undefined;
   let drCopy: SnapshotRunResult | undefined;
   parts.forEach((part, i) => {
     const where = part === input ? '' : `results[${i}].`;
+    optionalArrayOfObjects(part.databases, `${where}databases`)?.forEach((item, j) => {
+      const parsed = parseDatabase(item, `${where}databases[${j}]`);
+      databases.push(parsed.outcome);
+      if (parsed.dump) dumps.push(parsed.dump);
+      if (parsed.verification) verification.push(parsed.verification);
+    });
     const partDumps = optionalArrayOfObjects(part.dumps, `${where}dumps`);
     partDumps?.forEach((dump, j) => dumps.push(parseDump(dump, `${where}dumps[${j}]`)));
     verification.push(...(optionalArrayOfObjects(part.verification, `${where}verification`) ?? []));
@@ -168,6 +229,7 @@ export function parseBackupReportEvent(event: unknown): BackupRunSummary {
     status,
     ...execution,
     tiers,
+    databases,
     dumps,
     verification,
     ...(snapshot ? { snapshot } : {}),
@@ -183,15 +245,34 @@ export function dumpBytes(dump: DumpRunResult): number {
   return 0;
 }
 
-/** Builds the report document. Pure: `source` and `finishedAt` are passed in. */
+/**
+ * The error of a run whose branches completed but some databases failed: the first failed database's error name, and
+ * a cause naming every failed database with its error (and the ones that were backed up).
+ */
+export function databasesFailure(databases: readonly DatabaseOutcome[]): StepError | undefined {
+  const failed = databases.filter((d) => d.status === 'FAILED');
+  if (failed.length === 0) return undefined;
+  const done = databases.filter((d) => d.status === 'SUCCEEDED').map((d) => d.database);
+  const each = failed.map((d) => `${d.database}: ${d.error?.error ?? 'failed'}${d.error?.cause ? `: ${d.error.cause}` : ''}`);
+  return {
+    Error: failed[0].error?.error ?? 'DatabaseFailed',
+    Cause: `${failed.length} of ${databases.length} database(s) failed (${each.join(' | ')}); backed up: ${done.length > 0 ? done.join(', ') : 'none'}`,
+  };
+}
+
+/**
+ * Builds the report document. Pure: `source` and `finishedAt` are passed in. The run FAILED when the workflow says so,
+ * or when any database failed (then `error` says which).
+ */
 export function buildBackupReport(summary: BackupRunSummary, context: ReportContext): BackupReport {
   const { executionId, executionName, startedAt, finishedAt, durationSeconds } = executionFields(summary, context.finishedAt);
-  const error = summary.error ? reportedError(summary.error) : undefined;
+  const caught = summary.error ?? databasesFailure(summary.databases);
+  const error = caught ? reportedError(caught) : undefined;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     workflow: 'backup',
     source: context.source,
-    status: summary.status,
+    status: error ? 'FAILED' : summary.status,
     executionId,
     executionName,
     tiers: summary.tiers,
@@ -202,7 +283,9 @@ export function buildBackupReport(summary: BackupRunSummary, context: ReportCont
       dumps: summary.dumps.length,
       dumpBytes: summary.dumps.reduce((sum, dump) => sum + dumpBytes(dump), 0),
       snapshots: (summary.snapshot ? 1 : 0) + (summary.drCopy ? 1 : 0),
+      databasesFailed: summary.databases.filter((d) => d.status === 'FAILED').length,
     },
+    databases: summary.databases,
     dumps: summary.dumps,
     verification: summary.verification,
     ...(summary.snapshot ? { snapshot: summary.snapshot } : {}),

@@ -6,13 +6,14 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvalidInput } from '../common/errors';
 import { MANIFEST_SUFFIX, parseBackupKey } from '../backup/manifest';
-import { SSL_MODES, type PgTarget, type SslMode } from '../postgres/target';
+import { type PgTarget } from '../postgres/target';
+import { parseTlsInput, resolveTls, type TlsInput } from '../postgres/tls-input';
 import { getDatabaseSecret, SECRET_ARN_HINT, SECRET_ARN_PATTERN } from '../aws/secrets';
-import { expectNumber, expectObject, expectOneOf, expectString, optionalString } from '../common/validate';
+import { expectNumber, expectObject, expectString, optionalString } from '../common/validate';
 import { DATABASE_NAME_HINT, DATABASE_NAME_PATTERN } from '../common/names';
 
 /** Where a handler restores to or verifies. */
-export interface RestoreTargetInput {
+export interface RestoreTargetInput extends TlsInput {
   /** ARN of an RDS-style secret `{ username, password, host?, port? }` (what RDS and `rds.DatabaseSecret` write). */
   readonly secretArn: string;
   /** @default - the secret's `host` */
@@ -21,8 +22,6 @@ export interface RestoreTargetInput {
   readonly port?: number;
   /** The database to restore into / verify (not the secret's `dbname`: a restore goes to a scratch name). */
   readonly database: string;
-  /** @default 'prefer' */
-  readonly sslMode?: SslMode;
 }
 
 /** Validates a handler's `target` field. */
@@ -35,8 +34,8 @@ export function parseRestoreTarget(value: unknown, field = 'target'): RestoreTar
     throw new InvalidInput(`${field}.port must be a whole number from 1 to 65535; got ${port}`);
   }
   const database = expectString(v.database, `${field}.database`, DATABASE_NAME_PATTERN, DATABASE_NAME_HINT);
-  const sslMode = v.sslMode === undefined ? undefined : expectOneOf(v.sslMode, `${field}.sslMode`, SSL_MODES);
-  return { secretArn, host, port, database, sslMode };
+  const { sslMode, sslRootCertSecretArn } = parseTlsInput(v, field);
+  return { secretArn, host, port, database, sslMode, ...(sslRootCertSecretArn === undefined ? {} : { sslRootCertSecretArn }) };
 }
 
 /** Validates a manifest key: a key in the backup layout ending in `.manifest.json`. */
@@ -68,6 +67,6 @@ export async function resolveRestoreTarget(secrets: SecretsManagerClient, input:
     user: secret.username,
     password: secret.password,
     database: input.database,
-    sslMode: input.sslMode,
+    ...(await resolveTls(secrets, input)),
   };
 }

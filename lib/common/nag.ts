@@ -1,4 +1,5 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Token, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { IConstruct } from 'constructs';
 
 /**
@@ -38,4 +39,27 @@ export function acknowledgeWildcardResource(scope: IConstruct, resourceArn: stri
 export function acknowledgeHipaaAndNist(scope: IConstruct, rule: string, reason: string): void {
   Validations.of(scope).acknowledge({ id: `HIPAA.Security-${rule}`, reason });
   Validations.of(scope).acknowledge({ id: `NIST.800.53.R5-${rule}`, reason });
+}
+
+/**
+ * Opens a database's own port to `peer` (one of this package's security groups) and, when that port is a deploy-time
+ * value (an RDS instance's or cluster's endpoint port), acknowledges the rule errors it causes on exactly the ingress
+ * rules this call created: cdk-nag's EC2RestrictedSSH and EC2RestrictedCommonPorts cannot read a token port, although
+ * a rule whose source is a security group opens nothing to a network range. A database imported without a port is
+ * opened on PostgreSQL's 5432.
+ */
+export function allowDatabasePortFrom(connections: ec2.Connections, peer: ec2.ISecurityGroup, description: string): void {
+  const before = new Set(connections.securityGroups.flatMap((sg) => sg.node.findAll()).concat(peer.node.findAll()));
+  const port = connections.defaultPort ?? ec2.Port.tcp(5432);
+  connections.allowFrom(peer, port, description);
+  if (!Token.isUnresolved(port.toString()) && !port.toString().includes('{IndirectPort}')) return;
+  const created = connections.securityGroups
+    .flatMap((sg) => sg.node.findAll())
+    .concat(peer.node.findAll())
+    .filter((c) => !before.has(c) && (c instanceof ec2.CfnSecurityGroupIngress || c instanceof ec2.CfnSecurityGroupEgress));
+  const reason =
+    "The rule admits only this package's Lambda security group (no CIDR range) on the database's own port, which is known only at deploy time, so cdk-nag cannot read it.";
+  for (const rule of created) {
+    for (const check of ['EC2RestrictedSSH', 'EC2RestrictedCommonPorts']) acknowledgeHipaaAndNist(rule, check, reason);
+  }
 }

@@ -175,6 +175,8 @@ export function workflowStateMachine(scope: Construct, props: WorkflowStateMachi
     tracingEnabled: true,
     logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
   });
+  // SNS encrypts a message to a KMS-encrypted topic with the publisher's credentials: sns:publish tasks need the key.
+  props.topic.masterKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
   alertOnUnreportedEnd(scope, 'TimedOutOrAborted', { stateMachine, topic: props.topic, workflow: props.workflow, afterwards: props.afterwards });
   return stateMachine;
 }

@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { isSourceName, SOURCE_NAME_HINT } from '../../lambda/common/names';
+import { SSL_MODES, verifiesCertificate, type SslMode } from '../../lambda/postgres/ssl-mode';
 import { ConfigurationError } from '../common/errors';
 
 /** What kind of database a {@link BackupSource} points at. */
@@ -34,6 +35,20 @@ export interface BackupEndpointOptions extends BackupSourceSecretOptions {
    * A short name for this server, used in S3 keys (`postgres/<name>/...`) and metrics.
    */
   readonly name: string;
+  /**
+   * TLS towards the server. `verify-full` checks that the certificate chains to the trusted CA and names `host`;
+   * `verify-ca` skips the name; `require` encrypts without checking the certificate (anyone on the path can
+   * impersonate the server and read the password); `disable` sends everything in clear text. See the README's
+   * Security section.
+   * @default 'verify-full'
+   */
+  readonly sslMode?: SslMode;
+  /**
+   * A secret whose value (plain text, not JSON) is the PEM of the CA that signed the server's certificate (up to
+   * 64 KiB, so a whole chain fits; the functions read it at run time). The backup functions get read access.
+   * @default - the Amazon RDS CA bundle: right for RDS, Aurora and RDS Proxy endpoints only
+   */
+  readonly caCertificate?: secretsmanager.ISecret;
 }
 
 /**
@@ -76,6 +91,15 @@ export class BackupSource {
       throw new ConfigurationError(`BackupSource.fromEndpoint: port must be an integer from 1 to 65535, got ${port}.`);
     }
     validateSourceName(options.name);
+    if (options.sslMode !== undefined && !SSL_MODES.includes(options.sslMode)) {
+      throw new ConfigurationError(`BackupSource.fromEndpoint: sslMode must be one of ${SSL_MODES.join(', ')}, got '${options.sslMode}'.`);
+    }
+    if (options.caCertificate !== undefined && options.sslMode !== undefined && !verifiesCertificate(options.sslMode)) {
+      throw new ConfigurationError(
+        `BackupSource.fromEndpoint: caCertificate is only used to verify the server, which sslMode '${options.sslMode}' does not do; ` +
+          "remove caCertificate or use sslMode 'verify-full'.",
+      );
+    }
     return new BackupSource('endpoint', {
       identifier: options.name,
       host: options.host,
@@ -84,6 +108,8 @@ export class BackupSource {
       connections: options.securityGroup
         ? new ec2.Connections({ securityGroups: [options.securityGroup], defaultPort: ec2.Port.tcp(port) })
         : undefined,
+      sslMode: options.sslMode,
+      caCertificate: options.caCertificate,
     });
   }
 
@@ -97,6 +123,8 @@ export class BackupSource {
       readonly secret: secretsmanager.ISecret;
       readonly connections?: ec2.Connections;
       readonly resourceArn?: string;
+      readonly sslMode?: SslMode;
+      readonly caCertificate?: secretsmanager.ISecret;
     },
   ) {}
 
@@ -128,6 +156,16 @@ export class BackupSource {
   /** The ARN of the RDS instance or cluster (snapshots need it); undefined for an endpoint. */
   public get resourceArn(): string | undefined {
     return this.details.resourceArn;
+  }
+
+  /** TLS towards the server; undefined means the handlers' default, `verify-full`. */
+  public get sslMode(): SslMode | undefined {
+    return this.details.sslMode;
+  }
+
+  /** The secret holding the PEM of the server's CA; undefined means the Amazon RDS CA bundle. */
+  public get caCertificate(): secretsmanager.ISecret | undefined {
+    return this.details.caCertificate;
   }
 
   /** Whether RDS snapshots can be taken of this source. */

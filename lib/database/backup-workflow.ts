@@ -9,13 +9,15 @@ import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { DumpInput } from '../../lambda/backup/dump.handler';
 import type { VerifyOneInput } from '../../lambda/backup/verify.handler';
+import { DumpFailed } from '../../lambda/common/errors';
 import type { CopySnapshotInput, CreateSnapshotInput, WaitSnapshotInput } from '../../lambda/rds/snapshot-input';
 import type { BackupReportEvent } from '../../lambda/reporting/backup-report.handler';
 import { ConfigurationError } from '../common/errors';
 import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
-import { type Payload, taskInput } from '../common/payload';
-import { EXECUTION_FIELDS, pollAttempts, retryNotification, retryWhileNotReady, workflowStateMachine } from '../common/workflow';
+import { taskInput } from '../common/payload';
+import { EXECUTION_FIELDS, invokeTask, pollAttempts, retryNotification, retryWhileNotReady, workflowStateMachine } from '../common/workflow';
 import { BackupSourceKind } from './backup-source';
+import type { TlsInput } from '../../lambda/postgres/tls-input';
 
 /** The dump branch of the workflow. */
 export interface BackupWorkflowDumpStep {
@@ -23,10 +25,15 @@ export interface BackupWorkflowDumpStep {
   readonly dumpFunction: lambda.IFunction;
   /** The verify Lambda (lambda/backup/verify.handler.ts). */
   readonly verifyFunction: lambda.IFunction;
-  /** The dump target, as the dump handler takes it (`{ secretArn, host?, port? }`). */
-  readonly target: { readonly secretArn: string; readonly host?: string; readonly port?: string };
-  /** The databases to dump, one object each. */
+  /** The dump target, as the dump handler takes it (`{ secretArn, host?, port?, sslMode?, sslRootCertSecretArn? }`). */
+  readonly target: { readonly secretArn: string; readonly host?: string; readonly port?: string } & TlsInput;
+  /** The databases to dump, one invocation of the dump function (and of the verify function) each. */
   readonly databases: string[];
+  /**
+   * How many databases are dumped at the same time.
+   * @default 2
+   */
+  readonly maxConcurrency?: number;
 }
 
 /** The snapshot branch of the workflow. */
@@ -63,7 +70,8 @@ export interface BackupWorkflowProps {
   readonly logRetention: logs.RetentionDays;
   /**
    * How long one run may take before it is stopped; a timed-out run is notified through the topic too.
-   * @default - twice `snapshotWaitTimeout` (snapshot, then its DR copy) plus one hour for dumps and verification
+   * @default - one hour for a busy source, twice `snapshotWaitTimeout` (snapshot, then its DR copy), plus one hour for
+   *   dumps and verification
    */
   readonly timeout?: Duration;
   /**
@@ -75,6 +83,14 @@ export interface BackupWorkflowProps {
 
 /** Interval between polls of a snapshot's status. */
 const SNAPSHOT_POLL_INTERVAL = Duration.minutes(1);
+/**
+ * How long a snapshot waits for a busy source (another snapshot, the automated backup window, whose shortest setting is
+ * 30 minutes), tried again every {@link SOURCE_BUSY_INTERVAL}.
+ */
+const SOURCE_BUSY_WAIT = Duration.hours(1);
+const SOURCE_BUSY_INTERVAL = Duration.minutes(5);
+/** The default number of databases dumped at the same time. */
+const DEFAULT_DUMP_CONCURRENCY = 2;
 
 /**
  * The BackupWorkflow state machine: dump (then verify each dump) and/or snapshot (then copy to the DR region), a JSON
@@ -149,16 +165,28 @@ export class BackupWorkflow extends Construct {
     reportFailure.addCatch(notify, { resultPath: '$.reportError' });
     reportFailure.next(notify);
 
+    // The branches completed; a database whose dump or verification failed is in their results, and the report
+    // decides the outcome: FAILED (with the failures as its `failure`) when any did.
     const reportSuccess = this.reportTask('Report success', props.reportFunction, 'SUCCEEDED');
     reportSuccess.addCatch(notify, { resultPath: '$.error' });
+    const databasesFailed = new sfn.Pass(this, 'Databases failed', {
+      comment: "The report's failure (which databases failed, and why) is the run's error.",
+      inputPath: '$.report.failure',
+      resultPath: '$.error',
+    });
+    databasesFailed.next(notify);
 
     backup.addCatch(reportFailure, { resultPath: '$.error' });
     init.next(backup);
     backup.next(reportSuccess);
-    reportSuccess.next(succeeded);
+    reportSuccess.next(
+      new sfn.Choice(this, 'Report outcome')
+        .when(sfn.Condition.stringEquals('$.report.status', 'SUCCEEDED'), succeeded)
+        .otherwise(databasesFailed),
+    );
 
     const snapshotWait = props.snapshotWaitTimeout ?? Duration.hours(4);
-    const timeout = props.timeout ?? Duration.minutes(2 * snapshotWait.toMinutes() + 60);
+    const timeout = props.timeout ?? Duration.minutes(SOURCE_BUSY_WAIT.toMinutes() + 2 * snapshotWait.toMinutes() + 60);
     this.stateMachine = workflowStateMachine(this, {
       definition: hasTiers,
       comment: 'cdk-backup-dr backup: dump + verify and/or snapshot + DR copy, report, notify on failure',
@@ -175,35 +203,42 @@ export class BackupWorkflow extends Construct {
     acknowledgeStateMachineFindings(this.stateMachine, invoked.filter((fn): fn is lambda.IFunction => fn !== undefined));
   }
 
+  /**
+   * One dump (then its verification) per database, `maxConcurrency` at a time, each in its own invocations. Each item
+   * catches its own failure into its result (`{ database, status: 'FAILED', error }`), so one failed database never
+   * stops the others; the report then fails the run.
+   */
   private dumpBranch(step: BackupWorkflowDumpStep): sfn.IChainable {
-    const dump = new tasks.LambdaInvoke(this, 'Dump', {
-      lambdaFunction: step.dumpFunction,
-      payload: taskInput<DumpInput>({ target: step.target, databases: step.databases, 'tiers.$': '$.tiers' }),
-      resultSelector: { 'backups.$': '$.Payload.backups' },
-      retryOnServiceExceptions: true,
+    const databases = new sfn.Pass(this, 'Databases', { result: sfn.Result.fromArray(step.databases), resultPath: '$.databases' });
+    const each = new sfn.Map(this, 'Back up each database', {
+      itemsPath: '$.databases',
+      maxConcurrency: step.maxConcurrency ?? DEFAULT_DUMP_CONCURRENCY,
+      itemSelector: { 'database.$': '$$.Map.Item.Value', 'tiers.$': '$.tiers' },
+      resultPath: '$.databaseResults',
     });
-    const verifyEach = new sfn.Map(this, 'Verify each dump', {
-      itemsPath: '$.backups',
-      maxConcurrency: 2,
-      itemSelector: { 'manifestKey.$': '$$.Map.Item.Value.manifestKey' } satisfies Payload<VerifyOneInput>,
-      resultPath: '$.verification',
-    });
-    const verify = new tasks.LambdaInvoke(this, 'Verify', {
-      lambdaFunction: step.verifyFunction,
-      payload: sfn.TaskInput.fromJsonPathAt('$'),
-      resultSelector: { 'result.$': '$.Payload' },
-      outputPath: '$.result',
-      retryOnServiceExceptions: true,
-    });
-    // A fresh object is still replicating (RTC: 99.99% within 15 minutes): the verifier says NotReady until the
-    // replica's copy is there; past 20 minutes the run fails.
-    retryWhileNotReady(verify, Duration.minutes(1), 20);
-    verifyEach.itemProcessor(verify);
-    return dump.next(verifyEach).next(
-      new sfn.Pass(this, 'Dump result', {
-        parameters: { 'dumps.$': '$.backups', 'verification.$': '$.verification' },
-      }),
+    const dump = invokeTask(
+      this,
+      'Dump',
+      step.dumpFunction,
+      taskInput<DumpInput>({ target: step.target, 'database.$': '$.database', 'tiers.$': '$.tiers' }),
+      '$.dump',
     );
+    // A dropped connection or a failed upload may pass: one more try a minute later (nothing of the failed one remains).
+    dump.addRetry({ errors: [DumpFailed.NAME], interval: Duration.minutes(1), maxAttempts: 1 });
+    const verify = invokeTask(this, 'Verify', step.verifyFunction, taskInput<VerifyOneInput>({ 'manifestKey.$': '$.dump.backup.manifestKey' }), '$.verification');
+    // A fresh object is still replicating (RTC: 99.99% within 15 minutes): the verifier says NotReady until the
+    // replica's copy is there; past 20 minutes the database fails.
+    retryWhileNotReady(verify, Duration.minutes(1), 20);
+    const backedUp = new sfn.Pass(this, 'Database backed up', {
+      parameters: { 'database.$': '$.database', status: 'SUCCEEDED', 'dump.$': '$.dump.backup', 'verification.$': '$.verification' },
+    });
+    const failed = new sfn.Pass(this, 'Database failed', {
+      parameters: { 'database.$': '$.database', status: 'FAILED', 'error.$': '$.error' },
+    });
+    dump.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    verify.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    each.itemProcessor(dump.next(verify).next(backedUp));
+    return databases.next(each).next(new sfn.Pass(this, 'Dump result', { parameters: { 'databases.$': '$.databaseResults' } }));
   }
 
   private snapshotBranch(step: BackupWorkflowSnapshotStep, waitTimeout: Duration): sfn.IChainable {
@@ -237,6 +272,8 @@ export class BackupWorkflow extends Construct {
       // Keep the run's fields (tiers, startedAt): the snapshot goes under $.snapshot, not over the whole state.
       '$.snapshot',
     );
+    // RDS refuses a snapshot while the source is busy; the handler says NotReady and the create is tried again.
+    retryWhileNotReady(create, SOURCE_BUSY_INTERVAL, pollAttempts(SOURCE_BUSY_WAIT, SOURCE_BUSY_INTERVAL));
     const wait = waitFor('Wait for snapshot', taskInput<WaitSnapshotInput>({ action: 'wait', kind: step.kind, 'snapshotId.$': '$.snapshot.snapshotId' }));
     let chain = create.next(wait);
     if (step.copyToDrRegion) {
@@ -260,10 +297,13 @@ export class BackupWorkflow extends Construct {
     );
   }
 
+  /** The report task; its result (`{ reportKey, status, failure? }`, see the report handler) goes to `$.report`. */
   private reportTask(id: string, fn: lambda.IFunction, status: 'SUCCEEDED' | 'FAILED'): tasks.LambdaInvoke {
-    return new tasks.LambdaInvoke(this, id, {
-      lambdaFunction: fn,
-      payload: taskInput<BackupReportEvent>({
+    return invokeTask(
+      this,
+      id,
+      fn,
+      taskInput<BackupReportEvent>({
         workflow: 'backup',
         status,
         'executionId.$': '$.executionId',
@@ -272,10 +312,8 @@ export class BackupWorkflow extends Construct {
         'tiers.$': '$.tiers',
         ...(status === 'SUCCEEDED' ? { 'results.$': '$.results' } : { 'error.$': '$.error' }),
       }),
-      resultSelector: { 'reportKey.$': '$.Payload.reportKey' },
-      resultPath: '$.report',
-      retryOnServiceExceptions: true,
-    });
+      '$.report',
+    );
   }
 }
 

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,9 +13,12 @@ import { Construct } from 'constructs';
 import { ConfigurationError } from '../common/errors';
 import { HandlerFunction, LAMBDA_MAX_TIMEOUT } from '../common/handler-function';
 import { Operations } from '../common/operations';
-import { acknowledgeWildcardResource } from '../common/nag';
-import { BackupBucket } from '../storage/backup-bucket';
-import { BackupSchedule } from './backup-schedule';
+import { acknowledgeWildcardResource, allowDatabasePortFrom } from '../common/nag';
+import { grantRdsKeyUse } from '../common/kms-grants';
+import { createScheduleRole } from '../common/schedule-role';
+import { AwsApi, FunctionNetwork } from '../common/network';
+import { BackupBucket, type ReplicaInfo } from '../storage/backup-bucket';
+import { BackupSchedule, SCHEDULE_WARNINGS } from './backup-schedule';
 import { BackupSource, validateSourceName } from './backup-source';
 import { BackupWorkflow } from './backup-workflow';
 import { PgToolsLayer } from './pg-tools-layer';
@@ -38,15 +41,31 @@ export interface SnapshotCopyOptions {
 export interface PostgresBackupProps {
   /** The PostgreSQL server to back up. */
   readonly source: BackupSource;
-  /** The databases to dump (one object and manifest each). */
+  /** The databases to dump (one object and manifest each, each in its own invocation of the dump function). */
   readonly databases: string[];
-  /** The VPC the backup Lambdas run in; they must reach the database, S3 (a gateway endpoint), Secrets Manager and KMS. */
+  /**
+   * How many databases are dumped at the same time (each takes one connection and one dump Lambda); the rest wait.
+   * @default 2
+   */
+  readonly dumpConcurrency?: number;
+  /**
+   * The VPC the backup Lambdas run in. They reach the database, and call S3 and Secrets Manager (and RDS for snapshots)
+   * in this region, S3 in the DR region to check the replica and RDS there to copy snapshots: the last two only
+   * through a NAT route (see `vpcEndpoints` for the rest).
+   */
   readonly vpc: ec2.IVpc;
   /**
    * Subnets of the backup Lambdas.
    * @default - the VPC's private subnets with egress
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Create the VPC endpoints of the same-region AWS APIs the backup Lambdas call (an S3 gateway endpoint; interface
+   * endpoints with private DNS for Secrets Manager, and RDS when snapshots are on), once per VPC, reachable on 443
+   * from the Lambdas. They do not serve the DR region: a replica check or a snapshot copy still needs a NAT route.
+   * @default false - the subnets need a route to a NAT gateway, or endpoints you add
+   */
+  readonly vpcEndpoints?: boolean;
   /** Where dumps, manifests and reports go. */
   readonly bucket: BackupBucket;
   /**
@@ -75,7 +94,8 @@ export interface PostgresBackupProps {
    */
   readonly snapshotCopy?: SnapshotCopyOptions;
   /**
-   * When backups run.
+   * When backups run. Schedules that would start a run at the same time are folded into one run with the union of
+   * their tiers, or refused at synth ({@link BackupSchedule.foldCoinciding}).
    * @default - [BackupSchedule.daily()]: every day at 03:00 UTC
    */
   readonly schedules?: BackupSchedule[];
@@ -133,7 +153,7 @@ export class PostgresBackup extends Construct {
   public readonly operationsKey: kms.Key;
   /** The source name used in keys and metrics. */
   public readonly sourceName: string;
-  /** The schedules, one per {@link BackupSchedule}. */
+  /** The schedules, one per {@link BackupSchedule} after folding those that would start together. */
   public readonly schedules: scheduler.Schedule[];
 
   constructor(scope: Construct, id: string, props: PostgresBackupProps) {
@@ -156,7 +176,7 @@ export class PostgresBackup extends Construct {
     this.operationsKey = operations.key as kms.Key;
     this.notificationTopic = operations.notificationTopic;
     this.securityGroup = operations.lambdaSecurityGroup;
-    props.source.connections?.allowDefaultPortFrom(this.securityGroup, 'cdk-backup-dr dump');
+    if (props.source.connections) allowDatabasePortFrom(props.source.connections, this.securityGroup, 'cdk-backup-dr dump');
 
     const layer = props.pgToolsLayer ?? new PgToolsLayer(this, 'PgTools', { postgresVersion: props.postgresVersion });
     const common = {
@@ -191,27 +211,43 @@ export class PostgresBackup extends Construct {
         resources: [props.bucket.bucket.arnForObjects(sourceObjects)],
       }),
     );
+    // The size of the completed upload is checked with a HEAD of the version it created, which S3 authorizes as
+    // GetObjectVersion (GetObject on an unversioned bucket, where there is no version id).
+    this.dumpFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'CheckUploadedDumps',
+        actions: [props.bucket.versioned ? 's3:GetObjectVersion' : 's3:GetObject'],
+        resources: [props.bucket.bucket.arnForObjects(sourceObjects)],
+      }),
+    );
+    // A failed upload that lib-storage could not abort in time is found and aborted by listing the open uploads.
+    this.dumpFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'FindOpenUploadsOfFailedDumps',
+        actions: ['s3:ListBucketMultipartUploads'],
+        resources: [props.bucket.bucket.bucketArn],
+      }),
+    );
     props.source.secret.grantRead(this.dumpFunction);
+    props.source.caCertificate?.grantRead(this.dumpFunction);
 
-    // With replication on (bucket.replicateTo), verification also checks the DR copy. Read here, at construction: a
-    // replicateTo() called after this construct is not seen (left as it is; a later issue fixes it).
-    const replica = props.bucket.replica;
-    const verifyEnv: Record<string, string> = { ...bucketEnv };
-    if (replica && props.bucket.replicaBucketName && props.bucket.replicaRegion) {
-      verifyEnv.REPLICA_BUCKET_NAME = props.bucket.replicaBucketName;
-      verifyEnv.REPLICA_REGION = props.bucket.replicaRegion;
-    }
     this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
       ...common,
       handlerName: 'verify',
       description: 'cdk-backup-dr: re-hash dumps from S3 (and the replica) against their manifests',
       timeout: LAMBDA_MAX_TIMEOUT,
       memorySize: 512,
-      environment: verifyEnv,
+      environment: bucketEnv,
     });
     props.bucket.grantReadBackups(this.verifyFunction, sourceObjects);
     acknowledgeWildcardResource(this.verifyFunction, props.bucket.bucket.arnForObjects(sourceObjects), 'Reads back the dumps and manifests under this source\'s own prefix to re-hash them.');
-    if (replica) grantReadReplica(this.verifyFunction, props.bucket, replica, sourceName);
+    // With replication on, verification also checks the DR copy, whether replicateTo() was called before or after.
+    const verifyFunction = this.verifyFunction;
+    props.bucket.onReplication((replica) => {
+      verifyFunction.addEnvironment('REPLICA_BUCKET_NAME', replica.bucketName);
+      verifyFunction.addEnvironment('REPLICA_REGION', replica.region);
+      grantReadReplica(verifyFunction, replica, sourceName);
+    });
 
     this.reportFunction = new HandlerFunction(this, 'ReportFunction', {
       ...common,
@@ -233,12 +269,34 @@ export class PostgresBackup extends Construct {
       };
     }
 
+    const network = new FunctionNetwork(this, {
+      vpc: props.vpc,
+      subnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroup: this.securityGroup,
+      vpcEndpoints: props.vpcEndpoints ?? false,
+      subject: 'PostgresBackup',
+    });
+    network.register(this.dumpFunction, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    network.register(this.verifyFunction, [AwsApi.S3]);
+    props.bucket.onReplication((replica) => network.register(verifyFunction, [AwsApi.S3.inRegion(replica.region)]));
+    network.register(this.reportFunction, [AwsApi.S3]);
+    if (this.snapshotFunction) {
+      network.register(this.snapshotFunction, props.snapshotCopy ? [AwsApi.RDS, AwsApi.RDS.inRegion(props.snapshotCopy.region)] : [AwsApi.RDS]);
+    }
+
     const workflow = new BackupWorkflow(this, 'Workflow', {
       dump: {
         dumpFunction: this.dumpFunction,
         verifyFunction: this.verifyFunction,
-        target: { secretArn: props.source.secret.secretArn, host: props.source.host, port: props.source.port },
+        target: {
+          secretArn: props.source.secret.secretArn,
+          host: props.source.host,
+          port: props.source.port,
+          sslMode: props.source.sslMode,
+          sslRootCertSecretArn: props.source.caCertificate?.secretArn,
+        },
         databases: props.databases,
+        maxConcurrency: props.dumpConcurrency,
       },
       snapshot: snapshotStep,
       reportFunction: this.reportFunction,
@@ -248,7 +306,9 @@ export class PostgresBackup extends Construct {
     });
     this.stateMachine = workflow.stateMachine;
 
-    const schedules = props.schedules ?? [BackupSchedule.daily()];
+    const { schedules, warnings } = BackupSchedule.foldCoinciding(props.schedules ?? [BackupSchedule.daily()], this);
+    for (const warning of warnings) Annotations.of(this).addWarningV2(SCHEDULE_WARNINGS.mayCoincide, warning);
+    const scheduleRole = createScheduleRole(this, 'ScheduleRole', `EventBridge Scheduler starts the ${sourceName} backups`);
     const seen = new Set<string>();
     this.schedules = schedules.map((schedule) => {
       const scheduleId = uniqueId(seen, schedule.id);
@@ -256,6 +316,7 @@ export class PostgresBackup extends Construct {
         description: `cdk-backup-dr ${sourceName}: ${schedule.tiers.join('+')} backup`,
         schedule: schedule.toScheduleExpression(),
         target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+          role: scheduleRole,
           input: scheduler.ScheduleTargetInput.fromObject({ tiers: schedule.tiers }),
           retryAttempts: 3,
         }),
@@ -342,9 +403,6 @@ export class PostgresBackup extends Construct {
       acknowledgeWildcardResource(fn, arn, snapshotReason);
     }
     if (props.snapshotCopy) {
-      if (drKeyResourceArn(stack, props.snapshotCopy) !== props.snapshotCopy.encryptionKeyArn) {
-        acknowledgeWildcardResource(fn, drKeyResourceArn(stack, props.snapshotCopy), 'The DR key was given by alias; kms:GrantIsForAWSResource limits this to grants RDS creates for the copy.');
-      }
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'CopyOwnSnapshotsToDrRegion',
@@ -352,36 +410,31 @@ export class PostgresBackup extends Construct {
           resources: [...ownSnapshots, snapshotArn(props.snapshotCopy.region)],
         }),
       );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'EncryptCopiesWithDrKey',
-          actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-          resources: [drKeyResourceArn(stack, props.snapshotCopy)],
-          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-        }),
-      );
+      grantRdsKeyUse(fn, props.snapshotCopy.encryptionKeyArn, 'EncryptCopiesWithDrKey', 'the DR snapshot copies');
     }
     return fn;
   }
 }
 
-/** A KMS key ARN as given, or all keys of the DR region when an alias ARN is given (narrowed by the alias condition). */
-function drKeyResourceArn(stack: Stack, copy: SnapshotCopyOptions): string {
-  if (!Token.isUnresolved(copy.encryptionKeyArn) && copy.encryptionKeyArn.includes(':alias/')) {
-    return stack.formatArn({ service: 'kms', region: copy.region, resource: 'key', resourceName: '*' });
-  }
-  return copy.encryptionKeyArn;
-}
-
-function grantReadReplica(fn: lambda.Function, primary: BackupBucket, replica: BackupBucket, sourceName: string): void {
+function grantReadReplica(fn: lambda.Function, { replica, bucketName }: ReplicaInfo, sourceName: string): void {
   const stack = Stack.of(fn);
   const replicaStack = Stack.of(replica);
-  const replicaObjects = `arn:${stack.partition}:s3:::${primary.replicaBucketName}/postgres/${sourceName}/*`;
+  const replicaBucket = `arn:${stack.partition}:s3:::${bucketName}`;
+  const replicaObjects = `${replicaBucket}/postgres/${sourceName}/*`;
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       sid: 'ReadReplicaCopies',
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
       resources: [replicaObjects],
+    }),
+  );
+  // Without it S3 answers the HEAD of a not-yet-replicated copy with 403 instead of 404. Not narrowed with an
+  // s3:prefix condition: a HEAD carries no s3:prefix, so such a condition would never let the 404 through.
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: 'TellMissingReplicaCopies',
+      actions: ['s3:ListBucket'],
+      resources: [replicaBucket],
     }),
   );
   const replicaKeys = stack.formatArn({ service: 'kms', region: replicaStack.region, account: replicaStack.account, resource: 'key', resourceName: '*' });
@@ -434,6 +487,9 @@ function validateProps(scope: Construct, props: PostgresBackupProps): void {
     if (!Token.isUnresolved(region) && props.snapshotCopy.region === region) {
       throw invalid(`snapshotCopy.region is the stack's own region (${region}); copy snapshots to a different (DR) region.`);
     }
+  }
+  if (props.dumpConcurrency !== undefined && (!Number.isInteger(props.dumpConcurrency) || props.dumpConcurrency < 1 || props.dumpConcurrency > 10)) {
+    throw invalid(`dumpConcurrency must be a whole number from 1 to 10 (databases dumped at the same time), got ${props.dumpConcurrency}.`);
   }
   if (!Number.isInteger(props.postgresVersion)) {
     throw invalid(`postgresVersion must be a major version number such as 15, got ${props.postgresVersion}.`);

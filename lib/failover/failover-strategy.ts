@@ -1,10 +1,12 @@
 import { Size, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { isRdsIdentifier } from '../../lambda/common/names';
 import { ConfigurationError } from '../common/errors';
+import { checkRestoreMemorySize } from '../common/restore-function';
 
 /** What kind of database the backups (and the failover) are of. */
 export type FailoverSourceKind = 'instance' | 'cluster' | 'endpoint';
@@ -92,17 +94,51 @@ export interface PromoteGlobalSecondaryOptions {
   readonly lagQuery?: string;
 }
 
-/** Options of {@link FailoverStrategy.restoreSnapshot}. */
-export interface RestoreSnapshotOptions {
-  /** Instance type of the restored instance (Aurora: of its writer), e.g. `ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE)`. */
+/**
+ * How the database a failover creates runs: after a real failover it is the production primary, so it gets the
+ * settings of one. Every new instance also gets automatic minor version upgrades.
+ */
+export interface FailoverDatabaseOptions {
+  /** Instance type of the new instance (Aurora: of its writer), e.g. `ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE)`. */
   readonly instanceType: ec2.InstanceType;
+  /**
+   * Whether a real failover's instance runs Multi-AZ (a standby in a second Availability Zone). A rehearsal (dry run)
+   * always runs single-AZ: it is deleted at its end. RDS instances only (an Aurora cluster gains Multi-AZ by readers).
+   * @default true for an RDS instance
+   */
+  readonly multiAz?: boolean;
+  /**
+   * The DB parameter group of the new instance (Aurora: of its writer instance), in the DR region; use the same
+   * settings as the primary's.
+   * @default - RDS's default group of the engine version
+   */
+  readonly parameterGroup?: rds.IParameterGroup;
+  /**
+   * The option group of the new instance, in the DR region. RDS instances only (Aurora PostgreSQL has none).
+   * @default - RDS's default option group of the engine version
+   */
+  readonly optionGroup?: rds.IOptionGroup;
+  /**
+   * The KMS key (in the DR region) that encrypts the new database's storage. Only where RDS can choose the key: a
+   * `restoreDump` instance, an Aurora cluster restored from a snapshot. An instance restored from a snapshot copy or
+   * replicated backups keeps the key they are encrypted with (choose it with PostgresBackup's `snapshotCopy`).
+   * @default - the `aws/rds` key (restoreDump), the snapshot's key (a restored cluster)
+   */
+  readonly storageEncryptionKey?: kms.IKey;
 }
 
+/** Options of {@link FailoverStrategy.restoreSnapshot}. */
+export type RestoreSnapshotOptions = FailoverDatabaseOptions;
+
 /** Options of {@link FailoverStrategy.restoreDump}. */
-export interface RestoreDumpOptions {
+export interface RestoreDumpOptions extends FailoverDatabaseOptions {
   /** Engine version of the new RDS for PostgreSQL instance; at least the dumped server's major version. */
   readonly engineVersion: rds.PostgresEngineVersion;
-  readonly instanceType: ec2.InstanceType;
+  /**
+   * Memory of the restore Lambda, MiB, from 1769 (one full vCPU, on which pg_restore decompresses) to 10240.
+   * @default 1769
+   */
+  readonly restoreMemorySize?: number;
   /**
    * Storage of the new instance; the dump must fit, uncompressed, with its indexes.
    * @default Size.gibibytes(20)
@@ -121,9 +157,7 @@ export interface RestoreDumpOptions {
 }
 
 /** Options of {@link FailoverStrategy.pointInTime}. */
-export interface PointInTimeOptions {
-  readonly instanceType: ec2.InstanceType;
-}
+export type PointInTimeOptions = FailoverDatabaseOptions;
 
 /** The name a strategy is started with (`{ "strategy": "<name>" }`). */
 export type FailoverStrategyName = 'promote-replica' | 'restore-snapshot' | 'restore-dump' | 'point-in-time';
@@ -169,6 +203,7 @@ export class FailoverStrategy {
     if (['postgres', 'rdsadmin', 'admin'].includes(options.masterUsername ?? '')) {
       throw new ConfigurationError(`FailoverStrategy.restoreDump: masterUsername '${options.masterUsername}' is reserved by RDS; pick another name.`);
     }
+    checkRestoreMemorySize(options.restoreMemorySize, 'restoreMemorySize', (message) => new ConfigurationError(`FailoverStrategy.restoreDump: ${message}`));
     return new FailoverStrategy('restore-dump', { dump: options });
   }
 
@@ -177,6 +212,11 @@ export class FailoverStrategy {
    * cross-region automated backup replication on the source instance. RDS instances only. Name `point-in-time`.
    */
   public static pointInTime(options: PointInTimeOptions): FailoverStrategy {
+    if (options.storageEncryptionKey) {
+      throw new ConfigurationError(
+        'FailoverStrategy.pointInTime: storageEncryptionKey cannot apply: an instance restored from replicated automated backups keeps the key they are encrypted with (set it where backup replication is turned on); remove storageEncryptionKey.',
+      );
+    }
     return new FailoverStrategy('point-in-time', { pointInTime: options });
   }
 
@@ -192,4 +232,9 @@ export class FailoverStrategy {
       readonly pointInTime?: PointInTimeOptions;
     },
   ) {}
+
+  /** @internal The settings of the database a restore strategy creates (none for promote-replica). */
+  public get _database(): FailoverDatabaseOptions | undefined {
+    return this._options.snapshot ?? this._options.dump ?? this._options.pointInTime;
+  }
 }

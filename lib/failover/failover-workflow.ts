@@ -170,8 +170,7 @@ export class FailoverWorkflow extends Construct {
       'host.$': '$.database.endpoint.host',
       'port.$': '$.database.endpoint.port',
       database: props.database,
-      // RDS offers TLS (and forces it from PostgreSQL 15).
-      sslMode: 'require' as const,
+      // No sslMode: the handlers' default, verify-full against the Amazon RDS CA bundle.
     };
 
     // --- report, notify, outcome (every path ends here) ------------------------------------------------------------
@@ -244,7 +243,6 @@ export class FailoverWorkflow extends Construct {
             'host.$': '$.plan.replica.endpoint.host',
             'port.$': '$.plan.replica.endpoint.port',
             database: props.database,
-            sslMode: 'require',
           },
           'acceptDataLoss.$': '$.plan.acceptDataLoss',
           'replicaIdentifier.$': '$.plan.replica.identifier',

@@ -13,15 +13,19 @@ import { ConfigurationError } from '../common/errors';
 import { HandlerFunction, LAMBDA_MAX_TIMEOUT } from '../common/handler-function';
 import { checkDatabaseSubnets, checkRpo, checkValidationQueries, checkWaitTimeouts, type InvalidProps } from '../common/validation';
 import { Operations } from '../common/operations';
-import { acknowledgeWildcardResource } from '../common/nag';
+import { acknowledgeWildcardResource, allowDatabasePortFrom } from '../common/nag';
+import { grantRdsKeyUse } from '../common/kms-grants';
+import { AwsApi, FunctionNetwork } from '../common/network';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { PgToolsLayer } from '../database/pg-tools-layer';
+import { createRestoreFunction } from '../common/restore-function';
 import { BackupBucket } from '../storage/backup-bucket';
 import { RepointTarget } from './failover-repoint';
 import { FailoverSource, FailoverStrategy, FailoverStrategyName, GlobalSecondaryAction } from './failover-strategy';
 import { FAILOVER_POLL_INTERVAL, FailoverWorkflow } from './failover-workflow';
 import { DRY_RUN_TAG, FAILOVER_ID_PREFIX, FAILOVER_REPORT_PREFIX, FAILOVER_SECRET_PREFIX, isDatabaseName, isSourceName, SNAPSHOT_ID_PREFIX } from '../../lambda/common/names';
 import { FAILOVER_METRICS, METRIC_DIMENSIONS } from '../../lambda/common/metrics';
+import type { NewDatabaseSettings } from '../../lambda/failover/config';
 import { packageMetric } from '../common/metrics';
 
 /** Props for {@link Failover}. */
@@ -58,6 +62,14 @@ export interface FailoverProps {
    * @default - the VPC's private subnets with egress
    */
   readonly lambdaSubnets?: ec2.SubnetSelection;
+  /**
+   * Create the VPC endpoints of the AWS APIs the failover Lambdas call in this region (an S3 gateway endpoint;
+   * interface endpoints with private DNS for RDS, Secrets Manager, and SSM for an SSM repoint target), once per VPC,
+   * reachable on 443 from the Lambdas. Route 53 (a CNAME repoint target) is a global API no endpoint serves: it needs
+   * a NAT route.
+   * @default false - the Lambda subnets need a route to a NAT gateway, or endpoints you add
+   */
+  readonly vpcEndpoints?: boolean;
   /**
    * Subnets of a restored database (a DB subnet group is created from them); at least two Availability Zones.
    * @default - the VPC's isolated subnets
@@ -234,11 +246,8 @@ export class Failover extends Construct {
     }
     const replicaOptions = strategy('promote-replica')?.replica;
     const globalOptions = strategy('promote-replica')?.global;
-    replicaOptions?.replica.connections.allowDefaultPortFrom(this.lambdaSecurityGroup, 'cdk-backup-dr failover Lambdas (lag, checks)');
-    if (globalOptions) {
-      const secondary = globalOptions.secondary.connections;
-      secondary.allowFrom(this.lambdaSecurityGroup, secondary.defaultPort ?? ec2.Port.tcp(5432), 'cdk-backup-dr failover Lambdas (lag, checks)');
-    }
+    if (replicaOptions) allowDatabasePortFrom(replicaOptions.replica.connections, this.lambdaSecurityGroup, 'cdk-backup-dr failover Lambdas (lag, checks)');
+    if (globalOptions) allowDatabasePortFrom(globalOptions.secondary.connections, this.lambdaSecurityGroup, 'cdk-backup-dr failover Lambdas (lag, checks)');
 
     // --- configuration shared by the handlers ----------------------------------------------------------------------
     const config: Record<string, string> = {
@@ -309,13 +318,13 @@ export class Failover extends Construct {
 
     // --- act -------------------------------------------------------------------------------------------------------
     const dumpOptions = strategy('restore-dump')?.dump;
-    const instanceType = (strategy('restore-snapshot')?.snapshot ?? strategy('point-in-time')?.pointInTime ?? dumpOptions)?.instanceType;
     const actEnv: Record<string, string> = {
       ...config,
       DB_SECURITY_GROUP_IDS: [this.databaseSecurityGroup, ...(props.databaseSecurityGroups ?? [])].map((sg) => sg.securityGroupId).join(','),
       BACKUP_RETENTION_DAYS: String((props.backupRetention ?? Duration.days(7)).toDays()),
     };
-    if (instanceType) actEnv.INSTANCE_CLASS = `db.${instanceType.toString()}`;
+    const databaseSettings = newDatabaseSettings(props);
+    if (Object.keys(databaseSettings).length > 0) actEnv.NEW_DATABASE_SETTINGS = stack.toJsonString(databaseSettings);
     if (dumpOptions) {
       actEnv.ENGINE_VERSION = dumpOptions.engineVersion.postgresFullVersion;
       actEnv.ALLOCATED_STORAGE_GIB = String(dumpOptions.allocatedStorage?.toGibibytes() ?? 20);
@@ -336,14 +345,12 @@ export class Failover extends Construct {
     // --- restore, verify -------------------------------------------------------------------------------------------
     if (dumpOptions) {
       const layer = dumpOptions.pgToolsLayer ?? new PgToolsLayer(this, 'PgTools', { postgresVersion: Number(dumpOptions.engineVersion.postgresMajorVersion) });
-      this.restoreFunction = new HandlerFunction(this, 'RestoreFunction', {
+      this.restoreFunction = createRestoreFunction(this, 'RestoreFunction', {
         ...common,
-        handlerName: 'restore',
         description: `cdk-backup-dr: pg_restore of a ${sourceName} dump streamed from S3 into a failover database`,
-        timeout: LAMBDA_MAX_TIMEOUT,
-        memorySize: 1024,
-        layers: [layer],
-        environment: { BUCKET_NAME: props.bucket.bucket.bucketName },
+        pgToolsLayer: layer,
+        bucketName: props.bucket.bucket.bucketName,
+        memorySize: dumpOptions.restoreMemorySize,
       });
       props.bucket.grantReadBackups(this.restoreFunction, backupObjects);
       note(this.restoreFunction, backupObjectsReason());
@@ -371,6 +378,18 @@ export class Failover extends Construct {
       readDatabaseSecrets(this.verifyFunction);
     }
 
+    const network = new FunctionNetwork(this, {
+      vpc: props.vpc,
+      subnets: common.vpcSubnets,
+      securityGroup: this.lambdaSecurityGroup,
+      vpcEndpoints: props.vpcEndpoints ?? false,
+      subject: 'Failover',
+    });
+    network.register(this.preflightFunction, [AwsApi.RDS, ...(has('restore-dump') ? [AwsApi.S3] : []), ...(replicaSecret ? [AwsApi.SECRETS_MANAGER] : [])]);
+    network.register(this.actFunction, [AwsApi.RDS, AwsApi.SECRETS_MANAGER]);
+    for (const fn of [this.restoreFunction, this.dumpVerifyFunction]) if (fn) network.register(fn, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    if (this.verifyFunction) network.register(this.verifyFunction, [AwsApi.SECRETS_MANAGER]);
+
     // --- repoint ---------------------------------------------------------------------------------------------------
     const repoint = props.repoint ?? [];
     if (repoint.length > 0) {
@@ -383,6 +402,8 @@ export class Failover extends Construct {
         environment: { REPOINT_TARGETS: stack.toJsonString(bound.map((b) => b.config)) },
       });
       for (const b of bound) b.grant(this.repointFunction);
+      const repointApis = { 'ssm-parameter': AwsApi.SSM, secret: AwsApi.SECRETS_MANAGER, cname: AwsApi.ROUTE_53 };
+      network.register(this.repointFunction, [...new Set(bound.map((b) => repointApis[b.config.type]))]);
     } else {
       Annotations.of(this).addWarning(
         'Failover: no repoint targets; a real failover brings up and verifies the new database but leaves the application pointing at the old endpoint. Add repoint (RepointTarget.ssmParameter / secret / cnameRecord) or repoint by hand with the endpoint in the report.',
@@ -397,6 +418,7 @@ export class Failover extends Construct {
       environment: { BUCKET_NAME: props.bucket.bucket.bucketName, BUCKET_KMS_KEY_ARN: props.bucket.encryptionKey.keyArn, SOURCE_ID: sourceName },
     });
     props.bucket.grantWriteBackups(this.reportFunction, `${FAILOVER_REPORT_PREFIX}*`);
+    network.register(this.reportFunction, [AwsApi.S3]);
     note(this.reportFunction, {
       resource: `${props.bucket.bucket.bucketArn}/${FAILOVER_REPORT_PREFIX}*`,
       reason: `Every run writes a new report under ${FAILOVER_REPORT_PREFIX}<date>/; write access is limited to that prefix.`,
@@ -507,7 +529,9 @@ export class Failover extends Construct {
     }
     if (names.includes('point-in-time')) {
       const backups = arn('auto-backup', '*');
-      statements.push({ sid: 'DescribeReplicatedBackups', actions: ['rds:DescribeDBInstanceAutomatedBackups'], resources: [backups] });
+      // Filtering by the source's identifier is authorized on that instance's ARN in this region.
+      const sourceInstance = source === undefined ? [] : [arn('db', source)];
+      statements.push({ sid: 'DescribeReplicatedBackups', actions: ['rds:DescribeDBInstanceAutomatedBackups'], resources: [backups, ...sourceInstance] });
       note(fn, { resource: backups, reason: 'Replicated automated backups get an id (ab-…) from RDS when replication starts; they are only described (read-only), in this region.' });
     }
     for (const s of statements) fn.addToRolePolicy(new iam.PolicyStatement(s));
@@ -533,8 +557,15 @@ export class Failover extends Construct {
       const clusterRestore = names.includes('restore-snapshot') && isCluster;
       const databases = clusterRestore ? [failoverDb, failoverCluster] : [failoverDb];
       const groups = [arn('pg', 'default.*'), arn('og', 'default:*'), ...(clusterRestore ? [arn('cluster-pg', 'default.*')] : [])];
+      const settings = Object.values(newDatabaseSettings(props));
+      const namedGroups = [
+        ...new Set([
+          ...settings.flatMap((d) => (d.parameterGroupName !== undefined ? [arn('pg', d.parameterGroupName)] : [])),
+          ...settings.flatMap((d) => (d.optionGroupName !== undefined ? [arn('og', d.optionGroupName)] : [])),
+        ]),
+      ];
       const createActions: string[] = [];
-      const createResources = [...databases, arn('subgrp', (this.databaseSubnetGroup as rds.SubnetGroup).subnetGroupName), ...groups];
+      const createResources = [...databases, arn('subgrp', (this.databaseSubnetGroup as rds.SubnetGroup).subnetGroupName), ...groups, ...namedGroups];
       const groupsReason = 'RDS checks the default parameter/option groups a new database uses; their names depend on the engine version (default.postgres16, default:postgres-16).';
       note(fn, ...groups.map((resource) => ({ resource, reason: groupsReason })));
       const dbReason = `Each failover creates its own database named ${FAILOVER_ID_PREFIX}<execution>-<hash>; changes are limited to that prefix and the failover purpose tag, deletion to resources tagged ${DRY_RUN_TAG}=true.`;
@@ -577,15 +608,10 @@ export class Failover extends Construct {
         reason: `Each failover creates the secret ${FAILOVER_SECRET_PREFIX}<database name> of its new database; deletion is limited to secrets tagged ${DRY_RUN_TAG}=true.`,
       });
       if (props.snapshotEncryptionKey) {
-        fn.addToRolePolicy(
-          new iam.PolicyStatement({
-            sid: 'RestoreEncryptedCopies',
-            actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-            resources: [props.snapshotEncryptionKey.keyArn],
-            conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-          }),
-        );
+        grantRdsKeyUse(fn, props.snapshotEncryptionKey, 'RestoreEncryptedCopies', 'the snapshot copies and replicated backups');
       }
+      const storageKeys = [...new Set(props.strategies.flatMap((st) => (st._database?.storageEncryptionKey ? [st._database.storageEncryptionKey] : [])))];
+      storageKeys.forEach((key, i) => grantRdsKeyUse(fn, key, `EncryptNewDatabase${i === 0 ? '' : i + 1}`, 'the new database\'s storage'));
     }
     if (options?.replica) {
       fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'PromoteReplica', actions: ['rds:PromoteReadReplica'], resources: [options.replica.replica.instanceArn] }));
@@ -599,6 +625,51 @@ export class Failover extends Construct {
           resources: [globalArn, options.global.secondary.clusterArn],
         }),
       );
+    }
+  }
+}
+
+/**
+ * What the act handler creates each restore strategy's database with (`NEW_DATABASE_SETTINGS`): the strategy's
+ * instance class, groups and storage key, and Multi-AZ for a real failover of an RDS instance unless turned off.
+ */
+function newDatabaseSettings(props: FailoverProps): Record<string, NewDatabaseSettings> {
+  const out: Record<string, NewDatabaseSettings> = {};
+  for (const s of props.strategies) {
+    const d = s._database;
+    if (!d) continue;
+    out[s.name] = {
+      instanceClass: `db.${d.instanceType.toString()}`,
+      multiAz: props.source.kind !== 'cluster' && (d.multiAz ?? true),
+      ...(d.parameterGroup ? { parameterGroupName: d.parameterGroup.bindToInstance({}).parameterGroupName } : {}),
+      ...(d.optionGroup ? { optionGroupName: d.optionGroup.optionGroupName } : {}),
+      ...(d.storageEncryptionKey ? { kmsKeyId: d.storageEncryptionKey.keyArn } : {}),
+    };
+  }
+  return out;
+}
+
+/** The settings of each strategy's new database must be ones RDS can apply to that kind of source, in this region. */
+function checkDatabaseOptions(scope: Construct, props: FailoverProps, invalid: InvalidProps): void {
+  const region = Stack.of(scope).region;
+  for (const s of props.strategies) {
+    const d = s._database;
+    if (!d) continue;
+    const where = `strategy ${s.name}`;
+    if (props.source.kind === 'cluster') {
+      if (d.optionGroup) throw invalid(`${where}: optionGroup does not apply to an Aurora cluster (Aurora PostgreSQL has no option groups); remove it.`);
+      if (d.multiAz === true) throw invalid(`${where}: multiAz applies to RDS instances; an Aurora cluster is made Multi-AZ by adding a reader in another Availability Zone. Remove multiAz.`);
+    }
+    if (d.storageEncryptionKey) {
+      if (s.name === 'restore-snapshot' && props.source.kind === 'instance') {
+        throw invalid(
+          `${where}: storageEncryptionKey cannot apply: an instance restored from a snapshot copy keeps the copy's key. Encrypt the copies with that key instead (PostgresBackup snapshotCopy.encryptionKeyArn, Failover snapshotEncryptionKey) and remove storageEncryptionKey.`,
+        );
+      }
+      const keyRegion = Stack.of(d.storageEncryptionKey).region;
+      if (!Token.isUnresolved(keyRegion) && !Token.isUnresolved(region) && keyRegion !== region) {
+        throw invalid(`${where}: storageEncryptionKey is in ${keyRegion}; RDS encrypts a database only with a key of its own region (${region}). Pass a key of this region.`);
+      }
     }
   }
 }
@@ -635,6 +706,7 @@ function validateProps(scope: Construct, props: FailoverProps, sourceName: strin
       throw invalid(`pointInTime restores replicated automated backups of an RDS instance; a${kind === 'cluster' ? 'n Aurora cluster' : 'n endpoint'} source has none: use restoreSnapshot or restoreDump.`);
     }
   }
+  checkDatabaseOptions(scope, props, invalid);
   checkRpo(props.rpo, invalid);
   if (props.rpo.toSeconds() > 366 * 86400) throw invalid(`rpo must be at most a year; got ${props.rpo.toHumanString()}.`);
   const retention = (props.backupRetention ?? Duration.days(7)).toDays({ integral: false });

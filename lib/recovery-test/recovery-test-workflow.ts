@@ -199,8 +199,7 @@ export class RecoveryTestWorkflow extends Construct {
       'secretArn.$': '$.created.secretArn',
       'host.$': '$.ready.endpoint.host',
       'port.$': '$.ready.endpoint.port',
-      // A scratch database is RDS: TLS is always on offer (and forced from PostgreSQL 15).
-      sslMode: 'require' as const,
+      // No sslMode: the handlers' default, verify-full against the Amazon RDS CA bundle.
       ...(props.kind === 'dump' ? { 'database.$': '$.backup.dump.database' } : { database: props.snapshotDatabase }),
     };
     const queries = (props.validationQueries ?? []).map((q) => ({ name: q.name, sql: q.sql }));

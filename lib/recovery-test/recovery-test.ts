@@ -16,7 +16,11 @@ import { HandlerFunction, LAMBDA_MAX_TIMEOUT } from '../common/handler-function'
 import { checkDatabaseSubnets, checkRpo, checkValidationQueries, checkWaitTimeouts, type InvalidProps } from '../common/validation';
 import { Operations } from '../common/operations';
 import { PgToolsLayer } from '../database/pg-tools-layer';
-import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
+import { checkRestoreMemorySize, createRestoreFunction } from '../common/restore-function';
+import { acknowledgeWildcardResource } from '../common/nag';
+import { grantRdsKeyUse } from '../common/kms-grants';
+import { createScheduleRole } from '../common/schedule-role';
+import { AwsApi, FunctionNetwork } from '../common/network';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { BackupBucket } from '../storage/backup-bucket';
 import { RecoveryTestSchedule } from './recovery-test-schedule';
@@ -24,7 +28,20 @@ import { RecoveryTestWorkflow, SCRATCH_POLL_INTERVAL, ValidationQuery } from './
 import { TestedBackups } from './tested-backups';
 import { METRIC_DIMENSIONS, RECOVERY_TEST_METRICS } from '../../lambda/common/metrics';
 import { packageMetric } from '../common/metrics';
-import { DATABASE_NAME_HINT, isDatabaseName, RECOVERY_REPORT_PREFIX, SCRATCH_ID_PREFIX, SCRATCH_SECRET_PREFIX, SNAPSHOT_ID_PREFIX, isSourceName, SOURCE_NAME_HINT } from '../../lambda/common/names';
+import {
+  CREATOR_TAG,
+  CREATOR_TAG_VALUE,
+  DATABASE_NAME_HINT,
+  isDatabaseName,
+  isSourceName,
+  PURPOSE_TAG,
+  RECOVERY_REPORT_PREFIX,
+  RECOVERY_TEST_PURPOSE,
+  SCRATCH_ID_PREFIX,
+  SCRATCH_SECRET_PREFIX,
+  SNAPSHOT_ID_PREFIX,
+  SOURCE_NAME_HINT,
+} from '../../lambda/common/names';
 
 /** Props for {@link RecoveryTest}. */
 export interface RecoveryTestProps {
@@ -50,6 +67,13 @@ export interface RecoveryTestProps {
    * @default - the VPC's private subnets with egress
    */
   readonly lambdaSubnets?: ec2.SubnetSelection;
+  /**
+   * Create the VPC endpoints of the AWS APIs the recovery-test Lambdas call (an S3 gateway endpoint; interface
+   * endpoints with private DNS for Secrets Manager and RDS), once per VPC, reachable on 443 from the Lambdas; then
+   * the Lambdas can run in isolated subnets.
+   * @default false - the Lambda subnets need a route to a NAT gateway, or endpoints you add
+   */
+  readonly vpcEndpoints?: boolean;
   /**
    * The Lambda layer with `pg_restore` (a `PgToolsLayer`); its major version must be at least the dumps' pg_dump
    * major version. Required to test dumps.
@@ -106,8 +130,8 @@ export interface RecoveryTestProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Memory of the restore Lambda, MiB. Lambda allots CPU by memory and pg_restore decompresses on it: 1769 MiB is
-   * one full vCPU.
+   * Memory of the restore Lambda, MiB, from 1769 to 10240. Lambda allots CPU by memory and pg_restore decompresses on
+   * it: 1769 MiB is one full vCPU.
    * @default 1769
    */
   readonly restoreMemorySize?: number;
@@ -311,15 +335,13 @@ export class RecoveryTest extends Construct {
     };
 
     if (backups.kind === 'dump') {
-      this.restoreFunction = new HandlerFunction(this, 'RestoreFunction', {
+      this.restoreFunction = createRestoreFunction(this, 'RestoreFunction', {
         ...common,
-        handlerName: 'restore',
         description: `cdk-backup-dr: pg_restore of a ${props.sourceName} dump streamed from S3 into a scratch database`,
-        timeout: LAMBDA_MAX_TIMEOUT,
-        memorySize: props.restoreMemorySize ?? 1769,
-        layers: props.pgToolsLayer ? [props.pgToolsLayer] : [],
-        // pg_restore: the layer's /opt/bin/pg_restore (the restore core's default when it exists).
-        environment: { BUCKET_NAME: props.bucket.bucket.bucketName, PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR },
+        // validateProps requires the layer for dumps.
+        pgToolsLayer: props.pgToolsLayer as lambda.ILayerVersion,
+        bucketName: props.bucket.bucket.bucketName,
+        memorySize: props.restoreMemorySize,
       });
       props.bucket.grantReadBackups(this.restoreFunction, backupObjects);
       note(this.restoreFunction, backupObjectsWildcard());
@@ -358,6 +380,19 @@ export class RecoveryTest extends Construct {
       reason: `Every run writes a new report under ${RECOVERY_REPORT_PREFIX}<date>/; write access is limited to that prefix.`,
     });
 
+    const network = new FunctionNetwork(this, {
+      vpc: props.vpc,
+      subnets: common.vpcSubnets,
+      securityGroup: this.lambdaSecurityGroup,
+      vpcEndpoints: props.vpcEndpoints ?? false,
+      subject: 'RecoveryTest',
+    });
+    network.register(this.pickFunction, [backups.kind === 'dump' ? AwsApi.S3 : AwsApi.RDS]);
+    network.register(this.scratchFunction, [AwsApi.RDS, AwsApi.SECRETS_MANAGER]);
+    if (this.restoreFunction) network.register(this.restoreFunction, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    network.register(this.verifyFunction, backups.kind === 'dump' ? [AwsApi.S3, AwsApi.SECRETS_MANAGER] : [AwsApi.SECRETS_MANAGER]);
+    network.register(this.reportFunction, [AwsApi.S3]);
+
     // --- state machine ---------------------------------------------------------------------------------------------
     const workflow = new RecoveryTestWorkflow(this, 'Workflow', {
       kind: backups.kind,
@@ -380,18 +415,7 @@ export class RecoveryTest extends Construct {
 
     const schedule = props.schedule ?? RecoveryTestSchedule.weekly();
     if (schedule.enabled) {
-      // An own role (instead of the stack-wide one aws-scheduler-targets shares) keeps the permission inside this construct.
-      const scheduleRole = new iam.Role(this, 'ScheduleRole', {
-        description: `EventBridge Scheduler starts the ${props.sourceName} recovery test`,
-        assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com').withConditions({
-          StringEquals: { 'aws:SourceAccount': stack.account },
-        }),
-      });
-      acknowledgeHipaaAndNist(
-        scheduleRole,
-        'IAMNoInlinePolicy',
-        "The inline default policy belongs to this schedule's own role only and allows starting this one state machine; it is deleted with the role.",
-      );
+      const scheduleRole = createScheduleRole(this, 'ScheduleRole', `EventBridge Scheduler starts the ${props.sourceName} recovery test`);
       this.schedule = new scheduler.Schedule(this, 'Schedule', {
         description: `cdk-backup-dr ${props.sourceName}: recovery test of the newest ${backups.kind}`,
         schedule: schedule.toScheduleExpression(),
@@ -510,25 +534,20 @@ export class RecoveryTest extends Construct {
         : ['rds:DeleteDBInstance'];
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ChangeOwnScratchDatabase', actions: changeActions, resources: scratch, conditions: purposeTagged }));
     if (backups.snapshotEncryptionKey) {
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'RestoreEncryptedSnapshots',
-          actions: ['kms:CreateGrant', 'kms:DescribeKey'],
-          resources: [backups.snapshotEncryptionKey.keyArn],
-          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-        }),
-      );
+      grantRdsKeyUse(fn, backups.snapshotEncryptionKey, 'RestoreEncryptedSnapshots', 'the tested snapshots');
     }
+    // The ownership tags the scratch handler writes on its secret: created only with them, deleted only when they are there.
+    const ownSecret = (tag: 'aws:RequestTag' | 'aws:ResourceTag') => ({
+      StringEquals: { [`${tag}/${PURPOSE_TAG}`]: RECOVERY_TEST_PURPOSE, [`${tag}/${CREATOR_TAG}`]: CREATOR_TAG_VALUE },
+    });
     fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ScratchSecrets',
-        actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:DeleteSecret'],
-        resources: [scratchSecrets],
-      }),
+      new iam.PolicyStatement({ sid: 'CreateScratchSecrets', actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'], resources: [scratchSecrets], conditions: ownSecret('aws:RequestTag') }),
     );
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'DescribeScratchSecrets', actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], resources: [scratchSecrets] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'DeleteOwnScratchSecrets', actions: ['secretsmanager:DeleteSecret'], resources: [scratchSecrets], conditions: ownSecret('aws:ResourceTag') }));
     used.push({
       resourceOrAction: scratchSecrets,
-      reason: `Each test creates, reads and deletes its own secret ${SCRATCH_SECRET_PREFIX}<scratch name>; access is limited to that prefix.`,
+      reason: `Each test creates, reads and deletes its own secret ${SCRATCH_SECRET_PREFIX}<scratch name>; access is limited to that prefix, creation and deletion to secrets tagged ${PURPOSE_TAG}=${RECOVERY_TEST_PURPOSE} and ${CREATOR_TAG}=${CREATOR_TAG_VALUE}.`,
     });
     return used;
   }
@@ -551,9 +570,7 @@ function validateProps(props: RecoveryTestProps, backups: TestedBackups, invalid
   if (storage !== undefined && (!Number.isInteger(storage) || storage < 20 || storage > 65536)) {
     throw invalid(`scratchAllocatedStorageGiB must be a whole number from 20 to 65536; got ${storage}.`);
   }
-  if (props.restoreMemorySize !== undefined && (!Number.isInteger(props.restoreMemorySize) || props.restoreMemorySize < 256 || props.restoreMemorySize > 10240)) {
-    throw invalid(`restoreMemorySize must be a whole number of MiB from 256 to 10240; got ${props.restoreMemorySize}.`);
-  }
+  checkRestoreMemorySize(props.restoreMemorySize, 'restoreMemorySize', invalid);
   checkValidationQueries(props.validationQueries, invalid);
   checkRpo(props.rpo, invalid);
   checkWaitTimeouts({ scratchWaitTimeout: props.scratchWaitTimeout, cleanupTimeout: props.cleanupTimeout }, SCRATCH_POLL_INTERVAL, invalid);

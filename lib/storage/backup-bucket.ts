@@ -98,6 +98,15 @@ export interface ReplicationOptions {
   readonly prefix?: string;
 }
 
+/** The replica of a bucket, as {@link BackupBucket.onReplication} hands it over. */
+export interface ReplicaInfo {
+  readonly replica: BackupBucket;
+  /** Physical name of the replica bucket, usable in the source bucket's stack (see `replicaBucketName`). */
+  readonly bucketName: string;
+  /** Region of the replica. */
+  readonly region: string;
+}
+
 /** What a call to `replicateTo` configured. */
 interface ReplicationState {
   readonly replica: BackupBucket;
@@ -173,6 +182,7 @@ export class BackupBucket extends Construct {
   private readonly explicitBucketName?: string;
   private assignedBucketName?: string;
   private replication?: ReplicationState;
+  private readonly replicationListeners: Array<(replica: ReplicaInfo) => void> = [];
   private source?: BackupBucket;
 
   constructor(scope: Construct, id: string, props: BackupBucketProps = {}) {
@@ -250,6 +260,27 @@ export class BackupBucket extends Construct {
   /** The replica this bucket replicates to, if `replicateTo` was called. */
   public get replica(): BackupBucket | undefined {
     return this.replication?.replica;
+  }
+
+  /**
+   * Runs `configure` with the replica as soon as this bucket replicates: at once when `replicateTo` was already
+   * called, else inside that call. A construct that depends on the replica (a verifier that also checks the DR copy)
+   * uses it instead of reading {@link replica} once, so it does not matter whether it was created before or after
+   * `replicateTo`.
+   *
+   * @example
+   * backups.onReplication(({ bucketName, region }) => {
+   *   verifyFunction.addEnvironment('REPLICA_BUCKET_NAME', bucketName);
+   *   verifyFunction.addEnvironment('REPLICA_REGION', region);
+   * });
+   */
+  public onReplication(configure: (replica: ReplicaInfo) => void): void {
+    if (this.replication) configure(this.replicaInfo(this.replication));
+    else this.replicationListeners.push(configure);
+  }
+
+  private replicaInfo(replication: ReplicationState): ReplicaInfo {
+    return { replica: replication.replica, bucketName: replication.destinationBucketName, region: Stack.of(replication.replica).region };
   }
 
   /** The role S3 assumes to replicate, if `replicateTo` was called. */
@@ -414,6 +445,7 @@ export class BackupBucket extends Construct {
     });
     replica.markAsReplicaOf(this);
     this.replication = { replica, ruleId, role, destinationBucketName };
+    for (const configure of this.replicationListeners.splice(0)) configure(this.replicaInfo(this.replication));
   }
 
   /**

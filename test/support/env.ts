@@ -6,6 +6,8 @@
  * const client = new Client({ connectionString: pg.url });
  */
 
+import { readFileSync } from 'node:fs';
+
 /** Connection details of the harness' PostgreSQL and moto, as exported by global setup. */
 export interface HarnessEnv {
   /** moto's endpoint, `http://127.0.0.1:<port>` (AWS_ENDPOINT_URL: every AWS SDK client honours it). */
@@ -19,6 +21,10 @@ export interface HarnessEnv {
     readonly password: string;
     /** TEST_PG_URL: `postgres://postgres:<pw>@127.0.0.1:<port>/postgres` (the maintenance database). */
     readonly url: string;
+    /** TEST_PG_CA_FILE: the test CA that signed the server's certificate (which names 127.0.0.1 only). */
+    readonly caFile: string;
+    /** The PEM in {@link caFile}. */
+    readonly caPem: string;
   };
   /** TEST_HARNESS_STATE_FILE: JSON with the same values, for tools that run outside jest. */
   readonly stateFile: string;
@@ -34,6 +40,7 @@ const REQUIRED = [
   'PGUSER',
   'PGPASSWORD',
   'TEST_PG_URL',
+  'TEST_PG_CA_FILE',
   'TEST_HARNESS_STATE_FILE',
 ] as const;
 
@@ -67,6 +74,8 @@ export function harnessEnv(): HarnessEnv {
       user: env.PGUSER,
       password: env.PGPASSWORD,
       url: env.TEST_PG_URL,
+      caFile: env.TEST_PG_CA_FILE,
+      caPem: readFileSync(env.TEST_PG_CA_FILE, 'utf8'),
     },
     stateFile: env.TEST_HARNESS_STATE_FILE,
   };

@@ -7,6 +7,7 @@
  *   AWS_ENDPOINT_URL=http://127.0.0.1:<port>  AWS_REGION=us-east-1  AWS_DEFAULT_REGION=us-east-1
  *   AWS_ACCESS_KEY_ID=test  AWS_SECRET_ACCESS_KEY=test  AWS_EC2_METADATA_DISABLED=true
  *   PGHOST=127.0.0.1  PGPORT=<port>  PGUSER=postgres  PGPASSWORD=<random>  PGDATABASE=postgres  PGSSLMODE=disable
+ *   TEST_PG_CA_FILE=<tmp>/…/tls/harness-ca.crt  (the test CA; the server's certificate names 127.0.0.1 only)
  *   TEST_PG_URL=postgres://postgres:<pw>@127.0.0.1:<port>/postgres
  *   TEST_HARNESS_STATE_FILE=<tmp>/cdk-backup-dr-harness-XXXXXX/state.json  (the same values as JSON, for other tools)
  */

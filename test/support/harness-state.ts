@@ -37,6 +37,8 @@ export interface HarnessState {
     readonly user: string;
     readonly password: string;
     readonly dataDir: string;
+    /** PEM of the test CA that signed the server's certificate (which names only 127.0.0.1). */
+    readonly caFile: string;
   };
   readonly moto?: {
     readonly pid: number;
@@ -106,7 +108,10 @@ export function testEnvironment(state: HarnessState): Record<string, string> {
     PGUSER: pg.user,
     PGPASSWORD: pg.password,
     PGDATABASE: 'postgres',
+    // For ad-hoc clients only (node-postgres reads PGSSLMODE, and would verify against the system CAs); the product
+    // never inherits PG* variables, and the harness' helpers verify against TEST_PG_CA_FILE.
     PGSSLMODE: 'disable',
+    TEST_PG_CA_FILE: pg.caFile,
     TEST_PG_URL: `postgres://${pg.user}:${password}@${pg.host}:${pg.port}/postgres`,
     TEST_HARNESS_STATE_FILE: stateFile(state.root),
   };

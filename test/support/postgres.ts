@@ -11,6 +11,7 @@
  * });
  */
 import { randomBytes } from 'node:crypto';
+import { CreateSecretCommand, DescribeSecretCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Client, type ClientConfig } from 'pg';
 import { harnessEnv } from './env';
 
@@ -24,10 +25,40 @@ export interface TestDatabase {
   readonly clientConfig: ClientConfig;
 }
 
-/** Connection config for a database on the harness server (default: the `postgres` maintenance database). */
+/**
+ * Connection config for a database on the harness server (default: the `postgres` maintenance database), verifying
+ * the server's certificate against the test CA as the product does against the RDS CA bundle.
+ */
 export function pgClientConfig(database = 'postgres'): ClientConfig {
   const { pg } = harnessEnv();
-  return { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database };
+  return { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database, ssl: { ca: pg.caPem, rejectUnauthorized: true } };
+}
+
+/**
+ * The TLS of a product target (`PgTarget`) that connects to the harness server: full verification against the test
+ * CA, given the way a user gives their own CA.
+ */
+export function harnessTls(): { readonly sslMode: 'verify-full'; readonly sslRootCert: string } {
+  return { sslMode: 'verify-full', sslRootCert: harnessEnv().pg.caPem };
+}
+
+/**
+ * ARN of a secret in the emulator holding the test CA's PEM: what a handler's `target.sslRootCertSecretArn` takes
+ * when a test points it at the harness server (created on first use, shared by every test of the run).
+ */
+export async function harnessCaSecretArn(region?: string): Promise<string> {
+  const client = new SecretsManagerClient(region === undefined ? {} : { region });
+  const name = 'cdk-backup-dr-test/harness-ca';
+  try {
+    try {
+      return (await client.send(new CreateSecretCommand({ Name: name, SecretString: harnessEnv().pg.caPem }))).ARN as string;
+    } catch (error) {
+      if (!(error instanceof ResourceExistsException)) throw error;
+      return (await client.send(new DescribeSecretCommand({ SecretId: name }))).ARN as string;
+    }
+  } finally {
+    client.destroy();
+  }
 }
 
 /** The connection URL of a database on the harness server. */

@@ -48,8 +48,11 @@ export function statementsOf(template: Template, fn: lambda.IFunction): Json[] {
   const role = (fn as lambda.Function).role;
   if (!role) throw new Error(`${fn.node.path} has no role in this stack`);
   const roleId = logicalIdOf(role.node.defaultChild as never);
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { Roles: Json[]; PolicyDocument: { Statement: Json[] } } }>;
-  return policies.filter((p) => p.Properties.Roles.some((r) => r.Ref === roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+  // A role's policy that outgrows the inline size limit continues in overflow managed policies.
+  const policies = [...Object.values(template.findResources('AWS::IAM::Policy')), ...Object.values(template.findResources('AWS::IAM::ManagedPolicy'))] as Array<{
+    Properties: { Roles?: Json[]; PolicyDocument: { Statement: Json[] } };
+  }>;
+  return policies.filter((p) => (p.Properties.Roles ?? []).some((r) => r.Ref === roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
 
 /** The rule {@link alertOnUnreportedEnd} made for `workflow`, as `{ stateMachine, topic, message }` (logical ids, input). */

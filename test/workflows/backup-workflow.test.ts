@@ -12,7 +12,12 @@ import { harnessEnv } from '../support/env';
 import type { JsonValue } from '../support/workflow-harness';
 import { DR_REGION, createBackupWorkflowFixture, type BackupRun, type BackupWorkflowFixture } from './support/backup-fixture';
 
-const DUMP_BRANCH = ['Dump', 'Verify each dump', 'Verify', 'Verify', 'Dump result'];
+/** The dump branch of two databases backed up; the Map's items interleave, so branches are compared as multisets. */
+const DUMP_STATES = ['Databases', 'Back up each database', 'Dump', 'Verify', 'Database backed up', 'Database failed', 'Dump result'];
+const DUMP_BRANCH = ['Databases', 'Back up each database', 'Dump', 'Verify', 'Database backed up', 'Dump', 'Verify', 'Database backed up', 'Dump result'];
+const SUCCEEDED_END = ['Report success', 'Report outcome', 'Backup succeeded'];
+/** The end of a run whose branches completed but a database failed: the report says FAILED. */
+const DATABASE_FAILED_END = ['Report success', 'Report outcome', 'Databases failed', 'Notify failure', 'Backup failed'];
 const SNAPSHOT_BRANCH = ['Create snapshot', 'Wait for snapshot', 'Copy snapshot to DR region', 'Wait for DR copy', 'Snapshot result'];
 const FAILED_SUBJECT = 'cdk-backup-dr: backup FAILED';
 
@@ -45,7 +50,7 @@ function expectVisited(
   run: BackupRun,
   expected: {
     readonly start: readonly string[];
-    readonly dump: readonly string[];
+    readonly dump: readonly string[] | 'partial';
     readonly snapshot: readonly string[] | 'partial';
     readonly end: readonly string[];
   },
@@ -54,14 +59,19 @@ function expectVisited(
   expect(visited.slice(0, expected.start.length)).toEqual(expected.start);
   expect(visited.slice(visited.length - expected.end.length)).toEqual(expected.end);
   const middle = visited.slice(expected.start.length, visited.length - expected.end.length);
-  expect(middle.filter((state) => DUMP_BRANCH.includes(state))).toEqual(expected.dump);
+  const dump = middle.filter((state) => DUMP_STATES.includes(state));
+  if (expected.dump === 'partial') {
+    expect(dump.every((state) => DUMP_STATES.includes(state))).toBe(true);
+  } else {
+    expect([...dump].sort()).toEqual([...expected.dump].sort());
+  }
   const snapshot = middle.filter((state) => SNAPSHOT_BRANCH.includes(state));
   if (expected.snapshot === 'partial') {
     expect(snapshot).toEqual(SNAPSHOT_BRANCH.slice(0, snapshot.length));
   } else {
     expect(snapshot).toEqual(expected.snapshot);
   }
-  expect(middle.filter((state) => !DUMP_BRANCH.includes(state) && !SNAPSHOT_BRANCH.includes(state))).toEqual([]);
+  expect(middle.filter((state) => !DUMP_STATES.includes(state) && !SNAPSHOT_BRANCH.includes(state))).toEqual([]);
 }
 
 /** The run's new dump objects and manifests by database: `{ db: { dump: key@version, manifest: key@version } }`. */
@@ -157,7 +167,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
       start: ['Tiers given?', 'Start run', 'Back up'],
       dump: DUMP_BRANCH,
       snapshot: SNAPSHOT_BRANCH,
-      end: ['Report success', 'Backup succeeded'],
+      end: SUCCEEDED_END,
     });
 
     // One dump and one manifest per database, nothing else, no upload left open.
@@ -192,13 +202,13 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
 
     // Verify ran once per dump, on that dump's manifest, and verified it.
     const verifyCalls = run.result.calls.filter((call) => call.state === 'Verify');
-    expect(verifyCalls.map((call) => asObject(asObject(call.input).Payload).manifestKey).sort()).toEqual(
+    expect(verifyCalls.map((call) => asObject(call.input).manifestKey).sort()).toEqual(
       Object.values(backups)
         .map((b) => splitVersion(b.manifest ?? '').key)
         .sort(),
     );
     for (const call of verifyCalls) {
-      expect(asObject(asObject(call.output).Payload)).toMatchObject({ status: 'verified', checks: { sha256: { ok: true }, bytes: { ok: true }, versionId: { ok: true } } });
+      expect(asObject(call.output)).toMatchObject({ status: 'verified', checks: { sha256: { ok: true }, bytes: { ok: true }, versionId: { ok: true } } });
     }
 
     // The snapshot in us-east-1 and its copy in us-west-2, tagged, the copy under the DR key.
@@ -220,7 +230,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expect(run.report).toBeDefined();
     const report = run.report?.body ?? {};
     expect(run.report?.key).toMatch(new RegExp(`^reports/backup/\\d{4}/\\d{2}/\\d{2}/\\d{8}T\\d{6}\\.\\d{3}Z-${run.executionName}\\.json$`));
-    expect(asObject(asObject(run.result.output).report)).toEqual({ reportKey: run.report?.key });
+    expect(asObject(asObject(run.result.output).report)).toMatchObject({ reportKey: run.report?.key, status: 'SUCCEEDED' });
     const totalBytes = Object.values(manifests).reduce((sum, m) => sum + Number(m.bytes), 0);
     expect(report).toMatchObject({
       workflow: 'backup',
@@ -229,13 +239,17 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
       executionId: run.result.executionArn,
       executionName: run.executionName,
       tiers: ['daily', 'weekly'],
-      totals: { dumps: 2, dumpBytes: totalBytes, snapshots: 2 },
+      totals: { dumps: 2, dumpBytes: totalBytes, snapshots: 2, databasesFailed: 0 },
       snapshot: { kind: 'instance', snapshotId: primary.snapshot.DBSnapshotIdentifier, snapshotArn: primary.snapshot.DBSnapshotArn, region: 'us-east-1' },
       drCopy: { kind: 'instance', snapshotId: copy.snapshot.DBSnapshotIdentifier, snapshotArn: copy.snapshot.DBSnapshotArn, region: DR_REGION },
     });
     expect(report.error).toBeUndefined();
     expect((report.dumps as Json[]).map((d) => d.database).sort()).toEqual([orders.name, billing.name].sort());
     expect((report.verification as Json[]).map((v) => v.status)).toEqual(['verified', 'verified']);
+    expect((report.databases as Json[]).map((d) => [d.database, d.status, d.verification])).toEqual([
+      [orders.name, 'SUCCEEDED', 'verified'],
+      [billing.name, 'SUCCEEDED', 'verified'],
+    ]);
     const reportHead = await fixture.s3.send(new HeadObjectCommand({ Bucket: fixture.bucket, Key: run.report?.key }));
     expect(reportHead.SSEKMSKeyId).toBe(fixture.bucketKeyArn);
     expect(run.metrics).toMatchObject({ BackupSucceeded: [1], BackupBytes: [totalBytes], LastSuccessTimestamp: [expect.any(Number)] });
@@ -269,7 +283,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
       start: ['Tiers given?', 'Default tiers', 'Start run', 'Back up'],
       dump: DUMP_BRANCH,
       snapshot: SNAPSHOT_BRANCH,
-      end: ['Report success', 'Backup succeeded'],
+      end: SUCCEEDED_END,
     });
     const manifests = Object.values(backupsByDatabase(run)).map((b) => splitVersion(b.manifest ?? ''));
     expect(manifests).toHaveLength(2);
@@ -282,16 +296,20 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expect(run.messages).toEqual([]);
   });
 
-  it('dump fails (wrong password in the secret): FAILED, notified with DumpFailed, FAILED report, nothing left in the bucket', async () => {
+  it('dump fails (wrong password in the secret): each database fails on its own, the snapshot is still taken; FAILED, notified with DumpFailed, FAILED report, nothing left in the bucket', async () => {
     const wrongPassword = await fixture.breakSecret();
     const run = await fixture.run({ tiers: ['daily'] }, 'wrong-password');
 
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
-      dump: ['Dump'],
-      snapshot: 'partial',
-      end: ['Report failure', 'Notify failure', 'Backup failed'],
+      dump: ['Databases', 'Back up each database', 'Dump', 'Database failed', 'Dump', 'Database failed', 'Dump result'],
+      snapshot: SNAPSHOT_BRANCH,
+      end: DATABASE_FAILED_END,
     });
+    // Each database's dump was tried twice (its Retry), in its own invocations.
+    expect(run.result.calls.filter((call) => call.state === 'Dump').map((call) => asObject(call.input).database).sort()).toEqual(
+      [...fixture.databases.map((d) => d.name), ...fixture.databases.map((d) => d.name)].sort(),
+    );
     const message = expectFailed(run, 'DumpFailed', /password authentication failed/);
     expect(message.tiers).toEqual(['daily']);
     expect(JSON.stringify(run.messages)).not.toContain(wrongPassword);
@@ -302,19 +320,27 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expectNothingLeftBy(run, fixture.databases[1].name);
   });
 
-  it('dump fails (second database missing): FAILED, notified naming it; the first database\'s completed backup stands, the missing one left nothing', async () => {
+  it('dump fails (second database missing): the other database is dumped and verified, the report lists both outcomes, the run ends FAILED naming the missing one', async () => {
     const [orders, billing] = fixture.databases;
     await fixture.hideSecondDatabase();
     const run = await fixture.run({ tiers: ['daily'] }, 'missing-database');
 
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
-      dump: ['Dump'],
-      snapshot: 'partial',
-      end: ['Report failure', 'Notify failure', 'Backup failed'],
+      dump: ['Databases', 'Back up each database', 'Dump', 'Verify', 'Database backed up', 'Dump', 'Database failed', 'Dump result'],
+      snapshot: SNAPSHOT_BRANCH,
+      end: DATABASE_FAILED_END,
     });
-    const message = expectFailed(run, 'DumpFailed', new RegExp(`${billing.name}.*does not exist.*completed before it: ${orders.name}`));
-    expectFailedReport(run, message, ['daily']);
+    const verifyCalls = run.result.calls.filter((call) => call.state === 'Verify');
+    expect(verifyCalls).toHaveLength(1);
+    expect(asObject(verifyCalls[0].output)).toMatchObject({ status: 'verified', database: orders.name });
+    const message = expectFailed(run, 'DumpFailed', new RegExp(`1 of 2 database\\(s\\) failed \\(${billing.name}: DumpFailed: .*does not exist.*backed up: ${orders.name}$`));
+    const report = expectFailedReport(run, message, ['daily']);
+    expect((report.databases as Json[]).map((d) => [d.database, d.status])).toEqual([
+      [orders.name, 'SUCCEEDED'],
+      [billing.name, 'FAILED'],
+    ]);
+    expect(report.totals).toMatchObject({ dumps: 1, databasesFailed: 1 });
     expectNothingLeftBy(run, billing.name);
     const completed = backupsByDatabase(run)[orders.name];
     expect(completed?.dump).toBeDefined();
@@ -341,14 +367,14 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expect(Object.keys(tampered)).toHaveLength(2);
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
-      dump: ['Dump', 'Verify each dump', 'Verify', 'Verify'],
-      snapshot: 'partial',
-      end: ['Report failure', 'Notify failure', 'Backup failed'],
+      dump: ['Databases', 'Back up each database', 'Dump', 'Verify', 'Database backed up', 'Dump', 'Verify', 'Database failed', 'Dump result'],
+      snapshot: SNAPSHOT_BRANCH,
+      end: DATABASE_FAILED_END,
     });
     const verifyCalls = run.result.calls.filter((call) => call.state === 'Verify');
     const ordersCall = verifyCalls.find((call) => JSON.stringify(call.input).includes(`/${orders.name}/`));
     const billingCall = verifyCalls.find((call) => JSON.stringify(call.input).includes(`/${billing.name}/`));
-    expect(asObject(asObject(ordersCall?.output).Payload)).toMatchObject({ status: 'verified', database: orders.name });
+    expect(asObject(ordersCall?.output)).toMatchObject({ status: 'verified', database: orders.name });
     expect(billingCall?.error).toBe('VerificationFailed');
     const billingManifest = Object.keys(tampered).find((key) => key.includes(`/${billing.name}/`)) ?? '';
     const message = expectFailed(run, 'VerificationFailed', new RegExp(`${billingManifest.replace(/\./g, '\\.')}: missing-object`));
@@ -364,10 +390,9 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
 
     const visitedSnapshot = run.result.visited.filter((state) => SNAPSHOT_BRANCH.includes(state));
     expect(visitedSnapshot).toEqual(['Create snapshot']);
-    const visitedDump = run.result.visited.filter((state) => DUMP_BRANCH.includes(state));
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
-      dump: DUMP_BRANCH.slice(0, visitedDump.length),
+      dump: 'partial',
       snapshot: ['Create snapshot'],
       end: ['Report failure', 'Notify failure', 'Backup failed'],
     });
@@ -417,7 +442,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
 
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
-      dump: ['Dump'],
+      dump: 'partial',
       snapshot: 'partial',
       end: ['Report failure', 'Notify failure', 'Backup failed'],
     });
@@ -447,21 +472,20 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
   });
 
   it('a failure whose report also fails: still notified with the original error, still FAILED', async () => {
-    await fixture.breakSecret();
+    await fixture.removeInstance();
     await fixture.denyReports();
     const run = await fixture.run({ tiers: ['monthly'] }, 'double-failure');
 
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
-      dump: ['Dump'],
-      snapshot: 'partial',
+      dump: 'partial',
+      snapshot: ['Create snapshot'],
       end: ['Report failure', 'Notify failure', 'Backup failed'],
     });
     expect(run.result.calls.find((call) => call.state === 'Report failure')?.error).toBeDefined();
-    const message = expectFailed(run, 'DumpFailed', /password authentication failed/);
+    const message = expectFailed(run, /^DBInstanceNotFound/, new RegExp(fixture.instanceId));
     expect(message.tiers).toEqual(['monthly']);
     expect(run.report).toBeUndefined();
-    expect(run.newVersions).toEqual([]);
     expect(run.openUploads).toEqual([]);
   });
 });

@@ -17,6 +17,7 @@
  *   stand-in (middleware on the handlers' DR-region RDS client, installed by the test).
  * - moto makes instances available (and deletes them) at once; a database that never becomes available is injected.
  */
+import { outsideTask } from '../../local/caller';
 import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DescribeDBInstanceAutomatedBackupsCommandOutput, RestoreDBInstanceToPointInTimeCommandInput } from '@aws-sdk/client-rds';
@@ -347,9 +348,11 @@ export function failoverHandlers(ids: ReturnType<typeof failoverStack>['ids'], a
       if (input.action === 'confirm-writable') return actHandler(mapTarget(input as { target: TargetInput }));
       const result = await actHandler(input);
       if (input.action === 'wait' && input.subject === 'created' && 'endpoint' in result) {
-        const tags = (await describeDbInstance(region, result.identifier))?.tags ?? {};
-        const content = tags['cdk-backup-dr:strategy'] === 'restore-dump' ? 'empty' : 'copy';
-        await emulation.register(region, result.identifier, result.endpoint.host, result.endpoint.port, result.secretArn, content);
+        await outsideTask(async () => {
+          const tags = (await describeDbInstance(region, result.identifier))?.tags ?? {};
+          const content = tags['cdk-backup-dr:strategy'] === 'restore-dump' ? 'empty' : 'copy';
+          await emulation.register(region, result.identifier, result.endpoint.host, result.endpoint.port, result.secretArn, content);
+        });
       }
       if (input.action === 'delete-database' && 'names' in result) {
         for (const name of result.names) await emulation.dropFor(name);

@@ -12,6 +12,8 @@
  * Each mapping adds a sentence to `notes`, which the report handler's event gets as `emulated`, so the report in
  * the bucket says the run was emulated.
  */
+import { outsideTask } from '../../local/caller';
+import { SCRATCH_SECRET_PREFIX } from '../../lambda/common/names';
 import { randomBytes } from 'node:crypto';
 import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -147,13 +149,16 @@ export class ScratchEndpointMapping {
     await this.withClient('postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(database)} WITH (FORCE)`));
   }
 
-  /** The harness credentials as an RDS-style secret in moto. */
+  /**
+   * The harness credentials as an RDS-style secret in moto, named like a scratch secret: the functions read it with
+   * the rights they have for the scratch secret it stands in for (the IAM contract checks those reads).
+   */
   private async harnessSecret(): Promise<string> {
     if (this.harnessSecretArn) return this.harnessSecretArn;
     const { pg } = this.harness;
     const out = await this.secrets.send(
       new CreateSecretCommand({
-        Name: `recovery-test-harness-${randomBytes(5).toString('hex')}`,
+        Name: `${SCRATCH_SECRET_PREFIX}recovery-test-harness-${randomBytes(5).toString('hex')}`,
         SecretString: JSON.stringify({ engine: 'postgres', username: pg.user, password: pg.password, host: pg.host, port: pg.port }),
       }),
     );
@@ -252,13 +257,13 @@ export function recoveryHandlers(
       ? {
           [ids.restore]: async (event: never, context: LambdaContext) => {
             const input = event as { target: TargetInput };
-            return restoreHandler({ ...input, target: await mapping.map(input.target) }, context);
+            return restoreHandler({ ...input, target: await outsideTask(() => mapping.map(input.target)) }, context);
           },
         }
       : {}),
     [ids.verify]: async (event: never) => {
       const input = event as { target: TargetInput };
-      const target = await mapping.map(input.target);
+      const target = await outsideTask(() => mapping.map(input.target));
       const result = ids.restore !== undefined ? await restoreVerifyHandler({ ...input, target }) : await recoveryVerifyHandler({ ...input, target });
       await observe.afterVerify?.(target.database, mapping);
       return result;

@@ -1,12 +1,12 @@
 import { App, Stack, TimeZone } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
 import { BackupSchedule, BackupSource, PostgresBackup, PostgresBackupProps } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
-import { allStates, definitionOf } from '../../support/template-inspection';
+import { nagFindingsBeyondBaseline } from '../../support/nag';
+import { allStates, definitionOf, statementsOf } from '../../support/template-inspection';
 
 const ACCOUNT = '111111111111';
 
@@ -107,8 +107,8 @@ describe('PostgresBackup with an RDS instance', () => {
             ]),
           }),
           Match.objectLike({
-            Sid: 'EncryptCopiesWithDrKey',
-            Action: ['kms:CreateGrant', 'kms:DescribeKey'],
+            Sid: 'EncryptCopiesWithDrKeyGrant',
+            Action: 'kms:CreateGrant',
             Resource: 'arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
           }),
         ]),
@@ -148,15 +148,40 @@ describe('PostgresBackup with an RDS instance', () => {
     }
   });
 
-  it('dumps the configured databases with the run tiers, then verifies each dump', () => {
-    expect(states.Dump.Parameters).toEqual(
-      expect.objectContaining({
-        Payload: expect.objectContaining({ databases: ['orders', 'billing'], 'tiers.$': '$.tiers' }),
-      }),
+  it('dumps each database in its own invocation (a Map, 2 at a time), retries it once, then verifies it; a failed database is caught into its result', () => {
+    expect(states.Databases).toMatchObject({ Type: 'Pass', Result: ['orders', 'billing'], ResultPath: '$.databases', Next: 'Back up each database' });
+    const map = states['Back up each database'];
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.databases',
+      MaxConcurrency: 2,
+      ItemSelector: { 'database.$': '$$.Map.Item.Value', 'tiers.$': '$.tiers' },
+      ResultPath: '$.databaseResults',
+      Next: 'Dump result',
+    });
+    expect(states.Dump.Parameters).toEqual(expect.objectContaining({ 'database.$': '$.database', 'tiers.$': '$.tiers' }));
+    expect(states.Dump.Retry).toEqual(expect.arrayContaining([{ ErrorEquals: ['DumpFailed'], IntervalSeconds: 60, MaxAttempts: 1 }]));
+    expect(states.Dump.Next).toBe('Verify');
+    expect(states.Verify.Parameters).toEqual({ 'manifestKey.$': '$.dump.backup.manifestKey' });
+    expect(states.Verify.Next).toBe('Database backed up');
+    for (const name of ['Dump', 'Verify']) {
+      expect(states[name].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Database failed' }]);
+    }
+    expect(states['Database failed'].Parameters).toEqual({ 'database.$': '$.database', status: 'FAILED', 'error.$': '$.error' });
+    expect(states['Database backed up'].Parameters).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('the report decides the outcome: a FAILED report (a database failed) notifies and fails with its failure', () => {
+    expect(states['Report success'].Next).toBe('Report outcome');
+    expect(states['Report outcome'].Choices).toEqual([{ Variable: '$.report.status', StringEquals: 'SUCCEEDED', Next: 'Backup succeeded' }]);
+    expect(states['Report outcome'].Default).toBe('Databases failed');
+    expect(states['Databases failed']).toMatchObject({ Type: 'Pass', InputPath: '$.report.failure', ResultPath: '$.error', Next: 'Notify failure' });
+  });
+
+  it('retries a snapshot refused because the instance is busy (NotReady), every 5 minutes for at most an hour', () => {
+    expect(states['Create snapshot'].Retry).toEqual(
+      expect.arrayContaining([{ ErrorEquals: ['NotReady'], IntervalSeconds: 300, MaxAttempts: 12, BackoffRate: 1 }]),
     );
-    expect(states.Dump.Next).toBe('Verify each dump');
-    expect(states['Verify each dump'].Type).toBe('Map');
-    expect(states['Verify each dump'].ItemsPath).toBe('$.backups');
   });
 
   it('polls the snapshot and its DR copy with Retry on NotReady, not a loop', () => {
@@ -175,13 +200,12 @@ describe('PostgresBackup with an RDS instance', () => {
     expect(states['Notify failure'].Resource).toBe('arn:<AWS::Partition>:states:::sns:publish');
     expect(states['Notify failure'].Next).toBe('Backup failed');
     expect(states['Backup failed'].Type).toBe('Fail');
-    expect(states['Report success'].Next).toBe('Backup succeeded');
   });
 
-  it('times out after both snapshot waits plus an hour, and notifies timed-out or aborted runs via EventBridge', () => {
+  it('times out after an hour for a busy source, both snapshot waits, plus an hour, and notifies timed-out or aborted runs via EventBridge', () => {
     const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as Array<{ Properties: Json }>;
     const parts = (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
-    expect(parts.filter((p) => typeof p === 'string').join('')).toContain('"TimeoutSeconds":32400');
+    expect(parts.filter((p) => typeof p === 'string').join('')).toContain('"TimeoutSeconds":36000');
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.states'],
@@ -228,6 +252,40 @@ describe('PostgresBackup with an endpoint', () => {
   });
 });
 
+describe('PostgresBackup schedules that would start together', () => {
+  const schedulesOf = (template: Template) =>
+    Object.entries(template.findResources('AWS::Scheduler::Schedule')).map(([logicalId, r]) => {
+      const p = (r as { Properties: { ScheduleExpression: string; Target: { Input: string } } }).Properties;
+      return { logicalId, expression: p.ScheduleExpression, tiers: (JSON.parse(p.Target.Input) as { tiers: string[] }).tiers };
+    });
+
+  it('daily() and monthly() at 03:00 become two schedules that never fire together, the monthly run carrying the daily tiers', () => {
+    const alone = fixture();
+    backup(alone, { schedules: [BackupSchedule.daily()] });
+    const f = fixture();
+    backup(f, { schedules: [BackupSchedule.daily(), BackupSchedule.monthly()] });
+    const [daily, monthly] = schedulesOf(Template.fromStack(f.stack));
+    expect(daily).toEqual({ logicalId: schedulesOf(Template.fromStack(alone.stack))[0].logicalId, expression: 'cron(0 3 2-31 * ? *)', tiers: ['daily'] });
+    expect(monthly).toMatchObject({ expression: 'cron(0 3 1 * ? *)', tiers: ['daily', 'weekly', 'monthly'] });
+    expect(monthly.logicalId).toMatch(/^BackupSchedulemonthly1/);
+  });
+
+  it('refuses weekly() and monthly() at the same time, with the construct path and what to change', () => {
+    expect(() => backup(fixture(), { schedules: [BackupSchedule.weekly(), BackupSchedule.monthly()] })).toThrow(
+      /^Primary\/Backup: BackupSchedule.weekly\(\{ weekDay: 'SUN' \}\) and BackupSchedule.monthly\(\{ day: 1 \}\) both start at 03:00 Etc\/UTC, .* e\.g\. BackupSchedule.monthly\(\{ day: 1, hour: 4 \}\)\.$/,
+    );
+  });
+
+  it('warns when a custom cron starts at the same minute and hour as another schedule', () => {
+    const f = fixture();
+    backup(f, { schedules: [BackupSchedule.daily(), BackupSchedule.cron({ expression: 'cron(0 3 L * ? *)', tiers: ['monthly'] })] });
+    Annotations.fromStack(f.stack).hasWarning(
+      '/Primary/Backup',
+      Match.stringLikeRegexp("BackupSchedule.daily\\(\\) and BackupSchedule.cron\\(\\{ expression: 'cron\\(0 3 L \\* \\? \\*\\)' \\}\\) both start at minute '0' of hour '3'.*cdk-backup-dr:schedules-may-coincide"),
+    );
+  });
+});
+
 describe('PostgresBackup validation', () => {
   const cases: Array<[string, Partial<PostgresBackupProps>, RegExp]> = [
     ['no databases', { databases: [] }, /databases is empty; name at least one database/],
@@ -262,17 +320,33 @@ describe('PostgresBackup validation', () => {
 });
 
 describe('PostgresBackup and cdk-nag', () => {
-  it('has no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding on its own resources', () => {
+  it('causes no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding anywhere in the stack', () => {
     const f = fixture();
     backup(f, { snapshotCopy: { region: 'us-west-2', encryptionKeyArn: 'arn:aws:kms:us-west-2:111111111111:key/abc' } });
-    f.app.synth();
-    const packs = [new AwsSolutionsChecks(f.app), new HIPAASecurityChecks(f.app), new NIST80053R5Checks(f.app)];
-    const findings = packs.flatMap((pack) =>
-      pack.validateScope(f.app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`)),
-    );
-    // The fixture's own VPC, RDS instance and bucket are not under test: only findings on the backup construct count.
-    expect(findings.filter((line) => line.includes(' at Primary/Backup/'))).toEqual([]);
-    // The check can fail: the fixture's bare RDS instance does have findings.
-    expect(findings.some((line) => line.includes(' at Primary/Db/'))).toBe(true);
+    expect(nagFindingsBeyondBaseline(fixture().app, f.app)).toEqual([]);
+  });
+});
+
+describe('PostgresBackup snapshot-copy key', () => {
+  const copyStatements = (encryptionKeyArn: string) => {
+    const f = fixture();
+    const b = backup(f, { snapshotCopy: { region: 'us-west-2', encryptionKeyArn } });
+    return statementsOf(Template.fromStack(f.stack), b.snapshotFunction!).filter((st) => String(st.Sid ?? '').startsWith('EncryptCopiesWithDrKey'));
+  };
+
+  it('allows CreateGrant for RDS on the given key only, DescribeKey in its own statement', () => {
+    const key = 'arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(copyStatements(key)).toEqual([
+      { Sid: 'EncryptCopiesWithDrKeyGrant', Effect: 'Allow', Action: 'kms:CreateGrant', Resource: key, Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } } },
+      { Sid: 'EncryptCopiesWithDrKeyDescribe', Effect: 'Allow', Action: 'kms:DescribeKey', Resource: key },
+    ]);
+  });
+
+  it('matches a key given by alias with kms:ResourceAliases, not every key of the region', () => {
+    const [grant, describe] = copyStatements('arn:aws:kms:us-west-2:111111111111:alias/dr-snapshots');
+    const alias = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/dr-snapshots' } };
+    expect(grant).toMatchObject({ Action: 'kms:CreateGrant', Condition: { ...alias, Bool: { 'kms:GrantIsForAWSResource': 'true' } } });
+    expect(describe).toMatchObject({ Action: 'kms:DescribeKey', Condition: alias });
+    expect(JSON.stringify(describe)).not.toContain('GrantIsForAWSResource');
   });
 });

@@ -10,12 +10,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks } from 'cdk-nag';
 import { Failover, FailoverProps } from '../../../lib/failover/failover';
 import { RepointTarget } from '../../../lib/failover/failover-repoint';
 import { FailoverSource, FailoverStrategy, GlobalSecondaryAction } from '../../../lib/failover/failover-strategy';
 import { FAILOVER_STATES as S } from '../../../lib/failover/failover-workflow';
 import { BackupBucket } from '../../../lib/storage';
+import { nagFindingsBeyondBaseline } from '../../support/nag';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 import { allStates, definitionOf, statementsOf, unreportedEndAlert } from '../../support/template-inspection';
 import { logicalIdOf } from '../../support/workflow-harness';
@@ -160,9 +160,11 @@ describe('Failover state machine', () => {
     });
     expect(states[S.restore]).toMatchObject({
       Resource: `<${logicalIdOf(fo.restoreFunction as lambda.Function)}.Arn>`,
-      Parameters: { 'manifestKey.$': '$.plan.dump.manifestKey', createDatabase: true, target: { database: 'orders', sslMode: 'require', 'host.$': '$.database.endpoint.host' } },
+      Parameters: { 'manifestKey.$': '$.plan.dump.manifestKey', createDatabase: true, target: { database: 'orders', 'host.$': '$.database.endpoint.host' } },
       Next: S.verifyDump,
     });
+    // No sslMode: the restore verifies the new database's certificate (verify-full, Amazon RDS CA bundle).
+    expect((states[S.restore].Parameters as { target: object }).target).not.toHaveProperty('sslMode');
     expect(states[S.verifyDump]).toMatchObject({ Parameters: { throwOnFailure: false, validationQueries: [{ name: 'orders-present' }] }, Next: S.checksPassed });
     expect(states[S.verify]).toMatchObject({ Resource: `<${logicalIdOf(fo.verifyFunction as lambda.Function)}.Arn>`, Parameters: { throwOnFailure: false } });
     // Everything after the create cleans up on failure (a dry run's) before the report.
@@ -260,7 +262,6 @@ describe('Failover functions and IAM', () => {
       DB_SUBNET_GROUP: { Ref: logicalIdOf(fo.databaseSubnetGroup as rds.SubnetGroup) },
     });
     expect(envOf(template, fo.actFunction)).toMatchObject({
-      INSTANCE_CLASS: 'db.t4g.micro',
       ENGINE_VERSION: '16',
       MASTER_USERNAME: 'cdkbdr_admin',
       BACKUP_RETENTION_DAYS: '7',
@@ -311,11 +312,13 @@ describe('Failover functions and IAM', () => {
       Condition: { StringEquals: { 'aws:ResourceTag/cdk-backup-dr:dry-run': 'true' } },
     });
     expect(statement(template, fo.actFunction, 'PromoteReplica')).toMatchObject({ Action: 'rds:PromoteReadReplica', Resource: rdsArn('db:orders-db-dr') });
-    expect(statement(template, fo.actFunction, 'RestoreEncryptedCopies')).toMatchObject({
-      Action: ['kms:CreateGrant', 'kms:DescribeKey'],
-      Resource: `arn:aws:kms:us-west-2:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+    const copyKey = `arn:aws:kms:us-west-2:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    expect(statement(template, fo.actFunction, 'RestoreEncryptedCopiesGrant')).toMatchObject({
+      Action: 'kms:CreateGrant',
+      Resource: copyKey,
       Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
     });
+    expect(statement(template, fo.actFunction, 'RestoreEncryptedCopiesDescribe')).toEqual({ Sid: 'RestoreEncryptedCopiesDescribe', Effect: 'Allow', Action: 'kms:DescribeKey', Resource: copyKey });
     // No statement of any failover function allows an action on every resource except X-Ray's.
     for (const fn of [fo.preflightFunction, fo.actFunction, fo.reportFunction, fo.repointFunction, fo.verifyFunction, fo.restoreFunction, fo.dumpVerifyFunction]) {
       for (const s of statementsOf(template, fn as lambda.Function)) {
@@ -445,16 +448,33 @@ describe('Failover validation at synth', () => {
 });
 
 describe('cdk-nag on Failover', () => {
-  const f = fixture();
+  // Beside the instance failover, one of an Aurora global secondary defined in the same stack, whose port is known only
+  // at deploy time: the ingress rule the Failover adds to it lives outside the Failover's path.
+  const withSecondary = () => {
+    const f = fixture();
+    const secondary = new rds.DatabaseCluster(f.stack, 'Secondary', {
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_4 }),
+      writer: rds.ClusterInstance.provisioned('Writer'),
+      vpc: f.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      storageEncrypted: true,
+    });
+    return { f, secondary };
+  };
+  const { f, secondary } = withSecondary();
   failover(f);
-  const packs = [new AwsSolutionsChecks(f.app), new HIPAASecurityChecks(f.app), new NIST80053R5Checks(f.app)];
-  f.app.synth();
-  const findings = packs.flatMap((pack) => pack.validateScope(f.app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`)));
+  failover(
+    f,
+    {
+      source: FailoverSource.cluster('orders'),
+      strategies: [FailoverStrategy.promoteGlobalSecondary({ globalClusterIdentifier: 'orders-global', secondary, credentials: f.replicaSecret }), FailoverStrategy.restoreSnapshot({ instanceType: small })],
+    },
+    'GlobalFailover',
+  );
+  const findings = nagFindingsBeyondBaseline(withSecondary().f.app, f.app);
 
-  it('reports no unacknowledged finding on the Failover', () => {
-    expect(findings.filter((line) => line.includes('/Failover/'))).toEqual([]);
-    // The packs did run: the fixture's bare VPC (no flow logs) is reported.
-    expect(findings.some((line) => line.includes(' at Dr/Vpc/'))).toBe(true);
+  it('causes no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding anywhere in the stack', () => {
+    expect(findings).toEqual([]);
   });
 
   it('acknowledges exactly the act function\'s wildcards: prefixed databases, secrets and snapshots, default groups, replicated backups', () => {
@@ -500,5 +520,93 @@ describe('cdk-nag on Failover', () => {
     for (const w of wildcards) {
       expect(w).toMatch(/(cdkbdr-fo-\*|cdkbdr-\*|cdk-backup-dr\/failover\/\*|default[.:]\*|auto-backup:\*|\/postgres\/orders-db\/\*|\/reports\/failover\/\*|:\*$|^\*$)/);
     }
+  });
+});
+
+describe('Failover: the new database and its restore function (issue 11: defects 4, 5, 6)', () => {
+  const production = (f: Fixture) => {
+    const parameterGroup = rds.ParameterGroup.fromParameterGroupName(f.stack, 'Params', 'orders-pg16');
+    const optionGroup = rds.OptionGroup.fromOptionGroupName(f.stack, 'Options', 'orders-og16');
+    const storageEncryptionKey = new kms.Key(f.stack, 'StorageKey');
+    return { parameterGroup, optionGroup, storageEncryptionKey };
+  };
+
+  it('builds the restore function as RecoveryTest does: the layer\'s libraries on the loader path, 1769 MiB unless configured', () => {
+    const f = fixture();
+    const fo = failover(f, { strategies: [FailoverStrategy.restoreDump({ engineVersion: rds.PostgresEngineVersion.VER_16, instanceType: small, pgToolsLayer: f.layer, restoreMemorySize: 3008 })] });
+    const template = Template.fromStack(f.stack);
+    expect(envOf(template, fo.restoreFunction!)).toMatchObject({ PG_TOOLS_LIB_DIR: '/opt/lib', BUCKET_NAME: expect.anything() });
+    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('into a failover database'), MemorySize: 3008, Timeout: 900 });
+    const g = fixture();
+    failover(g);
+    Template.fromStack(g.stack).hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('into a failover database'), MemorySize: 1769 });
+    expect(() => FailoverStrategy.restoreDump({ engineVersion: rds.PostgresEngineVersion.VER_16, instanceType: small, restoreMemorySize: 1024 })).toThrow(
+      /restoreMemorySize must be a whole number of MiB from 1769 .* got 1024/,
+    );
+  });
+
+  it('passes each strategy\'s instance class, groups, key and Multi-AZ (on by default) to the act function', () => {
+    const f = fixture();
+    const p = production(f);
+    const fo = failover(f, {
+      strategies: [
+        FailoverStrategy.restoreDump({ engineVersion: rds.PostgresEngineVersion.VER_16, instanceType: small, pgToolsLayer: f.layer, ...p }),
+        FailoverStrategy.pointInTime({ instanceType: ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE), multiAz: false }),
+      ],
+    });
+    const template = Template.fromStack(f.stack);
+    const settings = JSON.parse(JSON.stringify(f.stack.resolve(envOf(template, fo.actFunction).NEW_DATABASE_SETTINGS)));
+    expect(JSON.stringify(settings)).toContain('orders-pg16');
+    expect(JSON.stringify(settings)).toContain('orders-og16');
+    expect(JSON.stringify(settings)).toContain('db.t4g.micro');
+    expect(JSON.stringify(settings)).toMatch(/"point-in-time\\?":\{\\?"instanceClass\\?":\\?"db.r6g.large\\?",\\?"multiAz\\?":false/);
+    expect(JSON.stringify(settings)).toMatch(/"restore-dump\\?":\{\\?"instanceClass\\?":\\?"db.t4g.micro\\?",\\?"multiAz\\?":true/);
+    const create = statement(template, fo.actFunction, 'CreateFailoverDatabase');
+    expect(create.Resource).toEqual(expect.arrayContaining([rdsArn('pg:orders-pg16'), rdsArn('og:orders-og16')]));
+    // The storage key: CreateGrant only for grants RDS makes, DescribeKey apart (the condition never matches it), on that key only.
+    const keyArn = { 'Fn::GetAtt': [logicalIdOf(p.storageEncryptionKey), 'Arn'] };
+    expect(statement(template, fo.actFunction, 'EncryptNewDatabaseGrant')).toMatchObject({
+      Action: 'kms:CreateGrant',
+      Resource: keyArn,
+      Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    });
+    expect(statement(template, fo.actFunction, 'EncryptNewDatabaseDescribe')).toEqual({ Sid: 'EncryptNewDatabaseDescribe', Effect: 'Allow', Action: 'kms:DescribeKey', Resource: keyArn });
+  });
+
+  it('scopes the snapshot-copy key grant to the key, and to its alias when only the alias is known', () => {
+    const f = fixture();
+    const fo = failover(f, { snapshotEncryptionKey: kms.Alias.fromAliasName(f.stack, 'DrAlias', 'alias/dr-snapshots') });
+    const template = Template.fromStack(f.stack);
+    const grant = statement(template, fo.actFunction, 'RestoreEncryptedCopiesGrant');
+    expect(grant).toMatchObject({
+      Action: 'kms:CreateGrant',
+      Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' }, 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/dr-snapshots' } },
+    });
+    expect(JSON.stringify(grant.Resource)).toContain(`:kms:us-west-2:${ACCOUNT}:key/*`);
+    expect(statement(template, fo.actFunction, 'RestoreEncryptedCopiesDescribe')).toMatchObject({
+      Action: 'kms:DescribeKey',
+      Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/dr-snapshots' } },
+    });
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/"kms:DescribeKey"[^}]*GrantIsForAWSResource/);
+  });
+
+  it('refuses settings RDS cannot apply, saying what to change', () => {
+    const f = fixture();
+    const p = production(f);
+    expect(() => failover(f, { strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small, storageEncryptionKey: p.storageEncryptionKey })] }, 'A')).toThrow(
+      /restore-snapshot: storageEncryptionKey cannot apply: an instance restored from a snapshot copy keeps the copy's key/,
+    );
+    expect(() => FailoverStrategy.pointInTime({ instanceType: small, storageEncryptionKey: p.storageEncryptionKey })).toThrow(/pointInTime: storageEncryptionKey cannot apply/);
+    expect(() =>
+      failover(f, { source: FailoverSource.cluster('orders-aurora'), strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small, optionGroup: p.optionGroup })] }, 'B'),
+    ).toThrow(/optionGroup does not apply to an Aurora cluster/);
+    expect(() => failover(f, { source: FailoverSource.cluster('orders-aurora'), strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small, multiAz: true })] }, 'C')).toThrow(
+      /multiAz applies to RDS instances/,
+    );
+    const east = new Stack(f.app, 'East', { env: { account: ACCOUNT, region: 'us-east-1' } });
+    const eastKey = new kms.Key(east, 'Key');
+    expect(() =>
+      failover(f, { strategies: [FailoverStrategy.restoreDump({ engineVersion: rds.PostgresEngineVersion.VER_16, instanceType: small, pgToolsLayer: f.layer, storageEncryptionKey: eastKey })] }, 'D'),
+    ).toThrow(/storageEncryptionKey is in us-east-1; RDS encrypts a database only with a key of its own region \(us-west-2\)/);
   });
 });

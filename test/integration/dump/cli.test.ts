@@ -91,3 +91,33 @@ it('backup with a wrong password: exits 1, names the failure, prints no password
   expect(result.stderr).not.toContain('Not-The-Password');
   expect(await leftovers(s3, bucket, 'postgres/cli-wrong/')).toEqual({ versions: [], deleteMarkers: [], uploads: [] });
 });
+
+describe('backup into an unversioned bucket', () => {
+  let big: TestDatabase;
+  let unversioned: string;
+
+  beforeAll(async () => {
+    // Larger than one 5 MiB part, so the dump goes up as a real multipart upload (as the 35 MB dump that failed did).
+    big = await createTestDatabase('cli_big');
+    await seedSource(big.name, { bigTableMb: 12 });
+    unversioned = await createTestBucket({ prefix: 'cli-unversioned', versioned: false });
+  });
+
+  afterAll(async () => {
+    await dropTestDatabase(big.name);
+  });
+
+  it('completes the backup, with no version id in the manifest', async () => {
+    const result = await cli(['backup', '--database-url', `${pgUrl(big.name)}?sslmode=disable`, '--bucket', unversioned, '--source', 'cli-unv']);
+    expect(result.stderr).not.toMatch(/^error/m);
+    expect(result.code).toBe(0);
+    const validation = validateManifest(JSON.parse(result.stdout));
+    if (!validation.ok) throw new Error(validation.errors.join('; '));
+    expect(validation.manifest.s3.versionId).toBeNull();
+    const left = await leftovers(s3, unversioned, `postgres/cli-unv/${big.name}/`);
+    expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual(
+      [validation.manifest.s3.key, validation.manifest.s3.key.replace(/\.dump$/, '.manifest.json')].sort(),
+    );
+    expect(left.uploads).toEqual([]);
+  });
+});

@@ -19,7 +19,7 @@ import { MIN_PART_SIZE } from '../../../lambda/postgres/pg';
 import { PG_DUMP_APPLICATION_NAME } from '../../../lambda/postgres/pg-tools';
 import { harnessEnv } from '../../support/env';
 import { createKmsKey, createTestBucket } from '../../support/moto';
-import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../../support/postgres';
+import { createTestDatabase, dropTestDatabase, harnessCaSecretArn, type TestDatabase, withPgClient } from '../../support/postgres';
 import { createDbSecret, leftovers, seedSource } from './support';
 
 jest.setTimeout(300_000);
@@ -34,8 +34,26 @@ let kmsKeyId: string;
 let tmp: string;
 let sourceCounter = 0;
 
-/** A real S3 client that records every command and fails the ones `inject` picks with an S3 500. */
-function instrumentedClient(inject: (command: string, input: Record<string, unknown>) => boolean = () => false): {
+/** What the fault injection throws: an S3 500, or the 403 S3 answers without the permission (a HEAD's has no body). */
+const FAULTS = {
+  internalError: () =>
+    new S3ServiceException({
+      name: 'InternalError',
+      $fault: 'server',
+      $metadata: { httpStatusCode: 500 },
+      message: 'We encountered an internal error. Please try again.',
+    }),
+  accessDenied: (command: string) =>
+    command === 'HeadObjectCommand'
+      ? new S3ServiceException({ name: 'Forbidden', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'UnknownError' })
+      : new S3ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Access Denied' }),
+};
+
+/**
+ * A real S3 client that records every command and fails the ones `inject` picks: with an S3 500 when it says
+ * `true`, else with the error it returns.
+ */
+function instrumentedClient(inject: (command: string, input: Record<string, unknown>) => boolean | Error = () => false): {
   client: S3Client;
   calls: string[];
 } {
@@ -46,14 +64,8 @@ function instrumentedClient(inject: (command: string, input: Record<string, unkn
       const input = args.input as Record<string, unknown>;
       const command = context.commandName ?? 'unknown';
       calls.push(`${command}${input.PartNumber ? `#${String(input.PartNumber)}` : ''}`);
-      if (inject(command, input)) {
-        throw new S3ServiceException({
-          name: 'InternalError',
-          $fault: 'server',
-          $metadata: { httpStatusCode: 500 },
-          message: 'We encountered an internal error. Please try again.',
-        });
-      }
+      const fault = inject(command, input);
+      if (fault) throw fault === true ? FAULTS.internalError() : fault;
       return next(args);
     },
     // Inside the retry loop: the SDK retries the 500 as it would a real one.
@@ -179,7 +191,9 @@ describe('runDump faults', () => {
     const opts = options({ s3: client });
     const error = await failure(runDump(opts));
     expect(error.failure).toBe('upload');
-    expect(error.message).toMatch(/^uploading s3:\/\/.*\.dump failed: InternalError: We encountered an internal error/);
+    expect(error.message).toMatch(
+      /^uploading s3:\/\/.*\.dump failed: InternalError \(HTTP 500\): We encountered an internal error\. Please try again\.; S3 failed temporarily: run the backup again$/,
+    );
     expect(calls.filter((c) => c === 'UploadPartCommand#2')).toHaveLength(3);
     expect(calls).toContain('AbortMultipartUploadCommand');
     await expectNothingLeft(opts.source);
@@ -192,10 +206,55 @@ describe('runDump faults', () => {
     const opts = options({ s3: client });
     const error = await failure(runDump(opts));
     expect(error.failure).toBe('manifest');
-    expect(error.message).toMatch(/^writing the manifest .*\.manifest\.json failed: InternalError: .*; the dump object was deleted$/);
+    expect(error.message).toMatch(
+      /^writing the manifest s3:\/\/.*\.manifest\.json failed: InternalError \(HTTP 500\): .*; S3 failed temporarily: run the backup again; the dump object was deleted, no manifest was written$/,
+    );
     expect(calls).toContain('CompleteMultipartUploadCommand');
     expect(calls).toContain('DeleteObjectCommand');
     await expectNothingLeft(opts.source);
+  });
+
+  it('the HEAD after the upload is denied (no s3:GetObjectVersion): deletes the dump and names the step, the code and the grant', async () => {
+    const { client, calls } = instrumentedClient((command) => command === 'HeadObjectCommand' && FAULTS.accessDenied(command));
+    const opts = options({ s3: client });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('upload');
+    expect(error.message).toMatch(
+      /^checking the size of the uploaded dump s3:\/\/.*\.dump failed: Forbidden \(HTTP 403\); the role or credentials running the dump need s3:GetObjectVersion on the dump's key; the dump object was deleted, no manifest was written$/,
+    );
+    expect(calls).toContain('CompleteMultipartUploadCommand');
+    expect(calls).not.toContain('PutObjectCommand');
+    await expectNothingLeft(opts.source);
+  });
+
+  it('the manifest write is denied: deletes the dump and names the step, the code and the grant', async () => {
+    const { client } = instrumentedClient(
+      (command, input) => command === 'PutObjectCommand' && String(input.Key).endsWith('.manifest.json') && FAULTS.accessDenied(command),
+    );
+    const opts = options({ s3: client });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('manifest');
+    expect(error.message).toMatch(
+      /^writing the manifest s3:\/\/.*\.manifest\.json failed: AccessDenied \(HTTP 403\): Access Denied; the role or credentials running the dump need s3:PutObject on the manifest's key and kms:GenerateDataKey on the bucket's key; the dump object was deleted, no manifest was written$/,
+    );
+    await expectNothingLeft(opts.source);
+  });
+
+  it('the manifest write and the deletion are both denied: says which object is left and what to do', async () => {
+    const { client } = instrumentedClient(
+      (command, input) =>
+        ((command === 'PutObjectCommand' && String(input.Key).endsWith('.manifest.json')) || command === 'DeleteObjectCommand') &&
+        FAULTS.accessDenied(command),
+    );
+    const opts = options({ s3: client });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('manifest');
+    expect(error.message).toMatch(
+      /; then deleting the dump object s3:\/\/(\S+\.dump) failed: AccessDenied \(HTTP 403\): Access Denied; the role or credentials running the dump need s3:DeleteObjectVersion on the dump's key; delete s3:\/\/\1 version \S+ by hand: it has no manifest, so it is no backup$/,
+    );
+    const left = await leftovers(s3, bucket, `postgres/${opts.source}/`);
+    expect(left.versions).toHaveLength(1);
+    expect(left.versions[0]).toMatch(/\.dump@/);
   });
 
   it('the abort signal fires mid-stream (Lambda about to time out): kills pg_dump and aborts the upload', async () => {
@@ -274,6 +333,31 @@ describe('runDump faults', () => {
   });
 });
 
+describe('runDump into an unversioned bucket', () => {
+  let unversioned: string;
+  beforeAll(async () => {
+    unversioned = await createTestBucket({ prefix: 'dump-unversioned', versioned: false });
+  });
+
+  it('completes the backup with no version id', async () => {
+    const opts = options({ bucket: unversioned });
+    const result = await runDump(opts);
+    expect(result.manifest.s3.versionId).toBeNull();
+    expect(result.manifestVersionId).toBeNull();
+    const left = await leftovers(s3, unversioned, `postgres/${opts.source}/`);
+    expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([result.dumpKey, result.manifestKey].sort());
+    expect(left.uploads).toEqual([]);
+  });
+
+  it('the HEAD after the upload is denied: asks for s3:GetObject and deletes the dump', async () => {
+    const { client } = instrumentedClient((command) => command === 'HeadObjectCommand' && FAULTS.accessDenied(command));
+    const opts = options({ bucket: unversioned, s3: client });
+    const error = await failure(runDump(opts));
+    expect(error.message).toMatch(/failed: Forbidden \(HTTP 403\); the role or credentials running the dump need s3:GetObject on the dump's key; the dump object was deleted/);
+    expect(await leftovers(s3, unversioned, `postgres/${opts.source}/`)).toEqual({ versions: [], deleteMarkers: [], uploads: [] });
+  });
+});
+
 describe('runDump without an S3 client', () => {
   it('creates one from the environment (as the benchmark child relies on) and completes the backup', async () => {
     let child: ChildProcess | undefined;
@@ -340,31 +424,24 @@ describe('dump handler faults', () => {
   it('wrong password: names the connection failure, never the password', async () => {
     const wrong = 'Wr0ng-pa55word';
     const secretArn = await createDbSecret({ password: wrong });
-    const error = await failure(dumpHandler({ target: { secretArn }, databases: [db.name], tiers: ['daily'] }, context));
+    const error = await failure(dumpHandler({ target: { secretArn, sslRootCertSecretArn: await harnessCaSecretArn() }, database: db.name, tiers: ['daily'] }, context));
     expect(error.failure).toBe('connection');
     expect(error.message).toMatch(/^cannot connect to 127\.0\.0\.1:\d+\/.* as postgres: password authentication failed/);
     expect(error.message).not.toContain(wrong);
     await expectNothingLeft('handler-faults');
   });
 
-  it('database missing: says so, and earlier databases of the run keep their backups', async () => {
-    const small = await createTestDatabase('dump_faults_ok');
-    try {
-      const secretArn = await createDbSecret();
-      const error = await failure(dumpHandler({ target: { secretArn }, databases: [small.name, 'no_such_db'], tiers: ['daily'] }, context));
-      expect(error.failure).toBe('connection');
-      expect(error.message).toMatch(/^dump of no_such_db failed: cannot connect .*database "no_such_db" does not exist.*\(completed before it: dump_faults_ok_/);
-      await expectNothingLeft('handler-faults', 'no_such_db');
-      const kept = await leftovers(s3, bucket, `postgres/handler-faults/${small.name}/`);
-      expect(kept.versions.map((v) => v.replace(/.*\./, '').replace(/@.*/, '')).sort()).toEqual(['dump', 'json']);
-    } finally {
-      await dropTestDatabase(small.name);
-    }
+  it('database missing: says so and leaves nothing (the other databases of a run are their own invocations)', async () => {
+    const secretArn = await createDbSecret();
+    const error = await failure(dumpHandler({ target: { secretArn, sslRootCertSecretArn: await harnessCaSecretArn() }, database: 'no_such_db', tiers: ['daily'] }, context));
+    expect(error.failure).toBe('connection');
+    expect(error.message).toMatch(/^cannot connect .*database "no_such_db" does not exist/);
+    await expectNothingLeft('handler-faults', 'no_such_db');
   });
 
   it('too little time left: aborts instead of running into the Lambda timeout', async () => {
     const secretArn = await createDbSecret();
-    const error = await failure(dumpHandler({ target: { secretArn }, databases: [db.name], tiers: ['daily'] }, { getRemainingTimeInMillis: () => 5_000 }));
+    const error = await failure(dumpHandler({ target: { secretArn, sslRootCertSecretArn: await harnessCaSecretArn() }, database: db.name, tiers: ['daily'] }, { getRemainingTimeInMillis: () => 5_000 }));
     expect(error.failure).toBe('aborted');
     expect(error.message).toMatch(/about to time out/);
     await expectNothingLeft('handler-faults');
@@ -372,10 +449,10 @@ describe('dump handler faults', () => {
 
   it('invalid input fails before any side effect, even with an unknown secret', async () => {
     const unknownSecret = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist';
-    await expect(dumpHandler({ target: { secretArn: unknownSecret }, databases: ['ok', 'bad name'], tiers: ['daily'] }, context)).rejects.toThrow(
+    await expect(dumpHandler({ target: { secretArn: unknownSecret }, database: 'bad name', tiers: ['daily'] }, context)).rejects.toThrow(
       InvalidInput,
     );
-    await expect(dumpHandler({ target: { secretArn: unknownSecret }, databases: ['ok'], tiers: ['hourly'] }, context)).rejects.toThrow(
+    await expect(dumpHandler({ target: { secretArn: unknownSecret }, database: 'ok', tiers: ['hourly'] }, context)).rejects.toThrow(
       /tiers\[0\] must be one of 'daily', 'weekly', 'monthly', 'yearly'/,
     );
   });

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
-import { CreateDBInstanceCommand, DeleteDBInstanceCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, CreateDBParameterGroupCommand, CreateOptionGroupCommand, DeleteDBInstanceCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { FailoverResourceNotOwned } from '../../../lambda/common/errors';
 import { handler as act } from '../../../lambda/failover/failover-act.handler';
@@ -14,7 +14,7 @@ import { runDump } from '../../../lambda/backup/dump-core';
 import { InvalidInput } from '../../../lambda/common/errors';
 import { failoverNames } from '../../../lambda/failover/request';
 import type { FailoverPlan } from '../../../lambda/failover/plan';
-import { describeDbInstance } from '../../../lambda/rds/instances';
+import { describeDbInstance, findDbInstance } from '../../../lambda/rds/instances';
 import { seedSource } from '../dump/support';
 import { createScratchNetwork } from '../recovery/network';
 import { harnessEnv } from '../../support/env';
@@ -73,7 +73,9 @@ beforeAll(async () => {
     BUCKET_NAME: bucket,
     DB_SUBNET_GROUP: network.subnetGroupName,
     DB_SECURITY_GROUP_IDS: network.securityGroupId,
-    INSTANCE_CLASS: 'db.t4g.micro',
+    NEW_DATABASE_SETTINGS: JSON.stringify({
+      'restore-dump': { instanceClass: 'db.t4g.micro', multiAz: true, parameterGroupName: `fo-params-${suffix}`, optionGroupName: `fo-options-${suffix}` },
+    }),
     ENGINE_VERSION: '15.8',
     MASTER_USERNAME: 'fo_admin',
     REPLICA_KIND: 'instance',
@@ -81,6 +83,9 @@ beforeAll(async () => {
     REPLICA_SECRET_ARN: testSecretArn,
   });
   Object.assign(process.env, env);
+  await rds.send(new CreateDBParameterGroupCommand({ DBParameterGroupName: `fo-params-${suffix}`, DBParameterGroupFamily: 'postgres15', Description: 'failover test' }));
+  // moto knows option groups of postgres 10-13 only and does not check them against the instance's version.
+  await rds.send(new CreateOptionGroupCommand({ OptionGroupName: `fo-options-${suffix}`, EngineName: 'postgres', MajorEngineVersion: '13', OptionGroupDescription: 'failover test' }));
   await rds.send(
     new CreateDBInstanceCommand({
       DBInstanceIdentifier: env.REPLICA_IDENTIFIER,
@@ -195,6 +200,17 @@ describe('act handler', () => {
     expect((error as Error).message).toMatch(/is not tagged as this execution's dry-run database .*; it was left alone/);
     await expect(act({ action: 'delete-secret', ...scope('real'), resource: 'instance' })).rejects.toThrow(FailoverResourceNotOwned);
     expect(await describeDbInstance(region, names.identifier)).toMatchObject({ identifier: names.identifier });
+  });
+
+  it('creates a real failover\'s database as a production primary: Multi-AZ, minor upgrades, the configured groups', async () => {
+    const names = failoverNames(scope('real'), 'instance');
+    const real = await findDbInstance(region, names.identifier);
+    expect(real).toMatchObject({ MultiAZ: true, AutoMinorVersionUpgrade: true, DeletionProtection: true });
+    expect(real?.DBParameterGroups?.map((g) => g.DBParameterGroupName)).toEqual([`fo-params-${suffix}`]);
+    expect(real?.OptionGroupMemberships?.map((g) => g.OptionGroupName)).toEqual([`fo-options-${suffix}`]);
+    // A rehearsal's stays single-AZ (it is deleted at the end) but otherwise gets the same settings.
+    const rehearsal = await findDbInstance(region, failoverNames(scope('retry'), 'instance').identifier);
+    expect(rehearsal).toMatchObject({ MultiAZ: false, AutoMinorVersionUpgrade: true });
   });
 
   it('deletes a rehearsal\'s database and secret, and finds them gone on a retry', async () => {

@@ -4,7 +4,7 @@
  * deletion (never of a database the execution does not own) and secret deletion.
  */
 import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBSnapshotCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ScratchNotOwned } from '../../../lambda/common/errors';
 import { handler } from '../../../lambda/rds/scratch.handler';
 import type { CreateScratchOutput, WaitScratchOutput } from '../../../lambda/rds/scratch.handler';
@@ -91,6 +91,21 @@ describe('scratch handler', () => {
     await expect(handler({ action: 'delete-secret', ...s })).resolves.toMatchObject({ status: 'gone' });
     expect(await describeDbInstance(region, id)).toBeUndefined();
     expect(await secretExists(`cdk-backup-dr/scratch/${id}`)).toBe(false);
+  });
+
+  it.each([
+    ['without our tags', () => [{ Key: 'team', Value: 'payments' }]],
+    ['of another execution', (other: string) => resourceTags({ purpose: 'recovery-test', executionId: other })],
+    ['of a failover', (_other: string, own: string) => resourceTags({ purpose: 'failover', executionId: own })],
+  ])('never deletes a secret under the scratch prefix %s (ScratchNotOwned)', async (_case, tagsOf) => {
+    const s = scope('instance');
+    const name = `cdk-backup-dr/scratch/${scratchIdentifier(s.executionId, s.executionName)}`;
+    const tags = (tagsOf as (other: string, own: string) => Array<{ Key: string; Value: string }>)(`${s.executionId}-other`, s.executionId);
+    await secrets.send(new CreateSecretCommand({ Name: name, SecretString: '{"username":"app","password":"keep-me"}', Tags: tags }));
+    await expect(handler({ action: 'delete-secret', ...s })).rejects.toThrow(ScratchNotOwned);
+    await expect(handler({ action: 'delete-secret', ...s })).rejects.toThrow(/secret cdk-backup-dr\/scratch\/.* is not tagged as this execution's recovery-test scratch secret .* it was left alone/);
+    expect(await secretExists(name)).toBe(true);
+    await secrets.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
   });
 
   it('never deletes a database with the scratch name that this execution did not create for a recovery test', async () => {

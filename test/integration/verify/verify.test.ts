@@ -11,12 +11,13 @@ import {
   GetObjectCommand,
   PutObjectCommand,
   S3Client,
+  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { runDump, type DumpResult } from '../../../lambda/backup/dump-core';
 import { NotReady } from '../../../lambda/common/errors';
 import { serializeManifest, type BackupManifest } from '../../../lambda/backup/manifest';
-import { verifyBackup } from '../../../lambda/backup/verify-core';
+import { verdictOf, verifyBackup } from '../../../lambda/backup/verify-core';
 import { handler as verifyHandler, VerificationFailed } from '../../../lambda/backup/verify.handler';
 import { harnessEnv } from '../../support/env';
 import { createKmsKey, createTestBucket } from '../../support/moto';
@@ -211,6 +212,34 @@ describe('replica copy', () => {
     expect(error).toBeInstanceOf(NotReady);
     expect(error.name).toBe('NotReady');
     expect(error.message).toMatch(/^not replicated yet: .*: verified ; replica in us-west-2\/verify-replica-[0-9a-f]+: pending - no replica object/);
+  });
+
+  it('not replicated yet and S3 hides the absence behind a 403 (no s3:ListBucket): pending, so NotReady', async () => {
+    const dump = await dumpOnce();
+    // The emulator enforces no IAM: the 403 S3 gives a HEAD of a missing key without s3:ListBucket is injected.
+    const denying = new S3Client({ region: REPLICA_REGION });
+    denying.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'HeadObjectCommand') {
+          throw new S3ServiceException({ name: 'Forbidden', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'UnknownError' });
+        }
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'forbidReplicaHead' },
+    );
+    try {
+      const result = await verifyBackup({
+        s3,
+        bucket,
+        manifestKey: dump.manifestKey,
+        replica: { bucket: replicaBucket, region: REPLICA_REGION, s3: denying },
+      });
+      expect(result.replica).toMatchObject({ status: 'pending' });
+      expect(result.replica?.detail).toMatch(/^S3 answered Forbidden \(HTTP 403\) to the HEAD of .*\.dump: not replicated yet, or the verify role lacks s3:ListBucket/);
+      expect(verdictOf(result)).toBe('not-ready');
+    } finally {
+      denying.destroy();
+    }
   });
 
   it('replicated: verifies the replica by re-hashing it too', async () => {

@@ -18,11 +18,11 @@ describe('parseDatabaseUrl', () => {
     });
   });
 
-  it('takes the password from PGPASSWORD when the URL has none, and defaults port and sslmode', () => {
+  it('takes the password from PGPASSWORD when the URL has none, and defaults port, and sslmode to verify-full', () => {
     expect(parseDatabaseUrl('postgresql://backup@db/app', { PGPASSWORD: 'from-env' })).toMatchObject({
       password: 'from-env',
       port: 5432,
-      sslMode: 'prefer',
+      sslMode: 'verify-full',
     });
   });
 
@@ -31,7 +31,7 @@ describe('parseDatabaseUrl', () => {
     ['mysql://u:p@h/db', /must start with postgres:\/\//],
     ['postgres://u@h/db', /no password/],
     ['postgres://u:p@h/', /names no database/],
-    ['postgres://u:p@h/db?sslmode=verify-full', /sslmode=verify-full is not supported/],
+    ['postgres://u:p@h/db?sslmode=prefer', /sslmode=prefer is not supported; use one of verify-full, verify-ca, require, disable/],
   ])('refuses %s', (url, message) => {
     expect(() => parseDatabaseUrl(url, {})).toThrow(UsageError);
     expect(() => parseDatabaseUrl(url, {})).toThrow(message);

@@ -75,7 +75,8 @@ describe('libpqEnv', () => {
       PGUSER: 'backup',
       PGDATABASE: 'app',
       PGPASSWORD: 'p@ss:w/rd',
-      PGSSLMODE: 'prefer',
+      PGSSLMODE: 'verify-full',
+      PGSSLROOTCERT: expect.stringMatching(/cdk-backup-dr-ca-[0-9a-f]{16}\.pem$/),
       PGAPPNAME: 'app',
       PGCONNECT_TIMEOUT: '15',
     });

@@ -104,6 +104,60 @@ describe('parseBackupReportEvent', () => {
   });
 });
 
+/** What the BackupWorkflow's Map sends: each database's outcome, one of them failed. */
+const PER_DATABASE_EVENT = {
+  ...PARALLEL_EVENT,
+  results: [
+    {
+      databases: [
+        {
+          database: 'app',
+          status: 'SUCCEEDED',
+          dump: { database: 'app', manifestKey: 'postgres/src/app/2024/01/31/x.manifest.json', bytes: 1000 },
+          verification: { manifestKey: 'postgres/src/app/2024/01/31/x.manifest.json', status: 'verified' },
+        },
+        { database: 'crm', status: 'FAILED', error: { Error: 'DumpFailed', Cause: 'cannot connect: database "crm" does not exist' } },
+      ],
+    },
+    { snapshot: SNAPSHOT },
+  ],
+};
+
+describe('per-database outcomes', () => {
+  test('the report lists each database; one failed database fails the run, naming it and the one that was backed up', () => {
+    const report = buildBackupReport(parseBackupReportEvent(PER_DATABASE_EVENT), { source: 'orders-db', finishedAt: FINISHED });
+    expect(report.databases).toEqual([
+      { database: 'app', status: 'SUCCEEDED', manifestKey: 'postgres/src/app/2024/01/31/x.manifest.json', bytes: 1000, verification: 'verified' },
+      { database: 'crm', status: 'FAILED', error: { error: 'DumpFailed', cause: 'cannot connect: database "crm" does not exist' } },
+    ]);
+    expect(report.status).toBe('FAILED');
+    expect(report.error).toEqual({
+      error: 'DumpFailed',
+      cause: '1 of 2 database(s) failed (crm: DumpFailed: cannot connect: database "crm" does not exist); backed up: app',
+    });
+    expect(report.totals).toEqual({ dumps: 1, dumpBytes: 1000, snapshots: 1, databasesFailed: 1 });
+    expect(report.dumps.map((d) => d.database)).toEqual(['app']);
+    expect(report.verification).toEqual([{ manifestKey: 'postgres/src/app/2024/01/31/x.manifest.json', status: 'verified' }]);
+    expect(backupRunMetrics(report)).toContainEqual({ name: 'BackupSucceeded', unit: 'Count', value: 0 });
+  });
+
+  test('every database backed up: SUCCEEDED, no error', () => {
+    const [first] = PER_DATABASE_EVENT.results[0].databases ?? [];
+    const report = buildBackupReport(parseBackupReportEvent({ ...PER_DATABASE_EVENT, results: [{ databases: [first] }] }), { source: 'db', finishedAt: FINISHED });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.error).toBeUndefined();
+    expect(report.totals.databasesFailed).toBe(0);
+  });
+
+  test.each([
+    [{ database: 'crm', status: 'FAILED' }, 'results[0].databases[0].error must be given for a FAILED database'],
+    [{ database: 'crm', status: 'DONE' }, "results[0].databases[0].status must be one of 'SUCCEEDED', 'FAILED'"],
+    [{ database: 'app', status: 'SUCCEEDED', verification: {} }, 'results[0].databases[0].dump must be an object'],
+  ])('rejects a malformed database result %j', (item, message) => {
+    expect(invalid({ ...PARALLEL_EVENT, results: [{ databases: [item] }] })).toContain(message);
+  });
+});
+
 describe('buildBackupReport', () => {
   test('records the run with totals and duration', () => {
     const report = buildBackupReport(parseBackupReportEvent(PARALLEL_EVENT), { source: 'orders-db', finishedAt: FINISHED });
@@ -134,7 +188,7 @@ describe('buildBackupReport', () => {
     expect(report.status).toBe('FAILED');
     expect(report.error?.error).toBe('States.Timeout');
     expect(report.error?.cause).toHaveLength(MAX_CAUSE_LENGTH + '… (truncated)'.length);
-    expect(report.totals).toEqual({ dumps: 0, dumpBytes: 0, snapshots: 0 });
+    expect(report.totals).toEqual({ dumps: 0, dumpBytes: 0, snapshots: 0, databasesFailed: 0 });
   });
 });
 
@@ -180,7 +234,7 @@ describe('backupRunMetrics', () => {
   });
 
   test('a snapshot-only run publishes no BackupBytes', () => {
-    const names = backupRunMetrics(base({ totals: { dumps: 0, dumpBytes: 0, snapshots: 1 } })).map((m) => m.name);
+    const names = backupRunMetrics(base({ totals: { dumps: 0, dumpBytes: 0, snapshots: 1, databasesFailed: 0 } })).map((m) => m.name);
     expect(names).toEqual(['BackupSucceeded', 'BackupDurationSeconds', 'LastSuccessTimestamp']);
   });
 });

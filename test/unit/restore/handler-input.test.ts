@@ -54,7 +54,8 @@ describe('parseRestoreInput', () => {
     [{ ...target, port: '5432' }, 'target.port must be a finite number'],
     [{ ...target, database: 'bad name' }, 'target.database must be 1-63 characters'],
     [{ ...target, database: undefined }, 'target.database must be a non-empty string'],
-    [{ ...target, sslMode: 'verify-full' }, "target.sslMode must be one of 'disable', 'prefer', 'require'"],
+    [{ ...target, sslMode: 'prefer' }, "target.sslMode must be one of 'verify-full', 'verify-ca', 'require', 'disable'"],
+    [{ ...target, sslRootCertSecretArn: 'ca.pem' }, 'target.sslRootCertSecretArn must be a Secrets Manager secret ARN'],
   ])('refuses a bad target field (%#)', (badTarget, message) => {
     expect(invalid(() => parseRestoreInput({ manifestKey, target: badTarget }))).toContain(message);
   });

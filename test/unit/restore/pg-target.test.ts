@@ -7,20 +7,17 @@ describe('conninfo', () => {
     expect(conninfoValue("it's a \\ test")).toBe("'it\\'s a \\\\ test'");
   });
 
-  it('carries host, port, user, database and TLS mode but never the password', () => {
+  it('carries host, port, user and database but never the password, and no TLS setting (libpqEnv sets those)', () => {
     const conninfo = buildConninfo({ ...target, sslMode: 'require' });
     expect(conninfo).toContain("host='db.internal'");
     expect(conninfo).toContain("port='6543'");
     expect(conninfo).toContain("user='restorer'");
     expect(conninfo).toContain("dbname='app_restore'");
-    expect(conninfo).toContain("sslmode='require'");
+    expect(conninfo).not.toMatch(/sslmode|sslrootcert/);
     expect(conninfo).not.toContain(target.password);
     expect(conninfo).not.toMatch(/password/i);
   });
 
-  it("defaults to libpq's sslmode prefer", () => {
-    expect(buildConninfo(target)).toContain("sslmode='prefer'");
-  });
 });
 
 describe('quoteIdent', () => {

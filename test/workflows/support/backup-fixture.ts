@@ -19,6 +19,7 @@
  * expect(run.result.status).toBe('SUCCEEDED');
  * await fixture.dispose();
  */
+import { outsideTask } from '../../../local/caller';
 import { randomBytes } from 'node:crypto';
 import {
   DeleteBucketPolicyCommand,
@@ -52,7 +53,7 @@ import { handler as verifyHandler } from '../../../lambda/backup/verify.handler'
 import { logger } from '../../../lambda/common/logger';
 import { harnessEnv } from '../../support/env';
 import { createKmsKey, createTestBucket, createTopic, subscribeSnsInbox, type SnsMessage } from '../../support/moto';
-import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../../support/postgres';
+import { createTestDatabase, dropTestDatabase, harnessCaSecretArn, withPgClient, type TestDatabase } from '../../support/postgres';
 import {
   type JsonValue,
   type LambdaContext,
@@ -275,6 +276,8 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
   const env = harnessEnv();
   const region = env.awsRegion;
   logger.setLogLevel('ERROR');
+  // The test server's certificate is from the harness CA, not Amazon RDS: given the way a user gives their own CA.
+  const sslRootCertSecretArn = await harnessCaSecretArn(region);
 
   const instanceId = `bwt-${hex(4)}`;
   const databases: [TestDatabase, TestDatabase] = [await createTestDatabase('wf_orders'), await createTestDatabase('wf_billing')];
@@ -342,13 +345,13 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
     if (target.host !== rdsEndpoint.address || String(target.port) !== rdsEndpoint.port) {
       throw new Error(`the dump target is ${String(target.host)}:${String(target.port)}, not the RDS endpoint ${rdsEndpoint.address}:${rdsEndpoint.port} the template should give`);
     }
-    return dumpHandler({ ...(event as object), target: { ...target, host: env.pg.host, port: env.pg.port } }, context);
+    return dumpHandler({ ...(event as object), target: { ...target, host: env.pg.host, port: env.pg.port, sslRootCertSecretArn } }, context);
   };
   const verify = async (event: unknown): Promise<unknown> => {
     const hook = hooks.beforeVerify;
     if (hook !== undefined) {
       const { manifestKey } = event as { manifestKey: string };
-      await hook(manifestKey);
+      await outsideTask(() => hook(manifestKey));
     }
     return verifyHandler(event);
   };

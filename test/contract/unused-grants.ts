@@ -1,0 +1,84 @@
+/**
+ * Granted actions that no recorded call used, per caller (function, state machine or schedule; its logical id without
+ * CDK's hash), each with the reason it stays. The IAM contract test fails when this list and the synthesized policies
+ * disagree, so a new grant shows up here as a change a reviewer reads. "Candidate to remove" marks a grant no code
+ * path needs.
+ */
+
+/** Active tracing: the Lambda service sends the function's trace segments with its role; no handler call. */
+const TRACING = {
+  'xray:PutTraceSegments': 'active tracing: Lambda (or Step Functions) sends the trace segments with this role',
+  'xray:PutTelemetryRecords': 'active tracing: Lambda (or Step Functions) sends the telemetry with this role',
+};
+
+/** What Step Functions does with a state machine's role besides its tasks: execution logging and tracing. */
+const STATE_MACHINE = {
+  ...TRACING,
+  'xray:GetSamplingRules': 'tracing: Step Functions reads the sampling rules with this role',
+  'xray:GetSamplingTargets': 'tracing: Step Functions reads the sampling targets with this role',
+  ...Object.fromEntries(
+    [
+      'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery',
+    ].map((action) => [action, 'execution logging (level ALL): Step Functions sets up the log delivery with this role when the state machine is deployed']),
+  ),
+};
+
+/** BackupBucket.grantWriteBackups: what an SSE-KMS upload may need; reports and the tests' dumps are single PUTs. */
+const BUCKET_WRITE = {
+  'kms:Decrypt': 'BackupBucket.grantWriteBackups: completing an SSE-KMS multipart upload needs kms:Decrypt; the recorded uploads fit one PutObject',
+  'kms:Encrypt': 'BackupBucket.grantWriteBackups: S3 uses kms:GenerateDataKey for SSE-KMS, never Encrypt; candidate to remove',
+  's3:AbortMultipartUpload': 'BackupBucket.grantWriteBackups: lib-storage aborts a failed multipart upload; the recorded uploads fit one PutObject',
+  's3:ListMultipartUploadParts': 'BackupBucket.grantWriteBackups: lib-storage multipart uploads; the recorded uploads fit one PutObject',
+};
+
+const DESCRIBE_SECRET = { 'secretsmanager:DescribeSecret': 'ISecret.grantRead grants it with GetSecretValue; the handlers only read the value' };
+const LIST_BUCKET = { 's3:ListBucket': 'makes a missing object read as 404 (not 403) so a handler can say it is missing; no recorded run read a missing object' };
+const GET_VERSION = { 's3:GetObjectVersion': 'BackupBucket.grantReadBackups: reads by version id; this function reads the current version in the recorded runs' };
+
+export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  BackupDumpFunction: {
+    ...TRACING,
+    ...BUCKET_WRITE,
+    ...DESCRIBE_SECRET,
+    's3:DeleteObject': 'deletes the dump when its manifest cannot be written; no workflow test fails the manifest write (test/integration/dump does)',
+    's3:DeleteObjectVersion': 'deletes that dump version when its manifest cannot be written; no workflow test fails the manifest write',
+  },
+  BackupReportFunction: { ...TRACING, ...BUCKET_WRITE },
+  BackupSnapshotFunction: {
+    ...TRACING,
+    'rds:ListTagsForResource': 'no handler calls ListTagsForResource (DescribeAndTagOwnSnapshots in PostgresBackup); candidate to remove',
+  },
+  BackupVerifyFunction: { ...TRACING, ...LIST_BUCKET },
+  BackupWorkflowStateMachine: STATE_MACHINE,
+  FailoverActFunction: {
+    ...TRACING,
+    'rds:DescribeDBInstanceAutomatedBackups': 'the act step restores from the automated-backups ARN the preflight found; granted with the restore, not called',
+    'rds:DescribeDBSnapshots': 'the act step restores the snapshot the preflight chose; granted with the restore, not called',
+    'rds:DescribeDBSubnetGroups': 'the act step uses the subnet group the preflight checked; granted with the restore, not called',
+  },
+  FailoverDumpVerifyFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET, ...DESCRIBE_SECRET },
+  FailoverPreflightFunction: { ...TRACING, ...GET_VERSION, ...DESCRIBE_SECRET },
+  FailoverRepointFunction: {
+    ...TRACING,
+    ...DESCRIBE_SECRET,
+    'secretsmanager:UpdateSecret': 'ISecret.grantWrite grants it with PutSecretValue; the repoint writes with PutSecretValue only',
+    'secretsmanager:UpdateSecretVersionStage': 'ISecret.grantWrite grants it with PutSecretValue; the repoint writes with PutSecretValue only',
+  },
+  FailoverReportFunction: { ...TRACING, ...BUCKET_WRITE },
+  FailoverRestoreFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET, ...DESCRIBE_SECRET },
+  FailoverVerifyFunction: { ...TRACING, ...DESCRIBE_SECRET },
+  FailoverWorkflowStateMachine: STATE_MACHINE,
+  RecoveryTestPickFunction: TRACING,
+  RecoveryTestReportFunction: { ...TRACING, ...BUCKET_WRITE },
+  RecoveryTestRestoreFunction: { ...TRACING, ...LIST_BUCKET },
+  RecoveryTestScratchFunction: { ...TRACING, ...DESCRIBE_SECRET },
+  RecoveryTestVerifyFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET },
+  RecoveryTestWorkflowStateMachine: STATE_MACHINE,
+};
