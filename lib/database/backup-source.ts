@@ -9,13 +9,21 @@ import { ConfigurationError } from '../common/errors';
 /** What kind of database a {@link BackupSource} points at. */
 export type BackupSourceKind = 'instance' | 'cluster' | 'endpoint';
 
-/** Options for a database whose credentials are in Secrets Manager. */
+/** Options for a database whose credentials are in Secrets Manager: the credentials, and the CA its certificate must chain to. */
 export interface BackupSourceSecretOptions {
   /**
    * The RDS-style secret (JSON with `username`, `password`, `host`, `port`) the backup connects with.
    * The Lambda reads it at run time by ARN; the password never enters an environment variable or a log.
    */
   readonly secret: secretsmanager.ISecret;
+  /**
+   * A secret whose value (plain text, not JSON) is the PEM of the CA that signed the server's certificate (up to
+   * 64 KiB, so a whole chain fits; the functions read it at run time). It replaces the Amazon RDS CA bundle: give it
+   * for a server that is not RDS, or for an RDS instance or cluster whose certificate comes from a CA the bundled
+   * list does not include. The backup functions get read access.
+   * @default - the Amazon RDS CA bundle: right for RDS, Aurora and RDS Proxy endpoints
+   */
+  readonly caCertificate?: secretsmanager.ISecret;
 }
 
 /** A PostgreSQL server reachable at a host name, e.g. self-managed on EC2 or in another account. */
@@ -43,12 +51,6 @@ export interface BackupEndpointOptions extends BackupSourceSecretOptions {
    * @default 'verify-full'
    */
   readonly sslMode?: SslMode;
-  /**
-   * A secret whose value (plain text, not JSON) is the PEM of the CA that signed the server's certificate (up to
-   * 64 KiB, so a whole chain fits; the functions read it at run time). The backup functions get read access.
-   * @default - the Amazon RDS CA bundle: right for RDS, Aurora and RDS Proxy endpoints only
-   */
-  readonly caCertificate?: secretsmanager.ISecret;
 }
 
 /**
@@ -69,6 +71,7 @@ export class BackupSource {
       secret: options.secret,
       connections: instance.connections,
       resourceArn: instance.instanceArn,
+      caCertificate: options.caCertificate,
     });
   }
 
@@ -81,6 +84,7 @@ export class BackupSource {
       secret: options.secret,
       connections: cluster.connections,
       resourceArn: cluster.clusterArn,
+      caCertificate: options.caCertificate,
     });
   }
 

@@ -3,9 +3,9 @@
  * example app's stacks (bin/app.ts) and the test stacks the constructs tests synthesized (kept by
  * test/support/record-templates.ts). No errors; the warnings are printed for the reader.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -32,27 +32,40 @@ afterAll(() => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-function cfnLint(files: readonly string[]): CfnLintMatch[] {
-  const run = spawnSync('cfn-lint', ['--format', 'json', '--regions', 'us-east-1', 'us-west-2', '--', ...files], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (run.error !== undefined) {
-    throw new Error(`cfn-lint could not be run (${run.error.message}): install it in this machine's Python: ${INSTALL}`);
-  }
-  if (run.stdout.trim() === '') throw new Error(`cfn-lint printed no report (exit ${run.status}): ${run.stderr}`);
-  return JSON.parse(run.stdout) as CfnLintMatch[];
+/** Runs cfn-lint over `files`, in as many processes as there are CPUs. */
+async function cfnLint(files: readonly string[]): Promise<CfnLintMatch[]> {
+  const processes = Math.max(1, Math.min(availableParallelism(), files.length));
+  const chunks = Array.from({ length: processes }, (_, i) => files.filter((_file, index) => index % processes === i));
+  return (await Promise.all(chunks.map(lintChunk))).flat();
+}
+
+function lintChunk(files: readonly string[]): Promise<CfnLintMatch[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cfn-lint', ['--format', 'json', '--regions', 'us-east-1', 'us-west-2', '--', ...files]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', (error) => reject(new Error(`cfn-lint could not be run (${error.message}): install it in this machine's Python: ${INSTALL}`)));
+    child.on('close', (code) => {
+      if (stdout.trim() === '') reject(new Error(`cfn-lint printed no report (exit ${code}): ${stderr}`));
+      else resolve(JSON.parse(stdout) as CfnLintMatch[]);
+    });
+  });
 }
 
 function summary(matches: readonly CfnLintMatch[]): string[] {
   return matches.map((m) => `${m.Level} ${m.Rule.Id} ${m.Filename.replace(/^.*\//, '')} ${(m.Location.Path ?? []).join('/')}: ${m.Message}`);
 }
 
-function lintAndReport(files: readonly string[]): void {
-  const matches = cfnLint(files);
+async function lintAndReport(files: readonly string[]): Promise<void> {
+  const matches = await cfnLint(files);
   const warnings = matches.filter((m) => m.Level !== 'Error');
   if (warnings.length > 0) process.stdout.write(`cfn-lint warnings (${warnings.length}):\n${[...new Set(summary(warnings))].join('\n')}\n`);
   expect(summary(matches.filter((m) => m.Level === 'Error'))).toEqual([]);
 }
 
-test('the example app (bin/app.ts): every stack passes cfn-lint without errors', () => {
+test('the example app (bin/app.ts): every stack passes cfn-lint without errors', async () => {
   const app = new App();
   const { primary, dr } = buildExampleApp(app);
   const files = [primary, dr].map((stack) => {
@@ -60,13 +73,13 @@ test('the example app (bin/app.ts): every stack passes cfn-lint without errors',
     writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
     return file;
   });
-  lintAndReport(files);
-});
+  await lintAndReport(files);
+}, 600_000);
 
-test('the test stacks of the constructs tests pass cfn-lint without errors', () => {
+test('the test stacks of the constructs tests pass cfn-lint without errors', async () => {
   const files = existsSync(TEMPLATES_DIR) ? readdirSync(TEMPLATES_DIR).map((name) => join(TEMPLATES_DIR, name)) : [];
   if (files.length === 0) {
     throw new Error(`no construct templates in ${TEMPLATES_DIR}: the constructs tests keep them; run npx jest --selectProjects constructs first, or npm test`);
   }
-  lintAndReport(files);
+  await lintAndReport(files);
 }, 600_000);

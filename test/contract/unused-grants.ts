@@ -47,6 +47,7 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
     ...TRACING,
     ...BUCKET_WRITE,
     ...DESCRIBE_SECRET,
+    's3:ListBucketMultipartUploads': 'finds the multipart uploads a failed dump left open, to abort them; the workflow tests fail dumps before the upload starts (test/integration/dump fails them during it)',
     's3:DeleteObject': 'deletes the dump when its manifest cannot be written; no workflow test fails the manifest write (test/integration/dump does)',
     's3:DeleteObjectVersion': 'deletes that dump version when its manifest cannot be written; no workflow test fails the manifest write',
   },
@@ -78,7 +79,7 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
   RecoveryTestPickFunction: TRACING,
   RecoveryTestReportFunction: { ...TRACING, ...BUCKET_WRITE },
   RecoveryTestRestoreFunction: { ...TRACING, ...LIST_BUCKET },
-  RecoveryTestScratchFunction: { ...TRACING, ...DESCRIBE_SECRET },
+  RecoveryTestScratchFunction: TRACING,
   RecoveryTestVerifyFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET },
   RecoveryTestWorkflowStateMachine: STATE_MACHINE,
 };

@@ -54,7 +54,14 @@ describe('scratch handler', () => {
     const stored = JSON.parse(secret.SecretString ?? '{}') as Record<string, unknown>;
     expect(stored).toEqual({ username: 'cdkbdr_admin', password: expect.stringMatching(/^[A-Za-z0-9]{32}$/), engine: 'postgres', port: 5432, dbname: 'postgres' });
     const secretTags = (await secrets.send(new DescribeSecretCommand({ SecretId: created.secretArn }))).Tags;
-    expect(secretTags).toEqual(expect.arrayContaining([{ Key: 'cdk-backup-dr:purpose', Value: 'recovery-test' }, { Key: 'cdk-backup-dr:execution', Value: s.executionId }]));
+    // The creator and purpose tags are what RecoveryTest's IAM requires on the secret for delete-secret to be allowed.
+    expect(secretTags).toEqual(
+      expect.arrayContaining([
+        { Key: 'cdk-backup-dr:creator', Value: 'cdk-backup-dr' },
+        { Key: 'cdk-backup-dr:purpose', Value: 'recovery-test' },
+        { Key: 'cdk-backup-dr:execution', Value: s.executionId },
+      ]),
+    );
 
     const [instance] = (await rdsClient(region).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances ?? [];
     expect(instance).toMatchObject({

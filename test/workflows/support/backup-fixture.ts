@@ -11,7 +11,8 @@
  *   checks the target is exactly that endpoint and sends the dump to the harness' PostgreSQL instead;
  * - pg_dump: the template's PG_DUMP_PATH is the PgToolsLayer's /opt/bin/pg_dump (the layer is a dummy ARN here),
  *   so the host's pg_dump 15 runs instead.
- * The bucket, its KMS key, the topic, the instance and its secret are bound to resources created in moto.
+ * The bucket, its KMS key, the topic, the instance and its secret, and the secret of the server's CA (the source's
+ * `caCertificate`, bound to the harness CA's secret) are bound to resources created in moto.
  *
  * @example
  * const fixture = await createBackupWorkflowFixture();
@@ -44,6 +45,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { BackupSource, PostgresBackup } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { handler as dumpHandler } from '../../../lambda/backup/dump.handler';
@@ -218,6 +220,7 @@ interface Synthesized {
     readonly instance: string;
     readonly secret: string;
     readonly secretAttachment: string;
+    readonly caCertificate: string;
     readonly bucket: string;
     readonly bucketKey: string;
     readonly topic: string;
@@ -239,8 +242,10 @@ function synthesize(props: { instanceId: string; databases: readonly string[]; d
   });
   const secret = instance.secret;
   if (secret === undefined) throw new Error('the RDS instance has no generated secret');
+  // The test server's certificate is from the harness CA, not Amazon RDS: given as a user gives their own CA.
+  const caCertificate = new secretsmanager.Secret(stack, 'ServerCa', { description: 'PEM of the CA of the PostgreSQL server' });
   const backup = new PostgresBackup(stack, 'Backup', {
-    source: BackupSource.fromInstance(instance, { secret }),
+    source: BackupSource.fromInstance(instance, { secret, caCertificate }),
     databases: [...props.databases],
     vpc,
     bucket,
@@ -262,6 +267,7 @@ function synthesize(props: { instanceId: string; databases: readonly string[]; d
       instance: logicalIdOf(instance),
       secret: logicalIdOf(generatedSecret),
       secretAttachment: logicalIdOf(secret),
+      caCertificate: logicalIdOf(caCertificate),
       bucket: logicalIdOf(bucket.bucket),
       bucketKey: logicalIdOf(bucket.encryptionKey),
       topic: logicalIdOf(backup.notificationTopic),
@@ -276,8 +282,7 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
   const env = harnessEnv();
   const region = env.awsRegion;
   logger.setLogLevel('ERROR');
-  // The test server's certificate is from the harness CA, not Amazon RDS: given the way a user gives their own CA.
-  const sslRootCertSecretArn = await harnessCaSecretArn(region);
+  const caSecretArn = await harnessCaSecretArn(region);
 
   const instanceId = `bwt-${hex(4)}`;
   const databases: [TestDatabase, TestDatabase] = [await createTestDatabase('wf_orders'), await createTestDatabase('wf_billing')];
@@ -345,7 +350,7 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
     if (target.host !== rdsEndpoint.address || String(target.port) !== rdsEndpoint.port) {
       throw new Error(`the dump target is ${String(target.host)}:${String(target.port)}, not the RDS endpoint ${rdsEndpoint.address}:${rdsEndpoint.port} the template should give`);
     }
-    return dumpHandler({ ...(event as object), target: { ...target, host: env.pg.host, port: env.pg.port, sslRootCertSecretArn } }, context);
+    return dumpHandler({ ...(event as object), target: { ...target, host: env.pg.host, port: env.pg.port } }, context);
   };
   const verify = async (event: unknown): Promise<unknown> => {
     const hook = hooks.beforeVerify;
@@ -372,6 +377,7 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
       [ids.topic]: topicArn,
       [ids.secret]: secretArn,
       [ids.secretAttachment]: secretArn,
+      [ids.caCertificate]: caSecretArn,
       [ids.instance]: { ref: instanceId, attributes: { 'Endpoint.Address': rdsEndpoint.address, 'Endpoint.Port': rdsEndpoint.port } },
     },
     // The template's /opt/bin/pg_dump is the layer's; the host's pg_dump 15 stands in (listed by emulatedOf).
@@ -486,12 +492,11 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
     },
 
     emulatedOf(run) {
-      // The dump wrapper maps every Dump call whose target is the template's RDS endpoint (and refuses any other).
+      // The dump wrapper maps every call of the dump function whose target is the template's RDS endpoint (and refuses
+      // any other). The task passes the payload alone (payloadResponseOnly), so the call's input is the handler's event.
       const mapped = run.result.calls.some((call) => {
-        if (call.state !== 'Dump' || typeof call.input !== 'object' || call.input === null || Array.isArray(call.input)) return false;
-        const payload = call.input.Payload;
-        if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return false;
-        const target = payload.target;
+        if (call.target !== `lambda:${ids.dump}` || typeof call.input !== 'object' || call.input === null || Array.isArray(call.input)) return false;
+        const target = call.input.target;
         return typeof target === 'object' && target !== null && !Array.isArray(target) && target.host === rdsEndpoint.address && String(target.port) === rdsEndpoint.port;
       });
       return [...run.result.emulated, ...(mapped ? [targetNote, pgDumpNote] : [])];
