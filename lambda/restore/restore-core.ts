@@ -371,12 +371,13 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       const shortfall = diskShortfall(manifest.bytes, stats.bavail * stats.bsize, workDir);
       if (shortfall) throw new RestoreFailed(shortfall);
       const file = path.join(workDir, `cdk-backup-dr-restore-${randomBytes(8).toString('hex')}.dump`);
+      let writer: fs.WriteStream | undefined;
       try {
         const body = await openObject(s3, object, expected, signal);
         // A database that cannot be reached stops the download: its error is then the one reported.
         connectionChecked?.catch(() => body.destroy());
         // Checked before the database is touched: a bad object never creates or changes anything.
-        const writer = fs.createWriteStream(file, { mode: 0o600, highWaterMark: DOWNLOAD_WRITE_BUFFER_BYTES });
+        writer = fs.createWriteStream(file, { mode: 0o600, highWaterMark: DOWNLOAD_WRITE_BUFFER_BYTES });
         await pipeline(body, tap, writer, { signal }).catch(async (error: unknown) => {
           await connectionChecked;
           throw asAbort(error, signal) ?? readError(error, where);
@@ -384,6 +385,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         createdDatabase = await (connectionChecked ?? prepareDatabase(options));
         await runChild(pgRestorePath, pgRestoreArgs(target, jobs, file), env, signal, secrets);
       } finally {
+        if (writer) await closeFile(writer);
         await fs.promises.rm(file, { force: true });
       }
     }
@@ -427,6 +429,17 @@ function readError(error: unknown, where: string): Error {
   const name = error instanceof Error ? error.name : '';
   const reason = error instanceof Error ? error.message : String(error);
   return new RestoreFailed(`reading ${where} failed: ${name && name !== 'Error' ? `${name}: ` : ''}${reason}`);
+}
+
+/**
+ * Closes a file stream and waits until its descriptor is closed. A failed pipeline rejects without waiting for that:
+ * the file's open can still be in flight, and would create the file again after it had been removed.
+ */
+async function closeFile(writer: fs.WriteStream): Promise<void> {
+  if (writer.closed) return;
+  const closed = new Promise<void>((resolve) => writer.once('close', () => resolve()));
+  writer.destroy();
+  await closed;
 }
 
 function childEnv(target: PgTarget): NodeJS.ProcessEnv {

@@ -231,6 +231,21 @@ describe('PostgresBackup with an RDS instance', () => {
   });
 });
 
+describe('PostgresBackup of an RDS instance with its own CA (caCertificate)', () => {
+  it('gives the dump the CA secret in its target and lets the dump role read that secret', () => {
+    const f = fixture();
+    const caCertificate = new secretsmanager.Secret(f.stack, 'ServerCa');
+    const b = backup(f, { source: BackupSource.fromInstance(f.instance, { secret: f.instance.secret!, caCertificate }) });
+    const template = Template.fromStack(f.stack);
+    const caId = f.stack.getLogicalId(caCertificate.node.defaultChild as secretsmanager.CfnSecret);
+    const dump = allStates(definitionOf(template)).Dump as { Parameters: { target: Json } };
+    expect(dump.Parameters.target).toMatchObject({ sslRootCertSecretArn: `<${caId}>` });
+    expect(statementsOf(template, b.dumpFunction)).toContainEqual(
+      expect.objectContaining({ Effect: 'Allow', Action: expect.arrayContaining(['secretsmanager:GetSecretValue']), Resource: { Ref: caId } }),
+    );
+  });
+});
+
 describe('PostgresBackup with an endpoint', () => {
   it('dumps only (no snapshot branch) and opens the given security group', () => {
     const f = fixture();

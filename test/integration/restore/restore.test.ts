@@ -477,6 +477,31 @@ describe('restore faults', () => {
     }
   });
 
+  it('with parallel jobs, leaves no file when the database fails while the download file is still being created', async () => {
+    // A slow disk: the download file's open runs only after the connection error has stopped the download. The
+    // pipeline reports that error without waiting for the open, so removing the file then removes nothing and the
+    // late open creates it.
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'restore-slowopen-'));
+    const realFs = jest.requireActual<typeof fs>('fs');
+    const open = realFs.open;
+    const slowOpen = (...args: unknown[]): void => {
+      const later = String(args[0]).startsWith(workDir) ? 300 : 0;
+      setTimeout(() => Reflect.apply(open, realFs, args), later);
+    };
+    const spy = jest.spyOn(realFs, 'open').mockImplementation(slowOpen as unknown as typeof fs.open);
+    try {
+      const database = freshName('slowopen');
+      const error = await runRestore({ bucket, manifestKey, target: target(database), jobs: 2, workDir, s3 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RestoreFailed);
+      expect((error as Error).message).toContain(`database "${database}" does not exist`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(fs.readdirSync(workDir)).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
   it('needs a host from the input or the secret', async () => {
     const { pg } = harnessEnv();
     const { ARN } = await secretsManager.send(
