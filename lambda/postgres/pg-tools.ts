@@ -151,13 +151,20 @@ export async function readPgDumpVersion(pgDumpPath: string): Promise<PgVersion> 
   return version;
 }
 
+/**
+ * How much of a tool's stderr an error keeps: its end, where pg_dump and pg_restore say what went wrong. Bounded so
+ * that the failures of many databases, each kept in a Step Functions Map's output, stay below the 256 KiB payload
+ * limit (past it a run ends with States.DataLimitExceeded, which no Catch handles, so no report would be written).
+ */
+export const STDERR_TAIL_BYTES = 4 * 1024;
+
 /** Keeps the last `limit` bytes written to it (stderr of a long-running child). */
 export class OutputTail {
   private chunks: Buffer[] = [];
   private length = 0;
   private dropped = false;
 
-  constructor(private readonly limit = 16 * 1024) {}
+  constructor(private readonly limit = STDERR_TAIL_BYTES) {}
 
   push(chunk: Buffer): void {
     this.chunks.push(chunk);

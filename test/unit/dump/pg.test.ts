@@ -14,6 +14,7 @@ import {
   largeWritesEnv,
   libpqEnv,
   OutputTail,
+  STDERR_TAIL_BYTES,
   pgDumpArgs,
   PG_DUMP_WRITE_BYTES,
   resolvePgDumpPath,
@@ -131,6 +132,18 @@ describe('OutputTail', () => {
     const short = new OutputTail(10);
     short.push(Buffer.from('abc'));
     expect(short.toString()).toBe('abc');
+  });
+
+  it('by default keeps the last 4 KiB of a long stderr, so the causes of 25 failed databases fit the 256 KiB state payload', () => {
+    const tail = new OutputTail();
+    for (let i = 0; i < 100; i++) tail.push(Buffer.from(`pg_dump: warning ${i}: ${'x'.repeat(1000)}\n`));
+    tail.push(Buffer.from('pg_dump: error: query failed: permission denied for table orders\n'));
+    const text = tail.toString();
+    expect(Buffer.byteLength(text) - Buffer.byteLength('…')).toBe(STDERR_TAIL_BYTES);
+    expect(text.endsWith('permission denied for table orders\n')).toBe(true);
+    const message = describePgToolExit('pg_dump', 1, null, text, []);
+    // A Lambda error's Cause holds the message twice: errorMessage, and the first line of the trace.
+    expect(25 * 2 * Buffer.byteLength(message)).toBeLessThan(256 * 1024);
   });
 });
 
