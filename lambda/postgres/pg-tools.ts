@@ -28,7 +28,6 @@ const LAYER_PATHS: Record<PgTool, string> = { pg_dump: LAYER_PG_DUMP_PATH, pg_re
 /** The environment variable that names a tool's binary. */
 const PATH_VARIABLES: Record<PgTool, string> = { pg_dump: 'PG_DUMP_PATH', pg_restore: 'PG_RESTORE_PATH' };
 
-export { PG_DUMP_WRITE_BYTES } from './stdbuf';
 
 /** Where the dump looks for libstdbuf: the PgToolsLayer's copy first, then the system's. */
 export const STDBUF_LIBRARY_CANDIDATES: readonly string[] = [`/opt/lib/${STDBUF_LIBRARY_NAME}`, ...SYSTEM_STDBUF_PATHS];

@@ -8,7 +8,6 @@ import { Client, type ClientConfig } from 'pg';
 import { RestoreFailed } from '../common/errors';
 import { pgSslOptions, tlsFailureHint, type TlsTarget } from './tls';
 
-export { SSL_MODES, type SslMode } from './tls';
 
 /** `application_name` of the restore's and the verifies' sessions, in `pg` and in pg_restore (pg_stat_activity). */
 export const RESTORE_APPLICATION_NAME = 'cdk-backup-dr-restore';

