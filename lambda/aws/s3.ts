@@ -140,7 +140,10 @@ export async function deleteObjectVersion(
   await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
 }
 
-/** Writes a small text object (a manifest, a report); returns its version id (`null` when not versioned). */
+/**
+ * Writes a small text object (a manifest, a report); returns its version id (`null` when not versioned).
+ * `abortSignal` cuts off a request that hangs.
+ */
 export async function putTextObject(
   s3: S3Client,
   bucket: string,
@@ -148,9 +151,11 @@ export async function putTextObject(
   body: string,
   contentType: string,
   kmsKeyId: string | undefined,
+  abortSignal?: AbortSignal,
 ): Promise<string | null> {
   const out = await s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...encryptionParams(kmsKeyId) }),
+    { abortSignal },
   );
   return versionIdOf(out);
 }
@@ -181,15 +186,16 @@ async function unlessNotFound<T>(request: () => Promise<T>): Promise<T | undefin
   }
 }
 
-/** HEAD of an object (version), or `undefined` when it does not exist. */
+/** HEAD of an object (version), or `undefined` when it does not exist. `abortSignal` cuts off a request that hangs. */
 export async function headObjectOrUndefined(
   s3: S3Client,
   bucket: string,
   key: string,
   versionId?: string | null,
+  abortSignal?: AbortSignal,
 ): Promise<HeadObjectCommandOutput | undefined> {
   return unlessNotFound(() =>
-    s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) })),
+    s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }), { abortSignal }),
   );
 }
 

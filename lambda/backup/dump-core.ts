@@ -311,7 +311,17 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       // The snapshot is no longer needed once pg_dump is done and the counts are in: losing the connection now
       // costs nothing.
       latch.seal();
-      await client.query('COMMIT').catch((error: unknown) => log.warn('ending the snapshot transaction failed', { error: scrub(message(error)) }));
+      // Bounded: a connection that hangs now must not hold the run past the Lambda timeout with the dump in S3 and
+      // no manifest. The read-only transaction ends with the connection anyway.
+      const committed = await withinMs(
+        client.query('COMMIT').then(() => 'done' as const),
+        SESSION_END_TIMEOUT_MS,
+      ).catch((error: unknown) => {
+        log.warn('ending the snapshot transaction failed', { error: scrub(message(error)) });
+        return 'failed' as const;
+      });
+      if (committed === 'timed-out') log.warn('ending the snapshot transaction did not answer in time; going on', { timeoutMs: SESSION_END_TIMEOUT_MS });
+      if (options.signal?.aborted) throw failed('aborted', `dump aborted before its manifest was written: ${abortReason(options.signal)}`);
 
       const manifest: BackupManifest = {
         schemaVersion: MANIFEST_SCHEMA_VERSION,
@@ -339,8 +349,10 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
           serializeManifest(manifest),
           'application/json',
           options.kmsKeyId,
+          options.signal,
         );
       } catch (error) {
+        if (options.signal?.aborted) throw failed('aborted', `dump aborted while its manifest was being written: ${abortReason(options.signal)}`);
         throw failed('manifest', s3FailureText(s3Steps(streamed.versionId !== null).manifest, `s3://${bucket}/${manifestKey}`, error));
       }
       log.info('dump finished', { database: target.database, manifestKey, bytes: manifest.bytes, sha256: manifest.sha256 });
@@ -350,7 +362,27 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       throw await cleanUp(streamed.s3Side, options, dumpKey, { versionId: streamed.versionId }, cause, failed);
     }
   } finally {
-    await client.end().catch((error: unknown) => log.warn('closing the database connection failed', { error: scrub(message(error)) }));
+    const ended = await withinMs(client.end(), SESSION_END_TIMEOUT_MS).catch((error: unknown) => {
+      log.warn('closing the database connection failed', { error: scrub(message(error)) });
+    });
+    // A connection that does not close in time is cut, so the invocation can return.
+    if (ended === 'timed-out') (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  }
+}
+
+/** How long ending the snapshot session (COMMIT, closing the connection) may take before the dump goes on without it. */
+export const SESSION_END_TIMEOUT_MS = 10_000;
+
+/** `promise`'s value, or `'timed-out'` when it does not settle within `ms`. */
+async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | 'timed-out'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timed-out'>((resolve) => {
+    timer = setTimeout(() => resolve('timed-out'), ms);
+  });
+  try {
+    return await Promise.race([promise, timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -457,8 +489,9 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
     const { bytes, sha256 } = tap.digest();
     let head;
     try {
-      head = await io.headObjectOrUndefined(s3, bucket, dumpKey, completed.versionId);
+      head = await io.headObjectOrUndefined(s3, bucket, dumpKey, completed.versionId, options.signal);
     } catch (error) {
+      if (latch.current) throw await cleanUp(s3Side, options, dumpKey, completed, latch.current, failed);
       throw await cleanUp(s3Side, options, dumpKey, completed, latch.fail(failed('upload', s3FailureText(steps.check, url, error))), failed);
     }
     if (head?.ContentLength !== bytes) {

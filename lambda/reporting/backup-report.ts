@@ -79,6 +79,8 @@ export interface BackupReportEvent {
   readonly verification?: JsonObject[];
   readonly snapshot?: SnapshotRunResult;
   readonly drCopy?: SnapshotRunResult;
+  /** What the snapshot branch caught (`{ Error, Cause }`) when its snapshot or DR copy failed. */
+  readonly snapshotError?: StepError;
   /** Output of the backup `Parallel` state. */
   readonly results?: JsonObject[];
   /** Set on failed runs: what the `Catch` caught. */
@@ -98,6 +100,7 @@ export interface BackupRunSummary {
   readonly verification: JsonObject[];
   readonly snapshot?: SnapshotRunResult;
   readonly drCopy?: SnapshotRunResult;
+  readonly snapshotError?: StepError;
   readonly error?: StepError;
 }
 
@@ -133,6 +136,8 @@ export interface BackupReport {
   readonly verification: JsonObject[];
   readonly snapshot?: SnapshotRunResult;
   readonly drCopy?: SnapshotRunResult;
+  /** Why the snapshot or its DR copy failed (the dumps ran on). */
+  readonly snapshotError?: { readonly error: string; readonly cause?: string };
   readonly error?: { readonly error: string; readonly cause?: string };
 }
 
@@ -205,6 +210,7 @@ export function parseBackupReportEvent(event: unknown): BackupRunSummary {
   const verification: JsonObject[] = [];
   let snapshot: SnapshotRunResult | undefined;
   let drCopy: SnapshotRunResult | undefined;
+  let snapshotError: StepError | undefined;
   parts.forEach((part, i) => {
     const where = part === input ? '' : `results[${i}].`;
     optionalArrayOfObjects(part.databases, `${where}databases`)?.forEach((item, j) => {
@@ -218,6 +224,7 @@ export function parseBackupReportEvent(event: unknown): BackupRunSummary {
     verification.push(...(optionalArrayOfObjects(part.verification, `${where}verification`) ?? []));
     snapshot = parseSnapshot(part.snapshot, `${where}snapshot`) ?? snapshot;
     drCopy = parseSnapshot(part.drCopy, `${where}drCopy`) ?? drCopy;
+    snapshotError = parseStepError(part.snapshotError, `${where}snapshotError`) ?? snapshotError;
   });
 
   const error = parseStepError(input.error, 'error');
@@ -234,6 +241,7 @@ export function parseBackupReportEvent(event: unknown): BackupRunSummary {
     verification,
     ...(snapshot ? { snapshot } : {}),
     ...(drCopy ? { drCopy } : {}),
+    ...(snapshotError ? { snapshotError } : {}),
     ...(error ? { error } : {}),
   };
 }
@@ -261,12 +269,28 @@ export function databasesFailure(databases: readonly DatabaseOutcome[]): StepErr
 }
 
 /**
+ * The error of a run whose branches completed with a failure in either: the failed databases (see
+ * {@link databasesFailure}) and the failed snapshot. The error name is the first failed database's, else the
+ * snapshot's.
+ */
+export function branchesFailure(summary: Pick<BackupRunSummary, 'databases' | 'snapshotError'>): StepError | undefined {
+  const databases = databasesFailure(summary.databases);
+  const snapshot = summary.snapshotError;
+  if (!snapshot) return databases;
+  const snapshotCause = `snapshot failed: ${snapshot.Error}${snapshot.Cause ? `: ${snapshot.Cause}` : ''}`;
+  if (!databases) {
+    return { Error: snapshot.Error, Cause: summary.databases.length > 0 ? `${snapshotCause}; every database was backed up` : snapshotCause };
+  }
+  return { Error: databases.Error, Cause: `${databases.Cause}; ${snapshotCause}` };
+}
+
+/**
  * Builds the report document. Pure: `source` and `finishedAt` are passed in. The run FAILED when the workflow says so,
- * or when any database failed (then `error` says which).
+ * or when any database or the snapshot failed (then `error` says which).
  */
 export function buildBackupReport(summary: BackupRunSummary, context: ReportContext): BackupReport {
   const { executionId, executionName, startedAt, finishedAt, durationSeconds } = executionFields(summary, context.finishedAt);
-  const caught = summary.error ?? databasesFailure(summary.databases);
+  const caught = summary.error ?? branchesFailure(summary);
   const error = caught ? reportedError(caught) : undefined;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -290,6 +314,7 @@ export function buildBackupReport(summary: BackupRunSummary, context: ReportCont
     verification: summary.verification,
     ...(summary.snapshot ? { snapshot: summary.snapshot } : {}),
     ...(summary.drCopy ? { drCopy: summary.drCopy } : {}),
+    ...(summary.snapshotError ? { snapshotError: reportedError(summary.snapshotError) } : {}),
     ...(error ? { error } : {}),
   };
 }

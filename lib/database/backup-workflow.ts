@@ -170,7 +170,7 @@ export class BackupWorkflow extends Construct {
     const reportSuccess = this.reportTask('Report success', props.reportFunction, 'SUCCEEDED');
     reportSuccess.addCatch(notify, { resultPath: '$.error' });
     const databasesFailed = new sfn.Pass(this, 'Databases failed', {
-      comment: "The report's failure (which databases failed, and why) is the run's error.",
+      comment: "The report's failure (which databases or the snapshot failed, and why) is the run's error.",
       inputPath: '$.report.failure',
       resultPath: '$.error',
     });
@@ -275,6 +275,7 @@ export class BackupWorkflow extends Construct {
     // RDS refuses a snapshot while the source is busy; the handler says NotReady and the create is tried again.
     retryWhileNotReady(create, SOURCE_BUSY_INTERVAL, pollAttempts(SOURCE_BUSY_WAIT, SOURCE_BUSY_INTERVAL));
     const wait = waitFor('Wait for snapshot', taskInput<WaitSnapshotInput>({ action: 'wait', kind: step.kind, 'snapshotId.$': '$.snapshot.snapshotId' }));
+    const tasksOfBranch: tasks.LambdaInvoke[] = [create, wait];
     let chain = create.next(wait);
     if (step.copyToDrRegion) {
       const copy = snapshotTask(
@@ -287,7 +288,12 @@ export class BackupWorkflow extends Construct {
         taskInput<WaitSnapshotInput>({ action: 'wait', kind: step.kind, 'snapshotId.$': '$.drCopy.snapshotId', 'region.$': '$.drCopy.region' }),
       );
       chain = chain.next(copy).next(waitCopy);
+      tasksOfBranch.push(copy, waitCopy);
     }
+    // A failed snapshot must not cancel the dumps still running in the other branch (a Parallel stops every branch
+    // when one fails): it becomes this branch's result, and the report fails the run after both branches finished.
+    const snapshotFailed = new sfn.Pass(this, 'Snapshot failed', { parameters: { 'snapshotError.$': '$.error' } });
+    for (const task of tasksOfBranch) task.addCatch(snapshotFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     return chain.next(
       new sfn.Pass(this, 'Snapshot result', {
         parameters: step.copyToDrRegion

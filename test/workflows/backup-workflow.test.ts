@@ -19,6 +19,9 @@ const SUCCEEDED_END = ['Report success', 'Report outcome', 'Backup succeeded'];
 /** The end of a run whose branches completed but a database failed: the report says FAILED. */
 const DATABASE_FAILED_END = ['Report success', 'Report outcome', 'Databases failed', 'Notify failure', 'Backup failed'];
 const SNAPSHOT_BRANCH = ['Create snapshot', 'Wait for snapshot', 'Copy snapshot to DR region', 'Wait for DR copy', 'Snapshot result'];
+/** Where the snapshot branch ends when any of its steps failed. */
+const SNAPSHOT_FAILED = 'Snapshot failed';
+const SNAPSHOT_STATES = [...SNAPSHOT_BRANCH, SNAPSHOT_FAILED];
 const FAILED_SUBJECT = 'cdk-backup-dr: backup FAILED';
 
 let fixture: BackupWorkflowFixture;
@@ -65,13 +68,13 @@ function expectVisited(
   } else {
     expect([...dump].sort()).toEqual([...expected.dump].sort());
   }
-  const snapshot = middle.filter((state) => SNAPSHOT_BRANCH.includes(state));
+  const snapshot = middle.filter((state) => SNAPSHOT_STATES.includes(state));
   if (expected.snapshot === 'partial') {
     expect(snapshot).toEqual(SNAPSHOT_BRANCH.slice(0, snapshot.length));
   } else {
     expect(snapshot).toEqual(expected.snapshot);
   }
-  expect(middle.filter((state) => !DUMP_STATES.includes(state) && !SNAPSHOT_BRANCH.includes(state))).toEqual([]);
+  expect(middle.filter((state) => !DUMP_STATES.includes(state) && !SNAPSHOT_STATES.includes(state))).toEqual([]);
 }
 
 /** The run's new dump objects and manifests by database: `{ db: { dump: key@version, manifest: key@version } }`. */
@@ -348,6 +351,41 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expect(run.newVersions).toHaveLength(2);
   });
 
+  it('manifest write denied after a multipart dump: each completed dump object is deleted again; FAILED naming the manifest step, nothing left', async () => {
+    // ~12 MB of random text compresses to more than one 5 MiB part: the first database's dump is a multipart upload.
+    await fixture.growFirstDatabase(12);
+    await fixture.denyWrites('*.manifest.json');
+    const run = await fixture.run({ tiers: ['daily'] }, 'manifest-denied');
+
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: ['Databases', 'Back up each database', 'Dump', 'Database failed', 'Dump', 'Database failed', 'Dump result'],
+      snapshot: SNAPSHOT_BRANCH,
+      end: DATABASE_FAILED_END,
+    });
+    const message = expectFailed(run, 'DumpFailed', /writing the manifest s3:\/\/\S+\.manifest\.json failed: .*the dump object was deleted, no manifest was written/);
+    expectFailedReport(run, message, ['daily']);
+    expect(run.newVersions).toEqual([]);
+    expectNothingLeftBy(run, fixture.databases[0].name);
+    expectNothingLeftBy(run, fixture.databases[1].name);
+  });
+
+  it('dump write denied: the upload fails, nothing is left (no object, no open multipart upload); FAILED naming the upload', async () => {
+    await fixture.denyWrites('postgres/*.dump');
+    const run = await fixture.run({ tiers: ['daily'] }, 'dump-denied');
+
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: ['Databases', 'Back up each database', 'Dump', 'Database failed', 'Dump', 'Database failed', 'Dump result'],
+      snapshot: SNAPSHOT_BRANCH,
+      end: DATABASE_FAILED_END,
+    });
+    const message = expectFailed(run, 'DumpFailed', /uploading s3:\/\/\S+\.dump failed: AccessDenied \(HTTP 403\)/);
+    expectFailedReport(run, message, ['daily']);
+    expect(run.newVersions).toEqual([]);
+    expect(run.openUploads).toEqual([]);
+  });
+
   it('verify fails (the second dump\'s version is deleted and other bytes written in its place): FAILED, notified with VerificationFailed naming it, FAILED report', async () => {
     const [orders, billing] = fixture.databases;
     const tampered: Record<string, string> = {};
@@ -384,20 +422,23 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expect(run.openUploads).toEqual([]);
   });
 
-  it('snapshot fails (the RDS instance is gone from moto): FAILED, notified with the RDS error, FAILED report', async () => {
+  it('snapshot fails (the RDS instance is gone from moto): the dumps still complete and are verified; FAILED, notified with the RDS error, FAILED report naming the snapshot', async () => {
     await fixture.removeInstance();
     const run = await fixture.run({ tiers: ['daily'] }, 'no-instance');
 
-    const visitedSnapshot = run.result.visited.filter((state) => SNAPSHOT_BRANCH.includes(state));
-    expect(visitedSnapshot).toEqual(['Create snapshot']);
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
-      dump: 'partial',
-      snapshot: ['Create snapshot'],
-      end: ['Report failure', 'Notify failure', 'Backup failed'],
+      // The snapshot branch catches its failure, so the Parallel does not cancel the databases' Map.
+      dump: DUMP_BRANCH,
+      snapshot: ['Create snapshot', SNAPSHOT_FAILED],
+      end: DATABASE_FAILED_END,
     });
-    const message = expectFailed(run, /^DBInstanceNotFound/, new RegExp(fixture.instanceId));
-    expectFailedReport(run, message, ['daily']);
+    const message = expectFailed(run, /^DBInstanceNotFound/, new RegExp(`^snapshot failed: DBInstanceNotFound.*${fixture.instanceId}.*; every database was backed up$`));
+    const report = expectFailedReport(run, message, ['daily']);
+    expect(report.snapshotError).toEqual({ error: expect.stringMatching(/^DBInstanceNotFound/), cause: expect.stringContaining(fixture.instanceId) });
+    expect(report.databases).toEqual(fixture.databases.map((d) => expect.objectContaining({ database: d.name, status: 'SUCCEEDED', verification: 'verified' })));
+    const backups = backupsByDatabase(run);
+    for (const { name } of fixture.databases) expect(backups[name]).toEqual({ dump: expect.any(String), manifest: expect.any(String) });
     expect(await fixture.snapshots('primary')).toEqual([]);
     expect(await fixture.snapshots('dr')).toEqual([]);
     expect(run.openUploads).toEqual([]);

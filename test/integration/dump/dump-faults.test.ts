@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { handler as dumpHandler } from '../../../lambda/backup/dump.handler';
 import { DumpFailed } from '../../../lambda/common/errors';
 import { runDump, SNAPSHOT_APPLICATION_NAME, type DumpOptions } from '../../../lambda/backup/dump-core';
@@ -72,6 +73,35 @@ function instrumentedClient(inject: (command: string, input: Record<string, unkn
     { step: 'finalizeRequest', priority: 'low', name: 'faultInjection' },
   );
   return { client, calls };
+}
+
+/**
+ * A real S3 client whose HTTP requests that `hangs` picks never get an answer (a connection that stalls: the emulator
+ * cannot produce one) until the SDK's abort signal cuts them off; after `giveUpMs` they fail on their own, so a
+ * request sent without a signal fails the test instead of hanging it.
+ */
+function stallingClient(hangs: (method: string, path: string) => boolean, onStall: () => void, giveUpMs = 20_000): S3Client {
+  const inner = new NodeHttpHandler();
+  type Request = Parameters<NodeHttpHandler['handle']>[0];
+  type Options = Parameters<NodeHttpHandler['handle']>[1];
+  const requestHandler = {
+    handle(request: Request, handlerOptions?: Options) {
+      if (!hangs(request.method, request.path)) return inner.handle(request, handlerOptions);
+      onStall();
+      return new Promise<never>((_, reject) => {
+        const signal = handlerOptions?.abortSignal as AbortSignal | undefined;
+        const timer = setTimeout(() => reject(new Error(`the stalled ${request.method} ${request.path} was never cut off: it was sent without an abort signal`)), giveUpMs);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+        });
+      });
+    },
+    updateHttpClientConfig: (key: never, value: never) => inner.updateHttpClientConfig(key, value),
+    httpHandlerConfigs: () => inner.httpHandlerConfigs(),
+    destroy: () => inner.destroy(),
+  };
+  return new S3Client({ requestHandler: requestHandler as unknown as NodeHttpHandler });
 }
 
 function options(overrides: Partial<DumpOptions> = {}): DumpOptions & { source: string } {
@@ -273,6 +303,22 @@ describe('runDump faults', () => {
     expect(error.failure).toBe('aborted');
     expect(error.message).toBe('dump aborted: the Lambda function is about to time out');
     expect(child?.exitCode !== null || child?.signalCode !== null).toBe(true);
+    await expectNothingLeft(opts.source);
+  });
+
+  it.each([
+    ['the manifest write', 'PUT', /\.manifest\.json$/, 'dump aborted while its manifest was being written'],
+    ['the HEAD after the upload', 'HEAD', /\.dump(\?|$)/, 'dump aborted'],
+  ])('%s stalls and the abort signal fires (Lambda about to time out): the request is cut off and the dump deleted', async (_step, method, path, reason) => {
+    const controller = new AbortController();
+    const client = stallingClient(
+      (m, p) => m === method && path.test(p),
+      () => setTimeout(() => controller.abort(new Error('the Lambda function is about to time out')), 200),
+    );
+    const opts = options({ s3: client, signal: controller.signal });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('aborted');
+    expect(error.message).toBe(`${reason}: the Lambda function is about to time out; the dump object was deleted, no manifest was written`);
     await expectNothingLeft(opts.source);
   });
 

@@ -149,6 +149,41 @@ describe('per-database outcomes', () => {
     expect(report.totals.databasesFailed).toBe(0);
   });
 
+  test('a failed snapshot (caught in its branch, so the dumps ran on) fails the run; the databases all backed up', () => {
+    const [first] = PER_DATABASE_EVENT.results[0].databases ?? [];
+    const snapshotError = { Error: 'DBInstanceNotFound', Cause: 'DBInstance orders-db not found.' };
+    const report = buildBackupReport(parseBackupReportEvent({ ...PER_DATABASE_EVENT, results: [{ databases: [first] }, { snapshotError }] }), {
+      source: 'orders-db',
+      finishedAt: FINISHED,
+    });
+    expect(report.status).toBe('FAILED');
+    expect(report.error).toEqual({ error: 'DBInstanceNotFound', cause: 'snapshot failed: DBInstanceNotFound: DBInstance orders-db not found.; every database was backed up' });
+    expect(report.snapshotError).toEqual({ error: 'DBInstanceNotFound', cause: 'DBInstance orders-db not found.' });
+    expect(report.totals).toEqual({ dumps: 1, dumpBytes: 1000, snapshots: 0, databasesFailed: 0 });
+  });
+
+  test('a failed snapshot and a failed database: the error is the database\'s, the cause names both', () => {
+    const snapshotError = { Error: 'NotReady', Cause: 'snapshot x is still creating' };
+    const report = buildBackupReport(parseBackupReportEvent({ ...PER_DATABASE_EVENT, results: [PER_DATABASE_EVENT.results[0], { snapshotError }] }), {
+      source: 'orders-db',
+      finishedAt: FINISHED,
+    });
+    expect(report.error?.error).toBe('DumpFailed');
+    expect(report.error?.cause).toMatch(/^1 of 2 database\(s\) failed \(crm: .*\); backed up: app; snapshot failed: NotReady: snapshot x is still creating$/);
+  });
+
+  test('a snapshot-only run whose snapshot failed names only the snapshot', () => {
+    const report = buildBackupReport(parseBackupReportEvent({ ...PARALLEL_EVENT, results: [{ snapshotError: { Error: 'SnapshotFailed' } }] }), {
+      source: 'orders-db',
+      finishedAt: FINISHED,
+    });
+    expect(report.error).toEqual({ error: 'SnapshotFailed', cause: 'snapshot failed: SnapshotFailed' });
+  });
+
+  test('rejects a snapshotError that is not a Catch result', () => {
+    expect(invalid({ ...PARALLEL_EVENT, results: [{ snapshotError: 'broken' }] })).toContain('results[0].snapshotError');
+  });
+
   test.each([
     [{ database: 'crm', status: 'FAILED' }, 'results[0].databases[0].error must be given for a FAILED database'],
     [{ database: 'crm', status: 'DONE' }, "results[0].databases[0].status must be one of 'SUCCEEDED', 'FAILED'"],

@@ -182,6 +182,16 @@ export interface BackupWorkflowFixture {
   removeInstance(): Promise<void>;
   /** Denies s3:PutObject on reports/backup/* by bucket policy; {@link reset} removes the policy. */
   denyReports(): Promise<void>;
+  /**
+   * A bucket policy that denies s3:PutObject on the keys `pattern` matches (under the bucket; `*` spans `/`), as an
+   * IAM or bucket-policy mistake in AWS would; {@link reset} removes it.
+   */
+  denyWrites(pattern: string): Promise<void>;
+  /**
+   * Adds a table of about `mb` MB of poorly compressible text to the first database, so its dump is a multipart
+   * upload; {@link reset} drops it.
+   */
+  growFirstDatabase(mb: number): Promise<void>;
   /** Stores a wrong password in the database secret; {@link reset} restores the right one. Returns the wrong password. */
   breakSecret(): Promise<string>;
   /** Renames the second database away so the dump finds it missing; {@link reset} renames it back. */
@@ -441,6 +451,7 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
 
   let instancePresent = true;
   let policySet = false;
+  let grown = false;
   let secretBroken = false;
   let hiddenAs: string | undefined;
   const renameDatabase = async (from: string, to: string): Promise<void> => {
@@ -510,24 +521,30 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
     },
 
     async denyReports() {
+      await fixture.denyWrites('reports/backup/*');
+    },
+
+    async denyWrites(pattern) {
       await s3.send(
         new PutBucketPolicyCommand({
           Bucket: bucket,
           Policy: JSON.stringify({
             Version: '2012-10-17',
-            Statement: [
-              {
-                Sid: 'NoReports',
-                Effect: 'Deny',
-                Principal: '*',
-                Action: 's3:PutObject',
-                Resource: `arn:aws:s3:::${bucket}/reports/backup/*`,
-              },
-            ],
+            Statement: [{ Sid: 'DenyWrites', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/${pattern}` }],
           }),
         }),
       );
       policySet = true;
+    },
+
+    async growFirstDatabase(mb) {
+      const rows = Math.ceil((mb * 1024 * 1024) / 128);
+      await withPgClient(databases[0].name, (client) =>
+        client.query(`CREATE TABLE public.grown (id int PRIMARY KEY, payload text NOT NULL);
+          INSERT INTO public.grown SELECT g, md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text)
+          FROM generate_series(1, ${rows}) g`),
+      );
+      grown = true;
     },
 
     async breakSecret() {
@@ -552,6 +569,10 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
       if (policySet) {
         await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
         policySet = false;
+      }
+      if (grown) {
+        await withPgClient(databases[0].name, (client) => client.query('DROP TABLE public.grown'));
+        grown = false;
       }
       if (secretBroken) {
         await secrets.send(new PutSecretValueCommand({ SecretId: secretArn, SecretString: goodSecret }));
