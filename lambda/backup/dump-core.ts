@@ -535,9 +535,41 @@ async function cleanUp(
     log.warn('dump failed; cleaned up', { dumpKey, abortedUploads: aborted, failure: cause.failure });
     return cause;
   } catch (error) {
-    const left = completed
-      ? `delete ${url}${completed.versionId === null ? '' : ` version ${completed.versionId}`} by hand: it has no manifest, so it is no backup`
-      : "the bucket's abort-incomplete-multipart rule removes the leftover parts within a day";
+    const lock = completed ? await objectLockOf(io, s3, options.bucket, dumpKey, completed.versionId) : undefined;
+    const version = completed?.versionId ? ` version ${completed.versionId}` : '';
+    let left: string;
+    if (lock) {
+      // Object Lock did what it is for: no role of this package can delete a locked version, not even a failed one.
+      left =
+        `${url}${version} is under Object Lock (${lock.mode}) until ${lock.until}, so it cannot be deleted before then` +
+        `${lock.mode === 'GOVERNANCE' ? ' except by someone allowed s3:BypassGovernanceRetention' : ''}; it has no manifest, so no restore, ` +
+        'recovery test or failover picks it; delete it once the lock has expired';
+    } else if (completed) {
+      left = `delete ${url}${version} by hand: it has no manifest, so it is no backup`;
+    } else {
+      left = "the bucket's abort-incomplete-multipart rule removes the leftover parts within a day";
+    }
     return failed(cause.failure, `${cause.message}; then ${s3FailureText(step, url, error)}; ${left}`);
+  }
+}
+
+/**
+ * The Object Lock retention of an object version, when it has one and the caller may read it (S3 returns the lock
+ * headers on HEAD only to callers with s3:GetObjectRetention); `undefined` otherwise, or when the HEAD fails.
+ */
+async function objectLockOf(
+  io: S3Side['io'],
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  versionId: string | null,
+): Promise<{ readonly mode: string; readonly until: string } | undefined> {
+  try {
+    const head = await io.headObjectOrUndefined(s3, bucket, key, versionId);
+    if (!head?.ObjectLockMode || !head.ObjectLockRetainUntilDate) return undefined;
+    if (head.ObjectLockRetainUntilDate.getTime() <= Date.now()) return undefined;
+    return { mode: head.ObjectLockMode, until: head.ObjectLockRetainUntilDate.toISOString() };
+  } catch {
+    return undefined;
   }
 }

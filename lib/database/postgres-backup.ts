@@ -220,6 +220,16 @@ export class PostgresBackup extends Construct {
         resources: [props.bucket.bucket.arnForObjects(sourceObjects)],
       }),
     );
+    if (props.bucket.objectLock) {
+      // A failed dump in a locked bucket cannot be deleted; its error then says until when the lock holds.
+      this.dumpFunction.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadLockOfFailedDumps',
+          actions: ['s3:GetObjectRetention'],
+          resources: [props.bucket.bucket.arnForObjects(sourceObjects)],
+        }),
+      );
+    }
     // A failed upload that lib-storage could not abort in time is found and aborted by listing the open uploads.
     this.dumpFunction.addToRolePolicy(
       new iam.PolicyStatement({

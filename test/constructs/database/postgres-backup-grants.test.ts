@@ -3,7 +3,8 @@
  * version and the cleanup of open uploads (dump), and the replica check (verify) whether `replicateTo` was called
  * before or after the construct.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -82,6 +83,17 @@ describe('the dump role', () => {
       Action: 's3:GetObject',
       Resource: { 'Fn::Join': ['', [arn, '/postgres/orders-db/*']] },
     });
+  });
+  it('with Object Lock on the bucket, may read the retention of its own dumps (to say until when a failed one stays), and nothing without it', () => {
+    const { statements, arn } = dumpStatements({ objectLock: s3.ObjectLockRetention.governance(Duration.days(35)) });
+    expect(statements).toContainEqual({
+      Sid: 'ReadLockOfFailedDumps',
+      Effect: 'Allow',
+      Action: 's3:GetObjectRetention',
+      Resource: { 'Fn::Join': ['', [arn, '/postgres/orders-db/*']] },
+    });
+    expect(JSON.stringify(statements)).not.toContain('BypassGovernanceRetention');
+    expect(dumpStatements().statements.find((s) => s.Sid === 'ReadLockOfFailedDumps')).toBeUndefined();
   });
 });
 

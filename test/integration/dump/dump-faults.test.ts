@@ -10,7 +10,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectLockConfigurationCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { handler as dumpHandler } from '../../../lambda/backup/dump.handler';
 import { DumpFailed } from '../../../lambda/common/errors';
@@ -256,6 +257,38 @@ describe('runDump faults', () => {
     expect(calls).not.toContain('PutObjectCommand');
     await expectNothingLeft(opts.source);
   });
+
+  it.each(['GOVERNANCE', 'COMPLIANCE'] as const)(
+    'the manifest write fails in a bucket with Object Lock (%s): the locked dump cannot be deleted, and the error says until when and that it is no backup',
+    async (mode) => {
+      const locked = `dump-locked-${randomBytes(6).toString('hex')}`;
+      await s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true }));
+      await s3.send(
+        new PutObjectLockConfigurationCommand({
+          Bucket: locked,
+          ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: mode, Days: 1 } } },
+        }),
+      );
+      // A small database: its dump is one PutObject. (The emulator applies a bucket's default retention to PutObject,
+      // not to a completed multipart upload, as S3 does.)
+      const small = await createTestDatabase('dump_locked');
+      await seedSource(small.name);
+      const { client } = instrumentedClient((command, input) => command === 'PutObjectCommand' && String(input.Key).endsWith('.manifest.json'));
+      const opts = options({ s3: client, bucket: locked });
+      const error = await failure(runDump({ ...opts, target: { ...opts.target, database: small.name } }).finally(() => dropTestDatabase(small.name)));
+      expect(error.failure).toBe('manifest');
+      const bypass = mode === 'GOVERNANCE' ? ' except by someone allowed s3:BypassGovernanceRetention' : '';
+      expect(error.message).toMatch(
+        new RegExp(
+          `; then deleting the dump object s3://${locked}/\\S+\\.dump failed: AccessDenied \\(HTTP 403\\).*; s3://${locked}/\\S+\\.dump version \\S+ ` +
+            `is under Object Lock \\(${mode}\\) until \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, so it cannot be deleted before then${bypass}; it has no manifest, ` +
+            'so no restore, recovery test or failover picks it; delete it once the lock has expired$',
+        ),
+      );
+      const left = await leftovers(s3, locked, `postgres/${opts.source}/`);
+      expect(left.versions.map((v) => v.split('@')[0])).toEqual([expect.stringMatching(/\.dump$/)]);
+    },
+  );
 
   it('the manifest write is denied: deletes the dump and names the step, the code and the grant', async () => {
     const { client } = instrumentedClient(
