@@ -3,7 +3,7 @@
  * cdk-backup-dr command line: the same cores the Lambda functions run, usable from any machine that reaches the
  * database and S3.
  *
- *   node dist/bin/cli.js backup --database-url postgres://user@host:5432/app --bucket B --source S [--kms-key-id K]
+ *   npx cdk-backup-dr backup --database-url postgres://user@host:5432/app --bucket B --source S [--kms-key-id K]
  *                               [--tiers daily,weekly]
  *
  * Commands live in {@link COMMANDS}; each parses its own options. Output meant for programs (a manifest) goes to

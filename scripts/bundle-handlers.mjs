@@ -1,5 +1,6 @@
 // Bundles every Lambda handler (`lambda/<domain>/<name>.handler.ts`) with esbuild into `assets/<name>/index.js`,
-// the layout `handlerCode(name)` (lib/common/handler-code.ts) reads, so a consumer's `cdk synth` needs no esbuild.
+// the layout `handlerCode(name)` (lib/common/handler-code.ts) reads, so a consumer's `cdk synth` needs no esbuild;
+// and the CLI into `dist/cli/index.js`, so the package has no runtime dependency.
 // Handler names must be unique across domains: two `<name>.handler.ts` in different folders fail the build.
 import { build } from 'esbuild';
 import { readdirSync } from 'node:fs';
@@ -30,6 +31,23 @@ await build({
   format: 'cjs',
   minify: true,
   keepNames: true,
+  // Stack traces stay readable (NODE_OPTIONS=--enable-source-maps) without shipping the dependencies' source text.
   sourcemap: true,
+  sourcesContent: false,
+  logLevel: 'warning',
+});
+
+// The CLI (`npx cdk-backup-dr`), bundled like the handlers, so the package needs no runtime dependency.
+await build({
+  entryPoints: [{ in: 'bin/cli.ts', out: 'index' }],
+  outdir: 'dist/cli',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  sourcemap: true,
+  sourcesContent: false,
   logLevel: 'warning',
 });

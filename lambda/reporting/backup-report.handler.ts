@@ -43,6 +43,7 @@ const BACKUP_REPORT: WorkflowReportKind<BackupRunSummary, BackupReport> = {
   key: backupReportKey,
   metrics: (report) => ({ data: backupRunMetrics(report) }),
   logFields: (report) => ({ dumps: report.totals.dumps, dumpBytes: report.totals.dumpBytes, snapshots: report.totals.snapshots, databasesFailed: report.totals.databasesFailed }),
+  failure: (report) => (report.error ? `${report.error.error}${report.error.cause ? `: ${report.error.cause}` : ''}` : undefined),
 };
 
 /** Lambda entry point: {@link writeWorkflowReport} (its errors too). */

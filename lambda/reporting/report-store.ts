@@ -64,6 +64,11 @@ export interface WorkflowReportKind<Summary, Report extends { readonly status: R
   readonly metrics: (report: Report) => { readonly data: readonly MetricDatum[]; readonly dimensions?: Readonly<Record<string, string>> };
   /** What the log line adds to the key and the status. */
   readonly logFields: (report: Report) => Record<string, unknown>;
+  /**
+   * Why a FAILED run failed, in one line; a report that cannot be written says it too, since its error replaces the
+   * run's own in the notification.
+   */
+  readonly failure?: (report: Report) => string | undefined;
 }
 
 /** A report {@link writeWorkflowReport} wrote. */
@@ -102,8 +107,10 @@ export async function writeWorkflowReport<Summary, Report extends { readonly sta
   } catch (error) {
     const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+    const runFailure = kind.failure?.(report);
     throw new ReportFailed(
-      `the ${report.status} ${kind.what} report could not be written to s3://${bucket}/${reportKey}: ${why}${status !== undefined ? ` (HTTP ${status})` : ''}`,
+      `the ${report.status} ${kind.what} report could not be written to s3://${bucket}/${reportKey}: ${why}${status !== undefined ? ` (HTTP ${status})` : ''}` +
+        (runFailure ? `; the run itself failed: ${runFailure}` : ''),
     );
   }
   const published = kind.metrics(report);

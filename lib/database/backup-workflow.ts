@@ -9,7 +9,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { DumpInput } from '../../lambda/backup/dump.handler';
 import type { VerifyOneInput } from '../../lambda/backup/verify.handler';
-import { DumpFailed } from '../../lambda/common/errors';
+import { DumpFailed, InvalidInput } from '../../lambda/common/errors';
 import type { CopySnapshotInput, CreateSnapshotInput, WaitSnapshotInput } from '../../lambda/rds/snapshot-input';
 import type { BackupReportEvent } from '../../lambda/reporting/backup-report.handler';
 import { ConfigurationError } from '../common/errors';
@@ -292,8 +292,13 @@ export class BackupWorkflow extends Construct {
     }
     // A failed snapshot must not cancel the dumps still running in the other branch (a Parallel stops every branch
     // when one fails): it becomes this branch's result, and the report fails the run after both branches finished.
+    // Invalid input (e.g. unknown tiers) is the run's mistake, not the snapshot's: it still stops the whole run.
+    const invalidInput = new sfn.Fail(this, 'Snapshot input invalid', { error: InvalidInput.NAME, causePath: '$.error.Cause' });
     const snapshotFailed = new sfn.Pass(this, 'Snapshot failed', { parameters: { 'snapshotError.$': '$.error' } });
-    for (const task of tasksOfBranch) task.addCatch(snapshotFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    for (const task of tasksOfBranch) {
+      task.addCatch(invalidInput, { errors: [InvalidInput.NAME], resultPath: '$.error' });
+      task.addCatch(snapshotFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    }
     return chain.next(
       new sfn.Pass(this, 'Snapshot result', {
         parameters: step.copyToDrRegion

@@ -45,11 +45,12 @@ const GET_VERSION = { 's3:GetObjectVersion': 'BackupBucket.grantReadBackups: rea
 export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   BackupDumpFunction: {
     ...TRACING,
-    ...BUCKET_WRITE,
+    'kms:Encrypt': BUCKET_WRITE['kms:Encrypt'],
+    's3:AbortMultipartUpload':
+      'aborts a multipart upload a failed dump left open; in the recorded failures lib-storage had nothing open (test/integration/dump kills pg_dump mid-upload)',
+    's3:ListMultipartUploadParts': BUCKET_WRITE['s3:ListMultipartUploadParts'],
     ...DESCRIBE_SECRET,
-    's3:ListBucketMultipartUploads': 'finds the multipart uploads a failed dump left open, to abort them; the workflow tests fail dumps before the upload starts (test/integration/dump fails them during it)',
-    's3:DeleteObject': 'deletes the dump when its manifest cannot be written; no workflow test fails the manifest write (test/integration/dump does)',
-    's3:DeleteObjectVersion': 'deletes that dump version when its manifest cannot be written; no workflow test fails the manifest write',
+    's3:DeleteObject': 'deletes a failed dump in an unversioned bucket (no version id); the workflow bucket is versioned',
   },
   BackupReportFunction: { ...TRACING, ...BUCKET_WRITE },
   BackupSnapshotFunction: {

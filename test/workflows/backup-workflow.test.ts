@@ -21,7 +21,9 @@ const DATABASE_FAILED_END = ['Report success', 'Report outcome', 'Databases fail
 const SNAPSHOT_BRANCH = ['Create snapshot', 'Wait for snapshot', 'Copy snapshot to DR region', 'Wait for DR copy', 'Snapshot result'];
 /** Where the snapshot branch ends when any of its steps failed. */
 const SNAPSHOT_FAILED = 'Snapshot failed';
-const SNAPSHOT_STATES = [...SNAPSHOT_BRANCH, SNAPSHOT_FAILED];
+/** Where it ends when its input is invalid: that stops the whole run. */
+const SNAPSHOT_INPUT_INVALID = 'Snapshot input invalid';
+const SNAPSHOT_STATES = [...SNAPSHOT_BRANCH, SNAPSHOT_FAILED, SNAPSHOT_INPUT_INVALID];
 const FAILED_SUBJECT = 'cdk-backup-dr: backup FAILED';
 
 let fixture: BackupWorkflowFixture;
@@ -484,7 +486,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
       dump: 'partial',
-      snapshot: 'partial',
+      snapshot: ['Create snapshot', SNAPSHOT_INPUT_INVALID],
       end: ['Report failure', 'Notify failure', 'Backup failed'],
     });
     const message = expectFailed(run, 'InvalidInput', /tiers/);
@@ -512,21 +514,40 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     }
   });
 
-  it('a failure whose report also fails: still notified with the original error, still FAILED', async () => {
+  it('a failure whose report also fails: still FAILED, notified with ReportFailed whose cause carries the original error', async () => {
     await fixture.removeInstance();
     await fixture.denyReports();
     const run = await fixture.run({ tiers: ['monthly'] }, 'double-failure');
 
     expectVisited(run, {
       start: ['Tiers given?', 'Start run', 'Back up'],
-      dump: 'partial',
-      snapshot: ['Create snapshot'],
-      end: ['Report failure', 'Notify failure', 'Backup failed'],
+      dump: DUMP_BRANCH,
+      snapshot: ['Create snapshot', SNAPSHOT_FAILED],
+      end: ['Report success', 'Notify failure', 'Backup failed'],
     });
-    expect(run.result.calls.find((call) => call.state === 'Report failure')?.error).toBeDefined();
-    const message = expectFailed(run, /^DBInstanceNotFound/, new RegExp(fixture.instanceId));
+    const message = expectFailed(
+      run,
+      'ReportFailed',
+      new RegExp(`the FAILED backup report could not be written to s3://.*; the run itself failed: DBInstanceNotFound.*${fixture.instanceId}`),
+    );
     expect(message.tiers).toEqual(['monthly']);
     expect(run.report).toBeUndefined();
     expect(run.openUploads).toEqual([]);
+  });
+
+  it('a run stopped by a failure whose report also fails: still notified with the original error, still FAILED', async () => {
+    await fixture.denyReports();
+    const run = await fixture.run({ tiers: ['hourly'] }, 'stopped-no-report');
+
+    expectVisited(run, {
+      start: ['Tiers given?', 'Start run', 'Back up'],
+      dump: 'partial',
+      snapshot: ['Create snapshot', SNAPSHOT_INPUT_INVALID],
+      end: ['Report failure', 'Notify failure', 'Backup failed'],
+    });
+    expect(run.result.calls.find((call) => call.state === 'Report failure')?.error).toBeDefined();
+    const message = expectFailed(run, 'InvalidInput', /tiers/);
+    expect(message.tiers).toEqual(['hourly']);
+    expect(run.report).toBeUndefined();
   });
 });

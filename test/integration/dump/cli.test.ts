@@ -2,6 +2,8 @@
  * The `backup` command of the CLI as a user runs it: a child process, real PostgreSQL, the emulator.
  */
 import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { validateManifest } from '../../../lambda/backup/manifest';
@@ -17,10 +19,23 @@ const s3 = new S3Client({});
 let db: TestDatabase;
 let bucket: string;
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs the CLI: from source (`bin/cli.ts` through tsx), or as the package ships it — the bundle `dist/cli/index.js`
+ * (built by `npm test`'s build) copied alone into an empty directory, so no node_modules can be found from it.
+ */
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, as: 'source' | 'bundle' = 'source'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let command: string[];
+  let cwd = ROOT;
+  if (as === 'bundle') {
+    cwd = mkdtempSync(path.join(tmpdir(), 'cli-bundle-'));
+    copyFileSync(path.join(ROOT, 'dist', 'cli', 'index.js'), path.join(cwd, 'cdk-backup-dr.js'));
+    command = [path.join(cwd, 'cdk-backup-dr.js')];
+  } else {
+    command = ['--import', 'tsx', path.join(ROOT, 'bin', 'cli.ts')];
+  }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'cli.ts'), ...args], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, [...command, ...args], {
+      cwd,
       env: { ...process.env, PGPASSWORD: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -44,9 +59,10 @@ afterAll(async () => {
   s3.destroy();
 });
 
-it('backup: dumps, prints the manifest JSON on stdout and never prints the password', async () => {
+it.each(['source', 'bundle'] as const)('backup (%s): dumps, prints the manifest JSON on stdout and never prints the password', async (as) => {
   const { pg } = harnessEnv();
   const kms = await createKmsKey();
+  const source = `cli-src-${as}`;
   const result = await cli([
     'backup',
     '--database-url',
@@ -54,12 +70,12 @@ it('backup: dumps, prints the manifest JSON on stdout and never prints the passw
     '--bucket',
     bucket,
     '--source',
-    'cli-src',
+    source,
     '--kms-key-id',
     kms.arn,
     '--tiers',
     'weekly,daily',
-  ]);
+  ], {}, as);
   expect(result.stderr).not.toContain(pg.password);
   expect(result.stdout).not.toContain(pg.password);
   expect(result.code).toBe(0);
@@ -67,9 +83,9 @@ it('backup: dumps, prints the manifest JSON on stdout and never prints the passw
   expect(validation.ok).toBe(true);
   if (!validation.ok) return;
   const manifest = validation.manifest;
-  expect(manifest).toMatchObject({ source: 'cli-src', database: db.name, tiers: ['daily', 'weekly'], s3: { bucket } });
+  expect(manifest).toMatchObject({ source, database: db.name, tiers: ['daily', 'weekly'], s3: { bucket } });
   expect(manifest.tables).toEqual((await fingerprint(db.name)).map(({ schema, name, rows }) => ({ schema, name, rows })));
-  const left = await leftovers(s3, bucket, `postgres/cli-src/${db.name}/`);
+  const left = await leftovers(s3, bucket, `postgres/${source}/${db.name}/`);
   expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([manifest.s3.key, manifest.s3.key.replace(/\.dump$/, '.manifest.json')].sort());
   expect(result.stderr).toMatch(/^info dump started /m);
 });
