@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../common/errors';
+import { nagResourceString } from '../common/nag';
 import { BackupBucketBase, granteeStack, type ReplicaInfo } from './backup-bucket-base';
 import { bucketNameProblem, type KmsArnParts, parseBucketArn, parseKmsArn, regionProblem } from './bucket-attributes';
 
@@ -143,7 +144,7 @@ export class ImportedBackupBucket extends BackupBucketBase {
       'cdk-backup-dr:imported-bucket-other-account',
       `the imported bucket and key are in account ${this.keyAccount}, ${principal} in ${account}: the grant is in its role's ` +
         `policy only. The owner of the bucket must add to ${policy} a statement allowing arn:aws:iam::${account}:root (or the role) ` +
-        `${actions.join(', ')} on ${resources.join(', ')}.`,
+        `${actions.join(', ')} on ${resources.map((arn) => nagResourceString(Stack.of(this).resolve(arn))).join(', ')}.`,
     );
   }
 }
