@@ -91,7 +91,12 @@ describe('fromBucketAttributes: validation', () => {
     const stack = primaryStack();
     const imported = SharedBackupResources.importBucket(stack, 'Backups', AttributeStore.ssmParameters('/orders/backups'), { replica: true });
     expect(imported.replicaBucketName).toBeDefined();
-    const parameters = Template.fromStack(stack).toJSON().Parameters as Record<string, { Type: string; Default: string }>;
+    const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    imported.grantReadBackups(role, 'postgres/*');
+    const template = Template.fromStack(stack);
+    const parameters = template.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
+    const keyParameter = Object.entries(parameters).find(([, p]) => p.Default === '/orders/backups/encryption-key-arn')![0];
+    expect(statementsOfRole(template, role)).toEqual(expect.arrayContaining([expect.objectContaining({ Action: 'kms:Decrypt', Resource: { Ref: keyParameter } })]));
     expect(Object.values(parameters).filter((p) => p.Type === 'AWS::SSM::Parameter::Value<String>' && p.Default.startsWith('/orders/')).map((p) => p.Default).sort()).toEqual([
       '/orders/backups/bucket-name',
       '/orders/backups/encryption-key-arn',
