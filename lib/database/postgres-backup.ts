@@ -66,7 +66,7 @@ export interface PostgresBackupProps {
    * @default false - the subnets need a route to a NAT gateway, or endpoints you add
    */
   readonly vpcEndpoints?: boolean;
-  /** Where dumps, manifests and reports go. */
+  /** Where dumps, manifests and reports go: a BackupBucket, or one imported with `BackupBucket.fromBucketAttributes`. */
   readonly bucket: IBackupBucket;
   /**
    * Major version of the pg_dump put in the Lambda layer; it must be at least the server's major version

@@ -51,7 +51,8 @@ export interface FailoverProps {
   readonly rpo: Duration;
   /**
    * The bucket in this (DR) region that holds the replicated dumps (the replica of the primary's BackupBucket) and
-   * receives the reports under `reports/failover/`.
+   * receives the reports under `reports/failover/`; a BackupBucket of this app or one imported from the app that owns it
+   * (`BackupBucket.fromBucketAttributes`, `SharedBackupResources.importBucket`).
    */
   readonly bucket: IBackupBucket;
   /** The VPC (in this region) of the restored database and the failover Lambdas. */

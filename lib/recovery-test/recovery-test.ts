@@ -45,7 +45,10 @@ import {
 
 /** Props for {@link RecoveryTest}. */
 export interface RecoveryTestProps {
-  /** The bucket the backups are in (and the reports go to, under `reports/recovery-test/`). */
+  /**
+   * The bucket the backups are in (and the reports go to, under `reports/recovery-test/`): a BackupBucket of this app
+   * or one imported from the app that owns it (`BackupBucket.fromBucketAttributes`, `SharedBackupResources.importBucket`).
+   */
   readonly bucket: IBackupBucket;
   /** The source name the backups were written under (`postgres/<sourceName>/…`, PostgresBackup's `sourceName`). */
   readonly sourceName: string;
