@@ -1,5 +1,7 @@
 export * from './common/errors';
 export { NETWORK_WARNINGS } from './common/network';
+export * from './common/attribute-store';
+export * from './common/shared-backup-resources';
 export * from './storage';
 export * from './database';
 export * from './recovery-test';

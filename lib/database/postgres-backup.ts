@@ -17,7 +17,7 @@ import { acknowledgeWildcardResource, allowDatabasePortFrom } from '../common/na
 import { grantRdsKeyUse } from '../common/kms-grants';
 import { createScheduleRole } from '../common/schedule-role';
 import { AwsApi, FunctionNetwork } from '../common/network';
-import { BackupBucket, type ReplicaInfo } from '../storage/backup-bucket';
+import { type IBackupBucket, type ReplicaInfo, replicaKeyPolicy } from '../storage/backup-bucket-base';
 import { BackupSchedule, SCHEDULE_WARNINGS } from './backup-schedule';
 import { BackupSource, validateSourceName } from './backup-source';
 import { BackupWorkflow } from './backup-workflow';
@@ -66,8 +66,8 @@ export interface PostgresBackupProps {
    * @default false - the subnets need a route to a NAT gateway, or endpoints you add
    */
   readonly vpcEndpoints?: boolean;
-  /** Where dumps, manifests and reports go. */
-  readonly bucket: BackupBucket;
+  /** Where dumps, manifests and reports go: a BackupBucket, or one imported with `BackupBucket.fromBucketAttributes`. */
+  readonly bucket: IBackupBucket;
   /**
    * Major version of the pg_dump put in the Lambda layer; it must be at least the server's major version
    * (pg_dump refuses to dump a newer server).
@@ -426,10 +426,9 @@ export class PostgresBackup extends Construct {
   }
 }
 
-function grantReadReplica(fn: lambda.Function, { replica, bucketName }: ReplicaInfo, sourceName: string): void {
+function grantReadReplica(fn: lambda.Function, replica: ReplicaInfo, sourceName: string): void {
   const stack = Stack.of(fn);
-  const replicaStack = Stack.of(replica);
-  const replicaBucket = `arn:${stack.partition}:s3:::${bucketName}`;
+  const replicaBucket = `arn:${stack.partition}:s3:::${replica.bucketName}`;
   const replicaObjects = `${replicaBucket}/postgres/${sourceName}/*`;
   fn.addToRolePolicy(
     new iam.PolicyStatement({
@@ -447,21 +446,23 @@ function grantReadReplica(fn: lambda.Function, { replica, bucketName }: ReplicaI
       resources: [replicaBucket],
     }),
   );
-  const replicaKeys = stack.formatArn({ service: 'kms', region: replicaStack.region, account: replicaStack.account, resource: 'key', resourceName: '*' });
+  const replicaKey = replicaKeyPolicy(replica, stack);
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       sid: 'DecryptReplicaCopies',
       actions: ['kms:Decrypt'],
-      resources: [replicaKeys],
-      conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': replica.encryptionKeyAliasName } },
+      resources: [replicaKey.resource],
+      conditions: replicaKey.conditions,
     }),
   );
   acknowledgeWildcardResource(fn, replicaObjects, "Reads the replicated copies of this source's dumps in the DR bucket to check replication.");
-  acknowledgeWildcardResource(
-    fn,
-    replicaKeys,
-    'The replica key id is only known after the DR stack is deployed; kms:ResourceAliases restricts this to the one key carrying the replica alias.',
-  );
+  if (replicaKey.conditions !== undefined) {
+    acknowledgeWildcardResource(
+      fn,
+      replicaKey.resource,
+      'The replica key id is only known after the DR stack is deployed; kms:ResourceAliases restricts this to the one key carrying the replica alias.',
+    );
+  }
 }
 
 function uniqueId(seen: Set<string>, base: string): string {

@@ -19,7 +19,7 @@ import { AwsApi, FunctionNetwork } from '../common/network';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { createRestoreFunction } from '../common/restore-function';
-import { BackupBucket } from '../storage/backup-bucket';
+import type { IBackupBucket } from '../storage/backup-bucket-base';
 import { RepointTarget } from './failover-repoint';
 import { FailoverSource, FailoverStrategy, FailoverStrategyName, GlobalSecondaryAction } from './failover-strategy';
 import { FAILOVER_POLL_INTERVAL, FailoverWorkflow } from './failover-workflow';
@@ -51,9 +51,10 @@ export interface FailoverProps {
   readonly rpo: Duration;
   /**
    * The bucket in this (DR) region that holds the replicated dumps (the replica of the primary's BackupBucket) and
-   * receives the reports under `reports/failover/`.
+   * receives the reports under `reports/failover/`; a BackupBucket of this app or one imported from the app that owns it
+   * (`BackupBucket.fromBucketAttributes`, `SharedBackupResources.importBucket`).
    */
-  readonly bucket: BackupBucket;
+  readonly bucket: IBackupBucket;
   /** The VPC (in this region) of the restored database and the failover Lambdas. */
   readonly vpc: ec2.IVpc;
   /**
@@ -679,7 +680,7 @@ function validateProps(scope: Construct, props: FailoverProps, sourceName: strin
   if (!Token.isUnresolved(stack.region) && !Token.isUnresolved(props.primaryRegion) && props.primaryRegion === stack.region) {
     throw invalid(`primaryRegion is this stack's own region (${stack.region}); put the Failover in a stack of the DR region, different from the primary's.`);
   }
-  const bucketRegion = Stack.of(props.bucket).region;
+  const bucketRegion = props.bucket.env.region;
   if (!Token.isUnresolved(bucketRegion) && !Token.isUnresolved(stack.region) && bucketRegion !== stack.region) {
     throw invalid(
       `the bucket is in ${bucketRegion}, not in this (DR) region ${stack.region}; pass the replica BackupBucket of this region (BackupBucket.replicateTo), so that a failover never depends on the primary region.`,

@@ -22,7 +22,7 @@ import { grantRdsKeyUse } from '../common/kms-grants';
 import { createScheduleRole } from '../common/schedule-role';
 import { AwsApi, FunctionNetwork } from '../common/network';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
-import { BackupBucket } from '../storage/backup-bucket';
+import type { IBackupBucket } from '../storage/backup-bucket-base';
 import { RecoveryTestSchedule } from './recovery-test-schedule';
 import { RecoveryTestWorkflow, SCRATCH_POLL_INTERVAL, ValidationQuery } from './recovery-test-workflow';
 import { TestedBackups } from './tested-backups';
@@ -45,8 +45,11 @@ import {
 
 /** Props for {@link RecoveryTest}. */
 export interface RecoveryTestProps {
-  /** The bucket the backups are in (and the reports go to, under `reports/recovery-test/`). */
-  readonly bucket: BackupBucket;
+  /**
+   * The bucket the backups are in (and the reports go to, under `reports/recovery-test/`): a BackupBucket of this app
+   * or one imported from the app that owns it (`BackupBucket.fromBucketAttributes`, `SharedBackupResources.importBucket`).
+   */
+  readonly bucket: IBackupBucket;
   /** The source name the backups were written under (`postgres/<sourceName>/…`, PostgresBackup's `sourceName`). */
   readonly sourceName: string;
   /**

@@ -1,10 +1,11 @@
 import { Aws, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct, IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import { AccessLogsBucket } from './access-logs-bucket';
+import { BackupBucketBase, granteeStack, type IBackupBucket, type ReplicaInfo } from './backup-bucket-base';
+import { type BackupBucketAttributes, ImportedBackupBucket } from './imported-backup-bucket';
 import { BackupLifecycle } from './backup-lifecycle';
 import { ConfigurationError } from '../common/errors';
 import { objectLockRetentionProblem, overlappingPrefixProblem } from './storage-classes';
@@ -98,15 +99,6 @@ export interface ReplicationOptions {
   readonly prefix?: string;
 }
 
-/** The replica of a bucket, as {@link BackupBucket.onReplication} hands it over. */
-export interface ReplicaInfo {
-  readonly replica: BackupBucket;
-  /** Physical name of the replica bucket, usable in the source bucket's stack (see `replicaBucketName`). */
-  readonly bucketName: string;
-  /** Region of the replica. */
-  readonly region: string;
-}
-
 /** What a call to `replicateTo` configured. */
 interface ReplicationState {
   readonly replica: BackupBucket;
@@ -114,13 +106,6 @@ interface ReplicationState {
   readonly role: iam.Role;
   readonly destinationBucketName: string;
 }
-
-const WRITE_OBJECT_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
-// kms:Decrypt is needed by multipart uploads: S3 decrypts the data key to assemble the parts.
-const WRITE_KEY_ACTIONS = ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'];
-const READ_OBJECT_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion'];
-const READ_BUCKET_ACTIONS = ['s3:ListBucket'];
-const READ_KEY_ACTIONS = ['kms:Decrypt'];
 
 /**
  * An S3 bucket for database backups, secure by default.
@@ -161,7 +146,29 @@ const READ_KEY_ACTIONS = ['kms:Decrypt'];
  *   evaluationPeriods: 1,
  * });
  */
-export class BackupBucket extends Construct {
+export class BackupBucket extends BackupBucketBase {
+  /**
+   * A backup bucket that another app or stack created, by its attributes, for the constructs of this app (RecoveryTest,
+   * Failover, PostgresBackup) to use. The attributes are checked when they are literal strings (a bucket name or
+   * ARN, a key ARN in the bucket's region, a replica in another region); values only known at deploy time (SSM
+   * parameters, imports) are taken as they are.
+   *
+   * What an imported bucket cannot give: its bucket policy, replication rule, lifecycle and key policy stay with the app
+   * that created it, so grants go into the grantees' identity policies only. In the same account that is enough for
+   * a BackupBucket (its key policy lets IAM policies grant the key); for a key whose policy does not, add to it a
+   * statement allowing the roles of this app what they are granted (see the README, "Using a bucket from another app").
+   *
+   * @example
+   * const backups = BackupBucket.fromBucketAttributes(this, 'Backups', {
+   *   bucketName: 'orders-backups-123456789012-us-west-2',
+   *   encryptionKeyArn: 'arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+   * });
+   * new RecoveryTest(this, 'RecoveryTest', { bucket: backups, sourceName: 'orders', vpc, postgresVersion: 16 });
+   */
+  public static fromBucketAttributes(scope: Construct, id: string, attrs: BackupBucketAttributes): IBackupBucket {
+    return new ImportedBackupBucket(scope, id, attrs);
+  }
+
   /** The bucket. */
   public readonly bucket: s3.IBucket;
   /** The customer-managed KMS key that encrypts the bucket. */
@@ -280,7 +287,24 @@ export class BackupBucket extends Construct {
   }
 
   private replicaInfo(replication: ReplicationState): ReplicaInfo {
-    return { replica: replication.replica, bucketName: replication.destinationBucketName, region: Stack.of(replication.replica).region };
+    const replicaStack = Stack.of(replication.replica);
+    return {
+      replica: replication.replica,
+      bucketName: replication.destinationBucketName,
+      region: replicaStack.region,
+      account: replicaStack.account,
+      encryptionKeyArn: Stack.of(this).formatArn({
+        service: 'kms',
+        region: replicaStack.region,
+        account: replicaStack.account,
+        resource: replication.replica.encryptionKeyAliasName,
+      }),
+      ruleId: replication.ruleId,
+    };
+  }
+
+  protected currentReplica(): ReplicaInfo | undefined {
+    return this.replication ? this.replicaInfo(this.replication) : undefined;
   }
 
   /** The role S3 assumes to replicate, if `replicateTo` was called. */
@@ -291,25 +315,6 @@ export class BackupBucket extends Construct {
   /** The bucket that replicates into this one, if this bucket was passed to another one's `replicateTo`. */
   public get replicationSource(): BackupBucket | undefined {
     return this.source;
-  }
-
-  /**
-   * Physical name of the replica bucket, usable in THIS bucket's stack (e.g. as a Lambda environment variable
-   * for a verifier that checks the DR copy), where `replica.bucket.bucketName` would be a cross-region
-   * reference. Undefined until `replicateTo` is called.
-   */
-  public get replicaBucketName(): string | undefined {
-    return this.replication?.destinationBucketName;
-  }
-
-  /** Region of the replica, if `replicateTo` was called. */
-  public get replicaRegion(): string | undefined {
-    return this.replication ? Stack.of(this.replication.replica).region : undefined;
-  }
-
-  /** Id of the replication rule (a dimension of the replication metrics), if `replicateTo` was called. */
-  public get replicationRuleId(): string | undefined {
-    return this.replication?.ruleId;
   }
 
   /**
@@ -448,78 +453,6 @@ export class BackupBucket extends Construct {
     for (const configure of this.replicationListeners.splice(0)) configure(this.replicaInfo(this.replication));
   }
 
-  /**
-   * Allow `grantee` to upload backups: `s3:PutObject`, `s3:AbortMultipartUpload`, `s3:ListMultipartUploadParts`
-   * on the objects matching `objectsKeyPattern`, and `kms:GenerateDataKey`, `kms:Encrypt` and `kms:Decrypt` on
-   * the key (multipart uploads to SSE-KMS need Decrypt). Works for a grantee in another region: the key is
-   * then addressed through its alias.
-   *
-   * @param objectsKeyPattern key pattern, e.g. `'postgres/*'`. Default: every object.
-   */
-  public grantWriteBackups(grantee: iam.IGrantable, objectsKeyPattern: string = '*'): iam.Grant {
-    const objects = this.grantOnBucket(grantee, WRITE_OBJECT_ACTIONS, [this.objectsArnFor(grantee, objectsKeyPattern)]);
-    return objects.combine(this.grantOnKey(grantee, WRITE_KEY_ACTIONS));
-  }
-
-  /**
-   * Allow `grantee` to read backups: `s3:GetObject` and `s3:GetObjectVersion` on the objects matching
-   * `objectsKeyPattern`, `s3:ListBucket` on the bucket, and `kms:Decrypt` on the key. Works for a grantee in
-   * another region (e.g. a verifier in the primary region that checks the replica).
-   *
-   * @param objectsKeyPattern key pattern, e.g. `'postgres/*'`. Default: every object.
-   */
-  public grantReadBackups(grantee: iam.IGrantable, objectsKeyPattern: string = '*'): iam.Grant {
-    const objects = this.grantOnBucket(grantee, READ_OBJECT_ACTIONS, [this.objectsArnFor(grantee, objectsKeyPattern)]);
-    const list = this.grantOnBucket(grantee, READ_BUCKET_ACTIONS, [this.bucketArnFor(grantee)]);
-    return objects.combine(list).combine(this.grantOnKey(grantee, READ_KEY_ACTIONS));
-  }
-
-  /**
-   * Maximum seconds by which replicas lag behind the source (`AWS/S3 ReplicationLatency`).
-   * Only for a bucket that replicates.
-   */
-  public metricReplicationLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.replicationMetric('ReplicationLatency', 'Maximum', props);
-  }
-
-  /** Objects that failed to replicate (`AWS/S3 OperationsFailedReplication`, sum). Only for a bucket that replicates. */
-  public metricOperationsFailedReplication(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.replicationMetric('OperationsFailedReplication', 'Sum', props);
-  }
-
-  /** Bytes waiting to be replicated (`AWS/S3 BytesPendingReplication`, maximum). Only for a bucket that replicates. */
-  public metricBytesPendingReplication(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.replicationMetric('BytesPendingReplication', 'Maximum', props);
-  }
-
-  /** Operations waiting to be replicated (`AWS/S3 OperationsPendingReplication`, maximum). Only for a bucket that replicates. */
-  public metricOperationsPendingReplication(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.replicationMetric('OperationsPendingReplication', 'Maximum', props);
-  }
-
-  private replicationMetric(metricName: string, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    const replication = this.replication;
-    if (!replication) {
-      throw new ConfigurationError(
-        `${metricName} is published only for a bucket that replicates: call replicateTo(replica) on this ` +
-          `BackupBucket before asking for replication metrics.`,
-        this,
-      );
-    }
-    return new cloudwatch.Metric({
-      namespace: 'AWS/S3',
-      metricName,
-      dimensionsMap: {
-        SourceBucket: this.bucket.bucketName,
-        DestinationBucket: replication.destinationBucketName,
-        RuleId: replication.ruleId,
-      },
-      statistic,
-      period: Duration.minutes(5),
-      ...props,
-    });
-  }
-
   private validateProps(): void {
     if (!this.versioned && this.objectLock) {
       throw new ConfigurationError(
@@ -637,7 +570,7 @@ export class BackupBucket extends Construct {
     );
   }
 
-  private grantOnBucket(grantee: iam.IGrantable, actions: string[], resourceArns: string[]): iam.Grant {
+  protected grantOnBucket(grantee: iam.IGrantable, actions: string[], resourceArns: string[]): iam.Grant {
     return iam.Grant.addToPrincipalOrResource({
       grantee,
       actions,
@@ -646,7 +579,7 @@ export class BackupBucket extends Construct {
     });
   }
 
-  private grantOnKey(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+  protected grantOnKey(grantee: iam.IGrantable, actions: string[]): iam.Grant {
     const otherStack = this.otherEnvironmentOf(grantee);
     if (otherStack === undefined) {
       return this.encryptionKey.grant(grantee, ...actions);
@@ -668,11 +601,7 @@ export class BackupBucket extends Construct {
     });
   }
 
-  private objectsArnFor(grantee: iam.IGrantable, objectsKeyPattern: string): string {
-    return `${this.bucketArnFor(grantee)}/${objectsKeyPattern}`;
-  }
-
-  private bucketArnFor(grantee: iam.IGrantable): string {
+  protected bucketArnFor(grantee: iam.IGrantable): string {
     const otherStack = this.otherEnvironmentOf(grantee);
     if (otherStack === undefined) {
       return this.bucket.bucketArn;
@@ -703,16 +632,6 @@ export class BackupBucket extends Construct {
     }
     return otherStack.region !== ownStack.region ? otherStack : undefined;
   }
-}
-
-/** The stack of the grantee's principal when the principal is a construct (a role, a function's role...). */
-function granteeStack(grantee: iam.IGrantable): Stack | undefined {
-  const principal: unknown = grantee.grantPrincipal;
-  return isConstruct(principal) ? Stack.of(principal) : undefined;
-}
-
-function isConstruct(x: unknown): x is IConstruct {
-  return typeof x === 'object' && x !== null && Construct.isConstruct(x);
 }
 
 function lifecycleRuleId(lifecycle: BackupLifecycle, index: number): string {

@@ -11,7 +11,7 @@ import { relative } from 'node:path';
 import { Client } from '@smithy/core/client';
 import { taskCaller } from '../../local/caller';
 import { InProcessLambda } from '../../local/in-process-lambda';
-import type { JsonValue } from '../../local/template-resolver';
+import { type CfnTemplate, type JsonValue, TemplateResolver, type TemplateResolverOptions } from '../../local/template-resolver';
 import type { LocalWorkflow } from '../../local/workflow-runner';
 import { type RecordedCall, type RecordedResource, type RecordedTemplate, writeRecording } from './iam-recordings';
 
@@ -37,6 +37,31 @@ const templateIndex = new Map<object, number>();
 const calls: RecordedCall[] = [];
 const pending: Array<Promise<void>> = [];
 
+/** Resource types of another app that authorize a workflow's calls on what it imported: the bucket, its policy, its key. */
+const OWNED_ELSEWHERE_TYPES: ReadonlySet<string> = new Set(['AWS::S3::Bucket', 'AWS::S3::BucketPolicy', 'AWS::KMS::Key']);
+const ownedElsewhere: Record<string, RecordedResource> = {};
+
+/**
+ * Records the bucket, bucket policy and key of another app's template (resolved with `options`, whose `resources` bind
+ * them to what the test created in moto) with every template this file runs, so the IAM contract evaluates the calls
+ * of a workflow that imported that bucket against its real bucket policy and key policy, as AWS would. Call it before
+ * the workflow runs.
+ */
+export function recordResourcesOwnedElsewhere(template: CfnTemplate | Readonly<Record<string, unknown>>, options: TemplateResolverOptions): void {
+  const cfn = template as CfnTemplate;
+  const resolver = new TemplateResolver(cfn, options);
+  for (const [id, resource] of Object.entries(cfn.Resources ?? {})) {
+    if (!OWNED_ELSEWHERE_TYPES.has(resource.Type)) continue;
+    const arn = resource.Type === 'AWS::S3::BucketPolicy' ? undefined : String(resolver.resolve({ 'Fn::GetAtt': [id, 'Arn'] }));
+    ownedElsewhere[`${options.stackName}/${id}`] = {
+      type: resource.Type,
+      ref: String(resolver.resolve({ Ref: id })),
+      ...(arn === undefined ? {} : { arn }),
+      properties: resolver.resolve(resource.Properties ?? {}) as Record<string, JsonValue>,
+    };
+  }
+}
+
 function indexOf(workflow: LocalWorkflow): number {
   let index = templateIndex.get(workflow);
   if (index !== undefined) return index;
@@ -57,6 +82,7 @@ function indexOf(workflow: LocalWorkflow): number {
       properties: workflow.resolve(resource.Properties ?? {}) as Record<string, JsonValue>,
     };
   }
+  Object.assign(resources, ownedElsewhere);
   const arn = String(workflow.resolve({ Ref: workflow.stateMachineLogicalId }));
   const [, , , region, accountId] = arn.split(':');
   index = templates.push({ stateMachine: workflow.stateMachineLogicalId, accountId, region, resources }) - 1;

@@ -29,7 +29,7 @@ import { handler as scratchHandler } from '../../lambda/rds/scratch.handler';
 import { NotReady } from '../../lambda/common/errors';
 import { describeDbInstance } from '../../lambda/rds/instances';
 import { RecoveryTest, RecoveryTestSchedule, TestedBackups, type ValidationQuery } from '../../lib';
-import { BackupBucket } from '../../lib/storage';
+import { BackupBucket, type BackupBucketAttributes, type IBackupBucket } from '../../lib/storage';
 import { Client, type ClientConfig } from 'pg';
 import { harnessEnv, type HarnessEnv } from '../support/env';
 import { type LambdaContext, type LocalLambdaHandler, logicalIdOf } from '../support/workflow-harness';
@@ -53,8 +53,30 @@ export interface RecoveryTestStackOptions {
 export function recoveryTestStack(options: RecoveryTestStackOptions) {
   const app = new App();
   const stack = new Stack(app, 'RecoveryTestLocal', { env: { account: LOCAL_ACCOUNT, region: harnessEnv().awsRegion } });
-  const vpc = threeTierVpc(stack);
   const backups = new BackupBucket(stack, 'Backups');
+  const built = buildRecoveryTest(stack, backups, options);
+  return { ...built, ids: { ...built.ids, bucket: logicalIdOf(backups.bucket), key: logicalIdOf(backups.encryptionKey) } };
+}
+
+/**
+ * A stack of another app that imports an existing backup bucket (`BackupBucket.fromBucketAttributes`) and runs a dump
+ * RecoveryTest against it, synthesized, with the logical ids the runner needs (none for the bucket: it is not here).
+ */
+export function importedBucketRecoveryTestStack(attributes: BackupBucketAttributes, options: RecoveryTestStackOptions) {
+  const app = new App();
+  const stack = new Stack(app, 'RecoveryTestOtherApp', { env: { account: LOCAL_ACCOUNT, region: harnessEnv().awsRegion } });
+  return buildRecoveryTest(stack, BackupBucket.fromBucketAttributes(stack, 'Backups', attributes), options);
+}
+
+/** The stack of the app that owns the bucket: a BackupBucket only, with the logical ids of its bucket and key. */
+export function bucketOwnerStack() {
+  const stack = new Stack(new App(), 'BackupsOwner', { env: { account: LOCAL_ACCOUNT, region: harnessEnv().awsRegion } });
+  const backups = new BackupBucket(stack, 'Backups');
+  return { template: Template.fromStack(stack).toJSON(), ids: { bucket: logicalIdOf(backups.bucket), key: logicalIdOf(backups.encryptionKey) } };
+}
+
+function buildRecoveryTest(stack: Stack, backups: IBackupBucket, options: RecoveryTestStackOptions) {
+  const vpc = threeTierVpc(stack);
   const test = new RecoveryTest(stack, 'RecoveryTest', {
     bucket: backups,
     sourceName: options.sourceName,
@@ -76,8 +98,6 @@ export function recoveryTestStack(options: RecoveryTestStackOptions) {
       restore: test.restoreFunction ? logicalIdOf(test.restoreFunction) : undefined,
       verify: logicalIdOf(test.verifyFunction),
       report: logicalIdOf(test.reportFunction),
-      bucket: logicalIdOf(backups.bucket),
-      key: logicalIdOf(backups.encryptionKey),
       topic: logicalIdOf(test.notificationTopic as sns.Topic),
       subnetGroup: logicalIdOf(test.scratchSubnetGroup),
       scratchSecurityGroup: logicalIdOf(test.scratchSecurityGroup),
@@ -234,7 +254,7 @@ export interface ScratchFaults {
 
 /** The local handlers of the RecoveryTest functions, by logical id. */
 export function recoveryHandlers(
-  ids: ReturnType<typeof recoveryTestStack>['ids'],
+  ids: ReturnType<typeof buildRecoveryTest>['ids'],
   mapping: ScratchEndpointMapping,
   faults: ScratchFaults,
   observe: { afterVerify?: (database: string, mapping: ScratchEndpointMapping) => Promise<void> } = {},
