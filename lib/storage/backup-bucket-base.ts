@@ -38,6 +38,11 @@ export interface IBackupBucket extends IResource {
   readonly encryptionKey: kms.IKey;
   /** Whether versioning is on. */
   readonly versioned: boolean;
+  /**
+   * The bucket's default Object Lock retention, when it has one (a failed dump then cannot be deleted, and retention
+   * cannot delete a locked backup).
+   */
+  readonly objectLock?: s3.ObjectLockRetention;
   /** Physical name of the replica bucket, when the bucket replicates and the replica is known. */
   readonly replicaBucketName?: string;
   /** Region of the replica, when known. */

@@ -59,6 +59,13 @@ export interface BackupBucketAttributes {
    */
   readonly versioned?: boolean;
   /**
+   * The bucket's default Object Lock retention, when it has one (as BackupBucket's `objectLock`): the dump role may
+   * then read the retention of a failed dump to say until when it stays.
+   *
+   * @default - no Object Lock
+   */
+  readonly objectLock?: s3.ObjectLockRetention;
+  /**
    * The bucket's cross-region replica, for constructs that check the DR copy (PostgresBackup's verify) and for the
    * replication metrics.
    *
@@ -77,6 +84,7 @@ export class ImportedBackupBucket extends BackupBucketBase {
   public readonly bucket: s3.IBucket;
   public readonly encryptionKey: kms.IKey;
   public readonly versioned: boolean;
+  public readonly objectLock?: s3.ObjectLockRetention;
   private readonly bucketArn: string;
   private readonly keyArn: string;
   private readonly keyAccount?: string;
@@ -105,6 +113,8 @@ export class ImportedBackupBucket extends BackupBucketBase {
     this.keyAccount = key?.account;
     this.bucketArn = bucketArn;
     this.versioned = attrs.versioned ?? true;
+    if (attrs.objectLock && !this.versioned) fail('objectLock needs a versioned bucket: remove versioned: false, or remove objectLock.');
+    this.objectLock = attrs.objectLock;
     this.encryptionKey = kms.Key.fromKeyArn(this, 'Key', attrs.encryptionKeyArn);
     this.bucket = s3.Bucket.fromBucketAttributes(this, 'Bucket', { bucketName, bucketArn, region, encryptionKey: this.encryptionKey });
     if (attrs.replica !== undefined) this.replica = replicaInfo(attrs.replica, region, bucketName, Stack.of(this), fail);

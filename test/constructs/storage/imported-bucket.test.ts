@@ -3,7 +3,8 @@
  * the grantees' identity policies naming the imported ARNs, the replica of an imported bucket (PostgresBackup's
  * replica check, replication metrics), and SharedBackupResources publishing and reading what a second app needs.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -63,6 +64,7 @@ describe('fromBucketAttributes: validation', () => {
     ['a replica without a key', { replica: { bucketName: 'orders-dr', region: 'us-west-2' } as never }, /replica.encryptionKeyArn is missing/],
     ['a replica key of another region', { replica: { bucketName: 'orders-dr', region: 'us-west-2', encryptionKeyArn: KEY } }, /replica.encryptionKeyArn is in us-east-1, the replica in us-west-2/],
     ['a malformed replica name', { replica: { bucketName: 'orders_dr', region: 'us-west-2', encryptionKeyArn: REPLICA_KEY } }, /replica.bucketName: "orders_dr" is not a bucket name/],
+    ['Object Lock on an unversioned bucket', { versioned: false, objectLock: s3.ObjectLockRetention.governance(Duration.days(7)) }, /objectLock needs a versioned bucket/],
   ])('refuses %s, saying what to change', (_, attrs, message) => {
     const text = refused(attrs);
     expect(text).toMatch(/^BackupBucket.fromBucketAttributes Ops\/Backups: /);
