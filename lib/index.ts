@@ -6,3 +6,4 @@ export * from './storage';
 export * from './database';
 export * from './recovery-test';
 export * from './failover';
+export * from './retention';

@@ -355,3 +355,17 @@ export class ReportFailed extends BackupDrError {
   static readonly NAME = 'ReportFailed';
   override readonly name = ReportFailed.NAME;
 }
+
+// --- Retention cleanup ---
+
+/**
+ * A cleanup run could not do all it decided: S3 refused to delete some keys, RDS some snapshots, or a listing failed.
+ * The run's report lists every failure; what was deleted stays deleted (each backup disappears whole, manifest first).
+ *
+ * @example
+ * throw new CleanupFailed('2 deletions failed: postgres/db1/app/…manifest.json: AccessDenied …');
+ */
+export class CleanupFailed extends BackupDrError {
+  static readonly NAME = 'CleanupFailed';
+  override readonly name = CleanupFailed.NAME;
+}

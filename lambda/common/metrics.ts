@@ -44,3 +44,31 @@ export const FAILOVER_METRICS = {
   durationSeconds: 'FailoverDurationSeconds',
   dataLossWindowSeconds: 'DataLossWindowSeconds',
 } as const;
+
+// --- Retention cleanup (issue 12) ---
+
+/** Dimensions of the cleanup metrics besides `Source`. */
+export const CLEANUP_DIMENSIONS = {
+  /** `primary` (the backup bucket, primary-region snapshots) or `replica` (the replica bucket, DR copies). */
+  target: 'Target',
+  /** The AWS region a snapshot quota is of. */
+  region: 'Region',
+} as const;
+
+/** One value per cleanup run and target, from the cleanup handler (dimensions `Source`, `Target`). */
+export const CLEANUP_METRICS = {
+  /** 1 when the run deleted everything it decided to (or planned it, in a dry run), 0 when any step failed. */
+  succeeded: 'CleanupSucceeded',
+  backupsKept: 'CleanupBackupsKept',
+  objectsDeleted: 'CleanupObjectsDeleted',
+  bytesFreed: 'CleanupBytesFreed',
+  snapshotsDeleted: 'CleanupSnapshotsDeleted',
+  orphansSwept: 'CleanupOrphansSwept',
+  errors: 'CleanupErrors',
+} as const;
+
+/** The account's manual snapshots against the RDS quota, per region (dimensions `Source`, `Region`). */
+export const SNAPSHOT_QUOTA_METRICS = {
+  used: 'ManualSnapshotsUsed',
+  quota: 'ManualSnapshotsQuota',
+} as const;

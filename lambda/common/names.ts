@@ -90,3 +90,6 @@ export const RECOVERY_REPORT_PREFIX = 'reports/recovery-test/';
 
 /** Key prefix of failover reports. */
 export const FAILOVER_REPORT_PREFIX = 'reports/failover/';
+
+/** Key prefix of retention cleanup reports. */
+export const CLEANUP_REPORT_PREFIX = 'reports/cleanup/';

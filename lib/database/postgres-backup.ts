@@ -25,6 +25,8 @@ import { PgToolsLayer } from './pg-tools-layer';
 import { BACKUP_METRICS, METRIC_DIMENSIONS } from '../../lambda/common/metrics';
 import { DATABASE_NAME_HINT, isDatabaseName } from '../../lambda/common/names';
 import { packageMetric } from '../common/metrics';
+import { BackupRetention } from '../retention/backup-retention';
+import type { RetentionPolicy } from '../retention/retention-policy';
 
 /** Where RDS snapshots are copied for disaster recovery. */
 export interface SnapshotCopyOptions {
@@ -116,6 +118,17 @@ export interface PostgresBackupProps {
    * @default 1769
    */
   readonly dumpMemorySize?: number;
+  /**
+   * Which dumps and snapshots to keep: a {@link BackupRetention} cleanup runs daily over the dumps and the snapshots in
+   * both regions (the replica bucket in its own run) and deletes the rest.
+   * @default - nothing is ever deleted (snapshots then reach RDS's quota of 100 manual snapshots per region)
+   */
+  readonly retention?: RetentionPolicy;
+  /**
+   * The policy of the replica bucket's copies.
+   * @default - `retention`
+   */
+  readonly replicaRetention?: RetentionPolicy;
 }
 
 /**
@@ -155,6 +168,8 @@ export class PostgresBackup extends Construct {
   public readonly sourceName: string;
   /** The schedules, one per {@link BackupSchedule} after folding those that would start together. */
   public readonly schedules: scheduler.Schedule[];
+  /** The retention cleanup, when `retention` is set. */
+  public readonly retention?: BackupRetention;
 
   constructor(scope: Construct, id: string, props: PostgresBackupProps) {
     super(scope, id);
@@ -332,6 +347,28 @@ export class PostgresBackup extends Construct {
         }),
       });
     });
+
+    if (props.retention) {
+      // The most frequent tier scheduled sets the interval the synth checks compare the policy with.
+      const tiers = new Set(schedules.flatMap((schedule) => schedule.tiers));
+      const intervalDays = tiers.has('daily') ? 1 : tiers.has('weekly') ? 7 : tiers.has('monthly') ? 28 : 365;
+      this.retention = new BackupRetention(this, 'Retention', {
+        policy: props.retention,
+        replicaPolicy: props.replicaRetention,
+        bucket: props.bucket,
+        sourceName,
+        backupInterval: Duration.days(intervalDays),
+        ...(snapshotsOn
+          ? { snapshots: { kind: props.source.kind as 'instance' | 'cluster', identifier: props.source.identifier, drRegion: props.snapshotCopy?.region } }
+          : {}),
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets,
+        securityGroup: this.securityGroup,
+        logsKey: this.operationsKey,
+        notificationTopic: this.notificationTopic,
+        logRetention,
+      });
+    }
   }
 
   /** Whether a backup run succeeded (1) or failed (0), per run; from the report Lambda's EMF metrics. */

@@ -1,0 +1,143 @@
+/**
+ * Cleanup handler: applies the retention policy to one target (`primary`: the backup bucket and the snapshots in this
+ * region; `replica`: the replica bucket and the DR copies, in the DR region), writes the report to
+ * `reports/cleanup/…` in the backup bucket, publishes the cleanup and snapshot-quota metrics, and throws
+ * CleanupFailed when any deletion or listing failed (after the report), so the run ends FAILED.
+ *
+ * Environment: BUCKET_NAME, BUCKET_KMS_KEY_ARN, SOURCE_ID, RETENTION_POLICY (JSON rules), ORPHAN_GRACE_SECONDS,
+ * OBJECT_LOCK, REMOVE_VERSIONS; for the replica REPLICA_BUCKET_NAME, DR_REGION, REPLICA_RETENTION_POLICY,
+ * REPLICA_OBJECT_LOCK; for snapshots SNAPSHOT_KIND and SNAPSHOT_SOURCE (and DR_REGION for the copies).
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { CleanupFailed, requireEnv, wholeNumberEnv } from '../common/errors';
+import { logger, metrics } from '../common/logger';
+import { CLEANUP_DIMENSIONS, CLEANUP_METRICS, METRIC_DIMENSIONS, SNAPSHOT_QUOTA_METRICS } from '../common/metrics';
+import { putTextObject } from '../aws/s3';
+import { SnapshotKind } from '../rds/snapshot';
+import { DumpCleanupResult, SnapshotCleanupResult, SnapshotQuota, cleanDumps, cleanSnapshots, manualSnapshotQuota } from './cleanup-core';
+import { CleanupReport, cleanupReportKey, parseCleanupEvent, parseRulesJson } from './cleanup-input';
+
+export type { CleanupEvent, CleanupReport } from './cleanup-input';
+
+const s3Clients = new Map<string, S3Client>();
+function s3For(region: string): S3Client {
+  let client = s3Clients.get(region);
+  if (!client) {
+    client = new S3Client({ region });
+    s3Clients.set(region, client);
+  }
+  return client;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** What the handler returns to the state machine: the report's key and counts, not the whole plan. */
+export interface CleanupResult {
+  readonly status: CleanupReport['status'];
+  readonly target: CleanupReport['target'];
+  readonly dryRun: boolean;
+  readonly reportKey: string;
+  readonly backupsKept: number;
+  readonly objectsDeleted: number;
+  readonly snapshotsDeleted: number;
+}
+
+export async function handler(event: unknown): Promise<CleanupResult> {
+  const input = parseCleanupEvent(event);
+  const home = requireEnv('AWS_REGION');
+  const reportBucket = requireEnv('BUCKET_NAME');
+  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
+  const source = requireEnv('SOURCE_ID');
+  const replica = input.target === 'replica';
+  const region = replica ? requireEnv('DR_REGION') : home;
+  const bucket = replica ? requireEnv('REPLICA_BUCKET_NAME') : reportBucket;
+  const rules = replica && process.env.REPLICA_RETENTION_POLICY
+    ? parseRulesJson('REPLICA_RETENTION_POLICY', process.env.REPLICA_RETENTION_POLICY)
+    : parseRulesJson('RETENTION_POLICY', requireEnv('RETENTION_POLICY'));
+  const orphanGraceSeconds = wholeNumberEnv('ORPHAN_GRACE_SECONDS', 86_400, { min: 3_600, max: 366 * 86_400, unit: 'seconds' });
+  const objectLock = process.env[replica ? 'REPLICA_OBJECT_LOCK' : 'OBJECT_LOCK'] === 'true';
+  const snapshotKind = process.env.SNAPSHOT_KIND as SnapshotKind | undefined;
+  const snapshotSource = process.env.SNAPSHOT_SOURCE;
+
+  const startedAt = new Date();
+  const errors: string[] = [];
+  let dumps: DumpCleanupResult | undefined;
+  let snapshots: SnapshotCleanupResult | undefined;
+  let quota: SnapshotQuota | undefined;
+  try {
+    dumps = await cleanDumps({
+      s3: s3For(region),
+      bucket,
+      source,
+      rules,
+      now: startedAt,
+      dryRun: input.dryRun,
+      orphanGraceSeconds,
+      objectLock,
+      removeVersions: process.env.REMOVE_VERSIONS === 'true',
+    });
+    errors.push(...dumps.errors);
+  } catch (error) {
+    errors.push(`dumps in s3://${bucket}: ${describeError(error)}`);
+  }
+  if (snapshotKind && snapshotSource) {
+    try {
+      snapshots = await cleanSnapshots({ region, kind: snapshotKind, sourceIdentifier: snapshotSource, rules, now: startedAt, dryRun: input.dryRun });
+      errors.push(...snapshots.errors);
+    } catch (error) {
+      errors.push(`snapshots of ${snapshotSource} in ${region}: ${describeError(error)}`);
+    }
+    quota = await manualSnapshotQuota(region);
+  }
+
+  const report: CleanupReport = {
+    workflow: 'cleanup',
+    status: errors.length === 0 ? 'SUCCEEDED' : 'FAILED',
+    target: input.target,
+    dryRun: input.dryRun,
+    source,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    policy: rules,
+    ...(dumps ? { dumps } : {}),
+    ...(snapshots ? { snapshots } : {}),
+    ...(quota ? { quota } : {}),
+    errors,
+  };
+  const reportKey = cleanupReportKey(startedAt, input.target, input.executionName);
+  await putTextObject(s3For(home), reportBucket, reportKey, JSON.stringify(report, null, 2), 'application/json', kmsKeyId);
+
+  const backupsKept = (dumps?.series ?? []).reduce((n, s) => n + s.kept, 0) + (snapshots?.series.kept ?? 0);
+  const single = metrics.singleMetric();
+  single.setDefaultDimensions({ [METRIC_DIMENSIONS.source]: source, [CLEANUP_DIMENSIONS.target]: input.target });
+  single.addMetric(CLEANUP_METRICS.succeeded, MetricUnit.Count, report.status === 'SUCCEEDED' ? 1 : 0);
+  single.addMetric(CLEANUP_METRICS.backupsKept, MetricUnit.Count, backupsKept);
+  single.addMetric(CLEANUP_METRICS.objectsDeleted, MetricUnit.Count, dumps?.objectsDeleted ?? 0);
+  single.addMetric(CLEANUP_METRICS.bytesFreed, MetricUnit.Bytes, dumps?.bytesFreed ?? 0);
+  single.addMetric(CLEANUP_METRICS.snapshotsDeleted, MetricUnit.Count, snapshots?.snapshotsDeleted ?? 0);
+  single.addMetric(CLEANUP_METRICS.orphansSwept, MetricUnit.Count, input.dryRun ? 0 : (dumps?.swept.length ?? 0));
+  single.addMetric(CLEANUP_METRICS.errors, MetricUnit.Count, errors.length);
+  if (quota?.used !== undefined) {
+    const q = metrics.singleMetric();
+    q.setDefaultDimensions({ [METRIC_DIMENSIONS.source]: source, [CLEANUP_DIMENSIONS.region]: region });
+    q.addMetric(SNAPSHOT_QUOTA_METRICS.used, MetricUnit.Count, quota.used);
+    if (quota.max !== undefined) q.addMetric(SNAPSHOT_QUOTA_METRICS.quota, MetricUnit.Count, quota.max);
+  }
+  logger.info('cleanup report written', { reportKey, status: report.status, target: input.target, dryRun: input.dryRun, errors: errors.length });
+
+  if (errors.length > 0) {
+    throw new CleanupFailed(`${errors.length} cleanup step(s) failed (report s3://${reportBucket}/${reportKey}): ${errors.slice(0, 3).join('; ')}`);
+  }
+  return {
+    status: report.status,
+    target: input.target,
+    dryRun: input.dryRun,
+    reportKey,
+    backupsKept,
+    objectsDeleted: dumps?.objectsDeleted ?? 0,
+    snapshotsDeleted: snapshots?.snapshotsDeleted ?? 0,
+  };
+}

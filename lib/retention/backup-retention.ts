@@ -1,0 +1,273 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ConfigurationError } from '../common/errors';
+import { HandlerFunction } from '../common/handler-function';
+import { acknowledgeWildcardResource } from '../common/nag';
+import { createScheduleRole } from '../common/schedule-role';
+import { invokeTask, workflowStateMachine } from '../common/workflow';
+import type { BackupBucket, ReplicaInfo } from '../storage/backup-bucket';
+import { RetentionPolicy } from './retention-policy';
+import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
+import { CLEANUP_REPORT_PREFIX, CREATOR_TAG, CREATOR_TAG_VALUE, DUMP_KEY_PREFIX, SNAPSHOT_ID_PREFIX } from '../../lambda/common/names';
+import { CleanupFailed } from '../../lambda/common/errors';
+
+/** The snapshots a {@link BackupRetention} cleans. */
+export interface RetentionSnapshots {
+  readonly kind: 'instance' | 'cluster';
+  /** The DB instance or cluster identifier the snapshots are taken of. */
+  readonly identifier: string;
+  /**
+   * The DR region holding the copies.
+   * @default - no copies
+   */
+  readonly drRegion?: string;
+}
+
+/** Props for {@link BackupRetention}. */
+export interface BackupRetentionProps {
+  /** Which backups to keep. */
+  readonly policy: RetentionPolicy;
+  /**
+   * The policy of the replica bucket's copies (deletions are not replicated, so the replica is cleaned on its own).
+   * @default - `policy`
+   */
+  readonly replicaPolicy?: RetentionPolicy;
+  /** The bucket of the dumps (and, through its replication, the replica). */
+  readonly bucket: BackupBucket;
+  /** The source name of the dumps (`postgres/<sourceName>/…`). */
+  readonly sourceName: string;
+  /**
+   * The RDS / Aurora snapshots to clean, in the primary region and as DR copies.
+   * @default - dumps only
+   */
+  readonly snapshots?: RetentionSnapshots;
+  /** The shortest time between two backups, for the synth checks (1 day for daily runs). */
+  readonly backupInterval: Duration;
+  readonly vpc: ec2.IVpc;
+  /** @default - the VPC's private subnets with egress */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroup: ec2.ISecurityGroup;
+  /** KMS key of the logs (and of the topic). */
+  readonly logsKey: kms.IKey;
+  /** Where a failed cleanup is published. */
+  readonly notificationTopic: sns.ITopic;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * When the cleanup runs.
+   * @default - every day at 05:00 UTC
+   */
+  readonly schedule?: scheduler.ScheduleExpression;
+  /**
+   * How old a dump without a manifest (an interrupted run or deletion) must be before it is swept.
+   * @default Duration.days(1)
+   */
+  readonly orphanGracePeriod?: Duration;
+  /**
+   * Delete every version of a deleted dump and manifest at once, instead of leaving a delete marker and letting the
+   * lifecycle's noncurrent-version expiry remove the old version later. Deletions then cannot be undone.
+   * @default false
+   */
+  readonly removeVersions?: boolean;
+}
+
+/**
+ * The retention cleanup: a state machine that applies a {@link RetentionPolicy} to the dumps in the backup bucket and
+ * the snapshots in the primary region (target `primary`), and to the replica bucket and the DR copies in the DR region
+ * (target `replica`, its own run), on a schedule each; a failed run publishes to the topic and ends FAILED. Start it by
+ * hand with `{ "target": "primary", "dryRun": true }` to see the plan in the report without deleting anything.
+ *
+ * @example
+ * new BackupRetention(this, 'Retention', {
+ *   policy: RetentionPolicy.gfs({ daily: 7, weekly: 4, monthly: 12, yearly: 3 }),
+ *   bucket, sourceName: 'prod', backupInterval: Duration.days(1), vpc, securityGroup, logsKey, notificationTopic,
+ * });
+ */
+export class BackupRetention extends Construct {
+  /** The cleanup Lambda. */
+  public readonly cleanupFunction: lambda.Function;
+  /** The cleanup state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** The schedules: the primary run, and the replica run once the bucket replicates. */
+  public readonly schedules: scheduler.Schedule[] = [];
+
+  constructor(scope: Construct, id: string, props: BackupRetentionProps) {
+    super(scope, id);
+    const intervalDays = Math.max(1, Math.round(props.backupInterval.toHours() / 24));
+    const problems = props.policy.problems({
+      description: 'dumps',
+      backupIntervalDays: intervalDays,
+      transitions: props.bucket.lifecycle
+        .filter((rule) => DUMP_KEY_PREFIX.startsWith(rule.prefix) || rule.prefix.startsWith(DUMP_KEY_PREFIX))
+        .flatMap((rule) => rule.transitions.map((t) => ({ day: t.after.toDays(), storageClass: t.storageClass.value, option: t.option }))),
+      objectLockDays: props.bucket.objectLock?.duration.toDays(),
+    });
+    if (problems.length > 0) throw new ConfigurationError(problems.join(' '), this, { subject: 'BackupRetention' });
+
+    const environment: Record<string, string> = {
+      BUCKET_NAME: props.bucket.bucket.bucketName,
+      BUCKET_KMS_KEY_ARN: props.bucket.encryptionKey.keyArn,
+      SOURCE_ID: props.sourceName,
+      RETENTION_POLICY: JSON.stringify(props.policy.rules),
+      ORPHAN_GRACE_SECONDS: String((props.orphanGracePeriod ?? Duration.days(1)).toSeconds()),
+      OBJECT_LOCK: String(props.bucket.objectLock !== undefined),
+      REMOVE_VERSIONS: String(props.removeVersions ?? false),
+      ...(props.replicaPolicy ? { REPLICA_RETENTION_POLICY: JSON.stringify(props.replicaPolicy.rules) } : {}),
+      ...(props.snapshots ? { SNAPSHOT_KIND: props.snapshots.kind, SNAPSHOT_SOURCE: props.snapshots.identifier } : {}),
+      ...(props.snapshots?.drRegion ? { DR_REGION: props.snapshots.drRegion } : {}),
+    };
+    this.cleanupFunction = new HandlerFunction(this, 'CleanupFunction', {
+      handlerName: 'cleanup',
+      description: 'cdk-backup-dr: retention cleanup of dumps and snapshots',
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: [props.securityGroup],
+      timeout: Duration.minutes(15),
+      memorySize: 512,
+      logsKey: props.logsKey,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      environment,
+    });
+    this.grantBucket(props);
+    if (props.snapshots) this.grantSnapshots(props.snapshots);
+
+    const clean = invokeTask(this, 'Clean', this.cleanupFunction, sfn.TaskInput.fromObject({
+      'target.$': '$.target',
+      'dryRun.$': '$.dryRun',
+      'executionName.$': '$$.Execution.Name',
+    }), '$.result');
+    const failed = new sfn.Fail(this, 'Cleanup failed', { error: CleanupFailed.NAME, causePath: '$.error.Cause' });
+    const notify = new tasks.SnsPublish(this, 'Notify failure', {
+      topic: props.notificationTopic,
+      subject: 'cdk-backup-dr: cleanup FAILED',
+      message: sfn.TaskInput.fromJsonPathAt('$.error'),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    clean.addCatch(notify.next(failed), { resultPath: '$.error' });
+    const start = new sfn.Choice(this, 'Dry run given?')
+      .when(sfn.Condition.isPresent('$.dryRun'), clean)
+      .otherwise(new sfn.Pass(this, 'Not a dry run', { parameters: { 'target.$': '$.target', dryRun: false } }).next(clean));
+    clean.next(new sfn.Succeed(this, 'Cleanup succeeded'));
+    this.stateMachine = workflowStateMachine(this, {
+      definition: start,
+      comment: 'cdk-backup-dr retention cleanup: GFS over dumps and snapshots',
+      timeout: Duration.minutes(30),
+      logsKey: props.logsKey,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      topic: props.notificationTopic,
+      workflow: 'cleanup',
+      afterwards: 'nothing to delete by hand: the next run continues where this one stopped',
+    });
+    acknowledgeStateMachineFindings(this.stateMachine, [this.cleanupFunction]);
+
+    const role = createScheduleRole(this, 'ScheduleRole', 'Starts the cdk-backup-dr retention cleanup');
+    const expression = props.schedule ?? scheduler.ScheduleExpression.cron({ minute: '0', hour: '5' });
+    const addSchedule = (target: 'primary' | 'replica') =>
+      this.schedules.push(
+        new scheduler.Schedule(this, target === 'primary' ? 'Schedule' : 'ReplicaSchedule', {
+          schedule: expression,
+          description: `cdk-backup-dr retention cleanup (${target})`,
+          target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+            role,
+            input: scheduler.ScheduleTargetInput.fromObject({ target, dryRun: false }),
+          }),
+        }),
+      );
+    addSchedule('primary');
+    props.bucket.onReplication((replica) => {
+      this.cleanupFunction.addEnvironment('REPLICA_BUCKET_NAME', replica.bucketName);
+      this.cleanupFunction.addEnvironment('DR_REGION', replica.region);
+      this.cleanupFunction.addEnvironment('REPLICA_OBJECT_LOCK', String(replica.replica.objectLock !== undefined));
+      this.grantReplica(props.sourceName, replica);
+      addSchedule('replica');
+    });
+  }
+
+  /** List the source's dumps, delete them (and their versions), read their locks; write the cleanup reports. */
+  private grantBucket(props: BackupRetentionProps): void {
+    const fn = this.cleanupFunction;
+    const objects = props.bucket.bucket.arnForObjects(`${DUMP_KEY_PREFIX}${props.sourceName}/*`);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ListOwnDumps',
+        actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+        resources: [props.bucket.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${DUMP_KEY_PREFIX}${props.sourceName}/*`] } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DeleteOwnDumps',
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectRetention', 's3:GetObjectLegalHold'],
+        resources: [objects],
+      }),
+    );
+    props.bucket.grantWriteBackups(fn, `${CLEANUP_REPORT_PREFIX}*`);
+    acknowledgeWildcardResource(fn, objects, "Deletes only this source's dumps and manifests, as the retention policy decides.");
+    acknowledgeWildcardResource(fn, props.bucket.bucket.arnForObjects(`${CLEANUP_REPORT_PREFIX}*`), 'Writes one report per cleanup run under reports/cleanup/.');
+  }
+
+  private grantReplica(sourceName: string, { bucketName }: ReplicaInfo): void {
+    const fn = this.cleanupFunction;
+    const bucketArn = `arn:${Stack.of(this).partition}:s3:::${bucketName}`;
+    const objects = `${bucketArn}/${DUMP_KEY_PREFIX}${sourceName}/*`;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ListOwnReplicaDumps',
+        actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+        resources: [bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${DUMP_KEY_PREFIX}${sourceName}/*`] } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DeleteOwnReplicaDumps',
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectRetention', 's3:GetObjectLegalHold'],
+        resources: [objects],
+      }),
+    );
+    acknowledgeWildcardResource(fn, objects, "Deletes only this source's replicated dumps and manifests in the DR bucket.");
+  }
+
+  /** Describe, and delete only snapshots carrying the creator tag, in both regions; read the snapshot quota. */
+  private grantSnapshots(snapshots: RetentionSnapshots): void {
+    const stack = Stack.of(this);
+    const fn = this.cleanupFunction;
+    const isCluster = snapshots.kind === 'cluster';
+    const regions = [stack.region, ...(snapshots.drRegion ? [snapshots.drRegion] : [])];
+    const arns = regions.map((region) =>
+      stack.formatArn({ service: 'rds', region, resource: isCluster ? 'cluster-snapshot' : 'snapshot', resourceName: `${SNAPSHOT_ID_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    );
+    const sources = regions.map((region) =>
+      stack.formatArn({ service: 'rds', region, resource: isCluster ? 'cluster' : 'db', resourceName: snapshots.identifier, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeOwnSnapshots',
+        actions: [isCluster ? 'rds:DescribeDBClusterSnapshots' : 'rds:DescribeDBSnapshots'],
+        resources: [...arns, ...sources],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DeleteOwnTaggedSnapshots',
+        actions: [isCluster ? 'rds:DeleteDBClusterSnapshot' : 'rds:DeleteDBSnapshot'],
+        resources: arns,
+        conditions: { StringEquals: { [`aws:ResourceTag/${CREATOR_TAG}`]: CREATOR_TAG_VALUE } },
+      }),
+    );
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadSnapshotQuota', actions: ['rds:DescribeAccountAttributes'], resources: ['*'] }));
+    for (const arn of arns) acknowledgeWildcardResource(fn, arn, 'Only snapshots this package created (cdkbdr-…), and deletion only with the creator tag.');
+    acknowledgeWildcardResource(fn, '*', 'rds:DescribeAccountAttributes (the manual snapshot quota) has no resource-level permissions.');
+  }
+}

@@ -1,0 +1,2 @@
+export * from './retention-policy';
+export * from './backup-retention';

@@ -1,0 +1,186 @@
+/**
+ * The cleanup core against moto: 410 days of daily dumps of two databases in a versioned bucket, and 410 daily
+ * snapshots of an RDS instance in the primary region with their copies in the DR region, cleaned with
+ * RetentionPolicy.gfs({ daily: 7, weekly: 4, monthly: 12, yearly: 3 }). The expected survivors are worked out by
+ * hand from the calendar below, not by the decision function; S3 calls are counted.
+ */
+import { randomBytes } from 'node:crypto';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyDBSnapshotCommand, CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
+import { backupKeys, formatKeyTimestamp } from '../../../lambda/backup/manifest';
+import { cleanDumps, cleanSnapshots, manualSnapshotQuota } from '../../../lambda/retention/cleanup-core';
+import { listSnapshots } from '../../../lambda/rds/client';
+import { snapshotIdentifier, snapshotTags } from '../../../lambda/rds/snapshot';
+import type { RetentionRules } from '../../../lambda/retention/policy';
+import { createTestBucket, resetMoto } from '../../support/moto';
+import { harnessEnv } from '../../support/env';
+
+const DAY = 86_400_000;
+const DAYS = 410;
+/** The newest backup: Sunday 2024-06-30 02:00 UTC; the oldest 409 days earlier, Thursday 2023-05-18. */
+const NEWEST = Date.UTC(2024, 5, 30, 2);
+const NOW = new Date(NEWEST + 6 * 3_600_000);
+const RULES: RetentionRules = { daily: 7, weekly: 4, monthly: 12, yearly: 3, minimumKeep: 1, timeZone: 'UTC' };
+/**
+ * By hand: daily 7 = June 24-30; weekly 4 = the Sundays June 30, 23, 16, 9; monthly 12 = the last day of June 2024
+ * back to July 2023; yearly 3 = 2024-06-30, 2023-12-31 and, the count not being used up, the oldest (2023-05-18).
+ */
+const EXPECTED_DAYS = [
+  '2024-06-30', '2024-06-29', '2024-06-28', '2024-06-27', '2024-06-26', '2024-06-25', '2024-06-24',
+  '2024-06-23', '2024-06-16', '2024-06-09',
+  '2024-05-31', '2024-04-30', '2024-03-31', '2024-02-29', '2024-01-31', '2023-12-31', '2023-11-30', '2023-10-31', '2023-09-30', '2023-08-31', '2023-07-31',
+  '2023-05-18',
+].sort();
+const DATABASES = ['app', 'billing'];
+const SOURCE = 'prod';
+const DR_REGION = 'us-west-2';
+
+function days(): number[] {
+  return Array.from({ length: DAYS }, (_, i) => NEWEST - i * DAY);
+}
+
+async function inBatches<T>(items: readonly T[], size: number, run: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(run));
+}
+
+async function currentKeys(s3: S3Client, bucket: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+describe('cleanDumps on 410 days of daily dumps', () => {
+  let s3: S3Client;
+  let bucket: string;
+  const oldOrphan = `postgres/${SOURCE}/app/2024/06/01/${formatKeyTimestamp(new Date(Date.UTC(2024, 5, 1, 3)))}.dump`;
+  const freshOrphan = `postgres/${SOURCE}/app/2024/06/30/${formatKeyTimestamp(new Date(NOW.getTime() - 3_600_000))}.dump`;
+
+  beforeAll(async () => {
+    s3 = new S3Client({ region: harnessEnv().awsRegion });
+    bucket = await createTestBucket({ prefix: 'retention', versioned: true });
+    const puts: Array<{ key: string; body: string }> = [];
+    for (const database of DATABASES) {
+      for (const time of days()) {
+        const keys = backupKeys(SOURCE, database, new Date(time));
+        puts.push({ key: keys.dumpKey, body: `dump ${database} ${time}` }, { key: keys.manifestKey, body: '{}' });
+      }
+    }
+    puts.push({ key: oldOrphan, body: 'interrupted' });
+    await inBatches(puts, 25, (p) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: p.key, Body: p.body })));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: freshOrphan, Body: 'being written' }));
+  }, 300_000);
+
+  afterAll(() => s3.destroy());
+
+  const options = () => ({ s3, bucket, source: SOURCE, rules: RULES, now: NOW, orphanGraceSeconds: 86_400, objectLock: false, removeVersions: false });
+
+  it('a dry run plans the expected survivors and deletes nothing', async () => {
+    const before = await currentKeys(s3, bucket);
+    const plan = await cleanDumps({ ...options(), dryRun: true });
+    expect(plan.series.map((s) => [s.series, s.kept, s.deleted])).toEqual([
+      [`postgres/${SOURCE}/app/`, 22, DAYS - 22],
+      [`postgres/${SOURCE}/billing/`, 22, DAYS - 22],
+    ]);
+    expect(plan.calls).toEqual({ ListObjectsV2: 2 }); // 1641 objects: ⌈1641 / 1000⌉ pages
+    expect(plan.objectsDeleted).toBe(0);
+    expect(await currentKeys(s3, bucket)).toEqual(before);
+    const newest = plan.series[0].items[0];
+    expect(newest).toMatchObject({ time: '2024-06-30T02:00:00.000Z', keep: true, reasons: ['daily 1 of 7', 'weekly 1 of 4', 'monthly 1 of 12', 'yearly 1 of 3', 'newest verified'] });
+    expect(plan.series[0].items[DAYS - 1]).toMatchObject({ time: '2023-05-18T02:00:00.000Z', keep: true, reasons: ['oldest yearly'] });
+  });
+
+  it('deletes manifests, then dumps, in batches of at most 1000; the survivors are the expected ones; a second run deletes nothing', async () => {
+    const result = await cleanDumps({ ...options(), dryRun: false });
+    expect(result.errors).toEqual([]);
+    expect(result.swept).toEqual([]); // both orphans were written minutes ago by moto's clock
+    expect(result.objectsDeleted).toBe(2 * 2 * (DAYS - 22));
+    expect(result.calls).toEqual({ ListObjectsV2: 2, DeleteObjects: 2 }); // 776 manifests, then 776 dumps
+    const left = await currentKeys(s3, bucket);
+    for (const database of DATABASES) {
+      const manifests = left.filter((k) => k.startsWith(`postgres/${SOURCE}/${database}/`) && k.endsWith('.manifest.json'));
+      expect(manifests.map((k) => /(\d{4})(\d{2})(\d{2})T/.exec(k)!.slice(1).join('-')).sort()).toEqual(EXPECTED_DAYS);
+      for (const manifest of manifests) expect(left).toContain(manifest.replace('.manifest.json', '.dump'));
+    }
+    expect(left).toEqual(expect.arrayContaining([oldOrphan, freshOrphan]));
+
+    const again = await cleanDumps({ ...options(), dryRun: false });
+    expect(again.objectsDeleted).toBe(0);
+    expect(again.calls).toEqual({ ListObjectsV2: 1 });
+  });
+
+  it('sweeps a dump without a manifest once it is older than the grace period', async () => {
+    const later = new Date(Date.now() + 7 * DAY);
+    const result = await cleanDumps({ ...options(), now: later, orphanGraceSeconds: 86_400, dryRun: false, rules: { ...RULES, minimumKeep: 1000 } });
+    expect([...result.swept].sort()).toEqual([freshOrphan, oldOrphan].sort());
+    expect(result.objectsDeleted).toBe(2);
+    expect(await currentKeys(s3, bucket)).not.toContain(oldOrphan);
+  });
+});
+
+describe('cleanSnapshots on 410 daily snapshots and their DR copies', () => {
+  const instance = `db-${randomBytes(4).toString('hex')}`;
+  let primary: RDSClient;
+  let dr: RDSClient;
+  const foreign = `cdkbdr-${instance}-20230101020000`;
+
+  beforeAll(async () => {
+    const region = harnessEnv().awsRegion;
+    primary = new RDSClient({ region });
+    dr = new RDSClient({ region: DR_REGION });
+    await primary.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: instance,
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t3.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'postgres',
+        MasterUserPassword: 'not-a-real-password-1',
+      }),
+    );
+    await inBatches(days(), 20, async (time) => {
+      const id = snapshotIdentifier('instance', instance, new Date(time));
+      const tags = snapshotTags({ sourceIdentifier: instance, tiers: ['daily'] });
+      const created = await primary.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: instance, DBSnapshotIdentifier: id, Tags: tags }));
+      await dr.send(
+        new CopyDBSnapshotCommand({
+          SourceDBSnapshotIdentifier: created.DBSnapshot!.DBSnapshotArn!,
+          TargetDBSnapshotIdentifier: id,
+          Tags: snapshotTags({ sourceIdentifier: instance, tiers: ['daily'], copiedFrom: created.DBSnapshot!.DBSnapshotArn! }),
+        }),
+      );
+    });
+    // Someone else's snapshot with our name pattern but without our tags: never touched.
+    await primary.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: instance, DBSnapshotIdentifier: foreign, Tags: [] }));
+  }, 300_000);
+
+  afterAll(async () => {
+    primary.destroy();
+    dr.destroy();
+    await resetMoto();
+  });
+
+  it('keeps the expected snapshots in both regions and leaves untagged ones alone', async () => {
+    for (const region of [harnessEnv().awsRegion, DR_REGION]) {
+      const result = await cleanSnapshots({ region, kind: 'instance', sourceIdentifier: instance, rules: RULES, now: NOW, dryRun: false });
+      expect(result.errors).toEqual([]);
+      expect([result.series.kept, result.snapshotsDeleted]).toEqual([22, DAYS - 22]);
+      const left = await listSnapshots(region, 'instance', { sourceIdentifier: instance });
+      const ours = left.filter((s) => s.snapshotId !== foreign).map((s) => s.snapshotId.slice(-14, -6).replace(/(\d{4})(\d{2})(\d{2})/, '$1-$2-$3'));
+      expect(ours.sort()).toEqual(EXPECTED_DAYS);
+      const again = await cleanSnapshots({ region, kind: 'instance', sourceIdentifier: instance, rules: RULES, now: NOW, dryRun: false });
+      expect(again.snapshotsDeleted).toBe(0);
+    }
+    expect((await listSnapshots(harnessEnv().awsRegion, 'instance', { snapshotId: foreign })).map((s) => s.snapshotId)).toEqual([foreign]);
+  }, 120_000);
+
+  it('reports the manual snapshot quota, or why it could not be read', async () => {
+    const quota = await manualSnapshotQuota(DR_REGION);
+    expect(quota.region).toBe(DR_REGION);
+    expect(quota.used !== undefined || quota.error !== undefined).toBe(true);
+  });
+});
