@@ -15,7 +15,8 @@ import { HandlerFunction } from '../common/handler-function';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { createScheduleRole } from '../common/schedule-role';
 import { invokeTask, workflowStateMachine } from '../common/workflow';
-import type { BackupBucket, ReplicaInfo } from '../storage/backup-bucket';
+import { BackupBucket } from '../storage/backup-bucket';
+import type { IBackupBucket, ReplicaInfo } from '../storage/backup-bucket-base';
 import { RetentionPolicy } from './retention-policy';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { CLEANUP_REPORT_PREFIX, CREATOR_TAG, CREATOR_TAG_VALUE, DUMP_KEY_PREFIX, SNAPSHOT_ID_PREFIX } from '../../lambda/common/names';
@@ -43,7 +44,7 @@ export interface BackupRetentionProps {
    */
   readonly replicaPolicy?: RetentionPolicy;
   /** The bucket of the dumps (and, through its replication, the replica). */
-  readonly bucket: BackupBucket;
+  readonly bucket: IBackupBucket;
   /** The source name of the dumps (`postgres/<sourceName>/…`). */
   readonly sourceName: string;
   /**
@@ -107,7 +108,8 @@ export class BackupRetention extends Construct {
     const problems = props.policy.problems({
       description: 'dumps',
       backupIntervalDays: intervalDays,
-      transitions: props.bucket.lifecycle
+      // An imported bucket's lifecycle is not known here; its owner's app checks it.
+      transitions: (props.bucket instanceof BackupBucket ? props.bucket.lifecycle : [])
         .filter((rule) => DUMP_KEY_PREFIX.startsWith(rule.prefix) || rule.prefix.startsWith(DUMP_KEY_PREFIX))
         .flatMap((rule) => rule.transitions.map((t) => ({ day: t.after.toDays(), storageClass: t.storageClass.value, option: t.option }))),
       objectLockDays: props.bucket.objectLock?.duration.toDays(),
@@ -187,7 +189,8 @@ export class BackupRetention extends Construct {
     props.bucket.onReplication((replica) => {
       this.cleanupFunction.addEnvironment('REPLICA_BUCKET_NAME', replica.bucketName);
       this.cleanupFunction.addEnvironment('DR_REGION', replica.region);
-      this.cleanupFunction.addEnvironment('REPLICA_OBJECT_LOCK', String(replica.replica.objectLock !== undefined));
+      // The replica of an imported bucket may be locked for all this app knows: then every candidate's lock is asked.
+      this.cleanupFunction.addEnvironment('REPLICA_OBJECT_LOCK', String(replica.replica ? replica.replica.objectLock !== undefined : true));
       this.grantReplica(props.sourceName, replica);
       addSchedule('replica');
     });
