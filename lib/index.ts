@@ -7,3 +7,4 @@ export * from './database';
 export * from './recovery-test';
 export * from './failover';
 export * from './retention';
+export * from './disaster-recovery';

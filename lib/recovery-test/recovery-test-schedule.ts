@@ -70,6 +70,20 @@ export class RecoveryTestSchedule {
     private readonly zone: TimeZone | undefined,
   ) {}
 
+  /**
+   * About how many days lie between two runs (for synth checks against retention): from the cron fields — a year,
+   * a month, a week (divided by the week days listed), else a day; `undefined` when disabled.
+   */
+  public get approximateIntervalDays(): number | undefined {
+    if (this.cronExpression === undefined) return undefined;
+    const [, , dayOfMonth, month, dayOfWeek] = /^cron\((.*)\)$/.exec(this.cronExpression)?.[1].trim().split(/\s+/) ?? [];
+    const listed = (field: string): number => field.split(',').length;
+    if (month !== undefined && month !== '*') return 365 / listed(month);
+    if (dayOfMonth !== undefined && dayOfMonth !== '*' && dayOfMonth !== '?' && !dayOfMonth.includes('/')) return 30 / listed(dayOfMonth);
+    if (dayOfWeek !== undefined && dayOfWeek !== '*' && dayOfWeek !== '?' && !dayOfWeek.includes('-')) return 7 / listed(dayOfWeek);
+    return 1;
+  }
+
   /** Whether a schedule is created. */
   public get enabled(): boolean {
     return this.cronExpression !== undefined;

@@ -1,0 +1,260 @@
+import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ConfigurationError } from '../common/errors';
+import { BackupSchedule } from '../database/backup-schedule';
+import type { BackupSource } from '../database/backup-source';
+import { PgToolsLayer } from '../database/pg-tools-layer';
+import { PostgresBackup } from '../database/postgres-backup';
+import { Failover } from '../failover/failover';
+import { FailoverSource, FailoverStrategy } from '../failover/failover-strategy';
+import { RecoveryTest } from '../recovery-test/recovery-test';
+import { RecoveryTestSchedule } from '../recovery-test/recovery-test-schedule';
+import type { ValidationQuery } from '../recovery-test/recovery-test-workflow';
+import { TestedBackups } from '../recovery-test/tested-backups';
+import { RetentionPolicy } from '../retention/retention-policy';
+import { BackupBucket } from '../storage/backup-bucket';
+import { BackupLifecycle } from '../storage/backup-lifecycle';
+
+/** The recovery test of {@link PostgresDisasterRecovery}. */
+export interface DisasterRecoveryTestOptions {
+  /** @default RecoveryTestSchedule.weekly() (Sunday 05:00 UTC) */
+  readonly schedule?: RecoveryTestSchedule;
+  /** Queries that must return true on the restored database. @default - none: restore and row counts only */
+  readonly validationQueries?: ValidationQuery[];
+  /** The database whose dumps are restored. @default - the first of `databases` */
+  readonly database?: string;
+}
+
+/** Props for {@link PostgresDisasterRecovery}. */
+export interface PostgresDisasterRecoveryProps {
+  /** The PostgreSQL server to protect (`BackupSource.fromInstance`, `.fromCluster` or `.fromEndpoint`). */
+  readonly source: BackupSource;
+  /** The databases to dump (each its own object and manifest). */
+  readonly databases: string[];
+  /** Major version of the server, for pg_dump/pg_restore (the layer's tools) and the scratch and failover databases. */
+  readonly postgresVersion: number;
+  /** The primary VPC: the backup and recovery-test functions, the scratch database. */
+  readonly vpc: ec2.IVpc;
+  /** A stack in the DR region (another region than this construct's stack): the replica bucket, snapshot key, Failover. */
+  readonly drStack: Stack;
+  /** The VPC in the DR region for the Failover's functions and the database it brings up. */
+  readonly drVpc: ec2.IVpc;
+  /**
+   * The recovery point objective: the most data, in time, a disaster may cost. Recovery tests and failovers fail
+   * (unless told to accept it) when the newest usable backup is older. Must be at least the backup interval.
+   * @default Duration.hours(26): daily backups plus the run time
+   */
+  readonly rpo?: Duration;
+  /**
+   * The recovery time objective: how long a restore may take. Reported beside the measured RTO of every recovery test
+   * and failover.
+   * @default Duration.hours(4)
+   */
+  readonly rto?: Duration;
+  /** @default [BackupSchedule.daily({ hour: 3 })] (03:00 UTC) */
+  readonly schedules?: BackupSchedule[];
+  /**
+   * Which backups the daily cleanup keeps, in both regions (dumps and tagged snapshots).
+   * @default RetentionPolicy.gfs({ daily: 7, weekly: 4, monthly: 12 })
+   */
+  readonly retention?: RetentionPolicy;
+  /** @default - weekly, restoring the newest dump of the first database */
+  readonly recoveryTest?: DisasterRecoveryTestOptions;
+  /**
+   * How a failover may bring the database up in the DR region (the operator picks one by name).
+   * @default - `restore-snapshot` (RDS instance and Aurora sources) and `restore-dump`, on `failoverInstanceType`
+   */
+  readonly failoverStrategies?: FailoverStrategy[];
+  /** Instance type of the default failover strategies' database. @default db.r6g.large */
+  readonly failoverInstanceType?: ec2.InstanceType;
+  /**
+   * Object Lock default retention of both buckets (WORM: no one, not even this package, can delete a locked version
+   * early). Choose it shorter than the retention keeps backups, or nothing is ever deleted before it expires.
+   * @default - no Object Lock
+   */
+  readonly objectLock?: s3.ObjectLockRetention;
+  /**
+   * What happens to the buckets and keys when the stacks are deleted.
+   * @default RemovalPolicy.RETAIN: backups outlive a `cdk destroy`
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The rough number of days between runs of a backup tier (the synth checks' interval). */
+const TIER_DAYS: Readonly<Record<string, number>> = { daily: 1, weekly: 7, monthly: 28, yearly: 365 };
+
+/**
+ * Disaster recovery for one PostgreSQL server in one construct: a replicated, KMS-encrypted backup bucket; streamed
+ * dumps and snapshots copied to the DR region (PostgresBackup) with retention cleanup in both regions; a weekly
+ * recovery test that proves the newest dump restores (RecoveryTest); and a Failover state machine in the DR region.
+ * Every part is a public property for further configuration.
+ *
+ * @example
+ * new PostgresDisasterRecovery(primaryStack, 'Orders', {
+ *   source: BackupSource.fromInstance(ordersDb, { secret: ordersDb.secret! }),
+ *   databases: ['orders'],
+ *   postgresVersion: 15,
+ *   vpc,
+ *   drStack,
+ *   drVpc,
+ *   rpo: Duration.hours(26),
+ * });
+ */
+export class PostgresDisasterRecovery extends Construct {
+  /** The backup bucket in the primary region. */
+  public readonly bucket: BackupBucket;
+  /** Its replica in the DR region. */
+  public readonly replica: BackupBucket;
+  /** The key (in the DR region) that encrypts the snapshot copies, when the source has snapshots. */
+  public readonly snapshotKey?: kms.Key;
+  /** pg_dump, pg_restore and psql of `postgresVersion` for the primary region's functions. */
+  public readonly pgTools: PgToolsLayer;
+  /** Dumps, snapshots with their DR copies, retention. */
+  public readonly backup: PostgresBackup;
+  /** The scheduled restore test of the newest dump. */
+  public readonly recoveryTest: RecoveryTest;
+  /** The failover state machine, in the DR stack. */
+  public readonly failover: Failover;
+  /** The RPO and RTO the parts check against. */
+  public readonly rpo: Duration;
+  public readonly rto: Duration;
+
+  constructor(scope: Construct, id: string, props: PostgresDisasterRecoveryProps) {
+    super(scope, id);
+    const primaryStack = Stack.of(this);
+    const drStack = props.drStack;
+    const fail = (message: string): never => {
+      throw new ConfigurationError(message, this, { subject: 'PostgresDisasterRecovery' });
+    };
+    if (!Token.isUnresolved(primaryStack.region) && !Token.isUnresolved(drStack.region) && primaryStack.region === drStack.region) {
+      fail(`drStack is in ${drStack.region}, the region of the primary stack: a disaster that takes the region takes both. Pass a stack of another region.`);
+    }
+    if (Token.isUnresolved(drStack.region)) {
+      fail('drStack has no region: give it env: { region } (the DR region), since the snapshot copies and the replica are addressed by region.');
+    }
+    if (props.databases.length === 0) fail('databases is empty: name at least one database to dump.');
+
+    const schedules = props.schedules ?? [BackupSchedule.daily({ hour: 3 })];
+    // A schedule runs as often as its rarest tier (weekly() satisfies daily and weekly, once a week); the most frequent
+    // schedule sets the interval.
+    const intervalDays = Math.min(...schedules.map((s) => Math.max(...s.tiers.map((tier) => TIER_DAYS[tier] ?? 1))));
+    this.rpo = props.rpo ?? Duration.hours(26);
+    this.rto = props.rto ?? Duration.hours(4);
+    if (this.rpo.toHours() < intervalDays * 24) {
+      fail(
+        `rpo is ${this.rpo.toHumanString()}, but backups run only every ${intervalDays * 24} hours: a disaster just before a run ` +
+          `loses up to ${intervalDays * 24} hours. Schedule backups more often, or raise rpo to at least ${intervalDays * 24 + 2} hours (the interval plus the run).`,
+      );
+    }
+    const retention = props.retention ?? RetentionPolicy.gfs({ daily: 7, weekly: 4, monthly: 12 });
+    const testSchedule = props.recoveryTest?.schedule ?? RecoveryTestSchedule.weekly();
+    const testInterval = testSchedule.approximateIntervalDays;
+    const keptDays = retention.deletionAges(intervalDays)[0];
+    if (testInterval !== undefined && testInterval > keptDays) {
+      fail(
+        `the recovery test runs about every ${testInterval} days, but the retention deletes every backup it does not keep for longer after ` +
+          `${keptDays} days: most backups are deleted before any test could prove them. Keep at least ${testInterval} daily backups ` +
+          '(RetentionPolicy.gfs({ daily: … })) or test more often.',
+      );
+    }
+    const testDatabase = props.recoveryTest?.database ?? props.databases[0];
+    if (!props.databases.includes(testDatabase)) {
+      fail(`recoveryTest.database '${testDatabase}' is not one of databases (${props.databases.join(', ')}): only dumped databases can be restored.`);
+    }
+
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    // One child in the DR stack for everything this construct puts there, named after this construct's path.
+    const drScope = new Construct(drStack, `${Names.uniqueId(this)}Dr`);
+    this.replica = new BackupBucket(drScope, 'Replica', {
+      lifecycle: [BackupLifecycle.archive()],
+      objectLock: props.objectLock,
+      removalPolicy,
+    });
+    this.bucket = new BackupBucket(this, 'Bucket', {
+      lifecycle: [BackupLifecycle.archive()],
+      objectLock: props.objectLock,
+      removalPolicy,
+    });
+    this.bucket.replicateTo(this.replica);
+
+    const snapshotsOn = props.source.supportsSnapshots;
+    let snapshotKeyArn: string | undefined;
+    if (snapshotsOn) {
+      // Known by name in the primary stack (a key id exists only after deployment, in another region).
+      const alias = `alias/cdk-backup-dr/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' }).toLowerCase()}-snapshots`;
+      this.snapshotKey = new kms.Key(drScope, 'SnapshotKey', {
+        description: `cdk-backup-dr: snapshot copies of ${props.source.identifier} in ${drStack.region}`,
+        enableKeyRotation: true,
+        alias,
+        removalPolicy,
+      });
+      this.snapshotKey.grantEncryptDecrypt(new iam.AccountRootPrincipal());
+      snapshotKeyArn = drStack.formatArn({ service: 'kms', region: drStack.region, account: primaryStack.account, resource: alias });
+    }
+
+    // One layer for the dumps and the recovery test's restores (the Failover brings its own: layers are regional).
+    this.pgTools = new PgToolsLayer(this, 'PgTools', { postgresVersion: props.postgresVersion });
+    this.backup = new PostgresBackup(this, 'Backup', {
+      pgToolsLayer: this.pgTools,
+      source: props.source,
+      databases: props.databases,
+      vpc: props.vpc,
+      bucket: this.bucket,
+      postgresVersion: props.postgresVersion,
+      ...(snapshotKeyArn ? { snapshotCopy: { region: drStack.region, encryptionKeyArn: snapshotKeyArn } } : {}),
+      schedules,
+      retention,
+    });
+
+    this.recoveryTest = new RecoveryTest(this, 'RecoveryTest', {
+      bucket: this.bucket,
+      sourceName: this.backup.sourceName,
+      vpc: props.vpc,
+      postgresVersion: props.postgresVersion,
+      pgToolsLayer: this.pgTools,
+      backups: TestedBackups.dumps({ database: testDatabase }),
+      validationQueries: props.recoveryTest?.validationQueries,
+      rpo: this.rpo,
+      schedule: testSchedule,
+    });
+
+    const instanceType = props.failoverInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
+    const strategies = props.failoverStrategies ?? [
+      ...(snapshotsOn ? [FailoverStrategy.restoreSnapshot({ instanceType })] : []),
+      FailoverStrategy.restoreDump({ instanceType, engineVersion: postgresEngineVersion(props.postgresVersion, fail) }),
+    ];
+    const source = props.source.kind === 'instance'
+      ? FailoverSource.instance(props.source.identifier)
+      : props.source.kind === 'cluster'
+        ? FailoverSource.cluster(props.source.identifier)
+        : FailoverSource.endpoint();
+    this.failover = new Failover(drScope, 'Failover', {
+      source,
+      primaryRegion: primaryStack.region,
+      sourceName: this.backup.sourceName,
+      database: testDatabase,
+      strategies,
+      rpo: this.rpo,
+      bucket: this.replica,
+      vpc: props.drVpc,
+      ...(this.snapshotKey ? { snapshotEncryptionKey: this.snapshotKey } : {}),
+    });
+  }
+}
+
+/** `rds.PostgresEngineVersion` of a major version, for the default restore-dump strategy. */
+function postgresEngineVersion(major: number, fail: (message: string) => never): rds.PostgresEngineVersion {
+  const known: Readonly<Record<number, rds.PostgresEngineVersion>> = {
+    13: rds.PostgresEngineVersion.VER_13,
+    14: rds.PostgresEngineVersion.VER_14,
+    15: rds.PostgresEngineVersion.VER_15,
+    16: rds.PostgresEngineVersion.VER_16,
+    17: rds.PostgresEngineVersion.VER_17,
+  };
+  return known[major] ?? fail(`postgresVersion ${major} has no default failover engine version here (13-17): pass failoverStrategies with your engineVersion.`);
+}
