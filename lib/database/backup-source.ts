@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -66,6 +67,7 @@ export class BackupSource {
   public static fromInstance(instance: rds.IDatabaseInstance, options: BackupSourceSecretOptions): BackupSource {
     return new BackupSource('instance', {
       identifier: instance.instanceIdentifier,
+      identifierKnownAtSynth: identifierKnownAtSynth(instance, instance.instanceIdentifier),
       host: instance.dbInstanceEndpointAddress,
       port: instance.dbInstanceEndpointPort,
       secret: options.secret,
@@ -79,6 +81,7 @@ export class BackupSource {
   public static fromCluster(cluster: rds.IDatabaseCluster, options: BackupSourceSecretOptions): BackupSource {
     return new BackupSource('cluster', {
       identifier: cluster.clusterIdentifier,
+      identifierKnownAtSynth: identifierKnownAtSynth(cluster, cluster.clusterIdentifier),
       host: cluster.clusterEndpoint.hostname,
       port: Token.asString(cluster.clusterEndpoint.port),
       secret: options.secret,
@@ -106,6 +109,7 @@ export class BackupSource {
     }
     return new BackupSource('endpoint', {
       identifier: options.name,
+      identifierKnownAtSynth: true,
       host: options.host,
       port: `${port}`,
       secret: options.secret,
@@ -122,6 +126,7 @@ export class BackupSource {
     public readonly kind: BackupSourceKind,
     private readonly details: {
       readonly identifier: string;
+      readonly identifierKnownAtSynth: boolean;
       readonly host: string;
       readonly port: string;
       readonly secret: secretsmanager.ISecret;
@@ -135,6 +140,14 @@ export class BackupSource {
   /** The RDS identifier (instance or cluster), or the endpoint's name. */
   public get identifier(): string {
     return this.details.identifier;
+  }
+
+  /**
+   * Whether the identifier is written in the app (given as `instanceIdentifier`/`clusterIdentifier`, or imported), so
+   * that a stack in another region can name the database; false when RDS generates it at deployment.
+   */
+  public get identifierKnownAtSynth(): boolean {
+    return this.details.identifierKnownAtSynth;
   }
 
   /** Host name the dump connects to. */
@@ -184,4 +197,13 @@ export function validateSourceName(name: string): void {
   if (!isSourceName(name)) {
     throw new ConfigurationError(`Backup source name '${name}' is not usable in S3 keys and metric dimensions: it ${SOURCE_NAME_HINT}.`);
   }
+}
+
+/** An imported database names itself; a created one only when its identifier was given. */
+function identifierKnownAtSynth(database: IConstruct, identifier: string): boolean {
+  if (!Token.isUnresolved(identifier)) return true;
+  const resource = database.node.defaultChild;
+  if (resource instanceof rds.CfnDBInstance) return resource.dbInstanceIdentifier !== undefined;
+  if (resource instanceof rds.CfnDBCluster) return resource.dbClusterIdentifier !== undefined;
+  return false;
 }

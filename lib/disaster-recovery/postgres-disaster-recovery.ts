@@ -11,6 +11,7 @@ import type { BackupSource } from '../database/backup-source';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { PostgresBackup } from '../database/postgres-backup';
 import { Failover } from '../failover/failover';
+import type { RepointTarget } from '../failover/failover-repoint';
 import { FailoverSource, FailoverStrategy } from '../failover/failover-strategy';
 import { RecoveryTest } from '../recovery-test/recovery-test';
 import { RecoveryTestSchedule } from '../recovery-test/recovery-test-schedule';
@@ -45,6 +46,18 @@ export interface PostgresDisasterRecoveryProps {
   /** The VPC in the DR region for the Failover's functions and the database it brings up. */
   readonly drVpc: ec2.IVpc;
   /**
+   * Create, in both VPCs, the endpoints of the same-region AWS APIs the functions call (S3 gateway; Secrets Manager,
+   * RDS, Step Functions… interface endpoints). Cross-region calls (the replica check, snapshot copies) still need a
+   * NAT route.
+   * @default false - the functions' subnets reach AWS through a NAT gateway
+   */
+  readonly vpcEndpoints?: boolean;
+  /**
+   * Where the recovery test's scratch database runs in the primary VPC.
+   * @default - the isolated subnets of `vpc`
+   */
+  readonly scratchSubnets?: ec2.SubnetSelection;
+  /**
    * The recovery point objective: the most data, in time, a disaster may cost. Recovery tests and failovers fail
    * (unless told to accept it) when the newest usable backup is older. Must be at least the backup interval.
    * @default Duration.hours(26): daily backups plus the run time
@@ -70,6 +83,11 @@ export interface PostgresDisasterRecoveryProps {
    * @default - `restore-snapshot` (RDS instance and Aurora sources) and `restore-dump`, on `failoverInstanceType`
    */
   readonly failoverStrategies?: FailoverStrategy[];
+  /**
+   * Where a real failover points the application at the new database (SSM parameters, secrets, CNAME records).
+   * @default - nothing is repointed: the report names the new endpoint
+   */
+  readonly repoint?: RepointTarget[];
   /** Instance type of the default failover strategies' database. @default db.r6g.large */
   readonly failoverInstanceType?: ec2.InstanceType;
   /**
@@ -138,6 +156,12 @@ export class PostgresDisasterRecovery extends Construct {
       fail('drStack has no region: give it env: { region } (the DR region), since the snapshot copies and the replica are addressed by region.');
     }
     if (props.databases.length === 0) fail('databases is empty: name at least one database to dump.');
+    if (!props.source.identifierKnownAtSynth) {
+      fail(
+        `the ${props.source.kind === 'cluster' ? 'cluster' : 'instance'} has no explicit identifier, and the Failover in the DR stack must name it across regions ` +
+          `(a generated name is known only after deployment, in the primary region). Give it one: ${props.source.kind === 'cluster' ? "clusterIdentifier: 'orders'" : "instanceIdentifier: 'orders-db'"}.`,
+      );
+    }
 
     const schedules = props.schedules ?? [BackupSchedule.daily({ hour: 3 })];
     // A schedule runs as often as its rarest tier (weekly() satisfies daily and weekly, once a week); the most frequent
@@ -209,6 +233,7 @@ export class PostgresDisasterRecovery extends Construct {
       ...(snapshotKeyArn ? { snapshotCopy: { region: drStack.region, encryptionKeyArn: snapshotKeyArn } } : {}),
       schedules,
       retention,
+      vpcEndpoints: props.vpcEndpoints,
     });
 
     this.recoveryTest = new RecoveryTest(this, 'RecoveryTest', {
@@ -221,6 +246,8 @@ export class PostgresDisasterRecovery extends Construct {
       validationQueries: props.recoveryTest?.validationQueries,
       rpo: this.rpo,
       schedule: testSchedule,
+      vpcEndpoints: props.vpcEndpoints,
+      scratchSubnets: props.scratchSubnets,
     });
 
     const instanceType = props.failoverInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
@@ -242,6 +269,8 @@ export class PostgresDisasterRecovery extends Construct {
       rpo: this.rpo,
       bucket: this.replica,
       vpc: props.drVpc,
+      vpcEndpoints: props.vpcEndpoints,
+      repoint: props.repoint,
       ...(this.snapshotKey ? { snapshotEncryptionKey: this.snapshotKey } : {}),
     });
   }

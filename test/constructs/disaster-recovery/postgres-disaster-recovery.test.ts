@@ -21,7 +21,7 @@ interface Fixture {
 }
 
 /** A primary stack with a VPC and an RDS for PostgreSQL 15 instance, a DR stack with a VPC; the construct when `with`. */
-function fixture(overrides: Partial<PostgresDisasterRecoveryProps> = {}, options: { with?: boolean; drRegion?: string } = {}): Fixture {
+function fixture(overrides: Partial<PostgresDisasterRecoveryProps> = {}, options: { with?: boolean; drRegion?: string; instanceIdentifier?: string | null } = {}): Fixture {
   const app = new App();
   const dr = new Stack(app, 'Dr', { env: { account: ACCOUNT, region: options.drRegion ?? 'us-west-2' } });
   const primary = new Stack(app, 'Primary', { env: { account: ACCOUNT, region: 'us-east-1' } });
@@ -31,7 +31,7 @@ function fixture(overrides: Partial<PostgresDisasterRecoveryProps> = {}, options
     engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_15 }),
     vpc,
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-    instanceIdentifier: 'orders-db',
+    instanceIdentifier: options.instanceIdentifier === null ? undefined : (options.instanceIdentifier ?? 'orders-db'),
   });
   if (options.with === false) return { app, primary, dr };
   const dr2 = new PostgresDisasterRecovery(primary, 'Orders', {
@@ -46,7 +46,7 @@ function fixture(overrides: Partial<PostgresDisasterRecoveryProps> = {}, options
   return { app, primary, dr, dr2 };
 }
 
-function refused(overrides: Partial<PostgresDisasterRecoveryProps>, options: { drRegion?: string } = {}): string {
+function refused(overrides: Partial<PostgresDisasterRecoveryProps>, options: { drRegion?: string; instanceIdentifier?: string | null } = {}): string {
   try {
     fixture(overrides, options);
   } catch (error) {
@@ -114,7 +114,7 @@ describe('PostgresDisasterRecovery wiring', () => {
 });
 
 describe('PostgresDisasterRecovery synth errors', () => {
-  it.each<[string, Partial<PostgresDisasterRecoveryProps>, RegExp, { drRegion?: string }]>([
+  it.each<[string, Partial<PostgresDisasterRecoveryProps>, RegExp, { drRegion?: string; instanceIdentifier?: string | null }]>([
     ['a DR stack in the primary region', {}, /drStack is in us-east-1, the region of the primary stack: .* Pass a stack of another region/, { drRegion: 'us-east-1' }],
     ['an RPO shorter than the backup interval', { rpo: Duration.hours(12) }, /rpo is 12 hours, but backups run only every 24 hours: .* raise rpo to at least 26 hours/, {}],
     [
@@ -125,6 +125,7 @@ describe('PostgresDisasterRecovery synth errors', () => {
     ],
     ['a tested database that is not dumped', { recoveryTest: { database: 'crm' } }, /recoveryTest.database 'crm' is not one of databases \(orders, billing\)/, {}],
     ['no database', { databases: [] }, /databases is empty/, {}],
+    ['an instance without an explicit identifier', {}, /instance has no explicit identifier.*Give it one: instanceIdentifier: 'orders-db'/, { instanceIdentifier: null }],
   ])('refuses %s, saying what to change', (_, overrides, message, options) => {
     const text = refused(overrides, options);
     expect(text).toMatch(/PostgresDisasterRecovery/);
