@@ -7,7 +7,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonValue } from '../../local/template-resolver';
 
-const CACHE = join(__dirname, '..', '..', 'node_modules', '.cache', 'cdk-backup-dr');
+// In the checkout, not under node_modules: checkouts that share one node_modules (git worktrees) must not read each
+// other's recordings.
+const CACHE = join(__dirname, '..', '..', '.test-cache');
 /** Where the recordings of the last workflow test run are kept (one JSON file per test file). */
 export const RECORDINGS_DIR = join(CACHE, 'iam-calls');
 /** Where the constructs tests keep the templates they synthesized, for cfn-lint (test/support/record-templates.ts). */
