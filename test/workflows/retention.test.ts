@@ -177,7 +177,7 @@ describe('BackupRetention state machine, locally against moto', () => {
   it('a dry run returns the plan in its report and deletes nothing', async () => {
     const result = await run({ target: 'primary', dryRun: true });
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.visited).toEqual(['Dry run given?', 'Clean', 'Cleanup succeeded']);
+    expect(result.visited).toEqual(['Clean', 'Cleanup succeeded']);
     expect(result.output).toMatchObject({ result: { status: 'SUCCEEDED', target: 'primary', dryRun: true, objectsDeleted: 0, snapshotsDeleted: 0, backupsKept: 2 * KEPT } });
     const r = await report(result);
     expect(r).toMatchObject({ workflow: 'cleanup', status: 'SUCCEEDED', dryRun: true, target: 'primary', source: SOURCE, errors: [] });
@@ -195,10 +195,25 @@ describe('BackupRetention state machine, locally against moto', () => {
     expect(await snapshotIds(harnessEnv().awsRegion)).toHaveLength(DAYS);
   });
 
+  it('refuses a misspelt field before listing anything (a "dryrun" never becomes a real run), notifies and ends FAILED', async () => {
+    const result = await run({ target: 'primary', dryrun: true });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('CleanupFailed');
+    expect(result.visited).toEqual(['Clean', 'Notify failure', 'Cleanup failed']);
+    // The cause is the Lambda error as AWS reports it: errorType and errorMessage.
+    expect(JSON.parse(result.cause!)).toMatchObject({ errorType: 'InvalidInput' });
+    expect((JSON.parse(result.cause!) as { errorMessage: string }).errorMessage).toMatch(/^unknown field "dryrun": a cleanup request takes target \("primary" or "replica"\) and dryRun \(true or false\)/);
+    expect(result.calls.map((c) => c.target).filter((t) => t.startsWith('lambda:'))).toHaveLength(1);
+    expect(await keys(primaryS3, bucket)).toHaveLength(2 * DAYS);
+    expect(await snapshotIds(harnessEnv().awsRegion)).toHaveLength(DAYS);
+    const failures = (await inbox.messages()).filter((m) => m.subject === 'cdk-backup-dr: cleanup FAILED').map((m) => JSON.parse(m.message) as { Error: string });
+    expect(failures).toEqual([expect.objectContaining({ Error: 'InvalidInput' })]);
+  });
+
   it('the primary run deletes manifests and dumps beyond the policy and the primary snapshots, and leaves the replica alone', async () => {
     const result = await run({ target: 'primary' });
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.visited).toEqual(['Dry run given?', 'Not a dry run', 'Clean', 'Cleanup succeeded']);
+    expect(result.visited).toEqual(['Clean', 'Cleanup succeeded']);
     expect(result.output).toMatchObject({ result: { dryRun: false, objectsDeleted: 2 * (DAYS - KEPT), snapshotsDeleted: DAYS - KEPT } });
     const left = await keys(primaryS3, bucket);
     expect(left.filter((k) => k.endsWith('.manifest.json'))).toEqual(expectedManifests());
@@ -238,14 +253,13 @@ describe('BackupRetention state machine, locally against moto', () => {
     const result = await run({ target: 'replica', dryRun: false });
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('CleanupFailed');
-    expect(result.visited).toEqual(['Dry run given?', 'Clean', 'Notify failure', 'Cleanup failed']);
+    expect(result.visited).toEqual(['Clean', 'Notify failure', 'Cleanup failed']);
     expect(result.cause).toMatch(/1 cleanup step\(s\) failed \(report s3:\/\/.+\/reports\/cleanup\/.+\): dumps in s3:\/\/.+: NoSuchBucket/);
     const r = await report(result);
     expect(r).toMatchObject({ status: 'FAILED', target: 'replica', errors: [expect.stringMatching(/NoSuchBucket/)] });
     // The DR copies were still decided and left as the policy says.
     expect(r.snapshots?.series).toMatchObject({ kept: KEPT, deleted: 0 });
     const messages = (await inbox.messages()).filter((m) => m.subject === 'cdk-backup-dr: cleanup FAILED');
-    expect(messages).toHaveLength(1);
-    expect(JSON.parse(messages[0].message)).toMatchObject({ Error: 'CleanupFailed' });
+    expect(messages.map((m) => (JSON.parse(m.message) as { Error: string }).Error)).toEqual(['InvalidInput', 'CleanupFailed']);
   });
 });
