@@ -10,15 +10,14 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { CleanupFailed, requireEnv, wholeNumberEnv } from '../common/errors';
+import { CleanupFailed } from '../common/errors';
 import { logger, metrics } from '../common/logger';
 import { CLEANUP_DIMENSIONS, CLEANUP_METRICS, METRIC_DIMENSIONS, SNAPSHOT_QUOTA_METRICS } from '../common/metrics';
 import { putTextObject } from '../aws/s3';
-import { SnapshotKind } from '../rds/snapshot';
 import { DumpCleanupResult, SnapshotCleanupResult, SnapshotQuota, cleanDumps, cleanSnapshots, manualSnapshotQuota } from './cleanup-core';
-import { CleanupReport, cleanupReportKey, parseCleanupEvent, parseRulesJson } from './cleanup-input';
+import { CleanupReport, cleanupReportKey, parseCleanupEvent, readCleanupConfig } from './cleanup-input';
 
-export type { CleanupEvent, CleanupReport } from './cleanup-input';
+export type { CleanupEvent, CleanupReport, CleanupRequest, CleanupTaskEvent } from './cleanup-input';
 
 const s3Clients = new Map<string, S3Client>();
 function s3For(region: string): S3Client {
@@ -46,21 +45,10 @@ export interface CleanupResult {
 }
 
 export async function handler(event: unknown): Promise<CleanupResult> {
+  // Everything is read and checked before the first listing: a bad request or deployment changes nothing.
   const input = parseCleanupEvent(event);
-  const home = requireEnv('AWS_REGION');
-  const reportBucket = requireEnv('BUCKET_NAME');
-  const kmsKeyId = requireEnv('BUCKET_KMS_KEY_ARN');
-  const source = requireEnv('SOURCE_ID');
-  const replica = input.target === 'replica';
-  const region = replica ? requireEnv('DR_REGION') : home;
-  const bucket = replica ? requireEnv('REPLICA_BUCKET_NAME') : reportBucket;
-  const rules = replica && process.env.REPLICA_RETENTION_POLICY
-    ? parseRulesJson('REPLICA_RETENTION_POLICY', process.env.REPLICA_RETENTION_POLICY)
-    : parseRulesJson('RETENTION_POLICY', requireEnv('RETENTION_POLICY'));
-  const orphanGraceSeconds = wholeNumberEnv('ORPHAN_GRACE_SECONDS', 86_400, { min: 3_600, max: 366 * 86_400, unit: 'seconds' });
-  const objectLock = process.env[replica ? 'REPLICA_OBJECT_LOCK' : 'OBJECT_LOCK'] === 'true';
-  const snapshotKind = process.env.SNAPSHOT_KIND as SnapshotKind | undefined;
-  const snapshotSource = process.env.SNAPSHOT_SOURCE;
+  const config = readCleanupConfig(process.env, input.target);
+  const { home, reportBucket, kmsKeyId, source, region, bucket, rules } = config;
 
   const startedAt = new Date();
   const errors: string[] = [];
@@ -75,17 +63,18 @@ export async function handler(event: unknown): Promise<CleanupResult> {
       rules,
       now: startedAt,
       dryRun: input.dryRun,
-      orphanGraceSeconds,
-      objectLock,
-      removeVersions: process.env.REMOVE_VERSIONS === 'true',
+      orphanGraceSeconds: config.orphanGraceSeconds,
+      objectLock: config.objectLock,
+      removeVersions: config.removeVersions,
     });
     errors.push(...dumps.errors);
   } catch (error) {
     errors.push(`dumps in s3://${bucket}: ${describeError(error)}`);
   }
-  if (snapshotKind && snapshotSource) {
+  if (config.snapshots) {
+    const { kind, source: snapshotSource } = config.snapshots;
     try {
-      snapshots = await cleanSnapshots({ region, kind: snapshotKind, sourceIdentifier: snapshotSource, rules, now: startedAt, dryRun: input.dryRun });
+      snapshots = await cleanSnapshots({ region, kind, sourceIdentifier: snapshotSource, rules, now: startedAt, dryRun: input.dryRun });
       errors.push(...snapshots.errors);
     } catch (error) {
       errors.push(`snapshots of ${snapshotSource} in ${region}: ${describeError(error)}`);

@@ -15,6 +15,8 @@ import { HandlerFunction } from '../common/handler-function';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { createScheduleRole } from '../common/schedule-role';
 import { invokeTask, workflowStateMachine } from '../common/workflow';
+import { taskInput } from '../common/payload';
+import type { CleanupTaskEvent } from '../../lambda/retention/cleanup-input';
 import { BackupBucket } from '../storage/backup-bucket';
 import type { IBackupBucket, ReplicaInfo } from '../storage/backup-bucket-base';
 import { RetentionPolicy } from './retention-policy';
@@ -143,9 +145,10 @@ export class BackupRetention extends Construct {
     this.grantBucket(props);
     if (props.snapshots) this.grantSnapshots(props.snapshots);
 
-    const clean = invokeTask(this, 'Clean', this.cleanupFunction, sfn.TaskInput.fromObject({
-      'target.$': '$.target',
-      'dryRun.$': '$.dryRun',
+    // The execution input goes to the handler as it was given: it validates every field (a misspelt `dryrun` is
+    // refused, never dropped into a real run) and defaults dryRun to false.
+    const clean = invokeTask(this, 'Clean', this.cleanupFunction, taskInput<CleanupTaskEvent>({
+      'request.$': '$',
       'executionName.$': '$$.Execution.Name',
     }), '$.result');
     const failed = new sfn.Fail(this, 'Cleanup failed', { error: CleanupFailed.NAME, causePath: '$.error.Cause' });
@@ -156,12 +159,9 @@ export class BackupRetention extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     clean.addCatch(notify.next(failed), { resultPath: '$.error' });
-    const start = new sfn.Choice(this, 'Dry run given?')
-      .when(sfn.Condition.isPresent('$.dryRun'), clean)
-      .otherwise(new sfn.Pass(this, 'Not a dry run', { parameters: { 'target.$': '$.target', dryRun: false } }).next(clean));
     clean.next(new sfn.Succeed(this, 'Cleanup succeeded'));
     this.stateMachine = workflowStateMachine(this, {
-      definition: start,
+      definition: clean,
       comment: 'cdk-backup-dr retention cleanup: GFS over dumps and snapshots',
       timeout: Duration.minutes(30),
       logsKey: props.logsKey,

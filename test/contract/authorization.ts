@@ -62,6 +62,12 @@ function resourceTags(call: CallContext, arn: string): Record<string, string> {
 // --- ARNs -------------------------------------------------------------------------------------------------------
 
 const s3Object = (call: CallContext) => `arn:aws:s3:::${need(call, 'Bucket')}/${need(call, 'Key')}`;
+/** The keys of a DeleteObjects call (`Delete.Objects`, recorded with keys and version ids only). */
+function deletedObjects(call: CallContext): Array<{ Key: string; VersionId?: string }> {
+  const objects = (call.input.Delete as { Objects?: Array<{ Key: string; VersionId?: string }> } | undefined)?.Objects;
+  if (!Array.isArray(objects) || objects.length === 0) throw new Error('the DeleteObjects call has no Delete.Objects: the authorization table cannot name its resources');
+  return objects;
+}
 const s3Bucket = (call: CallContext) => `arn:aws:s3:::${need(call, 'Bucket')}`;
 const s3Prefix = (call: CallContext): Record<string, string> => {
   const prefix = str(call, 'Prefix');
@@ -184,6 +190,13 @@ export const AUTHORIZATION: Readonly<Record<string, Readonly<Record<string, Auth
     DeleteObject: (call) => [{ action: str(call, 'VersionId') === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', resource: s3Object(call) }],
     ListObjectsV2: (call) => [{ action: 's3:ListBucket', resource: s3Bucket(call), context: s3Prefix(call) }],
     ListObjectVersions: (call) => [{ action: 's3:ListBucketVersions', resource: s3Bucket(call), context: s3Prefix(call) }],
+    // DeleteObjects has no action of its own: S3 authorizes each key as DeleteObject (DeleteObjectVersion with a version id).
+    DeleteObjects: (call) => deletedObjects(call).map(({ Key, VersionId }) => ({
+      action: VersionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion',
+      resource: `arn:aws:s3:::${need(call, 'Bucket')}/${Key}`,
+    })),
+    GetObjectRetention: (call) => [{ action: 's3:GetObjectRetention', resource: s3Object(call) }],
+    GetObjectLegalHold: (call) => [{ action: 's3:GetObjectLegalHold', resource: s3Object(call) }],
   },
   RDS: {
     DescribeDBInstances: rdsDescribe('rds:DescribeDBInstances', [['DBInstanceIdentifier', 'db']], 'db'),
@@ -200,6 +213,10 @@ export const AUTHORIZATION: Readonly<Record<string, Readonly<Record<string, Auth
       'auto-backup',
     ),
     DescribeDBSubnetGroups: rdsDescribe('rds:DescribeDBSubnetGroups', [['DBSubnetGroupName', 'subgrp']], 'subgrp'),
+    // No resource-level permissions: the account's quotas.
+    DescribeAccountAttributes: () => [{ action: 'rds:DescribeAccountAttributes', resource: '*' }],
+    DeleteDBSnapshot: rdsOn('rds:DeleteDBSnapshot', 'snapshot', 'DBSnapshotIdentifier'),
+    DeleteDBClusterSnapshot: rdsOn('rds:DeleteDBClusterSnapshot', 'cluster-snapshot', 'DBClusterSnapshotIdentifier'),
     DescribeGlobalClusters: (call) => [
       { action: 'rds:DescribeGlobalClusters', resource: globalCluster(call, str(call, 'GlobalClusterIdentifier') ?? '*') },
     ],
@@ -254,6 +271,8 @@ export const AUTHORIZATION: Readonly<Record<string, Readonly<Record<string, Auth
     DescribeSecret: secretCall('secretsmanager:DescribeSecret'),
     PutSecretValue: secretCall('secretsmanager:PutSecretValue', ['kms:GenerateDataKey']),
     DeleteSecret: secretCall('secretsmanager:DeleteSecret'),
+    // No resource-level permissions: lists every secret the filters match.
+    ListSecrets: () => [{ action: 'secretsmanager:ListSecrets', resource: '*' }],
     CreateSecret: (call) => {
       const resource = secretArn(call, need(call, 'Name'));
       const tags = requestTags(call);
@@ -279,6 +298,11 @@ export const AUTHORIZATION: Readonly<Record<string, Readonly<Record<string, Auth
       { action: 'sns:Publish', resource: need(call, 'TopicArn') },
       ...kmsVia('sns', call, call.topicKey(need(call, 'TopicArn')), ['kms:GenerateDataKey', 'kms:Decrypt']),
     ],
+  },
+  SFN: {
+    ListExecutions: (call) => [{ action: 'states:ListExecutions', resource: need(call, 'stateMachineArn') }],
+    DescribeExecution: (call) => [{ action: 'states:DescribeExecution', resource: need(call, 'executionArn') }],
+    GetExecutionHistory: (call) => [{ action: 'states:GetExecutionHistory', resource: need(call, 'executionArn') }],
   },
   Lambda: {
     Invoke: (call) => [{ action: 'lambda:InvokeFunction', resource: need(call, 'FunctionName') }],

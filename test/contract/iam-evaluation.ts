@@ -151,7 +151,7 @@ export async function evaluateRecordings(recordings: readonly Recording[]): Prom
   let calls = 0;
   for (const recording of recordings) {
     const iams = recording.templates.map((template) => new TemplateIam(template));
-    const tags = new Map<string, Record<string, string>>();
+    const tags = new Map<string, Record<string, string>>(Object.entries(recording.resourceTags ?? {}).map(([arn, t]) => [arn, { ...t }]));
     const scheduled: RecordedCall[] = recording.templates.flatMap((template, index) =>
       iams[index].scheduledCalls().map(({ principal, input }) => ({
         template: index,

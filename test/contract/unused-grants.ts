@@ -83,4 +83,13 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
   RecoveryTestScratchFunction: TRACING,
   RecoveryTestVerifyFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET },
   RecoveryTestWorkflowStateMachine: STATE_MACHINE,
+  RetentionCleanupFunction: {
+    ...TRACING,
+    ...BUCKET_WRITE,
+    's3:ListBucketVersions': 'removeVersions: lists every version of the deleted dumps and manifests; the recorded runs leave delete markers (removeVersions false)',
+    's3:DeleteObjectVersion': 'removeVersions: deletes every version of a deleted dump and manifest; the recorded runs leave delete markers (removeVersions false)',
+    's3:GetObjectRetention': 'a bucket with Object Lock: every deletion candidate is asked for its retention; the recorded buckets have no Object Lock (moto has no lock-aware delete)',
+    's3:GetObjectLegalHold': 'a bucket with Object Lock: every deletion candidate is asked for its legal hold; the recorded buckets have no Object Lock',
+  },
+  RetentionStateMachine: STATE_MACHINE,
 };

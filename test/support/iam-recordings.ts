@@ -52,6 +52,8 @@ export interface Recording {
   readonly testFile: string;
   readonly templates: readonly RecordedTemplate[];
   readonly calls: readonly RecordedCall[];
+  /** Tags of resources the test created outside a task, by ARN ({@link RecordedCall}s on them see them as `aws:ResourceTag/*`). */
+  readonly resourceTags?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 export function writeRecording(recording: Recording): void {

@@ -40,6 +40,16 @@ const pending: Array<Promise<void>> = [];
 /** Resource types of another app that authorize a workflow's calls on what it imported: the bucket, its policy, its key. */
 const OWNED_ELSEWHERE_TYPES: ReadonlySet<string> = new Set(['AWS::S3::Bucket', 'AWS::S3::BucketPolicy', 'AWS::KMS::Key']);
 const ownedElsewhere: Record<string, RecordedResource> = {};
+const resourceTags: Record<string, Record<string, string>> = {};
+
+/**
+ * Records the tags of a resource the test created outside a task (a snapshot, a scratch database, a secret), so the
+ * IAM contract evaluates `aws:ResourceTag/*` conditions of later calls on it as AWS would. `arn` as the authorization
+ * table names the resource (test/contract/authorization.ts).
+ */
+export function recordResourceTags(arn: string, tags: Readonly<Record<string, string>>): void {
+  resourceTags[arn] = { ...tags };
+}
 
 /**
  * Records the bucket, bucket policy and key of another app's template (resolved with `options`, whose `resources` bind
@@ -96,6 +106,11 @@ function authorizationInput(input: unknown): Record<string, JsonValue> {
     if (DROPPED_FIELDS.has(name) || value === undefined) continue;
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[name] = value;
     else if (name === 'Tags') out[name] = JSON.parse(JSON.stringify(value)) as JsonValue;
+    // DeleteObjects: S3 authorizes every key, so keep the keys and version ids (nothing else of the request).
+    else if (name === 'Delete' && Array.isArray((value as { Objects?: unknown }).Objects)) {
+      const objects = (value as { Objects: Array<{ Key?: string; VersionId?: string }> }).Objects;
+      out[name] = { Objects: objects.map((o) => ({ Key: String(o.Key), ...(o.VersionId === undefined ? {} : { VersionId: o.VersionId }) })) };
+    }
   }
   return out;
 }
@@ -148,5 +163,5 @@ const NOT_PRODUCT_WORKFLOWS: ReadonlySet<string> = new Set(['test/workflows/harn
 afterAll(async () => {
   await Promise.all(pending);
   const testFile = relative(process.cwd(), expect.getState().testPath ?? 'unknown');
-  if (!NOT_PRODUCT_WORKFLOWS.has(testFile)) writeRecording({ testFile, templates, calls });
+  if (!NOT_PRODUCT_WORKFLOWS.has(testFile)) writeRecording({ testFile, templates, calls, ...(Object.keys(resourceTags).length > 0 ? { resourceTags } : {}) });
 });
