@@ -138,8 +138,9 @@ export class PostgresDisasterRecovery extends Construct {
   public readonly recoveryTest: RecoveryTest;
   /** The failover state machine, in the DR stack. */
   public readonly failover: Failover;
-  /** The RPO and RTO the parts check against. */
+  /** The recovery point objective the recovery test and failover check the data age against. */
   public readonly rpo: Duration;
+  /** The recovery time objective reported beside every measured RTO. */
   public readonly rto: Duration;
 
   constructor(scope: Construct, id: string, props: PostgresDisasterRecoveryProps) {

@@ -62,10 +62,13 @@ export interface FailoverWorkflowProps {
   readonly repointFunction?: lambda.IFunction;
   /** lambda/reporting/failover-report.handler.ts. */
   readonly reportFunction: lambda.IFunction;
+  /** Where the outcome of every run is published. */
   readonly notificationTopic: sns.ITopic;
   /** @default - none */
   readonly validationQueries?: ReadonlyArray<{ readonly name: string; readonly sql: string }>;
+  /** KMS key of the state machine's log group. */
   readonly logsKey: kms.IKey;
+  /** How long the state machine's execution logs are kept. */
   readonly logRetention: logs.RetentionDays;
   /**
    * How long to wait for a restore to become available, or a promotion to finish.

@@ -63,6 +63,7 @@ export interface RecoveryTestWorkflowProps {
   readonly validationQueries?: readonly ValidationQuery[];
   /** KMS key of the state machine's log group. */
   readonly logsKey: kms.IKey;
+  /** How long the state machine's execution logs are kept. */
   readonly logRetention: logs.RetentionDays;
   /**
    * How long to wait for the scratch database to become available (each wait: after creation, after a password reset).

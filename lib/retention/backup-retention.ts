@@ -26,6 +26,7 @@ import { CleanupFailed } from '../../lambda/common/errors';
 
 /** The snapshots a {@link BackupRetention} cleans. */
 export interface RetentionSnapshots {
+  /** RDS instance snapshots or Aurora cluster snapshots. */
   readonly kind: 'instance' | 'cluster';
   /** The DB instance or cluster identifier the snapshots are taken of. */
   readonly identifier: string;
@@ -56,9 +57,11 @@ export interface BackupRetentionProps {
   readonly snapshots?: RetentionSnapshots;
   /** The shortest time between two backups, for the synth checks (1 day for daily runs). */
   readonly backupInterval: Duration;
+  /** The VPC the cleanup function runs in (it calls S3, RDS and Step Functions). */
   readonly vpc: ec2.IVpc;
   /** @default - the VPC's private subnets with egress */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The cleanup function's security group (it needs outbound 443 only). */
   readonly securityGroup: ec2.ISecurityGroup;
   /** KMS key of the logs (and of the topic). */
   readonly logsKey: kms.IKey;
