@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -82,6 +82,14 @@ export interface BackupRetentionProps {
    * @default false
    */
   readonly removeVersions?: boolean;
+  /**
+   * The RecoveryTest and Failover state machines whose running executions may have picked a backup: such a backup is
+   * never deleted (kept, "in use by execution … of …"). Every run asks Step Functions (ListExecutions RUNNING, the
+   * input and history of each); when it cannot answer, the run deletes nothing and fails. More can be added with
+   * {@link BackupRetention.protectBackupsPickedBy}.
+   * @default - none
+   */
+  readonly inUseBy?: sfn.IStateMachine[];
 }
 
 /**
@@ -103,6 +111,7 @@ export class BackupRetention extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** The schedules: the primary run, and the replica run once the bucket replicates. */
   public readonly schedules: scheduler.Schedule[] = [];
+  private readonly pickers: sfn.IStateMachine[] = [];
 
   constructor(scope: Construct, id: string, props: BackupRetentionProps) {
     super(scope, id);
@@ -172,6 +181,8 @@ export class BackupRetention extends Construct {
     });
     acknowledgeStateMachineFindings(this.stateMachine, [this.cleanupFunction]);
 
+    this.protectBackupsPickedBy(...(props.inUseBy ?? []));
+
     const role = createScheduleRole(this, 'ScheduleRole', 'Starts the cdk-backup-dr retention cleanup');
     const expression = props.schedule ?? scheduler.ScheduleExpression.cron({ minute: '0', hour: '5' });
     const addSchedule = (target: 'primary' | 'replica') =>
@@ -194,6 +205,27 @@ export class BackupRetention extends Construct {
       this.grantReplica(props.sourceName, replica);
       addSchedule('replica');
     });
+  }
+
+  /**
+   * Never delete a backup that a running execution of one of `stateMachines` (a RecoveryTest's, a Failover's) picked:
+   * the cleanup may list their running executions and read their input and history, nothing else.
+   */
+  public protectBackupsPickedBy(...stateMachines: sfn.IStateMachine[]): void {
+    if (stateMachines.length === 0) return;
+    const stack = Stack.of(this);
+    const fn = this.cleanupFunction;
+    this.pickers.push(...stateMachines);
+    fn.addEnvironment('IN_USE_STATE_MACHINES', this.pickers.map((sm) => sm.stateMachineArn).join(','));
+    const executions = stateMachines.map((sm) => {
+      const name = sm instanceof sfn.StateMachine ? sm.stateMachineName : Arn.split(sm.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+      return stack.formatArn({ service: 'states', region: sm.env.region, account: sm.env.account, resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    });
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: stateMachines.map((sm) => sm.stateMachineArn) }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: executions }));
+    for (const arn of executions) {
+      acknowledgeWildcardResource(fn, arn, 'Reads the executions of one named RecoveryTest or Failover state machine, to keep the backups running ones picked.');
+    }
   }
 
   /** List the source's dumps, delete them (and their versions), read their locks; write the cleanup reports. */
