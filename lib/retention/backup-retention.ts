@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -14,7 +14,7 @@ import { ConfigurationError } from '../common/errors';
 import { HandlerFunction } from '../common/handler-function';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { createScheduleRole } from '../common/schedule-role';
-import { invokeTask, workflowStateMachine } from '../common/workflow';
+import { executionArnPattern, invokeTask, workflowStateMachine } from '../common/workflow';
 import { taskInput } from '../common/payload';
 import type { CleanupTaskEvent } from '../../lambda/retention/cleanup-input';
 import { BackupBucket } from '../storage/backup-bucket';
@@ -213,14 +213,10 @@ export class BackupRetention extends Construct {
    */
   public protectBackupsPickedBy(...stateMachines: sfn.IStateMachine[]): void {
     if (stateMachines.length === 0) return;
-    const stack = Stack.of(this);
     const fn = this.cleanupFunction;
     this.pickers.push(...stateMachines);
     fn.addEnvironment('IN_USE_STATE_MACHINES', this.pickers.map((sm) => sm.stateMachineArn).join(','));
-    const executions = stateMachines.map((sm) => {
-      const name = sm instanceof sfn.StateMachine ? sm.stateMachineName : Arn.split(sm.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
-      return stack.formatArn({ service: 'states', region: sm.env.region, account: sm.env.account, resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    });
+    const executions = stateMachines.map((sm) => executionArnPattern(this, sm));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: stateMachines.map((sm) => sm.stateMachineArn) }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: executions }));
     for (const arn of executions) {
