@@ -369,3 +369,15 @@ export class CleanupFailed extends BackupDrError {
   static readonly NAME = 'CleanupFailed';
   override readonly name = CleanupFailed.NAME;
 }
+
+/**
+ * A sweep could not delete everything it found orphaned (a database or secret RDS or Secrets Manager refused to
+ * delete, or a listing failed). Its report lists what was deleted and every failure; the next run tries again.
+ *
+ * @example
+ * throw new SweepFailed('1 deletion failed: instance cdkbdr-rt-weekly-1a2b3c4d: InvalidDBInstanceState …');
+ */
+export class SweepFailed extends BackupDrError {
+  static readonly NAME = 'SweepFailed';
+  override readonly name = SweepFailed.NAME;
+}

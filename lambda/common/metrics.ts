@@ -67,6 +67,17 @@ export const CLEANUP_METRICS = {
   errors: 'CleanupErrors',
 } as const;
 
+/** One value per sweep (dimension `Region`), from the sweeper handler. */
+export const SWEEP_METRICS = {
+  /** 1 when the sweep deleted everything it found orphaned (or planned it, in a dry run), 0 when any step failed. */
+  succeeded: 'SweepSucceeded',
+  /** Databases (instances, clusters) and secrets deleted. */
+  deleted: 'SweepResourcesDeleted',
+  /** Leftovers of executions still running, left alone. */
+  running: 'SweepResourcesOfRunningExecutions',
+  errors: 'SweepErrors',
+} as const;
+
 /** The account's manual snapshots against the RDS quota, per region (dimensions `Source`, `Region`). */
 export const SNAPSHOT_QUOTA_METRICS = {
   used: 'ManualSnapshotsUsed',

@@ -93,3 +93,6 @@ export const FAILOVER_REPORT_PREFIX = 'reports/failover/';
 
 /** Key prefix of retention cleanup reports. */
 export const CLEANUP_REPORT_PREFIX = 'reports/cleanup/';
+
+/** Key prefix of the reports of the sweeper (what failed recovery tests and failover rehearsals left). */
+export const SWEEP_REPORT_PREFIX = 'reports/sweep/';

@@ -16,6 +16,7 @@
  * - Snapshots: the manual snapshots of one instance or cluster in one region that carry this package's three tags;
  *   one series per region. Snapshots not yet `available` are kept. Deleted one by one (DeleteDBSnapshot /
  *   DeleteDBClusterSnapshot); a snapshot already gone counts as deleted.
+ * - In use: a backup that a running recovery test or failover picked (./in-use.ts, asked by the handler) is kept.
  * - A dry run lists and decides, and deletes nothing.
  */
 import {
@@ -33,6 +34,7 @@ import { DUMP_SUFFIX, MANIFEST_SUFFIX, dumpKeyForManifestKey, parseBackupKey } f
 import { DUMP_KEY_PREFIX } from '../common/names';
 import { isNotFound as isRdsNotFound, listSnapshots, rdsClient } from '../rds/client';
 import { SnapshotKind, isOwnSnapshot, parseTierTag, SNAPSHOT_TAGS } from '../rds/snapshot';
+import type { BackupsInUse } from './in-use';
 import { RetainedBackup, RetentionDecision, RetentionRules, decideRetention } from './policy';
 
 /** Most keys one DeleteObjects call takes (S3's limit). */
@@ -90,6 +92,8 @@ export interface DumpCleanupOptions {
   readonly objectLock: boolean;
   /** Delete every version of the deleted keys instead of adding delete markers. */
   readonly removeVersions: boolean;
+  /** Manifest keys a running recovery test or failover picked (./in-use.ts): never deleted. @default none */
+  readonly inUse?: BackupsInUse;
 }
 
 interface Listed {
@@ -140,7 +144,8 @@ export async function cleanDumps(options: DumpCleanupOptions): Promise<DumpClean
     if (parsed.kind === 'manifest') {
       const dump = objects.get(dumpKeyForManifestKey(object.key));
       const list = series.get(parsed.database) ?? [];
-      list.push({ id: object.key, time: parsed.timestamp.getTime(), verified: dump !== undefined && dump.size > 0 });
+      const inUseBy = options.inUse?.get(object.key);
+      list.push({ id: object.key, time: parsed.timestamp.getTime(), verified: dump !== undefined && dump.size > 0, ...(inUseBy ? { inUseBy } : {}) });
       series.set(parsed.database, list);
     } else if (!objects.has(`${object.key.slice(0, -DUMP_SUFFIX.length)}${MANIFEST_SUFFIX}`) && now - object.lastModified > options.orphanGraceSeconds * 1000) {
       swept.push(object.key);
@@ -280,6 +285,8 @@ export interface SnapshotCleanupOptions {
   readonly rules: RetentionRules;
   readonly now: Date;
   readonly dryRun: boolean;
+  /** Snapshot identifiers a running recovery test or failover picked (./in-use.ts): never deleted. @default none */
+  readonly inUse?: BackupsInUse;
 }
 
 /** Cleans the manual snapshots this package took of one source in one region; see the module comment. */
@@ -287,13 +294,16 @@ export async function cleanSnapshots(options: SnapshotCleanupOptions): Promise<S
   const found = (await listSnapshots(options.region, options.kind, { sourceIdentifier: options.sourceIdentifier })).filter(
     (s) => isOwnSnapshot(s.tags) && s.tags[SNAPSHOT_TAGS.source] === options.sourceIdentifier,
   );
-  const backups: RetainedBackup[] = found.map((s) => ({
-    id: s.snapshotId,
-    time: snapshotTime(s.snapshotId) ?? (s.originalCreateTime ?? s.snapshotCreateTime ?? options.now).getTime(),
-    verified: s.status === 'available',
-    ...(s.status !== 'available' ? { inUseBy: `RDS (status ${s.status || 'unknown'})` } : {}),
-    tiers: parseTierTag(s.tags[SNAPSHOT_TAGS.tiers]),
-  }));
+  const backups: RetainedBackup[] = found.map((s) => {
+    const inUseBy = s.status !== 'available' ? `RDS (status ${s.status || 'unknown'})` : options.inUse?.get(s.snapshotId);
+    return {
+      id: s.snapshotId,
+      time: snapshotTime(s.snapshotId) ?? (s.originalCreateTime ?? s.snapshotCreateTime ?? options.now).getTime(),
+      verified: s.status === 'available',
+      ...(inUseBy !== undefined ? { inUseBy } : {}),
+      tiers: parseTierTag(s.tags[SNAPSHOT_TAGS.tiers]),
+    };
+  });
   const decisions = decideRetention(backups, options.rules, options.now.getTime());
   const errors: string[] = [];
   let snapshotsDeleted = 0;

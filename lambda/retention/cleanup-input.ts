@@ -203,6 +203,8 @@ export interface CleanupReport {
   readonly dumps?: DumpCleanupResult;
   readonly snapshots?: SnapshotCleanupResult;
   readonly quota?: SnapshotQuota;
+  /** The running recovery tests and failovers asked, and what they picked (backup id -> execution). */
+  readonly inUse?: { readonly runningExecutions: readonly string[]; readonly backups: Readonly<Record<string, string>> };
   /** Every failure, in words; the run is FAILED when there is one. */
   readonly errors: readonly string[];
 }

@@ -6,7 +6,9 @@
  *
  * Environment: BUCKET_NAME, BUCKET_KMS_KEY_ARN, SOURCE_ID, RETENTION_POLICY (JSON rules), ORPHAN_GRACE_SECONDS,
  * OBJECT_LOCK, REMOVE_VERSIONS; for the replica REPLICA_BUCKET_NAME, DR_REGION, REPLICA_RETENTION_POLICY,
- * REPLICA_OBJECT_LOCK; for snapshots SNAPSHOT_KIND and SNAPSHOT_SOURCE (and DR_REGION for the copies).
+ * REPLICA_OBJECT_LOCK; for snapshots SNAPSHOT_KIND and SNAPSHOT_SOURCE (and DR_REGION for the copies);
+ * IN_USE_STATE_MACHINES (comma-separated ARNs of the RecoveryTest / Failover state machines whose running executions'
+ * picks are never deleted; when Step Functions cannot be asked, nothing is deleted and the run fails).
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -16,6 +18,7 @@ import { CLEANUP_DIMENSIONS, CLEANUP_METRICS, METRIC_DIMENSIONS, SNAPSHOT_QUOTA_
 import { putTextObject } from '../aws/s3';
 import { DumpCleanupResult, SnapshotCleanupResult, SnapshotQuota, cleanDumps, cleanSnapshots, manualSnapshotQuota } from './cleanup-core';
 import { CleanupReport, cleanupReportKey, parseCleanupEvent, readCleanupConfig } from './cleanup-input';
+import { InUseCheck, backupsInUse } from './in-use';
 
 export type { CleanupEvent, CleanupReport, CleanupRequest, CleanupTaskEvent } from './cleanup-input';
 
@@ -55,32 +58,44 @@ export async function handler(event: unknown): Promise<CleanupResult> {
   let dumps: DumpCleanupResult | undefined;
   let snapshots: SnapshotCleanupResult | undefined;
   let quota: SnapshotQuota | undefined;
+  // Ask Step Functions first: when it cannot say which backups running recovery tests and failovers picked, nothing
+  // is deleted and the run fails.
+  let inUse: InUseCheck | undefined;
   try {
-    dumps = await cleanDumps({
-      s3: s3For(region),
-      bucket,
-      source,
-      rules,
-      now: startedAt,
-      dryRun: input.dryRun,
-      orphanGraceSeconds: config.orphanGraceSeconds,
-      objectLock: config.objectLock,
-      removeVersions: config.removeVersions,
-    });
-    errors.push(...dumps.errors);
+    inUse = await backupsInUse(config.inUseStateMachines);
   } catch (error) {
-    errors.push(`dumps in s3://${bucket}: ${describeError(error)}`);
+    errors.push(`running executions of ${config.inUseStateMachines.join(', ')}: ${describeError(error)}; nothing was deleted`);
   }
-  if (config.snapshots) {
-    const { kind, source: snapshotSource } = config.snapshots;
+  if (inUse) {
+    const picked = inUse.inUse;
     try {
-      snapshots = await cleanSnapshots({ region, kind, sourceIdentifier: snapshotSource, rules, now: startedAt, dryRun: input.dryRun });
-      errors.push(...snapshots.errors);
+      dumps = await cleanDumps({
+        s3: s3For(region),
+        bucket,
+        source,
+        rules,
+        now: startedAt,
+        dryRun: input.dryRun,
+        orphanGraceSeconds: config.orphanGraceSeconds,
+        objectLock: config.objectLock,
+        removeVersions: config.removeVersions,
+        inUse: picked,
+      });
+      errors.push(...dumps.errors);
     } catch (error) {
-      errors.push(`snapshots of ${snapshotSource} in ${region}: ${describeError(error)}`);
+      errors.push(`dumps in s3://${bucket}: ${describeError(error)}`);
     }
-    quota = await manualSnapshotQuota(region);
+    if (config.snapshots) {
+      const { kind, source: snapshotSource } = config.snapshots;
+      try {
+        snapshots = await cleanSnapshots({ region, kind, sourceIdentifier: snapshotSource, rules, now: startedAt, dryRun: input.dryRun, inUse: picked });
+        errors.push(...snapshots.errors);
+      } catch (error) {
+        errors.push(`snapshots of ${snapshotSource} in ${region}: ${describeError(error)}`);
+      }
+    }
   }
+  if (config.snapshots) quota = await manualSnapshotQuota(region);
 
   const report: CleanupReport = {
     workflow: 'cleanup',
@@ -94,6 +109,7 @@ export async function handler(event: unknown): Promise<CleanupResult> {
     ...(dumps ? { dumps } : {}),
     ...(snapshots ? { snapshots } : {}),
     ...(quota ? { quota } : {}),
+    ...(inUse ? { inUse: { runningExecutions: inUse.runningExecutions, backups: Object.fromEntries(inUse.inUse) } } : {}),
     errors,
   };
   const reportKey = cleanupReportKey(startedAt, input.target, input.executionName);

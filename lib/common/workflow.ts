@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -214,5 +214,24 @@ export function alertOnUnreportedEnd(scope: Construct, id: string, props: Unrepo
         }),
       }),
     ],
+  });
+}
+
+/**
+ * The ARN pattern of every execution of `stateMachine` (`arn:…:states:<its region>:<its account>:execution:<name>:*`),
+ * for grants that read executions of one named state machine only. Works for a state machine of this app (its name
+ * attribute) and an imported one (the name from its ARN).
+ */
+export function executionArnPattern(scope: Construct, stateMachine: sfn.IStateMachine): string {
+  const name = stateMachine instanceof sfn.StateMachine
+    ? stateMachine.stateMachineName
+    : Arn.split(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+  return Stack.of(scope).formatArn({
+    service: 'states',
+    region: stateMachine.env.region,
+    account: stateMachine.env.account,
+    resource: 'execution',
+    resourceName: `${name}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
 }

@@ -250,6 +250,8 @@ export class PostgresDisasterRecovery extends Construct {
       vpcEndpoints: props.vpcEndpoints,
       scratchSubnets: props.scratchSubnets,
     });
+    // The cleanup never deletes the backup a running recovery test is restoring.
+    this.backup.retention?.protectBackupsPickedBy(this.recoveryTest.stateMachine);
 
     const instanceType = props.failoverInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
     const strategies = props.failoverStrategies ?? [

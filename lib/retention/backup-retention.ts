@@ -14,7 +14,7 @@ import { ConfigurationError } from '../common/errors';
 import { HandlerFunction } from '../common/handler-function';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { createScheduleRole } from '../common/schedule-role';
-import { invokeTask, workflowStateMachine } from '../common/workflow';
+import { executionArnPattern, invokeTask, workflowStateMachine } from '../common/workflow';
 import { taskInput } from '../common/payload';
 import type { CleanupTaskEvent } from '../../lambda/retention/cleanup-input';
 import { BackupBucket } from '../storage/backup-bucket';
@@ -85,6 +85,14 @@ export interface BackupRetentionProps {
    * @default false
    */
   readonly removeVersions?: boolean;
+  /**
+   * The RecoveryTest and Failover state machines whose running executions may have picked a backup: such a backup is
+   * never deleted (kept, "in use by execution … of …"). Every run asks Step Functions (ListExecutions RUNNING, the
+   * input and history of each); when it cannot answer, the run deletes nothing and fails. More can be added with
+   * {@link BackupRetention.protectBackupsPickedBy}.
+   * @default - none
+   */
+  readonly inUseBy?: sfn.IStateMachine[];
 }
 
 /**
@@ -106,6 +114,7 @@ export class BackupRetention extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** The schedules: the primary run, and the replica run once the bucket replicates. */
   public readonly schedules: scheduler.Schedule[] = [];
+  private readonly pickers: sfn.IStateMachine[] = [];
 
   constructor(scope: Construct, id: string, props: BackupRetentionProps) {
     super(scope, id);
@@ -175,6 +184,8 @@ export class BackupRetention extends Construct {
     });
     acknowledgeStateMachineFindings(this.stateMachine, [this.cleanupFunction]);
 
+    this.protectBackupsPickedBy(...(props.inUseBy ?? []));
+
     const role = createScheduleRole(this, 'ScheduleRole', 'Starts the cdk-backup-dr retention cleanup');
     const expression = props.schedule ?? scheduler.ScheduleExpression.cron({ minute: '0', hour: '5' });
     const addSchedule = (target: 'primary' | 'replica') =>
@@ -197,6 +208,23 @@ export class BackupRetention extends Construct {
       this.grantReplica(props.sourceName, replica);
       addSchedule('replica');
     });
+  }
+
+  /**
+   * Never delete a backup that a running execution of one of `stateMachines` (a RecoveryTest's, a Failover's) picked:
+   * the cleanup may list their running executions and read their input and history, nothing else.
+   */
+  public protectBackupsPickedBy(...stateMachines: sfn.IStateMachine[]): void {
+    if (stateMachines.length === 0) return;
+    const fn = this.cleanupFunction;
+    this.pickers.push(...stateMachines);
+    fn.addEnvironment('IN_USE_STATE_MACHINES', this.pickers.map((sm) => sm.stateMachineArn).join(','));
+    const executions = stateMachines.map((sm) => executionArnPattern(this, sm));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: stateMachines.map((sm) => sm.stateMachineArn) }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: executions }));
+    for (const arn of executions) {
+      acknowledgeWildcardResource(fn, arn, 'Reads the executions of one named RecoveryTest or Failover state machine, to keep the backups running ones picked.');
+    }
   }
 
   /** List the source's dumps, delete them (and their versions), read their locks; write the cleanup reports. */

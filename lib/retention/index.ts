@@ -1,2 +1,3 @@
 export * from './retention-policy';
 export * from './backup-retention';
+export * from './scratch-sweeper';

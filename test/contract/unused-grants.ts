@@ -92,4 +92,10 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
     's3:GetObjectLegalHold': 'a bucket with Object Lock: every deletion candidate is asked for its legal hold; the recorded buckets have no Object Lock',
   },
   RetentionStateMachine: STATE_MACHINE,
+  SweeperStateMachine: STATE_MACHINE,
+  SweeperSweepFunction: {
+    ...TRACING,
+    ...BUCKET_WRITE,
+    'rds:DeleteDBCluster': 'deletes a scratch Aurora cluster a recovery test or rehearsal left; the recorded leftovers are DB instances',
+  },
 };

@@ -14,6 +14,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { backupKeys } from '../../lambda/backup/manifest';
 import { handler as cleanupHandler } from '../../lambda/retention/cleanup.handler';
 import type { CleanupReport } from '../../lambda/retention/cleanup-input';
@@ -24,6 +25,7 @@ import { BackupBucket } from '../../lib/storage';
 import { harnessEnv } from '../support/env';
 import { createKmsKey, createTestBucket, createTopic, subscribeSnsInbox, type SnsInbox } from '../support/moto';
 import { recordResourceTags } from '../support/record-iam-calls';
+import { createTestStateMachine, type TestStateMachine } from '../support/stepfunctions';
 import { threeTierVpc } from '../support/vpc';
 import { type JsonValue, LocalWorkflow, type LocalWorkflowResult, logicalIdOf } from '../support/workflow-harness';
 
@@ -33,6 +35,9 @@ const SOURCE = 'retention-wf';
 const DAY = 86_400_000;
 const DAYS = 6;
 const KEPT = 3;
+/** The dump and the snapshot a running recovery test picked: the policy would delete them, so they are kept "in use". */
+const PICKED_DUMP = 3;
+const PICKED_SNAPSHOT = 4;
 
 const primaryS3 = new S3Client({});
 const drS3 = new S3Client({ region: DR_REGION });
@@ -42,6 +47,8 @@ let replicaBucket: string;
 let topicArn: string;
 let inbox: SnsInbox;
 let workflow: LocalWorkflow;
+let recoveryTest: TestStateMachine;
+let pickingExecution: string;
 /** Backup times, newest first (one an hour ago, then a day apart). */
 const times: number[] = [];
 
@@ -65,6 +72,7 @@ function retentionStack() {
     securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
     logsKey: new kms.Key(stack, 'LogsKey', { enableKeyRotation: true }),
     notificationTopic: topic,
+    inUseBy: [sfn.StateMachine.fromStateMachineArn(stack, 'RecoveryTest', recoveryTest.arn)],
   });
   const template = Template.fromStack(stack).toJSON();
   const fnId = logicalIdOf(retention.cleanupFunction);
@@ -87,9 +95,9 @@ async function keys(s3: S3Client, name: string, prefix = `postgres/${SOURCE}/`):
   return out.sort();
 }
 
-/** The manifests (days) a policy of daily 3 keeps: the three newest. */
+/** The manifests a policy of daily 3 keeps (the three newest) and the one in use. */
 function expectedManifests(): string[] {
-  return times.slice(0, KEPT).map((t) => backupKeys(SOURCE, 'app', new Date(t)).manifestKey).sort();
+  return [...times.slice(0, KEPT), times[PICKED_DUMP]].map((t) => backupKeys(SOURCE, 'app', new Date(t)).manifestKey).sort();
 }
 
 async function snapshotIds(region: string): Promise<string[]> {
@@ -139,6 +147,10 @@ beforeAll(async () => {
   primaryRds.destroy();
   drRds.destroy();
 
+  // A recovery test in the middle of its restore of an old dump, and one of an old snapshot (moto keeps them RUNNING).
+  recoveryTest = await createTestStateMachine('RecoveryTest');
+  pickingExecution = await recoveryTest.start({ selection: { dumpKey: backupKeys(SOURCE, 'app', new Date(times[PICKED_DUMP])).dumpKey } }, 'restoring-old-dump');
+  await recoveryTest.start({ selection: { snapshotId: snapshotIdentifier('instance', instance, new Date(times[PICKED_SNAPSHOT])) } }, 'restoring-old-snapshot');
   topicArn = await createTopic();
   inbox = await subscribeSnsInbox(topicArn);
   const stack = retentionStack();
@@ -178,19 +190,21 @@ describe('BackupRetention state machine, locally against moto', () => {
     const result = await run({ target: 'primary', dryRun: true });
     expect(result.status).toBe('SUCCEEDED');
     expect(result.visited).toEqual(['Clean', 'Cleanup succeeded']);
-    expect(result.output).toMatchObject({ result: { status: 'SUCCEEDED', target: 'primary', dryRun: true, objectsDeleted: 0, snapshotsDeleted: 0, backupsKept: 2 * KEPT } });
+    expect(result.output).toMatchObject({ result: { status: 'SUCCEEDED', target: 'primary', dryRun: true, objectsDeleted: 0, snapshotsDeleted: 0, backupsKept: 2 * (KEPT + 1) } });
     const r = await report(result);
     expect(r).toMatchObject({ workflow: 'cleanup', status: 'SUCCEEDED', dryRun: true, target: 'primary', source: SOURCE, errors: [] });
-    expect(r.dumps?.series).toEqual([expect.objectContaining({ series: `postgres/${SOURCE}/app/`, kept: KEPT, deleted: DAYS - KEPT })]);
+    expect(r.dumps?.series).toEqual([expect.objectContaining({ series: `postgres/${SOURCE}/app/`, kept: KEPT + 1, deleted: DAYS - KEPT - 1 })]);
     expect(r.dumps?.series[0].items.map((i) => [i.keep, i.reasons])).toEqual([
       [true, ['daily 1 of 3', 'newest verified']],
       [true, ['daily 2 of 3']],
       [true, ['daily 3 of 3']],
-      [false, []],
+      [true, [`in use by execution restoring-old-dump of ${recoveryTest.name}`]],
       [false, []],
       [false, []],
     ]);
-    expect(r.snapshots?.series).toMatchObject({ kept: KEPT, deleted: DAYS - KEPT });
+    expect(r.snapshots?.series).toMatchObject({ kept: KEPT + 1, deleted: DAYS - KEPT - 1 });
+    expect(r.snapshots?.series.items[PICKED_SNAPSHOT].reasons).toEqual([`in use by execution restoring-old-snapshot of ${recoveryTest.name}`]);
+    expect(r.inUse?.runningExecutions).toContain(pickingExecution);
     expect(await keys(primaryS3, bucket)).toHaveLength(2 * DAYS);
     expect(await snapshotIds(harnessEnv().awsRegion)).toHaveLength(DAYS);
   });
@@ -210,38 +224,38 @@ describe('BackupRetention state machine, locally against moto', () => {
     expect(failures).toEqual([expect.objectContaining({ Error: 'InvalidInput' })]);
   });
 
-  it('the primary run deletes manifests and dumps beyond the policy and the primary snapshots, and leaves the replica alone', async () => {
+  it('the primary run deletes manifests and dumps beyond the policy and the primary snapshots, keeps what is in use, and leaves the replica alone', async () => {
     const result = await run({ target: 'primary' });
     expect(result.status).toBe('SUCCEEDED');
     expect(result.visited).toEqual(['Clean', 'Cleanup succeeded']);
-    expect(result.output).toMatchObject({ result: { dryRun: false, objectsDeleted: 2 * (DAYS - KEPT), snapshotsDeleted: DAYS - KEPT } });
+    expect(result.output).toMatchObject({ result: { dryRun: false, objectsDeleted: 2 * (DAYS - KEPT - 1), snapshotsDeleted: DAYS - KEPT - 1 } });
     const left = await keys(primaryS3, bucket);
     expect(left.filter((k) => k.endsWith('.manifest.json'))).toEqual(expectedManifests());
-    expect(left).toHaveLength(2 * KEPT);
-    const expectedSnapshots = times.slice(0, KEPT).map((t) => snapshotIdentifier('instance', instance, new Date(t))).sort();
+    expect(left).toHaveLength(2 * (KEPT + 1));
+    const expectedSnapshots = [...times.slice(0, KEPT), times[PICKED_SNAPSHOT]].map((t) => snapshotIdentifier('instance', instance, new Date(t))).sort();
     expect(await snapshotIds(harnessEnv().awsRegion)).toEqual(expectedSnapshots);
     // Deletions are not replicated: the replica and the DR copies wait for their own run.
     expect(await keys(drS3, replicaBucket)).toHaveLength(2 * DAYS);
     expect(await snapshotIds(DR_REGION)).toHaveLength(DAYS);
     // A versioned bucket keeps the deleted objects as noncurrent versions behind delete markers.
     const versions = await primaryS3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `postgres/${SOURCE}/` }));
-    expect(versions.DeleteMarkers).toHaveLength(2 * (DAYS - KEPT));
+    expect(versions.DeleteMarkers).toHaveLength(2 * (DAYS - KEPT - 1));
     const r = await report(result);
-    expect(r).toMatchObject({ status: 'SUCCEEDED', dumps: { objectsDeleted: 2 * (DAYS - KEPT), calls: { ListObjectsV2: 1, DeleteObjects: 2 } }, snapshots: { snapshotsDeleted: DAYS - KEPT } });
+    expect(r).toMatchObject({ status: 'SUCCEEDED', dumps: { objectsDeleted: 2 * (DAYS - KEPT - 1), calls: { ListObjectsV2: 1, DeleteObjects: 2 } }, snapshots: { snapshotsDeleted: DAYS - KEPT - 1 } });
     expect(r.quota?.region).toBe(harnessEnv().awsRegion);
   });
 
   it('the replica run (as its schedule starts it) cleans the replica bucket and the DR copies; a second run deletes nothing', async () => {
     const result = await run({ target: 'replica', dryRun: false });
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.output).toMatchObject({ result: { target: 'replica', objectsDeleted: 2 * (DAYS - KEPT), snapshotsDeleted: DAYS - KEPT } });
+    expect(result.output).toMatchObject({ result: { target: 'replica', objectsDeleted: 2 * (DAYS - KEPT - 1), snapshotsDeleted: DAYS - KEPT - 1 } });
     expect((await keys(drS3, replicaBucket)).filter((k) => k.endsWith('.manifest.json'))).toEqual(expectedManifests());
-    expect(await snapshotIds(DR_REGION)).toHaveLength(KEPT);
+    expect(await snapshotIds(DR_REGION)).toHaveLength(KEPT + 1);
     const r = await report(result);
     expect(r).toMatchObject({ target: 'replica', dumps: { bucket: replicaBucket }, snapshots: { region: DR_REGION }, quota: { region: DR_REGION } });
 
     const again = await run({ target: 'replica', dryRun: false });
-    expect(again.output).toMatchObject({ result: { objectsDeleted: 0, snapshotsDeleted: 0, backupsKept: 2 * KEPT } });
+    expect(again.output).toMatchObject({ result: { objectsDeleted: 0, snapshotsDeleted: 0, backupsKept: 2 * (KEPT + 1) } });
   });
 
   it('a run that cannot list its bucket writes a FAILED report, publishes to the topic and ends FAILED', async () => {
@@ -258,7 +272,7 @@ describe('BackupRetention state machine, locally against moto', () => {
     const r = await report(result);
     expect(r).toMatchObject({ status: 'FAILED', target: 'replica', errors: [expect.stringMatching(/NoSuchBucket/)] });
     // The DR copies were still decided and left as the policy says.
-    expect(r.snapshots?.series).toMatchObject({ kept: KEPT, deleted: 0 });
+    expect(r.snapshots?.series).toMatchObject({ kept: KEPT + 1, deleted: 0 });
     const messages = (await inbox.messages()).filter((m) => m.subject === 'cdk-backup-dr: cleanup FAILED');
     expect(messages.map((m) => (JSON.parse(m.message) as { Error: string }).Error)).toEqual(['InvalidInput', 'CleanupFailed']);
   });

@@ -8,6 +8,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { CfnElement } from 'aws-cdk-lib';
 
 type Policy = { Properties: { Roles: unknown[]; PolicyDocument: { Statement: Array<Record<string, unknown>> } } };
@@ -84,7 +85,31 @@ describe('PostgresBackup retention', () => {
     );
   });
 
+  it('reads only the executions of the named state machines whose picks it protects', () => {
+    const { stack, backup } = build(true);
+    const retention = backup.retention!;
+    const built = new sfn.StateMachine(stack, 'RecoveryTestMachine', { definition: new sfn.Pass(stack, 'Pick') });
+    retention.protectBackupsPickedBy(built);
+    retention.protectBackupsPickedBy(sfn.StateMachine.fromStateMachineArn(stack, 'Failover', `arn:aws:states:us-west-2:${ACCOUNT}:stateMachine:Failover`));
+    const template = Template.fromStack(stack);
+    const fnId = stack.getLogicalId(retention.cleanupFunction.node.defaultChild as CfnElement);
+    const env = template.toJSON().Resources[fnId].Properties.Environment.Variables;
+    expect(JSON.stringify(env.IN_USE_STATE_MACHINES)).toContain(`arn:aws:states:us-west-2:${ACCOUNT}:stateMachine:Failover`);
+    expect(JSON.stringify(env.IN_USE_STATE_MACHINES)).toContain(stack.getLogicalId(built.node.defaultChild as CfnElement));
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify((p as Policy).Properties.Roles).includes(stack.getLogicalId(retention.cleanupFunction.role!.node.defaultChild as CfnElement)))
+      .flatMap((p) => (p as Policy).Properties.PolicyDocument.Statement);
+    const states = statements.filter((st) => JSON.stringify(st.Action).includes('states:'));
+    expect(states.map((st) => st.Action)).toEqual(['states:ListExecutions', ['states:DescribeExecution', 'states:GetExecutionHistory'], 'states:ListExecutions', ['states:DescribeExecution', 'states:GetExecutionHistory']]);
+    const resources = JSON.stringify(states.map((st) => st.Resource));
+    expect(resources).toContain(`:states:us-west-2:${ACCOUNT}:execution:Failover:*`);
+    expect(resources).toContain(`"Fn::GetAtt":["${stack.getLogicalId(built.node.defaultChild as CfnElement)}","Name"]`);
+    expect(states.every((st) => st.Resource !== '*')).toBe(true);
+  });
+
   it('adds no cdk-nag finding that is not acknowledged with a reason', () => {
-    expect(nagFindingsBeyondBaseline(build(false).app, build(true).app)).toEqual([]);
+    const withPickers = build(true);
+    withPickers.backup.retention!.protectBackupsPickedBy(sfn.StateMachine.fromStateMachineArn(withPickers.stack, 'Failover', `arn:aws:states:us-west-2:${ACCOUNT}:stateMachine:Failover`));
+    expect(nagFindingsBeyondBaseline(build(false).app, withPickers.app)).toEqual([]);
   });
 });
