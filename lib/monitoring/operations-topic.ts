@@ -23,11 +23,11 @@ export interface SlackChannelOptions {
 
 /** A Microsoft Teams channel of a team authorized in the AWS Chatbot console. */
 export interface TeamsChannelOptions {
-  /** The Microsoft Entra tenant id. */
+  /** The Microsoft Entra tenant id (a GUID). */
   readonly tenantId: string;
-  /** The team id (from the channel link: `groupId=`). */
+  /** The team id (a GUID, from the channel link: `groupId=`). */
   readonly teamId: string;
-  /** The channel id (from the channel link, URL-decoded, e.g. `19:abc…@thread.tacv2`). */
+  /** The channel id as the channel link has it, URL-encoded (e.g. `19%3Aabc…%40thread.tacv2`). */
   readonly channelId: string;
   /**
    * Name of the AWS Chatbot channel configuration (unique in the account).
@@ -43,7 +43,7 @@ export interface TeamsChannelOptions {
  *
  * @example
  * ChatChannel.slack({ workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' });
- * ChatChannel.teams({ tenantId: '…', teamId: '…', channelId: '19:…@thread.tacv2' });
+ * ChatChannel.teams({ tenantId: '<tenant GUID>', teamId: '<team GUID>', channelId: '19%3A…%40thread.tacv2' });
  */
 export class ChatChannel {
   /** A Slack channel. */

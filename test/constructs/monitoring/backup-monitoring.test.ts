@@ -6,6 +6,9 @@ import { BackupMonitoring, BackupSource, ChatChannel, OperationsTopic, PostgresB
 import { BackupBucket } from '../../../lib/storage';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
 
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const TEAM = '66666666-7777-8888-9999-000000000000';
+
 function fixture() {
   const app = new App();
   const stack = new Stack(app, 'Primary', { env: { account: '111111111111', region: 'us-east-1' } });
@@ -26,7 +29,7 @@ function monitored() {
   const operations = new OperationsTopic(f.stack, 'Operations', {
     emails: ['oncall@example.com'],
     webhooks: ['https://hooks.example.com/backups'],
-    chatChannels: [ChatChannel.slack({ workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' }), ChatChannel.teams({ tenantId: 't', teamId: 'g', channelId: '19:c@thread.tacv2' })],
+    chatChannels: [ChatChannel.slack({ workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' }), ChatChannel.teams({ tenantId: TENANT, teamId: TEAM, channelId: '19%3Aabc%40thread.tacv2' })],
   });
   const backup = new PostgresBackup(f.stack, 'Backup', {
     source: BackupSource.fromInstance(f.instance, { secret: f.instance.secret! }),
@@ -53,7 +56,7 @@ describe('OperationsTopic', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://hooks.example.com/backups' });
     template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', { SlackWorkspaceId: 'T0123ABCD', SlackChannelId: 'C0123ABCD' });
     expect(JSON.stringify(template.findResources('AWS::Chatbot::SlackChannelConfiguration'))).toContain(':iam::aws:policy/CloudWatchReadOnlyAccess');
-    template.hasResourceProperties('AWS::Chatbot::MicrosoftTeamsChannelConfiguration', { TeamsTenantId: 't', TeamId: 'g', TeamsChannelId: '19:c@thread.tacv2' });
+    template.hasResourceProperties('AWS::Chatbot::MicrosoftTeamsChannelConfiguration', { TeamsTenantId: TENANT, TeamId: TEAM, TeamsChannelId: '19%3Aabc%40thread.tacv2' });
   });
 
   it('refuses an http webhook, a malformed email and a key in another region than the imported topic', () => {
