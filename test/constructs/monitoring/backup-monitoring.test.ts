@@ -2,7 +2,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { BackupMonitoring, BackupSource, ChatChannel, OperationsTopic, PostgresBackup, RetentionPolicy } from '../../../lib';
+import { AttributeStore, BackupMonitoring, BackupSource, ChatChannel, OperationsTopic, PostgresBackup, RetentionPolicy, SharedBackupResources } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
 
@@ -74,6 +74,21 @@ describe('OperationsTopic', () => {
       encryptionKeyArn: 'arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     });
     expect(imported.masterKey?.keyArn).toBe('arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+  });
+});
+
+describe('SharedBackupResources and the operations topic', () => {
+  it('publishes the topic and key ARNs; another app imports them and its constructs are granted the key', () => {
+    const f = fixture();
+    const operations = new OperationsTopic(f.stack, 'Operations');
+    new SharedBackupResources(f.stack, 'Shared', { bucket: f.bucket, store: AttributeStore.ssmParameters('/orders/backups'), operationsTopic: operations });
+    const template = Template.fromStack(f.stack);
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/orders/backups/operations-topic-arn', Value: { Ref: Match.stringLikeRegexp('^OperationsTopic') } });
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/orders/backups/operations-topic-key-arn', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OperationsKey'), 'Arn'] } });
+    const other = new Stack(new App(), 'OtherApp', { env: { account: '111111111111', region: 'us-east-1' } });
+    const topic = SharedBackupResources.importOperationsTopic(other, 'Operations', AttributeStore.ssmParameters('/orders/backups'));
+    expect(topic.masterKey).toBeDefined();
+    expect(other.resolve(topic.topicArn)).toEqual({ Ref: expect.stringMatching(/^SsmParameterValue/) });
   });
 });
 
