@@ -8,3 +8,4 @@ export * from './recovery-test';
 export * from './failover';
 export * from './retention';
 export * from './disaster-recovery';
+export * from './monitoring';

@@ -36,6 +36,8 @@ export const RECOVERY_TEST_METRICS = {
   succeeded: 'RecoveryTestSucceeded',
   restoreDurationSeconds: 'RestoreDurationSeconds',
   backupAgeSeconds: 'BackupAgeSeconds',
+  /** The measured RTO of every test whose verification ran, passed or not (RestoreDurationSeconds: passed tests only). */
+  rtoSeconds: 'RecoveryTestRtoSeconds',
 } as const;
 
 /** One value per failover or rehearsal, from the failover-report handler (dimensions `Source`, `Mode`). */
@@ -43,6 +45,8 @@ export const FAILOVER_METRICS = {
   succeeded: 'FailoverSucceeded',
   durationSeconds: 'FailoverDurationSeconds',
   dataLossWindowSeconds: 'DataLossWindowSeconds',
+  /** The measured RTO of every run whose verification ran, passed or not (FailoverDurationSeconds: passed runs only). */
+  rtoSeconds: 'FailoverRtoSeconds',
 } as const;
 
 // --- Retention cleanup (issue 12) ---
@@ -82,4 +86,21 @@ export const SWEEP_METRICS = {
 export const SNAPSHOT_QUOTA_METRICS = {
   used: 'ManualSnapshotsUsed',
   quota: 'ManualSnapshotsQuota',
+} as const;
+
+// --- Monitoring (issue 13) ---
+
+/**
+ * Ages the freshness function (lambda/monitoring/freshness.handler.ts) publishes every run from the newest reports in
+ * the bucket, seconds (dimension `Source`): what CloudWatch alarms cannot look back far enough to see themselves.
+ */
+export const FRESHNESS_METRICS = {
+  /** Since the newest SUCCEEDED backup report ended. */
+  backupAgeSeconds: 'LatestBackupAgeSeconds',
+  /** Since the newest SUCCEEDED recovery-test report ended. */
+  recoveryTestAgeSeconds: 'LatestPassedRecoveryTestAgeSeconds',
+  /** Since the newest SUCCEEDED failover rehearsal (or real failover) report ended. */
+  rehearsalAgeSeconds: 'LatestFailoverRehearsalAgeSeconds',
+  /** The newest backup's dump bytes over the median of the (up to 7) SUCCEEDED backups with dumps before it. */
+  backupSizeRatio: 'LatestBackupSizeRatio',
 } as const;

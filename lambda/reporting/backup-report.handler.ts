@@ -5,15 +5,18 @@
  * `reports/backup/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` in BUCKET_NAME (SSE-KMS with
  * BUCKET_KMS_KEY_ARN), then publishes the run's metrics as CloudWatch EMF (namespace `CdkBackupDr`, one dimension
  * `Source` = SOURCE_ID): BackupSucceeded, BackupDurationSeconds, BackupBytes (runs with dumps) and
- * LastSuccessTimestamp (successful runs). Returns the report's key and the run's outcome: FAILED (with `failure`) when
- * the state machine caught an error or any database's dump or verification failed.
+ * LastSuccessTimestamp (successful runs). Returns the report's key and the run's outcome: FAILED (with `failure` and
+ * the `notification` the state machine publishes) when the state machine caught an error or any database's dump or
+ * verification failed.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { StepError } from './run-report';
+import type { FormattedNotification } from './notification';
 import { WorkflowReportKind, writeWorkflowReport } from './report-store';
 import {
   BackupReport,
   BackupRunSummary,
+  backupNotification,
   backupReportKey,
   backupRunMetrics,
   buildBackupReport,
@@ -32,6 +35,8 @@ export interface ReportResult {
   readonly status: BackupReport['status'];
   /** On a FAILED run: its error (`{ Error, Cause }`), e.g. which databases failed; the state machine fails with it. */
   readonly failure?: StepError;
+  /** On a FAILED run: what the state machine publishes (subject, message per protocol, attributes). */
+  readonly notification?: FormattedNotification;
 }
 
 const s3 = new S3Client({});
@@ -48,9 +53,10 @@ const BACKUP_REPORT: WorkflowReportKind<BackupRunSummary, BackupReport> = {
 
 /** Lambda entry point: {@link writeWorkflowReport} (its errors too). */
 export async function handler(event: unknown): Promise<ReportResult> {
-  const { report, reportKey, versionId } = await writeWorkflowReport(s3, event, BACKUP_REPORT);
+  const { report, reportKey, versionId, bucket } = await writeWorkflowReport(s3, event, BACKUP_REPORT);
   return {
     reportKey,
+    ...(report.status === 'FAILED' ? { notification: backupNotification(report, reportKey, bucket) } : {}),
     status: report.status,
     ...(versionId ? { versionId } : {}),
     ...(report.error ? { failure: { Error: report.error.error, ...(report.error.cause !== undefined ? { Cause: report.error.cause } : {}) } } : {}),

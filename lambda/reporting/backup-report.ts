@@ -8,6 +8,7 @@ import { JsonObject, Tier, expectNumber, expectObject, expectOneOf, expectString
 import { ReportContext, RunStatus, StepError, datedReportKey, executionFields, parseReportEnvelope, parseStepError, reportedError } from './run-report';
 import { BACKUP_REPORT_PREFIX } from '../common/names';
 import { BACKUP_METRICS } from '../common/metrics';
+import { FormattedNotification, formatNotification } from './notification';
 
 /**
  * One dump as the dump branch returns it. The report reads `database`, `manifestKey`, `dumpKey` and the size
@@ -352,4 +353,48 @@ export function backupRunMetrics(report: BackupReport): MetricDatum[] {
     metrics.push({ name: BACKUP_METRICS.lastSuccessTimestamp, unit: 'None', value: Math.floor(new Date(report.finishedAt).getTime() / 1000) });
   }
   return metrics;
+}
+
+/** What to do after a failed backup run, from what failed. */
+export function backupNextStep(report: BackupReport): string {
+  const rerun = `then start a backup by hand (start-execution with {"tiers":${JSON.stringify(report.tiers)}}) so that the RPO is met`;
+  const failed = report.databases.filter((d) => d.status === 'FAILED');
+  if (report.error?.error === 'InvalidInput') return 'The run was started with an input it refused: start it with {"tiers":["daily"]} (daily, weekly, monthly, yearly).';
+  if (failed.length > 0) {
+    return `Read the error of ${failed.map((d) => d.database).join(', ')} in the report (connection, credentials, disk, pg_dump version), fix it, ${rerun}.`;
+  }
+  if (report.snapshotError) return `The RDS snapshot or its DR copy failed: check the RDS events and the manual-snapshot quota of both regions, ${rerun}.`;
+  return `Read the cause, fix it, ${rerun}.`;
+}
+
+/** Where a failed backup run failed: the databases that failed, or the snapshot. */
+function backupFailedAt(report: BackupReport): string | undefined {
+  const failed = report.databases.filter((d) => d.status === 'FAILED').map((d) => d.database);
+  if (failed.length > 0) return `dump of ${failed.join(', ')}`;
+  if (report.snapshotError) return 'snapshot';
+  return undefined;
+}
+
+/** The notification of a backup run (published for FAILED runs). */
+export function backupNotification(report: BackupReport, reportKey: string, bucket: string): FormattedNotification {
+  const failedAt = report.status === 'FAILED' ? backupFailedAt(report) : undefined;
+  return formatNotification({
+    workflow: 'backup',
+    what: 'backup',
+    status: report.status,
+    source: report.source,
+    executionId: report.executionId,
+    report: { bucket, key: reportKey },
+    ...(failedAt !== undefined ? { failedAt } : {}),
+    ...(report.error ? { cause: `${report.error.error}${report.error.cause ? `: ${report.error.cause}` : ''}` } : {}),
+    nextStep: report.status === 'SUCCEEDED' ? 'Nothing to do.' : backupNextStep(report),
+    details: {
+      execution: report.executionId,
+      tiers: report.tiers,
+      ...(report.error ? { error: report.error.error } : {}),
+      dumps: report.totals.dumps,
+      dumpBytes: report.totals.dumpBytes,
+      databasesFailed: report.totals.databasesFailed,
+    },
+  });
 }

@@ -4,8 +4,9 @@
  * Decides the outcome from what the run collected (lambda/reporting/failover-report), writes the JSON report to
  * `reports/failover/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` in BUCKET_NAME (SSE-KMS with
  * BUCKET_KMS_KEY_ARN), publishes the metrics as CloudWatch EMF (namespace `CdkBackupDr`, dimensions `Source` =
- * SOURCE_ID and `Mode` = rehearsal | failover): FailoverSucceeded, FailoverDurationSeconds, DataLossWindowSeconds; and
- * returns the outcome with the SNS subject and message the state machine publishes.
+ * SOURCE_ID and `Mode` = rehearsal | failover): FailoverSucceeded, FailoverDurationSeconds, DataLossWindowSeconds,
+ * FailoverRtoSeconds; and returns the outcome with the SNS subject, message and attributes the state machine
+ * publishes. RTO_SECONDS (and RTO_ENFORCED, default `true`) set the RTO target the measured RTO is checked against.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import {
@@ -17,7 +18,7 @@ import {
   failoverReportKey,
   parseFailoverReportEvent,
 } from './failover-report';
-import { ReportHandlerResult } from './recovery-workflow-report';
+import { ReportHandlerResult, parseRtoTarget } from './recovery-workflow-report';
 import { NotifiedReportKind, writeNotifiedReport } from './report-store';
 import { METRIC_DIMENSIONS } from '../common/metrics';
 
@@ -31,7 +32,7 @@ const s3 = new S3Client({});
 const FAILOVER_REPORT: NotifiedReportKind<FailoverRunSummary, FailoverReport> = {
   what: 'failover',
   parse: parseFailoverReportEvent,
-  build: buildFailoverReport,
+  build: (summary, context) => buildFailoverReport(summary, context, parseRtoTarget(process.env.RTO_SECONDS, process.env.RTO_ENFORCED)),
   key: failoverReportKey,
   // An invalid input has no mode and publishes nothing (failoverMetrics is empty).
   metrics: (report) => ({ data: failoverMetrics(report), ...(report.mode !== undefined ? { dimensions: { [METRIC_DIMENSIONS.mode]: report.mode } } : {}) }),

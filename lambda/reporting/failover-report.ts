@@ -4,7 +4,8 @@
  * failback puts back), its metrics and the SNS message. Pure; lambda/reporting/failover-report.handler.ts does the I/O.
  *
  * A run SUCCEEDED only when no step failed, the checks ran and passed, a real failover repointed every configured
- * target, and a dry run's cleanup finished. Anything else is FAILED, with one reason per cause.
+ * target, a dry run's cleanup finished, and the measured RTO was within the target (when one is set and enforced).
+ * Anything else is FAILED, with one reason per cause.
  */
 import { InvalidInput } from '../common/errors';
 import {
@@ -17,6 +18,7 @@ import {
   WorkflowReportBase,
   cleanupSummary,
   judgeCleanup,
+  judgeRto,
   judgeSteps,
   finiteNumber,
   nonEmptyString,
@@ -26,12 +28,14 @@ import {
   roundSeconds,
   runNotification,
   secondsBetween,
+  type RtoTarget,
 } from './recovery-workflow-report';
 import { MetricDatum } from './backup-report';
 import { ReportContext, datedReportKey } from './run-report';
 import { JsonObject } from '../common/validate';
 import { FAILOVER_REPORT_PREFIX } from '../common/names';
 import { FAILOVER_METRICS } from '../common/metrics';
+import type { NotificationDetail } from './notification';
 
 export type { MetricDatum } from './backup-report';
 export type { RunStatus, StepError } from './run-report';
@@ -131,6 +135,8 @@ export interface FailoverReport extends WorkflowReportBase {
   };
   readonly promotion?: JsonObject;
   readonly timings: FailoverTimings;
+  /** The construct's `rto`, when set. */
+  readonly rtoTargetSeconds?: number;
   readonly checks: readonly FailoverCheck[];
   /** Real failovers: what was repointed, with the previous values that a failback restores. */
   readonly repoint?: { readonly changes: readonly JsonObject[]; readonly at?: string };
@@ -204,7 +210,7 @@ export function measureFailoverTimings(state: FailoverRunState, startedAt: strin
 /**
  * Builds the report and decides the outcome. Pure: `source`, `finishedAt` and where the report goes are passed in.
  */
-export function buildFailoverReport(summary: FailoverRunSummary, context: ReportContext): FailoverReport {
+export function buildFailoverReport(summary: FailoverRunSummary, context: ReportContext, rto?: RtoTarget): FailoverReport {
   const { state } = summary;
   const request = state.request;
   const plan = state.plan;
@@ -238,6 +244,11 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: Report
     });
   }
 
+  const timings = measureFailoverTimings(state, summary.startedAt, dryRun);
+  const rtoVerdict = judgeRto(timings.rtoSeconds, rto);
+  if (rtoVerdict.check) checks.push(rtoVerdict.check);
+  if (rtoVerdict.reason) reasons.push(rtoVerdict.reason);
+
   // Cleanup: dry runs that created (or may have created) something.
   let cleanup: FailoverReport['cleanup'];
   const mayHaveCreated = plan !== undefined && obj(plan.names) !== undefined;
@@ -270,7 +281,6 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: Report
         ]
       : undefined;
 
-  const timings = measureFailoverTimings(state, summary.startedAt, dryRun);
   return {
     schemaVersion: FAILOVER_REPORT_SCHEMA_VERSION,
     workflow: 'failover',
@@ -293,6 +303,7 @@ export function buildFailoverReport(summary: FailoverRunSummary, context: Report
       : {}),
     ...(state.promotion ? { promotion: state.promotion } : {}),
     timings,
+    ...(rto ? { rtoTargetSeconds: rto.seconds } : {}),
     checks,
     ...(changes ? { repoint: { changes, ...(nonEmptyString(state.repoint?.at) ? { at: nonEmptyString(state.repoint?.at) } : {}) } } : {}),
     ...(cleanup ? { cleanup } : {}),
@@ -310,7 +321,8 @@ export function failoverReportKey(report: Pick<FailoverReport, 'startedAt' | 'ex
 /**
  * The metrics of a run (dimensions Source and Mode): FailoverSucceeded (1/0) for every valid request;
  * DataLossWindowSeconds whenever the recovery point's age is known; FailoverDurationSeconds (the measured RTO) only
- * for a run that succeeded, so an alarm never sees the short duration of a run that failed early. An invalid input
+ * for a run that succeeded, so an alarm never sees the short duration of a run that failed early; FailoverRtoSeconds
+ * whenever the RTO was measured, also when the run failed (e.g. for exceeding its RTO target). An invalid input
  * publishes nothing (it has no mode).
  */
 export function failoverMetrics(report: FailoverReport): MetricDatum[] {
@@ -320,27 +332,66 @@ export function failoverMetrics(report: FailoverReport): MetricDatum[] {
   if (report.status === 'SUCCEEDED' && report.timings.rtoSeconds !== undefined) {
     out.push({ name: FAILOVER_METRICS.durationSeconds, unit: 'Seconds', value: report.timings.rtoSeconds });
   }
+  if (report.timings.rtoSeconds !== undefined) out.push({ name: FAILOVER_METRICS.rtoSeconds, unit: 'Seconds', value: report.timings.rtoSeconds });
   return out;
 }
 
 /** The SNS notification of a run. */
 export type FailoverNotification = ReportNotification;
 
-/** The subject and message published to the notification topic. */
+/** What to do after a run, from the first thing that went wrong. */
+export function failoverNextStep(report: FailoverReport): string {
+  const rehearsal = report.mode === 'rehearsal';
+  if (report.mode === undefined) return 'The failover input was refused: read the failure reasons, correct the input (strategy, reason, dryRun) and start it again.';
+  const cleanupLeft =
+    report.cleanup?.status === 'failed'
+      ? ' The cleanup failed too: delete the rehearsal database (cdkbdr-fo-…) and secret (cdk-backup-dr/failover/…) of this execution by hand.'
+      : '';
+  if (report.status === 'SUCCEEDED') {
+    return rehearsal
+      ? 'Nothing to do: the rehearsal is the evidence that a failover works; the next one is due within the rehearsal interval.'
+      : `The DR database serves now${report.database?.identifier ? ` (${report.database.identifier})` : ''}: check the application, then plan the failback (the report lists the steps and the previous values).`;
+  }
+  const rtoFailed = report.checks.some((c) => c.name === 'RTO within target' && !c.passed);
+  if (report.failedStep === undefined && rtoFailed) {
+    return rehearsal
+      ? `The rehearsal took longer than the RTO: choose a faster strategy (promote a replica rather than restore), a larger instance class, or raise rto.${cleanupLeft}`
+      : 'The database serves, but the failover took longer than the RTO: check the application now; afterwards choose a faster strategy or raise rto.';
+  }
+  if (rehearsal) {
+    return `The rehearsal failed${report.failedStep ? ` at ${report.failedStep}` : ''}: read the failure reasons in the report and fix them now; a real failover would fail the same way.${cleanupLeft}`;
+  }
+  return (
+    `The FAILOVER failed${report.failedStep ? ` at ${report.failedStep}` : ''}: read the failure reasons in the report, fix the cause and start it again ` +
+    '(or with another strategy); resources it created are kept and named in the report.'
+  );
+}
+
+/** The subject, message and attributes published to the notification topic. */
 export function failoverNotification(report: FailoverReport, reportKey: string, bucket: string): FailoverNotification {
   const what = report.mode === 'rehearsal' ? 'failover rehearsal' : report.mode === 'failover' ? 'FAILOVER' : 'failover (invalid input)';
-  return runNotification(`cdk-backup-dr ${what} ${report.status}: ${report.source}`, report, { bucket, reportKey }, {
+  return runNotification(report, { bucket, reportKey }, {
+    what,
+    ...(report.failedStep !== undefined ? { failedAt: report.failedStep } : {}),
+    nextStep: failoverNextStep(report),
     lead: report.mode !== undefined ? { mode: report.mode } : {},
     before: {
-      ...(report.request ? { strategy: report.request.strategy, reason: report.request.reason } : {}),
-      ...(report.database?.endpoint !== undefined ? { endpoint: report.database.endpoint } : {}),
+      ...(report.request ? { strategy: nonEmptyString(report.request.strategy), reason: nonEmptyString(report.request.reason) } : {}),
+      ...(report.database?.endpoint !== undefined ? { endpoint: endpointDetail(report.database.endpoint) } : {}),
       ...(report.dataLossWindowSeconds !== undefined ? { dataLossWindowSeconds: report.dataLossWindowSeconds } : {}),
       ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
+      ...(report.rtoTargetSeconds !== undefined ? { rtoTargetSeconds: report.rtoTargetSeconds } : {}),
     },
     after: {
-      ...(report.repoint ? { repointed: report.repoint.changes } : {}),
+      ...(report.repoint ? { repointed: report.repoint.changes as unknown as NotificationDetail } : {}),
       ...(report.cleanup ? { cleanup: report.cleanup.status } : {}),
       ...(report.resourcesKept ? { resourcesKept: report.resourcesKept } : {}),
     },
   });
+}
+
+/** The endpoint as the database result gives it (`{ address, port }` or text), as a detail. */
+function endpointDetail(endpoint: unknown): NotificationDetail {
+  if (typeof endpoint === 'string' || typeof endpoint === 'number') return endpoint;
+  return JSON.stringify(endpoint);
 }

@@ -5,11 +5,12 @@
  * check passed, the data was within the RPO and the cleanup finished), writes the JSON report to
  * `reports/recovery-test/<YYYY>/<MM>/<DD>/<timestamp>-<executionName>.json` in BUCKET_NAME (SSE-KMS with
  * BUCKET_KMS_KEY_ARN), publishes the metrics as CloudWatch EMF (namespace `CdkBackupDr`, dimension `Source` =
- * SOURCE_ID): RecoveryTestSucceeded, BackupAgeSeconds, RestoreDurationSeconds; and returns the outcome with the SNS
- * subject and message the state machine publishes.
+ * SOURCE_ID): RecoveryTestSucceeded, BackupAgeSeconds, RestoreDurationSeconds, RecoveryTestRtoSeconds; and returns the
+ * outcome with the SNS subject, message and attributes the state machine publishes. RTO_SECONDS (and RTO_ENFORCED,
+ * default `true`) set the RTO target the measured RTO is checked against.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { ReportHandlerResult } from './recovery-workflow-report';
+import { ReportHandlerResult, parseRtoTarget } from './recovery-workflow-report';
 import { NotifiedReportKind, writeNotifiedReport } from './report-store';
 import {
   RecoveryRunSummary,
@@ -31,7 +32,7 @@ const s3 = new S3Client({});
 const RECOVERY_TEST_REPORT: NotifiedReportKind<RecoveryRunSummary, RecoveryTestReport> = {
   what: 'recovery test',
   parse: parseRecoveryReportEvent,
-  build: buildRecoveryReport,
+  build: (summary, context) => buildRecoveryReport(summary, context, parseRtoTarget(process.env.RTO_SECONDS, process.env.RTO_ENFORCED)),
   key: recoveryReportKey,
   metrics: (report) => ({ data: recoveryTestMetrics(report) }),
   logFields: (report) => ({

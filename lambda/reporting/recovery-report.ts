@@ -17,6 +17,7 @@ import {
   WorkflowReportBase,
   cleanupSummary,
   judgeCleanup,
+  judgeRto,
   judgeSteps,
   finiteNumber,
   nonEmptyString,
@@ -26,6 +27,7 @@ import {
   roundSeconds,
   runNotification,
   secondsBetween,
+  type RtoTarget,
 } from './recovery-workflow-report';
 import { MetricDatum } from './backup-report';
 import { ReportContext, datedReportKey } from './run-report';
@@ -114,6 +116,8 @@ export interface RecoveryTestReport extends WorkflowReportBase {
     readonly engineVersion?: unknown;
   };
   readonly timings: RecoveryTimings;
+  /** The construct's `rto`, when set. */
+  readonly rtoTargetSeconds?: number;
   readonly checks: readonly ReportCheck[];
   readonly cleanup: CleanupSummary;
 }
@@ -161,9 +165,10 @@ export function failedStep(kind: 'dump' | 'snapshot', state: RecoveryRunState): 
  * Builds the report and decides the outcome. Pure: `source` and `finishedAt` are passed in.
  *
  * The test SUCCEEDED only when: no step failed, the verification ran and every check passed, the data age is within
- * the RPO (when one is configured), and the cleanup finished. Anything else is FAILED, with one reason per cause.
+ * the RPO (when one is configured), the measured RTO is within `rto` (when given and enforced), and the cleanup
+ * finished. Anything else is FAILED, with one reason per cause.
  */
-export function buildRecoveryReport(summary: RecoveryRunSummary, context: ReportContext): RecoveryTestReport {
+export function buildRecoveryReport(summary: RecoveryRunSummary, context: ReportContext, rto?: RtoTarget): RecoveryTestReport {
   const { state, kind } = summary;
   const verdict = judgeSteps(state, () => failedStep(kind, state));
   const { reasons, checks } = verdict;
@@ -182,6 +187,11 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: Report
     });
     if (!within) reasons.push(`data age ${dataAgeSeconds} s exceeds the RPO of ${rpoSeconds} s`);
   }
+
+  const timings = measureTimings(kind, state);
+  const rtoVerdict = judgeRto(timings.rtoSeconds, rto);
+  if (rtoVerdict.check) checks.push(rtoVerdict.check);
+  if (rtoVerdict.reason) reasons.push(rtoVerdict.reason);
 
   const cleanup = cleanupSummary(state);
   const cleanupVerdict = judgeCleanup(cleanup, 'scratch resources may remain (names start with cdkbdr-rt- and cdk-backup-dr/scratch/)');
@@ -210,7 +220,8 @@ export function buildRecoveryReport(summary: RecoveryRunSummary, context: Report
           },
         }
       : {}),
-    timings: measureTimings(kind, state),
+    timings,
+    ...(rto ? { rtoTargetSeconds: rto.seconds } : {}),
     checks,
     cleanup,
     ...reportTail(summary),
@@ -225,7 +236,8 @@ export function recoveryReportKey(report: Pick<RecoveryTestReport, 'startedAt' |
 /**
  * The metrics of a test: RecoveryTestSucceeded (1/0) always; BackupAgeSeconds when a backup was picked (the data
  * age at test time); RestoreDurationSeconds (RTO actual) only for a test that succeeded, so an alarm on it never
- * sees the short duration of a restore that failed early.
+ * sees the short duration of a restore that failed early; RecoveryTestRtoSeconds whenever the RTO was measured (the
+ * verification ran), also when the test failed, e.g. for exceeding its RTO target.
  */
 export function recoveryTestMetrics(report: RecoveryTestReport): MetricDatum[] {
   const metrics: MetricDatum[] = [{ name: RECOVERY_TEST_METRICS.succeeded, unit: 'Count', value: report.status === 'SUCCEEDED' ? 1 : 0 }];
@@ -233,19 +245,54 @@ export function recoveryTestMetrics(report: RecoveryTestReport): MetricDatum[] {
   if (report.status === 'SUCCEEDED' && report.timings.rtoSeconds !== undefined) {
     metrics.push({ name: RECOVERY_TEST_METRICS.restoreDurationSeconds, unit: 'Seconds', value: report.timings.rtoSeconds });
   }
+  if (report.timings.rtoSeconds !== undefined) metrics.push({ name: RECOVERY_TEST_METRICS.rtoSeconds, unit: 'Seconds', value: report.timings.rtoSeconds });
   return metrics;
 }
 
 /** The SNS notification of a test. */
 export type RecoveryNotification = ReportNotification;
 
-/** The subject and message published to the notification topic. */
+/** What to do after a test, from the first thing that went wrong. */
+export function recoveryNextStep(report: RecoveryTestReport): string {
+  if (report.status === 'SUCCEEDED') {
+    return report.checks.some((c) => !c.passed)
+      ? 'Nothing urgent: the test passed, but a check that is not enforced failed (see the checks in the report).'
+      : 'Nothing to do: the report is the evidence that the backup restores.';
+  }
+  const cleanupLeft =
+    report.cleanup.status === 'failed'
+      ? ' The cleanup failed too: delete the scratch database (cdkbdr-rt-…) and secret (cdk-backup-dr/scratch/…) of this execution by hand.'
+      : '';
+  const step: Record<FailedStep, string> = {
+    pick: `No usable backup of ${report.source} was found: check that its backups run and succeed (the backup alarms, reports/backup/ in the bucket), then start the test again.`,
+    create: 'The scratch database could not be created: check the RDS quotas, the scratch subnet group and the KMS key grants in the cause, then start the test again.',
+    wait: 'The scratch database did not become available in time: look at its RDS events, raise scratchWaitTimeout if it was only slow, then start the test again.',
+    restore: 'The backup did not restore: read the pg_restore error in the report; test the previous backup ({"selection":{"backupKey":"…"}}) to find the newest one that restores, and fix the backups.',
+    verify: 'The restored data failed its checks: read the failed checks in the report; the backup may be incomplete. Take a backup now and test it.',
+    'report-input': 'The report input was malformed: this is a defect of the state machine; report it with the execution link.',
+  };
+  if (report.failedStep !== undefined) return `${step[report.failedStep]}${cleanupLeft}`;
+  if (report.checks.some((c) => c.name === 'RTO within target' && !c.passed)) {
+    return `Recovery took longer than the RTO: use a larger scratch instance class or storage, make the backup restore faster (fewer, smaller databases per dump), or raise rto.${cleanupLeft}`;
+  }
+  if (report.checks.some((c) => c.name === 'data age within RPO' && !c.passed)) {
+    return `The newest backup is older than the RPO: check the backup alarms and reports/backup/ for failed or missing runs.${cleanupLeft}`;
+  }
+  if (report.checks.some((c) => !c.passed && c.name !== 'cleanup')) return `The restored data failed its checks: read the failed checks in the report.${cleanupLeft}`;
+  return cleanupLeft.trim() || 'Read the failure reasons in the report.';
+}
+
+/** The subject, message and attributes published to the notification topic. */
 export function recoveryNotification(report: RecoveryTestReport, reportKey: string, bucket: string): RecoveryNotification {
-  return runNotification(`cdk-backup-dr recovery test ${report.status}: ${report.source}`, report, { bucket, reportKey }, {
+  return runNotification(report, { bucket, reportKey }, {
+    what: 'recovery test',
+    ...(report.failedStep !== undefined ? { failedAt: report.failedStep } : {}),
+    nextStep: recoveryNextStep(report),
     before: {
-      ...(report.backup ? { backup: report.backup.id, dataAsOf: report.backup.dataAsOf } : {}),
+      ...(report.backup ? { backup: nonEmptyString(report.backup.id), dataAsOf: nonEmptyString(report.backup.dataAsOf) } : {}),
       ...(report.dataAgeSeconds !== undefined ? { dataAgeSeconds: report.dataAgeSeconds } : {}),
       ...(report.timings.rtoSeconds !== undefined ? { rtoSeconds: report.timings.rtoSeconds } : {}),
+      ...(report.rtoTargetSeconds !== undefined ? { rtoTargetSeconds: report.rtoTargetSeconds } : {}),
     },
     after: { cleanup: report.cleanup.status },
   });

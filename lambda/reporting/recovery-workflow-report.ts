@@ -5,7 +5,8 @@
  * report handler whose result they publish and end by. What decides the outcome (the steps, the RPO, what the cleanup
  * means) differs and stays in ./recovery-report and ./failover-report. Pure.
  */
-import { InvalidInput } from '../common/errors';
+import { InvalidInput, MissingConfiguration } from '../common/errors';
+import { FormattedNotification, NotificationDetail, formatNotification } from './notification';
 import {
   ReportContext,
   ReportedExecution,
@@ -259,44 +260,98 @@ export function reportTail(run: CollectedRun) {
   };
 }
 
-/** The SNS notification of a run. */
-export interface ReportNotification {
-  /** At most 100 characters (SNS's limit), ASCII. */
-  readonly subject: string;
-  /** JSON text. */
-  readonly message: string;
-}
+/** The SNS notification of a run: subject, message (one body per protocol) and message attributes (./notification). */
+export type ReportNotification = FormattedNotification;
 
-/** `text` as an SNS subject: printable ASCII (anything else becomes `?`), at most 100 characters. */
-export function notificationSubject(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+/** What a run's notification says besides its report: the workflow's words for it and its own facts. */
+export interface RunNotificationFields {
+  /** The workflow as a person reads it: `recovery test`, `failover rehearsal`. */
+  readonly what: string;
+  /** The step the run stopped at, when one failed. */
+  readonly failedAt?: string;
+  /** What to do next. */
+  readonly nextStep: string;
+  /** Facts before the source (e.g. the failover mode). */
+  readonly lead?: Readonly<Record<string, NotificationDetail | undefined>>;
+  /** The workflow's facts before the checks' count. */
+  readonly before: Readonly<Record<string, NotificationDetail | undefined>>;
+  /** The workflow's facts after it. */
+  readonly after: Readonly<Record<string, NotificationDetail | undefined>>;
 }
 
 /**
- * The SNS notification of a run: the subject (see {@link notificationSubject}) and a JSON message with the outcome
- * (`lead` follows the status), where the report is, the workflow's `before` fields, the checks' count, its `after`
- * fields, the failure reasons and whether anything was emulated.
+ * The SNS notification of a run ({@link formatNotification}): the failure reasons are the cause; the details are the
+ * outcome's `lead`, the workflow's `before` fields, the checks' count, its `after` fields, the failure reasons and
+ * whether anything was emulated.
  */
 export function runNotification(
-  subject: string,
   report: WorkflowReportBase & { readonly workflow: string },
   where: { readonly bucket: string; readonly reportKey: string },
-  fields: { readonly lead?: JsonObject; readonly before: JsonObject; readonly after: JsonObject },
+  fields: RunNotificationFields,
 ): ReportNotification {
-  const message = {
+  return formatNotification({
     workflow: report.workflow,
+    what: fields.what,
     status: report.status,
-    ...fields.lead,
     source: report.source,
     executionId: report.executionId,
-    report: `s3://${where.bucket}/${where.reportKey}`,
-    ...fields.before,
-    checks: { total: report.checks.length, failed: report.checks.filter((c) => !c.passed).length },
-    ...fields.after,
-    ...(report.failureReasons.length > 0 ? { failureReasons: report.failureReasons } : {}),
-    ...(report.emulated ? { emulated: true } : {}),
+    report: { bucket: where.bucket, key: where.reportKey },
+    ...(fields.failedAt !== undefined ? { failedAt: fields.failedAt } : {}),
+    ...(report.failureReasons.length > 0 ? { cause: report.failureReasons.join('; ') } : {}),
+    nextStep: fields.nextStep,
+    details: {
+      ...fields.lead,
+      ...fields.before,
+      checks: { total: report.checks.length, failed: report.checks.filter((c) => !c.passed).length },
+      ...fields.after,
+      ...(report.failureReasons.length > 0 ? { failureReasons: report.failureReasons } : {}),
+      ...(report.emulated ? { emulated: true } : {}),
+    },
+  });
+}
+
+/** The recovery time objective a run is judged by (the construct's `rto`). */
+export interface RtoTarget {
+  readonly seconds: number;
+  /** Whether a measured RTO above it fails the run; when false it is a failed check only. */
+  readonly enforced: boolean;
+}
+
+/**
+ * The RTO target from the handler's environment (`RTO_SECONDS`, `RTO_ENFORCED` = `true` | `false`); none when
+ * `RTO_SECONDS` is not set.
+ *
+ * @throws MissingConfiguration when a value is malformed
+ */
+export function parseRtoTarget(seconds: string | undefined, enforced: string | undefined): RtoTarget | undefined {
+  if (seconds === undefined || seconds === '') return undefined;
+  const value = Number(seconds);
+  if (!Number.isFinite(value) || value <= 0) throw new MissingConfiguration(`environment variable RTO_SECONDS must be a positive number of seconds, got ${JSON.stringify(seconds)}`);
+  if (enforced !== undefined && enforced !== 'true' && enforced !== 'false') {
+    throw new MissingConfiguration(`environment variable RTO_ENFORCED must be "true" or "false", got ${JSON.stringify(enforced)}`);
+  }
+  return { seconds: value, enforced: enforced !== 'false' };
+}
+
+/**
+ * The RTO check of a run whose RTO was measured (`rtoSeconds`): passed when it is within the target. The reason is
+ * set when it failed and the target is enforced (the run then ends FAILED). No check without a target or a measured
+ * RTO (a run that stopped before the verification failed for that reason already).
+ */
+export function judgeRto(rtoSeconds: number | undefined, target: RtoTarget | undefined): { readonly check?: ReportCheck; readonly reason?: string } {
+  if (target === undefined || rtoSeconds === undefined) return {};
+  const passed = rtoSeconds <= target.seconds;
+  const exceeded = `the measured RTO of ${rtoSeconds} s exceeds the target of ${target.seconds} s`;
+  return {
+    check: {
+      name: 'RTO within target',
+      passed,
+      expected: `<= ${target.seconds} s`,
+      actual: rtoSeconds,
+      detail: passed ? `recovered in ${rtoSeconds} s` : target.enforced ? exceeded : `${exceeded} (not enforced: the run's outcome ignores it)`,
+    },
+    ...(!passed && target.enforced ? { reason: exceeded } : {}),
   };
-  return { subject: notificationSubject(subject), message: JSON.stringify(message, null, 2) };
 }
 
 /** What a report handler returns (the state machine publishes `subject`/`message` and ends by `status`). */
@@ -306,7 +361,10 @@ export interface ReportHandlerResult {
   readonly reportKey: string;
   readonly versionId?: string;
   readonly subject: string;
+  /** The message, a `MessageStructure: json` document (./notification). */
   readonly message: string;
+  /** The message attributes (NOTIFICATION_ATTRIBUTES of ./notification). */
+  readonly attributes: ReportNotification['attributes'];
   /** The failure reasons joined (empty on success), for the `Fail` state's cause. */
   readonly cause: string;
 }
@@ -323,6 +381,7 @@ export function reportHandlerResult(
     ...(written.versionId ? { versionId: written.versionId } : {}),
     subject: notification.subject,
     message: notification.message,
+    attributes: notification.attributes,
     cause: report.failureReasons.join('; ').slice(0, 32_000),
   };
 }

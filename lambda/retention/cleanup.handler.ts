@@ -116,7 +116,9 @@ export async function handler(event: unknown): Promise<CleanupResult> {
   await putTextObject(s3For(home), reportBucket, reportKey, JSON.stringify(report, null, 2), 'application/json', kmsKeyId);
 
   const backupsKept = (dumps?.series ?? []).reduce((n, s) => n + s.kept, 0) + (snapshots?.series.kept ?? 0);
+  // Exactly these dimensions (no `service`): the constructs' metricX() and the alarms select by them alone.
   const single = metrics.singleMetric();
+  single.clearDefaultDimensions();
   single.setDefaultDimensions({ [METRIC_DIMENSIONS.source]: source, [CLEANUP_DIMENSIONS.target]: input.target });
   single.addMetric(CLEANUP_METRICS.succeeded, MetricUnit.Count, report.status === 'SUCCEEDED' ? 1 : 0);
   single.addMetric(CLEANUP_METRICS.backupsKept, MetricUnit.Count, backupsKept);
@@ -127,6 +129,7 @@ export async function handler(event: unknown): Promise<CleanupResult> {
   single.addMetric(CLEANUP_METRICS.errors, MetricUnit.Count, errors.length);
   if (quota?.used !== undefined) {
     const q = metrics.singleMetric();
+    q.clearDefaultDimensions();
     q.setDefaultDimensions({ [METRIC_DIMENSIONS.source]: source, [CLEANUP_DIMENSIONS.region]: region });
     q.addMetric(SNAPSHOT_QUOTA_METRICS.used, MetricUnit.Count, quota.used);
     if (quota.max !== undefined) q.addMetric(SNAPSHOT_QUOTA_METRICS.quota, MetricUnit.Count, quota.max);

@@ -34,6 +34,8 @@ export const SHARED_ATTRIBUTES = {
     description: 'The KMS key of the replica bucket (its alias ARN when published from the source region)',
   },
   replicationRuleId: { outputId: 'ReplicationRuleId', parameterName: 'replica/rule-id', description: 'Id of the replication rule (a dimension of the replication metrics)' },
+  operationsTopicArn: { outputId: 'OperationsTopicArn', parameterName: 'operations-topic-arn', description: 'ARN of the operations SNS topic' },
+  operationsTopicKeyArn: { outputId: 'OperationsTopicKeyArn', parameterName: 'operations-topic-key-arn', description: 'ARN of the KMS key of the operations topic' },
 } as const satisfies Record<string, SharedAttribute>;
 
 /** Options of {@link AttributeStore.stackOutputs}. */

@@ -4,6 +4,8 @@ import { BackupBucket } from '../storage/backup-bucket';
 import type { IBackupBucket } from '../storage/backup-bucket-base';
 import { AttributeStore, SHARED_ATTRIBUTES } from './attribute-store';
 import { ConfigurationError } from './errors';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { OperationsTopic } from '../monitoring/operations-topic';
 
 /** Props of {@link SharedBackupResources}. */
 export interface SharedBackupResourcesProps {
@@ -11,6 +13,12 @@ export interface SharedBackupResourcesProps {
   readonly bucket: BackupBucket;
   /** Where to publish them: `AttributeStore.ssmParameters(prefix)` or `AttributeStore.stackOutputs(...)`. */
   readonly store: AttributeStore;
+  /**
+   * The operations topic whose ARN and key ARN to publish too, for another app's constructs to report to
+   * ({@link SharedBackupResources.importOperationsTopic}).
+   * @default - the topic is not published
+   */
+  readonly operationsTopic?: OperationsTopic;
 }
 
 /** Options of {@link SharedBackupResources.importBucket}. */
@@ -65,6 +73,17 @@ export class SharedBackupResources extends Construct {
     });
   }
 
+  /**
+   * The operations topic a SharedBackupResources published in `store` (with its key), imported into `scope`'s stack
+   * (same region), to pass as a construct's `notificationTopic`.
+   */
+  public static importOperationsTopic(scope: Construct, id: string, store: AttributeStore): sns.ITopic {
+    return OperationsTopic.fromTopicAttributes(scope, id, {
+      topicArn: store.read(scope, SHARED_ATTRIBUTES.operationsTopicArn),
+      encryptionKeyArn: store.read(scope, SHARED_ATTRIBUTES.operationsTopicKeyArn),
+    });
+  }
+
   constructor(scope: Construct, id: string, props: SharedBackupResourcesProps) {
     super(scope, id);
     const { bucket, store } = props;
@@ -79,6 +98,10 @@ export class SharedBackupResources extends Construct {
     store.publish(this, SHARED_ATTRIBUTES.bucketArn, bucket.bucket.bucketArn);
     store.publish(this, SHARED_ATTRIBUTES.bucketRegion, Stack.of(bucket).region);
     store.publish(this, SHARED_ATTRIBUTES.encryptionKeyArn, bucket.encryptionKey.keyArn);
+    if (props.operationsTopic) {
+      store.publish(this, SHARED_ATTRIBUTES.operationsTopicArn, props.operationsTopic.topic.topicArn);
+      store.publish(this, SHARED_ATTRIBUTES.operationsTopicKeyArn, props.operationsTopic.encryptionKey.keyArn);
+    }
     bucket.onReplication((replica) => {
       store.publish(this, SHARED_ATTRIBUTES.replicaBucketName, replica.bucketName);
       store.publish(this, SHARED_ATTRIBUTES.replicaRegion, replica.region);

@@ -21,6 +21,33 @@ export function checkRpo(rpo: Duration | undefined, invalid: InvalidProps): void
   if (rpo !== undefined && rpo.toSeconds() < 60) throw invalid(`rpo must be at least one minute; got ${rpo.toHumanString()}.`);
 }
 
+/** Props of the recovery workflows that judge the measured RTO. */
+export interface RtoProps {
+  /**
+   * The recovery time objective: a measured RTO above it is a failed check in the report, and the run ends FAILED
+   * unless `enforceRto` is false. The measured RTO is published either way.
+   * @default - no RTO check; the RTO is still measured and published
+   */
+  readonly rto?: Duration;
+  /**
+   * Whether a measured RTO above `rto` fails the run; when false it is a failed check in the report only.
+   * @default true
+   */
+  readonly enforceRto?: boolean;
+}
+
+/** An RTO target must be at least a minute; `enforceRto` means nothing without it. */
+export function checkRto(props: RtoProps, invalid: InvalidProps): void {
+  if (props.rto !== undefined && props.rto.toSeconds() < 60) throw invalid(`rto must be at least one minute; got ${props.rto.toHumanString()}.`);
+  if (props.rto === undefined && props.enforceRto !== undefined) throw invalid('enforceRto is set but rto is not: set rto (the recovery time objective), or remove enforceRto.');
+}
+
+/** The report handler's environment for the RTO target (lambda/reporting/recovery-workflow-report.ts parseRtoTarget). */
+export function rtoEnvironment(props: RtoProps): Record<string, string> {
+  if (props.rto === undefined) return {};
+  return { RTO_SECONDS: String(props.rto.toSeconds()), RTO_ENFORCED: String(props.enforceRto ?? true) };
+}
+
 /** Each wait (given by its prop name) must leave room for one poll of `interval`. */
 export function checkWaitTimeouts(waits: Record<string, Duration | undefined>, interval: Duration, invalid: InvalidProps): void {
   for (const [field, value] of Object.entries(waits)) {

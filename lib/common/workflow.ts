@@ -9,6 +9,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { NotReady } from '../../lambda/common/errors';
+import { NOTIFICATION_ATTRIBUTES } from '../../lambda/reporting/notification';
 
 /**
  * What the workflow state machines (backup, recovery test, failover) share: the Lambda task and its retries, the
@@ -73,7 +74,7 @@ export interface ReportAndNotifyProps {
   readonly workflow: string;
   /** The workflow in that message's subject, e.g. `recovery test`. */
   readonly title: string;
-  /** Writes the report (JSON in the bucket, metrics) and returns `{ status, cause?, subject, message }`. */
+  /** Writes the report (JSON in the bucket, metrics) and returns `{ status, cause?, subject, message, attributes }`. */
   readonly reportFunction: lambda.IFunction;
   /** The report handler's input. */
   readonly reportPayload: sfn.TaskInput;
@@ -120,13 +121,7 @@ export function reportAndNotify(scope: Construct, props: ReportAndNotifyProps): 
   notifyReportFailure.next(reportFailed);
   report.addCatch(notifyReportFailure, { errors: [sfn.Errors.ALL], resultPath: '$.reportError' });
 
-  const notify = new tasks.SnsPublish(scope, S.notify, {
-    topic: props.topic,
-    subject: sfn.JsonPath.stringAt('$.report.subject'),
-    message: sfn.TaskInput.fromJsonPathAt('$.report.message'),
-    resultPath: sfn.JsonPath.DISCARD,
-  });
-  retryNotification(notify);
+  const notify = publishNotification(scope, S.notify, props.topic, '$.report');
   notify.addCatch(new sfn.Fail(scope, S.notifyFailed, { error: props.errors.notifyFailed, causePath: '$.notifyError.Cause' }), {
     errors: [sfn.Errors.ALL],
     resultPath: '$.notifyError',
@@ -138,6 +133,26 @@ export function reportAndNotify(scope: Construct, props: ReportAndNotifyProps): 
       .otherwise(new sfn.Fail(scope, S.failed, { error: props.errors.failed, causePath: '$.report.cause' })),
   );
   return report;
+}
+
+/**
+ * Publishes the notification a report handler formatted (lambda/reporting/notification.ts) at `path`
+ * (`{ subject, message, attributes }`): one body per protocol (`MessageStructure: json`) and the message attributes
+ * {@link NOTIFICATION_ATTRIBUTES}. Retried ({@link retryNotification}); the result is discarded.
+ */
+export function publishNotification(scope: Construct, id: string, topic: sns.ITopic, path: string): tasks.SnsPublish {
+  const task = new tasks.SnsPublish(scope, id, {
+    topic,
+    subject: sfn.JsonPath.stringAt(`${path}.subject`),
+    message: sfn.TaskInput.fromJsonPathAt(`${path}.message`),
+    messagePerSubscriptionType: true,
+    messageAttributes: Object.fromEntries(
+      NOTIFICATION_ATTRIBUTES.map((name) => [name, { value: sfn.JsonPath.stringAt(`${path}.attributes.${name}`), dataType: tasks.MessageAttributeDataType.STRING }]),
+    ),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  retryNotification(task);
+  return task;
 }
 
 /** Retries an SNS publish: after 2 s, doubling, 3 attempts. */

@@ -15,7 +15,7 @@ import type { BackupReportEvent } from '../../lambda/reporting/backup-report.han
 import { ConfigurationError } from '../common/errors';
 import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/nag';
 import { taskInput } from '../common/payload';
-import { EXECUTION_FIELDS, invokeTask, pollAttempts, retryNotification, retryWhileNotReady, workflowStateMachine } from '../common/workflow';
+import { EXECUTION_FIELDS, invokeTask, pollAttempts, publishNotification, retryNotification, retryWhileNotReady, workflowStateMachine } from '../common/workflow';
 import { BackupSourceKind } from './backup-source';
 import type { TlsInput } from '../../lambda/postgres/tls-input';
 
@@ -145,9 +145,12 @@ export class BackupWorkflow extends Construct {
       causePath: '$.error.Cause',
     });
 
-    const notify = new tasks.SnsPublish(this, 'Notify failure', {
+    // A report was written: publish the notification it formatted. No report: a message of the state alone.
+    const notify = publishNotification(this, 'Notify failure', props.notificationTopic, '$.report.notification');
+    notify.next(failed);
+    const notifyWithoutReport = new tasks.SnsPublish(this, 'Notify failure (no report)', {
       topic: props.notificationTopic,
-      subject: 'cdk-backup-dr: backup FAILED',
+      subject: 'cdk-backup-dr FAILED: backup (no report was written)',
       message: sfn.TaskInput.fromObject({
         workflow: 'backup',
         status: 'FAILED',
@@ -155,20 +158,21 @@ export class BackupWorkflow extends Construct {
         'tiers.$': '$.tiers',
         'error.$': '$.error.Error',
         'cause.$': '$.error.Cause',
+        nextStep: 'No report was written: read the cause and the execution history, fix it, then start a backup by hand so that the RPO is met.',
       }),
       resultPath: sfn.JsonPath.DISCARD,
     });
-    retryNotification(notify);
-    notify.next(failed);
+    retryNotification(notifyWithoutReport);
+    notifyWithoutReport.next(failed);
 
     const reportFailure = this.reportTask('Report failure', props.reportFunction, 'FAILED');
-    reportFailure.addCatch(notify, { resultPath: '$.reportError' });
+    reportFailure.addCatch(notifyWithoutReport, { resultPath: '$.reportError' });
     reportFailure.next(notify);
 
     // The branches completed; a database whose dump or verification failed is in their results, and the report
     // decides the outcome: FAILED (with the failures as its `failure`) when any did.
     const reportSuccess = this.reportTask('Report success', props.reportFunction, 'SUCCEEDED');
-    reportSuccess.addCatch(notify, { resultPath: '$.error' });
+    reportSuccess.addCatch(notifyWithoutReport, { resultPath: '$.error' });
     const databasesFailed = new sfn.Pass(this, 'Databases failed', {
       comment: "The report's failure (which databases or the snapshot failed, and why) is the run's error.",
       inputPath: '$.report.failure',

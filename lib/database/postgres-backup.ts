@@ -170,12 +170,17 @@ export class PostgresBackup extends Construct {
   public readonly schedules: scheduler.Schedule[];
   /** The retention cleanup, when `retention` is set. */
   public readonly retention?: BackupRetention;
+  /** Where the dumps, manifests and reports go. */
+  public readonly bucket: IBackupBucket;
+  /** The shortest time between two scheduled runs (1 day when a daily tier is scheduled). */
+  public readonly backupInterval: Duration;
 
   constructor(scope: Construct, id: string, props: PostgresBackupProps) {
     super(scope, id);
     validateProps(this, props);
     const sourceName = props.sourceName ?? props.source.identifier;
     this.sourceName = sourceName;
+    this.bucket = props.bucket;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const snapshotsOn = props.snapshots ?? props.source.supportsSnapshots;
 
@@ -348,16 +353,17 @@ export class PostgresBackup extends Construct {
       });
     });
 
+    // The most frequent tier scheduled sets the interval the synth checks compare the retention policy with.
+    const tiers = new Set(schedules.flatMap((schedule) => schedule.tiers));
+    const intervalDays = tiers.has('daily') ? 1 : tiers.has('weekly') ? 7 : tiers.has('monthly') ? 28 : 365;
+    this.backupInterval = Duration.days(intervalDays);
     if (props.retention) {
-      // The most frequent tier scheduled sets the interval the synth checks compare the policy with.
-      const tiers = new Set(schedules.flatMap((schedule) => schedule.tiers));
-      const intervalDays = tiers.has('daily') ? 1 : tiers.has('weekly') ? 7 : tiers.has('monthly') ? 28 : 365;
       this.retention = new BackupRetention(this, 'Retention', {
         policy: props.retention,
         replicaPolicy: props.replicaRetention,
         bucket: props.bucket,
         sourceName,
-        backupInterval: Duration.days(intervalDays),
+        backupInterval: this.backupInterval,
         ...(snapshotsOn
           ? { snapshots: { kind: props.source.kind as 'instance' | 'cluster', identifier: props.source.identifier, drRegion: props.snapshotCopy?.region } }
           : {}),

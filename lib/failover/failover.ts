@@ -11,7 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../common/errors';
 import { HandlerFunction, LAMBDA_MAX_TIMEOUT } from '../common/handler-function';
-import { checkDatabaseSubnets, checkRpo, checkValidationQueries, checkWaitTimeouts, type InvalidProps } from '../common/validation';
+import { checkDatabaseSubnets, checkRpo, checkRto, checkValidationQueries, checkWaitTimeouts, rtoEnvironment, type InvalidProps, type RtoProps } from '../common/validation';
 import { Operations } from '../common/operations';
 import { acknowledgeWildcardResource, allowDatabasePortFrom } from '../common/nag';
 import { grantRdsKeyUse } from '../common/kms-grants';
@@ -29,7 +29,7 @@ import type { NewDatabaseSettings } from '../../lambda/failover/config';
 import { packageMetric } from '../common/metrics';
 
 /** Props for {@link Failover}. */
-export interface FailoverProps {
+export interface FailoverProps extends RtoProps {
   /** The primary database the failover replaces. */
   readonly source: FailoverSource;
   /** The primary's region; must differ from this (the DR) stack's region. */
@@ -203,12 +203,18 @@ export class Failover extends Construct {
   public readonly sourceName: string;
   /** The configured strategy names. */
   public readonly strategyNames: readonly FailoverStrategyName[];
+  /** The bucket the backups are read from and the reports written to. */
+  public readonly bucket: IBackupBucket;
+  /** The RTO a run's measured RTO is checked against, when set. */
+  public readonly rto?: Duration;
 
   constructor(scope: Construct, id: string, props: FailoverProps) {
     super(scope, id);
     const stack = Stack.of(this);
     const sourceName = props.sourceName ?? props.source.identifier ?? '';
     this.sourceName = sourceName;
+    this.bucket = props.bucket;
+    this.rto = props.rto;
     const invalid = (message: string, cause?: unknown) => new ConfigurationError(message, this, { subject: 'Failover', cause });
     validateProps(this, props, sourceName, invalid);
     this.strategyNames = props.strategies.map((s) => s.name);
@@ -416,7 +422,12 @@ export class Failover extends Construct {
       ...common,
       handlerName: 'failover-report',
       description: `cdk-backup-dr: failover reports and metrics for ${sourceName}`,
-      environment: { BUCKET_NAME: props.bucket.bucket.bucketName, BUCKET_KMS_KEY_ARN: props.bucket.encryptionKey.keyArn, SOURCE_ID: sourceName },
+      environment: {
+        BUCKET_NAME: props.bucket.bucket.bucketName,
+        BUCKET_KMS_KEY_ARN: props.bucket.encryptionKey.keyArn,
+        SOURCE_ID: sourceName,
+        ...rtoEnvironment(props),
+      },
     });
     props.bucket.grantWriteBackups(this.reportFunction, `${FAILOVER_REPORT_PREFIX}*`);
     network.register(this.reportFunction, [AwsApi.S3]);
@@ -477,6 +488,11 @@ export class Failover extends Construct {
   /** Failed executions of the state machine (including those that failed before writing a report). */
   public metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricFailed(props);
+  }
+
+  /** The measured RTO of every run whose verification ran, passed or not, seconds (compare with `rto`). */
+  public metricRto(mode: 'failover' | 'rehearsal' = 'rehearsal', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(FAILOVER_METRICS.rtoSeconds, mode, 'Maximum', props);
   }
 
   /** Lets `grantee` start a failover (or a rehearsal). */
@@ -709,6 +725,7 @@ function validateProps(scope: Construct, props: FailoverProps, sourceName: strin
   }
   checkDatabaseOptions(scope, props, invalid);
   checkRpo(props.rpo, invalid);
+  checkRto(props, invalid);
   if (props.rpo.toSeconds() > 366 * 86400) throw invalid(`rpo must be at most a year; got ${props.rpo.toHumanString()}.`);
   const retention = (props.backupRetention ?? Duration.days(7)).toDays({ integral: false });
   if (!Number.isInteger(retention) || retention < 1 || retention > 35) {

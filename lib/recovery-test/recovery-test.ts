@@ -13,7 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../common/errors';
 import { HandlerFunction, LAMBDA_MAX_TIMEOUT } from '../common/handler-function';
-import { checkDatabaseSubnets, checkRpo, checkValidationQueries, checkWaitTimeouts, type InvalidProps } from '../common/validation';
+import { checkDatabaseSubnets, checkRpo, checkRto, checkValidationQueries, checkWaitTimeouts, rtoEnvironment, type InvalidProps, type RtoProps } from '../common/validation';
 import { Operations } from '../common/operations';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { checkRestoreMemorySize, createRestoreFunction } from '../common/restore-function';
@@ -44,7 +44,7 @@ import {
 } from '../../lambda/common/names';
 
 /** Props for {@link RecoveryTest}. */
-export interface RecoveryTestProps {
+export interface RecoveryTestProps extends RtoProps {
   /**
    * The bucket the backups are in (and the reports go to, under `reports/recovery-test/`): a BackupBucket of this app
    * or one imported from the app that owns it (`BackupBucket.fromBucketAttributes`, `SharedBackupResources.importBucket`).
@@ -220,12 +220,24 @@ export class RecoveryTest extends Construct {
   public readonly sourceName: string;
   /** Which backups are tested. */
   public readonly backups: TestedBackups;
+  /** The bucket the backups are read from and the reports written to. */
+  public readonly bucket: IBackupBucket;
+  /** When the test runs by itself. */
+  public readonly testSchedule: RecoveryTestSchedule;
+  /** The RPO a test's data age is checked against, when set. */
+  public readonly rpo?: Duration;
+  /** The RTO a test's measured RTO is checked against, when set. */
+  public readonly rto?: Duration;
 
   constructor(scope: Construct, id: string, props: RecoveryTestProps) {
     super(scope, id);
     const backups = props.backups ?? TestedBackups.dumps();
     this.backups = backups;
     this.sourceName = props.sourceName;
+    this.bucket = props.bucket;
+    this.testSchedule = props.schedule ?? RecoveryTestSchedule.weekly();
+    this.rpo = props.rpo;
+    this.rto = props.rto;
     const invalid = (message: string, cause?: unknown) => new ConfigurationError(message, this, { subject: 'RecoveryTest', cause });
     validateProps(props, backups, invalid);
     const stack = Stack.of(this);
@@ -375,7 +387,12 @@ export class RecoveryTest extends Construct {
       ...common,
       handlerName: 'recovery-report',
       description: `cdk-backup-dr: recovery test reports and metrics for ${props.sourceName}`,
-      environment: { BUCKET_NAME: props.bucket.bucket.bucketName, BUCKET_KMS_KEY_ARN: props.bucket.encryptionKey.keyArn, SOURCE_ID: props.sourceName },
+      environment: {
+        BUCKET_NAME: props.bucket.bucket.bucketName,
+        BUCKET_KMS_KEY_ARN: props.bucket.encryptionKey.keyArn,
+        SOURCE_ID: props.sourceName,
+        ...rtoEnvironment(props),
+      },
     });
     props.bucket.grantWriteBackups(this.reportFunction, `${RECOVERY_REPORT_PREFIX}*`);
     note(this.reportFunction, {
@@ -416,7 +433,7 @@ export class RecoveryTest extends Construct {
     });
     this.stateMachine = workflow.stateMachine;
 
-    const schedule = props.schedule ?? RecoveryTestSchedule.weekly();
+    const schedule = this.testSchedule;
     if (schedule.enabled) {
       const scheduleRole = createScheduleRole(this, 'ScheduleRole', `EventBridge Scheduler starts the ${props.sourceName} recovery test`);
       this.schedule = new scheduler.Schedule(this, 'Schedule', {
@@ -460,6 +477,11 @@ export class RecoveryTest extends Construct {
   /** Failed executions of the state machine (including those that failed before writing a report). */
   public metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricFailed(props);
+  }
+
+  /** The measured RTO of every test whose verification ran, passed or not, seconds (compare with `rto`). */
+  public metricRto(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(RECOVERY_TEST_METRICS.rtoSeconds, 'Maximum', props);
   }
 
   /** Lets `grantee` start a recovery test by hand. */
@@ -576,6 +598,7 @@ function validateProps(props: RecoveryTestProps, backups: TestedBackups, invalid
   checkRestoreMemorySize(props.restoreMemorySize, 'restoreMemorySize', invalid);
   checkValidationQueries(props.validationQueries, invalid);
   checkRpo(props.rpo, invalid);
+  checkRto(props, invalid);
   checkWaitTimeouts({ scratchWaitTimeout: props.scratchWaitTimeout, cleanupTimeout: props.cleanupTimeout }, SCRATCH_POLL_INTERVAL, invalid);
   if (backups.kind === 'snapshot' && backups.database !== undefined && !isDatabaseName(backups.database)) {
     throw invalid(`the snapshot database ${DATABASE_NAME_HINT}.`);

@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -23,6 +24,8 @@ import { RetentionPolicy } from './retention-policy';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { CLEANUP_REPORT_PREFIX, CREATOR_TAG, CREATOR_TAG_VALUE, DUMP_KEY_PREFIX, SNAPSHOT_ID_PREFIX } from '../../lambda/common/names';
 import { CleanupFailed } from '../../lambda/common/errors';
+import { CLEANUP_DIMENSIONS, CLEANUP_METRICS, METRIC_DIMENSIONS, SNAPSHOT_QUOTA_METRICS } from '../../lambda/common/metrics';
+import { packageMetric } from '../common/metrics';
 
 /** The snapshots a {@link BackupRetention} cleans. */
 export interface RetentionSnapshots {
@@ -115,9 +118,15 @@ export class BackupRetention extends Construct {
   /** The schedules: the primary run, and the replica run once the bucket replicates. */
   public readonly schedules: scheduler.Schedule[] = [];
   private readonly pickers: sfn.IStateMachine[] = [];
+  /** The source name of the metrics' `Source` dimension. */
+  public readonly sourceName: string;
+  /** The regions whose manual-snapshot quota the cleanup publishes (the stack's, and the DR region's); none without snapshots. */
+  public readonly snapshotRegions: readonly string[];
 
   constructor(scope: Construct, id: string, props: BackupRetentionProps) {
     super(scope, id);
+    this.sourceName = props.sourceName;
+    this.snapshotRegions = props.snapshots ? [Stack.of(this).region, ...(props.snapshots.drRegion ? [props.snapshots.drRegion] : [])] : [];
     const intervalDays = Math.max(1, Math.round(props.backupInterval.toHours() / 24));
     const problems = props.policy.problems({
       description: 'dumps',
@@ -227,7 +236,40 @@ export class BackupRetention extends Construct {
     }
   }
 
-  /** List the source's dumps, delete them (and their versions), read their locks; write the cleanup reports. */
+  /** Whether a cleanup run of `target` deleted everything it decided to (1) or a step failed (0). */
+  public metricCleanupSucceeded(target: 'primary' | 'replica' = 'primary', props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return packageMetric(
+      CLEANUP_METRICS.succeeded,
+      { [METRIC_DIMENSIONS.source]: this.sourceName, [CLEANUP_DIMENSIONS.target]: target },
+      { period: Duration.days(1), statistic: 'Minimum' },
+      props,
+    );
+  }
+
+  /** The account's manual snapshots in `region` (published by each cleanup run). */
+  public metricManualSnapshotsUsed(region: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.quotaMetric(SNAPSHOT_QUOTA_METRICS.used, region, props);
+  }
+
+  /** RDS's manual-snapshot quota of the account in `region` (published by each cleanup run). */
+  public metricManualSnapshotsQuota(region: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.quotaMetric(SNAPSHOT_QUOTA_METRICS.quota, region, props);
+  }
+
+  /** Failed, timed-out or aborted cleanup executions. */
+  public metricExecutionsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.stateMachine.metricFailed(props);
+  }
+
+  private quotaMetric(metricName: string, region: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return packageMetric(
+      metricName,
+      { [METRIC_DIMENSIONS.source]: this.sourceName, [CLEANUP_DIMENSIONS.region]: region },
+      { period: Duration.days(1), statistic: 'Maximum' },
+      props,
+    );
+  }
+
   private grantBucket(props: BackupRetentionProps): void {
     const fn = this.cleanupFunction;
     const objects = props.bucket.bucket.arnForObjects(`${DUMP_KEY_PREFIX}${props.sourceName}/*`);

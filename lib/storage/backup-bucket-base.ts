@@ -76,6 +76,11 @@ export interface IBackupBucket extends IResource {
   metricBytesPendingReplication(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** Operations waiting to be replicated (`AWS/S3 OperationsPendingReplication`, maximum). Only for a bucket that replicates. */
   metricOperationsPendingReplication(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /**
+   * Bytes stored in one storage class (`AWS/S3 BucketSizeBytes`, daily average), e.g. `StandardStorage`,
+   * `GlacierInstantRetrievalStorage`, `GlacierStorage`, `DeepArchiveStorage`.
+   */
+  metricStorageBytes(storageType: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric;
 }
 
 const WRITE_OBJECT_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
@@ -170,6 +175,22 @@ export abstract class BackupBucketBase extends Resource implements IBackupBucket
   /** Operations waiting to be replicated (`AWS/S3 OperationsPendingReplication`, maximum). Only for a bucket that replicates. */
   public metricOperationsPendingReplication(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.replicationMetric('OperationsPendingReplication', 'Maximum', props);
+  }
+
+  /**
+   * Bytes stored in one storage class (`AWS/S3 BucketSizeBytes`, daily average), e.g. `StandardStorage`,
+   * `GlacierInstantRetrievalStorage`, `GlacierStorage`, `DeepArchiveStorage`.
+   */
+  public metricStorageBytes(storageType: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/S3',
+      metricName: 'BucketSizeBytes',
+      dimensionsMap: { BucketName: this.bucket.bucketName, StorageType: storageType },
+      statistic: 'Average',
+      period: Duration.days(1),
+      label: storageType,
+      ...props,
+    });
   }
 
   private replicationMetric(metricName: string, statistic: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {

@@ -24,7 +24,10 @@ const SNAPSHOT_FAILED = 'Snapshot failed';
 /** Where it ends when its input is invalid: that stops the whole run. */
 const SNAPSHOT_INPUT_INVALID = 'Snapshot input invalid';
 const SNAPSHOT_STATES = [...SNAPSHOT_BRANCH, SNAPSHOT_FAILED, SNAPSHOT_INPUT_INVALID];
-const FAILED_SUBJECT = 'cdk-backup-dr: backup FAILED';
+/** The subject of a run that could not write its report (the state's own message). */
+const NO_REPORT_SUBJECT = 'cdk-backup-dr FAILED: backup (no report was written)';
+/** The notification state when no report was written. */
+const NOTIFY_NO_REPORT = 'Notify failure (no report)';
 
 let fixture: BackupWorkflowFixture;
 
@@ -102,22 +105,64 @@ async function readJson(key: string, versionId?: string): Promise<Json> {
   return JSON.parse((await object.Body?.transformToString()) ?? '') as Json;
 }
 
-/** The single failure notification of a run, parsed, after checking its subject and shape. */
+/**
+ * The single failure notification of a run, parsed (what machines read: the `sqs` body), after checking its subject,
+ * shape and attributes; with a report, its text body (what a person reads) too.
+ */
 function failureMessage(run: BackupRun): Json {
   expect(run.messages).toHaveLength(1);
   const [message] = run.messages;
   expect(message.topicArn).toBe(fixture.topicArn);
-  expect(message.subject).toBe(FAILED_SUBJECT);
   const body = JSON.parse(message.message) as Json;
-  expect(body).toEqual({
+  if (run.report === undefined) {
+    expect(message.subject).toBe(NO_REPORT_SUBJECT);
+    expect(body).toEqual({
+      workflow: 'backup',
+      status: 'FAILED',
+      execution: run.result.executionArn,
+      tiers: expect.any(Array),
+      error: expect.any(String),
+      cause: expect.any(String),
+      nextStep: expect.stringContaining('No report was written'),
+    });
+    return body;
+  }
+  const region = harnessEnv().awsRegion;
+  expect(message.subject).toMatch(new RegExp(`^cdk-backup-dr FAILED: backup of ${fixture.instanceId} in ${region}( at .+)?$`));
+  expect(message.subject?.length).toBeLessThan(100);
+  expect(body).toMatchObject({
     workflow: 'backup',
     status: 'FAILED',
+    source: fixture.instanceId,
+    region,
+    executionId: run.result.executionArn,
     execution: run.result.executionArn,
+    console: expect.stringContaining(`https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/`),
+    report: `s3://${fixture.bucket}/${run.report.key}`,
     tiers: expect.any(Array),
     error: expect.any(String),
     cause: expect.any(String),
+    nextStep: expect.stringContaining('start a backup by hand'),
   });
+  expect(message.attributes).toMatchObject({
+    workflow: { Type: 'String', Value: 'backup' },
+    status: { Type: 'String', Value: 'FAILED' },
+    source: { Type: 'String', Value: fixture.instanceId },
+    reportKey: { Type: 'String', Value: run.report.key },
+  });
+  // What a person reads: every fact in the text body (moto keeps the published document).
+  const text = publishedText(run);
+  expect(text).toContain(`Report: s3://${fixture.bucket}/${run.report.key}`);
+  expect(text).toContain(`Execution: https://${region}.console.aws.amazon.com/`);
+  expect(text).toMatch(/^Cause: .+/m);
+  expect(text).toMatch(/^Next step: .+/m);
   return body;
+}
+
+/** The text body (`default`) of the run's single published message: what email subscribers read. */
+function publishedText(run: BackupRun): string {
+  expect(run.published).toHaveLength(1);
+  return (JSON.parse(run.published[0].message) as { default: string }).default;
 }
 
 /** FAILED with BackupFailed, the notification naming `error`, and the cause of the Fail state being the step's. */
@@ -127,8 +172,14 @@ function expectFailed(run: BackupRun, error: string | RegExp, cause: RegExp): Js
   expect(run.result.cause).toMatch(cause);
   const message = failureMessage(run);
   expect(message.error).toEqual(typeof error === 'string' ? error : expect.stringMatching(error));
-  expect(message.cause).toMatch(cause);
-  expect(message.cause).toBe(run.result.cause);
+  // The whole cause without a report; with one, the error and the cause, cut within the SNS limits (the report has all).
+  if (run.report === undefined) {
+    expect(message.cause).toMatch(cause);
+    expect(message.cause).toBe(run.result.cause);
+  } else {
+    expect(String(message.cause)).toMatch(new RegExp(`^${String(message.error)}: `));
+    expect(String(message.cause)).toContain(String(run.result.cause).slice(0, 200));
+  }
   // No credential in anything a person reads.
   const { password } = harnessEnv().pg;
   expect(JSON.stringify(run.messages)).not.toContain(password);
@@ -148,8 +199,11 @@ function expectFailedReport(run: BackupRun, message: Json, tiers: string[]): Jso
     executionId: run.result.executionArn,
     executionName: run.executionName,
     tiers,
-    error: { error: message.error, cause: message.cause },
+    error: { error: message.error, cause: expect.any(String) },
   });
+  // The notification carries the report's cause (cut within the SNS limits; the report has all of it).
+  const reportError = report.error as { cause: string };
+  expect(String(message.cause)).toContain(reportError.cause.slice(0, 200));
   expect(JSON.stringify(report)).not.toContain(harnessEnv().pg.password);
   expect(run.metrics.BackupSucceeded).toEqual([0]);
   expect(run.metrics.LastSuccessTimestamp).toBeUndefined();
@@ -454,7 +508,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
       start: ['Tiers given?', 'Start run', 'Back up'],
       dump: DUMP_BRANCH,
       snapshot: SNAPSHOT_BRANCH,
-      end: ['Report success', 'Notify failure', 'Backup failed'],
+      end: ['Report success', NOTIFY_NO_REPORT, 'Backup failed'],
     });
     const reportCall = run.result.calls.find((call) => call.state === 'Report success');
     expect(reportCall?.error).toEqual(expect.any(String));
@@ -487,7 +541,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
       start: ['Tiers given?', 'Start run', 'Back up'],
       dump: 'partial',
       snapshot: ['Create snapshot', SNAPSHOT_INPUT_INVALID],
-      end: ['Report failure', 'Notify failure', 'Backup failed'],
+      end: ['Report failure', NOTIFY_NO_REPORT, 'Backup failed'],
     });
     const message = expectFailed(run, 'InvalidInput', /tiers/);
     expect(message.tiers).toEqual(['hourly']);
@@ -523,7 +577,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
       start: ['Tiers given?', 'Start run', 'Back up'],
       dump: DUMP_BRANCH,
       snapshot: ['Create snapshot', SNAPSHOT_FAILED],
-      end: ['Report success', 'Notify failure', 'Backup failed'],
+      end: ['Report success', NOTIFY_NO_REPORT, 'Backup failed'],
     });
     const message = expectFailed(
       run,
@@ -543,7 +597,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
       start: ['Tiers given?', 'Start run', 'Back up'],
       dump: 'partial',
       snapshot: ['Create snapshot', SNAPSHOT_INPUT_INVALID],
-      end: ['Report failure', 'Notify failure', 'Backup failed'],
+      end: ['Report failure', NOTIFY_NO_REPORT, 'Backup failed'],
     });
     expect(run.result.calls.find((call) => call.state === 'Report failure')?.error).toBeDefined();
     const message = expectFailed(run, 'InvalidInput', /tiers/);

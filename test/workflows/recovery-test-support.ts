@@ -47,6 +47,14 @@ export interface RecoveryTestStackOptions {
   readonly backups?: TestedBackups;
   readonly validationQueries?: ValidationQuery[];
   readonly rpo?: Duration;
+  readonly rto?: Duration;
+  readonly enforceRto?: boolean;
+  /**
+   * The report function's RTO target, seconds, instead of `rto`'s: the local engine recovers in seconds, below the
+   * shortest `rto` the construct accepts (one minute), so a test of an RTO breach lowers the target here.
+   * @default - `rto`
+   */
+  readonly reportRtoSecondsOverride?: number;
 }
 
 /** A stack with a BackupBucket and a dump RecoveryTest, synthesized, with the logical ids the runner needs. */
@@ -86,8 +94,11 @@ function buildRecoveryTest(stack: Stack, backups: IBackupBucket, options: Recove
     postgresVersion: 15,
     validationQueries: options.validationQueries,
     rpo: options.rpo,
+    rto: options.rto,
+    enforceRto: options.enforceRto,
     schedule: RecoveryTestSchedule.disabled(),
   });
+  if (options.reportRtoSecondsOverride !== undefined) test.reportFunction.addEnvironment('RTO_SECONDS', String(options.reportRtoSecondsOverride));
   return {
     kind: test.backups.kind,
     template: Template.fromStack(stack).toJSON(),

@@ -16,7 +16,7 @@ import { RECOVERY_TEST_STATES as S } from '../../lib';
 import { seedSource } from '../integration/dump/support';
 import { createScratchNetwork } from '../integration/recovery/network';
 import { harnessEnv } from '../support/env';
-import { createKmsKey, createTestBucket, createTopic, subscribeSnsInbox, type SnsInbox } from '../support/moto';
+import { createKmsKey, createTestBucket, createTopic, snsMessages, subscribeSnsInbox, type SnsInbox } from '../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../support/postgres';
 import { type JsonValue, LocalWorkflow, type LocalWorkflowResult } from '../support/workflow-harness';
 import {
@@ -133,17 +133,17 @@ interface Run {
 
 let runs = 0;
 
-async function run(input: Record<string, unknown>, faults: ScratchFaults = {}): Promise<Run> {
+async function run(input: Record<string, unknown>, faults: ScratchFaults = {}, synthesized: typeof stack = stack): Promise<Run> {
   runs += 1;
   const executionName = `recovery-${runs}-${Date.now().toString(36)}`;
   const mapping = new ScratchEndpointMapping();
   mappings.push(mapping);
   let restoredFingerprint: TableContent[] | undefined;
   const workflow = new LocalWorkflow({
-    template: stack.template,
-    stateMachine: stack.ids.machine,
+    template: synthesized.template,
+    stateMachine: synthesized.ids.machine,
     region: harnessEnv().awsRegion,
-    handlers: recoveryHandlers(stack.ids, mapping, faults, {
+    handlers: recoveryHandlers(synthesized.ids, mapping, faults, {
       afterVerify: async (database, m) => {
         restoredFingerprint = await m.withClient(database, tableContents);
       },
@@ -174,14 +174,20 @@ async function expectCleanedUp(r: Run): Promise<void> {
   expect(r.report?.cleanup.status).toBe('done');
 }
 
-/** The SNS message published for this execution. */
-async function messageFor(r: Run): Promise<{ subject?: string; body: Record<string, unknown> }> {
+/**
+ * The SNS message published for this execution: its subject, the body a queue receives (the facts as JSON), its
+ * message attributes, and the text body email subscribers read (from the published document moto keeps).
+ */
+async function messageFor(r: Run): Promise<{ subject?: string; body: Record<string, unknown>; attributes: Record<string, unknown>; text: string }> {
   const messages = await inbox.messages();
   const found = messages
-    .map((m) => ({ subject: m.subject, body: JSON.parse(m.message) as Record<string, unknown> }))
+    .map((m) => ({ id: m.messageId, subject: m.subject, attributes: m.attributes, body: JSON.parse(m.message) as Record<string, unknown> }))
     .find((m) => m.body.executionId === r.result.executionArn);
   if (!found) throw new Error(`no SNS message for ${r.result.executionArn} among ${messages.length}`);
-  return found;
+  const published = (await snsMessages(topicArn)).find((m) => m.messageId === found.id);
+  if (!published) throw new Error(`moto kept no published document for message ${found.id}`);
+  const text = (JSON.parse(published.message) as { default: string }).default;
+  return { subject: found.subject, body: found.body, attributes: found.attributes, text };
 }
 
 function actions(r: Run): string[] {
@@ -240,7 +246,7 @@ describe('RecoveryTest state machine, locally against moto and PostgreSQL', () =
 
     await expectCleanedUp(r);
     const message = await messageFor(r);
-    expect(message.subject).toBe(`cdk-backup-dr recovery test SUCCEEDED: ${SOURCE}`);
+    expect(message.subject).toMatch(new RegExp(`^cdk-backup-dr SUCCEEDED: recovery test of ${SOURCE} in [a-z0-9-]+$`));
     expect(message.body).toMatchObject({ status: 'SUCCEEDED', backup: backups.fresh.manifestKey, cleanup: 'done', emulated: true });
 
     // The scratch password was generated, stored in the scratch secret, and never passed through the state machine.
@@ -273,8 +279,49 @@ describe('RecoveryTest state machine, locally against moto and PostgreSQL', () =
     expect(r.mapping.mapped.size).toBe(0);
     await expectCleanedUp(r);
     const message = await messageFor(r);
-    expect(message.subject).toBe(`cdk-backup-dr recovery test FAILED: ${SOURCE}`);
+    expect(message.subject).toMatch(new RegExp(`^cdk-backup-dr FAILED: recovery test of ${SOURCE} in [a-z0-9-]+ at pick$`));
+    expect(message.subject?.length).toBeLessThan(100);
     expect(message.body.failureReasons).toEqual([expect.stringMatching(/^pick failed with BackupNotFound/)]);
+    // What a person reads at 3 a.m.: what failed, why, the report, the execution's console page, what to do.
+    const region = harnessEnv().awsRegion;
+    expect(message.text).toMatch(new RegExp(`^FAILED: recovery test of ${SOURCE} in ${region} \\(account \\d{12}\\)$`, 'm'));
+    expect(message.text).toContain('What failed: pick');
+    expect(message.text).toMatch(/^Cause: pick failed with BackupNotFound/m);
+    const reportKey = (r.result.calls.find((c) => c.state === S.report && c.output !== undefined)?.output as { reportKey?: string } | undefined)?.reportKey;
+    expect(reportKey).toMatch(/^reports\/recovery-test\//);
+    expect(message.text).toContain(`Report: s3://${bucket}/${reportKey}`);
+    expect(message.text).toContain(`Execution: https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${encodeURIComponent(r.result.executionArn)}`);
+    expect(message.text).toMatch(/^Next step: No usable backup of .+ was found/m);
+    expect(message.attributes).toMatchObject({
+      workflow: { Type: 'String', Value: 'recovery-test' },
+      status: { Type: 'String', Value: 'FAILED' },
+      failedAt: { Type: 'String', Value: 'pick' },
+    });
+  });
+
+  it('fails a test whose measured RTO exceeds the target (after restoring, verifying and cleaning up) and says so', async () => {
+    const rtoStack = recoveryTestStack({
+      sourceName: SOURCE,
+      database: good.name,
+      rpo: Duration.hours(24),
+      rto: Duration.minutes(1),
+      // The local engine recovers in seconds: a target of 1 ms is exceeded by any real run.
+      reportRtoSecondsOverride: 0.001,
+    });
+    const r = await run({ selection: { manifestKey: backups.fresh.manifestKey } }, {}, rtoStack);
+    expect(r.result.status).toBe('FAILED');
+    expect(r.result.error).toBe('RecoveryTestFailed');
+    expect(r.report).toMatchObject({ status: 'FAILED', rtoTargetSeconds: 0.001 });
+    expect(r.report?.failedStep).toBeUndefined();
+    const measured = r.report?.timings.rtoSeconds ?? NaN;
+    expect(r.report?.failureReasons).toEqual([`the measured RTO of ${measured} s exceeds the target of 0.001 s`]);
+    expect(r.report?.checks).toContainEqual(expect.objectContaining({ name: 'RTO within target', passed: false, actual: measured }));
+    await expectCleanedUp(r);
+    const message = await messageFor(r);
+    expect(message.subject).toMatch(new RegExp(`^cdk-backup-dr FAILED: recovery test of ${SOURCE} in [a-z0-9-]+$`));
+    expect(message.body).toMatchObject({ status: 'FAILED', rtoSeconds: measured, rtoTargetSeconds: 0.001, checks: { failed: 1 } });
+    expect(message.text).toContain(`Cause: the measured RTO of ${measured} s exceeds the target of 0.001 s`);
+    expect(message.text).toMatch(/^Next step: Recovery took longer than the RTO/m);
   });
 
   it('fails when the restore fails (the dump does not match its manifest), after cleaning up', async () => {

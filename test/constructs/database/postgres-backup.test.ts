@@ -193,12 +193,25 @@ describe('PostgresBackup with an RDS instance', () => {
     expect(states['Wait for snapshot'].Next).toBe('Copy snapshot to DR region');
   });
 
-  it('on any failure reports, notifies SNS and ends in a Fail state', () => {
+  it('on any failure reports, notifies SNS (the report\'s notification, or the state\'s own without a report) and ends in a Fail state', () => {
     expect(states['Back up'].Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Report failure' }]);
     expect(states['Report failure'].Next).toBe('Notify failure');
-    expect(states['Report failure'].Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Notify failure' })]);
+    expect(states['Report failure'].Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Notify failure (no report)' })]);
+    expect(states['Report success'].Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Notify failure (no report)' })]);
     expect(states['Notify failure'].Resource).toBe('arn:<AWS::Partition>:states:::sns:publish');
+    // The report handler's formatted notification: subject, one body per protocol, the facts as message attributes.
+    expect(states['Notify failure'].Parameters).toMatchObject({
+      'Subject.$': '$.report.notification.subject',
+      'Message.$': '$.report.notification.message',
+      MessageStructure: 'json',
+      MessageAttributes: {
+        workflow: { DataType: 'String', 'StringValue.$': '$.report.notification.attributes.workflow' },
+        reportKey: { DataType: 'String', 'StringValue.$': '$.report.notification.attributes.reportKey' },
+        failedAt: { DataType: 'String', 'StringValue.$': '$.report.notification.attributes.failedAt' },
+      },
+    });
     expect(states['Notify failure'].Next).toBe('Backup failed');
+    expect(states['Notify failure (no report)'].Next).toBe('Backup failed');
     expect(states['Backup failed'].Type).toBe('Fail');
   });
 

@@ -9,6 +9,7 @@ import {
   measureFailoverTimings,
   parseFailoverReportEvent,
 } from '../../../lambda/reporting/failover-report';
+import { notificationJson } from '../../../lambda/reporting/notification';
 
 const EXECUTION = 'arn:aws:states:us-west-2:111111111111:execution:Failover:drill-7';
 const STARTED = '2024-05-01T12:00:00.000Z';
@@ -70,6 +71,7 @@ describe('failover report: outcome', () => {
       { name: 'FailoverSucceeded', unit: 'Count', value: 1 },
       { name: 'DataLossWindowSeconds', unit: 'Seconds', value: 32400 },
       { name: 'FailoverDurationSeconds', unit: 'Seconds', value: 902.5 },
+      { name: 'FailoverRtoSeconds', unit: 'Seconds', value: 902.5 },
     ]);
   });
 
@@ -106,7 +108,7 @@ describe('failover report: outcome', () => {
     const r = report(state);
     expect(r.status).toBe('FAILED');
     expect(r.failureReasons).toEqual(['verification failed 1 of 1 checks: query orders (returned false)']);
-    expect(failoverMetrics(r).map((m) => m.name)).toEqual(['FailoverSucceeded', 'DataLossWindowSeconds']);
+    expect(failoverMetrics(r).map((m) => m.name)).toEqual(['FailoverSucceeded', 'DataLossWindowSeconds', 'FailoverRtoSeconds']);
     expect(failoverMetrics(r)[0].value).toBe(0);
   });
 
@@ -159,8 +161,8 @@ describe('failover report: outcome', () => {
     expect(r.mode).toBeUndefined();
     expect(failoverMetrics(r)).toEqual([]);
     const note = failoverNotification(r, 'reports/failover/k.json', 'bucket');
-    expect(note.subject).toBe('cdk-backup-dr failover (invalid input) FAILED: orders-db');
-    expect(JSON.parse(note.message)).toMatchObject({ status: 'FAILED', report: 's3://bucket/reports/failover/k.json', failureReasons: ['validate failed with InvalidInput: invalid failover input: dryRun must be given explicitly'] });
+    expect(note.subject).toBe('cdk-backup-dr FAILED: failover (invalid input) of orders-db in us-west-2 at validate');
+    expect(notificationJson(note)).toMatchObject({ status: 'FAILED', report: 's3://bucket/reports/failover/k.json', failureReasons: ['validate failed with InvalidInput: invalid failover input: dryRun must be given explicitly'] });
   });
 
   it('records a replica rehearsal with the measured lag as its data-loss window and nothing to clean up', () => {

@@ -10,6 +10,7 @@ import {
   recoveryTestMetrics,
   type RecoveryRunState,
 } from '../../../lambda/reporting/recovery-report';
+import { notificationJson } from '../../../lambda/reporting/notification';
 
 const EXECUTION = 'arn:aws:states:us-east-1:111111111111:execution:RecoveryTest:weekly-2024-05-05';
 const finishedAt = new Date('2024-05-05T05:20:00.000Z');
@@ -107,7 +108,7 @@ describe('recovery report outcome', () => {
     expect(failedStep('dump', { backup, created, ready, restore })).toBe('verify');
   });
 
-  it('fails on a failed check, listing it, and keeps the measured RTO in the report but not in the metrics', () => {
+  it('fails on a failed check, listing it, and keeps the measured RTO in the report and its RTO metric only', () => {
     const verify = { ...verifyPassed, passed: false, checks: [{ name: 'table "public"."t"', passed: false, expected: 3, actual: 4, detail: 'row count differs from the manifest by 1' }] };
     const r = report({ backup, created, ready, restore, verify, cleanup });
     expect(r.status).toBe('FAILED');
@@ -116,6 +117,7 @@ describe('recovery report outcome', () => {
     expect(recoveryTestMetrics(r)).toEqual([
       { name: 'RecoveryTestSucceeded', unit: 'Count', value: 0 },
       { name: 'BackupAgeSeconds', unit: 'Seconds', value: 10801 },
+      { name: 'RecoveryTestRtoSeconds', unit: 'Seconds', value: 604.25 },
     ]);
   });
 
@@ -189,6 +191,7 @@ describe('report key, metrics and notification', () => {
       { name: 'RecoveryTestSucceeded', unit: 'Count', value: 1 },
       { name: 'BackupAgeSeconds', unit: 'Seconds', value: 10801 },
       { name: 'RestoreDurationSeconds', unit: 'Seconds', value: 604.25 },
+      { name: 'RecoveryTestRtoSeconds', unit: 'Seconds', value: 604.25 },
     ]);
   });
 
@@ -199,13 +202,18 @@ describe('report key, metrics and notification', () => {
 
   it('writes a short ASCII subject and a JSON message with the outcome and where the report is', () => {
     const n = recoveryNotification(r, 'reports/recovery-test/k.json', 'bucket-1');
-    expect(n.subject).toBe('cdk-backup-dr recovery test SUCCEEDED: prod');
-    expect(JSON.parse(n.message)).toEqual({
+    expect(n.subject).toBe('cdk-backup-dr SUCCEEDED: recovery test of prod in us-east-1');
+    expect(notificationJson(n)).toEqual({
       workflow: 'recovery-test',
       status: 'SUCCEEDED',
+      what: 'recovery test',
       source: 'prod',
+      region: 'us-east-1',
+      account: expect.stringMatching(/^\d{12}$/),
       executionId: EXECUTION,
+      console: expect.stringContaining('https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/'),
       report: 's3://bucket-1/reports/recovery-test/k.json',
+      nextStep: expect.stringContaining('Nothing to do'),
       backup: backup.id,
       dataAsOf: backup.dataAsOf,
       dataAgeSeconds: 10801,
@@ -214,7 +222,8 @@ describe('report key, metrics and notification', () => {
       cleanup: 'done',
     });
     const long = recoveryNotification({ ...r, source: `ünïcode-${'x'.repeat(200)}` }, 'k', 'b');
-    expect(long.subject).toHaveLength(100);
+    expect(long.subject).toHaveLength(99);
+    expect(long.subject).toMatch(/\.\.\. in us-east-1$/);
     expect(long.subject).toMatch(/^[\x20-\x7e]+$/);
   });
 });

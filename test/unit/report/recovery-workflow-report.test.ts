@@ -1,7 +1,6 @@
 import { InvalidInput } from '../../../lambda/common/errors';
 import {
   CollectedRunState,
-  notificationSubject,
   parseCollectedState,
   parseEmulated,
   reportChecks,
@@ -11,6 +10,7 @@ import {
   verificationFailure,
 } from '../../../lambda/reporting/recovery-workflow-report';
 import { executionFields, parseReportEnvelope, reportedError } from '../../../lambda/reporting/run-report';
+import { asciiSubject } from '../../../lambda/reporting/notification';
 
 const EXECUTION = 'arn:aws:states:us-east-1:111111111111:execution:RecoveryTest:weekly-2024-05-05';
 const envelope = { workflow: 'recovery-test', executionId: EXECUTION, startedAt: '2024-05-05T05:00:00Z' };
@@ -137,19 +137,21 @@ describe('report fields', () => {
     expect(secondsBetween(undefined, '2024-05-05T05:00:00Z')).toBeUndefined();
   });
 
-  it('keeps an SNS subject printable ASCII and within 100 characters', () => {
-    expect(notificationSubject('ok: ünï')).toBe('ok: ?n?');
-    expect(notificationSubject('x'.repeat(150))).toHaveLength(100);
+  it('keeps an SNS subject printable ASCII and under 100 characters', () => {
+    expect(asciiSubject('ok: ünï')).toBe('ok: ?n?');
+    expect(asciiSubject('x'.repeat(150))).toHaveLength(99);
   });
 
   it('returns the handler result with the reasons as the Fail cause', () => {
-    const notification = { subject: 's', message: '{}' };
+    const attributes = { workflow: 'recovery-test', status: 'FAILED', source: 'prod', region: 'us-east-1', execution: EXECUTION, reportKey: 'k', failedAt: 'none' };
+    const notification = { subject: 's', message: '{}', attributes };
     expect(reportHandlerResult({ status: 'FAILED', failureReasons: ['a', 'b'] }, { reportKey: 'k', versionId: 'v1' }, notification)).toEqual({
       status: 'FAILED',
       reportKey: 'k',
       versionId: 'v1',
       subject: 's',
       message: '{}',
+      attributes,
       cause: 'a; b',
     });
     const long = reportHandlerResult({ status: 'FAILED', failureReasons: ['r'.repeat(40_000)] }, { reportKey: 'k' }, notification);

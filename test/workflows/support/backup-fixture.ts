@@ -54,7 +54,7 @@ import { handler as snapshotHandler } from '../../../lambda/rds/snapshot.handler
 import { handler as verifyHandler } from '../../../lambda/backup/verify.handler';
 import { logger } from '../../../lambda/common/logger';
 import { harnessEnv } from '../../support/env';
-import { createKmsKey, createTestBucket, createTopic, subscribeSnsInbox, type SnsMessage } from '../../support/moto';
+import { createKmsKey, createTestBucket, createTopic, snsMessages, subscribeSnsInbox, type SnsMessage } from '../../support/moto';
 import { createTestDatabase, dropTestDatabase, harnessCaSecretArn, withPgClient, type TestDatabase } from '../../support/postgres';
 import {
   type JsonValue,
@@ -76,6 +76,8 @@ export interface BackupRun {
   readonly executionName: string;
   /** Messages the notification topic delivered during the run (SNS -> SQS inbox in moto). */
   readonly messages: readonly SnsMessage[];
+  /** The same messages as published (moto's record: a `MessageStructure: json` document keeps every protocol's body). */
+  readonly published: readonly SnsMessage[];
   /** Object versions under the source's prefix that the run added (`key@versionId`). */
   readonly newVersions: readonly string[];
   /** Multipart uploads still open in the bucket after the run. */
@@ -490,10 +492,13 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
         .map((version) => version.slice(0, version.lastIndexOf('@')))
         .filter((key) => key.endsWith(`-${executionName}.json`));
       if (reportKeys.length > 1) throw new Error(`more than one report for ${executionName}: ${reportKeys.join(', ')}`);
+      const messages = await inbox.messages();
+      const ids = new Set(messages.map((m) => m.messageId));
       const run: BackupRun = {
         result,
         executionName,
-        messages: await inbox.messages(),
+        messages,
+        published: (await snsMessages(topicArn)).filter((m) => ids.has(m.messageId)),
         newVersions: after.filter((version) => !before.has(version)),
         openUploads: await openUploads(),
         metrics,

@@ -1,0 +1,2 @@
+export * from './operations-topic';
+export * from './backup-monitoring';

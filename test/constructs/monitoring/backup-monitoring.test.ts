@@ -1,0 +1,193 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import { AttributeStore, BackupMonitoring, BackupSource, ChatChannel, OperationsTopic, PostgresBackup, RetentionPolicy, SharedBackupResources } from '../../../lib';
+import { BackupBucket } from '../../../lib/storage';
+import { nagFindingsBeyondBaseline } from '../../support/nag';
+
+const TENANT = '11111111-2222-3333-4444-555555555555';
+const TEAM = '66666666-7777-8888-9999-000000000000';
+
+function fixture() {
+  const app = new App();
+  const stack = new Stack(app, 'Primary', { env: { account: '111111111111', region: 'us-east-1' } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+  const bucket = new BackupBucket(stack, 'Backups');
+  const instance = new rds.DatabaseInstance(stack, 'Db', {
+    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_15 }),
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    instanceIdentifier: 'orders-db',
+    storageEncrypted: true,
+  });
+  return { app, stack, vpc, bucket, instance };
+}
+
+function monitored() {
+  const f = fixture();
+  const operations = new OperationsTopic(f.stack, 'Operations', {
+    emails: ['oncall@example.com'],
+    webhooks: ['https://hooks.example.com/backups'],
+    chatChannels: [ChatChannel.slack({ workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' }), ChatChannel.teams({ tenantId: TENANT, teamId: TEAM, channelId: '19%3Aabc%40thread.tacv2' })],
+  });
+  const backup = new PostgresBackup(f.stack, 'Backup', {
+    source: BackupSource.fromInstance(f.instance, { secret: f.instance.secret! }),
+    databases: ['orders'],
+    vpc: f.vpc,
+    bucket: f.bucket,
+    postgresVersion: 15,
+    sourceName: 'orders-db',
+    notificationTopic: operations.topic,
+    retention: RetentionPolicy.gfs({ daily: 7, weekly: 4 }),
+  });
+  const monitoring = new BackupMonitoring(f.stack, 'Monitoring', { topic: operations.topic, vpc: f.vpc, backup, rpo: Duration.hours(26) });
+  return { ...f, operations, backup, monitoring, template: Template.fromStack(f.stack) };
+}
+
+describe('OperationsTopic', () => {
+  it('is KMS-encrypted, TLS-only, with email, HTTPS and chat subscriptions', () => {
+    const { template } = monitored();
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue(), DisplayName: 'cdk-backup-dr operations' });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://hooks.example.com/backups' });
+    template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', { SlackWorkspaceId: 'T0123ABCD', SlackChannelId: 'C0123ABCD' });
+    expect(JSON.stringify(template.findResources('AWS::Chatbot::SlackChannelConfiguration'))).toContain(':iam::aws:policy/CloudWatchReadOnlyAccess');
+    template.hasResourceProperties('AWS::Chatbot::MicrosoftTeamsChannelConfiguration', { TeamsTenantId: TENANT, TeamId: TEAM, TeamsChannelId: '19%3Aabc%40thread.tacv2' });
+  });
+
+  it('refuses an http webhook, a malformed email and a key in another region than the imported topic', () => {
+    const stack = new Stack(new App(), 'S', { env: { account: '111111111111', region: 'us-east-1' } });
+    expect(() => new OperationsTopic(stack, 'A', { webhooks: ['http://x.example.com'] })).toThrow(/not an https:\/\/ URL/);
+    expect(() => new OperationsTopic(stack, 'B', { emails: ['nobody'] })).toThrow(/not an email address/);
+    expect(() =>
+      OperationsTopic.fromTopicAttributes(stack, 'C', {
+        topicArn: 'arn:aws:sns:us-east-1:222222222222:ops',
+        encryptionKeyArn: 'arn:aws:kms:us-west-2:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      }),
+    ).toThrow(/key is in us-west-2 but the topic in us-east-1/);
+    const imported = OperationsTopic.fromTopicAttributes(stack, 'D', {
+      topicArn: 'arn:aws:sns:us-east-1:222222222222:ops',
+      encryptionKeyArn: 'arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    });
+    expect(imported.masterKey?.keyArn).toBe('arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+  });
+});
+
+describe('SharedBackupResources and the operations topic', () => {
+  it('publishes the topic and key ARNs; another app imports them and its constructs are granted the key', () => {
+    const f = fixture();
+    const operations = new OperationsTopic(f.stack, 'Operations');
+    new SharedBackupResources(f.stack, 'Shared', { bucket: f.bucket, store: AttributeStore.ssmParameters('/orders/backups'), operationsTopic: operations });
+    const template = Template.fromStack(f.stack);
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/orders/backups/operations-topic-arn', Value: { Ref: Match.stringLikeRegexp('^OperationsTopic') } });
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/orders/backups/operations-topic-key-arn', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OperationsKey'), 'Arn'] } });
+    const other = new Stack(new App(), 'OtherApp', { env: { account: '111111111111', region: 'us-east-1' } });
+    const topic = SharedBackupResources.importOperationsTopic(other, 'Operations', AttributeStore.ssmParameters('/orders/backups'));
+    expect(topic.masterKey).toBeDefined();
+    expect(other.resolve(topic.topicArn)).toEqual({ Ref: expect.stringMatching(/^SsmParameterValue/) });
+  });
+});
+
+describe('BackupMonitoring', () => {
+  const m = monitored();
+  const topic = { Ref: m.stack.getLogicalId(m.operations.topic.node.defaultChild as never) };
+  const alarmOf = (alarm: unknown) => m.template.toJSON().Resources[m.stack.getLogicalId((alarm as { node: { defaultChild: never } }).node.defaultChild)].Properties;
+
+  it('sends ALARM and OK of every alarm to the topic, and describes what to do', () => {
+    expect(m.monitoring.alarms.length).toBeGreaterThanOrEqual(7);
+    for (const alarm of m.monitoring.alarms) {
+      const props = alarmOf(alarm);
+      expect(props.AlarmActions).toEqual([topic]);
+      expect(props.OKActions).toEqual([topic]);
+      expect(props.AlarmDescription).toMatch(/What to do|Read its execution/);
+    }
+  });
+
+  it('backupFailed: failed + timed out + aborted executions of the backup state machine, missing data not breaching', () => {
+    const props = alarmOf(m.monitoring.backupFailed);
+    expect(props).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', EvaluationPeriods: 1 });
+    const expression = props.Metrics.find((q: { Expression?: string }) => q.Expression);
+    expect(expression.Expression).toBe('FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)');
+    expect(props.Metrics.map((q: { MetricStat?: { Metric: { MetricName: string } } }) => q.MetricStat?.Metric.MetricName).filter(Boolean).sort()).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+  });
+
+  it('backupOverdue: no LastSuccessTimestamp sample for 26 hourly periods (the RPO), missing data breaching', () => {
+    expect(alarmOf(m.monitoring.backupOverdue)).toMatchObject({
+      MetricName: 'LastSuccessTimestamp',
+      Namespace: 'CdkBackupDr',
+      Dimensions: [{ Name: 'Source', Value: 'orders-db' }],
+      Statistic: 'SampleCount',
+      Period: 3600,
+      EvaluationPeriods: 26,
+      DatapointsToAlarm: 26,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('backupTooSmall: the freshness size ratio under half the median, missing data ignored', () => {
+    expect(alarmOf(m.monitoring.backupTooSmall)).toMatchObject({ MetricName: 'LatestBackupSizeRatio', Threshold: 0.5, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'ignore' });
+  });
+
+  it('cleanup and snapshot quota: the cleanup state machine, and used / quota above 80 %', () => {
+    expect(alarmOf(m.monitoring.cleanupFailed)).toMatchObject({ Threshold: 1, TreatMissingData: 'notBreaching' });
+    const quota = alarmOf(m.monitoring.snapshotQuota);
+    expect(quota).toMatchObject({ Threshold: 80, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'ignore' });
+    expect(quota.Metrics.find((q: { Expression?: string }) => q.Expression).Expression).toBe('100 * used0 / quota0');
+  });
+
+  it('functionErrors: errors and throttles of every function, at most 10 metrics per alarm', () => {
+    expect(m.monitoring.functionErrors.length).toBeGreaterThanOrEqual(1);
+    for (const alarm of m.monitoring.functionErrors) {
+      const metrics = alarmOf(alarm).Metrics.filter((q: { MetricStat?: unknown }) => q.MetricStat);
+      expect(metrics.length).toBeLessThanOrEqual(10);
+      expect(alarmOf(alarm)).toMatchObject({ Threshold: 1, TreatMissingData: 'notBreaching' });
+    }
+  });
+
+  it('a freshness state machine runs the freshness function hourly; the function reads only the backup reports', () => {
+    m.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 hour)' });
+    const fn = m.template.toJSON().Resources[m.stack.getLogicalId(m.monitoring.freshnessFunction!.node.defaultChild as never)];
+    const targets = JSON.parse(fn.Properties.Environment.Variables.FRESHNESS_TARGETS['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'BUCKET')).join(''));
+    expect(targets).toEqual([{ kind: 'backup', bucket: 'BUCKET', source: 'orders-db', lookBackSeconds: (8 + 2) * 86400 }]);
+  });
+
+  it('has a dashboard with the backup age, sizes, storage classes, snapshots and Lambda errors', () => {
+    const [dashboard] = Object.values(m.template.findResources('AWS::CloudWatch::Dashboard')) as Array<{ Properties: { DashboardBody: unknown } }>;
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const title of ['Last successful backup age (hours) vs RPO', 'Backup size (bytes) and duration (s)', 'Backup bucket: bytes per storage class', 'Manual snapshots vs quota', 'Lambda errors']) {
+      expect(body).toContain(title);
+    }
+    expect(body).toContain('LatestBackupAgeSeconds');
+    expect(body).toContain('GlacierInstantRetrievalStorage');
+  });
+
+  it('refuses an RPO shorter than the backup interval and a fraction outside (0, 1)', () => {
+    const f = monitored();
+    expect(() => new BackupMonitoring(f.stack, 'M2', { topic: f.operations.topic, vpc: f.vpc, backup: f.backup, rpo: Duration.hours(2) })).toThrow(/shorter than the backup interval/);
+    expect(() => new BackupMonitoring(f.stack, 'M3', { topic: f.operations.topic, vpc: f.vpc, backup: f.backup, smallBackupFraction: 2 })).toThrow(/smallBackupFraction must be between 0 and 1/);
+  });
+
+  it('adds no cdk-nag finding beyond the constructs it watches', () => {
+    const baseline = fixture();
+    new PostgresBackup(baseline.stack, 'Backup', {
+      source: BackupSource.fromInstance(baseline.instance, { secret: baseline.instance.secret! }),
+      databases: ['orders'],
+      vpc: baseline.vpc,
+      bucket: baseline.bucket,
+      postgresVersion: 15,
+      sourceName: 'orders-db',
+      retention: RetentionPolicy.gfs({ daily: 7, weekly: 4 }),
+    });
+    expect(nagFindingsBeyondBaseline(baseline.app, monitored().app)).toEqual([]);
+  });
+});
