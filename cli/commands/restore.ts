@@ -19,7 +19,9 @@ there), checked, then restored in parallel.
 Partial restore: --schema restores whole schemas; --table restores tables (definition and data only: no indexes,
 constraints or triggers, as pg_restore -t). Names are case-sensitive; quote a part containing a dot ("a.b".t). The
 selected schemas are created when missing; the row-count check covers the restored tables only. pg_restore selects
-schemas and table names separately, so tables of different schemas whose names would cross-select are refused.
+schemas and table names separately, so tables of different schemas whose names would cross-select are refused. A
+schema whose foreign keys point outside the selection fails (restore the referenced schema too); a database
+--create-database made is then dropped again.
 
 Options:
   --bucket BUCKET        the backup bucket (or its replica in the DR region)

@@ -11,7 +11,7 @@ import { listKeys } from '../../lambda/selection/dump-lookup';
 import { withAws, type AwsClients } from '../aws';
 import { backupCandidates, listSources, replicaOf } from '../backups';
 import { durationSeconds, emit, EXIT, formatDuration, helpRequested, parseOptions, USAGE_FOOTER, type CliCommand } from '../io';
-import { bucketOf, resolveStack } from '../stack';
+import { bucketOf, resolveStack, type ResolvedStack } from '../stack';
 import { seconds } from '../run-workflow';
 
 const USAGE = `Usage: cdk-backup-dr status --stack STACK [--rpo DURATION] [options]
@@ -69,19 +69,28 @@ async function lastRecoveryTest(aws: AwsClients, bucket: string): Promise<Recove
   };
 }
 
-/** Names of the alarms in ALARM among `names` (asked 100 at a time). */
-async function alarmsInAlarm(aws: AwsClients, names: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < names.length; i += 100) {
+/**
+ * The stack's alarms and those in ALARM: the alarms among its resources, and those whose name starts with
+ * `<stack>-` (CloudFormation names an alarm without AlarmName that way; it also finds them where an emulator does
+ * not list alarms among a stack's resources).
+ */
+async function stackAlarms(aws: AwsClients, stack: ResolvedStack): Promise<{ watched: string[]; inAlarm: string[] }> {
+  const states = new Map<string, string>();
+  const read = async (request: { AlarmNames?: string[]; AlarmNamePrefix?: string }): Promise<void> => {
     let token: string | undefined;
     do {
-      const page = await aws.cloudWatch.send(new DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100), NextToken: token }));
-      for (const alarm of page.MetricAlarms ?? []) if (alarm.StateValue === 'ALARM' && alarm.AlarmName) out.push(alarm.AlarmName);
-      for (const alarm of page.CompositeAlarms ?? []) if (alarm.StateValue === 'ALARM' && alarm.AlarmName) out.push(alarm.AlarmName);
+      const page = await aws.cloudWatch.send(new DescribeAlarmsCommand({ ...request, NextToken: token }));
+      for (const alarm of [...(page.MetricAlarms ?? []), ...(page.CompositeAlarms ?? [])]) {
+        if (alarm.AlarmName) states.set(alarm.AlarmName, alarm.StateValue ?? 'INSUFFICIENT_DATA');
+      }
       token = page.NextToken;
     } while (token);
-  }
-  return out;
+  };
+  await read({ AlarmNamePrefix: `${stack.name}-` });
+  const named = stack.alarms.filter((a) => !states.has(a));
+  for (let i = 0; i < named.length; i += 100) await read({ AlarmNames: named.slice(i, i + 100) });
+  const watched = [...states.keys()].sort();
+  return { watched, inAlarm: watched.filter((a) => states.get(a) === 'ALARM') };
 }
 
 export const statusCommand: CliCommand = {
@@ -120,7 +129,7 @@ export const statusCommand: CliCommand = {
           });
         }
       }
-      const alarms = stack ? await alarmsInAlarm(aws, stack.alarms) : [];
+      const { watched, inAlarm: alarms } = stack ? await stackAlarms(aws, stack) : { watched: [], inAlarm: [] };
       const quota: SnapshotQuota = await manualSnapshotQuota(region);
       const attention = [
         ...databases.filter((d) => d.withinRpo === false).map((d) => `${d.source}/${d.database}: newest backup is ${formatDuration(d.ageSeconds)} old, over the RPO`),
@@ -138,7 +147,7 @@ export const statusCommand: CliCommand = {
         lastRecoveryTest: recovery ?? null,
         replica: replica ?? null,
         alarmsInAlarm: alarms,
-        alarmsWatched: stack?.alarms.length ?? 0,
+        alarmsWatched: watched,
         snapshotQuota: quota,
         attention,
       };
@@ -154,7 +163,7 @@ export const statusCommand: CliCommand = {
             ? `last recovery test: ${recovery.status ?? '?'} at ${recovery.finishedAt ?? '?'}, RTO ${recovery.rtoSeconds === undefined ? '-' : formatDuration(recovery.rtoSeconds)}, data age ${recovery.dataAgeSeconds === undefined ? '-' : formatDuration(recovery.dataAgeSeconds)}`
             : 'last recovery test: none reported',
           `replica: ${replica ? `s3://${replica.bucket} in ${replica.region}` : 'none (the bucket does not replicate)'}`,
-          `alarms: ${stack ? `${alarms.length} of ${stack.alarms.length} in ALARM${alarms.length ? ` (${alarms.join(', ')})` : ''}` : 'not checked (no --stack)'}`,
+          `alarms: ${stack ? `${alarms.length} of ${watched.length} in ALARM${alarms.length ? ` (${alarms.join(', ')})` : ''}` : 'not checked (no --stack)'}`,
           `manual snapshots in ${quota.region}: ${quota.error ? `unknown (${quota.error})` : `${quota.used ?? '?'} of ${quota.max ?? '?'}`}`,
           ...attention.map((a) => `! ${a}`),
         ].join('\n') + '\n',
