@@ -116,7 +116,7 @@ export function libpqEnv(target: PgTarget, parent: NodeJS.ProcessEnv, applicatio
     PGPORT: String(target.port),
     PGUSER: target.user,
     PGDATABASE: target.database,
-    PGPASSWORD: target.password,
+    ...(target.password !== undefined ? { PGPASSWORD: target.password } : {}),
     ...libpqTlsEnv(target, parent.TMPDIR),
     PGAPPNAME: applicationName,
     PGCONNECT_TIMEOUT: '15',
@@ -197,7 +197,7 @@ export function describePgToolExit(
   code: number | null,
   signal: NodeJS.Signals | null,
   stderr: string,
-  secrets: readonly string[],
+  secrets: readonly (string | undefined)[],
 ): string {
   const how = signal ? `${tool} was killed by ${signal}` : `${tool} exited with code ${code}`;
   const said = scrubSecrets(stderr, secrets).replace(/\s+/g, ' ').trim();
@@ -237,7 +237,7 @@ export interface SpawnPgToolOptions {
   /** `pipe` to read stdout (pg_dump writing an archive), else `ignore`. */
   readonly stdout: 'pipe' | 'ignore';
   /** Scrubbed from every message. */
-  readonly secrets: readonly string[];
+  readonly secrets: readonly (string | undefined)[];
 }
 
 /** Starts a pg tool; nothing secret on its command line. The one way this package runs pg_dump and pg_restore. */

@@ -128,10 +128,13 @@ export async function beginExportedSnapshot(client: Client): Promise<SnapshotSes
  * Exact row counts of every table ({@link LIST_TABLES_SQL}), in the session's transaction snapshot: the dump writes
  * them into the manifest, the restore verify counts the restored database with the same function and compares.
  */
-export async function countAllTables(client: Client): Promise<TableRowCount[]> {
+export async function countAllTables(
+  client: Client,
+  include: (table: { readonly schema: string; readonly name: string }) => boolean = () => true,
+): Promise<TableRowCount[]> {
   const tables = await client.query<{ schema: string; name: string }>(LIST_TABLES_SQL);
   const counts: TableRowCount[] = [];
-  for (const { schema, name } of tables.rows) {
+  for (const { schema, name } of tables.rows.filter(include)) {
     const result = await client.query<{ rows: string }>(countRowsSql(schema, name));
     const rows = Number(result.rows[0].rows);
     if (!Number.isSafeInteger(rows)) throw new Error(`row count of ${qualifiedName(schema, name)} is not a safe integer`);

@@ -16,8 +16,11 @@ export const RESTORE_APPLICATION_NAME = 'cdk-backup-dr-restore';
 export interface PgTarget extends TlsTarget {
   readonly port: number;
   readonly user: string;
-  /** Never logged; passed to the pg tools as `PGPASSWORD` in the child's environment only. */
-  readonly password: string;
+  /**
+   * Never logged; passed to the pg tools as `PGPASSWORD` in the child's environment only. Absent when the server
+   * asks for none (`trust`, certificate or peer authentication).
+   */
+  readonly password?: string;
   readonly database: string;
 }
 

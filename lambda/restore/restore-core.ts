@@ -34,6 +34,7 @@ import {
   type PgToolProcess,
 } from '../postgres/pg-tools';
 import { buildConninfo, connect, quoteIdent, RESTORE_APPLICATION_NAME, scrubSecrets, type PgTarget } from '../postgres/target';
+import { isPartial, resolveSelection, type ResolvedSelection, type RestoreSelection } from './partial-restore';
 
 /** Options of {@link runRestore}. */
 export interface RestoreOptions {
@@ -80,6 +81,12 @@ export interface RestoreOptions {
   readonly maxDrainBytes?: number;
   /** @default process.env.PG_RESTORE_PATH, else the PgToolsLayer's /opt/bin/pg_restore when present, else from PATH */
   readonly pgRestorePath?: string;
+  /**
+   * Restore only these schemas or tables (see ./partial-restore): resolved against the manifest before anything is
+   * touched, the schemas created first, then `pg_restore --schema/--table`.
+   * @default - the whole backup
+   */
+  readonly selection?: RestoreSelection;
 }
 
 /** What {@link runRestore} did. */
@@ -99,6 +106,8 @@ export interface RestoreResult {
   readonly createdDatabase: boolean;
   /** The manifest the restore followed. */
   readonly manifest: BackupManifest;
+  /** For a partial restore: the manifest's tables it restored (what a row-count check compares). */
+  readonly partial?: ResolvedSelection;
 }
 
 /** Room left in `workDir` beyond the dump itself. */
@@ -120,9 +129,12 @@ export function normalizeJobs(jobs: number | undefined): number {
   return value;
 }
 
-/** The `pg_restore` arguments (no password: that goes in `PGPASSWORD`). `file` undefined = read stdin. */
-export function pgRestoreArgs(target: PgTarget, jobs: number, file?: string): string[] {
-  const args = ['--no-owner', '--no-acl', '--exit-on-error', `--dbname=${buildConninfo(target)}`];
+/**
+ * The `pg_restore` arguments (no password: that goes in `PGPASSWORD`). `file` undefined = read stdin; `selection`
+ * the `--schema`/`--table` arguments of a partial restore.
+ */
+export function pgRestoreArgs(target: PgTarget, jobs: number, file?: string, selection: readonly string[] = []): string[] {
+  const args = ['--no-owner', '--no-acl', '--exit-on-error', `--dbname=${buildConninfo(target)}`, ...selection];
   if (file !== undefined) {
     if (jobs > 1) args.push(`--jobs=${jobs}`);
     args.push(file);
@@ -341,6 +353,8 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   if (manifest.format !== DUMP_FORMAT) {
     throw new ManifestUnusable(`manifest format is '${String(manifest.format)}'; only '${DUMP_FORMAT}' can be restored`);
   }
+  const partial = isPartial(options.selection) ? resolveSelection(manifest.tables, options.selection) : undefined;
+  const selectionArgs = partial?.pgRestoreArgs ?? [];
   const incompatible = archiveIncompatibility(manifest.pgDumpVersion, await restoreVersion);
   if (incompatible) throw new RestoreFailed(incompatible);
 
@@ -364,7 +378,13 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         body.destroy();
         throw error;
       });
-      await restoreFromStream(pgRestorePath, pgRestoreArgs(target, 1), env, body, tap, signal, secrets, options.maxDrainBytes);
+      if (partial) {
+        await createSchemas(target, partial.schemas).catch((error: unknown) => {
+          body.destroy();
+          throw error;
+        });
+      }
+      await restoreFromStream(pgRestorePath, pgRestoreArgs(target, 1, undefined, selectionArgs), env, body, tap, signal, secrets, options.maxDrainBytes);
     } else {
       const workDir = options.workDir ?? os.tmpdir();
       const stats = await fs.promises.statfs(workDir);
@@ -383,7 +403,8 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
           throw asAbort(error, signal) ?? readError(error, where);
         });
         createdDatabase = await (connectionChecked ?? prepareDatabase(options));
-        await runChild(pgRestorePath, pgRestoreArgs(target, jobs, file), env, signal, secrets);
+        if (partial) await createSchemas(target, partial.schemas);
+        await runChild(pgRestorePath, pgRestoreArgs(target, jobs, file, selectionArgs), env, signal, secrets);
       } finally {
         if (writer) await closeFile(writer);
         await fs.promises.rm(file, { force: true });
@@ -404,7 +425,25 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     jobs,
     createdDatabase,
     manifest,
+    ...(partial ? { partial } : {}),
   };
+}
+
+/**
+ * Creates the schemas of a partial restore that the target lacks: `pg_restore --schema` restores a schema's objects
+ * but not the schema itself.
+ */
+async function createSchemas(target: PgTarget, schemas: readonly string[]): Promise<void> {
+  if (schemas.length === 0) return;
+  const client = await connect(target);
+  try {
+    for (const schema of schemas) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RestoreFailed(scrubSecrets(`cannot create the schemas to restore into ${target.database}: ${reason}`, [target.password]));
+  } finally {
+    await client.end();
+  }
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, when: string): void {
@@ -534,7 +573,7 @@ function startPgRestore(
   args: string[],
   env: NodeJS.ProcessEnv,
   stdin: 'pipe' | 'ignore',
-  secrets: readonly string[],
+  secrets: readonly (string | undefined)[],
 ): { proc: PgToolProcess; exit: Promise<PgToolExit> } {
   const proc = spawnPgTool({ tool: 'pg_restore', path: command, args, env, stdin, stdout: 'ignore', secrets });
   const exit = proc.ended.catch((error: unknown) => {
@@ -605,7 +644,7 @@ async function restoreFromStream(
   body: Readable,
   tap: VerifyingTap,
   signal: AbortSignal | undefined,
-  secrets: readonly string[],
+  secrets: readonly (string | undefined)[],
   maxDrainBytes = MAX_DRAIN_BYTES,
 ): Promise<void> {
   const { proc, exit } = startPgRestore(command, args, env, 'pipe', secrets);
@@ -643,7 +682,7 @@ async function runChild(
   args: string[],
   env: NodeJS.ProcessEnv,
   signal: AbortSignal | undefined,
-  secrets: readonly string[],
+  secrets: readonly (string | undefined)[],
 ): Promise<void> {
   throwIfAborted(signal, 'before pg_restore started');
   const { proc, exit } = startPgRestore(command, args, env, 'ignore', secrets);

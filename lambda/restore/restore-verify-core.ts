@@ -3,7 +3,7 @@
  *
  * - Exact per-table row counts of every user table (the dump's own `countAllTables` in ../postgres/pg, so the
  *   same table list and count query) compared with the manifest: a missing table, an extra table and a count mismatch are
- *   each a failed check.
+ *   each a failed check. After a partial restore (./partial-restore), only the tables it restored are compared.
  * - User-supplied validation queries `{ name, sql }`, each run in its own READ ONLY transaction with a statement
  *   timeout; each must return exactly one row whose first column is boolean `true`.
  *
@@ -15,6 +15,7 @@ import { RestoreFailed } from '../common/errors';
 import { countAllTables, qualifiedName } from '../postgres/pg';
 import { connect, scrubSecrets, type PgTarget } from '../postgres/target';
 import { clip } from '../common/validate';
+import { isPartial, resolveSelection, selectedTable, type RestoreSelection } from './partial-restore';
 
 /** A check of a restored database. `name` is `table <schema>.<name>` or `query <name>`. */
 export interface VerifyCheck {
@@ -246,6 +247,12 @@ export interface RestoreVerifyOptions {
    * @default 60000
    */
   readonly queryTimeoutMs?: number;
+  /**
+   * The selection of a partial restore: only the tables it restored are counted and compared (other tables in the
+   * target are neither expected nor extra).
+   * @default - the whole backup: every table of the manifest, and no other table in the target
+   */
+  readonly selection?: RestoreSelection;
 }
 
 /**
@@ -266,16 +273,18 @@ export async function runRestoreVerify(options: RestoreVerifyOptions): Promise<V
   const queries = options.validationQueries ?? [];
   const problems = validationQueryProblems(queries);
   if (problems.length > 0) throw new RangeError(problems.join('; '));
+  const partial = isPartial(options.selection) ? resolveSelection(options.manifest.tables, options.selection) : undefined;
+  const expected = partial?.tables ?? options.manifest.tables;
   const client = await connect(options.target);
   try {
     let actual: TableRowCount[];
     try {
-      actual = await countAllTables(client);
+      actual = await countAllTables(client, partial ? selectedTable(partial) : undefined);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new RestoreFailed(scrubSecrets(`counting the rows of ${options.target.database} failed: ${reason}`, [options.target.password]));
     }
-    const checks = compareTableCounts(options.manifest.tables, actual);
+    const checks = compareTableCounts(expected, actual);
     for (const query of queries) {
       const outcome = await runValidationQuery(client, query, options.queryTimeoutMs ?? 60_000);
       const check = judgeValidationQuery(query, outcome);

@@ -20,6 +20,7 @@ import {
 } from './restore-verify-core';
 import { expectObject } from '../common/validate';
 import { parseVerifyOptions } from './verify-input';
+import { parseSelectionInput } from './partial-restore';
 
 export type { RestoreTargetInput } from './restore-target';
 export type { ValidationQuery, VerifyCheck } from './restore-verify-core';
@@ -39,6 +40,10 @@ export interface RestoreVerifyInput {
    * @default true
    */
   readonly throwOnFailure?: boolean;
+  /** The `schemas` of a partial restore: only its tables are compared. @default - the whole backup */
+  readonly schemas?: readonly string[];
+  /** The `tables` of a partial restore: only those are compared. @default - the whole backup */
+  readonly tables?: readonly string[];
 }
 
 /** Output of the restore-verify handler (with `passed: false` only when `throwOnFailure` is false). */
@@ -56,7 +61,14 @@ export function parseRestoreVerifyInput(event: unknown): RestoreVerifyInput {
   const v = expectObject(event, 'input');
   const manifestKey = parseManifestKey(v.manifestKey);
   const target = parseRestoreTarget(v.target);
-  return { manifestKey, target, ...parseVerifyOptions(v) };
+  parseSelectionInput(v.schemas, v.tables);
+  return {
+    manifestKey,
+    target,
+    ...parseVerifyOptions(v),
+    ...(v.schemas !== undefined ? { schemas: v.schemas as string[] } : {}),
+    ...(v.tables !== undefined ? { tables: v.tables as string[] } : {}),
+  };
 }
 
 const s3 = new S3Client({});
@@ -77,7 +89,12 @@ export async function handler(event: unknown): Promise<RestoreVerifyOutput> {
   const bucket = requireEnv('BUCKET_NAME');
   const manifest = await loadManifest(s3, bucket, input.manifestKey);
   const target = await resolveRestoreTarget(secrets, input.target);
-  const result = await runRestoreVerify({ target, manifest, validationQueries: input.validationQueries });
+  const result = await runRestoreVerify({
+    target,
+    manifest,
+    validationQueries: input.validationQueries,
+    selection: parseSelectionInput(input.schemas, input.tables),
+  });
   const durationSeconds = Math.round(Number(process.hrtime.bigint() - started) / 1e6) / 1000;
   const failed = result.checks.filter((c) => !c.passed).length;
   logger.info('restore verified', {

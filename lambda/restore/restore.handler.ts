@@ -15,6 +15,7 @@ import { logger } from '../common/logger';
 import { runRestore } from './restore-core';
 import { parseManifestKey, parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from './restore-target';
 import { expectObject } from '../common/validate';
+import { parseSelectionInput } from './partial-restore';
 
 export type { RestoreTargetInput } from './restore-target';
 export { ChecksumMismatch, ManifestUnusable, RestoreAborted, RestoreFailed } from '../common/errors';
@@ -34,6 +35,16 @@ export interface RestoreInput {
    * @default 1
    */
   readonly jobs?: number;
+  /**
+   * Restore only these schemas (see lambda/restore/partial-restore.ts).
+   * @default - every schema
+   */
+  readonly schemas?: readonly string[];
+  /**
+   * Restore only these tables, `schema.table` or `table` (definition and data only, no indexes or constraints).
+   * @default - every table
+   */
+  readonly tables?: readonly string[];
 }
 
 /** Output of the restore handler. */
@@ -46,6 +57,8 @@ export interface RestoreOutput {
   /** The manifest's `finishedAt`: the moment the restored data is from (for the data age, RPO actual). */
   readonly backupFinishedAt: string;
   readonly mode: 'stream' | 'file';
+  /** After a partial restore: the tables restored, `schema.table` (what restore-verify then compares). */
+  readonly tablesRestored?: readonly string[];
 }
 
 /** The part of the Lambda context this handler reads. */
@@ -67,7 +80,15 @@ export function parseRestoreInput(event: unknown): RestoreInput {
   if (v.jobs !== undefined && !(typeof v.jobs === 'number' && Number.isInteger(v.jobs) && v.jobs >= 1 && v.jobs <= 64)) {
     throw new InvalidInput(`jobs must be a whole number from 1 to 64; got ${JSON.stringify(v.jobs)}`);
   }
-  return { manifestKey, target, createDatabase: v.createDatabase, jobs: v.jobs };
+  const selection = parseSelectionInput(v.schemas, v.tables);
+  return {
+    manifestKey,
+    target,
+    createDatabase: v.createDatabase,
+    jobs: v.jobs,
+    ...(selection?.schemas ? { schemas: selection.schemas } : {}),
+    ...(v.tables !== undefined ? { tables: v.tables as string[] } : {}),
+  };
 }
 
 /**
@@ -118,6 +139,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
       jobs: input.jobs,
       signal: deadline.signal,
       s3,
+      selection: parseSelectionInput(input.schemas, input.tables),
     });
     logger.info('restore finished', {
       database: result.database,
@@ -131,6 +153,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
       durationSeconds: result.durationSeconds,
       backupFinishedAt: result.manifest.finishedAt,
       mode: result.mode,
+      ...(result.partial ? { tablesRestored: result.partial.tables.map((t) => `${t.schema}.${t.name}`) } : {}),
     };
   } catch (error) {
     logger.error('restore failed', { manifestKey: input.manifestKey, database: target.database, error: error as Error });

@@ -3,7 +3,8 @@
  * prints a JSON summary; never prints the password.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { restoreCommand, type CliIo } from '../../../bin/cli';
+import { restoreCommand } from '../../../cli/commands/restore';
+import type { CliIo } from '../../../cli/io';
 import { runDump } from '../../../lambda/backup/dump-core';
 import { harnessEnv } from '../../support/env';
 import { createTestBucket } from '../../support/moto';
@@ -53,7 +54,7 @@ it('restores into a new database with the password from PGPASSWORD and prints a 
   const io = capture({ PGPASSWORD: pg.password });
 
   const code = await restoreCommand.run(
-    ['--bucket', bucket, '--manifest-key', manifestKey, '--database-url', `${url}?sslmode=disable`, '--create-database'],
+    ['--bucket', bucket, '--manifest-key', manifestKey, '--database-url', `${url}?sslmode=disable`, '--create-database', '--json'],
     io,
   );
 
