@@ -13,6 +13,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvalidInput, requireEnv } from '../common/errors';
 import { logger } from '../common/logger';
 import { runRestore } from './restore-core';
+import type { RolesOutcome } from './roles';
 import { parseManifestKey, parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from './restore-target';
 import { expectObject } from '../common/validate';
 
@@ -34,6 +35,12 @@ export interface RestoreInput {
    * @default 1
    */
   readonly jobs?: number;
+  /**
+   * Recreate the source's roles (saved beside the dump) first, then restore owners and privileges. The target
+   * user needs CREATEROLE (RDS's master user has it). Passwords are not restored.
+   * @default false
+   */
+  readonly restoreRoles?: boolean;
 }
 
 /** Output of the restore handler. */
@@ -46,6 +53,8 @@ export interface RestoreOutput {
   /** The manifest's `finishedAt`: the moment the restored data is from (for the data age, RPO actual). */
   readonly backupFinishedAt: string;
   readonly mode: 'stream' | 'file';
+  /** What recreating the roles did (with `restoreRoles`). */
+  readonly roles?: RolesOutcome;
 }
 
 /** The part of the Lambda context this handler reads. */
@@ -67,7 +76,10 @@ export function parseRestoreInput(event: unknown): RestoreInput {
   if (v.jobs !== undefined && !(typeof v.jobs === 'number' && Number.isInteger(v.jobs) && v.jobs >= 1 && v.jobs <= 64)) {
     throw new InvalidInput(`jobs must be a whole number from 1 to 64; got ${JSON.stringify(v.jobs)}`);
   }
-  return { manifestKey, target, createDatabase: v.createDatabase, jobs: v.jobs };
+  if (v.restoreRoles !== undefined && typeof v.restoreRoles !== 'boolean') {
+    throw new InvalidInput(`restoreRoles must be true or false; got ${JSON.stringify(v.restoreRoles)}`);
+  }
+  return { manifestKey, target, createDatabase: v.createDatabase, jobs: v.jobs, restoreRoles: v.restoreRoles };
 }
 
 /**
@@ -108,6 +120,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
     database: target.database,
     createDatabase: input.createDatabase ?? false,
     jobs: input.jobs ?? 1,
+    restoreRoles: input.restoreRoles ?? false,
   });
   try {
     const result = await runRestore({
@@ -116,6 +129,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
       target,
       createDatabase: input.createDatabase,
       jobs: input.jobs,
+      restoreRoles: input.restoreRoles,
       signal: deadline.signal,
       s3,
     });
@@ -124,6 +138,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
       restoredBytes: result.restoredBytes,
       durationSeconds: result.durationSeconds,
       mode: result.mode,
+      ...(result.roles ? { roles: result.roles } : {}),
     });
     return {
       database: result.database,
@@ -131,6 +146,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
       durationSeconds: result.durationSeconds,
       backupFinishedAt: result.manifest.finishedAt,
       mode: result.mode,
+      ...(result.roles ? { roles: result.roles } : {}),
     };
   } catch (error) {
     logger.error('restore failed', { manifestKey: input.manifestKey, database: target.database, error: error as Error });
