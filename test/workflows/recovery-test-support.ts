@@ -47,6 +47,8 @@ export interface RecoveryTestStackOptions {
   readonly backups?: TestedBackups;
   readonly validationQueries?: ValidationQuery[];
   readonly rpo?: Duration;
+  /** @default false */
+  readonly restoreRoles?: boolean;
 }
 
 /** A stack with a BackupBucket and a dump RecoveryTest, synthesized, with the logical ids the runner needs. */
@@ -86,6 +88,7 @@ function buildRecoveryTest(stack: Stack, backups: IBackupBucket, options: Recove
     postgresVersion: 15,
     validationQueries: options.validationQueries,
     rpo: options.rpo,
+    restoreRoles: options.restoreRoles,
     schedule: RecoveryTestSchedule.disabled(),
   });
   return {
