@@ -141,14 +141,14 @@ export async function deleteObjectVersion(
 }
 
 /**
- * Writes a small text object (a manifest, a report); returns its version id (`null` when not versioned).
+ * Writes a small text object (a manifest, a report, the globals SQL); returns its version id (`null` when not versioned).
  * `abortSignal` cuts off a request that hangs.
  */
 export async function putTextObject(
   s3: S3Client,
   bucket: string,
   key: string,
-  body: string,
+  body: string | Uint8Array,
   contentType: string,
   kmsKeyId: string | undefined,
   abortSignal?: AbortSignal,

@@ -13,8 +13,13 @@
  * manifest write) runs inside the same failure path: when one fails, the dump object version this run wrote is
  * deleted, so a run ends with a complete backup or with nothing. Each S3 error names the step, AWS's error code and
  * what to do. An unversioned bucket works the same way; its manifest then carries no version id.
+ *
+ * The roles: `pg_dumpall --globals-only --no-role-passwords` runs beside pg_dump (a few KiB, its own connection);
+ * its output goes to `<same>.globals.sql` after the dump completed, with its SHA-256 in the manifest. A failed
+ * globals dump or upload fails the run like a failed pg_dump: the dump object and the globals object are deleted.
  */
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from 'pg';
 import { DumpFailed, type DumpFailureCause } from '../common/errors';
@@ -27,12 +32,20 @@ import {
   MANIFEST_SCHEMA_VERSION,
   serializeManifest,
   type BackupManifest,
+  type ManifestGlobals,
   type TableRowCount,
   type Tier,
 } from './manifest';
 import { beginExportedSnapshot, choosePartSize, countAllTables, MIN_PART_SIZE, pgDumpCompatibilityProblem } from '../postgres/pg';
 import { connect, scrubSecrets, type PgTarget } from '../postgres/target';
-import { readPgDumpVersion, resolvePgDumpPath, spawnPgDump, type PgDumpProcess } from '../postgres/pg-tools';
+import {
+  dumpGlobals,
+  readPgDumpVersion,
+  resolvePgDumpallPath,
+  resolvePgDumpPath,
+  spawnPgDump,
+  type PgDumpProcess,
+} from '../postgres/pg-tools';
 import { DATABASE_NAME_HINT, isDatabaseName, isSourceName, SOURCE_NAME_HINT } from '../common/names';
 import { awsErrorInfo, describeAwsError } from '../aws/aws-error';
 
@@ -94,6 +107,8 @@ export interface DumpOptions {
   readonly signal?: AbortSignal;
   /** @default - `PG_DUMP_PATH`, else `/opt/bin/pg_dump` when it exists, else `pg_dump` on `PATH` */
   readonly pgDumpPath?: string;
+  /** @default - `PG_DUMPALL_PATH`, else `/opt/bin/pg_dumpall` when it exists, else `pg_dumpall` on `PATH` */
+  readonly pgDumpallPath?: string;
   /** @default - 5 MiB (S3's minimum), more for databases above ~39 GiB so the dump fits in S3's 10,000 parts */
   readonly partSizeBytes?: number;
   /**
@@ -254,9 +269,10 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
   if (options.signal?.aborted) throw failed('aborted', `dump aborted before it started: ${abortReason(options.signal)}`);
   const now = options.now ?? (() => new Date());
   const startedAt = now();
-  const { dumpKey, manifestKey } = backupKeys(options.source, target.database, startedAt);
+  const { dumpKey, globalsKey, manifestKey } = backupKeys(options.source, target.database, startedAt);
 
   const pgDumpPath = resolvePgDumpPath(options.pgDumpPath);
+  const pgDumpallPath = resolvePgDumpallPath(options.pgDumpallPath);
   // Asked while connecting: both are on the way to spawning pg_dump, which is what the run waits for.
   const versionRead = readPgDumpVersion(pgDumpPath).then(
     (version) => ({ version }),
@@ -295,6 +311,11 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       databaseBytes: session.databaseBytes,
     });
 
+    // The roles are read on their own connection while pg_dump runs; awaited once the dump is in.
+    const globalsRead = dumpGlobals({ pgDumpallPath, target, signal: options.signal }).then(
+      (sql) => ({ sql }),
+      (error: unknown) => ({ error: failed('globals', `dumping the roles and globals failed: ${message(error)}`) }),
+    );
     const streamed = await streamDump({
       options,
       latch,
@@ -307,7 +328,11 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
     });
 
     // From here on the dump object exists: any failure deletes it again, so no dump stays without its manifest.
+    let globals: ManifestGlobals | undefined;
     try {
+      const globalsResult = await globalsRead;
+      if ('error' in globalsResult) throw globalsResult.error;
+      globals = await uploadGlobals(streamed.s3Side, options, globalsKey, globalsResult.sql, failed);
       // The snapshot is no longer needed once pg_dump is done and the counts are in: losing the connection now
       // costs nothing.
       latch.seal();
@@ -337,6 +362,7 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
         s3: { bucket, key: dumpKey, versionId: streamed.versionId },
         tables: streamed.tables,
         tiers: [...options.tiers],
+        globals,
       };
 
       const { s3, io } = streamed.s3Side;
@@ -355,10 +381,17 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
         if (options.signal?.aborted) throw failed('aborted', `dump aborted while its manifest was being written: ${abortReason(options.signal)}`);
         throw failed('manifest', s3FailureText(s3Steps(streamed.versionId !== null).manifest, `s3://${bucket}/${manifestKey}`, error));
       }
-      log.info('dump finished', { database: target.database, manifestKey, bytes: manifest.bytes, sha256: manifest.sha256 });
+      log.info('dump finished', {
+        database: target.database,
+        manifestKey,
+        bytes: manifest.bytes,
+        sha256: manifest.sha256,
+        globalsBytes: globals.bytes,
+      });
       return { manifest, manifestKey, dumpKey, manifestVersionId };
     } catch (error) {
-      const cause = error instanceof DumpFailed ? error : failed('manifest', `preparing the manifest ${manifestKey} failed: ${message(error)}`);
+      let cause = error instanceof DumpFailed ? error : failed('manifest', `preparing the manifest ${manifestKey} failed: ${message(error)}`);
+      if (globals) cause = await deleteGlobals(streamed.s3Side, options, globals, cause, failed);
       throw await cleanUp(streamed.s3Side, options, dumpKey, { versionId: streamed.versionId }, cause, failed);
     }
   } finally {
@@ -367,6 +400,53 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
     });
     // A connection that does not close in time is cut, so the invocation can return.
     if (ended === 'timed-out') (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  }
+}
+
+/** Writes the globals SQL beside the dump and describes it for the manifest. */
+async function uploadGlobals(
+  { s3, io }: S3Side,
+  options: DumpOptions,
+  key: string,
+  sql: Buffer,
+  failed: (cause: DumpFailureCause, text: string) => DumpFailed,
+): Promise<ManifestGlobals> {
+  if (options.signal?.aborted) throw failed('aborted', `dump aborted before its roles were written: ${abortReason(options.signal)}`);
+  const sha256 = createHash('sha256').update(sql).digest('hex');
+  try {
+    const versionId = await io.putTextObject(s3, options.bucket, key, sql, 'application/sql', options.kmsKeyId, options.signal);
+    return { key, bytes: sql.length, sha256, versionId };
+  } catch (error) {
+    if (options.signal?.aborted) throw failed('aborted', `dump aborted while its roles were being written: ${abortReason(options.signal)}`);
+    throw failed('globals', s3FailureText(GLOBALS_STEP, `s3://${options.bucket}/${key}`, error));
+  }
+}
+
+const GLOBALS_STEP: S3Step = {
+  doing: 'writing the roles and globals',
+  needs: "s3:PutObject on the globals key (beside the dump) and kms:GenerateDataKey on the bucket's key",
+};
+
+/** Deletes the globals object of a failed run; returns the error to go on with (saying what is left, if anything). */
+async function deleteGlobals(
+  { s3, io }: S3Side,
+  options: DumpOptions,
+  globals: ManifestGlobals,
+  cause: DumpFailed,
+  failed: (cause: DumpFailureCause, text: string) => DumpFailed,
+): Promise<DumpFailed> {
+  try {
+    await io.deleteObjectVersion(s3, options.bucket, globals.key, globals.versionId);
+    return cause;
+  } catch (error) {
+    const url = `s3://${options.bucket}/${globals.key}`;
+    const version = globals.versionId ? ` version ${globals.versionId}` : '';
+    const step: S3Step = { doing: 'deleting the globals object', needs: `${globals.versionId === null ? 's3:DeleteObject' : 's3:DeleteObjectVersion'} on its key` };
+    const lock = await objectLockOf(io, s3, options.bucket, globals.key, globals.versionId);
+    const left = lock
+      ? `${url}${version} is under Object Lock (${lock.mode}) until ${lock.until}; it belongs to no backup: delete it once the lock has expired`
+      : `delete ${url}${version} by hand: it belongs to no backup`;
+    return failed(cause.failure, `${cause.message}; then ${s3FailureText(step, url, error)}; ${left}`);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * The backup manifest (schema v1) and the S3 key layout of dumps.
+ * The backup manifest (schema v2; v1 still read) and the S3 key layout of dumps.
  *
- * A dump lives at `postgres/<source>/<database>/<YYYY>/<MM>/<DD>/<timestamp>.dump`; its manifest next to it at
+ * A dump lives at `postgres/<source>/<database>/<YYYY>/<MM>/<DD>/<timestamp>.dump`, the server's roles and other
+ * globals (`pg_dumpall --globals-only --no-role-passwords`) beside it at `<same>.globals.sql`, its manifest at
  * `<same>.manifest.json`, written last. A backup exists only when its manifest exists: anything reading backups
  * (verify, restore, retention) starts from manifests, never from dump objects.
  *
@@ -13,8 +14,14 @@ import { DATABASE_NAME_HINT, DUMP_KEY_PREFIX, isDatabaseName, isSourceName, SOUR
 export { TIERS };
 export type { Tier };
 
-/** Version of the manifest schema this code writes and reads. */
-export const MANIFEST_SCHEMA_VERSION = 1;
+/**
+ * Version of the manifest schema this code writes. v2 = v1 + `globals` (required in v2). v1 manifests (written
+ * before the roles were dumped) are still read: everything but a restore of roles works with them.
+ */
+export const MANIFEST_SCHEMA_VERSION = 2;
+
+/** Schema versions this code reads. */
+export const READABLE_MANIFEST_SCHEMA_VERSIONS: readonly number[] = [1, 2];
 
 /** The only dump format written: `pg_dump -Fc`. */
 export const DUMP_FORMAT = 'pg_dump-custom';
@@ -24,6 +31,20 @@ export const DUMP_SUFFIX = '.dump';
 
 /** Suffix of a manifest object's key. */
 export const MANIFEST_SUFFIX = '.manifest.json';
+
+/** Suffix of the globals object's key (the roles, as SQL). */
+export const GLOBALS_SUFFIX = '.globals.sql';
+
+/** The roles and other cluster-wide objects of the source, as `pg_dumpall --globals-only --no-role-passwords` wrote them. */
+export interface ManifestGlobals {
+  /** Key of the SQL object, beside the dump. */
+  readonly key: string;
+  readonly bytes: number;
+  /** SHA-256 of the object's bytes, lowercase hex. */
+  readonly sha256: string;
+  /** The S3 version id of the globals object; `null` only when the bucket is not versioned. */
+  readonly versionId: string | null;
+}
 
 /** Exact row count of one table, taken in the same snapshot as the dump. */
 export interface TableRowCount {
@@ -41,11 +62,11 @@ export interface ManifestS3Location {
 }
 
 /**
- * Manifest v1: everything needed to check a dump (bytes, sha256, version) and to check a restore of it
- * (per-table row counts taken in the dump's own snapshot).
+ * The manifest: everything needed to check a dump (bytes, sha256, version) and to check a restore of it
+ * (per-table row counts taken in the dump's own snapshot), and, from v2, the roles beside it.
  */
 export interface BackupManifest {
-  readonly schemaVersion: 1;
+  readonly schemaVersion: 1 | 2;
   readonly format: typeof DUMP_FORMAT;
   /** Name of the backed-up database server (the `SOURCE_ID` of the deployment). */
   readonly source: string;
@@ -65,11 +86,14 @@ export interface BackupManifest {
   readonly tables: readonly TableRowCount[];
   /** The retention tiers this backup satisfies. */
   readonly tiers: readonly Tier[];
+  /** The roles and globals beside the dump: always in v2, never in v1. */
+  readonly globals?: ManifestGlobals;
 }
 
 /** The keys of one backup. */
 export interface BackupKeys {
   readonly dumpKey: string;
+  readonly globalsKey: string;
   readonly manifestKey: string;
 }
 
@@ -79,7 +103,7 @@ export interface ParsedBackupKey {
   readonly database: string;
   /** The instant encoded in the key's timestamp. */
   readonly timestamp: Date;
-  readonly kind: 'dump' | 'manifest';
+  readonly kind: 'dump' | 'globals' | 'manifest';
 }
 
 function pad(value: number, width: number): string {
@@ -122,7 +146,7 @@ export function backupKeys(source: string, database: string, startedAt: Date): B
   const stamp = formatKeyTimestamp(startedAt);
   const base =
     `${databasePrefix(source, database)}${stamp.slice(0, 4)}/${stamp.slice(4, 6)}/${stamp.slice(6, 8)}/${stamp}`;
-  return { dumpKey: `${base}${DUMP_SUFFIX}`, manifestKey: `${base}${MANIFEST_SUFFIX}` };
+  return { dumpKey: `${base}${DUMP_SUFFIX}`, globalsKey: `${base}${GLOBALS_SUFFIX}`, manifestKey: `${base}${MANIFEST_SUFFIX}` };
 }
 
 /**
@@ -138,6 +162,9 @@ export function parseBackupKey(key: string): ParsedBackupKey | undefined {
   } else if (key.endsWith(DUMP_SUFFIX)) {
     kind = 'dump';
     base = key.slice(0, -DUMP_SUFFIX.length);
+  } else if (key.endsWith(GLOBALS_SUFFIX)) {
+    kind = 'globals';
+    base = key.slice(0, -GLOBALS_SUFFIX.length);
   } else {
     return undefined;
   }
@@ -152,10 +179,27 @@ export function parseBackupKey(key: string): ParsedBackupKey | undefined {
 
 /** The dump key that belongs to a manifest key. */
 export function dumpKeyForManifestKey(manifestKey: string): string {
+  return `${manifestBase(manifestKey)}${DUMP_SUFFIX}`;
+}
+
+/** The globals key that belongs to a manifest key (the object exists for v2 manifests). */
+export function globalsKeyForManifestKey(manifestKey: string): string {
+  return `${manifestBase(manifestKey)}${GLOBALS_SUFFIX}`;
+}
+
+/** The manifest key that belongs to a dump or globals key; `undefined` for any other key. */
+export function manifestKeyForObjectKey(key: string): string | undefined {
+  for (const suffix of [DUMP_SUFFIX, GLOBALS_SUFFIX]) {
+    if (key.endsWith(suffix)) return `${key.slice(0, -suffix.length)}${MANIFEST_SUFFIX}`;
+  }
+  return undefined;
+}
+
+function manifestBase(manifestKey: string): string {
   if (!manifestKey.endsWith(MANIFEST_SUFFIX)) {
     throw new Error(`a manifest key ends with ${MANIFEST_SUFFIX}; got ${JSON.stringify(manifestKey)}`);
   }
-  return `${manifestKey.slice(0, -MANIFEST_SUFFIX.length)}${DUMP_SUFFIX}`;
+  return manifestKey.slice(0, -MANIFEST_SUFFIX.length);
 }
 
 /** Result of {@link validateManifest}. */
@@ -182,15 +226,16 @@ function isNonEmptyString(value: unknown): value is string {
 const MAX_NAMED_BAD_TABLES = 5;
 
 /**
- * Checks that `value` (parsed JSON) is a v1 manifest. Unknown fields are ignored (a later v1 writer may add
- * optional fields); a different `schemaVersion` is refused. Returns every problem found, not just the first.
+ * Checks that `value` (parsed JSON) is a v1 or v2 manifest. Unknown fields are ignored (a later writer of the same
+ * version may add optional fields); another `schemaVersion` is refused. Returns every problem found, not just the
+ * first.
  */
 export function validateManifest(value: unknown): ManifestValidation {
   const errors: string[] = [];
   if (!isRecord(value)) return { ok: false, errors: ['the manifest must be a JSON object'] };
   const v = value;
-  if (v.schemaVersion !== MANIFEST_SCHEMA_VERSION) {
-    errors.push(`schemaVersion must be ${MANIFEST_SCHEMA_VERSION}; got ${JSON.stringify(v.schemaVersion)}`);
+  if (!READABLE_MANIFEST_SCHEMA_VERSIONS.includes(v.schemaVersion as number)) {
+    errors.push(`schemaVersion must be ${READABLE_MANIFEST_SCHEMA_VERSIONS.join(' or ')}; got ${JSON.stringify(v.schemaVersion)}`);
   }
   if (v.format !== DUMP_FORMAT) errors.push(`format must be "${DUMP_FORMAT}"; got ${JSON.stringify(v.format)}`);
   if (typeof v.source !== 'string' || !isSourceName(v.source)) errors.push(`source ${SOURCE_NAME_HINT}`);
@@ -240,7 +285,25 @@ export function validateManifest(value: unknown): ManifestValidation {
   if (!Array.isArray(v.tiers) || v.tiers.some((t) => !(TIERS as readonly unknown[]).includes(t))) {
     errors.push(`tiers must be an array of ${TIERS.join(', ')}`);
   }
+  errors.push(...globalsErrors(v));
   return errors.length === 0 ? { ok: true, manifest: value as unknown as BackupManifest } : { ok: false, errors };
+}
+
+/** What is wrong with the `globals` of a manifest: required in v2, absent in v1, beside its own dump. */
+function globalsErrors(v: Record<string, unknown>): string[] {
+  if (v.schemaVersion === 1) return v.globals === undefined ? [] : ['globals is not part of a v1 manifest; write schemaVersion 2'];
+  if (v.schemaVersion !== 2) return [];
+  const g = v.globals;
+  if (!isRecord(g)) return ['globals must be an object { key, bytes, sha256, versionId } in a v2 manifest'];
+  const errors: string[] = [];
+  const dumpKey = isRecord(v.s3) && typeof v.s3.key === 'string' ? v.s3.key : undefined;
+  if (typeof g.key !== 'string' || parseBackupKey(g.key)?.kind !== 'globals' || (dumpKey !== undefined && manifestKeyForObjectKey(g.key) !== manifestKeyForObjectKey(dumpKey))) {
+    errors.push(`globals.key must be the key beside the dump, ending in ${GLOBALS_SUFFIX}`);
+  }
+  if (!isNonNegativeInteger(g.bytes)) errors.push('globals.bytes must be a non-negative integer');
+  if (typeof g.sha256 !== 'string' || !SHA256_HEX.test(g.sha256)) errors.push('globals.sha256 must be 64 lowercase hex digits');
+  if (g.versionId !== null && !isNonEmptyString(g.versionId)) errors.push('globals.versionId must be a non-empty string or null');
+  return errors;
 }
 
 /** Serializes a manifest (stable field order, two-space indent, trailing newline). */
@@ -259,6 +322,16 @@ export function serializeManifest(manifest: BackupManifest): string {
     s3: { bucket: manifest.s3.bucket, key: manifest.s3.key, versionId: manifest.s3.versionId },
     tables: manifest.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows })),
     tiers: [...manifest.tiers],
+    ...(manifest.globals
+      ? {
+          globals: {
+            key: manifest.globals.key,
+            bytes: manifest.globals.bytes,
+            sha256: manifest.globals.sha256,
+            versionId: manifest.globals.versionId,
+          },
+        }
+      : {}),
   };
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }

@@ -1,7 +1,7 @@
 /**
  * The verify core: is a backup still exactly what its manifest says? Streams the dump object (the manifest's version)
- * back from S3, re-hashes it, and compares bytes, SHA-256 and version id; optionally does the same for the replica
- * copy in the DR region. Free of Lambda (the verify handler and, later, the CLI run it).
+ * back from S3, re-hashes it, and compares bytes, SHA-256 and version id, then does the same for the roles and
+ * globals object of a v2 manifest; optionally checks the replica copy of the dump in the DR region. Free of Lambda (the verify handler and, later, the CLI run it).
  *
  * Outcomes are values, not exceptions: "corrupt", "missing", "archived" (in a Glacier class: not readable without a
  * restore) and "not replicated yet" are distinct statuses so a caller can act on each.
@@ -29,6 +29,8 @@ export interface VerifyChecks {
   readonly bytes?: Check<number>;
   readonly sha256?: Check<string>;
   readonly versionId?: Check<string | null>;
+  /** SHA-256 of the roles and globals object (manifest v2), re-hashed from its version. */
+  readonly globalsSha256?: Check<string>;
 }
 
 /**
@@ -220,7 +222,12 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
     if (isNotFound(error)) return { ...base, status: 'missing-object', checks: {}, detail: `s3://${bucket}/${dumpKey} vanished while reading` };
     throw error;
   }
-  const checks = compareWithManifest(manifest, { ...digest, versionId: head.VersionId ?? null }, true);
+  let checks = compareWithManifest(manifest, { ...digest, versionId: head.VersionId ?? null }, true);
+  if (manifest.globals && allOk(checks)) {
+    const globals = await verifyGlobals(s3, bucket, manifest.globals);
+    if ('status' in globals) return { ...base, ...globals, checks };
+    checks = { ...checks, globalsSha256: globals };
+  }
   const status: VerifyStatus = allOk(checks) ? 'verified' : 'corrupt';
   log.info('primary copy checked', { manifestKey, status, bytes: digest.bytes });
   if (status !== 'verified' || !options.replica) {
@@ -229,6 +236,29 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
   const replica = await verifyReplica(options.replica, manifest, head);
   log.info('replica checked', { manifestKey, replicaStatus: replica.status });
   return { ...base, status, storageClass: head.StorageClass ?? 'STANDARD', checks, replica };
+}
+
+/** Re-hashes the globals object's version: a check, or the status that stops verification (missing, archived). */
+async function verifyGlobals(
+  s3: S3Client,
+  bucket: string,
+  globals: NonNullable<BackupManifest['globals']>,
+): Promise<Check<string> | { readonly status: VerifyStatus; readonly detail: string; readonly storageClass?: string }> {
+  const where = `s3://${bucket}/${globals.key} version ${globals.versionId ?? '(latest)'}`;
+  const head = await headObjectOrUndefined(s3, bucket, globals.key, globals.versionId);
+  if (!head) return { status: 'missing-object', detail: `the roles and globals object ${where} does not exist` };
+  const archived = { status: 'archived' as const, storageClass: head.StorageClass, detail: `the roles and globals object is in ${head.StorageClass}; restore it to verify it` };
+  if (isArchived(head)) return archived;
+  let digest;
+  try {
+    digest = await digestStream(await getObjectStream(s3, bucket, globals.key, globals.versionId));
+  } catch (error) {
+    if (isArchivedError(error)) return archived;
+    if (isNotFound(error)) return { status: 'missing-object', detail: `the roles and globals object ${where} vanished while reading` };
+    throw error;
+  }
+  const ok = digest.sha256 === globals.sha256 && digest.bytes === globals.bytes && (globals.versionId === null || head.VersionId === globals.versionId);
+  return { expected: globals.sha256, actual: digest.sha256, ok };
 }
 
 function archivedResult(

@@ -177,6 +177,7 @@ export class SecretConflict extends BackupDrError {
 /** What made a dump fail, for logs and tests (the message says it in words). */
 export type DumpFailureCause =
   | 'pg_dump'
+  | 'globals'
   | 'connection'
   | 'version'
   | 'upload'

@@ -12,7 +12,7 @@ import { libpqTlsEnv } from './tls';
 import { STDBUF_LIBRARY_NAME, stdbufEnv, SYSTEM_STDBUF_PATHS } from './stdbuf';
 
 /** The client tools this package runs. */
-export type PgTool = 'pg_dump' | 'pg_restore';
+export type PgTool = 'pg_dump' | 'pg_dumpall' | 'pg_restore';
 
 /** `application_name` of pg_dump's connection (visible in pg_stat_activity). */
 export const PG_DUMP_APPLICATION_NAME = 'cdk-backup-dr-pg_dump';
@@ -23,10 +23,20 @@ export const LAYER_PG_DUMP_PATH = '/opt/bin/pg_dump';
 /** Where the PgToolsLayer puts pg_restore inside Lambda. */
 export const LAYER_PG_RESTORE_PATH = '/opt/bin/pg_restore';
 
-const LAYER_PATHS: Record<PgTool, string> = { pg_dump: LAYER_PG_DUMP_PATH, pg_restore: LAYER_PG_RESTORE_PATH };
+/** Where the PgToolsLayer puts pg_dumpall inside Lambda. */
+export const LAYER_PG_DUMPALL_PATH = '/opt/bin/pg_dumpall';
+
+const LAYER_PATHS: Record<PgTool, string> = {
+  pg_dump: LAYER_PG_DUMP_PATH,
+  pg_dumpall: LAYER_PG_DUMPALL_PATH,
+  pg_restore: LAYER_PG_RESTORE_PATH,
+};
 
 /** The environment variable that names a tool's binary. */
-const PATH_VARIABLES: Record<PgTool, string> = { pg_dump: 'PG_DUMP_PATH', pg_restore: 'PG_RESTORE_PATH' };
+const PATH_VARIABLES: Record<PgTool, string> = { pg_dump: 'PG_DUMP_PATH', pg_dumpall: 'PG_DUMPALL_PATH', pg_restore: 'PG_RESTORE_PATH' };
+
+/** `application_name` of pg_dumpall's connection. */
+export const PG_DUMPALL_APPLICATION_NAME = 'cdk-backup-dr-pg_dumpall';
 
 
 /** Where the dump looks for libstdbuf: the PgToolsLayer's copy first, then the system's. */
@@ -69,6 +79,11 @@ export function resolvePgToolPath(
 /** {@link resolvePgToolPath} for pg_dump. */
 export function resolvePgDumpPath(explicit: string | undefined, env?: NodeJS.ProcessEnv, exists?: (path: string) => boolean): string {
   return resolvePgToolPath('pg_dump', explicit, env, exists);
+}
+
+/** {@link resolvePgToolPath} for pg_dumpall. */
+export function resolvePgDumpallPath(explicit: string | undefined, env?: NodeJS.ProcessEnv, exists?: (path: string) => boolean): string {
+  return resolvePgToolPath('pg_dumpall', explicit, env, exists);
 }
 
 /** {@link resolvePgToolPath} for pg_restore. */
@@ -311,4 +326,71 @@ export function spawnPgDump(options: SpawnPgDumpOptions): PgDumpProcess {
   // The caller awaits `exited` only on the success path; never leave a rejection unobserved.
   exited.catch(() => undefined);
   return { child: proc.child, stdout: proc.child.stdout!, exited, stop: proc.stop };
+}
+
+/**
+ * The argv of the globals dump: roles (without passwords, so a non-superuser such as RDS's master user can read
+ * them from `pg_roles`), role memberships and settings, tablespaces. `--database` is the database pg_dumpall
+ * connects to (the one being dumped: the user can connect to it); nothing secret on the command line.
+ */
+export function pgDumpallGlobalsArgs(database: string): string[] {
+  if (!/^[^\0]{1,63}$/.test(database)) throw new Error(`unexpected database name ${JSON.stringify(database)}`);
+  return ['--globals-only', '--no-role-passwords', '--no-password', `--database=${database}`];
+}
+
+/** Largest globals dump read into memory: ~100,000 roles with settings; anything larger is refused, not truncated. */
+export const MAX_GLOBALS_BYTES = 32 * 1024 * 1024;
+
+/** Options of {@link dumpGlobals}. */
+export interface DumpGlobalsOptions {
+  readonly pgDumpallPath: string;
+  readonly target: PgTarget;
+  /** @default process.env (filtered by {@link libpqEnv}) */
+  readonly parentEnv?: NodeJS.ProcessEnv;
+  /** @default {@link MAX_GLOBALS_BYTES} */
+  readonly maxBytes?: number;
+  /** Kills pg_dumpall. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Runs `pg_dumpall --globals-only --no-role-passwords` against the target's server and returns its output.
+ *
+ * @throws Error with pg_dumpall's exit and stderr (scrubbed) when it fails, is killed or writes more than `maxBytes`.
+ */
+export async function dumpGlobals(options: DumpGlobalsOptions): Promise<Buffer> {
+  const maxBytes = options.maxBytes ?? MAX_GLOBALS_BYTES;
+  const proc = spawnPgTool({
+    tool: 'pg_dumpall',
+    path: options.pgDumpallPath,
+    args: pgDumpallGlobalsArgs(options.target.database),
+    env: libpqEnv(options.target, options.parentEnv ?? process.env, PG_DUMPALL_APPLICATION_NAME),
+    stdin: 'ignore',
+    stdout: 'pipe',
+    secrets: [options.target.password],
+  });
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let tooLarge = false;
+  proc.child.stdout!.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > maxBytes) {
+      tooLarge = true;
+      proc.stop();
+    } else {
+      chunks.push(chunk);
+    }
+  });
+  const onAbort = (): void => proc.stop();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  try {
+    const exit = await proc.ended;
+    if (tooLarge) throw new Error(`pg_dumpall wrote more than ${maxBytes} bytes of globals; that many roles are not supported`);
+    if (options.signal?.aborted) throw new Error('pg_dumpall was stopped: the run was aborted');
+    if (exit.code !== 0) throw new Error(proc.describe(exit));
+    return Buffer.concat(chunks);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
 }

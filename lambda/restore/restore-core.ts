@@ -14,6 +14,11 @@
  * - `jobs > 1`, file: S3 body → SHA-256 tap → a file in `workDir` (mode 0600), checked before anything touches the
  *   database, then `pg_restore -j jobs <file>` (parallel restore needs a seekable archive). Needs the dump's size
  *   free in `workDir` (Lambda's `/tmp` is at most 10240 MiB); the file is deleted afterwards whatever happens.
+ *
+ * Owners and privileges: by default objects belong to the restoring user and no GRANTs are restored (`--no-owner
+ * --no-acl`), since the source's roles may not exist on the target. With `restoreRoles`, the roles and globals saved
+ * beside the dump (manifest v2) are checked against their SHA-256 before anything is touched, replayed on the target
+ * (./roles.ts), and pg_restore then restores owners and privileges.
  */
 import type { ChildProcess } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
@@ -35,6 +40,7 @@ import {
 } from '../postgres/pg-tools';
 import { buildConninfo, connect, quoteIdent, RESTORE_APPLICATION_NAME, scrubSecrets, type PgTarget } from '../postgres/target';
 import { isPartial, resolveSelection, type ResolvedSelection, type RestoreSelection } from './partial-restore';
+import { replayRoles, type RolesOutcome } from './roles';
 
 /** Options of {@link runRestore}. */
 export interface RestoreOptions {
@@ -87,6 +93,13 @@ export interface RestoreOptions {
    * @default - the whole backup
    */
   readonly selection?: RestoreSelection;
+  /**
+   * Recreate the source's roles (saved beside the dump, manifest v2) before the restore, then restore owners and
+   * privileges. Needs a user that may create roles (CREATEROLE, or a superuser). Roles the target already has are
+   * left as they are; passwords are not restored.
+   * @default false - objects belong to the restoring user, no GRANTs restored
+   */
+  readonly restoreRoles?: boolean;
 }
 
 /** What {@link runRestore} did. */
@@ -108,6 +121,8 @@ export interface RestoreResult {
   readonly manifest: BackupManifest;
   /** For a partial restore: the manifest's tables it restored (what a row-count check compares). */
   readonly partial?: ResolvedSelection;
+  /** What replaying the roles did (with `restoreRoles`). */
+  readonly roles?: RolesOutcome;
 }
 
 /** Room left in `workDir` beyond the dump itself. */
@@ -130,11 +145,12 @@ export function normalizeJobs(jobs: number | undefined): number {
 }
 
 /**
- * The `pg_restore` arguments (no password: that goes in `PGPASSWORD`). `file` undefined = read stdin; `selection`
- * the `--schema`/`--table` arguments of a partial restore.
+ * The `pg_restore` arguments (no password: that goes in `PGPASSWORD`). `file` undefined = read stdin; `selection` the
+ * `--schema`/`--table` arguments of a partial restore. `owners`:
+ * restore owners and privileges (the roles exist), else `--no-owner --no-acl`.
  */
-export function pgRestoreArgs(target: PgTarget, jobs: number, file?: string, selection: readonly string[] = []): string[] {
-  const args = ['--no-owner', '--no-acl', '--exit-on-error', `--dbname=${buildConninfo(target)}`, ...selection];
+export function pgRestoreArgs(target: PgTarget, jobs: number, file?: string, owners = false, selection: readonly string[] = []): string[] {
+  const args = [...(owners ? [] : ['--no-owner', '--no-acl']), '--exit-on-error', `--dbname=${buildConninfo(target)}`, ...selection];
   if (file !== undefined) {
     if (jobs > 1) args.push(`--jobs=${jobs}`);
     args.push(file);
@@ -357,6 +373,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const selectionArgs = partial?.pgRestoreArgs ?? [];
   const incompatible = archiveIncompatibility(manifest.pgDumpVersion, await restoreVersion);
   if (incompatible) throw new RestoreFailed(incompatible);
+  // Read and checked before anything is touched, like the dump.
+  const globalsSql = options.restoreRoles ? await loadGlobals(s3, options.bucket, manifest, signal) : undefined;
+  const owners = globalsSql !== undefined;
 
   const object = { bucket: options.bucket, key: manifest.s3.key, versionId: manifest.s3.versionId ?? undefined };
   const where = `s3://${object.bucket}/${object.key}${object.versionId ? `?versionId=${object.versionId}` : ''}`;
@@ -364,6 +383,35 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const env = childEnv(target);
   let createdDatabase = false;
   const tap = new VerifyingTap(expected, jobs === 1 ? HOLD_BACK_BYTES : 0);
+  let roles: RolesOutcome | undefined;
+  /** Replays the roles once the database exists, runs `restore`, then revokes the temporary memberships. */
+  const withRoles = async (restore: () => Promise<void>): Promise<void> => {
+    if (globalsSql === undefined) return restore();
+    const client = await connect(target);
+    try {
+      const replay = await replayRoles(client, globalsSql).catch((error: unknown) => {
+        throw new RestoreFailed(scrubSecrets(`recreating the roles failed: ${error instanceof Error ? error.message : String(error)}`, secrets));
+      });
+      roles = replay.outcome;
+      try {
+        await restore();
+      } catch (error) {
+        if (error instanceof Error) {
+          if (/permission denied for schema .*OWNER TO/s.test(error.message)) {
+            error.message +=
+              '; a user that is not a superuser can give an object only to an owner with CREATE on its schema, and ' +
+              'pg_restore restores that GRANT only at the end: restore as a superuser, or without restoreRoles';
+          }
+          if (replay.outcome.failed.length > 0) error.message += `; the roles replayed with problems: ${replay.outcome.failed.join(' | ')}`;
+        }
+        throw error;
+      } finally {
+        roles = await replay.finish();
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
 
   try {
     // Checking that an existing database accepts connections changes nothing, so it overlaps the download;
@@ -384,7 +432,12 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
           throw error;
         });
       }
-      await restoreFromStream(pgRestorePath, pgRestoreArgs(target, 1, undefined, selectionArgs), env, body, tap, signal, secrets, options.maxDrainBytes);
+      await withRoles(() =>
+        restoreFromStream(pgRestorePath, pgRestoreArgs(target, 1, undefined, owners, selectionArgs), env, body, tap, signal, secrets, options.maxDrainBytes),
+      ).catch((error: unknown) => {
+        body.destroy();
+        throw error;
+      });
     } else {
       const workDir = options.workDir ?? os.tmpdir();
       const stats = await fs.promises.statfs(workDir);
@@ -404,7 +457,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         });
         createdDatabase = await (connectionChecked ?? prepareDatabase(options));
         if (partial) await createSchemas(target, partial.schemas);
-        await runChild(pgRestorePath, pgRestoreArgs(target, jobs, file, selectionArgs), env, signal, secrets);
+        await withRoles(() => runChild(pgRestorePath, pgRestoreArgs(target, jobs, file, owners, selectionArgs), env, signal, secrets));
       } finally {
         if (writer) await closeFile(writer);
         await fs.promises.rm(file, { force: true });
@@ -426,6 +479,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     createdDatabase,
     manifest,
     ...(partial ? { partial } : {}),
+    ...(roles ? { roles } : {}),
   };
 }
 
@@ -444,6 +498,36 @@ async function createSchemas(target: PgTarget, schemas: readonly string[]): Prom
   } finally {
     await client.end();
   }
+}
+
+/** The globals SQL of a v2 manifest, read at its version and checked against its size and SHA-256. */
+async function loadGlobals(s3: S3Client, bucket: string, manifest: BackupManifest, signal: AbortSignal | undefined): Promise<string> {
+  const globals = manifest.globals;
+  if (!globals) {
+    throw new ManifestUnusable(
+      `the backup ${manifest.s3.key} was written without its roles (manifest v${manifest.schemaVersion}); restore it without ` +
+        'restoreRoles, or pick a backup taken since the dump saves them',
+    );
+  }
+  const where = `s3://${bucket}/${globals.key}${globals.versionId ? `?versionId=${globals.versionId}` : ''}`;
+  const expected: ExpectedObject = { bytes: globals.bytes, sha256: globals.sha256, where };
+  const body = await openObject(s3, { bucket, key: globals.key, versionId: globals.versionId ?? undefined }, expected, signal);
+  const tap = new VerifyingTap(expected);
+  const chunks: Buffer[] = [];
+  await pipeline(
+    body,
+    tap,
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk);
+        callback();
+      },
+    }),
+    { signal },
+  ).catch((error: unknown) => {
+    throw asAbort(error, signal) ?? (error instanceof ChecksumMismatch ? error : readError(error, where));
+  });
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, when: string): void {

@@ -13,6 +13,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvalidInput, requireEnv } from '../common/errors';
 import { logger } from '../common/logger';
 import { runRestore } from './restore-core';
+import type { RolesOutcome } from './roles';
 import { parseManifestKey, parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from './restore-target';
 import { expectObject } from '../common/validate';
 import { parseSelectionInput } from './partial-restore';
@@ -45,6 +46,12 @@ export interface RestoreInput {
    * @default - every table
    */
   readonly tables?: readonly string[];
+  /**
+   * Recreate the source's roles (saved beside the dump) first, then restore owners and privileges. The target
+   * user needs CREATEROLE (RDS's master user has it). Passwords are not restored.
+   * @default false
+   */
+  readonly restoreRoles?: boolean;
 }
 
 /** Output of the restore handler. */
@@ -59,6 +66,8 @@ export interface RestoreOutput {
   readonly mode: 'stream' | 'file';
   /** After a partial restore: the tables restored, `schema.table` (what restore-verify then compares). */
   readonly tablesRestored?: readonly string[];
+  /** What recreating the roles did (with `restoreRoles`). */
+  readonly roles?: RolesOutcome;
 }
 
 /** The part of the Lambda context this handler reads. */
@@ -80,12 +89,16 @@ export function parseRestoreInput(event: unknown): RestoreInput {
   if (v.jobs !== undefined && !(typeof v.jobs === 'number' && Number.isInteger(v.jobs) && v.jobs >= 1 && v.jobs <= 64)) {
     throw new InvalidInput(`jobs must be a whole number from 1 to 64; got ${JSON.stringify(v.jobs)}`);
   }
+  if (v.restoreRoles !== undefined && typeof v.restoreRoles !== 'boolean') {
+    throw new InvalidInput(`restoreRoles must be true or false; got ${JSON.stringify(v.restoreRoles)}`);
+  }
   const selection = parseSelectionInput(v.schemas, v.tables);
   return {
     manifestKey,
     target,
     createDatabase: v.createDatabase,
     jobs: v.jobs,
+    restoreRoles: v.restoreRoles,
     ...(selection?.schemas ? { schemas: selection.schemas } : {}),
     ...(v.tables !== undefined ? { tables: v.tables as string[] } : {}),
   };
@@ -129,6 +142,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
     database: target.database,
     createDatabase: input.createDatabase ?? false,
     jobs: input.jobs ?? 1,
+    restoreRoles: input.restoreRoles ?? false,
   });
   try {
     const result = await runRestore({
@@ -137,6 +151,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
       target,
       createDatabase: input.createDatabase,
       jobs: input.jobs,
+      restoreRoles: input.restoreRoles,
       signal: deadline.signal,
       s3,
       selection: parseSelectionInput(input.schemas, input.tables),
@@ -146,6 +161,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
       restoredBytes: result.restoredBytes,
       durationSeconds: result.durationSeconds,
       mode: result.mode,
+      ...(result.roles ? { roles: result.roles } : {}),
     });
     return {
       database: result.database,
@@ -154,6 +170,7 @@ export async function handler(event: unknown, context?: LambdaContextLike): Prom
       backupFinishedAt: result.manifest.finishedAt,
       mode: result.mode,
       ...(result.partial ? { tablesRestored: result.partial.tables.map((t) => `${t.schema}.${t.name}`) } : {}),
+      ...(result.roles ? { roles: result.roles } : {}),
     };
   } catch (error) {
     logger.error('restore failed', { manifestKey: input.manifestKey, database: target.database, error: error as Error });

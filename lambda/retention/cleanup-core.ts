@@ -7,7 +7,8 @@
  *   ⌈objects / 1000⌉ pages); each database is a series. A backup is verified when its manifest and its dump object are
  *   both listed. A backup disappears whole: every manifest to delete first (DeleteObjects, at most 1000 keys a call),
  *   then the dumps of the manifests that are gone. A dump without a manifest (an interrupted run or deletion) is
- *   swept once it is older than the grace period.
+ *   swept once it is older than the grace period; so is a globals object (`.globals.sql`, the roles beside a v2
+ *   dump), which goes with its dump.
  * - Object Lock: when the bucket has it, each backup about to be deleted is asked for its retention and legal hold
  *   (GetObjectRetention, GetObjectLegalHold on the dump) and kept when locked; the decision is then taken again.
  * - Versioned buckets: deleting adds a delete marker and the old version stays until the lifecycle's
@@ -30,7 +31,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { DeleteDBClusterSnapshotCommand, DeleteDBSnapshotCommand, DescribeAccountAttributesCommand } from '@aws-sdk/client-rds';
-import { DUMP_SUFFIX, MANIFEST_SUFFIX, dumpKeyForManifestKey, parseBackupKey } from '../backup/manifest';
+import { dumpKeyForManifestKey, globalsKeyForManifestKey, manifestKeyForObjectKey, parseBackupKey } from '../backup/manifest';
 import { DUMP_KEY_PREFIX } from '../common/names';
 import { isNotFound as isRdsNotFound, listSnapshots, rdsClient } from '../rds/client';
 import { SnapshotKind, isOwnSnapshot, parseTierTag, SNAPSHOT_TAGS } from '../rds/snapshot';
@@ -147,7 +148,8 @@ export async function cleanDumps(options: DumpCleanupOptions): Promise<DumpClean
       const inUseBy = options.inUse?.get(object.key);
       list.push({ id: object.key, time: parsed.timestamp.getTime(), verified: dump !== undefined && dump.size > 0, ...(inUseBy ? { inUseBy } : {}) });
       series.set(parsed.database, list);
-    } else if (!objects.has(`${object.key.slice(0, -DUMP_SUFFIX.length)}${MANIFEST_SUFFIX}`) && now - object.lastModified > options.orphanGraceSeconds * 1000) {
+    } else if (!objects.has(manifestKeyForObjectKey(object.key) ?? '') && now - object.lastModified > options.orphanGraceSeconds * 1000) {
+      // A dump or a globals object without its manifest: what a failed run could not delete.
       swept.push(object.key);
     }
   }
@@ -169,7 +171,7 @@ export async function cleanDumps(options: DumpCleanupOptions): Promise<DumpClean
     // Manifests first: a backup whose manifest is gone no longer exists, so a dump left by a failed call is an orphan
     // the next run sweeps, never a backup without its dump.
     const gone = await deleteKeys(options, manifestsToDelete, count, errors);
-    const dumps = [...gone].map(dumpKeyForManifestKey).filter((key) => objects.has(key));
+    const dumps = [...gone].flatMap((key) => [dumpKeyForManifestKey(key), globalsKeyForManifestKey(key)]).filter((key) => objects.has(key));
     const dumpsGone = await deleteKeys(options, [...dumps, ...swept], count, errors);
     for (const key of [...gone, ...dumpsGone]) bytesFreed += objects.get(key)?.size ?? 0;
     objectsDeleted = gone.size + dumpsGone.size;

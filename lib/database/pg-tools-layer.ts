@@ -28,7 +28,7 @@ export enum PgToolsBundling {
 /** Properties of a {@link PgToolsLayer}. */
 export interface PgToolsLayerProps {
   /**
-   * Major version of pg_dump, pg_restore and psql, e.g. `15`. pg_dump refuses to dump a server of a newer major
+   * Major version of pg_dump, pg_dumpall, pg_restore and psql, e.g. `15`. pg_dump refuses to dump a server of a newer major
    * version than its own, so this must be at least the major version of every database the layer is used with
    * (a newer one is fine: pg_dump 16 dumps a PostgreSQL 13 server).
    */
@@ -37,7 +37,7 @@ export interface PgToolsLayerProps {
   /**
    * Description of the layer version.
    *
-   * @default - "pg_dump, pg_restore and psql <N> (x86_64): /opt/bin, libraries in /opt/lib"
+   * @default - "pg_dump, pg_dumpall, pg_restore and psql <N> (x86_64): /opt/bin, libraries in /opt/lib"
    */
   readonly description?: string;
 
@@ -138,7 +138,7 @@ export class PgToolsLayer extends lambda.LayerVersion {
       compatibleArchitectures: [lambda.Architecture.X86_64],
       description:
         props.description ??
-        `pg_dump, pg_restore and psql ${props.postgresVersion} (x86_64): ${PgToolsLayer.BIN_DIR}, libraries in ${PgToolsLayer.LIB_DIR}`,
+        `pg_dump, pg_dumpall, pg_restore and psql ${props.postgresVersion} (x86_64): ${PgToolsLayer.BIN_DIR}, libraries in ${PgToolsLayer.LIB_DIR}`,
       license: 'PostgreSQL',
       layerVersionName: props.layerVersionName,
       removalPolicy: props.removalPolicy,
@@ -233,7 +233,7 @@ function planBundling(scope: Construct, id: string, props: PgToolsLayerProps): B
     ? `${localFix}, or install and start Docker so the layer is built on Amazon Linux 2023 (\`dnf install postgresql${major}\`)`
     : localFix;
   throw invalid(
-    `cannot build a layer with pg_dump, pg_restore and psql ${major}: ${localProblem}; and ${dockerProblem}. ` +
+    `cannot build a layer with pg_dump, pg_dumpall, pg_restore and psql ${major}: ${localProblem}; and ${dockerProblem}. ` +
       `To fix: ${fixes}.`,
   );
 }

@@ -219,7 +219,12 @@ export class PostgresBackup extends Construct {
       timeout: LAMBDA_MAX_TIMEOUT,
       memorySize: props.dumpMemorySize ?? 1769,
       layers: [layer],
-      environment: { ...bucketEnv, PG_DUMP_PATH: `${PgToolsLayer.BIN_DIR}/pg_dump`, PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR },
+      environment: {
+        ...bucketEnv,
+        PG_DUMP_PATH: `${PgToolsLayer.BIN_DIR}/pg_dump`,
+        PG_DUMPALL_PATH: `${PgToolsLayer.BIN_DIR}/pg_dumpall`,
+        PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR,
+      },
     });
     const sourceObjects = `postgres/${sourceName}/*`;
     props.bucket.grantWriteBackups(this.dumpFunction, sourceObjects);

@@ -130,7 +130,7 @@ export class PostgresDisasterRecovery extends Construct {
   public readonly replica: BackupBucket;
   /** The key (in the DR region) that encrypts the snapshot copies, when the source has snapshots. */
   public readonly snapshotKey?: kms.Key;
-  /** pg_dump, pg_restore and psql of `postgresVersion` for the primary region's functions. */
+  /** pg_dump, pg_dumpall, pg_restore and psql of `postgresVersion` for the primary region's functions. */
   public readonly pgTools: PgToolsLayer;
   /** Dumps, snapshots with their DR copies, retention. */
   public readonly backup: PostgresBackup;

@@ -66,6 +66,8 @@ export interface FailoverWorkflowProps {
   readonly notificationTopic: sns.ITopic;
   /** @default - none */
   readonly validationQueries?: ReadonlyArray<{ readonly name: string; readonly sql: string }>;
+  /** restore-dump: recreate the roles before the restore. @default false */
+  readonly restoreRoles?: boolean;
   /** KMS key of the state machine's log group. */
   readonly logsKey: kms.IKey;
   /** How long the state machine's execution logs are kept. */
@@ -309,7 +311,12 @@ export class FailoverWorkflow extends Construct {
         restoreDump = invokeTask(this, 
           S.restore,
           props.restoreFunction,
-          taskInput<RestoreInput>({ 'manifestKey.$': '$.plan.dump.manifestKey', target: databaseTarget, createDatabase: true }),
+          taskInput<RestoreInput>({
+            'manifestKey.$': '$.plan.dump.manifestKey',
+            target: databaseTarget,
+            createDatabase: true,
+            ...(props.restoreRoles ? { restoreRoles: true } : {}),
+          }),
           '$.restore',
         );
         const verifyDump = invokeTask(this, 

@@ -93,6 +93,13 @@ export interface FailoverProps extends RtoProps {
    */
   readonly validationQueries?: ReadonlyArray<{ readonly name: string; readonly sql: string }>;
   /**
+   * restore-dump: recreate the source's roles (saved beside the dump) in the new instance before the restore, then
+   * restore owners and privileges, so the application's users exist after the failover (passwords are not saved:
+   * set them afterwards, see the README, "Roles and globals").
+   * @default false - objects belong to the new instance's master user, no GRANTs restored
+   */
+  readonly restoreRoles?: boolean;
+  /**
    * Where the outcome of every run is published.
    * @default - a new KMS-encrypted, TLS-only topic (`notificationTopic`)
    */
@@ -452,6 +459,7 @@ export class Failover extends Construct {
       reportFunction: this.reportFunction,
       notificationTopic: this.notificationTopic,
       validationQueries: props.validationQueries,
+      restoreRoles: props.restoreRoles,
       logsKey: key,
       logRetention,
       waitTimeout,
@@ -709,6 +717,9 @@ function validateProps(scope: Construct, props: FailoverProps, sourceName: strin
     throw invalid(`database '${props.database}' is not a database name the backups use; 1-63 letters, digits, _, $, . or -.`);
   }
   if (props.strategies.length === 0) throw invalid(`strategies is empty; configure at least one (FailoverStrategy.restoreSnapshot(...), ...).`);
+  if (props.restoreRoles && !props.strategies.some((s) => s.name === 'restore-dump')) {
+    throw invalid('restoreRoles applies to the restore-dump strategy only; add FailoverStrategy.restoreDump(...) or remove restoreRoles.');
+  }
   const seen = new Set<string>();
   for (const s of props.strategies) {
     if (seen.has(s.name)) throw invalid(`two strategies are named '${s.name}'; configure each strategy once.`);

@@ -61,6 +61,8 @@ export interface RecoveryTestWorkflowProps {
   readonly snapshotDatabase?: string;
   /** @default - none */
   readonly validationQueries?: readonly ValidationQuery[];
+  /** Recreate the roles before restoring a dump. @default false */
+  readonly restoreRoles?: boolean;
   /** KMS key of the state machine's log group. */
   readonly logsKey: kms.IKey;
   /** How long the state machine's execution logs are kept. */
@@ -209,7 +211,12 @@ export class RecoveryTestWorkflow extends Construct {
         invokeTask(this, 
           S.restore,
           restoreFunction,
-          taskInput<RestoreInput>({ 'manifestKey.$': '$.backup.dump.manifestKey', target, createDatabase: true }),
+          taskInput<RestoreInput>({
+            'manifestKey.$': '$.backup.dump.manifestKey',
+            target,
+            createDatabase: true,
+            ...(props.restoreRoles ? { restoreRoles: true } : {}),
+          }),
           '$.restore',
         ),
       );

@@ -106,6 +106,14 @@ export interface RecoveryTestProps extends RtoProps {
    */
   readonly validationQueries?: ValidationQuery[];
   /**
+   * Recreate the source's roles (saved beside each dump) in the scratch instance before the restore, then restore
+   * owners and privileges, so the test also proves the roles come back. The scratch instance's master user is not a
+   * superuser: superuser-only attributes are reported, not restored (see the README, "Roles and globals").
+   * Dump recovery tests only.
+   * @default false - objects belong to the master user, no GRANTs restored
+   */
+  readonly restoreRoles?: boolean;
+  /**
    * When the test runs by itself.
    * @default RecoveryTestSchedule.weekly() - Sundays 05:00 UTC
    */
@@ -425,6 +433,7 @@ export class RecoveryTest extends Construct {
       notificationTopic: this.notificationTopic,
       snapshotDatabase: backups.kind === 'snapshot' ? backups.database : undefined,
       validationQueries: props.validationQueries,
+      restoreRoles: props.restoreRoles,
       logsKey: key,
       logRetention,
       scratchWaitTimeout: props.scratchWaitTimeout,
@@ -597,6 +606,9 @@ function validateProps(props: RecoveryTestProps, backups: TestedBackups, invalid
   }
   checkRestoreMemorySize(props.restoreMemorySize, 'restoreMemorySize', invalid);
   checkValidationQueries(props.validationQueries, invalid);
+  if (props.restoreRoles && backups.kind !== 'dump') {
+    throw invalid('restoreRoles applies to dump recovery tests only (a snapshot carries its roles); remove it.');
+  }
   checkRpo(props.rpo, invalid);
   checkRto(props, invalid);
   checkWaitTimeouts({ scratchWaitTimeout: props.scratchWaitTimeout, cleanupTimeout: props.cleanupTimeout }, SCRATCH_POLL_INTERVAL, invalid);

@@ -82,13 +82,17 @@ function expectVisited(
   expect(middle.filter((state) => !DUMP_STATES.includes(state) && !SNAPSHOT_STATES.includes(state))).toEqual([]);
 }
 
-/** The run's new dump objects and manifests by database: `{ db: { dump: key@version, manifest: key@version } }`. */
-function backupsByDatabase(run: BackupRun): Record<string, { dump?: string; manifest?: string }> {
-  const out: Record<string, { dump?: string; manifest?: string }> = {};
+/**
+ * The run's new dump, globals and manifest objects by database:
+ * `{ db: { dump: key@version, globals: key@version, manifest: key@version } }`.
+ */
+function backupsByDatabase(run: BackupRun): Record<string, { dump?: string; globals?: string; manifest?: string }> {
+  const out: Record<string, { dump?: string; globals?: string; manifest?: string }> = {};
   for (const version of run.newVersions) {
     const [, , database] = version.split('/');
     const entry = (out[database] ??= {});
     if (/\.dump@/.test(version)) entry.dump = version;
+    else if (/\.globals\.sql@/.test(version)) entry.globals = version;
     else if (/\.manifest\.json@/.test(version)) entry.manifest = version;
     else throw new Error(`unexpected object under the source prefix: ${version}`);
   }
@@ -229,25 +233,27 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
       end: SUCCEEDED_END,
     });
 
-    // One dump and one manifest per database, nothing else, no upload left open.
+    // One dump, one globals object and one manifest per database, nothing else, no upload left open.
     const backups = backupsByDatabase(run);
     expect(Object.keys(backups).sort()).toEqual([orders.name, billing.name].sort());
-    expect(run.newVersions).toHaveLength(4);
+    expect(run.newVersions).toHaveLength(6);
     expect(run.openUploads).toEqual([]);
     const expectedRows: Record<string, number> = { [orders.name]: 120, [billing.name]: 40 };
     const manifests: Record<string, Json> = {};
-    for (const [database, { dump, manifest }] of Object.entries(backups)) {
-      if (dump === undefined || manifest === undefined) throw new Error(`${database}: dump ${dump}, manifest ${manifest}`);
+    for (const [database, { dump, globals, manifest }] of Object.entries(backups)) {
+      if (dump === undefined || manifest === undefined || globals === undefined) throw new Error(`${database}: dump ${dump}, globals ${globals}, manifest ${manifest}`);
       const manifestLocation = splitVersion(manifest);
       const dumpLocation = splitVersion(dump);
+      const globalsLocation = splitVersion(globals);
       const body = await readJson(manifestLocation.key, manifestLocation.versionId);
       manifests[database] = body;
       expect(body).toMatchObject({
-        schemaVersion: 1,
+        schemaVersion: 2,
         source: fixture.instanceId,
         database,
         tiers: ['daily', 'weekly'],
         s3: { bucket: fixture.bucket, key: dumpLocation.key, versionId: dumpLocation.versionId },
+        globals: { key: globalsLocation.key, versionId: globalsLocation.versionId },
       });
       expect(body.tables).toEqual([
         { schema: 'public', name: 'Customers', rows: 25 },
@@ -404,7 +410,8 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     const completed = backupsByDatabase(run)[orders.name];
     expect(completed?.dump).toBeDefined();
     expect(completed?.manifest).toBeDefined();
-    expect(run.newVersions).toHaveLength(2);
+    expect(completed?.globals).toBeDefined();
+    expect(run.newVersions).toHaveLength(3);
   });
 
   it('manifest write denied after a multipart dump: each completed dump object is deleted again; FAILED naming the manifest step, nothing left', async () => {
@@ -494,7 +501,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expect(report.snapshotError).toEqual({ error: expect.stringMatching(/^DBInstanceNotFound/), cause: expect.stringContaining(fixture.instanceId) });
     expect(report.databases).toEqual(fixture.databases.map((d) => expect.objectContaining({ database: d.name, status: 'SUCCEEDED', verification: 'verified' })));
     const backups = backupsByDatabase(run);
-    for (const { name } of fixture.databases) expect(backups[name]).toEqual({ dump: expect.any(String), manifest: expect.any(String) });
+    for (const { name } of fixture.databases) expect(backups[name]).toEqual({ dump: expect.any(String), globals: expect.any(String), manifest: expect.any(String) });
     expect(await fixture.snapshots('primary')).toEqual([]);
     expect(await fixture.snapshots('dr')).toEqual([]);
     expect(run.openUploads).toEqual([]);
@@ -517,7 +524,7 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
     expect(message.tiers).toEqual(['daily']);
     expect(run.report).toBeUndefined();
     expect(run.metrics.BackupSucceeded).toBeUndefined();
-    expect(run.newVersions).toHaveLength(4);
+    expect(run.newVersions).toHaveLength(6);
     expect(await fixture.snapshots('primary')).toHaveLength(1);
     expect(await fixture.snapshots('dr')).toHaveLength(1);
   });

@@ -55,6 +55,8 @@ export interface RecoveryTestStackOptions {
    * @default - `rto`
    */
   readonly reportRtoSecondsOverride?: number;
+  /** @default false */
+  readonly restoreRoles?: boolean;
 }
 
 /** A stack with a BackupBucket and a dump RecoveryTest, synthesized, with the logical ids the runner needs. */
@@ -96,6 +98,7 @@ function buildRecoveryTest(stack: Stack, backups: IBackupBucket, options: Recove
     rpo: options.rpo,
     rto: options.rto,
     enforceRto: options.enforceRto,
+    restoreRoles: options.restoreRoles,
     schedule: RecoveryTestSchedule.disabled(),
   });
   if (options.reportRtoSecondsOverride !== undefined) test.reportFunction.addEnvironment('RTO_SECONDS', String(options.reportRtoSecondsOverride));

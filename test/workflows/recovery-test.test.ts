@@ -102,6 +102,8 @@ beforeAll(async () => {
     sourceName: SOURCE,
     database: good.name,
     rpo: Duration.hours(24),
+    // The roles saved beside each dump are replayed first (the scratch server has them all: the harness' own).
+    restoreRoles: true,
     validationQueries: [
       { name: 'orders-present', sql: 'SELECT count(*) > 0 FROM sales.orders' },
       { name: 'no-poisoned-customers', sql: "SELECT NOT EXISTS (SELECT 1 FROM public.customers WHERE name LIKE 'poison%')" },
@@ -217,6 +219,17 @@ describe('RecoveryTest state machine, locally against moto and PostgreSQL', () =
     ]);
     // The restored database holds exactly the source's rows, table by table.
     expect(r.restoredFingerprint).toEqual(goodFingerprint);
+    // The roles were read (checked against their SHA-256) and replayed before the restore: all exist on this server.
+    const restoreCall = r.result.calls.find((c) => c.state === S.restore);
+    expect(restoreCall?.input).toMatchObject({ restoreRoles: true });
+    expect((restoreCall?.output as { roles?: unknown }).roles).toEqual({
+      created: [],
+      existing: [harnessEnv().pg.user],
+      attributesNotRestored: [],
+      failed: [],
+      temporaryMemberships: [],
+      omitted: 0,
+    });
 
     const report = r.report!;
     expect(report).toMatchObject({

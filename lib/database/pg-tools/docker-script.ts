@@ -22,7 +22,7 @@ export interface DockerScriptOptions {
 }
 
 /**
- * Renders a bash script that installs `postgresql<major>` with dnf, copies pg_dump, pg_restore and psql into
+ * Renders a bash script that installs `postgresql<major>` with dnf, copies pg_dump, pg_dumpall, pg_restore and psql into
  * `<outputDir>/bin` and every shared library they need except the C library into `<outputDir>/lib` (the same rule
  * as local bundling: {@link C_LIBRARY_PATTERN}), then proves the result by running each tool with only
  * `LD_LIBRARY_PATH=<outputDir>/lib` in an otherwise empty environment.

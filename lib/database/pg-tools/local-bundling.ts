@@ -58,7 +58,7 @@ export function defaultSearchPaths(major: number, envPath: string | undefined): 
 }
 
 /**
- * Looks for pg_dump, pg_restore and psql of exactly `major` in `searchPaths`, in order, and returns the first set
+ * Looks for pg_dump, pg_dumpall, pg_restore and psql of exactly `major` in `searchPaths`, in order, and returns the first set
  * that is native x86_64, resolves all its libraries, and needs no newer glibc than Lambda's.
  */
 export function findLocalPgTools(major: number, searchPaths: readonly string[]): LocalSearchResult {
@@ -85,7 +85,7 @@ function inspectDirectory(directory: string, major: number): LocalPgTools | stri
   const executables = {} as Record<PgTool, string>;
   for (const tool of PG_TOOLS) {
     const candidate = path.join(directory, tool);
-    if (!fs.existsSync(candidate)) return `${tool} is missing (pg_dump, pg_restore and psql must come from one installation)`;
+    if (!fs.existsSync(candidate)) return `${tool} is missing (pg_dump, pg_dumpall, pg_restore and psql must come from one installation)`;
     const real = fs.realpathSync(candidate);
     if (!isElf(readHead(real))) {
       const target = real === candidate ? '' : ` (it resolves to ${real})`;

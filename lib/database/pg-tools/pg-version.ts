@@ -1,7 +1,7 @@
 /** Version rules for the PostgreSQL client tools in the layer. Pure. */
 
 /** The client tools every layer holds. */
-export const PG_TOOLS = ['pg_dump', 'pg_restore', 'psql'] as const;
+export const PG_TOOLS = ['pg_dump', 'pg_dumpall', 'pg_restore', 'psql'] as const;
 export type PgTool = (typeof PG_TOOLS)[number];
 
 /** Oldest and newest major version a layer can be built for. */

@@ -84,7 +84,7 @@ describe('PgToolsLayer with local bundling (this machine has the PostgreSQL 15 c
         CompatibleRuntimes: ['nodejs24.x', 'nodejs22.x'],
         CompatibleArchitectures: ['x86_64'],
         LicenseInfo: 'PostgreSQL',
-        Description: 'pg_dump, pg_restore and psql 15 (x86_64): /opt/bin, libraries in /opt/lib',
+        Description: 'pg_dump, pg_dumpall, pg_restore and psql 15 (x86_64): /opt/bin, libraries in /opt/lib',
       },
       DeletionPolicy: 'Retain',
     });
@@ -104,14 +104,14 @@ describe('PgToolsLayer with local bundling (this machine has the PostgreSQL 15 c
 
   it('puts the tools in bin/ and their libraries, but never the C library, in lib/; the bundle runs on its own', () => {
     const dir = layerAssetDir(stack, template);
-    expect(fs.readdirSync(path.join(dir, 'bin')).sort()).toEqual(['pg_dump', 'pg_restore', 'psql']);
+    expect(fs.readdirSync(path.join(dir, 'bin')).sort()).toEqual(['pg_dump', 'pg_dumpall', 'pg_restore', 'psql']);
     const libs = fs.readdirSync(path.join(dir, 'lib'));
     expect(libs.length).toBeGreaterThan(0);
     expect(libs.every((l) => /\.so(\.\d+)*$/.test(l))).toBe(true);
     expect(libs).toEqual(expect.arrayContaining(['libpq.so.5', 'libssl.so.3', 'libcrypto.so.3']));
     expect(libs.filter((l) => /^(libc|libm|libpthread|libdl|librt|libresolv)\.so|^ld-linux/.test(l))).toEqual([]);
 
-    for (const tool of ['pg_dump', 'pg_restore', 'psql']) {
+    for (const tool of ['pg_dump', 'pg_dumpall', 'pg_restore', 'psql']) {
       const run = spawnSync(path.join(dir, 'bin', tool), ['--version'], {
         encoding: 'utf8',
         env: { LD_LIBRARY_PATH: path.join(dir, 'lib') },
@@ -175,7 +175,7 @@ describe('PgToolsLayer when it cannot bundle', () => {
     const props: PgToolsLayerProps = { postgresVersion: 16 };
     expect(() => new PgToolsLayer(newStack(), 'PgTools', props)).toThrow(
       new RegExp(
-        'cannot build a layer with pg_dump, pg_restore and psql 16: this machine has no usable PostgreSQL 16 client tools in ' +
+        'cannot build a layer with pg_dump, pg_dumpall, pg_restore and psql 16: this machine has no usable PostgreSQL 16 client tools in ' +
           '/usr/lib/postgresql/16/bin, /usr/pgsql-16/bin or on PATH.*; and Docker is not available: `/nonexistent/docker` is not installed\\. ' +
           'To fix: install the PostgreSQL 16 client tools \\(Debian/Ubuntu: `apt-get install postgresql-client-16`.*, ' +
           'or install and start Docker so the layer is built on Amazon Linux 2023 \\(`dnf install postgresql16`\\)',

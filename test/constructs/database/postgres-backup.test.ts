@@ -76,7 +76,7 @@ describe('PostgresBackup with an RDS instance', () => {
       Timeout: 900,
       MemorySize: 1769,
       Environment: {
-        Variables: Match.objectLike({ SOURCE_ID: 'orders-db', PG_DUMP_PATH: '/opt/bin/pg_dump', BUCKET_NAME: Match.anyValue() }),
+        Variables: Match.objectLike({ SOURCE_ID: 'orders-db', PG_DUMP_PATH: '/opt/bin/pg_dump', PG_DUMPALL_PATH: '/opt/bin/pg_dumpall', BUCKET_NAME: Match.anyValue() }),
       },
     });
     const text = JSON.stringify(template.findResources('AWS::Lambda::Function'));

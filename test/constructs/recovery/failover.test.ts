@@ -400,6 +400,11 @@ describe('Failover validation at synth', () => {
     ['same repoint target twice', () => ({ repoint: [RepointTarget.ssmParameter('/a'), RepointTarget.ssmParameter('/a')] }), /repoint names ssm-parameter \/a twice/],
     ['duplicate validation query', () => ({ validationQueries: [{ name: 'q', sql: 'SELECT true' }, { name: 'q', sql: 'SELECT true' }] }), /validationQueries\[1\]\.name "q" is used twice/],
     ['backup retention over 35 days', () => ({ backupRetention: Duration.days(40) }), /backupRetention must be a whole number of days from 1 to 35/],
+    [
+      'restoreRoles without restore-dump',
+      () => ({ strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small })], restoreRoles: true }),
+      /restoreRoles applies to the restore-dump strategy only; add FailoverStrategy.restoreDump\(...\) or remove restoreRoles/,
+    ],
   ];
   it.each(cases)('refuses %s, saying what to change', (_name, props, message) => {
     const f = fixture();
@@ -536,10 +541,14 @@ describe('Failover: the new database and its restore function (issue 11: defects
     const fo = failover(f, { strategies: [FailoverStrategy.restoreDump({ engineVersion: rds.PostgresEngineVersion.VER_16, instanceType: small, pgToolsLayer: f.layer, restoreMemorySize: 3008 })] });
     const template = Template.fromStack(f.stack);
     expect(envOf(template, fo.restoreFunction!)).toMatchObject({ PG_TOOLS_LIB_DIR: '/opt/lib', BUCKET_NAME: expect.anything() });
+    expect(allStates(definitionOf(template))[S.restore].Parameters).not.toHaveProperty('restoreRoles');
     template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('into a failover database'), MemorySize: 3008, Timeout: 900 });
     const g = fixture();
     failover(g);
     Template.fromStack(g.stack).hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('into a failover database'), MemorySize: 1769 });
+    const h = fixture();
+    failover(h, { strategies: [FailoverStrategy.restoreDump({ engineVersion: rds.PostgresEngineVersion.VER_16, instanceType: small, pgToolsLayer: h.layer })], restoreRoles: true });
+    expect(allStates(definitionOf(Template.fromStack(h.stack)))[S.restore].Parameters).toMatchObject({ createDatabase: true, restoreRoles: true });
     expect(() => FailoverStrategy.restoreDump({ engineVersion: rds.PostgresEngineVersion.VER_16, instanceType: small, restoreMemorySize: 1024 })).toThrow(
       /restoreMemorySize must be a whole number of MiB from 1769 .* got 1024/,
     );

@@ -89,6 +89,8 @@ describe('RecoveryTest of dumps (defaults)', () => {
     };
     // No sslMode: the handlers verify the scratch database's certificate (verify-full, Amazon RDS CA bundle).
     expect((states[S.restore].Parameters as { target: object }).target).not.toHaveProperty('sslMode');
+    // No restoreRoles unless asked: objects then belong to the scratch instance's master user.
+    expect(states[S.restore].Parameters).not.toHaveProperty('restoreRoles');
     expect(states[S.restore]).toMatchObject({
       Resource: fnRef(test.restoreFunction!),
       Parameters: { 'manifestKey.$': '$.backup.dump.manifestKey', target, createDatabase: true },
@@ -413,8 +415,20 @@ describe('RecoveryTest validation', () => {
     ['too little scratch storage', { scratchAllocatedStorageGiB: 10 }, /scratchAllocatedStorageGiB must be a whole number from 20 to 65536; got 10/],
     ['an RPO under a minute', { rpo: Duration.seconds(30) }, /rpo must be at least one minute/],
     ['a wait shorter than one poll', { scratchWaitTimeout: Duration.seconds(10) }, /scratchWaitTimeout must be at least 30 seconds/],
+    [
+      'restoreRoles for snapshots',
+      { backups: TestedBackups.instanceSnapshots({ instanceIdentifier: 'orders', database: 'app' }), restoreRoles: true },
+      /restoreRoles applies to dump recovery tests only \(a snapshot carries its roles\); remove it/,
+    ],
   ])('refuses %s, saying what to change', (_name, props, message) => {
     expect(build(props)).toThrow(message);
+  });
+
+  it('passes restoreRoles to the restore of a dump', () => {
+    const f = fixture();
+    recoveryTest(f, { restoreRoles: true });
+    const states = allStates(definitionOf(Template.fromStack(f.stack)));
+    expect(states[S.restore].Parameters).toMatchObject({ 'manifestKey.$': '$.backup.dump.manifestKey', createDatabase: true, restoreRoles: true });
   });
 
   it('refuses a VPC without isolated subnets or with scratch subnets in one Availability Zone', () => {

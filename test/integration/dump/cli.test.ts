@@ -86,7 +86,9 @@ it.each(['source', 'bundle'] as const)('backup (%s): dumps, prints the manifest 
   expect(manifest).toMatchObject({ source, database: db.name, tiers: ['daily', 'weekly'], s3: { bucket } });
   expect(manifest.tables).toEqual((await fingerprint(db.name)).map(({ schema, name, rows }) => ({ schema, name, rows })));
   const left = await leftovers(s3, bucket, `postgres/${source}/${db.name}/`);
-  expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([manifest.s3.key, manifest.s3.key.replace(/\.dump$/, '.manifest.json')].sort());
+  expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual(
+    [manifest.s3.key, manifest.s3.key.replace(/\.dump$/, '.globals.sql'), manifest.s3.key.replace(/\.dump$/, '.manifest.json')].sort(),
+  );
   expect(result.stderr).toMatch(/^info dump started /m);
 });
 
@@ -132,7 +134,7 @@ describe('backup into an unversioned bucket', () => {
     expect(validation.manifest.s3.versionId).toBeNull();
     const left = await leftovers(s3, unversioned, `postgres/cli-unv/${big.name}/`);
     expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual(
-      [validation.manifest.s3.key, validation.manifest.s3.key.replace(/\.dump$/, '.manifest.json')].sort(),
+      [validation.manifest.s3.key, validation.manifest.globals?.key, validation.manifest.s3.key.replace(/\.dump$/, '.manifest.json')].sort(),
     );
     expect(left.uploads).toEqual([]);
   });

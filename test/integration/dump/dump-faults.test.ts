@@ -285,8 +285,11 @@ describe('runDump faults', () => {
             'so no restore, recovery test or failover picks it; delete it once the lock has expired$',
         ),
       );
+      expect(error.message).toMatch(
+        new RegExp(`; then deleting the globals object s3://${locked}/\\S+\\.globals\\.sql failed: AccessDenied \\(HTTP 403\\).*is under Object Lock \\(${mode}\\) until [^;]+; it belongs to no backup: delete it once the lock has expired; `),
+      );
       const left = await leftovers(s3, locked, `postgres/${opts.source}/`);
-      expect(left.versions.map((v) => v.split('@')[0])).toEqual([expect.stringMatching(/\.dump$/)]);
+      expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([expect.stringMatching(/\.dump$/), expect.stringMatching(/\.globals\.sql$/)]);
     },
   );
 
@@ -315,9 +318,50 @@ describe('runDump faults', () => {
     expect(error.message).toMatch(
       /; then deleting the dump object s3:\/\/(\S+\.dump) failed: AccessDenied \(HTTP 403\): Access Denied; the role or credentials running the dump need s3:DeleteObjectVersion on the dump's key; delete s3:\/\/\1 version \S+ by hand: it has no manifest, so it is no backup$/,
     );
+    expect(error.message).toMatch(/; then deleting the globals object s3:\/\/(\S+\.globals\.sql) failed: AccessDenied \(HTTP 403\): Access Denied; the role or credentials running the dump need s3:DeleteObjectVersion on its key; delete s3:\/\/\1 version \S+ by hand: it belongs to no backup; /);
     const left = await leftovers(s3, bucket, `postgres/${opts.source}/`);
-    expect(left.versions).toHaveLength(1);
-    expect(left.versions[0]).toMatch(/\.dump@/);
+    expect(left.versions.map((v) => v.split('@')[0].replace(/^.*\./, '.')).sort()).toEqual(['.dump', '.sql']);
+  });
+
+  it('pg_dumpall fails: the completed dump is deleted, the error is the globals one, scrubbed', async () => {
+    const fake = path.join(tmp, 'pg_dumpall_failing');
+    writeFileSync(
+      fake,
+      ['#!/bin/sh', 'echo "pg_dumpall: error: query failed: permission denied for table pg_authid, password=$PGPASSWORD" >&2', 'exit 1'].join('\n'),
+    );
+    chmodSync(fake, 0o755);
+    const { client, calls } = instrumentedClient();
+    const opts = options({ s3: client, pgDumpallPath: fake });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('globals');
+    expect(error.message).toMatch(
+      /^dumping the roles and globals failed: pg_dumpall exited with code 1: pg_dumpall: error: query failed: permission denied for table pg_authid, password=\*\*\*.*the dump object was deleted, no manifest was written$/,
+    );
+    expect(error.message).not.toContain(harnessEnv().pg.password);
+    expect(calls).toContain('CompleteMultipartUploadCommand');
+    expect(calls.filter((c) => c === 'PutObjectCommand')).toEqual([]);
+    await expectNothingLeft(opts.source);
+  });
+
+  it('pg_dumpall missing: names it and what to install, and leaves nothing', async () => {
+    const opts = options({ pgDumpallPath: path.join(tmp, 'no-such-pg_dumpall') });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('globals');
+    expect(error.message).toMatch(/^dumping the roles and globals failed: pg_dumpall was not found at .*no-such-pg_dumpall: add the PgToolsLayer/);
+    await expectNothingLeft(opts.source);
+  });
+
+  it('the globals write is denied: deletes the dump and names the step, the code and the grant', async () => {
+    const { client } = instrumentedClient(
+      (command, input) => command === 'PutObjectCommand' && String(input.Key).endsWith('.globals.sql') && FAULTS.accessDenied(command),
+    );
+    const opts = options({ s3: client });
+    const error = await failure(runDump(opts));
+    expect(error.failure).toBe('globals');
+    expect(error.message).toMatch(
+      /^writing the roles and globals s3:\/\/.*\.globals\.sql failed: AccessDenied \(HTTP 403\): Access Denied; the role or credentials running the dump need s3:PutObject on the globals key \(beside the dump\) and kms:GenerateDataKey on the bucket's key; the dump object was deleted, no manifest was written$/,
+    );
+    await expectNothingLeft(opts.source);
   });
 
   it('the abort signal fires mid-stream (Lambda about to time out): kills pg_dump and aborts the upload', async () => {
@@ -424,7 +468,8 @@ describe('runDump into an unversioned bucket', () => {
     expect(result.manifest.s3.versionId).toBeNull();
     expect(result.manifestVersionId).toBeNull();
     const left = await leftovers(s3, unversioned, `postgres/${opts.source}/`);
-    expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([result.dumpKey, result.manifestKey].sort());
+    expect(result.manifest.globals?.versionId).toBeNull();
+    expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([result.dumpKey, result.manifest.globals?.key, result.manifestKey].sort());
     expect(left.uploads).toEqual([]);
   });
 

@@ -2,10 +2,12 @@
  * The dump handler end to end on real PostgreSQL and the emulator: two databases (one invocation each), then verify, then
  * pg_restore each into a fresh database and compare every table's row count and content checksum with the source.
  */
+import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { handler as dumpHandler, type DumpOutputBackup } from '../../../lambda/backup/dump.handler';
 import { parseManifestJson, type BackupManifest } from '../../../lambda/backup/manifest';
 import { handler as verifyHandler } from '../../../lambda/backup/verify.handler';
+import { harnessEnv } from '../../support/env';
 import { createKmsKey, createTestBucket } from '../../support/moto';
 import { createTestDatabase, dropTestDatabase, harnessCaSecretArn, type TestDatabase } from '../../support/postgres';
 import { createDbSecret, fingerprint, leftovers, pgRestoreFromS3, seedSource, tableBytes, type TableFingerprint } from './support';
@@ -81,7 +83,7 @@ it('writes a manifest whose row counts equal the source, with tiers and versions
     expect(manifest.tables).toContainEqual({ schema: 'MixedCase', name: 'Order Items', rows: 300 });
     expect(manifest.tables).toContainEqual({ schema: 'public', name: 'weird "quoted" name', rows: 3 });
     expect(manifest).toMatchObject({
-      schemaVersion: 1,
+      schemaVersion: 2,
       format: 'pg_dump-custom',
       source: 'harness-pg',
       database: backup.database,
@@ -91,6 +93,7 @@ it('writes a manifest whose row counts equal the source, with tiers and versions
       sha256: backup.sha256,
       s3: { bucket, key: backup.dumpKey, versionId: backup.versionId },
       tiers: ['daily', 'weekly'],
+      globals: { key: backup.dumpKey.replace(/\.dump$/, '.globals.sql'), versionId: expect.any(String) },
     });
     expect(Date.parse(manifest.finishedAt)).toBeGreaterThanOrEqual(Date.parse(manifest.startedAt));
   }
@@ -103,10 +106,26 @@ it('encrypts the dump with the bucket key (SSE-KMS)', async () => {
   expect(head.ContentLength).toBe(output.backups[0].bytes);
 });
 
-it('leaves exactly one dump and one manifest per database and no open upload', async () => {
+it('writes the roles beside each dump (no passwords), hashed in the manifest', async () => {
+  const { pg } = harnessEnv();
+  for (const backup of output.backups) {
+    const { globals } = await readManifest(backup.manifestKey);
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: globals!.key, VersionId: globals!.versionId ?? undefined }));
+    const bytes = Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    expect(object.ServerSideEncryption).toBe('aws:kms');
+    expect(bytes.length).toBe(globals!.bytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(globals!.sha256);
+    const sql = bytes.toString('utf8');
+    expect(sql).toContain(`CREATE ROLE ${pg.user};`);
+    expect(sql).not.toMatch(/PASSWORD/);
+  }
+});
+
+it('leaves exactly one dump, globals and manifest per database and no open upload', async () => {
   for (const backup of output.backups) {
     const left = await leftovers(s3, bucket, `postgres/harness-pg/${backup.database}/`);
-    expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([backup.dumpKey, backup.manifestKey].sort());
+    const globalsKey = backup.dumpKey.replace(/\.dump$/, '.globals.sql');
+    expect(left.versions.map((v) => v.split('@')[0]).sort()).toEqual([backup.dumpKey, globalsKey, backup.manifestKey].sort());
     expect(left.uploads).toEqual([]);
   }
 });

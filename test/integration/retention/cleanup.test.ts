@@ -32,6 +32,10 @@ const EXPECTED_DAYS = [
   '2023-05-18',
 ].sort();
 const DATABASES = ['app', 'billing'];
+/** The newest days of `app` were dumped with their roles (manifest v2): a `.globals.sql` beside each dump. */
+const GLOBALS_DAYS = 200;
+/** Of those, the expected survivors (EXPECTED_DAYS from 2023-12-13 on). */
+const GLOBALS_KEPT = 16;
 const SOURCE = 'prod';
 const DR_REGION = 'us-west-2';
 
@@ -59,6 +63,7 @@ describe('cleanDumps on 410 days of daily dumps', () => {
   let bucket: string;
   const oldOrphan = `postgres/${SOURCE}/app/2024/06/01/${formatKeyTimestamp(new Date(Date.UTC(2024, 5, 1, 3)))}.dump`;
   const freshOrphan = `postgres/${SOURCE}/app/2024/06/30/${formatKeyTimestamp(new Date(NOW.getTime() - 3_600_000))}.dump`;
+  const oldOrphanGlobals = oldOrphan.replace(/\.dump$/, '.globals.sql');
 
   beforeAll(async () => {
     s3 = new S3Client({ region: harnessEnv().awsRegion });
@@ -68,9 +73,10 @@ describe('cleanDumps on 410 days of daily dumps', () => {
       for (const time of days()) {
         const keys = backupKeys(SOURCE, database, new Date(time));
         puts.push({ key: keys.dumpKey, body: `dump ${database} ${time}` }, { key: keys.manifestKey, body: '{}' });
+        if (database === 'app' && time > NEWEST - GLOBALS_DAYS * DAY) puts.push({ key: keys.globalsKey, body: 'CREATE ROLE app;' });
       }
     }
-    puts.push({ key: oldOrphan, body: 'interrupted' });
+    puts.push({ key: oldOrphan, body: 'interrupted' }, { key: oldOrphanGlobals, body: 'CREATE ROLE app;' });
     await inBatches(puts, 25, (p) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: p.key, Body: p.body })));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: freshOrphan, Body: 'being written' }));
   }, 300_000);
@@ -86,7 +92,7 @@ describe('cleanDumps on 410 days of daily dumps', () => {
       [`postgres/${SOURCE}/app/`, 22, DAYS - 22],
       [`postgres/${SOURCE}/billing/`, 22, DAYS - 22],
     ]);
-    expect(plan.calls).toEqual({ ListObjectsV2: 2 }); // 1641 objects: ⌈1641 / 1000⌉ pages
+    expect(plan.calls).toEqual({ ListObjectsV2: 2 }); // 1842 objects: ⌈1842 / 1000⌉ pages
     expect(plan.objectsDeleted).toBe(0);
     expect(await currentKeys(s3, bucket)).toEqual(before);
     const newest = plan.series[0].items[0];
@@ -94,18 +100,21 @@ describe('cleanDumps on 410 days of daily dumps', () => {
     expect(plan.series[0].items[DAYS - 1]).toMatchObject({ time: '2023-05-18T02:00:00.000Z', keep: true, reasons: ['oldest yearly'] });
   });
 
-  it('deletes manifests, then dumps, in batches of at most 1000; the survivors are the expected ones; a second run deletes nothing', async () => {
+  it('deletes manifests, then dumps and globals, in batches of at most 1000; the survivors are the expected ones; a second run deletes nothing', async () => {
     const result = await cleanDumps({ ...options(), dryRun: false });
     expect(result.errors).toEqual([]);
-    expect(result.swept).toEqual([]); // both orphans were written minutes ago by moto's clock
-    expect(result.objectsDeleted).toBe(2 * 2 * (DAYS - 22));
-    expect(result.calls).toEqual({ ListObjectsV2: 2, DeleteObjects: 2 }); // 776 manifests, then 776 dumps
+    expect(result.swept).toEqual([]); // the orphans were written minutes ago by moto's clock
+    expect(result.objectsDeleted).toBe(2 * 2 * (DAYS - 22) + GLOBALS_DAYS - GLOBALS_KEPT);
+    expect(result.calls).toEqual({ ListObjectsV2: 2, DeleteObjects: 2 }); // 776 manifests, then 776 dumps and 184 globals
     const left = await currentKeys(s3, bucket);
     for (const database of DATABASES) {
       const manifests = left.filter((k) => k.startsWith(`postgres/${SOURCE}/${database}/`) && k.endsWith('.manifest.json'));
       expect(manifests.map((k) => /(\d{4})(\d{2})(\d{2})T/.exec(k)!.slice(1).join('-')).sort()).toEqual(EXPECTED_DAYS);
       for (const manifest of manifests) expect(left).toContain(manifest.replace('.manifest.json', '.dump'));
     }
+    const globalsLeft = left.filter((k) => k.endsWith('.globals.sql') && k !== oldOrphanGlobals);
+    expect(globalsLeft).toHaveLength(GLOBALS_KEPT);
+    for (const key of globalsLeft) expect(left).toContain(key.replace('.globals.sql', '.manifest.json'));
     expect(left).toEqual(expect.arrayContaining([oldOrphan, freshOrphan]));
 
     const again = await cleanDumps({ ...options(), dryRun: false });
@@ -113,12 +122,12 @@ describe('cleanDumps on 410 days of daily dumps', () => {
     expect(again.calls).toEqual({ ListObjectsV2: 1 });
   });
 
-  it('sweeps a dump without a manifest once it is older than the grace period', async () => {
+  it('sweeps a dump or globals object without a manifest once it is older than the grace period', async () => {
     const later = new Date(Date.now() + 7 * DAY);
     const result = await cleanDumps({ ...options(), now: later, orphanGraceSeconds: 86_400, dryRun: false, rules: { ...RULES, minimumKeep: 1000 } });
-    expect([...result.swept].sort()).toEqual([freshOrphan, oldOrphan].sort());
-    expect(result.objectsDeleted).toBe(2);
-    expect(await currentKeys(s3, bucket)).not.toContain(oldOrphan);
+    expect([...result.swept].sort()).toEqual([freshOrphan, oldOrphan, oldOrphanGlobals].sort());
+    expect(result.objectsDeleted).toBe(3);
+    expect(await currentKeys(s3, bucket)).not.toContain(oldOrphanGlobals);
   });
 });
 

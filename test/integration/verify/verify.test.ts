@@ -107,8 +107,28 @@ describe('primary copy', () => {
         bytes: { expected: dump.manifest.bytes, actual: dump.manifest.bytes, ok: true },
         sha256: { expected: dump.manifest.sha256, actual: dump.manifest.sha256, ok: true },
         versionId: { expected: dump.manifest.s3.versionId, actual: dump.manifest.s3.versionId, ok: true },
+        globalsSha256: { expected: dump.manifest.globals?.sha256, actual: dump.manifest.globals?.sha256, ok: true },
       },
     });
+  });
+
+  it('re-hashes the roles and globals object: a changed one is corrupt, a deleted one missing', async () => {
+    const dump = await dumpOnce();
+    const globals = dump.manifest.globals!;
+    const changed = Buffer.concat([Buffer.from(await bytesOf(globals.key, globals.versionId)), Buffer.from('CREATE ROLE intruder SUPERUSER;\n')]);
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: globals.key, Body: changed }));
+    await rewriteManifest(dump, { globals: { ...globals, versionId: put.VersionId ?? null } });
+    const corrupt = await verifyBackup({ s3, bucket, manifestKey: dump.manifestKey });
+    expect([corrupt.status, corrupt.checks.sha256?.ok, corrupt.checks.globalsSha256]).toEqual([
+      'corrupt',
+      true,
+      { expected: globals.sha256, actual: createHash('sha256').update(changed).digest('hex'), ok: false },
+    ]);
+    await expect(verifyHandler({ manifestKey: dump.manifestKey })).rejects.toThrow(/: corrupt \(globalsSha256 expected/);
+
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: globals.key, VersionId: put.VersionId }));
+    const missing = await verifyBackup({ s3, bucket, manifestKey: dump.manifestKey });
+    expect([missing.status, missing.detail]).toEqual(['missing-object', expect.stringMatching(/^the roles and globals object s3:\/\/\S+\.globals\.sql version \S+ does not exist$/)]);
   });
 
   it('detects corrupted bytes (a new version with one byte flipped, the manifest pointing at it)', async () => {
@@ -168,7 +188,7 @@ describe('primary copy', () => {
     expect((await verifyBackup({ s3, bucket, manifestKey: dump.manifestKey })).status).toBe('invalid-manifest');
 
     const other = await dumpOnce();
-    await rewriteManifest(other, { s3: dump.manifest.s3 });
+    await rewriteManifest(other, { s3: dump.manifest.s3, globals: dump.manifest.globals });
     const result = await verifyBackup({ s3, bucket, manifestKey: other.manifestKey });
     expect(result.status).toBe('invalid-manifest');
     expect(result.detail).toBe(`the manifest names the dump ${dump.dumpKey}, not ${other.dumpKey}`);

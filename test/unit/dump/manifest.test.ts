@@ -2,6 +2,8 @@ import {
   backupKeys,
   dumpKeyForManifestKey,
   formatKeyTimestamp,
+  globalsKeyForManifestKey,
+  manifestKeyForObjectKey,
   parseBackupKey,
   parseKeyTimestamp,
   parseManifestJson,
@@ -12,6 +14,17 @@ import {
 import { isDatabaseName } from '../../../lambda/common/names';
 
 const AT = new Date(Date.UTC(2024, 0, 31, 2, 3, 4, 56));
+
+const GLOBALS = {
+  key: 'postgres/prod-db/app/2024/01/31/20240131T020304.056Z.globals.sql',
+  bytes: 812,
+  sha256: 'b'.repeat(64),
+  versionId: 'g1',
+};
+
+function manifestV2(overrides: Partial<Record<keyof BackupManifest, unknown>> = {}): Record<string, unknown> {
+  return manifest({ schemaVersion: 2, globals: GLOBALS, ...overrides });
+}
 
 function manifest(overrides: Partial<Record<keyof BackupManifest, unknown>> = {}): Record<string, unknown> {
   const keys = backupKeys('prod-db', 'app', AT);
@@ -37,6 +50,7 @@ describe('key layout', () => {
   it('puts dump and manifest under postgres/<source>/<database>/<YYYY>/<MM>/<DD>/ with one timestamp', () => {
     expect(backupKeys('prod-db', 'app', AT)).toEqual({
       dumpKey: 'postgres/prod-db/app/2024/01/31/20240131T020304.056Z.dump',
+      globalsKey: 'postgres/prod-db/app/2024/01/31/20240131T020304.056Z.globals.sql',
       manifestKey: 'postgres/prod-db/app/2024/01/31/20240131T020304.056Z.manifest.json',
     });
   });
@@ -80,6 +94,15 @@ describe('key layout', () => {
     expect(parseBackupKey('postgres/prod-db/extra/app/2024/01/31/20240131T020304.056Z.dump')).toBeUndefined();
     expect(() => dumpKeyForManifestKey(dumpKey)).toThrow(/manifest key/);
   });
+
+  it('puts the globals beside the dump and maps both back to their manifest', () => {
+    const { dumpKey, globalsKey, manifestKey } = backupKeys('prod-db', 'app', AT);
+    expect(parseBackupKey(globalsKey)).toEqual({ source: 'prod-db', database: 'app', timestamp: AT, kind: 'globals' });
+    expect(globalsKeyForManifestKey(manifestKey)).toBe(globalsKey);
+    expect(manifestKeyForObjectKey(globalsKey)).toBe(manifestKey);
+    expect(manifestKeyForObjectKey(dumpKey)).toBe(manifestKey);
+    expect(manifestKeyForObjectKey(manifestKey)).toBeUndefined();
+  });
 });
 
 describe('validateManifest', () => {
@@ -107,7 +130,7 @@ describe('validateManifest', () => {
   it('lists every problem', () => {
     const result = validateManifest(
       manifest({
-        schemaVersion: 2,
+        schemaVersion: 3,
         sha256: 'ABC',
         bytes: -1,
         tables: [{ schema: 'public', name: 't', rows: 1.5 }],
@@ -118,13 +141,36 @@ describe('validateManifest', () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.errors).toEqual([
-      'schemaVersion must be 1; got 2',
+      'schemaVersion must be 1 or 2; got 3',
       'finishedAt must not be before startedAt',
       'bytes must be a non-negative integer',
       'sha256 must be 64 lowercase hex digits',
       'tables[0] must be { schema: string, name: string, rows: non-negative integer }',
       'tiers must be an array of daily, weekly, monthly, yearly',
     ]);
+  });
+
+  it('accepts a v2 manifest with its globals, and still reads v1 without them', () => {
+    expect(validateManifest(manifestV2())).toEqual({ ok: true, manifest: manifestV2() });
+    expect(validateManifest(manifestV2({ globals: { ...GLOBALS, versionId: null } })).ok).toBe(true);
+    expect(validateManifest(manifest()).ok).toBe(true);
+  });
+
+  it('requires the globals in v2, beside the dump, and refuses them in v1', () => {
+    const errorsOf = (value: unknown): readonly string[] => {
+      const result = validateManifest(value);
+      return result.ok ? [] : result.errors;
+    };
+    expect(errorsOf(manifestV2({ globals: undefined }))).toEqual(['globals must be an object { key, bytes, sha256, versionId } in a v2 manifest']);
+    expect(errorsOf(manifestV2({ globals: { ...GLOBALS, key: 'postgres/prod-db/app/2024/01/31/20240131T020305.000Z.globals.sql' } }))).toEqual([
+      'globals.key must be the key beside the dump, ending in .globals.sql',
+    ]);
+    expect(errorsOf(manifestV2({ globals: { ...GLOBALS, bytes: -1, sha256: 'x', versionId: '' } }))).toEqual([
+      'globals.bytes must be a non-negative integer',
+      'globals.sha256 must be 64 lowercase hex digits',
+      'globals.versionId must be a non-empty string or null',
+    ]);
+    expect(errorsOf(manifest({ globals: GLOBALS }))).toEqual(['globals is not part of a v1 manifest; write schemaVersion 2']);
   });
 
   it('refuses an s3 key outside the layout and non-objects', () => {
@@ -140,9 +186,11 @@ describe('validateManifest', () => {
     if (!result.ok) expect(result.errors[0]).toMatch(/not valid JSON/);
   });
 
-  it('serializes to JSON that validates back to the same manifest', () => {
-    const value = manifest() as unknown as BackupManifest;
-    const text = serializeManifest(value);
+  it.each([
+    ['v1', manifest()],
+    ['v2', manifestV2()],
+  ])('serializes a %s manifest to JSON that validates back to the same manifest', (_version, value) => {
+    const text = serializeManifest(value as unknown as BackupManifest);
     expect(text.endsWith('\n')).toBe(true);
     expect(parseManifestJson(text)).toEqual({ ok: true, manifest: value });
   });

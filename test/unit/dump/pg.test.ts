@@ -10,6 +10,8 @@ import {
 } from '../../../lambda/postgres/pg';
 import { describeConnectError } from '../../../lambda/postgres/target';
 import {
+  pgDumpallGlobalsArgs,
+  resolvePgDumpallPath,
   describePgToolExit,
   largeWritesEnv,
   libpqEnv,
@@ -153,6 +155,19 @@ describe('resolvePgDumpPath', () => {
     expect(resolvePgDumpPath(undefined, { PG_DUMP_PATH: '/y/pg_dump' }, () => true)).toBe('/y/pg_dump');
     expect(resolvePgDumpPath(undefined, {}, (p) => p === '/opt/bin/pg_dump')).toBe('/opt/bin/pg_dump');
     expect(resolvePgDumpPath(undefined, {}, () => false)).toBe('pg_dump');
+  });
+});
+
+describe('pg_dumpall', () => {
+  it('is found like pg_dump: option, PG_DUMPALL_PATH, the layer, PATH', () => {
+    expect(resolvePgDumpallPath(undefined, { PG_DUMPALL_PATH: '/y/pg_dumpall', PG_DUMP_PATH: '/z' }, () => true)).toBe('/y/pg_dumpall');
+    expect(resolvePgDumpallPath(undefined, {}, (p) => p === '/opt/bin/pg_dumpall')).toBe('/opt/bin/pg_dumpall');
+    expect(resolvePgDumpallPath(undefined, {}, () => false)).toBe('pg_dumpall');
+  });
+
+  it('dumps only the globals, without passwords, from the dumped database, nothing secret in argv', () => {
+    expect(pgDumpallGlobalsArgs('Billing-2024')).toEqual(['--globals-only', '--no-role-passwords', '--no-password', '--database=Billing-2024']);
+    expect(() => pgDumpallGlobalsArgs('')).toThrow(/unexpected database name/);
   });
 });
 

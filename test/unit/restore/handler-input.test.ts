@@ -19,12 +19,17 @@ function invalid(fn: () => unknown): string {
 
 describe('parseRestoreInput', () => {
   it('accepts a complete input', () => {
-    expect(parseRestoreInput({ manifestKey, target, createDatabase: true, jobs: 2 })).toEqual({
+    expect(parseRestoreInput({ manifestKey, target, createDatabase: true, jobs: 2, restoreRoles: true })).toEqual({
       manifestKey,
       target: { secretArn, host: 'scratch.internal', port: 5432, database: 'app_restore', sslMode: undefined },
       createDatabase: true,
       jobs: 2,
+      restoreRoles: true,
     });
+  });
+
+  it('refuses a restoreRoles that is not a boolean', () => {
+    expect(invalid(() => parseRestoreInput({ manifestKey, target, restoreRoles: 'yes' }))).toContain('restoreRoles must be true or false; got "yes"');
   });
 
   it('accepts a target with only the secret and the database', () => {

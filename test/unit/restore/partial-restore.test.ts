@@ -85,7 +85,7 @@ describe('handler inputs and pg_restore arguments', () => {
   });
 
   it('passes the selection to pg_restore after the connection and before the file', () => {
-    const args = pgRestoreArgs({ host: 'h', port: 5432, user: 'u', database: 'd' }, 4, '/tmp/x.dump', ['--schema=app', '--table=Orders']);
+    const args = pgRestoreArgs({ host: 'h', port: 5432, user: 'u', database: 'd' }, 4, '/tmp/x.dump', false, ['--schema=app', '--table=Orders']);
     expect(args.slice(4)).toEqual(['--schema=app', '--table=Orders', '--jobs=4', '/tmp/x.dump']);
   });
 });

@@ -9,8 +9,8 @@
  * What is mapped, and listed by {@link BackupWorkflowFixture.emulatedOf}:
  * - the dump target: the template's target is the RDS instance's endpoint, which moto cannot serve; the dump wrapper
  *   checks the target is exactly that endpoint and sends the dump to the harness' PostgreSQL instead;
- * - pg_dump: the template's PG_DUMP_PATH is the PgToolsLayer's /opt/bin/pg_dump (the layer is a dummy ARN here),
- *   so the host's pg_dump 15 runs instead.
+ * - pg_dump and pg_dumpall: the template's PG_DUMP_PATH / PG_DUMPALL_PATH are the PgToolsLayer's /opt/bin tools
+ *   (the layer is a dummy ARN here), so the host's tools 15 run instead.
  * The bucket, its KMS key, the topic, the instance and its secret, and the secret of the server's CA (the source's
  * `caCertificate`, bound to the harness CA's secret) are bound to resources created in moto.
  *
@@ -393,7 +393,7 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
       [ids.instance]: { ref: instanceId, attributes: { 'Endpoint.Address': rdsEndpoint.address, 'Endpoint.Port': rdsEndpoint.port } },
     },
     // The template's /opt/bin/pg_dump is the layer's; the host's pg_dump 15 stands in (listed by emulatedOf).
-    extraEnv: { PG_DUMP_PATH: 'pg_dump' },
+    extraEnv: { PG_DUMP_PATH: 'pg_dump', PG_DUMPALL_PATH: 'pg_dumpall' },
   });
 
   const sourcePrefix = `postgres/${instanceId}/`;

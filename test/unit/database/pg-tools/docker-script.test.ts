@@ -41,7 +41,7 @@ describe('dockerBundlingScript', () => {
       expect(run.stderr).toContain('pg_dump (PostgreSQL) 15.');
       expect(run.status).toBe(0);
       expect(fs.readFileSync(path.join(stubs, 'dnf.log'), 'utf8')).toContain('install -y --setopt=install_weak_deps=False postgresql15');
-      expect(fs.readdirSync(path.join(out, 'bin')).sort()).toEqual(['pg_dump', 'pg_restore', 'psql']);
+      expect(fs.readdirSync(path.join(out, 'bin')).sort()).toEqual(['pg_dump', 'pg_dumpall', 'pg_restore', 'psql']);
       const libs = fs.readdirSync(path.join(out, 'lib'));
       expect(libs).toContain('libpq.so.5');
       expect(libs.filter((l) => /^(libc|libm|libresolv)\.so|^ld-linux/.test(l))).toEqual([]);
@@ -81,7 +81,7 @@ describe('dockerBundlingScript', () => {
       const stubs = path.join(work, 'stubs');
       fs.mkdirSync(stubs);
       fs.writeFileSync(path.join(stubs, 'dnf'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-      for (const tool of ['pg_dump', 'pg_restore', 'psql']) fs.symlinkSync(`/usr/lib/postgresql/15/bin/${tool}`, path.join(stubs, tool));
+      for (const tool of ['pg_dump', 'pg_dumpall', 'pg_restore', 'psql']) fs.symlinkSync(`/usr/lib/postgresql/15/bin/${tool}`, path.join(stubs, tool));
       const run = spawnSync('bash', ['-c', dockerBundlingScript({ major: 16, outputDir: path.join(work, 'out') })], {
         encoding: 'utf8',
         env: { PATH: `${stubs}:/usr/bin:/bin` },

@@ -55,13 +55,14 @@ describe('findLocalPgTools', () => {
     expect(result.rejected).toEqual([expect.stringMatching(/pg_dump is version 15\.\d+, not 16$/)]);
   });
 
-  it('refuses a directory where one of the three tools is missing', () => {
+  it('refuses a directory where one of the tools is missing', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-tools-partial-'));
     try {
       fs.symlinkSync(`${HOST_PG15}/pg_dump`, path.join(dir, 'pg_dump'));
+      fs.symlinkSync(`${HOST_PG15}/pg_dumpall`, path.join(dir, 'pg_dumpall'));
       fs.symlinkSync(`${HOST_PG15}/psql`, path.join(dir, 'psql'));
       const result = findLocalPgTools(15, [dir, HOST_PG15]);
-      expect(result.rejected).toEqual([`${dir}: pg_restore is missing (pg_dump, pg_restore and psql must come from one installation)`]);
+      expect(result.rejected).toEqual([`${dir}: pg_restore is missing (pg_dump, pg_dumpall, pg_restore and psql must come from one installation)`]);
       expect(result.tools?.directory).toBe(HOST_PG15);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -83,7 +84,7 @@ describe('bundlePgTools and proveLayer', () => {
   it('copies the tools and their libraries and the copy runs on its own', () => {
     const tools = found();
     bundlePgTools(tools, 15, out);
-    expect(fs.readdirSync(path.join(out, 'bin')).sort()).toEqual(['pg_dump', 'pg_restore', 'psql']);
+    expect(fs.readdirSync(path.join(out, 'bin')).sort()).toEqual(['pg_dump', 'pg_dumpall', 'pg_restore', 'psql']);
     // GNU coreutils' libstdbuf goes along when the machine has one (this one does), for pg_dump's larger writes.
     expect(tools.stdbufLibrary).toBe(fs.existsSync('/usr/libexec/coreutils/libstdbuf.so') ? fs.realpathSync('/usr/libexec/coreutils/libstdbuf.so') : undefined);
     const expectedLibs = [...tools.libraries.map((l) => l.soname), ...(tools.stdbufLibrary ? ['libstdbuf.so'] : [])];
