@@ -8,7 +8,7 @@
  * or an environment that cannot run the drill (moto_server missing); 130/143 interrupted (everything stopped).
  */
 import '../local/drill/quiet-sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BREAK_STEPS, type BreakStep, runDrill } from '../local/drill/drill';
@@ -108,6 +108,7 @@ async function main(): Promise<number> {
       progress,
     });
     for (const line of summaryLines(report)) progress.line(line);
+    mkdirSync(args.out, { recursive: true });
     const files = writeDrillReports(report, args.out);
     progress.line(`  reports: ${files.json}, ${files.html}`);
     return report.unexpectedFailures.length === 0 ? 0 : 1;

@@ -59,7 +59,7 @@ const DATABASE = 'app';
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const started = new Date();
   const { progress, server } = options;
-  logger.setLogLevel('ERROR');
+  logger.setLogLevel('SILENT');
   const steps: DrillStep[] = [];
   const emulated = new Set<string>();
   let failed: DrillStepId | undefined;
@@ -127,9 +127,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
 
   const toolsDir = join(options.workDir, 'tools');
   mkdirSync(toolsDir, { recursive: true });
-  const tools = {
-    dump: wrapTool({ tool: 'pg_dump', real: findOnPath('pg_dump') ?? 'pg_dump', dir: toolsDir, ...(options.breakStep === 'dump' ? { cutAfterBytes: 64 * 1024 } : {}) }),
-    restore: wrapTool({ tool: 'pg_restore', real: findOnPath('pg_restore') ?? 'pg_restore', dir: toolsDir, ...(options.breakStep === 'restore' ? { cutAfterBytes: 64 * 1024 } : {}) }),
+  const tools: { dump: WrappedTool; restore: WrappedTool } = {
+    dump: wrapTool({ tool: 'pg_dump', real: findOnPath('pg_dump') ?? 'pg_dump', dir: toolsDir, ...(options.breakStep === 'dump' ? { cutAfterBytes: 8 * 1024 } : {}) }),
+    restore: wrapTool({ tool: 'pg_restore', real: findOnPath('pg_restore') ?? 'pg_restore', dir: toolsDir }),
   };
   const extraEnv = { PG_DUMP_PATH: tools.dump.path, PG_RESTORE_PATH: tools.restore.path, PG_DUMP_STDBUF_LIBRARY: 'none' };
   emulated.add("pg_dump and pg_restore were the host's PostgreSQL client tools (through the drill's byte-counting wrapper), not the PgToolsLayer's");
@@ -236,6 +236,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         resources: res.primaryBindings,
         extraEnv,
       });
+      if (options.breakStep === 'restore') {
+        // Cut the archive halfway through, whatever the seed's size.
+        tools.restore = wrapTool({ tool: 'pg_restore', real: findOnPath('pg_restore') ?? 'pg_restore', dir: toolsDir, cutAfterBytes: Math.max(1, Math.floor((dumpBytes ?? 2) / 2)) });
+      }
       tools.restore.reset();
       const result = await streaming(progress, 'restore', tools.restore, record, () =>
         workflow.run({ selection: { latest: true } }, { executionName: `drill-recovery-${Date.now()}` }),
