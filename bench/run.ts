@@ -25,7 +25,7 @@ import {
   type ContenderSummary, type Measurement, type Ratio,
 } from './lib/report';
 import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client } from './lib/s3';
-import { Cleanup, startMoto, startPostgres, type PostgresService } from './lib/services';
+import { Cleanup, startMoto, startPostgres, type PostgresService } from '../local/services';
 import { differingCounts, interleave, type Verdict } from './lib/stats';
 
 const ROOT = resolve(__dirname, '..');

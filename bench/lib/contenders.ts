@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseChildOutput, INPUT_ENV, type ChildResult } from '../children/protocol';
 import { GNU_TIME_FORMAT, gnuTimeAvailable, machineStealSeconds, parseGnuTime, processCpuSeconds, runProcess, shellQuote, timed, type ProcessRun } from './measure';
 import type { Measurement } from './report';
-import type { PostgresService } from './services';
+import type { PostgresService } from '../../local/services';
 
 export interface BenchContext {
   readonly pg: PostgresService;

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { awsJsonCall as emulatorJsonCall, createKmsKey as createEmulatorKey, type EmulatorKmsKey } from '../../local/emulator';
 import { harnessEnv } from './env';
 
 /** Options for {@link createTestBucket}. */
@@ -71,43 +72,18 @@ export async function createTopic(name = `test-${randomBytes(6).toString('hex')}
 }
 
 /** A KMS key created in moto. */
-export interface TestKmsKey {
-  readonly keyId: string;
-  readonly arn: string;
-}
+export type TestKmsKey = EmulatorKmsKey;
 
-/**
- * Creates a symmetric customer-managed KMS key in moto (e.g. for SSE-KMS uploads to a test bucket).
- * The package has no KMS SDK client, so this speaks KMS' JSON protocol directly.
- */
+/** Creates a symmetric customer-managed KMS key in moto (e.g. for SSE-KMS uploads to a test bucket). */
 export async function createKmsKey(description = 'cdk-backup-dr test key', region?: string): Promise<TestKmsKey> {
-  const { KeyMetadata } = await awsJsonCall<{ KeyMetadata: { KeyId: string; Arn: string } }>(
-    'kms',
-    'TrentService.CreateKey',
-    { Description: description, KeyUsage: 'ENCRYPT_DECRYPT', KeySpec: 'SYMMETRIC_DEFAULT' },
-    region,
-  );
-  return { keyId: KeyMetadata.KeyId, arn: KeyMetadata.Arn };
+  const env = harnessEnv();
+  return createEmulatorKey(env.awsEndpointUrl, description, region ?? env.awsRegion);
 }
 
-/**
- * Calls an AWS JSON-protocol API on moto without an SDK client (for services the package has no client for).
- * moto routes a request by the credential scope of its Authorization header and does not check signatures.
- */
+/** Calls an AWS JSON-protocol API on moto without an SDK client (for services the package has no client for). */
 async function awsJsonCall<T>(service: 'kms' | 'sqs', target: string, body: object, region?: string): Promise<T> {
   const env = harnessEnv();
-  const response = await fetch(env.awsEndpointUrl, {
-    method: 'POST',
-    headers: {
-      'Content-Type': service === 'sqs' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1',
-      'X-Amz-Target': target,
-      Authorization: `AWS4-HMAC-SHA256 Credential=test/20250101/${region ?? env.awsRegion}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${target} against moto failed with HTTP ${response.status}: ${text}`);
-  return JSON.parse(text) as T;
+  return emulatorJsonCall<T>(env.awsEndpointUrl, service, target, body, region ?? env.awsRegion);
 }
 
 /**

@@ -14,8 +14,6 @@
  * });
  * expect(result.status).toBe('SUCCEEDED');
  */
-import { CfnElement, Stack } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
 import {
   type JsonValue,
   type LocalRunOptions,
@@ -26,18 +24,7 @@ import {
 import { harnessEnv } from './env';
 
 export * from '../../local/workflow-runner';
-
-/**
- * The logical id of a construct's CloudFormation resource (an L2 construct's default child, or an L1 itself), as
- * `Template.fromStack(...)` names it.
- */
-export function logicalIdOf(construct: IConstruct): string {
-  const element = construct instanceof CfnElement ? construct : construct.node.defaultChild;
-  if (!(element instanceof CfnElement)) {
-    throw new Error(`${construct.node.path} has no CloudFormation resource as default child; pass the L1 construct`);
-  }
-  return Stack.of(element).resolve(element.logicalId) as string;
-}
+export { logicalIdOf } from '../../local/logical-id';
 
 /** Options of {@link runLocalWorkflow}: the workflow, its input and the run options in one object. */
 export interface RunLocalWorkflowOptions extends LocalWorkflowOptions, LocalRunOptions {

