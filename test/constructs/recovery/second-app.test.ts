@@ -9,7 +9,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { AttributeStore, Failover, FailoverSource, FailoverStrategy, RecoveryTest, SharedBackupResources } from '../../../lib';
+import { AttributeStore, Failover, FailoverSource, FailoverStrategy, OperationsTopic, RecoveryTest, SharedBackupResources } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
 import { statementsOf } from '../../support/template-inspection';
@@ -21,6 +21,10 @@ const BUCKET = 'orders-backups-111111111111-us-east-1';
 const KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 const REPLICA = 'drreplica-111111111111-us-west-2';
 const REPLICA_KEY = `arn:aws:kms:us-west-2:${ACCOUNT}:key/abcd1234-ab12-cd34-ef56-abcdef123456`;
+const TOPIC = `arn:aws:sns:us-east-1:${ACCOUNT}:orders-operations`;
+const TOPIC_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/aaaa1111-bb22-cc33-dd44-eeeeee555555`;
+const DR_TOPIC = `arn:aws:sns:us-west-2:${ACCOUNT}:orders-operations`;
+const DR_TOPIC_KEY = `arn:aws:kms:us-west-2:${ACCOUNT}:key/ffff6666-aa77-bb88-cc99-dddddd000000`;
 type Json = Record<string, unknown>;
 
 const small = ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MICRO);
@@ -43,8 +47,12 @@ function secondApp(constructs: boolean) {
   });
   const replica = BackupBucket.fromBucketAttributes(drOps, 'ReplicaBackups', { bucketArn: `arn:aws:s3:::${REPLICA}`, encryptionKeyArn: REPLICA_KEY });
   if (!constructs) return { app, ops, drOps };
-  const recoveryTest = new RecoveryTest(ops, 'RecoveryTest', { bucket: backups, sourceName: 'orders-db', vpc, pgToolsLayer: layer, postgresVersion: 16 });
+  // The operations topics of each region, owned by the other app too.
+  const topic = OperationsTopic.fromTopicAttributes(ops, 'Operations', { topicArn: TOPIC, encryptionKeyArn: TOPIC_KEY });
+  const drTopic = OperationsTopic.fromTopicAttributes(drOps, 'Operations', { topicArn: DR_TOPIC, encryptionKeyArn: DR_TOPIC_KEY });
+  const recoveryTest = new RecoveryTest(ops, 'RecoveryTest', { bucket: backups, sourceName: 'orders-db', vpc, pgToolsLayer: layer, postgresVersion: 16, notificationTopic: topic });
   const failover = new Failover(drOps, 'Failover', {
+    notificationTopic: drTopic,
     source: FailoverSource.instance('orders-db'),
     primaryRegion: 'us-east-1',
     database: 'orders',
@@ -128,6 +136,23 @@ describe('Failover against an imported replica bucket', () => {
           vpc: threeTierVpc(dr),
         }),
     ).toThrow(/the bucket is in us-east-1, not in this \(DR\) region us-west-2/);
+  });
+});
+
+describe('the imported operations topics', () => {
+  it('are where both state machines publish, with the imported topic key, and no topic is created', () => {
+    for (const [template, sm, topicArn, keyArn] of [
+      [ops, recoveryTest.stateMachine, TOPIC, TOPIC_KEY],
+      [drOps, failover.stateMachine, DR_TOPIC, DR_TOPIC_KEY],
+    ] as const) {
+      template.resourceCountIs('AWS::SNS::Topic', 0);
+      const text = JSON.stringify(template.toJSON());
+      expect(text).toContain(topicArn);
+      const statements = JSON.stringify(statementsOf(template, { role: sm.role, node: sm.node } as unknown as lambda.IFunction));
+      expect(statements).toContain('sns:Publish');
+      expect(statements).toContain(topicArn);
+      expect(statements).toContain(keyArn);
+    }
   });
 });
 
