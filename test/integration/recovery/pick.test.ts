@@ -70,7 +70,7 @@ describe('recovery-pick of dumps', () => {
     // Delete the dump's only version: its manifest points at a version that no longer exists.
     const dumpKey = backupKeys(SOURCE, 'app', new Date(now - 2 * HOUR)).dumpKey;
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: dumpKey, VersionId: await versionOf(dumpKey) }));
-    keys.invalid = await putBackup('app', new Date(now - 1 * HOUR), { manifest: (m) => ({ ...m, schemaVersion: 2 }) });
+    keys.invalid = await putBackup('app', new Date(now - 1 * HOUR), { manifest: (m) => ({ ...m, schemaVersion: 99 }) });
     keys.otherDatabase = await putBackup('billing', new Date(now - 0.5 * HOUR));
   }, 120_000);
 
@@ -83,7 +83,7 @@ describe('recovery-pick of dumps', () => {
     expect(picked).toMatchObject({ kind: 'dump', selection: 'latest', id: keys.usable, withinRpo: true, rpoSeconds: 86400, dump: { database: 'app', manifestKey: keys.usable } });
     expect(picked.ageSeconds).toBeGreaterThanOrEqual(3 * 3600);
     expect(picked.skipped).toEqual([
-      { id: keys.invalid, reason: expect.stringMatching(/^invalid manifest: schemaVersion must be 1/) },
+      { id: keys.invalid, reason: expect.stringMatching(/^invalid manifest: schemaVersion must be 1 or 2; got 99/) },
       { id: keys.missingObject, reason: expect.stringMatching(/the dump object .* does not exist/) },
     ]);
   });
