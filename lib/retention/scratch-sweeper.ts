@@ -42,9 +42,11 @@ export interface ScratchSweeperProps {
   readonly workflows: sfn.IStateMachine[];
   /** Where the sweep reports go (`reports/sweep/…`). */
   readonly bucket: IBackupBucket;
+  /** The VPC the sweeper function runs in (it calls RDS, Secrets Manager, Step Functions and S3). */
   readonly vpc: ec2.IVpc;
   /** @default - the VPC's private subnets with egress */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The sweeper function's security group (it needs outbound 443 only). */
   readonly securityGroup: ec2.ISecurityGroup;
   /** KMS key of the logs. */
   readonly logsKey: kms.IKey;

@@ -131,8 +131,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     dump: wrapTool({ tool: 'pg_dump', real: findOnPath('pg_dump') ?? 'pg_dump', dir: toolsDir, ...(options.breakStep === 'dump' ? { cutAfterBytes: 8 * 1024 } : {}) }),
     restore: wrapTool({ tool: 'pg_restore', real: findOnPath('pg_restore') ?? 'pg_restore', dir: toolsDir }),
   };
-  const extraEnv = { PG_DUMP_PATH: tools.dump.path, PG_RESTORE_PATH: tools.restore.path, PG_DUMP_STDBUF_LIBRARY: 'none' };
-  emulated.add("pg_dump and pg_restore were the host's PostgreSQL client tools (through the drill's byte-counting wrapper), not the PgToolsLayer's");
+  const extraEnv = {
+    PG_DUMP_PATH: tools.dump.path,
+    PG_RESTORE_PATH: tools.restore.path,
+    PG_DUMPALL_PATH: findOnPath('pg_dumpall') ?? 'pg_dumpall',
+    PG_DUMP_STDBUF_LIBRARY: 'none',
+  };
+  emulated.add("pg_dump, pg_dumpall and pg_restore were the host's PostgreSQL client tools (pg_dump and pg_restore through the drill's byte-counting wrapper), not the PgToolsLayer's");
 
   await step('seed', 'Seed the sample database', async () => {
     await withClient(server, 'postgres', (c) => c.query(`CREATE DATABASE ${DATABASE}`));

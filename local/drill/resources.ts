@@ -4,6 +4,7 @@
  * tell the local runner which emulator resource stands for which template resource. Also the retention history
  * (older backups) the cleanup plans over.
  */
+import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { randomBytes } from 'node:crypto';
 import {
   CopyObjectCommand,
@@ -59,6 +60,23 @@ async function createBucket(name: string, region: string): Promise<void> {
     await s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
   } finally {
     s3.destroy();
+  }
+}
+
+async function createStateMachine(name: string, region: string): Promise<string> {
+  const sfn = new SFNClient({ region });
+  try {
+    const created = await sfn.send(
+      new CreateStateMachineCommand({
+        name,
+        definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+        roleArn: 'arn:aws:iam::123456789012:role/cdk-backup-dr-drill',
+      }),
+    );
+    if (created.stateMachineArn === undefined) throw new Error('CreateStateMachine returned no ARN');
+    return created.stateMachineArn;
+  } finally {
+    sfn.destroy();
   }
 }
 
@@ -124,6 +142,9 @@ export async function createDrillResources(example: SynthesizedExample, server: 
     recovery: await createTopic(`cdk-backup-dr-drill-recovery-test-${run}`, PRIMARY_REGION),
     failover: await createTopic(`cdk-backup-dr-drill-failover-${run}`, DR_REGION),
   };
+  // The retention cleanup asks Step Functions which backups a running recovery test picked: the state machine must
+  // exist there (the drill runs it locally, so it never has a running execution in the emulator).
+  const recoveryMachineArn = await createStateMachine(`cdk-backup-dr-drill-recovery-test-${run}`, PRIMARY_REGION);
   const scratch = await createScratchNetwork(endpoint, `cdk-backup-dr-drill-scratch-${run}`, PRIMARY_REGION);
   const failoverNetwork = await createScratchNetwork(endpoint, `cdk-backup-dr-drill-failover-${run}`, DR_REGION);
   const instanceEndpoint = await ensureInstance(example.instanceIdentifier);
@@ -162,6 +183,7 @@ export async function createDrillResources(example: SynthesizedExample, server: 
       [ids.bucketKey]: key(bucketKey),
       [ids.backup.topic]: topics.backup,
       [ids.recovery.topic]: topics.recovery,
+      [ids.recovery.machine]: { ref: recoveryMachineArn, attributes: { Name: recoveryMachineArn.split(':').pop()! } },
       [ids.recovery.subnetGroup]: scratch.subnetGroupName,
       [ids.recovery.scratchSecurityGroup]: { ref: scratch.securityGroupId, attributes: { GroupId: scratch.securityGroupId } },
       [ids.instance]: {

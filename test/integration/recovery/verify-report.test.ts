@@ -99,11 +99,14 @@ describe('recovery-report', () => {
       expect(out).toMatchObject({
         status: 'FAILED',
         reportKey: 'reports/recovery-test/2024/05/05/20240505T050000.000Z-run-7.json',
-        subject: 'cdk-backup-dr recovery test FAILED: prod',
+        subject: 'cdk-backup-dr FAILED: recovery test of prod in us-east-1 at pick',
         cause: 'pick failed with BackupNotFound: no such backup',
         versionId: expect.any(String),
       });
-      expect(JSON.parse(out.message)).toMatchObject({ status: 'FAILED', report: `s3://${bucket}/${out.reportKey}`, cleanup: 'done' });
+      // One message per protocol (SNS MessageStructure json): text for people, the same facts as JSON for machines.
+      const message = JSON.parse(out.message) as Record<string, string>;
+      expect(message.default).toContain('Cause: pick failed with BackupNotFound: no such backup');
+      expect(JSON.parse(message.sqs)).toMatchObject({ status: 'FAILED', report: `s3://${bucket}/${out.reportKey}`, cleanup: 'done' });
       const s3 = new S3Client({});
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: out.reportKey }));
       expect(head).toMatchObject({ ServerSideEncryption: 'aws:kms', ContentType: 'application/json' });
