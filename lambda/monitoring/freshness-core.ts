@@ -10,34 +10,12 @@
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { getTextObjectOrUndefined } from '../aws/s3';
-import { BACKUP_REPORT_PREFIX, FAILOVER_REPORT_PREFIX, RECOVERY_REPORT_PREFIX } from '../common/names';
+import { FRESHNESS_KINDS, REPORT_PREFIXES, type FreshnessKind, type FreshnessTarget } from './freshness-targets';
 import { FRESHNESS_METRICS } from '../common/metrics';
 import { InvalidInput } from '../common/errors';
 import { JsonObject, expectNumber, expectObject, expectOneOf, expectString } from '../common/validate';
 
-/** The workflows whose freshness is measured. */
-export const FRESHNESS_KINDS = ['backup', 'recovery-test', 'failover'] as const;
-
-/** One of {@link FRESHNESS_KINDS}. */
-export type FreshnessKind = (typeof FRESHNESS_KINDS)[number];
-
-/** Where each workflow's reports are. */
-export const REPORT_PREFIXES: Readonly<Record<FreshnessKind, string>> = {
-  backup: BACKUP_REPORT_PREFIX,
-  'recovery-test': RECOVERY_REPORT_PREFIX,
-  failover: FAILOVER_REPORT_PREFIX,
-};
-
-/** One workflow of one source to measure. */
-export interface FreshnessTarget {
-  readonly kind: FreshnessKind;
-  /** The bucket its reports are written to. */
-  readonly bucket: string;
-  /** The source name (the reports' `source`). */
-  readonly source: string;
-  /** How far back to look, seconds: longer than the alarm's threshold, so that "none found" alarms. */
-  readonly lookBackSeconds: number;
-}
+export { FRESHNESS_KINDS, REPORT_PREFIXES, type FreshnessKind, type FreshnessTarget } from './freshness-targets';
 
 /**
  * Validates the FRESHNESS_TARGETS environment variable (a JSON array of {@link FreshnessTarget}).

@@ -23,7 +23,7 @@ import type { Failover } from '../failover/failover';
 import type { RecoveryTest } from '../recovery-test/recovery-test';
 import type { IBackupBucket } from '../storage/backup-bucket-base';
 import { FRESHNESS_METRICS, METRIC_DIMENSIONS } from '../../lambda/common/metrics';
-import { REPORT_PREFIXES, type FreshnessKind, type FreshnessTarget } from '../../lambda/monitoring/freshness-core';
+import { REPORT_PREFIXES, type FreshnessKind, type FreshnessTarget } from '../../lambda/monitoring/freshness-targets';
 
 /** Props of {@link BackupMonitoring}. */
 export interface BackupMonitoringProps {
