@@ -84,6 +84,8 @@ declare const drSnapshotKeyArn: string;
 declare const backups: import('cdk-backup-dr').BackupBucket;
 declare const replicaBucket: import('cdk-backup-dr').BackupBucket;
 declare const failoverProps: Omit<import('cdk-backup-dr').FailoverProps, 'bucket'>;
+declare const backupProps: Omit<import('cdk-backup-dr').PostgresBackupProps, 'notificationTopic'>;
+declare const recoveryTest: import('cdk-backup-dr').RecoveryTest;
 `;
 
 /** Imports a fragment (a block without imports of its own) may use: the package and the aws-cdk-lib modules. */
