@@ -92,13 +92,6 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
     's3:GetObjectLegalHold': 'a bucket with Object Lock: every deletion candidate is asked for its legal hold; the recorded buckets have no Object Lock',
   },
   RetentionStateMachine: STATE_MACHINE,
-  SweeperStateMachine: {
-    ...STATE_MACHINE,
-    'sns:Publish': 'publishes a failed sweep to the operations topic; the sweeper workflow tests run a dry run and a deletion, no refused deletion (see issue 12)',
-  },
-  SweeperSweepFunction: {
-    ...TRACING,
-    ...BUCKET_WRITE,
-    'rds:DeleteDBCluster': 'deletes a scratch Aurora cluster a recovery test or rehearsal left; the recorded leftovers are DB instances',
-  },
+  SweeperStateMachine: STATE_MACHINE,
+  SweeperSweepFunction: { ...TRACING, ...BUCKET_WRITE },
 };
