@@ -22,7 +22,7 @@ const RESULTS_DIR = join(resolve(__dirname, '..'), 'bench', 'results');
 const BUCKET = 'cdk-backup-dr-bench-retention';
 const SOURCE = 'bench';
 const DATABASE = 'app';
-/** The newest backup: 2026-06-30 23:00 UTC. An hourly history of 100,000 reaches back into 2015 (22 DST changes). */
+/** The newest backup: 2026-06-30 23:00 UTC. An hourly history of 100,000 reaches back to 2015-02-02 (23 DST changes in Berlin). */
 const NEWEST = Date.UTC(2026, 5, 30, 23);
 const NOW = NEWEST + 30 * 60_000;
 const GFS = { daily: 7, weekly: 4, monthly: 12, yearly: 3 } as const;
