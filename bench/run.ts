@@ -31,8 +31,8 @@ import { runRetentionBench } from './retention';
 
 const ROOT = resolve(__dirname, '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
-const DUMP_CORE = join(ROOT, 'lambda', 'shared', 'dump-core.ts');
-const RESTORE_CORE = join(ROOT, 'lambda', 'shared', 'restore-core.ts');
+const DUMP_CORE = join(ROOT, 'lambda', 'backup', 'dump-core.ts');
+const RESTORE_CORE = join(ROOT, 'lambda', 'restore', 'restore-core.ts');
 const BUCKET = 'cdk-backup-dr-bench';
 const SOURCE_ID = 'bench';
 
