@@ -3,7 +3,7 @@
  * dump core's memory on a database and on one twice its size, and the restore core against `pg_restore -j1/-j2`
  * from a local file. Starts its own PostgreSQL 15 and moto, stops them on every exit path, writes
  * bench/results/<name>-<timestamp>.json and bench/results/latest.json, and prints a table. Targets are reported
- * as pass/fail, never asserted.
+ * as pass/fail, never asserted. `--suite retention` runs the retention bench instead (./retention.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -27,11 +27,12 @@ import {
 import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client } from './lib/s3';
 import { Cleanup, startMoto, startPostgres, type PostgresService } from '../local/services';
 import { differingCounts, interleave, type Verdict } from './lib/stats';
+import { runRetentionBench } from './retention';
 
 const ROOT = resolve(__dirname, '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
-const DUMP_CORE = join(ROOT, 'lambda', 'shared', 'dump-core.ts');
-const RESTORE_CORE = join(ROOT, 'lambda', 'shared', 'restore-core.ts');
+const DUMP_CORE = join(ROOT, 'lambda', 'backup', 'dump-core.ts');
+const RESTORE_CORE = join(ROOT, 'lambda', 'restore', 'restore-core.ts');
 const BUCKET = 'cdk-backup-dr-bench';
 const SOURCE_ID = 'bench';
 
@@ -454,7 +455,7 @@ try {
   console.error(USAGE);
   process.exit(2);
 }
-main(options).catch((error: unknown) => {
+(options.suite === 'retention' ? runRetentionBench(options, log) : main(options)).catch((error: unknown) => {
   console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   process.exitCode = 1;
 });

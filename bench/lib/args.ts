@@ -11,7 +11,15 @@ export interface DumpVariant {
   readonly s3Checksum?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
 }
 
+/** Which bench runs: the dump/restore cores (default) or the retention decision and cleanup (bench/retention.ts). */
+export type BenchSuite = 'dump' | 'retention';
+
 export interface BenchOptions {
+  readonly suite: BenchSuite;
+  /** Retention suite: backups in the decision's history. */
+  readonly backups: number;
+  /** Retention suite: backups written to the emulator for the S3 cleanup. */
+  readonly s3Backups: number;
   /** Target size of the base database in MiB (pg_database_size). */
   readonly sizeMb: number;
   /** Runs of every contender; medians and minimums are over these. */
@@ -28,8 +36,9 @@ export interface BenchOptions {
   readonly profileDir?: string;
 }
 
-export const USAGE = `usage: npm run bench -- [--quick] [--size-mb N] [--repeats N] [--no-double] [--no-restore] [--name NAME]
-                       [--variant NAME:part=MiB,queue=N,checksum=WHEN_REQUIRED ...]
+export const USAGE = `usage: npm run bench -- [--suite dump|retention] [--quick] [--size-mb N] [--repeats N] [--no-double] [--no-restore]
+                       [--name NAME] [--variant NAME:part=MiB,queue=N,checksum=WHEN_REQUIRED ...] [--backups N] [--s3-backups N]
+  --suite S      dump (default): the dump and restore cores; retention: the GFS decision and the S3 cleanup
   --quick        small smoke run: 30 MiB database, 1 repeat (overridable by the options after it)
   --size-mb N    size of the generated database in MiB, measured with pg_database_size (default 300)
   --repeats N    runs of each contender (default 3)
@@ -38,7 +47,10 @@ export const USAGE = `usage: npm run bench -- [--quick] [--size-mb N] [--repeats
   --name NAME    results file prefix (default "full", or "quick" with --quick)
   --profile DIR  write a V8 CPU profile of every core child into DIR (node --cpu-prof; slows the children a little)
   --variant SPEC an extra dump-core contender with tuned settings (repeatable): part size in MiB (>= 5),
-                 upload queue size, and the S3 client's requestChecksumCalculation (WHEN_SUPPORTED|WHEN_REQUIRED)`;
+                 upload queue size, and the S3 client's requestChecksumCalculation (WHEN_SUPPORTED|WHEN_REQUIRED)
+  retention suite (--repeats is the decision's rounds, default 15; --quick: 10,000 / 500 backups, 3 rounds):
+  --backups N    hourly backups the decision runs over (default 100000)
+  --s3-backups N hourly backups (manifest + dump) written to moto for the cleanup (default 5000)`;
 
 function positiveInt(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -78,19 +90,38 @@ export function parseVariant(spec: string | undefined): DumpVariant {
   return variant;
 }
 
+function parseSuite(value: string | undefined): BenchSuite {
+  if (value !== 'dump' && value !== 'retention') throw new Error(`--suite must be dump or retention, got ${JSON.stringify(value ?? '')}`);
+  return value;
+}
+
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
+  const suiteAt = argv.indexOf('--suite');
+  const suite: BenchSuite = suiteAt < 0 ? 'dump' : parseSuite(argv[suiteAt + 1]);
+  const retention = suite === 'retention';
   let sizeMb = quick ? 30 : 300;
-  let repeats = quick ? 1 : 3;
+  let repeats = retention ? (quick ? 3 : 15) : quick ? 1 : 3;
+  let backups = quick ? 10_000 : 100_000;
+  let s3Backups = quick ? 500 : 5_000;
   let double = true;
   let restore = true;
-  let name = quick ? 'quick' : 'full';
+  let name = retention ? (quick ? 'retention-quick' : 'retention') : quick ? 'quick' : 'full';
   const variants: DumpVariant[] = [];
   let profileDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     switch (arg) {
       case '--quick':
+        break;
+      case '--suite':
+        i++;
+        break;
+      case '--backups':
+        backups = positiveInt(arg, argv[++i]);
+        break;
+      case '--s3-backups':
+        s3Backups = positiveInt(arg, argv[++i]);
         break;
       case '--size-mb':
         sizeMb = positiveInt(arg, argv[++i]);
@@ -128,5 +159,5 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         throw new Error(`unknown option ${JSON.stringify(arg)}\n${USAGE}`);
     }
   }
-  return { sizeMb, repeats, double, restore, name, quick, variants, profileDir };
+  return { suite, backups, s3Backups, sizeMb, repeats, double, restore, name, quick, variants, profileDir };
 }

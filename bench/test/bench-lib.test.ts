@@ -150,6 +150,7 @@ describe('measure parsing', () => {
 describe('args', () => {
   it('has full-run defaults and a quick preset that later flags override', () => {
     assert.deepEqual(parseArgs([]), {
+      suite: 'dump', backups: 100_000, s3Backups: 5_000,
       sizeMb: 300, repeats: 3, double: true, restore: true, name: 'full', quick: false, variants: [],
       profileDir: undefined,
     });

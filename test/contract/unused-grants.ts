@@ -88,17 +88,12 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
     ...BUCKET_WRITE,
     's3:ListBucketVersions': 'removeVersions: lists every version of the deleted dumps and manifests; the recorded runs leave delete markers (removeVersions false)',
     's3:DeleteObjectVersion': 'removeVersions: deletes every version of a deleted dump and manifest; the recorded runs leave delete markers (removeVersions false)',
-    's3:GetObjectRetention': 'a bucket with Object Lock: every deletion candidate is asked for its retention; the recorded buckets have no Object Lock (moto has no lock-aware delete)',
-    's3:GetObjectLegalHold': 'a bucket with Object Lock: every deletion candidate is asked for its legal hold; the recorded buckets have no Object Lock',
+    's3:GetObjectRetention':
+      'a bucket with Object Lock: every deletion candidate is asked for its retention; the workflow buckets have no Object Lock (test/integration/retention/cleanup.test.ts asks moto)',
+    's3:GetObjectLegalHold':
+      'a bucket with Object Lock: every deletion candidate is asked for its legal hold; the workflow buckets have no Object Lock (test/integration/retention/cleanup.test.ts asks moto)',
   },
   RetentionStateMachine: STATE_MACHINE,
-  SweeperStateMachine: {
-    ...STATE_MACHINE,
-    'sns:Publish': 'publishes a failed sweep to the operations topic; the sweeper workflow tests run a dry run and a deletion, no refused deletion (see issue 12)',
-  },
-  SweeperSweepFunction: {
-    ...TRACING,
-    ...BUCKET_WRITE,
-    'rds:DeleteDBCluster': 'deletes a scratch Aurora cluster a recovery test or rehearsal left; the recorded leftovers are DB instances',
-  },
+  SweeperStateMachine: STATE_MACHINE,
+  SweeperSweepFunction: { ...TRACING, ...BUCKET_WRITE },
 };

@@ -2,24 +2,28 @@
  * The synthesized ScratchSweeper state machine, run locally with the real sweep handler against moto: a scratch
  * database and secret of an ended recovery test and a failover rehearsal's leftovers are deleted; the scratch database
  * of a running execution, one without our tags and a real failover's database are left, each with its reason in the
- * report. Calls recorded for the IAM contract with the tags of what the test created (the tag conditions apply).
+ * report. An ended recovery test's Aurora cluster goes writer instance first, then the cluster; a rehearsal cluster
+ * whose deletion RDS refuses (deletion protection) ends the run FAILED with a report and a message on the topic.
+ * Calls recorded for the IAM contract with the tags of what the test created (the tag conditions apply).
  */
 import { randomBytes } from 'node:crypto';
-import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBClusterCommand, CreateDBInstanceCommand, DeleteDBClusterCommand, ModifyDBClusterCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { describeDbInstance, executionScopedIdentifier, resourceTags } from '../../lambda/rds/instances';
+import { SweepFailed } from '../../lambda/common/errors';
+import { SWEEP_REPORT_PREFIX } from '../../lambda/common/names';
+import { describeDbCluster, describeDbInstance, executionScopedIdentifier, resourceTags } from '../../lambda/rds/instances';
 import { handler as sweepHandler, type SweepReport } from '../../lambda/retention/sweep.handler';
 import { BackupBucket } from '../../lib/storage';
 import { ScratchSweeper } from '../../lib/retention';
 import { harnessEnv } from '../support/env';
-import { createKmsKey, createTestBucket, createTopic } from '../support/moto';
+import { createKmsKey, createTestBucket, createTopic, subscribeSnsInbox, type SnsInbox } from '../support/moto';
 import { recordResourceTags } from '../support/record-iam-calls';
 import { createTestStateMachine, type TestStateMachine } from '../support/stepfunctions';
 import { threeTierVpc } from '../support/vpc';
@@ -35,6 +39,9 @@ let recoveryTest: TestStateMachine;
 let failover: TestStateMachine;
 let workflow: LocalWorkflow;
 let bucket: string;
+let inbox: SnsInbox;
+/** Protected clusters a test left, unprotected and deleted after the file. */
+const protectedClusters: Array<{ cluster: string; instance: string }> = [];
 const ids: Record<'ended' | 'running' | 'untagged' | 'rehearsal' | 'realFailover', string> = {} as never;
 const secretArns: Record<'ended' | 'running' | 'rehearsal', string> = {} as never;
 
@@ -54,6 +61,45 @@ async function leftover(prefix: string, machine: TestStateMachine, execution: st
   }
   return { id, secretArn, executionArn };
 }
+
+type Tags = Array<{ Key: string; Value: string }>;
+const tagRecord = (tags: Tags) => Object.fromEntries(tags.map((t) => [t.Key, t.Value]));
+
+/**
+ * An Aurora cluster and its writer instance (`<id>-1`) and secret as the scratch / act handlers create them for a
+ * cluster source, tags recorded for the contract.
+ */
+async function clusterLeftover(prefix: string, machine: TestStateMachine, execution: string, tags: Tags, secretPrefix: string, deletionProtection = false) {
+  const executionArn = `arn:aws:states:${region()}:${ACCOUNT}:execution:${machine.name}:${execution}`;
+  const cluster = executionScopedIdentifier(prefix, executionArn, execution);
+  const instance = `${cluster}-1`;
+  await rds.send(
+    new CreateDBClusterCommand({
+      DBClusterIdentifier: cluster,
+      Engine: 'aurora-postgresql',
+      MasterUsername: 'cdkbdr_admin',
+      MasterUserPassword: 'not-a-real-password-1',
+      DeletionProtection: deletionProtection,
+      Tags: tags,
+    }),
+  );
+  await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: instance, DBClusterIdentifier: cluster, Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large', Tags: tags }));
+  recordResourceTags(`arn:aws:rds:${region()}:${ACCOUNT}:cluster:${cluster}`, tagRecord(tags));
+  recordResourceTags(`arn:aws:rds:${region()}:${ACCOUNT}:db:${instance}`, tagRecord(tags));
+  const created = await secrets.send(new CreateSecretCommand({ Name: `${secretPrefix}${cluster}`, SecretString: '{"username":"u","password":"p"}', Tags: tags }));
+  recordResourceTags(created.ARN!, tagRecord(tags));
+  if (deletionProtection) protectedClusters.push({ cluster, instance });
+  return { cluster, instance, secretArn: created.ARN! };
+}
+
+const recoveryTestTags = (execution: string) =>
+  resourceTags({ purpose: 'recovery-test', executionId: `arn:aws:states:${region()}:${ACCOUNT}:execution:${recoveryTest.name}:${execution}` });
+const rehearsalTags = (execution: string) =>
+  resourceTags({
+    purpose: 'failover',
+    executionId: `arn:aws:states:${region()}:${ACCOUNT}:execution:${failover.name}:${execution}`,
+    extra: { 'cdk-backup-dr:dry-run': 'true', 'cdk-backup-dr:strategy': 'restore-snapshot' },
+  });
 
 beforeAll(async () => {
   recoveryTest = await createTestStateMachine('RecoveryTest');
@@ -90,6 +136,7 @@ beforeAll(async () => {
   });
   bucket = await createTestBucket({ prefix: 'sweeper' });
   const key = await createKmsKey('sweeper reports');
+  const topicArn = await createTopic();
   workflow = new LocalWorkflow({
     template: Template.fromStack(stack).toJSON(),
     stateMachine: logicalIdOf(sweeper.stateMachine),
@@ -98,9 +145,10 @@ beforeAll(async () => {
     resources: {
       [logicalIdOf(backups.bucket)]: bucket,
       [logicalIdOf(backups.encryptionKey)]: { ref: key.keyId, attributes: { Arn: key.arn } },
-      [logicalIdOf(topic)]: await createTopic(),
+      [logicalIdOf(topic)]: topicArn,
     },
   });
+  inbox = await subscribeSnsInbox(topicArn);
 }, 300_000);
 
 async function report(reportKey: string): Promise<SweepReport> {
@@ -145,9 +193,64 @@ describe('ScratchSweeper state machine, locally against moto', () => {
     expect(byId[ids.untagged]).toMatchObject({ outcome: 'not-ours', reason: 'no cdk-backup-dr:creator=cdk-backup-dr tag' });
     expect(byId[ids.realFailover]).toMatchObject({ outcome: 'not-ours', reason: expect.stringContaining("a failover's database") });
   });
+
+  it("deletes an ended recovery test's Aurora cluster: the writer instance, then the cluster, then its secret", async () => {
+    const name = `cluster-${randomBytes(3).toString('hex')}`;
+    const left = await clusterLeftover('cdkbdr-rt-', recoveryTest, name, recoveryTestTags(name), 'cdk-backup-dr/scratch/');
+    const result = await workflow.run({}, { executionName: `sweep-cluster-${Date.now().toString(36)}` });
+    expect(result.status).toBe('SUCCEEDED');
+    const out = (result.output as { result: { reportKey: string; deleted: number } }).result;
+    expect(out.deleted).toBe(3);
+    expect(await describeDbInstance(region(), left.instance)).toBeUndefined();
+    expect(await describeDbCluster(region(), left.cluster)).toBeUndefined();
+    expect(await secretExists(left.secretArn)).toBe(false);
+    const r = await report(out.reportKey);
+    const deleted = r.resources.filter((x) => x.outcome === 'deleted');
+    expect(deleted.map((x) => [x.kind, x.id])).toEqual([
+      ['instance', left.instance],
+      ['cluster', left.cluster],
+      ['secret', left.secretArn],
+    ]);
+    expect(r.status).toBe('SUCCEEDED');
+  });
+
+  it('a deletion RDS refuses (a protected rehearsal cluster) is reported, published to the topic, and ends the run FAILED', async () => {
+    const name = `protected-${randomBytes(3).toString('hex')}`;
+    const left = await clusterLeftover('cdkbdr-fo-', failover, name, rehearsalTags(name), 'cdk-backup-dr/failover/', true);
+    const executionName = `sweep-refused-${Date.now().toString(36)}`;
+    const result = await workflow.run({}, { executionName });
+    expect(result.status).toBe('FAILED');
+    expect(result.visited).toEqual(['Sweep', 'Notify failure', 'Sweep failed']);
+    expect(result.error).toBe(SweepFailed.NAME);
+
+    // The refusal does not stop the rest: the writer instance and the secret went, the cluster is still there.
+    expect(await describeDbInstance(region(), left.instance)).toBeUndefined();
+    expect(await secretExists(left.secretArn)).toBe(false);
+    expect(await describeDbCluster(region(), left.cluster)).toBeDefined();
+
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: SWEEP_REPORT_PREFIX }));
+    const reportKey = (listed.Contents ?? []).map((o) => o.Key!).find((k) => k.endsWith(`-${executionName}.json`));
+    expect(reportKey).toBeDefined();
+    const r = await report(reportKey!);
+    expect(r.status).toBe('FAILED');
+    expect(r.deleted).toBe(2);
+    expect(r.errors).toEqual([expect.stringContaining(`cluster ${left.cluster}: InvalidParameterCombination`)]);
+    expect(r.resources.find((x) => x.id === left.cluster)).toMatchObject({ kind: 'cluster', outcome: 'failed', reason: expect.stringMatching(/deletion protection/) });
+
+    const failures = (await inbox.messages()).filter((m) => m.subject === 'cdk-backup-dr: sweep FAILED');
+    expect(failures).toHaveLength(1);
+    const published = JSON.parse(failures[0].message) as { Error: string; Cause: string };
+    expect(published.Error).toBe(SweepFailed.NAME);
+    expect(published.Cause).toContain(reportKey!);
+    expect(published.Cause).toContain(left.cluster);
+  });
 });
 
-afterAll(() => {
+afterAll(async () => {
+  for (const { cluster } of protectedClusters) {
+    await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: cluster, DeletionProtection: false, ApplyImmediately: true }));
+    await rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: cluster, SkipFinalSnapshot: true }));
+  }
   rds.destroy();
   secrets.destroy();
   s3.destroy();

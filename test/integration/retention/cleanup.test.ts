@@ -2,10 +2,14 @@
  * The cleanup core against moto: 410 days of daily dumps of two databases in a versioned bucket, and 410 daily
  * snapshots of an RDS instance in the primary region with their copies in the DR region, cleaned with
  * RetentionPolicy.gfs({ daily: 7, weekly: 4, monthly: 12, yearly: 3 }). The expected survivors are worked out by
- * hand from the calendar below, not by the decision function; S3 calls are counted.
+ * hand from the calendar below, not by the decision function; S3 calls are counted. Then 1,100 hourly dumps of one
+ * database, more than one page of every listing, deleted with all their versions: the listings paginate and the
+ * DeleteObjects batches hold at most 1000 keys. And a bucket with Object Lock: dumps under retention or a legal hold
+ * are kept, each with its reason, after the cleanup asked S3 about every deletion candidate (moto's missing
+ * GetObjectRetention is added by the harness, test/support/moto-patch.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CopyDBSnapshotCommand, CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
 import { backupKeys, formatKeyTimestamp } from '../../../lambda/backup/manifest';
 import { cleanDumps, cleanSnapshots, manualSnapshotQuota } from '../../../lambda/retention/cleanup-core';
@@ -128,6 +132,146 @@ describe('cleanDumps on 410 days of daily dumps', () => {
     expect([...result.swept].sort()).toEqual([freshOrphan, oldOrphan, oldOrphanGlobals].sort());
     expect(result.objectsDeleted).toBe(3);
     expect(await currentKeys(s3, bucket)).not.toContain(oldOrphanGlobals);
+  });
+});
+
+describe('cleanDumps over 1,100 dumps of one database: pagination and batches of at most 1000', () => {
+  const COUNT = 1100;
+  const KEEP = 5;
+  const database = 'ledger';
+  const prefix = `postgres/${SOURCE}/${database}/`;
+  /** Hourly, the newest one hour before NOW. */
+  const times = Array.from({ length: COUNT }, (_, i) => NOW.getTime() - (i + 1) * 3_600_000);
+  let s3: S3Client;
+  let bucket: string;
+  /** Keys per DeleteObjects call, as sent. */
+  const batches: number[] = [];
+
+  beforeAll(async () => {
+    s3 = new S3Client({ region: harnessEnv().awsRegion });
+    s3.middlewareStack.add(
+      (next) => async (args) => {
+        if ('Delete' in args.input && args.input.Delete?.Objects) batches.push(args.input.Delete.Objects.length);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countDeleteBatches' },
+    );
+    bucket = await createTestBucket({ prefix: 'retention-pages', versioned: true });
+    const puts = times.flatMap((time) => {
+      const keys = backupKeys(SOURCE, database, new Date(time));
+      return [
+        { key: keys.dumpKey, body: `dump ${time}` },
+        { key: keys.manifestKey, body: '{}' },
+      ];
+    });
+    await inBatches(puts, 25, (p) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: p.key, Body: p.body })));
+  }, 300_000);
+
+  afterAll(() => s3.destroy());
+
+  const options = (dryRun: boolean) => ({
+    s3,
+    bucket,
+    source: SOURCE,
+    rules: { last: KEEP, timeZone: 'UTC' },
+    now: NOW,
+    orphanGraceSeconds: 86_400,
+    objectLock: false,
+    removeVersions: true,
+    dryRun,
+  });
+
+  it('a dry run reads the 2,200 objects in 3 pages and plans 1,095 deletions without a delete call', async () => {
+    const plan = await cleanDumps(options(true));
+    expect(plan.calls).toEqual({ ListObjectsV2: 3 });
+    expect(plan.series.map((s) => [s.series, s.kept, s.deleted])).toEqual([[prefix, KEEP, COUNT - KEEP]]);
+    expect(batches).toEqual([]);
+  });
+
+  it('deletes every version of 1,095 manifests, then of their dumps, in batches of at most 1000; a re-run deletes nothing', async () => {
+    const result = await cleanDumps(options(false));
+    expect(result.errors).toEqual([]);
+    expect(result.objectsDeleted).toBe(2 * (COUNT - KEEP));
+    // Versions of the database prefix: 2,200 before the manifests go (3 pages), 1,105 before the dumps go (2 pages).
+    expect(result.calls).toEqual({ ListObjectsV2: 3, ListObjectVersions: 5, DeleteObjects: 4 });
+    expect(batches).toEqual([1000, COUNT - KEEP - 1000, 1000, COUNT - KEEP - 1000]);
+
+    const versions: string[] = [];
+    let deleteMarkers = 0;
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }));
+      versions.push(...(page.Versions ?? []).map((v) => v.Key!));
+      deleteMarkers += page.DeleteMarkers?.length ?? 0;
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker !== undefined);
+    expect(deleteMarkers).toBe(0);
+    const newest = times.slice(0, KEEP).map((time) => backupKeys(SOURCE, database, new Date(time)));
+    expect(versions.sort()).toEqual(newest.flatMap((k) => [k.dumpKey, k.manifestKey]).sort());
+
+    const again = await cleanDumps(options(false));
+    expect([again.objectsDeleted, again.calls]).toEqual([0, { ListObjectsV2: 1 }]);
+    expect(batches).toHaveLength(4);
+  });
+});
+
+describe('cleanDumps in a bucket with Object Lock', () => {
+  const database = 'locked';
+  /** Ten daily dumps, the newest first. */
+  const times = Array.from({ length: 10 }, (_, i) => NEWEST - i * DAY);
+  const retainUntil = new Date(Date.now() + 30 * DAY);
+  let s3: S3Client;
+  let bucket: string;
+  const keysOf = (i: number) => backupKeys(SOURCE, database, new Date(times[i]));
+
+  beforeAll(async () => {
+    s3 = new S3Client({ region: harnessEnv().awsRegion });
+    bucket = `retention-lock-${randomBytes(6).toString('hex')}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+    for (const [i, time] of times.entries()) {
+      const keys = backupKeys(SOURCE, database, new Date(time));
+      // The dump of day 4 is under retention, the dump of day 6 under a legal hold; no default retention.
+      const lock =
+        i === 4
+          ? { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: retainUntil }
+          : i === 6
+            ? { ObjectLockLegalHoldStatus: 'ON' as const }
+            : {};
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys.dumpKey, Body: `dump ${time}`, ...lock }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: keys.manifestKey, Body: '{}' }));
+    }
+  }, 120_000);
+
+  afterAll(() => s3.destroy());
+
+  it('asks S3 for the lock of every deletion candidate and keeps the locked ones with their reason', async () => {
+    const now = new Date();
+    const result = await cleanDumps({
+      s3,
+      bucket,
+      source: SOURCE,
+      rules: { last: 2, timeZone: 'UTC' },
+      now,
+      orphanGraceSeconds: 86_400,
+      objectLock: true,
+      removeVersions: false,
+      dryRun: false,
+    });
+    expect(result.errors).toEqual([]);
+    // 8 candidates beyond keepLast 2, each asked once; the locks only add keeps, so no second round of questions.
+    expect(result.calls).toEqual({ ListObjectsV2: 1, GetObjectRetention: 8, GetObjectLegalHold: 8, DeleteObjects: 2 });
+    const kept = result.series[0].items.filter((item) => item.keep);
+    expect(kept.map((item) => [item.id, item.reasons])).toEqual([
+      [keysOf(0).manifestKey, ['last 1 of 2', 'newest verified']],
+      [keysOf(1).manifestKey, ['last 2 of 2']],
+      [keysOf(4).manifestKey, [expect.stringMatching(/^locked until \d{4}-\d\d-\d\dT/)]],
+      [keysOf(6).manifestKey, ['legal hold']],
+    ]);
+    expect(Date.parse(kept[2].reasons[0].slice('locked until '.length))).toBeCloseTo(retainUntil.getTime(), -4);
+    expect(result.objectsDeleted).toBe(2 * 6);
+    expect(await currentKeys(s3, bucket)).toEqual([0, 1, 4, 6].flatMap((i) => [keysOf(i).dumpKey, keysOf(i).manifestKey]).sort());
   });
 });
 
