@@ -68,6 +68,9 @@ async function main(): Promise<number> {
   }
   const progress = streamProgress();
   const cleanup = new Cleanup((line) => progress.line(line));
+  cleanup.add('report', async () => {
+    if (cleanup.interruptedBy !== undefined) progress.line(`interrupted by ${cleanup.interruptedBy}: everything the drill started is stopped; no report written`);
+  });
   const workDir = mkdtempSync(join(tmpdir(), 'cdk-backup-dr-drill-'));
   cleanup.add('work directory', async () => rmSync(workDir, { recursive: true, force: true }));
   // Never a real account: the emulator takes any credentials, and nothing may fall back to a profile or IMDS.
@@ -107,6 +110,8 @@ async function main(): Promise<number> {
       workDir,
       progress,
     });
+    // A signal stops the services under the running steps: what they report then is not a drill result.
+    if (cleanup.interruptedBy !== undefined) return 1;
     for (const line of summaryLines(report)) progress.line(line);
     mkdirSync(args.out, { recursive: true });
     const files = writeDrillReports(report, args.out);

@@ -240,10 +240,14 @@ export class Cleanup {
 
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
 
+  /** The signal that started the cleanup, once one did: the work still under way must not publish its results. */
+  interruptedBy: NodeJS.Signals | undefined;
+
   constructor(private readonly log: (line: string) => void) {
     const signals: Array<[NodeJS.Signals, number]> = [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]];
     for (const [signal, num] of signals) {
       const onSignal = (): void => {
+        this.interruptedBy ??= signal;
         this.log(`received ${signal}: stopping services`);
         void this.run().finally(() => process.exit(128 + num));
       };

@@ -2,7 +2,7 @@
  * The drill's report: `drill-report.json` (the data) and `drill-report.html` (one self-contained page, no network:
  * the timeline of the steps, RPO/RTO against the targets, each check, what was emulated).
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBytes, formatSeconds } from './progress';
 
@@ -77,8 +77,18 @@ export interface DrillReport {
 export function writeDrillReports(report: DrillReport, dir: string): { json: string; html: string } {
   const json = join(dir, 'drill-report.json');
   const html = join(dir, 'drill-report.html');
-  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(html, renderHtml(report));
+  // Each file appears complete or not at all, also when the process is stopped between the two.
+  const write = (path: string, text: string): void => {
+    const partial = `${path}.partial-${process.pid}`;
+    try {
+      writeFileSync(partial, text);
+      renameSync(partial, path);
+    } finally {
+      rmSync(partial, { force: true });
+    }
+  };
+  write(json, `${JSON.stringify(report, null, 2)}\n`);
+  write(html, renderHtml(report));
   return { json, html };
 }
 
