@@ -254,6 +254,7 @@ export class BackupMonitoring extends Construct {
       logRetention,
       topic: props.topic,
       workflow: 'freshness',
+      publishesToTopic: false,
       afterwards: 'The look-back alarms (backup overdue, recovery test overdue, rehearsal overdue, backup too small) see no data until it runs again.',
     });
     acknowledgeStateMachineFindings(machine, [fn]);
