@@ -264,7 +264,7 @@ describe('BackupMonitoring of a replicating bucket', () => {
 });
 
 describe('BackupMonitoring of a recovery test and a failover (DR stack)', () => {
-  function drMonitored(options: { rto?: boolean } = { rto: true }) {
+  function drMonitored(options: { rto?: boolean; withoutMonitoring?: boolean } = { rto: true }) {
     const app = new App();
     const stack = new Stack(app, 'Dr', { env: { account: '111111111111', region: 'us-west-2' } });
     const vpc = threeTierVpc(stack);
@@ -293,13 +293,14 @@ describe('BackupMonitoring of a recovery test and a failover (DR stack)', () => 
       notificationTopic: operations.topic,
       ...(options.rto ? { rto: Duration.hours(1) } : {}),
     });
+    if (options.withoutMonitoring) return { app };
     const monitoring = new BackupMonitoring(stack, 'Monitoring', { topic: operations.topic, vpc, recoveryTest, failover });
     const template = Template.fromStack(stack);
     const topic = { Ref: stack.getLogicalId(operations.topic.node.defaultChild as never) };
     const alarm = (a: unknown) => alarmProps(stack, template, a);
     return { app, stack, recoveryTest, failover, monitoring, template, topic, alarm };
   }
-  const m = drMonitored();
+  const m = drMonitored() as Required<ReturnType<typeof drMonitored>>;
 
   it('recoveryTestFailed: failed + timed out + aborted executions of the recovery-test state machine', () => {
     const props = m.alarm(m.monitoring.recoveryTestFailed);
@@ -374,7 +375,7 @@ describe('BackupMonitoring of a recovery test and a failover (DR stack)', () => 
   });
 
   it('without rto there are no RTO alarms and the RTO widgets have no target line', () => {
-    const plain = drMonitored({ rto: false });
+    const plain = drMonitored({ rto: false }) as Required<ReturnType<typeof drMonitored>>;
     expect(plain.monitoring.recoveryTestRto).toBeUndefined();
     expect(plain.monitoring.rehearsalRto).toBeUndefined();
     const [dashboard] = Object.values(plain.template.findResources('AWS::CloudWatch::Dashboard')) as Array<{ Properties: { DashboardBody: unknown } }>;
@@ -388,6 +389,10 @@ describe('BackupMonitoring of a recovery test and a failover (DR stack)', () => 
       { kind: 'recovery-test', bucket: 'BUCKET', source: 'orders-db', lookBackSeconds: (7 + 1 + 2) * 86400 },
       { kind: 'failover', bucket: 'BUCKET', source: 'orders-db', lookBackSeconds: (90 + 2) * 86400 },
     ]);
+  });
+
+  it('adds no cdk-nag finding beyond the recovery test and failover it watches', () => {
+    expect(nagFindingsBeyondBaseline(drMonitored({ rto: true, withoutMonitoring: true }).app, m.app)).toEqual([]);
   });
 
   it('dashboard: recovery-test outcomes, RTO and data age against their targets, days since the last test and rehearsal', () => {
