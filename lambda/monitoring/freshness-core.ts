@@ -64,8 +64,10 @@ export function reportKeyTime(key: string): Date | undefined {
   const match = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z-[^/]*\.json$/.exec(key);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, ms] = match;
-  const time = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
-  return Number.isNaN(time.getTime()) ? undefined : time;
+  const text = `${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`;
+  const time = new Date(text);
+  // Date rolls an impossible day over (Feb 30 → Mar 2): only a key that round-trips is a time.
+  return Number.isNaN(time.getTime()) || time.toISOString() !== text ? undefined : time;
 }
 
 /** A report that counts as a good run: SUCCEEDED, of the source; with its end and (backups) its dump bytes. */

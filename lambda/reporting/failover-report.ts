@@ -352,11 +352,18 @@ export function failoverNextStep(report: FailoverReport): string {
       ? 'Nothing to do: the rehearsal is the evidence that a failover works; the next one is due within the rehearsal interval.'
       : `The DR database serves now${report.database?.identifier ? ` (${report.database.identifier})` : ''}: check the application, then plan the failback (the report lists the steps and the previous values).`;
   }
-  const rtoFailed = report.checks.some((c) => c.name === 'RTO within target' && !c.passed);
-  if (report.failedStep === undefined && rtoFailed) {
-    return rehearsal
-      ? `The rehearsal took longer than the RTO: choose a faster strategy (promote a replica rather than restore), a larger instance class, or raise rto.${cleanupLeft}`
-      : 'The database serves, but the failover took longer than the RTO: check the application now; afterwards choose a faster strategy or raise rto.';
+  if (rehearsal && report.failedStep === undefined && report.checks.some((c) => c.name === 'RTO within target' && !c.passed)) {
+    return `The rehearsal took longer than the RTO: choose a faster strategy (promote a replica rather than restore), a larger instance class, or raise rto.${cleanupLeft}`;
+  }
+  if (!rehearsal && onlyOverRto(report)) {
+    const serving = report.database?.identifier ? ` (${report.database.identifier})` : '';
+    const app = report.repoint
+      ? 'and the application was repointed to it'
+      : 'but nothing was repointed (no repoint configured): point the application at it now';
+    return (
+      `The DR database is up${serving} ${app}. Do NOT run the failover again: it only took longer than the RTO. ` +
+      'Check the application now; afterwards choose a faster strategy (promote a replica rather than restore) or raise rto, and plan the failback.'
+    );
   }
   if (rehearsal) {
     return `The rehearsal failed${report.failedStep ? ` at ${report.failedStep}` : ''}: read the failure reasons in the report and fix them now; a real failover would fail the same way.${cleanupLeft}`;
@@ -367,9 +374,25 @@ export function failoverNextStep(report: FailoverReport): string {
   );
 }
 
+/**
+ * Whether the run did every step and failed nothing but its RTO check: a real failover like that has a serving
+ * database (and, when configured, a repointed application).
+ */
+function onlyOverRto(report: FailoverReport): boolean {
+  const failed = report.checks.filter((c) => !c.passed);
+  return report.failedStep === undefined && report.failureReasons.length === 1 && failed.length === 1 && failed[0].name === 'RTO within target';
+}
+
+/** The workflow as the subject names it; a real failover that failed only its RTO says the database is up. */
+export function failoverWhat(report: FailoverReport): string {
+  if (report.mode === 'rehearsal') return 'failover rehearsal';
+  if (report.mode === undefined) return 'failover (invalid input)';
+  return report.status === 'FAILED' && onlyOverRto(report) ? 'FAILOVER (DB up, over RTO)' : 'FAILOVER';
+}
+
 /** The subject, message and attributes published to the notification topic. */
 export function failoverNotification(report: FailoverReport, reportKey: string, bucket: string): FailoverNotification {
-  const what = report.mode === 'rehearsal' ? 'failover rehearsal' : report.mode === 'failover' ? 'FAILOVER' : 'failover (invalid input)';
+  const what = failoverWhat(report);
   return runNotification(report, { bucket, reportKey }, {
     what,
     ...(report.failedStep !== undefined ? { failedAt: report.failedStep } : {}),

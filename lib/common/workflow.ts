@@ -175,6 +175,10 @@ export interface WorkflowStateMachineProps {
   readonly workflow: string;
   /** What the reader has to check or do after such a run, e.g. which resources may remain. */
   readonly afterwards: string;
+  /**
+   * Whether the definition publishes to `topic` itself (then its role gets the topic key). @default true
+   */
+  readonly publishesToTopic?: boolean;
 }
 
 /**
@@ -191,7 +195,7 @@ export function workflowStateMachine(scope: Construct, props: WorkflowStateMachi
     logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
   });
   // SNS encrypts a message to a KMS-encrypted topic with the publisher's credentials: sns:publish tasks need the key.
-  props.topic.masterKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+  if (props.publishesToTopic ?? true) props.topic.masterKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
   alertOnUnreportedEnd(scope, 'TimedOutOrAborted', { stateMachine, topic: props.topic, workflow: props.workflow, afterwards: props.afterwards });
   return stateMachine;
 }

@@ -175,6 +175,11 @@ export class BackupMonitoring extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** The freshness function (reads the newest reports, publishes their ages), when anything needs it. */
   public readonly freshnessFunction?: lambda.Function;
+  /**
+   * The state machine that runs the freshness function every hour (its failures raise `freshnessFailed`). Start it
+   * by hand to measure at once, e.g. after fixing the reports' permissions.
+   */
+  public readonly freshnessStateMachine: sfn.StateMachine;
 
   private readonly topic: sns.ITopic;
   private readonly sourceName: string;
@@ -249,9 +254,11 @@ export class BackupMonitoring extends Construct {
       logRetention,
       topic: props.topic,
       workflow: 'freshness',
+      publishesToTopic: false,
       afterwards: 'The look-back alarms (backup overdue, recovery test overdue, rehearsal overdue, backup too small) see no data until it runs again.',
     });
     acknowledgeStateMachineFindings(machine, [fn]);
+    this.freshnessStateMachine = machine;
     new scheduler.Schedule(this, 'Schedule', {
       description: `cdk-backup-dr ${this.sourceName}: freshness of backups, recovery tests and rehearsals`,
       schedule: scheduler.ScheduleExpression.rate(FRESHNESS_INTERVAL),

@@ -77,6 +77,8 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
   FailoverRestoreFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET, ...DESCRIBE_SECRET },
   FailoverVerifyFunction: { ...TRACING, ...DESCRIBE_SECRET },
   FailoverWorkflowStateMachine: STATE_MACHINE,
+  MonitoringFreshnessFunction: { ...TRACING, ...GET_VERSION },
+  MonitoringStateMachine: STATE_MACHINE,
   RecoveryTestPickFunction: TRACING,
   RecoveryTestReportFunction: { ...TRACING, ...BUCKET_WRITE },
   RecoveryTestRestoreFunction: { ...TRACING, ...LIST_BUCKET },

@@ -32,7 +32,7 @@ import { createScratchNetwork } from '../integration/recovery/network';
 import { harnessEnv } from '../support/env';
 import { createKmsKey, createTestBucket, createTopic, subscribeSnsInbox, type SnsInbox } from '../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../support/postgres';
-import { type JsonValue, LocalWorkflow, type LocalWorkflowResult } from '../support/workflow-harness';
+import { type JsonValue, LocalWorkflow, type LocalWorkflowOptions, type LocalWorkflowResult } from '../support/workflow-harness';
 import { dropRoles, emulateReplicatedBackups, FailoverEmulation, failoverHandlers, failoverStack, PRIMARY_REGION, type ActiveRun, type FailoverFaults } from './failover-support';
 
 const region = harnessEnv().awsRegion;
@@ -66,6 +66,7 @@ let replicaSecretArn: string;
 let dump: { manifestKey: string; manifest: BackupManifest; body: Uint8Array };
 let stack: ReturnType<typeof failoverStack>;
 let workflow: LocalWorkflow;
+let workflowOptions: LocalWorkflowOptions;
 let backupNotes: string[] = [];
 const emulations: FailoverEmulation[] = [];
 const createdIdentifiers: string[] = [];
@@ -215,7 +216,7 @@ beforeAll(async () => {
   });
   const keyId = kmsKeyArn.slice(kmsKeyArn.lastIndexOf('/') + 1);
   const handlers = failoverHandlers(stack.ids, active, () => backupNotes);
-  workflow = new LocalWorkflow({
+  workflow = new LocalWorkflow((workflowOptions = {
     template: stack.template,
     stateMachine: stack.ids.machine,
     region,
@@ -227,7 +228,7 @@ beforeAll(async () => {
       [stack.ids.subnetGroup]: network.subnetGroupName,
       [stack.ids.databaseSecurityGroup]: { ref: network.securityGroupId, attributes: { GroupId: network.securityGroupId } },
     },
-  });
+  }));
 }, 300_000);
 
 function active(): ActiveRun {
@@ -258,7 +259,10 @@ interface Run {
 
 let runs = 0;
 
-async function run(input: Record<string, unknown>, options: { faults?: FailoverFaults; before?: (e: FailoverEmulation, replicaDatabase: string) => Promise<void> } = {}): Promise<Run> {
+async function run(
+  input: Record<string, unknown>,
+  options: { faults?: FailoverFaults; before?: (e: FailoverEmulation, replicaDatabase: string) => Promise<void>; workflow?: LocalWorkflow } = {},
+): Promise<Run> {
   runs += 1;
   const executionName = `failover-${runs}-${suffix}`;
   const emulation = new FailoverEmulation(source.name);
@@ -285,7 +289,7 @@ async function run(input: Record<string, unknown>, options: { faults?: FailoverF
   }) as typeof process.stdout.write);
   let result: LocalWorkflowResult;
   try {
-    result = await workflow.run(input as JsonValue, { executionName });
+    result = await (options.workflow ?? workflow).run(input as JsonValue, { executionName });
   } finally {
     spy.mockRestore();
     current = undefined;
@@ -571,6 +575,22 @@ describe('real failovers: the new database is kept (deletion protection, backups
     expect(r.report).toMatchObject({ mode: 'failover', resourcesKept: [`instance ${r.names.identifier} (deletion protection on)`, `secret ${r.names.secretName} (its master credentials)`] });
     expect(r.metrics).toMatchObject({ FailoverSucceeded: 1, FailoverDurationSeconds: r.report?.timings.rtoSeconds, __mode: 1 });
     expect((await messageFor(r)).subject).toMatch(new RegExp(`^cdk-backup-dr SUCCEEDED: FAILOVER of ${SOURCE_NAME} in [a-z0-9-]+$`));
+  });
+
+  it('restore-snapshot over its RTO: the database serves and the application is repointed; the message says so and not to fail over again', async () => {
+    const before = await currentTargets();
+    // The local engine recovers in seconds, under any rto the construct accepts: the report function's target is lowered.
+    const overRto = new LocalWorkflow({ ...workflowOptions, extraEnv: { RTO_SECONDS: '0.001' } });
+    const r = await run({ strategy: 'restore-snapshot', dryRun: false, reason: 'us-west-2 is down' }, { workflow: overRto });
+
+    expect(r.result.status).toBe('FAILED');
+    expect(r.report?.failureReasons).toEqual([expect.stringMatching(/measured RTO of .+ s exceeds the target of 0\.001 s/)]);
+    const db = (await describeDbInstance(region, r.names.identifier)) ?? fail('the restored instance is gone');
+    await expectRepointedTo(r, db.endpoint?.host ?? '', before);
+    const message = await messageFor(r);
+    expect(message.subject).toMatch(new RegExp(`^cdk-backup-dr FAILED: FAILOVER \\(DB up, over RTO\\) of ${SOURCE_NAME} in [a-z0-9-]+$`));
+    expect(message.subject?.length).toBeLessThan(100);
+    expect(message.body.nextStep).toMatch(new RegExp(`^The DR database is up \\(${r.names.identifier}\\) and the application was repointed to it\\. Do NOT run the failover again`));
   });
 
   it('restore-dump: keeps the instance with the restored dump and repoints to it', async () => {

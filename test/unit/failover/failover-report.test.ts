@@ -96,6 +96,50 @@ describe('failover report: outcome', () => {
     );
   });
 
+  describe('a real failover that did every step but took longer than its RTO', () => {
+    const REPOINT = {
+      at: '2024-05-01T12:16:00.000Z',
+      durationSeconds: 1.5,
+      changes: [{ type: 'ssm-parameter', name: '/app/db', previous: 'old.example.com:5432', current: `${ENDPOINT.host}:5432`, action: 'updated' }],
+    };
+    const overRto = (state: FailoverRunState, overrides: Partial<FailoverReportEvent> = {}) =>
+      buildFailoverReport(parseFailoverReportEvent(event(state, overrides)), { source: 'orders-db', finishedAt: FINISHED }, { seconds: 600, enforced: true });
+
+    it('FAILED with a subject that says the DB is up, and a next step that says not to fail over again', () => {
+      const r = overRto({ ...restored(false), repoint: REPOINT });
+      expect(r.status).toBe('FAILED');
+      expect(r.failureReasons).toEqual([expect.stringMatching(/measured RTO of 904 s exceeds the target of 600 s/)]);
+      const n = failoverNotification(r, 'reports/failover/k.json', 'bucket');
+      expect(n.subject).toBe('cdk-backup-dr FAILED: FAILOVER (DB up, over RTO) of orders-db in us-west-2');
+      expect(n.subject.length).toBeLessThan(100);
+      const next = notificationJson(n).nextStep as string;
+      expect(next).toMatch(new RegExp(`^The DR database is up \\(${NAMES.identifier}\\) and the application was repointed to it\\. Do NOT run the failover again`));
+      expect(next).not.toMatch(/start it again/);
+    });
+
+    it('without a repoint configured, the next step says to point the application at it', () => {
+      const r = overRto(restored(false), { repointConfigured: false });
+      const n = failoverNotification(r, 'reports/failover/k.json', 'bucket');
+      expect(n.subject).toMatch(/^cdk-backup-dr FAILED: FAILOVER \(DB up, over RTO\) of orders-db/);
+      expect(notificationJson(n).nextStep).toMatch(/nothing was repointed \(no repoint configured\): point the application at it now\. Do NOT run the failover again/);
+    });
+
+    it('is a plain FAILOVER failure when something else failed too (the repoint did not run), or when within the RTO', () => {
+      const alsoUnrepointed = failoverNotification(overRto(restored(false)), 'k', 'b');
+      expect(alsoUnrepointed.subject).toBe('cdk-backup-dr FAILED: FAILOVER of orders-db in us-west-2');
+      const within = buildFailoverReport(parseFailoverReportEvent(event({ ...restored(false), repoint: REPOINT })), { source: 'orders-db', finishedAt: FINISHED }, { seconds: 3600, enforced: true });
+      expect(within.status).toBe('SUCCEEDED');
+      expect(failoverNotification(within, 'k', 'b').subject).toBe('cdk-backup-dr SUCCEEDED: FAILOVER of orders-db in us-west-2');
+    });
+
+    it('a rehearsal over its RTO keeps the rehearsal wording', () => {
+      const r = overRto({ ...restored(true), cleanup: [{ what: 'database', names: [NAMES.identifier], status: 'gone' }, { what: 'secret', names: [NAMES.secretName], status: 'gone' }] });
+      const n = failoverNotification(r, 'k', 'b');
+      expect(n.subject).toBe('cdk-backup-dr FAILED: failover rehearsal of orders-db in us-west-2');
+      expect(notificationJson(n).nextStep).toMatch(/^The rehearsal took longer than the RTO/);
+    });
+  });
+
   it('a real failover that verified but did not repoint FAILED: the application still points at the old endpoint', () => {
     const r = report(restored(false));
     expect(r.status).toBe('FAILED');
