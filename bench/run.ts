@@ -27,11 +27,12 @@ import {
 import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client } from './lib/s3';
 import { Cleanup, startMoto, startPostgres, type PostgresService } from '../local/services';
 import { differingCounts, interleave, type Verdict } from './lib/stats';
+import { awsCliCandidates, findTool, type ToolLookup } from './lib/tools';
 
 const ROOT = resolve(__dirname, '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
-const DUMP_CORE = join(ROOT, 'lambda', 'shared', 'dump-core.ts');
-const RESTORE_CORE = join(ROOT, 'lambda', 'shared', 'restore-core.ts');
+const DUMP_CORE = join(ROOT, 'lambda', 'backup', 'dump-core.ts');
+const RESTORE_CORE = join(ROOT, 'lambda', 'restore', 'restore-core.ts');
 const BUCKET = 'cdk-backup-dr-bench';
 const SOURCE_ID = 'bench';
 
@@ -69,16 +70,23 @@ function commandOutput(cmd: string, args: string[]): string {
   }
 }
 
+/** The version line of `<path> --version`, or undefined when the executable is missing or fails. */
+function probeVersion(path: string): string | undefined {
+  try {
+    const out = execFileSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    return out.trim().split('\n')[0];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Debian's awscli (/usr/bin/aws) as the issue asks; a pyenv shim earlier on PATH would be a different awscli (v1).
- * AWS_CLI_PATH overrides.
+ * Debian's awscli (/usr/bin/aws) as the issue asks, else the aws on PATH (a pyenv shim is awscli 1) with a note,
+ * else none: the pipeline contender is then skipped with a note. AWS_CLI_PATH overrides.
  */
-function findAwsCli(): string {
-  const explicit = process.env.AWS_CLI_PATH;
-  if (explicit) return explicit;
-  if (existsSync('/usr/bin/aws')) return '/usr/bin/aws';
-  throw new Error("Debian's awscli is not installed (/usr/bin/aws missing): run `apt-get install -y awscli` " +
-    'or set AWS_CLI_PATH to the aws executable to compare against');
+function findAwsCli(): ToolLookup {
+  return findTool(awsCliCandidates(process.env), probeVersion,
+    "install Debian's awscli (`apt-get install -y awscli`) or set AWS_CLI_PATH to the aws executable to compare against");
 }
 
 async function bundle(entry: string, outDir: string): Promise<string> {
@@ -191,16 +199,18 @@ async function main(options: BenchOptions): Promise<void> {
   // The signal path may exit before the asynchronous cleanup gets here (see startPostgres).
   process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
   try {
-    const awsPath = findAwsCli();
+    const awsCli = findAwsCli();
+    if (!awsCli.available) log(`aws CLI: ${awsCli.note}`);
+    else if (awsCli.note) log(`aws CLI: ${awsCli.path} (${awsCli.version}): ${awsCli.note}`);
     const machine = {
       cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memTotalMb: Math.round(totalmem() / 1048576),
       kernel: release(), node: process.version,
       pgDump: commandOutput('pg_dump', ['--version']), pgRestore: commandOutput('pg_restore', ['--version']),
-      awscli: { path: awsPath, version: commandOutput(awsPath, ['--version']) },
+      awscli: awsCli,
       motoServer: process.env.MOTO_SERVER_BIN ?? 'moto_server (PATH)',
       gnuTime: gnuTimeAvailable(), loadavgAtStart: loadavg(),
     };
-    log(`options ${JSON.stringify(options)}; ${machine.cpus} cpus, node ${machine.node}, ${machine.pgDump}, ${machine.awscli.version}`);
+    log(`options ${JSON.stringify(options)}; ${machine.cpus} cpus, node ${machine.node}, ${machine.pgDump}, ${awsCli.available ? awsCli.version : 'no aws CLI'}`);
 
     const [pg, moto] = await Promise.all([startPostgres(log), startMoto(log)]);
     cleanup.add('postgres', pg.stop);
@@ -208,7 +218,7 @@ async function main(options: BenchOptions): Promise<void> {
     const s3 = s3Client(moto.endpoint);
     await createVersionedBucket(s3, BUCKET);
     const ctx: BenchContext = {
-      pg, motoEndpoint: moto.endpoint, bucket: BUCKET, tmp, awsPath, log, serverPid: pg.pid, emulatorPid: moto.pid,
+      pg, motoEndpoint: moto.endpoint, bucket: BUCKET, tmp, awsPath: awsCli.available ? awsCli.path : undefined, log, serverPid: pg.pid, emulatorPid: moto.pid,
       profileDir: options.profileDir === undefined ? undefined : resolve(options.profileDir),
     };
     const serverVersion = await withClient(pg, 'postgres', (c) => c.query<{ v: string }>('SHOW server_version'));
@@ -270,7 +280,7 @@ async function main(options: BenchOptions): Promise<void> {
       }
     };
     const variants = new Map(options.variants.map((v) => [variantContender(v), v]));
-    const contenders: string[] = [C.core, C.pgDump, C.awscli, C.cat, ...variants.keys()];
+    const contenders: string[] = [C.core, C.pgDump, ...(awsCli.available ? [C.awscli] : []), C.cat, ...variants.keys()];
     log(`dump benchmark on ${base}: ${options.repeats} round(s) of ${contenders.join(', ')}`);
     for (const { contender, round } of interleave(contenders, options.repeats)) {
       if (contender === C.core) await runCoreDump(base, round, true);
@@ -408,7 +418,9 @@ async function main(options: BenchOptions): Promise<void> {
       dump,
       restore,
       verdicts,
+      skipped: awsCli.available ? [] : [{ contender: C.awscli, note: awsCli.note }],
       notes: [
+        ...(awsCli.available && awsCli.note ? [`${C.awscli}: ${awsCli.path} (${awsCli.version}); ${awsCli.note}`] : []),
         'Wall times are measured by the bench from process start to exit, so node start-up and module loading count ' +
           'against the cores (innerSeconds excludes them). Contenders run interleaved round by round.',
         'coreMaxRssKb is the core process\'s own peak (process.resourceUsage().maxRSS); processMaxRssKb comes from ' +
@@ -440,6 +452,7 @@ async function main(options: BenchOptions): Promise<void> {
     console.log('');
     for (const r of [...dump.ratios, ...restore.ratios]) console.log(formatRatio(r));
     for (const s of [dump, restore]) if (s.note) console.log(`note: ${s.note}`);
+    if (!awsCli.available) console.log(`note: ${C.awscli} ${awsCli.note}`);
     console.log(`\n${formatVerdicts(verdicts)}\n\nresults: ${file}`);
   } finally {
     await cleanup.run();

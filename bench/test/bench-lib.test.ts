@@ -13,6 +13,7 @@ import {
 import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
 import { differingCounts, flatVerdict, interleave, ratio, summarize } from '../lib/stats';
 import { parseChildOutput, RESULT_PREFIX } from '../children/protocol';
+import { awsCliCandidates, findTool } from '../lib/tools';
 
 function m(contender: string, wallSeconds: number, extra: Partial<Measurement> = {}): Measurement {
   return { contender, database: 'db', round: 1, ok: true, wallSeconds, treePeakRssKb: 1000, loadavg1: 0, ...extra };
@@ -189,5 +190,35 @@ describe('child protocol', () => {
     const out = `{"level":"INFO"}\n${RESULT_PREFIX}{"ok":true,"innerSeconds":1,"maxRssKb":2,"result":{"x":1}}\n`;
     assert.deepEqual(parseChildOutput(out).result, { x: 1 });
     assert.throws(() => parseChildOutput('nothing'), /printed no BENCH_RESULT line/);
+  });
+});
+
+describe('tools', () => {
+  const versions: Record<string, string> = { '/usr/bin/aws': 'aws-cli/2.9.19', aws: 'aws-cli/1.45.11' };
+  const probe = (path: string) => versions[path];
+
+  it("prefers Debian's awscli, without a note", () => {
+    const found = findTool(awsCliCandidates({}), probe, 'install it');
+    assert.deepEqual(found, { available: true, path: '/usr/bin/aws', version: 'aws-cli/2.9.19', source: '/usr/bin/aws' });
+  });
+
+  it('falls back to the aws on PATH, saying so', () => {
+    const found = findTool(awsCliCandidates({}), (p) => (p === 'aws' ? versions.aws : undefined), 'install it');
+    assert.equal(found.available, true);
+    assert.equal(found.available && found.path, 'aws');
+    assert.match(found.available ? found.note ?? '' : '', /fallback: Debian's awscli/);
+  });
+
+  it('skips with a note naming what was tried when no aws answers', () => {
+    const found = findTool(awsCliCandidates({}), () => undefined, 'apt-get install -y awscli');
+    assert.deepEqual(found, {
+      available: false,
+      note: 'skipped: no working executable among /usr/bin/aws (/usr/bin/aws), aws (PATH); apt-get install -y awscli',
+    });
+  });
+
+  it('takes AWS_CLI_PATH alone when it is set', () => {
+    assert.deepEqual(awsCliCandidates({ AWS_CLI_PATH: '/opt/aws' }), [{ path: '/opt/aws', source: 'AWS_CLI_PATH' }]);
+    assert.equal(findTool(awsCliCandidates({ AWS_CLI_PATH: '/opt/aws' }), probe, 'x').available, false);
   });
 });
