@@ -84,6 +84,7 @@ export async function handler(event: unknown, context: DumpContext): Promise<Dum
       kmsKeyId,
       source,
       tiers: input.tiers,
+      compression: input.compression,
       s3,
       signal: controller.signal,
       log: powertoolsLogSink,
