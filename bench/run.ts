@@ -28,6 +28,7 @@ import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client }
 import { Cleanup, startMoto, startPostgres, type PostgresService } from '../local/services';
 import { differingCounts, interleave, type Verdict } from './lib/stats';
 import { awsCliCandidates, findTool, type ToolLookup } from './lib/tools';
+import { formatLevelsMarkdown, levelContender, summarizeLevel } from './lib/levels';
 
 const ROOT = resolve(__dirname, '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -250,6 +251,45 @@ async function main(options: BenchOptions): Promise<void> {
     log('warm-up: pg_dump -Fc -Z0 of each database');
     const uncompressedBytes: Record<string, number> = {};
     for (const db of [base, ...(doubleInfo ? [double] : [])]) uncompressedBytes[db] = await uncompressedDumpBytes(ctx, db);
+
+    if (options.levels) {
+      if (!dumpScript) throw new Error('--levels needs the dump core (lambda/backup/dump-core.ts)');
+      const levels = options.levels;
+      const section = emptySection();
+      log(`compression levels on ${base}: ${options.repeats} round(s) of ${levels.map(levelContender).join(', ')}`);
+      for (const { contender: compression, round } of interleave(levels, options.repeats)) {
+        const input: DumpChildInput = {
+          target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: base, sslMode: 'disable' },
+          bucket: BUCKET, sourceId: SOURCE_ID, tiers: ['daily'], compression,
+        };
+        const { measurement, result } = await coreChild<DumpChildOutput>(ctx, levelContender(compression), dumpScript, input, base, round);
+        record(section, { ...measurement, bytes: result?.bytes });
+        if (result) await deletePrefix(s3, BUCKET, result.dumpKey.replace(/\.dump$/, ''));
+      }
+      const summaries = levels.map((c) => summarizeLevel(section.measurements, c, uncompressedBytes[base]));
+      const results = {
+        schemaVersion: 1, mode: 'levels', name: options.name,
+        startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
+        options, machine: { ...machine, loadavgAtEnd: loadavg() },
+        server: { version: serverVersion.rows[0].v },
+        databases: { base: baseInfo },
+        uncompressedDumpBytes: uncompressedBytes[base],
+        levels: summaries,
+        measurements: section.measurements,
+        notes: [
+          'The dump core (bundled node child, as the Lambda asset) to moto at each compression, rounds interleaved. ' +
+            'wallSeconds includes node start-up; bytes is the object written; coreMaxRssKb is the node process\'s ' +
+            'own peak, processMaxRssKb.node the larger of node and its pg_dump (GNU time).',
+          'uncompressedDumpBytes: pg_dump -Fc -Z0 of the same database, counted (the warm-up run).',
+        ],
+      };
+      await mkdir(RESULTS_DIR, { recursive: true });
+      const file = join(RESULTS_DIR, `${options.name}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+      await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+      console.log(`\n${base}: ${baseInfo.sizeMb} MiB; uncompressed dump ${mb(uncompressedBytes[base])} MiB; ` +
+        `${options.repeats} round(s)\n\n${formatLevelsMarkdown(summaries)}\n\nresults: ${file}`);
+      return;
+    }
 
     // Dump benchmark.
     const dump = emptySection(dumpScript ? undefined : 'not available: lambda/backup/dump-core.ts has not landed');

@@ -1,4 +1,6 @@
 /** Command-line options of `npm run bench` (pure parsing, no I/O). */
+import type { Compression } from '../../lambda/postgres/compression';
+import { DEFAULT_LEVELS, parseLevels } from './levels';
 
 /** Settings of an extra dump-core contender, to see what a tuning would change (not judged against targets). */
 export interface DumpVariant {
@@ -26,6 +28,12 @@ export interface BenchOptions {
   readonly variants: readonly DumpVariant[];
   /** Directory for V8 CPU profiles of the core children (`node --cpu-prof`). @default - no profiling */
   readonly profileDir?: string;
+  /**
+   * `--levels`: instead of the comparison with the stock tools, the dump core at each of these compressions
+   * (interleaved rounds; no doubled database, no restore).
+   * @default - the normal bench
+   */
+  readonly levels?: readonly Compression[];
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--size-mb N] [--repeats N] [--no-double] [--no-restore] [--name NAME]
@@ -36,6 +44,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--size-mb N] [--repeats
   --no-double    skip the doubled-size database (memory flatness check)
   --no-restore   skip the restore benchmark
   --name NAME    results file prefix (default "full", or "quick" with --quick)
+  --levels [LIST] compression-level mode: the dump core at each compression of LIST (gzip levels as numbers, none,
+                 or method:level; default ${DEFAULT_LEVELS}): time, size, peak RSS; implies --no-double --no-restore
   --profile DIR  write a V8 CPU profile of every core child into DIR (node --cpu-prof; slows the children a little)
   --variant SPEC an extra dump-core contender with tuned settings (repeatable): part size in MiB (>= 5),
                  upload queue size, and the S3 client's requestChecksumCalculation (WHEN_SUPPORTED|WHEN_REQUIRED)`;
@@ -87,6 +97,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let name = quick ? 'quick' : 'full';
   const variants: DumpVariant[] = [];
   let profileDir: string | undefined;
+  let levels: Compression[] | undefined;
+  let named = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     switch (arg) {
@@ -110,6 +122,11 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         variants.push(variant);
         break;
       }
+      case '--levels': {
+        const next = argv[i + 1];
+        levels = parseLevels(next === undefined || next.startsWith('--') ? DEFAULT_LEVELS : argv[++i]);
+        break;
+      }
       case '--profile': {
         const value = argv[++i];
         if (value === undefined || value.startsWith('--')) throw new Error('--profile needs a directory');
@@ -122,11 +139,15 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
           throw new Error(`--name needs letters, digits, '-' or '_', got ${JSON.stringify(value ?? '')}`);
         }
         name = value;
+        named = true;
         break;
       }
       default:
         throw new Error(`unknown option ${JSON.stringify(arg)}\n${USAGE}`);
     }
+  }
+  if (levels !== undefined) {
+    return { sizeMb, repeats, double: false, restore: false, name: named ? name : 'levels', quick, variants, profileDir, levels };
   }
   return { sizeMb, repeats, double, restore, name, quick, variants, profileDir };
 }
