@@ -1,8 +1,9 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { AttributeStore, BackupMonitoring, BackupSource, ChatChannel, OperationsTopic, PostgresBackup, RetentionPolicy, SharedBackupResources } from '../../../lib';
+import { AttributeStore, BackupMonitoring, BackupSource, ChatChannel, OperationsTopic, PostgresBackup, RecoveryTest, RetentionPolicy, SharedBackupResources } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
 
@@ -134,6 +135,23 @@ describe('BackupMonitoring', () => {
     });
   });
 
+  it('dumpNearTimeout: the dump function\'s longest invocation of an hour above 70 % of its 15-minute timeout', () => {
+    const props = alarmOf(m.monitoring.dumpNearTimeout);
+    expect(props).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Duration',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: m.stack.getLogicalId(m.backup.dumpFunction.node.defaultChild as never) } }],
+      Statistic: 'Maximum',
+      Period: 3600,
+      Threshold: 630_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(props.AlarmDescription).toContain('DumpCompression.gzip(1)');
+    // Without a RecoveryTest there is no restore to watch.
+    expect(m.monitoring.restoreNearTimeout).toBeUndefined();
+  });
+
   it('backupTooSmall: the freshness size ratio under half the median, missing data ignored', () => {
     expect(alarmOf(m.monitoring.backupTooSmall)).toMatchObject({ MetricName: 'LatestBackupSizeRatio', Threshold: 0.5, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'ignore' });
   });
@@ -169,6 +187,23 @@ describe('BackupMonitoring', () => {
     }
     expect(body).toContain('LatestBackupAgeSeconds');
     expect(body).toContain('GlacierInstantRetrievalStorage');
+  });
+
+  it('restoreNearTimeout: the recovery test\'s restore function, at 70 % of its timeout', () => {
+    const f = monitored();
+    const layer = lambda.LayerVersion.fromLayerVersionArn(f.stack, 'Layer', 'arn:aws:lambda:us-east-1:111111111111:layer:pg:1');
+    const recoveryTest = new RecoveryTest(f.stack, 'RecoveryTest', { bucket: f.bucket, sourceName: 'orders-db', vpc: f.vpc, pgToolsLayer: layer, postgresVersion: 15 });
+    const monitoring = new BackupMonitoring(f.stack, 'M4', { topic: f.operations.topic, vpc: f.vpc, recoveryTest });
+    const restore = recoveryTest.restoreFunction!;
+    const alarm = Template.fromStack(f.stack).toJSON().Resources[f.stack.getLogicalId(monitoring.restoreNearTimeout!.node.defaultChild as never)].Properties;
+    expect(alarm).toMatchObject({
+      MetricName: 'Duration',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: f.stack.getLogicalId(restore.node.defaultChild as never) } }],
+      Statistic: 'Maximum',
+      Threshold: Math.round(restore.timeout!.toMilliseconds() * 0.7),
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(monitoring.dumpNearTimeout).toBeUndefined();
   });
 
   it('refuses an RPO shorter than the backup interval and a fraction outside (0, 1)', () => {
