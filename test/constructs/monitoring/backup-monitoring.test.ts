@@ -190,10 +190,12 @@ describe('BackupMonitoring', () => {
   });
 
   it('restoreNearTimeout: the recovery test\'s restore function, at 70 % of its timeout', () => {
-    const f = monitored();
+    const f = fixture();
+    const operations = new OperationsTopic(f.stack, 'Operations', { emails: ['oncall@example.com'] });
     const layer = lambda.LayerVersion.fromLayerVersionArn(f.stack, 'Layer', 'arn:aws:lambda:us-east-1:111111111111:layer:pg:1');
-    const recoveryTest = new RecoveryTest(f.stack, 'RecoveryTest', { bucket: f.bucket, sourceName: 'orders-db', vpc: f.vpc, pgToolsLayer: layer, postgresVersion: 15 });
-    const monitoring = new BackupMonitoring(f.stack, 'M4', { topic: f.operations.topic, vpc: f.vpc, recoveryTest });
+    const recoveryTest = new RecoveryTest(f.stack, 'RecoveryTest', { bucket: f.bucket, sourceName: 'orders-db', vpc: f.vpc, pgToolsLayer: layer, postgresVersion: 15,
+      scratchSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } });
+    const monitoring = new BackupMonitoring(f.stack, 'M4', { topic: operations.topic, vpc: f.vpc, recoveryTest });
     const restore = recoveryTest.restoreFunction!;
     const alarm = Template.fromStack(f.stack).toJSON().Resources[f.stack.getLogicalId(monitoring.restoreNearTimeout!.node.defaultChild as never)].Properties;
     expect(alarm).toMatchObject({
