@@ -28,6 +28,8 @@ import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client }
 import { Cleanup, startMoto, startPostgres, type PostgresService } from '../local/services';
 import { differingCounts, interleave, type Verdict } from './lib/stats';
 import { runRetentionBench } from './retention';
+import { awsCliCandidates, findTool, type ToolLookup } from './lib/tools';
+import { formatLevelsMarkdown, levelContender, summarizeLevel } from './lib/levels';
 
 const ROOT = resolve(__dirname, '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -70,16 +72,23 @@ function commandOutput(cmd: string, args: string[]): string {
   }
 }
 
+/** The version line of `<path> --version`, or undefined when the executable is missing or fails. */
+function probeVersion(path: string): string | undefined {
+  try {
+    const out = execFileSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    return out.trim().split('\n')[0];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Debian's awscli (/usr/bin/aws) as the issue asks; a pyenv shim earlier on PATH would be a different awscli (v1).
- * AWS_CLI_PATH overrides.
+ * Debian's awscli (/usr/bin/aws) as the issue asks, else the aws on PATH (a pyenv shim is awscli 1) with a note,
+ * else none: the pipeline contender is then skipped with a note. AWS_CLI_PATH overrides.
  */
-function findAwsCli(): string {
-  const explicit = process.env.AWS_CLI_PATH;
-  if (explicit) return explicit;
-  if (existsSync('/usr/bin/aws')) return '/usr/bin/aws';
-  throw new Error("Debian's awscli is not installed (/usr/bin/aws missing): run `apt-get install -y awscli` " +
-    'or set AWS_CLI_PATH to the aws executable to compare against');
+function findAwsCli(): ToolLookup {
+  return findTool(awsCliCandidates(process.env), probeVersion,
+    "install Debian's awscli (`apt-get install -y awscli`) or set AWS_CLI_PATH to the aws executable to compare against");
 }
 
 async function bundle(entry: string, outDir: string): Promise<string> {
@@ -192,16 +201,18 @@ async function main(options: BenchOptions): Promise<void> {
   // The signal path may exit before the asynchronous cleanup gets here (see startPostgres).
   process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
   try {
-    const awsPath = findAwsCli();
+    const awsCli = findAwsCli();
+    if (!awsCli.available) log(`aws CLI: ${awsCli.note}`);
+    else if (awsCli.note) log(`aws CLI: ${awsCli.path} (${awsCli.version}): ${awsCli.note}`);
     const machine = {
       cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memTotalMb: Math.round(totalmem() / 1048576),
       kernel: release(), node: process.version,
       pgDump: commandOutput('pg_dump', ['--version']), pgRestore: commandOutput('pg_restore', ['--version']),
-      awscli: { path: awsPath, version: commandOutput(awsPath, ['--version']) },
+      awscli: awsCli,
       motoServer: process.env.MOTO_SERVER_BIN ?? 'moto_server (PATH)',
       gnuTime: gnuTimeAvailable(), loadavgAtStart: loadavg(),
     };
-    log(`options ${JSON.stringify(options)}; ${machine.cpus} cpus, node ${machine.node}, ${machine.pgDump}, ${machine.awscli.version}`);
+    log(`options ${JSON.stringify(options)}; ${machine.cpus} cpus, node ${machine.node}, ${machine.pgDump}, ${awsCli.available ? awsCli.version : 'no aws CLI'}`);
 
     const [pg, moto] = await Promise.all([startPostgres(log), startMoto(log)]);
     cleanup.add('postgres', pg.stop);
@@ -209,7 +220,7 @@ async function main(options: BenchOptions): Promise<void> {
     const s3 = s3Client(moto.endpoint);
     await createVersionedBucket(s3, BUCKET);
     const ctx: BenchContext = {
-      pg, motoEndpoint: moto.endpoint, bucket: BUCKET, tmp, awsPath, log, serverPid: pg.pid, emulatorPid: moto.pid,
+      pg, motoEndpoint: moto.endpoint, bucket: BUCKET, tmp, awsPath: awsCli.available ? awsCli.path : undefined, log, serverPid: pg.pid, emulatorPid: moto.pid,
       profileDir: options.profileDir === undefined ? undefined : resolve(options.profileDir),
     };
     const serverVersion = await withClient(pg, 'postgres', (c) => c.query<{ v: string }>('SHOW server_version'));
@@ -242,6 +253,45 @@ async function main(options: BenchOptions): Promise<void> {
     const uncompressedBytes: Record<string, number> = {};
     for (const db of [base, ...(doubleInfo ? [double] : [])]) uncompressedBytes[db] = await uncompressedDumpBytes(ctx, db);
 
+    if (options.levels) {
+      if (!dumpScript) throw new Error('--levels needs the dump core (lambda/backup/dump-core.ts)');
+      const levels = options.levels;
+      const section = emptySection();
+      log(`compression levels on ${base}: ${options.repeats} round(s) of ${levels.map(levelContender).join(', ')}`);
+      for (const { contender: compression, round } of interleave(levels, options.repeats)) {
+        const input: DumpChildInput = {
+          target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: base, sslMode: 'disable' },
+          bucket: BUCKET, sourceId: SOURCE_ID, tiers: ['daily'], compression,
+        };
+        const { measurement, result } = await coreChild<DumpChildOutput>(ctx, levelContender(compression), dumpScript, input, base, round);
+        record(section, { ...measurement, bytes: result?.bytes });
+        if (result) await deletePrefix(s3, BUCKET, result.dumpKey.replace(/\.dump$/, ''));
+      }
+      const summaries = levels.map((c) => summarizeLevel(section.measurements, c, uncompressedBytes[base]));
+      const results = {
+        schemaVersion: 1, mode: 'levels', name: options.name,
+        startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
+        options, machine: { ...machine, loadavgAtEnd: loadavg() },
+        server: { version: serverVersion.rows[0].v },
+        databases: { base: baseInfo },
+        uncompressedDumpBytes: uncompressedBytes[base],
+        levels: summaries,
+        measurements: section.measurements,
+        notes: [
+          'The dump core (bundled node child, as the Lambda asset) to moto at each compression, rounds interleaved. ' +
+            'wallSeconds includes node start-up; bytes is the object written; coreMaxRssKb is the node process\'s ' +
+            'own peak, processMaxRssKb.node the larger of node and its pg_dump (GNU time).',
+          'uncompressedDumpBytes: pg_dump -Fc -Z0 of the same database, counted (the warm-up run).',
+        ],
+      };
+      await mkdir(RESULTS_DIR, { recursive: true });
+      const file = join(RESULTS_DIR, `${options.name}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+      await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+      console.log(`\n${base}: ${baseInfo.sizeMb} MiB; uncompressed dump ${mb(uncompressedBytes[base])} MiB; ` +
+        `${options.repeats} round(s)\n\n${formatLevelsMarkdown(summaries)}\n\nresults: ${file}`);
+      return;
+    }
+
     // Dump benchmark.
     const dump = emptySection(dumpScript ? undefined : 'not available: lambda/backup/dump-core.ts has not landed');
     let keptManifestKey: string | undefined;
@@ -271,7 +321,7 @@ async function main(options: BenchOptions): Promise<void> {
       }
     };
     const variants = new Map(options.variants.map((v) => [variantContender(v), v]));
-    const contenders: string[] = [C.core, C.pgDump, C.awscli, C.cat, ...variants.keys()];
+    const contenders: string[] = [C.core, C.pgDump, ...(awsCli.available ? [C.awscli] : []), C.cat, ...variants.keys()];
     log(`dump benchmark on ${base}: ${options.repeats} round(s) of ${contenders.join(', ')}`);
     for (const { contender, round } of interleave(contenders, options.repeats)) {
       if (contender === C.core) await runCoreDump(base, round, true);
@@ -409,7 +459,9 @@ async function main(options: BenchOptions): Promise<void> {
       dump,
       restore,
       verdicts,
+      skipped: awsCli.available ? [] : [{ contender: C.awscli, note: awsCli.note }],
       notes: [
+        ...(awsCli.available && awsCli.note ? [`${C.awscli}: ${awsCli.path} (${awsCli.version}); ${awsCli.note}`] : []),
         'Wall times are measured by the bench from process start to exit, so node start-up and module loading count ' +
           'against the cores (innerSeconds excludes them). Contenders run interleaved round by round.',
         'coreMaxRssKb is the core process\'s own peak (process.resourceUsage().maxRSS); processMaxRssKb comes from ' +
@@ -441,6 +493,7 @@ async function main(options: BenchOptions): Promise<void> {
     console.log('');
     for (const r of [...dump.ratios, ...restore.ratios]) console.log(formatRatio(r));
     for (const s of [dump, restore]) if (s.note) console.log(`note: ${s.note}`);
+    if (!awsCli.available) console.log(`note: ${C.awscli} ${awsCli.note}`);
     console.log(`\n${formatVerdicts(verdicts)}\n\nresults: ${file}`);
   } finally {
     await cleanup.run();

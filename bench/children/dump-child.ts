@@ -1,6 +1,7 @@
 /** Measured child: one call of the dump core (`runDump`), bundled by bench/run.ts and run with plain node. */
 import { runDump } from '../../lambda/backup/dump-core';
 import type { Tier } from '../../lambda/backup/manifest';
+import type { Compression } from '../../lambda/postgres/compression';
 import type { PgTarget } from '../../lambda/postgres/target';
 import { readInput, runChild } from './protocol';
 
@@ -19,6 +20,8 @@ export interface DumpChildInput {
    * @default - the SDK's default ('WHEN_SUPPORTED')
    */
   readonly requestChecksumCalculation?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+  /** @default - the core's default (gzip:3) */
+  readonly compression?: Compression;
 }
 
 export interface DumpChildOutput {
@@ -44,6 +47,7 @@ void runChild<DumpChildOutput>(async () => {
     s3,
     partSizeBytes: input.partSizeBytes,
     queueSize: input.queueSize,
+    compression: input.compression,
   });
   return { bytes: result.manifest.bytes, manifestKey: result.manifestKey, dumpKey: result.dumpKey };
 });

@@ -1,4 +1,6 @@
 /** Command-line options of `npm run bench` (pure parsing, no I/O). */
+import type { Compression } from '../../lambda/postgres/compression';
+import { DEFAULT_LEVELS, parseLevels } from './levels';
 
 /** Settings of an extra dump-core contender, to see what a tuning would change (not judged against targets). */
 export interface DumpVariant {
@@ -34,6 +36,12 @@ export interface BenchOptions {
   readonly variants: readonly DumpVariant[];
   /** Directory for V8 CPU profiles of the core children (`node --cpu-prof`). @default - no profiling */
   readonly profileDir?: string;
+  /**
+   * `--levels`: instead of the comparison with the stock tools, the dump core at each of these compressions
+   * (interleaved rounds; no doubled database, no restore).
+   * @default - the normal bench
+   */
+  readonly levels?: readonly Compression[];
 }
 
 export const USAGE = `usage: npm run bench -- [--suite dump|retention] [--quick] [--size-mb N] [--repeats N] [--no-double] [--no-restore]
@@ -45,6 +53,8 @@ export const USAGE = `usage: npm run bench -- [--suite dump|retention] [--quick]
   --no-double    skip the doubled-size database (memory flatness check)
   --no-restore   skip the restore benchmark
   --name NAME    results file prefix (default "full", or "quick" with --quick)
+  --levels [LIST] compression-level mode: the dump core at each compression of LIST (gzip levels as numbers, none,
+                 or method:level; default ${DEFAULT_LEVELS}): time, size, peak RSS; implies --no-double --no-restore
   --profile DIR  write a V8 CPU profile of every core child into DIR (node --cpu-prof; slows the children a little)
   --variant SPEC an extra dump-core contender with tuned settings (repeatable): part size in MiB (>= 5),
                  upload queue size, and the S3 client's requestChecksumCalculation (WHEN_SUPPORTED|WHEN_REQUIRED)
@@ -109,6 +119,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let name = retention ? (quick ? 'retention-quick' : 'retention') : quick ? 'quick' : 'full';
   const variants: DumpVariant[] = [];
   let profileDir: string | undefined;
+  let levels: Compression[] | undefined;
+  let named = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     switch (arg) {
@@ -141,6 +153,11 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         variants.push(variant);
         break;
       }
+      case '--levels': {
+        const next = argv[i + 1];
+        levels = parseLevels(next === undefined || next.startsWith('--') ? DEFAULT_LEVELS : argv[++i]);
+        break;
+      }
       case '--profile': {
         const value = argv[++i];
         if (value === undefined || value.startsWith('--')) throw new Error('--profile needs a directory');
@@ -153,11 +170,16 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
           throw new Error(`--name needs letters, digits, '-' or '_', got ${JSON.stringify(value ?? '')}`);
         }
         name = value;
+        named = true;
         break;
       }
       default:
         throw new Error(`unknown option ${JSON.stringify(arg)}\n${USAGE}`);
     }
+  }
+  if (levels !== undefined) {
+    if (retention) throw new Error('--levels belongs to the dump suite; drop --suite retention or --levels');
+    return { suite, backups, s3Backups, sizeMb, repeats, double: false, restore: false, name: named ? name : 'levels', quick, variants, profileDir, levels };
   }
   return { suite, backups, s3Backups, sizeMb, repeats, double, restore, name, quick, variants, profileDir };
 }

@@ -13,8 +13,8 @@ export interface BenchContext {
   readonly bucket: string;
   /** Scratch directory for GNU time outputs and dump files. */
   readonly tmp: string;
-  /** The awscli executable used for the pipeline contender. */
-  readonly awsPath: string;
+  /** The awscli executable used for the pipeline contender; undefined when none was found (contender skipped). */
+  readonly awsPath?: string;
   /** PostgreSQL's postmaster, whose CPU (with its reaped backends) is charged to the run that caused it. */
   readonly serverPid?: number;
   /** moto_server, whose CPU is charged likewise. */
@@ -163,9 +163,11 @@ export async function uncompressedDumpBytes(ctx: BenchContext, database: string)
 
 /** `pg_dump -Fc | aws s3 cp - s3://bucket/key`: the naive pipeline a script would use. */
 export async function pgDumpToAwsCli(ctx: BenchContext, database: string, round: number, key: string): Promise<Measurement> {
+  const awsPath = ctx.awsPath;
+  if (awsPath === undefined) throw new Error('pgDumpToAwsCli: no aws CLI was found; the bench skips this contender');
   const loadavg1 = loadavg()[0];
   const { value: run, rss, cpu } = await withTimeFiles(ctx, ['pg_dump', 'aws'], async (files) => {
-    const script = `${timePrefix(files.pg_dump)}pg_dump -Fc | ${timePrefix(files.aws)}${shellQuote(ctx.awsPath)} s3 cp - ` +
+    const script = `${timePrefix(files.pg_dump)}pg_dump -Fc | ${timePrefix(files.aws)}${shellQuote(awsPath)} s3 cp - ` +
       `${shellQuote(`s3://${ctx.bucket}/${key}`)} --endpoint-url ${shellQuote(ctx.motoEndpoint)} --no-progress`;
     return runProcess('bash', ['-o', 'pipefail', '-c', script], {
       env: { ...libpqEnv(ctx, database), ...awsEnv(ctx) }, stdout: 'ignore',

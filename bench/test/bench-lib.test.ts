@@ -13,6 +13,8 @@ import {
 import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
 import { differingCounts, flatVerdict, interleave, ratio, summarize } from '../lib/stats';
 import { parseChildOutput, RESULT_PREFIX } from '../children/protocol';
+import { awsCliCandidates, findTool } from '../lib/tools';
+import { DEFAULT_LEVELS, formatLevelsMarkdown, levelContender, parseLevels, summarizeLevel } from '../lib/levels';
 
 function m(contender: string, wallSeconds: number, extra: Partial<Measurement> = {}): Measurement {
   return { contender, database: 'db', round: 1, ok: true, wallSeconds, treePeakRssKb: 1000, loadavg1: 0, ...extra };
@@ -190,5 +192,80 @@ describe('child protocol', () => {
     const out = `{"level":"INFO"}\n${RESULT_PREFIX}{"ok":true,"innerSeconds":1,"maxRssKb":2,"result":{"x":1}}\n`;
     assert.deepEqual(parseChildOutput(out).result, { x: 1 });
     assert.throws(() => parseChildOutput('nothing'), /printed no BENCH_RESULT line/);
+  });
+});
+
+describe('tools', () => {
+  const versions: Record<string, string> = { '/usr/bin/aws': 'aws-cli/2.9.19', aws: 'aws-cli/1.45.11' };
+  const probe = (path: string) => versions[path];
+
+  it("prefers Debian's awscli, without a note", () => {
+    const found = findTool(awsCliCandidates({}), probe, 'install it');
+    assert.deepEqual(found, { available: true, path: '/usr/bin/aws', version: 'aws-cli/2.9.19', source: '/usr/bin/aws' });
+  });
+
+  it('falls back to the aws on PATH, saying so', () => {
+    const found = findTool(awsCliCandidates({}), (p) => (p === 'aws' ? versions.aws : undefined), 'install it');
+    assert.equal(found.available, true);
+    assert.equal(found.available && found.path, 'aws');
+    assert.match(found.available ? found.note ?? '' : '', /fallback: Debian's awscli/);
+  });
+
+  it('skips with a note naming what was tried when no aws answers', () => {
+    const found = findTool(awsCliCandidates({}), () => undefined, 'apt-get install -y awscli');
+    assert.deepEqual(found, {
+      available: false,
+      note: 'skipped: no working executable among /usr/bin/aws (/usr/bin/aws), aws (PATH); apt-get install -y awscli',
+    });
+  });
+
+  it('takes AWS_CLI_PATH alone when it is set', () => {
+    assert.deepEqual(awsCliCandidates({ AWS_CLI_PATH: '/opt/aws' }), [{ path: '/opt/aws', source: 'AWS_CLI_PATH' }]);
+    assert.equal(findTool(awsCliCandidates({ AWS_CLI_PATH: '/opt/aws' }), probe, 'x').available, false);
+  });
+});
+
+describe('levels', () => {
+  it('parses bare gzip levels, none and method:level, in order', () => {
+    assert.deepEqual(parseLevels('none, 1,gzip:6,zstd:5'), [
+      { method: 'gzip', level: 0 }, { method: 'gzip', level: 1 }, { method: 'gzip', level: 6 }, { method: 'zstd', level: 5 },
+    ]);
+    assert.equal(parseLevels(DEFAULT_LEVELS).length, 5);
+  });
+
+  it('refuses bad levels and duplicates, saying what to write', () => {
+    assert.throws(() => parseLevels('10'), /--levels: "10" level for gzip must be a whole number from 0 to 9; got 10/);
+    assert.throws(() => parseLevels('0,none'), /--levels lists none twice/);
+    assert.throws(() => parseLevels(','), /comma-separated list/);
+    assert.throws(() => parseArgs(['--levels', 'fast']), /--levels: "fast"/);
+  });
+
+  it('turns --levels into a dump-only run named levels', () => {
+    const options = parseArgs(['--levels', '1,3', '--size-mb', '256']);
+    assert.deepEqual(options.levels, [{ method: 'gzip', level: 1 }, { method: 'gzip', level: 3 }]);
+    assert.equal(options.name, 'levels');
+    assert.equal(options.double, false);
+    assert.equal(options.restore, false);
+    assert.equal(parseArgs([]).levels, undefined);
+  });
+
+  it('summarizes a level over its successful runs and prints a Markdown row', () => {
+    const gzip3 = { method: 'gzip', level: 3 } as const;
+    const runs = [1, 2, 3].map((round) => m(levelContender(gzip3), 10 + round, {
+      round, bytes: 100 * 1048576, coreMaxRssKb: 120 * 1024, processMaxRssKb: { node: 125 * 1024 }, cpuSeconds: { client: 9 },
+    }));
+    runs.push(m(levelContender(gzip3), 99, { ok: false, round: 4 }));
+    const summary = summarizeLevel(runs, gzip3, 400 * 1048576);
+    assert.deepEqual(summary, {
+      compression: 'gzip:3', runs: 4, failed: 1,
+      wallSeconds: { n: 3, median: 12, min: 11, max: 13 },
+      bytes: 100 * 1048576, ofUncompressed: 0.25,
+      coreMaxRssKb: { n: 3, median: 120 * 1024, min: 120 * 1024, max: 120 * 1024 },
+      processMaxRssKb: { n: 3, median: 125 * 1024, min: 125 * 1024, max: 125 * 1024 },
+      clientCpuSeconds: { n: 3, median: 9, min: 9, max: 9 },
+      serverCpuSeconds: undefined,
+    });
+    assert.equal(formatLevelsMarkdown([summary]).split('\n')[2],
+      '| gzip:3 | 12.0 (11.0) | 100.0 | 25.0 % | 9.0 | 120.0; 125.0 | 1 of 4 runs failed');
   });
 });

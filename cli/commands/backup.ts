@@ -1,6 +1,7 @@
 /** `backup`: runs the dump core once and prints the manifest. */
 import { runDump } from '../../lambda/backup/dump-core';
 import { serializeManifest, TIERS, type Tier } from '../../lambda/backup/manifest';
+import { DEFAULT_COMPRESSION, formatCompression, parseCompression, type Compression } from '../../lambda/postgres/compression';
 import { withAws } from '../aws';
 import { DATABASE_OPTIONS, DATABASE_OPTIONS_HELP, databaseTarget } from '../connection';
 import { EXIT, helpRequested, parseOptions, stderrLog, USAGE_FOOTER, UsageError, type CliCommand } from '../io';
@@ -13,6 +14,13 @@ export function parseTiers(text: string): Tier[] {
     throw new UsageError(`--tiers must be a comma-separated list of ${TIERS.join(', ')}; got ${JSON.stringify(text)}`);
   }
   return TIERS.filter((tier) => names.includes(tier));
+}
+
+/** Parses `--compression` (`gzip:3`, `none`, `zstd:5`). @throws UsageError */
+export function parseCompressionOption(text: string): Compression {
+  const parsed = parseCompression(text);
+  if ('problem' in parsed) throw new UsageError(`--compression ${parsed.problem.replace(/^compression\./, '')}`);
+  return parsed.compression;
 }
 
 const USAGE = `Usage: cdk-backup-dr backup --bucket BUCKET --source SOURCE [--database-url URL] [options]
@@ -29,6 +37,8 @@ ${DATABASE_OPTIONS_HELP}  --bucket BUCKET      the backup bucket
   --source SOURCE      name of the database server in the keys (letters, digits, . _ -)
   --kms-key-id KEY     SSE-KMS key for the objects (default: the bucket's default encryption)
   --tiers LIST         comma-separated tiers this backup satisfies (default: daily)
+  --compression C      pg_dump's compression: none, gzip:0-9, or zstd:1-22 / lz4:1-12 with pg_dump 16+
+                       (default: ${formatCompression(DEFAULT_COMPRESSION)}; see docs/benchmarks.md#compression-level)
   --pg-dump PATH       pg_dump binary (default: PG_DUMP_PATH, else pg_dump on PATH)
   --quiet              no progress on stderr
 
@@ -45,6 +55,7 @@ export const backupCommand: CliCommand = {
       source: { type: 'string' },
       'kms-key-id': { type: 'string' },
       tiers: { type: 'string' },
+      compression: { type: 'string' },
       'pg-dump': { type: 'string' },
       quiet: { type: 'boolean' },
     });
@@ -53,6 +64,7 @@ export const backupCommand: CliCommand = {
     if (!bucket) throw new UsageError('--bucket is required');
     if (!source) throw new UsageError('--source is required');
     const tiers = parseTiers(values.tiers ?? 'daily');
+    const compression = values.compression === undefined ? DEFAULT_COMPRESSION : parseCompressionOption(values.compression);
     const target = databaseTarget(values, io.env, (m) => io.stderr(`warn ${m}\n`));
     return withAws(values.region, [target.password], async (aws) => {
       const result = await runDump({
@@ -61,6 +73,7 @@ export const backupCommand: CliCommand = {
         kmsKeyId: values['kms-key-id'],
         source,
         tiers,
+        compression,
         s3: aws.s3,
         signal: io.signal,
         pgDumpPath: values['pg-dump'],

@@ -48,6 +48,7 @@ import {
 } from '../postgres/pg-tools';
 import { DATABASE_NAME_HINT, isDatabaseName, isSourceName, SOURCE_NAME_HINT } from '../common/names';
 import { awsErrorInfo, describeAwsError } from '../aws/aws-error';
+import { compressArgument, compressionProblem, DEFAULT_COMPRESSION, formatCompression, type Compression } from '../postgres/compression';
 
 /** The S3 side of a dump: the client and the upload helpers, loaded once pg_dump is running (see {@link loadS3}). */
 interface S3Side {
@@ -109,6 +110,11 @@ export interface DumpOptions {
   readonly pgDumpPath?: string;
   /** @default - `PG_DUMPALL_PATH`, else `/opt/bin/pg_dumpall` when it exists, else `pg_dumpall` on `PATH` */
   readonly pgDumpallPath?: string;
+  /**
+   * pg_dump's compression (recorded in the manifest). zstd and lz4 need a pg_dump of 16 or newer.
+   * @default - gzip level 3 ({@link DEFAULT_COMPRESSION})
+   */
+  readonly compression?: Compression;
   /** @default - 5 MiB (S3's minimum), more for databases above ~39 GiB so the dump fits in S3's 10,000 parts */
   readonly partSizeBytes?: number;
   /**
@@ -231,7 +237,9 @@ function delay(ms: number): Promise<void> {
  * Validates the options that shape keys and upload sizes, before any side effect.
  * @throws InvalidInput naming the option and what to change.
  */
-export function checkDumpOptions(options: Pick<DumpOptions, 'source' | 'target' | 'partSizeBytes' | 'queueSize' | 'tiers'>): void {
+export function checkDumpOptions(
+  options: Pick<DumpOptions, 'source' | 'target' | 'partSizeBytes' | 'queueSize' | 'tiers' | 'compression'>,
+): void {
   if (!isSourceName(options.source)) {
     throw new InvalidInput(`source ${SOURCE_NAME_HINT}; got ${JSON.stringify(options.source)}`);
   }
@@ -245,6 +253,9 @@ export function checkDumpOptions(options: Pick<DumpOptions, 'source' | 'target' 
     throw new InvalidInput(`queueSize must be a positive integer; got ${options.queueSize}`);
   }
   if (options.tiers.length === 0) throw new InvalidInput('tiers must name at least one tier');
+  // The pg_dump's own limit (zstd and lz4 from 16) is checked once its version is read, before pg_dump starts.
+  const problem = options.compression && compressionProblem(options.compression, Number.POSITIVE_INFINITY);
+  if (problem) throw new InvalidInput(problem);
 }
 
 /**
@@ -297,6 +308,9 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
     const versionResult = await versionRead;
     if ('error' in versionResult) throw versionResult.error;
     const pgDumpVersion = versionResult.version;
+    const compression = options.compression ?? DEFAULT_COMPRESSION;
+    const compressionUnusable = compressionProblem(compression, pgDumpVersion.major);
+    if (compressionUnusable) throw failed('version', compressionUnusable);
     const session = await beginExportedSnapshot(client).catch((error: unknown) => {
       throw latch.current ?? failed('connection', `cannot export a snapshot of ${target.database}: ${message(error)}`);
     });
@@ -324,6 +338,7 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
       snapshotId: session.snapshotId,
       dumpKey,
       partSize: options.partSizeBytes ?? choosePartSize(session.databaseBytes),
+      compressArg: compressArgument(compression, pgDumpVersion.major),
       failed,
     });
 
@@ -363,6 +378,7 @@ export async function runDump(options: DumpOptions): Promise<DumpResult> {
         tables: streamed.tables,
         tiers: [...options.tiers],
         globals,
+        compression: formatCompression(compression),
       };
 
       const { s3, io } = streamed.s3Side;
@@ -474,6 +490,8 @@ interface StreamDumpArgs {
   readonly snapshotId: string;
   readonly dumpKey: string;
   readonly partSize: number;
+  /** pg_dump's `--compress=…` argument. */
+  readonly compressArg: string;
   readonly failed: (cause: DumpFailureCause, text: string) => DumpFailed;
 }
 
@@ -490,7 +508,9 @@ async function streamDump(args: StreamDumpArgs): Promise<StreamedDump> {
   const { options, latch, client, dumpKey, failed } = args;
   const { bucket } = options;
 
-  const proc: PgDumpProcess = spawnPgDump({ pgDumpPath: args.pgDumpPath, target: options.target, snapshotId: args.snapshotId });
+  const proc: PgDumpProcess = spawnPgDump({
+    pgDumpPath: args.pgDumpPath, target: options.target, snapshotId: args.snapshotId, compressArg: args.compressArg,
+  });
   options.hooks?.pgDumpStarted?.(proc.child);
   proc.exited.catch((error: unknown) => latch.fail(failed('pg_dump', message(error))));
 

@@ -9,6 +9,7 @@ import { parseTlsInput, TLS_INPUT_FIELDS, type TlsInput } from '../postgres/tls-
 import { parsePort, SECRET_ARN_HINT, SECRET_ARN_PATTERN } from '../aws/secrets';
 import { expectObject, expectString, expectTiers } from '../common/validate';
 import { DATABASE_NAME_HINT, isDatabaseName } from '../common/names';
+import { DEFAULT_COMPRESSION, parseCompression, type Compression } from '../postgres/compression';
 
 /** The target as an RDS-style secret alone: host, port and credentials all from the secret. */
 export interface SecretTarget extends TlsInput {
@@ -39,6 +40,11 @@ export interface DumpInput {
   readonly database: string;
   /** The tiers this run satisfies (recorded in the manifest). */
   readonly tiers: readonly Tier[];
+  /**
+   * pg_dump's compression: `none`, `gzip:<0-9>`, or `zstd:<1-22>` / `lz4:<1-12>` with a pg_dump of 16 or newer.
+   * @default 'gzip:3'
+   */
+  readonly compression?: string;
 }
 
 /** One completed backup, as the handler returns it. */
@@ -73,11 +79,12 @@ export interface ValidDumpInput {
   };
   readonly database: string;
   readonly tiers: readonly Tier[];
+  readonly compression: Compression;
 }
 
 const HOST = /^[A-Za-z0-9.:_-]{1,253}$/;
 const KNOWN_TARGET_FIELDS = ['secretArn', 'host', 'port', 'username', ...TLS_INPUT_FIELDS];
-const KNOWN_FIELDS = ['target', 'database', 'tiers'];
+const KNOWN_FIELDS = ['target', 'database', 'tiers', 'compression'];
 
 function rejectUnknown(value: Record<string, unknown>, known: readonly string[], field: string): void {
   const unknown = Object.keys(value).filter((key) => !known.includes(key));
@@ -115,7 +122,18 @@ export function validateDumpInput(input: unknown): ValidDumpInput {
   const database = expectString(root.database, 'database');
   if (!isDatabaseName(database)) throw new InvalidInput(`database ${DATABASE_NAME_HINT}; got ${JSON.stringify(database)}`);
   const tiers = expectTiers(root.tiers, 'tiers');
-  return { target: { secretArn, host, port, username, sslMode, ...(sslRootCertSecretArn === undefined ? {} : { sslRootCertSecretArn }) }, database, tiers };
+  let compression = DEFAULT_COMPRESSION;
+  if (root.compression !== undefined) {
+    const parsed = parseCompression(expectString(root.compression, 'compression'));
+    if ('problem' in parsed) throw new InvalidInput(`compression ${parsed.problem.replace(/^compression\./, '')}`);
+    compression = parsed.compression;
+  }
+  return {
+    target: { secretArn, host, port, username, sslMode, ...(sslRootCertSecretArn === undefined ? {} : { sslRootCertSecretArn }) },
+    database,
+    tiers,
+    compression,
+  };
 }
 
 /** The connection settings after merging the input over the secret (pure): a target without its database. */

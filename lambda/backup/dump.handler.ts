@@ -84,12 +84,16 @@ export async function handler(event: unknown, context: DumpContext): Promise<Dum
       kmsKeyId,
       source,
       tiers: input.tiers,
+      compression: input.compression,
       s3,
       signal: controller.signal,
       log: powertoolsLogSink,
     });
+    // A single-metric instance publishes at every addMetric and then forgets added dimensions: default dimensions
+    // stay, so both metrics carry Source and Database (and not the shared instance's service dimension).
     const metric = metrics.singleMetric();
-    metric.addDimensions({ [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.database]: database });
+    metric.clearDefaultDimensions();
+    metric.setDefaultDimensions({ [METRIC_DIMENSIONS.source]: source, [METRIC_DIMENSIONS.database]: database });
     metric.addMetric(DUMP_METRICS.bytes, MetricUnit.Bytes, result.manifest.bytes);
     metric.addMetric(DUMP_METRICS.durationSeconds, MetricUnit.Seconds, (Date.now() - started) / 1000);
     const backup = toOutputBackup(result);

@@ -9,6 +9,7 @@
  * Pure code: no I/O.
  */
 import { TIERS, Tier } from '../common/validate';
+import { parseCompression } from '../postgres/compression';
 import { DATABASE_NAME_HINT, DUMP_KEY_PREFIX, isDatabaseName, isSourceName, SOURCE_NAME_HINT } from '../common/names';
 
 export { TIERS };
@@ -88,6 +89,12 @@ export interface BackupManifest {
   readonly tiers: readonly Tier[];
   /** The roles and globals beside the dump: always in v2, never in v1. */
   readonly globals?: ManifestGlobals;
+  /**
+   * pg_dump's compression, as the dump input gives it (`gzip:3`, `none`, `zstd:5`): a restore checks that its
+   * pg_restore can read it.
+   * @default - not recorded (backups written before the compression was a setting): pg_dump's default, gzip
+   */
+  readonly compression?: string;
 }
 
 /** The keys of one backup. */
@@ -286,6 +293,12 @@ export function validateManifest(value: unknown): ManifestValidation {
     errors.push(`tiers must be an array of ${TIERS.join(', ')}`);
   }
   errors.push(...globalsErrors(v));
+  if (v.compression !== undefined) {
+    const parsed = typeof v.compression === 'string' ? parseCompression(v.compression) : undefined;
+    if (parsed === undefined || 'problem' in parsed) {
+      errors.push(`compression must be "none" or <method>:<level> (e.g. "gzip:3"); got ${JSON.stringify(v.compression)}`);
+    }
+  }
   return errors.length === 0 ? { ok: true, manifest: value as unknown as BackupManifest } : { ok: false, errors };
 }
 
@@ -332,6 +345,7 @@ export function serializeManifest(manifest: BackupManifest): string {
           },
         }
       : {}),
+    ...(manifest.compression === undefined ? {} : { compression: manifest.compression }),
   };
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }

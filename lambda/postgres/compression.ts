@@ -54,3 +54,29 @@ export function compressArgument(compression: Compression, pgDumpMajor: number):
   if (problem) throw new Error(problem);
   return compression.method === 'gzip' ? `--compress=${compression.level}` : `--compress=${compression.method}:${compression.level}`;
 }
+
+/** The compression a dump uses when none is given: gzip level 3 (chosen by measurement, docs/benchmarks.md#compression-level). */
+export const DEFAULT_COMPRESSION: Compression = { method: 'gzip', level: 3 };
+
+/** How a compression is written in inputs, manifests and the CLI: `gzip:3`, `zstd:5`, or `none` (= gzip level 0). */
+export function formatCompression(compression: Compression): string {
+  return compression.method === 'gzip' && compression.level === 0 ? 'none' : `${compression.method}:${compression.level}`;
+}
+
+/** The accepted spellings, for messages. */
+export const COMPRESSION_HINT = 'must be "none" or <method>:<level> with method gzip (0-9), zstd (1-22) or lz4 (1-12), e.g. "gzip:3"';
+
+/**
+ * Parses {@link formatCompression}'s form and checks the level's range (whatever the pg_dump; the pg_dump's own
+ * limits are checked by {@link compressionProblem} once its version is known).
+ *
+ * @returns the compression, or a message that says what to change.
+ */
+export function parseCompression(text: string): { readonly compression: Compression } | { readonly problem: string } {
+  if (text === 'none') return { compression: { method: 'gzip', level: 0 } };
+  const m = /^([a-z0-9]+):(\d{1,2})$/.exec(text);
+  if (!m) return { problem: `${COMPRESSION_HINT}; got ${JSON.stringify(text)}` };
+  const compression = { method: m[1] as CompressionMethod, level: Number(m[2]) };
+  const problem = compressionProblem(compression, Number.POSITIVE_INFINITY);
+  return problem === undefined ? { compression } : { problem };
+}

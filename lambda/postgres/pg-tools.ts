@@ -298,14 +298,25 @@ export interface SpawnPgDumpOptions {
   readonly target: PgTarget;
   /** From `pg_export_snapshot()`; the exporting transaction must stay open until pg_dump has started. */
   readonly snapshotId: string;
+  /**
+   * The `--compress=…` argument (`compressArgument` of compression.ts).
+   * @default - none: pg_dump's own default (gzip level 6)
+   */
+  readonly compressArg?: string;
   /** @default process.env (filtered by {@link libpqEnv}) */
   readonly parentEnv?: NodeJS.ProcessEnv;
 }
 
-/** The argv of a custom-format dump in a given snapshot. Nothing secret, nothing from user input but the id. */
-export function pgDumpArgs(snapshotId: string): string[] {
+/**
+ * The argv of a custom-format dump in a given snapshot. Nothing secret, nothing from user input but the id and the
+ * compression (checked against its own pattern).
+ */
+export function pgDumpArgs(snapshotId: string, compressArg?: string): string[] {
   if (!/^[0-9A-Fa-f-]+$/.test(snapshotId)) throw new Error(`unexpected snapshot id ${JSON.stringify(snapshotId)}`);
-  return ['--format=custom', `--snapshot=${snapshotId}`, '--no-password'];
+  if (compressArg !== undefined && !/^--compress=((gzip|zstd|lz4):)?\d{1,2}$/.test(compressArg)) {
+    throw new Error(`unexpected compression argument ${JSON.stringify(compressArg)}`);
+  }
+  return ['--format=custom', `--snapshot=${snapshotId}`, ...(compressArg === undefined ? [] : [compressArg]), '--no-password'];
 }
 
 /** Starts `pg_dump -Fc --snapshot=<id>` with the connection and password in its environment only. */
@@ -314,7 +325,7 @@ export function spawnPgDump(options: SpawnPgDumpOptions): PgDumpProcess {
   const proc = spawnPgTool({
     tool: 'pg_dump',
     path: options.pgDumpPath,
-    args: pgDumpArgs(options.snapshotId),
+    args: pgDumpArgs(options.snapshotId, options.compressArg),
     env: { ...libpqEnv(options.target, parentEnv, PG_DUMP_APPLICATION_NAME), ...largeWritesEnv(parentEnv) },
     stdin: 'ignore',
     stdout: 'pipe',

@@ -20,6 +20,7 @@
  * beside the dump (manifest v2) are checked against their SHA-256 before anything is touched, replayed on the target
  * (./roles.ts), and pg_restore then restores owners and privileges.
  */
+import { METHOD_COMPRESSION_MIN_MAJOR, parseCompression } from '../postgres/compression';
 import type { ChildProcess } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
@@ -179,6 +180,25 @@ export function archiveIncompatibility(pgDumpVersion: string, pgRestoreVersion: 
     return (
       `the dump was written by pg_dump ${pgDumpVersion.trim()} but this pg_restore is ${pgRestoreVersion.trim()}: ` +
       `pg_restore cannot read archives of a newer major version; use a pg_restore of major ${dumpMajor} or newer ` +
+      '(PgToolsLayer postgresVersion)'
+    );
+  }
+  return undefined;
+}
+
+/**
+ * A reason the local `pg_restore` cannot decompress an archive of the manifest's `compression`, or undefined
+ * (also for manifests without one, written before it was recorded: those are gzip).
+ */
+export function compressionIncompatibility(compression: string | undefined, pgRestoreVersion: string): string | undefined {
+  if (compression === undefined) return undefined;
+  const parsed = parseCompression(compression);
+  const restoreMajor = majorVersion(pgRestoreVersion);
+  if ('problem' in parsed || restoreMajor === undefined) return undefined;
+  if (parsed.compression.method !== 'gzip' && restoreMajor < METHOD_COMPRESSION_MIN_MAJOR) {
+    return (
+      `the dump is compressed with ${compression} but this pg_restore is ${pgRestoreVersion.trim()}: ` +
+      `${parsed.compression.method} archives need pg_restore ${METHOD_COMPRESSION_MIN_MAJOR} or newer ` +
       '(PgToolsLayer postgresVersion)'
     );
   }
@@ -371,7 +391,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   }
   const partial = isPartial(options.selection) ? resolveSelection(manifest.tables, options.selection) : undefined;
   const selectionArgs = partial?.pgRestoreArgs ?? [];
-  const incompatible = archiveIncompatibility(manifest.pgDumpVersion, await restoreVersion);
+  const localVersion = await restoreVersion;
+  const incompatible =
+    archiveIncompatibility(manifest.pgDumpVersion, localVersion) ?? compressionIncompatibility(manifest.compression, localVersion);
   if (incompatible) throw new RestoreFailed(incompatible);
   // Read and checked before anything is touched, like the dump.
   const globalsSql = options.restoreRoles ? await loadGlobals(s3, options.bucket, manifest, signal) : undefined;

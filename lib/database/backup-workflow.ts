@@ -34,6 +34,11 @@ export interface BackupWorkflowDumpStep {
    * @default 2
    */
   readonly maxConcurrency?: number;
+  /**
+   * pg_dump's compression as the dump handler takes it (`gzip:3`, `none`, `zstd:5`).
+   * @default - the handler's default, gzip:3
+   */
+  readonly compression?: string;
 }
 
 /** The snapshot branch of the workflow. */
@@ -224,7 +229,12 @@ export class BackupWorkflow extends Construct {
       this,
       'Dump',
       step.dumpFunction,
-      taskInput<DumpInput>({ target: step.target, 'database.$': '$.database', 'tiers.$': '$.tiers' }),
+      taskInput<DumpInput>({
+        target: step.target,
+        'database.$': '$.database',
+        'tiers.$': '$.tiers',
+        ...(step.compression === undefined ? {} : { compression: step.compression }),
+      }),
       '$.dump',
     );
     // A dropped connection or a failed upload may pass: one more try a minute later (nothing of the failed one remains).

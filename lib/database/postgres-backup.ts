@@ -21,6 +21,7 @@ import { type IBackupBucket, type ReplicaInfo, replicaKeyPolicy } from '../stora
 import { BackupSchedule, SCHEDULE_WARNINGS } from './backup-schedule';
 import { BackupSource, validateSourceName } from './backup-source';
 import { BackupWorkflow } from './backup-workflow';
+import { DumpCompression } from './dump-compression';
 import { PgToolsLayer } from './pg-tools-layer';
 import { BACKUP_METRICS, METRIC_DIMENSIONS } from '../../lambda/common/metrics';
 import { DATABASE_NAME_HINT, isDatabaseName } from '../../lambda/common/names';
@@ -118,6 +119,12 @@ export interface PostgresBackupProps {
    * @default 1769
    */
   readonly dumpMemorySize?: number;
+  /**
+   * How pg_dump compresses the dumps (recorded in each manifest). gzip works with every `postgresVersion`; zstd and
+   * lz4 need 16 or newer. docs/benchmarks.md#compression-level compares the levels.
+   * @default DumpCompression.DEFAULT - gzip level 3
+   */
+  readonly dumpCompression?: DumpCompression;
   /**
    * Which dumps and snapshots to keep: a {@link BackupRetention} cleanup runs daily over the dumps and the snapshots in
    * both regions (the replica bucket in its own run) and deletes the rest.
@@ -332,6 +339,7 @@ export class PostgresBackup extends Construct {
         },
         databases: props.databases,
         maxConcurrency: props.dumpConcurrency,
+        compression: (props.dumpCompression ?? DumpCompression.DEFAULT).toString(),
       },
       snapshot: snapshotStep,
       reportFunction: this.reportFunction,
@@ -556,4 +564,6 @@ function validateProps(scope: Construct, props: PostgresBackupProps): void {
   if (props.dumpMemorySize !== undefined && (props.dumpMemorySize < 256 || props.dumpMemorySize > 10240)) {
     throw invalid(`dumpMemorySize must be between 256 and 10240 MB, got ${props.dumpMemorySize}.`);
   }
+  const compressionProblem = props.dumpCompression?.problemWith(props.postgresVersion);
+  if (compressionProblem) throw invalid(compressionProblem);
 }

@@ -10,6 +10,7 @@ import { BackupSchedule } from '../database/backup-schedule';
 import type { BackupSource } from '../database/backup-source';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { PostgresBackup } from '../database/postgres-backup';
+import type { DumpCompression } from '../database/dump-compression';
 import { Failover } from '../failover/failover';
 import type { RepointTarget } from '../failover/failover-repoint';
 import { FailoverSource, FailoverStrategy } from '../failover/failover-strategy';
@@ -101,6 +102,11 @@ export interface PostgresDisasterRecoveryProps {
    * @default RemovalPolicy.RETAIN: backups outlive a `cdk destroy`
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How pg_dump compresses the dumps ({@link PostgresBackupProps.dumpCompression}).
+   * @default DumpCompression.DEFAULT - gzip level 3
+   */
+  readonly dumpCompression?: DumpCompression;
 }
 
 /** The rough number of days between runs of a backup tier (the synth checks' interval). */
@@ -235,6 +241,7 @@ export class PostgresDisasterRecovery extends Construct {
       schedules,
       retention,
       vpcEndpoints: props.vpcEndpoints,
+      dumpCompression: props.dumpCompression,
     });
 
     this.recoveryTest = new RecoveryTest(this, 'RecoveryTest', {

@@ -11,7 +11,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../common/errors';
-import { HandlerFunction } from '../common/handler-function';
+import { HandlerFunction, LAMBDA_MAX_TIMEOUT } from '../common/handler-function';
 import { packageMetric } from '../common/metrics';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { createOperationsKey } from '../common/operations';
@@ -94,6 +94,8 @@ export interface BackupMonitoringProps {
 
 /** How often the freshness function measures. */
 export const FRESHNESS_INTERVAL = Duration.hours(1);
+/** Share of a function's timeout above which a dump or restore alarms (`dumpNearTimeout`, `restoreNearTimeout`). */
+export const NEAR_TIMEOUT_SHARE = 0.7;
 /** Longest evaluation span of a CloudWatch alarm (period × evaluation periods, for periods of an hour or more). */
 const MAX_ALARM_SPAN = Duration.days(7);
 /** Metrics one alarm's math expression may use. */
@@ -158,6 +160,13 @@ export class BackupMonitoring extends Construct {
   public readonly recoveryTestRto?: cloudwatch.Alarm;
   /** The data a test restored was older than the RecoveryTest's `rpo`. What to do: check the backup alarms. */
   public readonly recoveryTestDataAge?: cloudwatch.Alarm;
+  /**
+   * A dump took more than {@link NEAR_TIMEOUT_SHARE} of the dump function's timeout (its longest invocation in an
+   * hour, the Lambda `Duration` metric). What to do: dump faster before the database outgrows Lambda's 15 minutes.
+   */
+  public readonly dumpNearTimeout?: cloudwatch.Alarm;
+  /** The same for the recovery test's restore function (dump-based tests). */
+  public readonly restoreNearTimeout?: cloudwatch.Alarm;
   /** A failover or rehearsal run failed, timed out or was aborted. What to do: read its report; fix before a real failover. */
   public readonly failoverFailed?: cloudwatch.Alarm;
   /** No successful failover rehearsal within `rehearsalInterval`. What to do: schedule a drill (a dry-run failover). */
@@ -463,6 +472,21 @@ export class BackupMonitoring extends Construct {
       }
     }
 
+    // --- Dumps and restores near Lambda's limit -------------------------------------------------------------------
+    if (backup) {
+      this.dumpNearTimeout = this.nearTimeout('DumpNearTimeout', backup.dumpFunction,
+        `A dump of ${backup.sourceName} took more than ${NEAR_TIMEOUT_SHARE * 100} % of the dump function's timeout: the database is close ` +
+        'to outgrowing one Lambda invocation, and a dump that runs out of time leaves no backup. What to do: a faster dump, ' +
+        'DumpCompression.gzip(1) (dumpCompression) or more CPU (dumpMemorySize up to 10240). A runner without the 15-minute limit ' +
+        '(ECS Fargate) is planned, not yet in this version. OK when the longest dump of an hour is under the threshold.');
+    }
+    if (recoveryTest?.restoreFunction) {
+      this.restoreNearTimeout = this.nearTimeout('RestoreNearTimeout', recoveryTest.restoreFunction,
+        `A recovery-test restore of ${recoveryTest.sourceName} took more than ${NEAR_TIMEOUT_SHARE * 100} % of the restore function's timeout: ` +
+        'soon the test, and a restore-dump failover, cannot finish in one invocation. What to do: more memory for the restore ' +
+        '(more CPU), restoring a selection, or snapshot-based tests. OK when the longest restore of an hour is under the threshold.');
+    }
+
     // --- 8: Lambda functions ----------------------------------------------------------------------------------------
     const functions = packageFunctions({ backup, recoveryTest, failover, freshness: fn });
     const groups: lambda.IFunction[][] = [];
@@ -506,6 +530,19 @@ export class BackupMonitoring extends Construct {
   /** Every alarm of this construct. */
   public get alarms(): cloudwatch.Alarm[] {
     return this.node.children.filter((c): c is cloudwatch.Alarm => c instanceof cloudwatch.Alarm);
+  }
+
+  /** `fn`'s longest invocation of an hour above {@link NEAR_TIMEOUT_SHARE} of its timeout. */
+  private nearTimeout(id: string, fn: lambda.Function, description: string): cloudwatch.Alarm {
+    const timeout = fn.timeout ?? LAMBDA_MAX_TIMEOUT;
+    return this.alarm(id, {
+      metric: fn.metricDuration({ statistic: 'Maximum', period: Duration.hours(1) }),
+      threshold: Math.round(timeout.toMilliseconds() * NEAR_TIMEOUT_SHARE),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description,
+    });
   }
 
   /** An alarm that sends ALARM and OK to the topic. */

@@ -254,6 +254,8 @@ describe('BackupWorkflow of a PostgresBackup (RDS instance, snapshot copy to us-
         tiers: ['daily', 'weekly'],
         s3: { bucket: fixture.bucket, key: dumpLocation.key, versionId: dumpLocation.versionId },
         globals: { key: globalsLocation.key, versionId: globalsLocation.versionId },
+        // The synthesized dump task passes the default compression through to pg_dump and the manifest.
+        compression: 'gzip:3',
       });
       expect(body.tables).toEqual([
         { schema: 'public', name: 'Customers', rows: 25 },

@@ -150,6 +150,23 @@ describe('BackupMonitoring', () => {
     });
   });
 
+  it('dumpNearTimeout: the dump function\'s longest invocation of an hour above 70 % of its 15-minute timeout', () => {
+    const props = alarmOf(m.monitoring.dumpNearTimeout);
+    expect(props).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Duration',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: m.stack.getLogicalId(m.backup.dumpFunction.node.defaultChild as never) } }],
+      Statistic: 'Maximum',
+      Period: 3600,
+      Threshold: 630_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(props.AlarmDescription).toContain('DumpCompression.gzip(1)');
+    // Without a RecoveryTest there is no restore to watch.
+    expect(m.monitoring.restoreNearTimeout).toBeUndefined();
+  });
+
   it('backupTooSmall: the freshness size ratio under half the median, missing data ignored', () => {
     expect(alarmOf(m.monitoring.backupTooSmall)).toMatchObject({ MetricName: 'LatestBackupSizeRatio', Threshold: 0.5, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'ignore' });
   });
@@ -185,6 +202,25 @@ describe('BackupMonitoring', () => {
     }
     expect(body).toContain('LatestBackupAgeSeconds');
     expect(body).toContain('GlacierInstantRetrievalStorage');
+  });
+
+  it('restoreNearTimeout: the recovery test\'s restore function, at 70 % of its timeout', () => {
+    const f = fixture();
+    const operations = new OperationsTopic(f.stack, 'Operations', { emails: ['oncall@example.com'] });
+    const layer = lambda.LayerVersion.fromLayerVersionArn(f.stack, 'Layer', 'arn:aws:lambda:us-east-1:111111111111:layer:pg:1');
+    const recoveryTest = new RecoveryTest(f.stack, 'RecoveryTest', { bucket: f.bucket, sourceName: 'orders-db', vpc: f.vpc, pgToolsLayer: layer, postgresVersion: 15,
+      scratchSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } });
+    const monitoring = new BackupMonitoring(f.stack, 'M4', { topic: operations.topic, vpc: f.vpc, recoveryTest });
+    const restore = recoveryTest.restoreFunction!;
+    const alarm = Template.fromStack(f.stack).toJSON().Resources[f.stack.getLogicalId(monitoring.restoreNearTimeout!.node.defaultChild as never)].Properties;
+    expect(alarm).toMatchObject({
+      MetricName: 'Duration',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: f.stack.getLogicalId(restore.node.defaultChild as never) } }],
+      Statistic: 'Maximum',
+      Threshold: Math.round(restore.timeout!.toMilliseconds() * 0.7),
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(monitoring.dumpNearTimeout).toBeUndefined();
   });
 
   it('refuses an RPO shorter than the backup interval and a fraction outside (0, 1)', () => {

@@ -1,5 +1,5 @@
 /** Argument parsing, usage errors and exit codes of every command, without AWS or PostgreSQL. */
-import { parseTiers } from '../../../cli/commands/backup';
+import { parseCompressionOption, parseTiers } from '../../../cli/commands/backup';
 import { selectionOf } from '../../../cli/commands/restore';
 import { EXIT, exitCodeFor, NotFound, UsageError } from '../../../cli/io';
 import { COMMANDS, main } from '../../../cli/main';
@@ -114,6 +114,13 @@ describe('option helpers', () => {
   it('parseTiers canonicalizes and refuses unknown tiers', () => {
     expect(parseTiers('weekly, daily,weekly')).toEqual(['daily', 'weekly']);
     expect(() => parseTiers(',')).toThrow(UsageError);
+  });
+
+  it('parseCompressionOption reads none and method:level, and says what to give otherwise', () => {
+    expect(parseCompressionOption('none')).toEqual({ method: 'gzip', level: 0 });
+    expect(parseCompressionOption('gzip:1')).toEqual({ method: 'gzip', level: 1 });
+    expect(() => parseCompressionOption('gzip:11')).toThrow(new UsageError('--compression level for gzip must be a whole number from 0 to 9; got 11'));
+    expect(() => parseCompressionOption('max')).toThrow(UsageError);
   });
 
   it('selectionOf reads --schema and --table (quoted parts keep dots and case)', () => {

@@ -9,7 +9,29 @@ describe('validateDumpInput', () => {
       target: { secretArn: ARN, host: undefined, port: undefined, username: undefined, sslMode: 'verify-full' },
       database: 'app',
       tiers: ['daily', 'weekly'],
+      compression: { method: 'gzip', level: 3 },
     });
+  });
+
+  it.each([
+    ['none', { method: 'gzip', level: 0 }],
+    ['gzip:9', { method: 'gzip', level: 9 }],
+    // The pg_dump's version is checked by the core once known: the input only checks the form and the range.
+    ['zstd:19', { method: 'zstd', level: 19 }],
+  ])('takes compression %s', (compression, parsed) => {
+    expect(validateDumpInput({ target: { secretArn: ARN }, database: 'app', tiers: ['daily'], compression }).compression).toEqual(parsed);
+  });
+
+  it.each([
+    ['gzip:10', 'compression level for gzip must be a whole number from 0 to 9; got 10'],
+    ['lz4:0', 'compression level for lz4 must be a whole number from 1 to 12; got 0'],
+    ['brotli:3', 'compression method must be one of gzip, zstd, lz4; got "brotli"'],
+    ['gzip', 'compression must be "none" or <method>:<level> with method gzip (0-9), zstd (1-22) or lz4 (1-12), e.g. "gzip:3"; got "gzip"'],
+    [3, 'compression must be a non-empty string; got number 3'],
+  ])('refuses compression %j, saying what to give', (compression, message) => {
+    expect(() => validateDumpInput({ target: { secretArn: ARN }, database: 'app', tiers: ['daily'], compression })).toThrow(
+      new InvalidInput(message),
+    );
   });
 
   it('accepts host/port/username and a port given as digits (CDK endpoint tokens are strings)', () => {

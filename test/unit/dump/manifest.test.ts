@@ -156,6 +156,18 @@ describe('validateManifest', () => {
     expect(validateManifest(manifest()).ok).toBe(true);
   });
 
+  it('reads the compression when recorded, refuses one that is not a compression, and serializes it', () => {
+    expect(validateManifest(manifestV2({ compression: 'gzip:3' })).ok).toBe(true);
+    expect(validateManifest(manifestV2({ compression: 'none' })).ok).toBe(true);
+    expect(validateManifest(manifestV2({ compression: 'gzip:12' }))).toEqual({
+      ok: false,
+      errors: ['compression must be "none" or <method>:<level> (e.g. "gzip:3"); got "gzip:12"'],
+    });
+    const text = serializeManifest(manifestV2({ compression: 'zstd:5' }) as unknown as BackupManifest);
+    expect(JSON.parse(text).compression).toBe('zstd:5');
+    expect(JSON.parse(serializeManifest(manifestV2() as unknown as BackupManifest))).not.toHaveProperty('compression');
+  });
+
   it('requires the globals in v2, beside the dump, and refuses them in v1', () => {
     const errorsOf = (value: unknown): readonly string[] => {
       const result = validateManifest(value);

@@ -96,6 +96,14 @@ describe('libpqEnv', () => {
     expect(pgDumpArgs('00000003-00000051-1')).toEqual(['--format=custom', '--snapshot=00000003-00000051-1', '--no-password']);
     expect(() => pgDumpArgs('1; rm -rf /')).toThrow(/unexpected snapshot id/);
   });
+
+  it('passes the compression argument, and only in its own form', () => {
+    expect(pgDumpArgs('00000003-00000051-1', '--compress=3')).toEqual([
+      '--format=custom', '--snapshot=00000003-00000051-1', '--compress=3', '--no-password',
+    ]);
+    expect(pgDumpArgs('1-2', '--compress=zstd:19')).toContain('--compress=zstd:19');
+    expect(() => pgDumpArgs('1-2', '--compress=3 --file=/etc/passwd')).toThrow(/unexpected compression argument/);
+  });
 });
 
 describe('secret scrubbing', () => {

@@ -5,6 +5,7 @@ import { ChecksumMismatch } from '../../../lambda/common/errors';
 import { LAYER_PG_RESTORE_PATH, resolvePgRestorePath } from '../../../lambda/postgres/pg-tools';
 import {
   archiveIncompatibility,
+  compressionIncompatibility,
   diskShortfall,
   majorVersion,
   normalizeJobs,
@@ -187,6 +188,18 @@ describe('archive compatibility', () => {
     const problem = archiveIncompatibility('16.4', 'pg_restore (PostgreSQL) 15.18');
     expect(problem).toContain('pg_dump 16.4');
     expect(problem).toContain('major 16 or newer');
+  });
+
+  it('refuses a zstd or lz4 archive a pg_restore before 16 cannot decompress, and accepts gzip and unrecorded ones', () => {
+    expect(compressionIncompatibility('zstd:3', 'pg_restore (PostgreSQL) 15.18')).toBe(
+      'the dump is compressed with zstd:3 but this pg_restore is pg_restore (PostgreSQL) 15.18: zstd archives need ' +
+        'pg_restore 16 or newer (PgToolsLayer postgresVersion)',
+    );
+    expect(compressionIncompatibility('lz4:1', 'pg_restore (PostgreSQL) 15.18')).toContain('lz4 archives need pg_restore 16');
+    expect(compressionIncompatibility('zstd:3', 'pg_restore (PostgreSQL) 16.4')).toBeUndefined();
+    expect(compressionIncompatibility('gzip:9', 'pg_restore (PostgreSQL) 15.18')).toBeUndefined();
+    expect(compressionIncompatibility('none', 'pg_restore (PostgreSQL) 15.18')).toBeUndefined();
+    expect(compressionIncompatibility(undefined, 'pg_restore (PostgreSQL) 15.18')).toBeUndefined();
   });
 });
 
