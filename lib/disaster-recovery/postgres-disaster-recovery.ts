@@ -2,11 +2,13 @@ import { Annotations, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-c
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../common/errors';
+import { AwsApi, FunctionNetwork } from '../common/network';
 import { BackupSchedule } from '../database/backup-schedule';
 import type { BackupSource } from '../database/backup-source';
 import { PgToolsLayer } from '../database/pg-tools-layer';
@@ -421,34 +423,49 @@ export class PostgresDisasterRecovery extends Construct {
       failover: this.failover,
       logsKey: this.failover.encryptionKey,
     });
+    const sweeperNetwork = sweeperSecurityGroup(this, props.vpc, props.vpcEndpoints ?? false);
     this.sweeper = new ScratchSweeper(this, 'Sweeper', {
       workflows: [this.recoveryTest.stateMachine],
       bucket: this.bucket,
       vpc: props.vpc,
-      securityGroup: sweeperSecurityGroup(this, props.vpc),
+      securityGroup: sweeperNetwork.securityGroup,
       logsKey: this.backup.operationsKey,
       notificationTopic: this.topic,
     });
+    const drSweeperNetwork = sweeperSecurityGroup(drScope, props.drVpc, props.vpcEndpoints ?? false);
     this.drSweeper = new ScratchSweeper(drScope, 'Sweeper', {
       workflows: [this.failover.stateMachine],
       bucket: this.replica,
       vpc: props.drVpc,
-      securityGroup: sweeperSecurityGroup(drScope, props.drVpc),
+      securityGroup: drSweeperNetwork.securityGroup,
       logsKey: this.failover.encryptionKey,
       notificationTopic: this.drTopic,
     });
+    sweeperNetwork.register(this.sweeper.sweepFunction);
+    drSweeperNetwork.register(this.drSweeper.sweepFunction);
   }
 }
 
-/** The sweeper function's own security group: it calls AWS APIs (HTTPS) and no database. */
-function sweeperSecurityGroup(scope: Construct, vpc: ec2.IVpc): ec2.SecurityGroup {
-  const sg = new ec2.SecurityGroup(scope, 'SweeperSecurityGroup', {
+/**
+ * The sweeper function's own security group (it calls AWS APIs over HTTPS and no database), registered with the VPC's
+ * endpoints so that, with `vpcEndpoints`, the interface endpoints (whose private DNS answers for RDS and Secrets
+ * Manager) let it in.
+ */
+function sweeperSecurityGroup(scope: Construct, vpc: ec2.IVpc, vpcEndpoints: boolean): { securityGroup: ec2.SecurityGroup; register: (fn: lambda.IFunction) => void } {
+  const securityGroup = new ec2.SecurityGroup(scope, 'SweeperSecurityGroup', {
     vpc,
     description: `cdk-backup-dr ${scope.node.path}: the sweeper function (RDS, Secrets Manager, Step Functions, S3 APIs over HTTPS)`,
     allowAllOutbound: false,
   });
-  sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
-  return sg;
+  securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
+  const network = new FunctionNetwork(scope, {
+    vpc,
+    subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    securityGroup,
+    vpcEndpoints,
+    subject: 'PostgresDisasterRecovery',
+  });
+  return { securityGroup, register: (fn) => network.register(fn, [AwsApi.RDS, AwsApi.SECRETS_MANAGER, AwsApi.S3]) };
 }
 
 /** `rds.PostgresEngineVersion` of a major version, for the default restore-dump strategy. */

@@ -65,6 +65,21 @@ describe('the example app with a new database', () => {
     expect(services.some((s) => s.includes('.s3'))).toBe(true);
   });
 
+  it('lets each region\'s sweeper into the interface endpoints (their private DNS answers for RDS and Secrets Manager)', () => {
+    for (const template of [built.primary, built.dr]) {
+      const groups = template.findResources('AWS::EC2::SecurityGroup');
+      const idOf = (description: string) => Object.entries(groups).find(([, g]) => JSON.stringify((g as { Properties: { GroupDescription: unknown } }).Properties.GroupDescription).includes(description))?.[0];
+      const endpoints = idOf('VPC interface endpoints');
+      const sweeper = idOf('the sweeper function');
+      expect(endpoints && sweeper).toBeTruthy();
+      template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+        GroupId: { 'Fn::GetAtt': [endpoints, 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [sweeper, 'GroupId'] },
+        FromPort: 443,
+      });
+    }
+  });
+
   it('leaves no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding anywhere in the app', () => {
     expect(nagFindings(built.app)).toEqual([]);
   });
