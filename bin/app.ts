@@ -218,6 +218,8 @@ export class PrimaryStack extends Stack {
       ...(existing ? { scratchSubnets: { subnets: this.vpc.privateSubnets } } : {}),
       rpo: Duration.hours(26),
       rto: Duration.hours(2),
+      // Alarms and run outcomes of both regions go to this address (confirm the two subscription emails, one per region).
+      ...(props.settings.alarmEmail ? { notifications: { emails: [props.settings.alarmEmail] } } : {}),
       // The application reads its database endpoint from this parameter (in the DR region after a failover).
       repoint: [RepointTarget.ssmParameter(EXAMPLE_ENDPOINT_PARAMETER)],
     });

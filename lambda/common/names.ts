@@ -96,3 +96,39 @@ export const CLEANUP_REPORT_PREFIX = 'reports/cleanup/';
 
 /** Key prefix of the reports of the sweeper (what failed recovery tests and failover rehearsals left). */
 export const SWEEP_REPORT_PREFIX = 'reports/sweep/';
+
+/**
+ * A Step Functions state machine name: 1–80 characters of letters, digits, `-` and `_` (Step Functions also allows a
+ * few punctuation marks; this package keeps to the ones every ARN-matching IAM pattern and CloudWatch dimension take).
+ */
+export const STATE_MACHINE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** The message part after "<field> " for a bad state machine name. */
+export const STATE_MACHINE_NAME_HINT = 'must be 1-80 characters of letters, digits, "-" or "_"';
+
+/** Whether `value` is a state machine name this package accepts ({@link STATE_MACHINE_NAME_PATTERN}). */
+export function isStateMachineName(value: string): boolean {
+  return STATE_MACHINE_NAME_PATTERN.test(value);
+}
+
+/** Prefix of the Failover state machine's name that PostgresDisasterRecovery gives it. */
+export const FAILOVER_STATE_MACHINE_PREFIX = 'cdkbdr-failover-';
+
+/**
+ * The name PostgresDisasterRecovery gives the Failover state machine of source `sourceName` (the primary region's
+ * retention cleanup addresses it by name in the DR region): {@link FAILOVER_STATE_MACHINE_PREFIX} + the source name
+ * with every character a state machine name cannot hold replaced by `-`; a source name too long for 80 characters is
+ * cut and ends in 8 hex digits of its hash, so two long names that share a beginning stay apart.
+ */
+export function failoverStateMachineName(sourceName: string): string {
+  const safe = sourceName.replace(/[^A-Za-z0-9_-]/g, '-');
+  const name = `${FAILOVER_STATE_MACHINE_PREFIX}${safe}`;
+  if (name.length <= 80) return name;
+  // FNV-1a (32 bits): a stable, dependency-free digest of the whole source name.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < sourceName.length; i++) {
+    hash ^= sourceName.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `${name.slice(0, 80 - 9)}-${hash.toString(16).padStart(8, '0')}`;
+}

@@ -1,11 +1,14 @@
-import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../common/errors';
+import { AwsApi, FunctionNetwork } from '../common/network';
 import { BackupSchedule } from '../database/backup-schedule';
 import type { BackupSource } from '../database/backup-source';
 import { PgToolsLayer } from '../database/pg-tools-layer';
@@ -14,13 +17,17 @@ import type { DumpCompression } from '../database/dump-compression';
 import { Failover } from '../failover/failover';
 import type { RepointTarget } from '../failover/failover-repoint';
 import { FailoverSource, FailoverStrategy } from '../failover/failover-strategy';
+import { BackupMonitoring } from '../monitoring/backup-monitoring';
+import { OperationsTopic, type ChatChannel } from '../monitoring/operations-topic';
 import { RecoveryTest } from '../recovery-test/recovery-test';
 import { RecoveryTestSchedule } from '../recovery-test/recovery-test-schedule';
 import type { ValidationQuery } from '../recovery-test/recovery-test-workflow';
 import { TestedBackups } from '../recovery-test/tested-backups';
 import { RetentionPolicy } from '../retention/retention-policy';
+import { ScratchSweeper } from '../retention/scratch-sweeper';
 import { BackupBucket } from '../storage/backup-bucket';
 import { BackupLifecycle } from '../storage/backup-lifecycle';
+import { failoverStateMachineName, isStateMachineName, STATE_MACHINE_NAME_HINT } from '../../lambda/common/names';
 
 /** The recovery test of {@link PostgresDisasterRecovery}. */
 export interface DisasterRecoveryTestOptions {
@@ -30,6 +37,34 @@ export interface DisasterRecoveryTestOptions {
   readonly validationQueries?: ValidationQuery[];
   /** The database whose dumps are restored. @default - the first of `databases` */
   readonly database?: string;
+}
+
+/** Your own operations topics, one per region, for {@link DisasterRecoveryNotifications.topics}. */
+export interface DisasterRecoveryTopics {
+  /** A topic in the primary region. */
+  readonly primary: sns.ITopic;
+  /** A topic in the DR region. */
+  readonly dr: sns.ITopic;
+}
+
+/**
+ * Who hears about every run's outcome and every alarm: either subscriptions (`emails`, `webhooks`, `chat`), for which
+ * an {@link OperationsTopic} is created in each region with the same subscriptions, or your own `topics`, one per
+ * region (e.g. `OperationsTopic.fromTopicAttributes`), never both.
+ */
+export interface DisasterRecoveryNotifications {
+  /** Email addresses (each confirms the subscription by a link SNS mails to it, once per region). @default - none */
+  readonly emails?: string[];
+  /** HTTPS endpoints (each confirms by visiting the SubscribeURL SNS posts to it). @default - none */
+  readonly webhooks?: string[];
+  /** Slack or Microsoft Teams channels, through AWS Chatbot. @default - none */
+  readonly chat?: ChatChannel[];
+  /**
+   * Your own topics instead: subscribe to them yourself. Their KMS keys must let CloudWatch alarms and EventBridge use
+   * them (`kms:Decrypt`, `kms:GenerateDataKey*` for `cloudwatch.amazonaws.com` and `events.amazonaws.com`).
+   * @default - an OperationsTopic per region with the subscriptions above
+   */
+  readonly topics?: DisasterRecoveryTopics;
 }
 
 /** Props for {@link PostgresDisasterRecovery}. */
@@ -65,11 +100,29 @@ export interface PostgresDisasterRecoveryProps {
    */
   readonly rpo?: Duration;
   /**
-   * The recovery time objective: how long a restore may take. Reported beside the measured RTO of every recovery test
-   * and failover.
+   * The recovery time objective: how long a restore may take. A recovery test or failover rehearsal whose measured RTO
+   * is longer fails (see `enforceRto`); the monitoring alarms on it either way.
    * @default Duration.hours(4)
    */
   readonly rto?: Duration;
+  /**
+   * Whether a measured RTO above `rto` fails the recovery test or failover run; when false it is a failed check in
+   * the report (and an alarm) only.
+   * @default true
+   */
+  readonly enforceRto?: boolean;
+  /**
+   * Who is told about run outcomes and alarms, in both regions.
+   * @default - an OperationsTopic per region with no subscriber (a warning says so): add subscribers to `operationsTopic.topic` and `drOperationsTopic.topic`
+   */
+  readonly notifications?: DisasterRecoveryNotifications;
+  /**
+   * Name of the Failover state machine (1-80 letters, digits, "-" or "_", unique in the DR region's account): the
+   * primary region's retention cleanup finds its running executions by this name and never deletes the backup one of
+   * them restores.
+   * @default - `cdkbdr-failover-<source name>` (lambda/common/names.ts failoverStateMachineName)
+   */
+  readonly failoverStateMachineName?: string;
   /** @default [BackupSchedule.daily({ hour: 3 })] (03:00 UTC) */
   readonly schedules?: BackupSchedule[];
   /**
@@ -115,11 +168,12 @@ const TIER_DAYS: Readonly<Record<string, number>> = { daily: 1, weekly: 7, month
 /**
  * Disaster recovery for one PostgreSQL server in one construct: a replicated, KMS-encrypted backup bucket; streamed
  * dumps and snapshots copied to the DR region (PostgresBackup) with retention cleanup in both regions; a weekly
- * recovery test that proves the newest dump restores (RecoveryTest); and a Failover state machine in the DR region.
- * Every part is a public property for further configuration.
+ * recovery test that proves the newest dump restores within the RPO and RTO (RecoveryTest); a Failover state machine
+ * in the DR region; in each region an operations topic, alarms with a dashboard (BackupMonitoring) and a sweeper of
+ * what aborted runs left (ScratchSweeper). Every part is a public property for further configuration.
  *
  * @example
- * new PostgresDisasterRecovery(primaryStack, 'Orders', {
+ * const dr = new PostgresDisasterRecovery(primaryStack, 'Orders', {
  *   source: BackupSource.fromInstance(ordersDb, { secret: ordersDb.secret! }),
  *   databases: ['orders'],
  *   postgresVersion: 15,
@@ -127,7 +181,11 @@ const TIER_DAYS: Readonly<Record<string, number>> = { daily: 1, weekly: 7, month
  *   drStack,
  *   drVpc,
  *   rpo: Duration.hours(26),
+ *   rto: Duration.hours(2),
+ *   notifications: { emails: ['dba-oncall@example.com'] },
  * });
+ * dr.monitoring.backupOverdue; // an alarm of the primary region
+ * dr.drMonitoring.failoverFailed; // an alarm of the DR region
  */
 export class PostgresDisasterRecovery extends Construct {
   /** The backup bucket in the primary region. */
@@ -146,8 +204,26 @@ export class PostgresDisasterRecovery extends Construct {
   public readonly failover: Failover;
   /** The recovery point objective the recovery test and failover check the data age against. */
   public readonly rpo: Duration;
-  /** The recovery time objective reported beside every measured RTO. */
+  /** The recovery time objective every measured RTO is checked against. */
   public readonly rto: Duration;
+  /** The primary region's operations topic, when this construct created it (no `notifications.topics`). */
+  public readonly operationsTopic?: OperationsTopic;
+  /** The DR region's operations topic, when this construct created it (no `notifications.topics`). */
+  public readonly drOperationsTopic?: OperationsTopic;
+  /** Where the primary region's runs and alarms are told. */
+  public readonly topic: sns.ITopic;
+  /** Where the DR region's runs and alarms are told. */
+  public readonly drTopic: sns.ITopic;
+  /** Alarms and dashboard of the backups and the recovery test, in the primary region. */
+  public readonly monitoring: BackupMonitoring;
+  /** Alarms and dashboard of the Failover, in the DR region. */
+  public readonly drMonitoring: BackupMonitoring;
+  /** Deletes what timed-out or aborted recovery tests left, in the primary region. */
+  public readonly sweeper: ScratchSweeper;
+  /** Deletes what timed-out or aborted failover rehearsals left, in the DR region. */
+  public readonly drSweeper: ScratchSweeper;
+  /** The name of the Failover state machine. */
+  public readonly failoverStateMachineName: string;
 
   constructor(scope: Construct, id: string, props: PostgresDisasterRecoveryProps) {
     super(scope, id);
@@ -198,9 +274,50 @@ export class PostgresDisasterRecovery extends Construct {
       fail(`recoveryTest.database '${testDatabase}' is not one of databases (${props.databases.join(', ')}): only dumped databases can be restored.`);
     }
 
+    const notifications = props.notifications ?? {};
+    const subscriptions = { emails: notifications.emails ?? [], webhooks: notifications.webhooks ?? [], chat: notifications.chat ?? [] };
+    const subscribed = Object.entries(subscriptions).filter(([, list]) => list.length > 0).map(([name]) => name);
+    if (notifications.topics && subscribed.length > 0) {
+      fail(
+        `notifications has topics and ${subscribed.join(', ')}: with your own topics, subscribe to them yourself. ` +
+          `Pass either notifications.topics or notifications.${subscribed[0]}, not both.`,
+      );
+    }
+    if (notifications.topics) {
+      for (const [which, topic, stack] of [['primary', notifications.topics.primary, primaryStack], ['dr', notifications.topics.dr, drStack]] as const) {
+        const region = topic.env.region;
+        if (!Token.isUnresolved(region) && !Token.isUnresolved(stack.region) && region !== stack.region) {
+          fail(
+            `notifications.topics.${which} is in ${region}, but the ${which === 'primary' ? 'primary' : 'DR'} stack in ${stack.region}: alarms and ` +
+              `EventBridge rules notify only a topic of their own region. Pass a topic of ${stack.region}.`,
+          );
+        }
+      }
+    }
+    if (props.failoverStateMachineName !== undefined && !Token.isUnresolved(props.failoverStateMachineName) && !isStateMachineName(props.failoverStateMachineName)) {
+      fail(`failoverStateMachineName ${JSON.stringify(props.failoverStateMachineName)} ${STATE_MACHINE_NAME_HINT}.`);
+    }
+
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     // One child in the DR stack for everything this construct puts there, named after this construct's path.
     const drScope = new Construct(drStack, `${Names.uniqueId(this)}Dr`);
+    if (notifications.topics) {
+      this.topic = notifications.topics.primary;
+      this.drTopic = notifications.topics.dr;
+    } else {
+      const topicProps = { emails: subscriptions.emails, webhooks: subscriptions.webhooks, chatChannels: subscriptions.chat };
+      this.operationsTopic = new OperationsTopic(this, 'Operations', topicProps);
+      this.drOperationsTopic = new OperationsTopic(drScope, 'Operations', topicProps);
+      this.topic = this.operationsTopic.topic;
+      this.drTopic = this.drOperationsTopic.topic;
+      if (subscribed.length === 0) {
+        Annotations.of(this).addWarningV2(
+          'cdk-backup-dr:noSubscribers',
+          'notifications has no emails, webhooks or chat channels: failed backups, recovery tests and alarms reach nobody. ' +
+            'Pass notifications: { emails: [...] } (or your own topics), or subscribe to operationsTopic.topic and drOperationsTopic.topic.',
+        );
+      }
+    }
     this.replica = new BackupBucket(drScope, 'Replica', {
       lifecycle: [BackupLifecycle.archive()],
       objectLock: props.objectLock,
@@ -242,6 +359,7 @@ export class PostgresDisasterRecovery extends Construct {
       retention,
       vpcEndpoints: props.vpcEndpoints,
       dumpCompression: props.dumpCompression,
+      notificationTopic: this.topic,
     });
 
     this.recoveryTest = new RecoveryTest(this, 'RecoveryTest', {
@@ -253,12 +371,13 @@ export class PostgresDisasterRecovery extends Construct {
       backups: TestedBackups.dumps({ database: testDatabase }),
       validationQueries: props.recoveryTest?.validationQueries,
       rpo: this.rpo,
+      rto: this.rto,
+      enforceRto: props.enforceRto ?? true,
+      notificationTopic: this.topic,
       schedule: testSchedule,
       vpcEndpoints: props.vpcEndpoints,
       scratchSubnets: props.scratchSubnets,
     });
-    // The cleanup never deletes the backup a running recovery test is restoring.
-    this.backup.retention?.protectBackupsPickedBy(this.recoveryTest.stateMachine);
 
     const instanceType = props.failoverInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
     const strategies = props.failoverStrategies ?? [
@@ -270,6 +389,12 @@ export class PostgresDisasterRecovery extends Construct {
       : props.source.kind === 'cluster'
         ? FailoverSource.cluster(props.source.identifier)
         : FailoverSource.endpoint();
+    // The source name is a reference to the database in the primary stack; the DR stack sees the identifier it was given.
+    const sourceName = drStack.resolve(this.backup.sourceName) as unknown;
+    if (props.failoverStateMachineName === undefined && typeof sourceName !== 'string') {
+      fail('the source name is known only at deployment, so the Failover state machine cannot be named after it: pass failoverStateMachineName.');
+    }
+    this.failoverStateMachineName = props.failoverStateMachineName ?? failoverStateMachineName(sourceName as string);
     this.failover = new Failover(drScope, 'Failover', {
       source,
       primaryRegion: primaryStack.region,
@@ -277,13 +402,77 @@ export class PostgresDisasterRecovery extends Construct {
       database: testDatabase,
       strategies,
       rpo: this.rpo,
+      rto: this.rto,
+      enforceRto: props.enforceRto ?? true,
       bucket: this.replica,
       vpc: props.drVpc,
       vpcEndpoints: props.vpcEndpoints,
       repoint: props.repoint,
+      notificationTopic: this.drTopic,
+      stateMachineName: this.failoverStateMachineName,
       ...(this.snapshotKey ? { snapshotEncryptionKey: this.snapshotKey } : {}),
     });
+    // The cleanup (of both regions) never deletes the backup a running recovery test or failover is restoring. The
+    // Failover's state machine has a fixed name, so the primary stack can address it in the DR region.
+    this.backup.retention?.protectBackupsPickedBy(this.recoveryTest.stateMachine, this.failover.stateMachine);
+
+    this.monitoring = new BackupMonitoring(this, 'Monitoring', {
+      topic: this.topic,
+      vpc: props.vpc,
+      backup: this.backup,
+      recoveryTest: this.recoveryTest,
+      rpo: this.rpo,
+      logsKey: this.backup.operationsKey,
+    });
+    this.drMonitoring = new BackupMonitoring(drScope, 'Monitoring', {
+      topic: this.drTopic,
+      vpc: props.drVpc,
+      failover: this.failover,
+      logsKey: this.failover.encryptionKey,
+    });
+    const sweeperNetwork = sweeperSecurityGroup(this, props.vpc, props.vpcEndpoints ?? false);
+    this.sweeper = new ScratchSweeper(this, 'Sweeper', {
+      workflows: [this.recoveryTest.stateMachine],
+      bucket: this.bucket,
+      vpc: props.vpc,
+      securityGroup: sweeperNetwork.securityGroup,
+      logsKey: this.backup.operationsKey,
+      notificationTopic: this.topic,
+    });
+    const drSweeperNetwork = sweeperSecurityGroup(drScope, props.drVpc, props.vpcEndpoints ?? false);
+    this.drSweeper = new ScratchSweeper(drScope, 'Sweeper', {
+      workflows: [this.failover.stateMachine],
+      bucket: this.replica,
+      vpc: props.drVpc,
+      securityGroup: drSweeperNetwork.securityGroup,
+      logsKey: this.failover.encryptionKey,
+      notificationTopic: this.drTopic,
+    });
+    sweeperNetwork.register(this.sweeper.sweepFunction);
+    drSweeperNetwork.register(this.drSweeper.sweepFunction);
   }
+}
+
+/**
+ * The sweeper function's own security group (it calls AWS APIs over HTTPS and no database), registered with the VPC's
+ * endpoints so that, with `vpcEndpoints`, the interface endpoints (whose private DNS answers for RDS and Secrets
+ * Manager) let it in.
+ */
+function sweeperSecurityGroup(scope: Construct, vpc: ec2.IVpc, vpcEndpoints: boolean): { securityGroup: ec2.SecurityGroup; register: (fn: lambda.IFunction) => void } {
+  const securityGroup = new ec2.SecurityGroup(scope, 'SweeperSecurityGroup', {
+    vpc,
+    description: `cdk-backup-dr ${scope.node.path}: the sweeper function (RDS, Secrets Manager, Step Functions, S3 APIs over HTTPS)`,
+    allowAllOutbound: false,
+  });
+  securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
+  const network = new FunctionNetwork(scope, {
+    vpc,
+    subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    securityGroup,
+    vpcEndpoints,
+    subject: 'PostgresDisasterRecovery',
+  });
+  return { securityGroup, register: (fn) => network.register(fn, [AwsApi.RDS, AwsApi.SECRETS_MANAGER, AwsApi.S3]) };
 }
 
 /** `rds.PostgresEngineVersion` of a major version, for the default restore-dump strategy. */

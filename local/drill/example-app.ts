@@ -34,6 +34,8 @@ export interface SynthesizedExample {
   readonly replicaBucketName: string;
   /** The alias the primary stack uses for the DR snapshot key. */
   readonly snapshotKeyAlias: string;
+  /** The Failover state machine's name: the primary's retention cleanup addresses it by name in the DR region. */
+  readonly failoverStateMachineName: string;
   readonly ids: {
     readonly backup: { readonly machine: string; readonly dump: string; readonly verify: string; readonly report: string; readonly snapshot: string; readonly topic: string };
     readonly retention: { readonly machine: string; readonly cleanup: string };
@@ -93,6 +95,7 @@ export function synthesizeExample(workDir: string): SynthesizedExample {
     rtoSeconds: pdr.rto.toSeconds(),
     replicaBucketName,
     snapshotKeyAlias,
+    failoverStateMachineName: pdr.failoverStateMachineName,
     ids: {
       backup: {
         machine: logicalIdOf(backup.stateMachine),

@@ -24,7 +24,7 @@ import { snapshotIdentifier, snapshotTags } from '../../lambda/rds/snapshot';
 import type { LocalPgServer } from '../database-mapping';
 import { awsJsonCall, createKmsKey, createScratchNetwork } from '../emulator';
 import type { ResourceBinding } from '../template-resolver';
-import { DR_REGION, PRIMARY_REGION, type SynthesizedExample } from './example-app';
+import { DR_REGION, DRILL_ACCOUNT, PRIMARY_REGION, type SynthesizedExample } from './example-app';
 
 /** The emulator resources of one drill and the runner's bindings for both stacks. */
 export interface DrillResources {
@@ -32,7 +32,8 @@ export interface DrillResources {
   readonly replicaBucket: string;
   readonly secretArn: string;
   readonly instanceEndpoint: { readonly host: string; readonly port: number };
-  readonly topics: { readonly backup: string; readonly recovery: string; readonly failover: string };
+  /** The operations topic of each region (every workflow of a region tells the same one). */
+  readonly topics: { readonly primary: string; readonly dr: string };
   readonly primaryBindings: Readonly<Record<string, ResourceBinding>>;
   readonly drBindings: Readonly<Record<string, ResourceBinding>>;
   /** One sentence per stand-in made here. */
@@ -66,13 +67,20 @@ async function createBucket(name: string, region: string): Promise<void> {
 async function createStateMachine(name: string, region: string): Promise<string> {
   const sfn = new SFNClient({ region });
   try {
-    const created = await sfn.send(
-      new CreateStateMachineCommand({
-        name,
-        definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
-        roleArn: 'arn:aws:iam::123456789012:role/cdk-backup-dr-drill',
-      }),
-    );
+    let created;
+    try {
+      created = await sfn.send(
+        new CreateStateMachineCommand({
+          name,
+          definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+          roleArn: `arn:aws:iam::${DRILL_ACCOUNT}:role/cdk-backup-dr-drill`,
+        }),
+      );
+    } catch (error) {
+      // A fixed name (the Failover's): a second drill against the same emulator finds it.
+      if (error instanceof Error && error.name === 'StateMachineAlreadyExists') return `arn:aws:states:${region}:${DRILL_ACCOUNT}:stateMachine:${name}`;
+      throw error;
+    }
     if (created.stateMachineArn === undefined) throw new Error('CreateStateMachine returned no ARN');
     return created.stateMachineArn;
   } finally {
@@ -138,13 +146,14 @@ export async function createDrillResources(example: SynthesizedExample, server: 
     },
   );
   const topics = {
-    backup: await createTopic(`cdk-backup-dr-drill-backup-${run}`, PRIMARY_REGION),
-    recovery: await createTopic(`cdk-backup-dr-drill-recovery-test-${run}`, PRIMARY_REGION),
-    failover: await createTopic(`cdk-backup-dr-drill-failover-${run}`, DR_REGION),
+    primary: await createTopic(`cdk-backup-dr-drill-operations-${run}`, PRIMARY_REGION),
+    dr: await createTopic(`cdk-backup-dr-drill-operations-${run}`, DR_REGION),
   };
-  // The retention cleanup asks Step Functions which backups a running recovery test picked: the state machine must
-  // exist there (the drill runs it locally, so it never has a running execution in the emulator).
+  // The retention cleanup asks Step Functions which backups a running recovery test or failover picked: both state
+  // machines must exist there (the drill runs them locally, so they never have a running execution in the emulator).
+  // The primary template names the Failover's by its fixed name in the DR region.
   const recoveryMachineArn = await createStateMachine(`cdk-backup-dr-drill-recovery-test-${run}`, PRIMARY_REGION);
+  const failoverMachineArn = await createStateMachine(example.failoverStateMachineName, DR_REGION);
   const scratch = await createScratchNetwork(endpoint, `cdk-backup-dr-drill-scratch-${run}`, PRIMARY_REGION);
   const failoverNetwork = await createScratchNetwork(endpoint, `cdk-backup-dr-drill-failover-${run}`, DR_REGION);
   const instanceEndpoint = await ensureInstance(example.instanceIdentifier);
@@ -181,8 +190,8 @@ export async function createDrillResources(example: SynthesizedExample, server: 
     primaryBindings: {
       [ids.bucket]: bucket,
       [ids.bucketKey]: key(bucketKey),
-      [ids.backup.topic]: topics.backup,
-      [ids.recovery.topic]: topics.recovery,
+      [ids.backup.topic]: topics.primary,
+      [ids.recovery.topic]: topics.primary,
       [ids.recovery.machine]: { ref: recoveryMachineArn, attributes: { Name: recoveryMachineArn.split(':').pop()! } },
       [ids.recovery.subnetGroup]: scratch.subnetGroupName,
       [ids.recovery.scratchSecurityGroup]: { ref: scratch.securityGroupId, attributes: { GroupId: scratch.securityGroupId } },
@@ -197,12 +206,13 @@ export async function createDrillResources(example: SynthesizedExample, server: 
       [ids.replicaBucket]: example.replicaBucketName,
       [ids.replicaKey]: key(replicaKey),
       [ids.snapshotKey]: key(snapshotKey),
-      [ids.failover.topic]: topics.failover,
+      [ids.failover.topic]: topics.dr,
+      [ids.failover.machine]: { ref: failoverMachineArn, attributes: { Name: example.failoverStateMachineName } },
       [ids.failover.subnetGroup]: failoverNetwork.subnetGroupName,
       [ids.failover.securityGroup]: { ref: failoverNetwork.securityGroupId, attributes: { GroupId: failoverNetwork.securityGroupId } },
     },
     emulated: [
-      `the stacks were not deployed: their buckets, KMS keys, SNS topics, RDS instance ${example.instanceIdentifier}, its secret and the scratch and failover networks were created in the emulator and bound to the templates' resources`,
+      `the stacks were not deployed: their buckets, KMS keys, SNS topics, RDS instance ${example.instanceIdentifier}, its secret and the scratch and failover networks, and stand-ins of the recovery-test and failover state machines (for the cleanup's in-use check) were created in the emulator and bound to the templates' resources`,
     ],
   };
 }

@@ -1,14 +1,27 @@
 /**
  * PostgresDisasterRecovery: one construct wires the bucket and its replica, PostgresBackup with snapshot copies under
- * a DR key and retention, RecoveryTest and a Failover in the DR stack; its synth errors say what to change; and it
- * adds no unacknowledged cdk-nag finding over both stacks.
+ * a DR key and retention, RecoveryTest and a Failover in the DR stack, an operations topic, BackupMonitoring and a
+ * ScratchSweeper in each region, the RTO and the Failover's name; its synth errors say what to change; and it adds no
+ * unacknowledged cdk-nag finding over both stacks.
  */
-import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { App, CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { BackupSchedule, BackupSource, ConfigurationError, PostgresDisasterRecovery, RecoveryTestSchedule, RetentionPolicy, type PostgresDisasterRecoveryProps } from '../../../lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import {
+  BackupSchedule,
+  BackupSource,
+  ChatChannel,
+  ConfigurationError,
+  PostgresDisasterRecovery,
+  RecoveryTestSchedule,
+  RetentionPolicy,
+  type PostgresDisasterRecoveryProps,
+} from '../../../lib';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
+import { statementsOf } from '../../support/template-inspection';
 import { threeTierVpc } from '../../support/vpc';
 
 const ACCOUNT = '111111111111';
@@ -46,6 +59,17 @@ function fixture(overrides: Partial<PostgresDisasterRecoveryProps> = {}, options
   return { app, primary, dr, dr2 };
 }
 
+function envOf(stack: Stack, fn: lambda.IFunction): Record<string, unknown> {
+  const resource = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as CfnElement)] as {
+    Properties: { Environment: { Variables: Record<string, unknown> } };
+  };
+  return resource.Properties.Environment.Variables;
+}
+
+function importedTopic(region: string): sns.ITopic {
+  return sns.Topic.fromTopicArn(new Stack(), 'Topic', `arn:aws:sns:${region}:${ACCOUNT}:ops`);
+}
+
 function refused(overrides: Partial<PostgresDisasterRecoveryProps>, options: { drRegion?: string; instanceIdentifier?: string | null } = {}): string {
   try {
     fixture(overrides, options);
@@ -75,9 +99,13 @@ describe('PostgresDisasterRecovery wiring', () => {
     expect(Stack.of(dr2.bucket)).toBe(f.primary);
     expect(Stack.of(dr2.backup)).toBe(f.primary);
     expect(Stack.of(dr2.recoveryTest)).toBe(f.primary);
-    // backup, retention, recovery test in the primary; failover and the replica's retention run... in the DR stack only the failover
-    expect(Object.keys(primary.findResources('AWS::StepFunctions::StateMachine')).length).toBe(3);
-    expect(Object.keys(dr.findResources('AWS::StepFunctions::StateMachine')).length).toBe(1);
+    // Primary: backup, retention (both regions' runs), recovery test, freshness, sweeper. DR: failover, freshness, sweeper.
+    expect(Object.keys(primary.findResources('AWS::StepFunctions::StateMachine')).length).toBe(5);
+    expect(Object.keys(dr.findResources('AWS::StepFunctions::StateMachine')).length).toBe(3);
+    expect(Stack.of(dr2.monitoring)).toBe(f.primary);
+    expect(Stack.of(dr2.drMonitoring)).toBe(f.dr);
+    expect(Stack.of(dr2.sweeper)).toBe(f.primary);
+    expect(Stack.of(dr2.drSweeper)).toBe(f.dr);
   });
 
   it('replicates the bucket to the replica and copies snapshots to the DR region under the DR key, named by its alias', () => {
@@ -108,8 +136,108 @@ describe('PostgresDisasterRecovery wiring', () => {
     expect(f.dr2!.failover.strategyNames).toEqual(['restore-snapshot', 'restore-dump']);
   });
 
+  it('tells each region\'s operations topic about every run: backups and recovery test in the primary, the failover in the DR region', () => {
+    const dr2 = f.dr2!;
+    expect(Stack.of(dr2.topic)).toBe(f.primary);
+    expect(Stack.of(dr2.drTopic)).toBe(f.dr);
+    expect(dr2.backup.notificationTopic).toBe(dr2.topic);
+    expect(dr2.recoveryTest.notificationTopic).toBe(dr2.topic);
+    expect(dr2.failover.notificationTopic).toBe(dr2.drTopic);
+    // One topic per region: none of the parts creates a topic of its own.
+    primary.resourceCountIs('AWS::SNS::Topic', 1);
+    dr.resourceCountIs('AWS::SNS::Topic', 1);
+    const topicRef = (stack: Stack, topic: sns.ITopic) => ({ Ref: stack.getLogicalId(topic.node.defaultChild as CfnElement) });
+    primary.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topicRef(f.primary, dr2.topic)] });
+    dr.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topicRef(f.dr, dr2.drTopic)] });
+    expect(dr2.monitoring.backupOverdue).toBeDefined();
+    expect(dr2.monitoring.recoveryTestFailed).toBeDefined();
+    expect(dr2.drMonitoring.failoverFailed).toBeDefined();
+    expect(dr2.drMonitoring.backupFailed).toBeUndefined();
+  });
+
+  it('warns when nobody is subscribed', () => {
+    Annotations.fromStack(f.primary).hasWarning('/Primary/Orders', Match.stringLikeRegexp('notifications has no emails, webhooks or chat channels'));
+  });
+
+  it('checks every recovery test and failover against the RTO (4 hours by default), failing runs that take longer', () => {
+    const dr2 = f.dr2!;
+    expect(envOf(f.primary, dr2.recoveryTest.reportFunction)).toMatchObject({ RTO_SECONDS: '14400', RTO_ENFORCED: 'true' });
+    expect(envOf(f.dr, dr2.failover.reportFunction)).toMatchObject({ RTO_SECONDS: '14400', RTO_ENFORCED: 'true' });
+  });
+
+  it('names the Failover state machine after the source, and the primary\'s cleanup keeps the backups its running executions picked', () => {
+    const dr2 = f.dr2!;
+    expect(dr2.failoverStateMachineName).toBe('cdkbdr-failover-orders-db');
+    dr.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'cdkbdr-failover-orders-db' });
+    const cleanup = dr2.backup.retention!.cleanupFunction;
+    const inUse = JSON.stringify(envOf(f.primary, cleanup).IN_USE_STATE_MACHINES);
+    expect(inUse).toContain(`:states:us-west-2:${ACCOUNT}:stateMachine:cdkbdr-failover-orders-db`);
+    expect(inUse).toContain(f.primary.getLogicalId(dr2.recoveryTest.stateMachine.node.defaultChild as CfnElement));
+    const statements = JSON.stringify(statementsOf(primary, cleanup));
+    expect(statements).toContain(`:states:us-west-2:${ACCOUNT}:stateMachine:cdkbdr-failover-orders-db`);
+    expect(statements).toContain(`:states:us-west-2:${ACCOUNT}:execution:cdkbdr-failover-orders-db:*`);
+  });
+
+  it('sweeps what aborted recovery tests left in the primary region and what aborted rehearsals left in the DR region', () => {
+    const dr2 = f.dr2!;
+    const swept = (stack: Stack, fn: lambda.IFunction) => JSON.stringify(envOf(stack, fn).SWEPT_STATE_MACHINES);
+    expect(swept(f.primary, dr2.sweeper.sweepFunction)).toContain(f.primary.getLogicalId(dr2.recoveryTest.stateMachine.node.defaultChild as CfnElement));
+    expect(swept(f.dr, dr2.drSweeper.sweepFunction)).toContain(f.dr.getLogicalId(dr2.failover.stateMachine.node.defaultChild as CfnElement));
+    // Its own security group: HTTPS out, nothing else (it reaches no database).
+    primary.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('the sweeper function'),
+      SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }],
+    });
+  });
+
   it('adds no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding in either stack', () => {
     expect(nagFindingsBeyondBaseline(fixture({}, { with: false }).app, fixture().app)).toEqual([]);
+  });
+});
+
+describe('PostgresDisasterRecovery notifications and RTO', () => {
+  it('subscribes emails, webhooks and chat channels to an operations topic in each region', () => {
+    const f = fixture({
+      notifications: {
+        emails: ['dba-oncall@example.com'],
+        webhooks: ['https://hooks.example.com/backups'],
+        chat: [ChatChannel.slack({ workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' })],
+      },
+      rto: Duration.hours(2),
+      enforceRto: false,
+    });
+    for (const stack of [f.primary, f.dr]) {
+      const t = Template.fromStack(stack);
+      t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'dba-oncall@example.com' });
+      t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://hooks.example.com/backups' });
+      t.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 1);
+    }
+    expect(f.dr2!.operationsTopic).toBeDefined();
+    expect(f.dr2!.drOperationsTopic).toBeDefined();
+    Annotations.fromStack(f.primary).hasNoWarning('/Primary/Orders', Match.stringLikeRegexp('notifications has no'));
+    // rto: 2 hours, reported but not failing the run.
+    expect(envOf(f.primary, f.dr2!.recoveryTest.reportFunction)).toMatchObject({ RTO_SECONDS: '7200', RTO_ENFORCED: 'false' });
+    expect(envOf(f.dr, f.dr2!.failover.reportFunction)).toMatchObject({ RTO_SECONDS: '7200', RTO_ENFORCED: 'false' });
+  });
+
+  it('uses your own topics, one per region, and creates none', () => {
+    const topics = {
+      primary: sns.Topic.fromTopicArn(new Stack(), 'P', `arn:aws:sns:us-east-1:${ACCOUNT}:ops`),
+      dr: sns.Topic.fromTopicArn(new Stack(), 'D', `arn:aws:sns:us-west-2:${ACCOUNT}:ops`),
+    };
+    const f = fixture({ notifications: { topics } });
+    expect(f.dr2!.topic).toBe(topics.primary);
+    expect(f.dr2!.drTopic).toBe(topics.dr);
+    expect(f.dr2!.operationsTopic).toBeUndefined();
+    Template.fromStack(f.primary).resourceCountIs('AWS::SNS::Topic', 0);
+    Template.fromStack(f.dr).resourceCountIs('AWS::SNS::Topic', 0);
+    Template.fromStack(f.dr).hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [`arn:aws:sns:us-west-2:${ACCOUNT}:ops`] });
+  });
+
+  it('takes a failoverStateMachineName', () => {
+    const f = fixture({ failoverStateMachineName: 'orders-failover' });
+    Template.fromStack(f.dr).hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'orders-failover' });
+    expect(JSON.stringify(envOf(f.primary, f.dr2!.backup.retention!.cleanupFunction).IN_USE_STATE_MACHINES)).toContain(':stateMachine:orders-failover');
   });
 });
 
@@ -126,10 +254,28 @@ describe('PostgresDisasterRecovery synth errors', () => {
     ['a tested database that is not dumped', { recoveryTest: { database: 'crm' } }, /recoveryTest.database 'crm' is not one of databases \(orders, billing\)/, {}],
     ['no database', { databases: [] }, /databases is empty/, {}],
     ['an instance without an explicit identifier', {}, /instance has no explicit identifier.*Give it one: instanceIdentifier: 'orders-db'/, { instanceIdentifier: null }],
+    [
+      'both own topics and subscriptions',
+      { notifications: { topics: { primary: importedTopic('us-east-1'), dr: importedTopic('us-west-2') }, emails: ['a@example.com'] } },
+      /notifications has topics and emails: with your own topics, subscribe to them yourself. Pass either notifications.topics or notifications.emails, not both/,
+      {},
+    ],
+    [
+      'a DR topic of the primary region',
+      { notifications: { topics: { primary: importedTopic('us-east-1'), dr: importedTopic('us-east-1') } } },
+      /notifications.topics.dr is in us-east-1, but the DR stack in us-west-2: .* Pass a topic of us-west-2/,
+      {},
+    ],
+    ['a failover state machine name with a dot', { failoverStateMachineName: 'orders.failover' }, /failoverStateMachineName "orders.failover" must be 1-80 characters of letters, digits, "-" or "_"/, {}],
   ])('refuses %s, saying what to change', (_, overrides, message, options) => {
     const text = refused(overrides, options);
     expect(text).toMatch(/PostgresDisasterRecovery/);
     expect(text).toMatch(message);
+  });
+
+  it('refuses what its parts refuse, the part saying what to change', () => {
+    expect(() => fixture({ notifications: { emails: ['oncall'] } })).toThrow(/OperationsTopic Primary\/Orders\/Operations: email "oncall" is not an email address: pass name@example.com/);
+    expect(() => fixture({ rto: Duration.seconds(30) })).toThrow(/rto must be at least one minute/);
   });
 
   it('accepts hourly-enough schedules for a short RPO: weekly backups need an RPO of at least 7 days', () => {

@@ -48,10 +48,36 @@ describe('the example app with a new database', () => {
     built.primary.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
+  it('subscribes -c alarmEmail to the operations topic of each region, which the alarms of that region notify', () => {
+    for (const template of [built.primary, built.dr]) {
+      template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+      template.resourceCountIs('AWS::SNS::Topic', 1);
+      const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
+      const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Array<{ Properties: { AlarmActions: unknown[] } }>;
+      expect(alarms.length).toBeGreaterThan(0);
+      for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }]);
+    }
+  });
+
   it('creates the VPC endpoints the functions use in their own region', () => {
     const services = Object.values(built.primary.findResources('AWS::EC2::VPCEndpoint')).map((e) => JSON.stringify((e as { Properties: { ServiceName: unknown } }).Properties.ServiceName));
     expect(services.some((s) => s.includes('secretsmanager'))).toBe(true);
     expect(services.some((s) => s.includes('.s3'))).toBe(true);
+  });
+
+  it('lets each region\'s sweeper into the interface endpoints (their private DNS answers for RDS and Secrets Manager)', () => {
+    for (const template of [built.primary, built.dr]) {
+      const groups = template.findResources('AWS::EC2::SecurityGroup');
+      const idOf = (description: string) => Object.entries(groups).find(([, g]) => JSON.stringify((g as { Properties: { GroupDescription: unknown } }).Properties.GroupDescription).includes(description))?.[0];
+      const endpoints = idOf('VPC interface endpoints');
+      const sweeper = idOf('the sweeper function');
+      expect(endpoints && sweeper).toBeTruthy();
+      template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+        GroupId: { 'Fn::GetAtt': [endpoints, 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [sweeper, 'GroupId'] },
+        FromPort: 443,
+      });
+    }
   });
 
   it('leaves no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding anywhere in the app', () => {

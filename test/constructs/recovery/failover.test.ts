@@ -405,10 +405,22 @@ describe('Failover validation at synth', () => {
       () => ({ strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small })], restoreRoles: true }),
       /restoreRoles applies to the restore-dump strategy only; add FailoverStrategy.restoreDump\(...\) or remove restoreRoles/,
     ],
+    ['a state machine name with a dot', () => ({ stateMachineName: 'orders.failover' }), /stateMachineName "orders.failover" must be 1-80 characters of letters, digits, "-" or "_"/],
+    ['a state machine name over 80 characters', () => ({ stateMachineName: 'f'.repeat(81) }), /stateMachineName "f{81}" must be 1-80 characters/],
   ];
   it.each(cases)('refuses %s, saying what to change', (_name, props, message) => {
     const f = fixture();
     expect(() => failover(f, props(f))).toThrow(message);
+  });
+
+  it('names the state machine stateMachineName, so that another region can address it; CloudFormation names it otherwise', () => {
+    const f = fixture();
+    failover(f, { stateMachineName: 'cdkbdr-failover-orders-db' });
+    failover(f, {}, 'Unnamed');
+    const names = Object.values(Template.fromStack(f.stack).findResources('AWS::StepFunctions::StateMachine')).map(
+      (sm) => (sm as { Properties: { StateMachineName?: string } }).Properties.StateMachineName,
+    );
+    expect(names.sort()).toEqual(['cdkbdr-failover-orders-db', undefined]);
   });
 
   it('refuses a bucket of another region (the primary bucket): a failover must not depend on the primary region', () => {
