@@ -60,12 +60,13 @@ export class UnreportedEndNotifier extends Construct {
     });
   }
 
-  /** Lets the function publish to `topic` (and use its key when the topic is KMS-encrypted). */
+  /**
+   * Lets the function publish to `topic`; for a KMS-encrypted topic `grantPublish` also grants the key's
+   * `kms:Decrypt` and `kms:GenerateDataKey*` (SNS encrypts with the publisher's credentials).
+   */
   serve(topic: sns.ITopic): void {
     if (this.served.has(topic)) return;
     this.served.add(topic);
     topic.grantPublish(this.function);
-    // SNS encrypts a message to a KMS-encrypted topic with the publisher's credentials.
-    topic.masterKey?.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
   }
 }

@@ -6,7 +6,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { BackupSchedule, BackupSource, PostgresBackup, PostgresBackupProps } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
-import { allStates, definitionOf, statementsOf } from '../../support/template-inspection';
+import { allStates, definitionOf, statementsOf, unreportedEndAlert } from '../../support/template-inspection';
 
 const ACCOUNT = '111111111111';
 
@@ -225,8 +225,10 @@ describe('PostgresBackup with an RDS instance', () => {
         'detail-type': ['Step Functions Execution Status Change'],
         detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('^BackupWorkflowStateMachine') }] },
       },
-      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^BackupNotifications') } })],
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CdkBackupDrUnreportedEndFunction'), 'Arn'] } })],
     });
+    const alert = unreportedEndAlert(template, 'backup');
+    expect(alert.input).toMatchObject({ topicArn: expect.stringMatching(/^\$\{BackupNotifications/), facts: { workflow: 'backup', what: 'backup', source: 'orders-db' }, detail: '<detail>' });
   });
 
   it('passes the execution id to the snapshot so two runs in one second get two snapshots', () => {
