@@ -1,4 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -60,13 +61,12 @@ export class UnreportedEndNotifier extends Construct {
     });
   }
 
-  /**
-   * Lets the function publish to `topic`; for a KMS-encrypted topic `grantPublish` also grants the key's
-   * `kms:Decrypt` and `kms:GenerateDataKey*` (SNS encrypts with the publisher's credentials).
-   */
+  /** Lets the function publish to `topic`, and use its key when the topic is KMS-encrypted. */
   serve(topic: sns.ITopic): void {
     if (this.served.has(topic)) return;
     this.served.add(topic);
-    topic.grantPublish(this.function);
+    // Not topic.grantPublish: it grants kms:GenerateDataKey*, where SNS needs only these two (as for the state machines).
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }));
+    topic.masterKey?.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
   }
 }

@@ -59,7 +59,7 @@ describe('UnreportedEndNotifier', () => {
     const statements = statementsOf(template, notifier).filter((st) => !JSON.stringify(st.Action).includes('xray:'));
     expect(statements).toEqual([
       { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: logicalIdOf(encrypted) } },
-      { Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(topicKey), 'Arn'] } },
+      { Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(topicKey), 'Arn'] } },
       { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: logicalIdOf(plain) } },
     ]);
   });

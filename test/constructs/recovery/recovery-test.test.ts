@@ -165,7 +165,7 @@ describe('RecoveryTest of dumps (defaults)', () => {
     const statements = statementsOf(template, notifier).filter((st) => !JSON.stringify(st.Action).includes('xray:'));
     expect(statements).toEqual([
       { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: logicalIdOf(test.notificationTopic) } },
-      { Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(test.notificationTopic.masterKey!), 'Arn'] } },
+      { Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(test.notificationTopic.masterKey!), 'Arn'] } },
     ]);
     const fn = template.toJSON().Resources[logicalIdOf(notifier)] as { Properties: Json };
     expect(fn.Properties.VpcConfig).toBeUndefined();
