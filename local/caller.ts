@@ -12,6 +12,11 @@ export interface TaskCaller {
   /** Logical id of the `AWS::Lambda::Function` or `AWS::StepFunctions::StateMachine` making the calls. */
   readonly principal: string;
   readonly kind: 'function' | 'state-machine';
+  /**
+   * Logical id of the `AWS::Events::Rule` whose target invocation runs the function now.
+   * @default - the state machine invoked it
+   */
+  readonly invokedBy?: string;
 }
 
 /** The caller of the code running now; unset outside tasks (test setup, assertions). */

@@ -287,6 +287,8 @@ export class TemplateResolver {
         return id;
       case 'AWS::StepFunctions::StateMachine.Name':
         return last(id, ':');
+      case 'AWS::Events::Rule.Arn':
+        return `arn:${p}:events:${region}:${accountId}:rule/${id}`;
       case 'AWS::Logs::LogGroup.Arn':
         return `arn:${p}:logs:${region}:${accountId}:log-group:${id}:*`;
       case 'AWS::RDS::DBInstance.DBInstanceArn':

@@ -318,6 +318,65 @@ export class LocalWorkflow {
     };
   }
 
+  /**
+   * What EventBridge does when an execution of this state machine ends `status` (TIMED_OUT or ABORTED), which the
+   * runner itself never announces: finds the one rule of the template that matches the "Step Functions Execution
+   * Status Change" event of this state machine, builds the event, applies the target's input (`Input` or
+   * `InputTransformer`) and invokes the target function (bound in `handlers`) in-process, as that function.
+   *
+   * @returns the rule's logical id, the input the function got and what it returned
+   * @throws LocalWorkflowError when no rule or more than one matches, or its target is not a bound function
+   */
+  async deliverStatusChange(end: StatusChange): Promise<{ readonly rule: string; readonly input: JsonValue; readonly payload: JsonValue }> {
+    const machineName = this.stateMachineArn.slice(this.stateMachineArn.lastIndexOf(':') + 1);
+    const executionName = end.executionName ?? randomUUID();
+    const executionArn = `arn:aws:states:${this.region}:${this.accountId}:execution:${machineName}:${executionName}`;
+    const event = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account: this.accountId,
+      time: new Date(end.stopDate ?? Date.now()).toISOString(),
+      region: this.region,
+      resources: [executionArn],
+      detail: {
+        executionArn,
+        stateMachineArn: this.stateMachineArn,
+        name: executionName,
+        status: end.status,
+        startDate: end.startDate ?? null,
+        stopDate: end.stopDate ?? null,
+        input: JSON.stringify(end.input ?? {}),
+        output: null,
+        error: end.error ?? null,
+        cause: end.cause ?? null,
+      },
+    };
+    const matching = Object.entries(this.template.Resources ?? {}).filter(([, resource]) => {
+      if (resource.Type !== 'AWS::Events::Rule') return false;
+      const pattern = this.resolve((resource.Properties ?? {}).EventPattern ?? {}) as Record<string, JsonValue>;
+      const detail = (pattern.detail ?? {}) as Record<string, JsonValue>;
+      const has = (list: JsonValue | undefined, value: string) => Array.isArray(list) && list.includes(value);
+      return has(pattern.source, 'aws.states') && has(pattern['detail-type'], event['detail-type']) && has(detail.status, end.status) && has(detail.stateMachineArn, this.stateMachineArn);
+    });
+    if (matching.length !== 1) {
+      throw new LocalWorkflowError(`expected one EventBridge rule for ${end.status} executions of ${this.stateMachineLogicalId}, found ${matching.length}`);
+    }
+    const [rule, resource] = matching[0];
+    const targets = ((resource.Properties ?? {}).Targets ?? []) as Array<Record<string, JsonValue>>;
+    if (targets.length !== 1) throw new LocalWorkflowError(`rule ${rule}: expected one target, found ${targets.length}`);
+    const [target] = targets;
+    const functionId = (target.Arn as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+    const fn = functionId === undefined ? undefined : this.lambdas.get(functionId);
+    if (functionId === undefined || fn === undefined) {
+      throw new LocalWorkflowError(`rule ${rule}: its target ${JSON.stringify(target.Arn)} is not a function of the template with a local handler` + (functionId ? `; pass handlers: { ${functionId}: handler }` : ''));
+    }
+    const input = targetInput(rule, target, event as unknown as JsonValue, (value) => this.resolve(value));
+    const { payload } = await taskCaller.run({ workflow: this, principal: fn.spec.logicalId, kind: 'function', invokedBy: rule }, () => fn.invoke(input));
+    return { rule, input, payload };
+  }
+
   private async runTask(
     stateName: string,
     state: Readonly<Record<string, JsonValue>>,
@@ -654,4 +713,52 @@ function ensurePromiseWithResolvers(): void {
     return { promise: created, resolve, reject };
   };
   Object.defineProperty(Promise, 'withResolvers', { value: withResolvers, writable: true, configurable: true });
+}
+
+/** An execution's end as EventBridge reports it (the fields of its "Step Functions Execution Status Change" event). */
+export interface StatusChange {
+  readonly status: 'TIMED_OUT' | 'ABORTED';
+  /** @default - a random name */
+  readonly executionName?: string;
+  /** Epoch milliseconds. @default null */
+  readonly startDate?: number;
+  /** Epoch milliseconds. @default null */
+  readonly stopDate?: number;
+  readonly error?: string;
+  readonly cause?: string;
+  /** The execution's input. @default {} */
+  readonly input?: JsonValue;
+}
+
+/** The value at a simple JSONPath (`$`, `$.detail.status`) of `event`. */
+function valueAtPath(event: JsonValue, path: string): JsonValue | undefined {
+  if (path === '$') return event;
+  if (!path.startsWith('$.')) throw new LocalWorkflowError(`input path ${path}: only $ and $.a.b paths are supported`);
+  let value: JsonValue | undefined = event;
+  for (const key of path.slice(2).split('.')) value = value !== null && typeof value === 'object' && !Array.isArray(value) ? value[key] : undefined;
+  return value;
+}
+
+/**
+ * The input EventBridge gives a target: its `Input`, `InputPath`, `InputTransformer` (a `<name>` inside quotes takes
+ * the value as text, outside quotes as JSON, as EventBridge does), or else the event.
+ */
+function targetInput(rule: string, target: Record<string, JsonValue>, event: JsonValue, resolve: (value: unknown) => JsonValue): JsonValue {
+  if (target.Input !== undefined) return JSON.parse(String(resolve(target.Input))) as JsonValue;
+  if (target.InputPath !== undefined) return valueAtPath(event, String(resolve(target.InputPath))) ?? null;
+  const transformer = target.InputTransformer as { InputPathsMap?: Record<string, string>; InputTemplate: JsonValue } | undefined;
+  if (transformer === undefined) return event;
+  const values: Record<string, JsonValue | undefined> = { 'aws.events.event': event, 'aws.events.rule-arn': `arn:aws:events:local:rule/${rule}` };
+  for (const [name, path] of Object.entries(transformer.InputPathsMap ?? {})) values[name] = valueAtPath(event, path);
+  const text = String(resolve(transformer.InputTemplate)).replace(/("?)<([A-Za-z0-9_.-]+)>("?)/g, (whole, open: string, name: string, close: string) => {
+    if (!(name in values)) return whole;
+    const value = values[name] ?? null;
+    if (open && close) return JSON.stringify(typeof value === 'string' ? value : JSON.stringify(value));
+    return `${open}${JSON.stringify(value)}${close}`;
+  });
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (error) {
+    throw new LocalWorkflowError(`rule ${rule}: the transformed input is not JSON (${String(error)}): ${text}`);
+  }
 }

@@ -1,11 +1,11 @@
 /**
- * Unreported-end handler: the target of the EventBridge rule that matches a workflow execution that TIMED_OUT or was
- * ABORTED. Formats the event (./unreported-end, the one formatter) and publishes it to TOPIC_ARN like the workflows'
- * own notifications: one body per protocol (`MessageStructure: json`) and the message attributes. What it knows of the
- * workflow comes from UNREPORTED_END_FACTS (JSON: `{ workflow, what, source, afterwards }`; no secrets).
+ * Unreported-end handler: the target of the EventBridge rules that match a workflow execution that TIMED_OUT or was
+ * ABORTED. One function per stack serves every workflow of it, so what it knows of the workflow comes with the event:
+ * the rule's input is `{ topicArn, facts: { workflow, what, source, afterwards }, detail: <the event's detail> }`
+ * (no secrets). Formats the end (./unreported-end, the one formatter) and publishes it to `topicArn` like the
+ * workflows' own notifications: one body per protocol (`MessageStructure: json`) and the message attributes.
  */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { InvalidInput, MissingConfiguration, requireEnv } from '../common/errors';
 import { logger } from '../common/logger';
 import { expectObject, expectString } from '../common/validate';
 import { NOTIFICATION_ATTRIBUTES } from './notification';
@@ -19,27 +19,38 @@ export interface UnreportedEndOutput {
   readonly subject: string;
 }
 
-/** Validates UNREPORTED_END_FACTS. @throws MissingConfiguration naming the field */
-export function parseUnreportedEndFacts(json: string): UnreportedEndFacts {
-  try {
-    const facts = expectObject(JSON.parse(json) as unknown, 'UNREPORTED_END_FACTS');
-    return {
-      workflow: expectString(facts.workflow, 'UNREPORTED_END_FACTS.workflow'),
-      what: expectString(facts.what, 'UNREPORTED_END_FACTS.what'),
-      source: expectString(facts.source, 'UNREPORTED_END_FACTS.source'),
-      afterwards: expectString(facts.afterwards, 'UNREPORTED_END_FACTS.afterwards'),
-    };
-  } catch (error) {
-    if (error instanceof InvalidInput || error instanceof SyntaxError) throw new MissingConfiguration(`UNREPORTED_END_FACTS: ${error.message}`);
-    throw error;
-  }
+/** The validated input of one invocation. */
+export interface UnreportedEndInput {
+  readonly topicArn: string;
+  readonly facts: UnreportedEndFacts;
 }
 
-/** Lambda entry point. @throws InvalidInput when the event is not a TIMED_OUT or ABORTED status change */
-export async function handler(event: unknown): Promise<UnreportedEndOutput> {
-  const topicArn = requireEnv('TOPIC_ARN');
-  const facts = parseUnreportedEndFacts(requireEnv('UNREPORTED_END_FACTS'));
-  const end = parseUnreportedEnd(event);
+/**
+ * Validates the rule's input besides the event detail. @throws InvalidInput naming the field
+ */
+export function parseUnreportedEndInput(input: unknown): UnreportedEndInput {
+  const event = expectObject(input, 'input');
+  const topicArn = expectString(event.topicArn, 'input.topicArn', /^arn:[^:]+:sns:[^:]+:[^:]+:[^:]+$/, 'must be an SNS topic ARN');
+  const facts = expectObject(event.facts, 'input.facts');
+  return {
+    topicArn,
+    facts: {
+      workflow: expectString(facts.workflow, 'input.facts.workflow'),
+      what: expectString(facts.what, 'input.facts.what'),
+      source: expectString(facts.source, 'input.facts.source'),
+      afterwards: expectString(facts.afterwards, 'input.facts.afterwards'),
+    },
+  };
+}
+
+/**
+ * Lambda entry point: everything is validated before the one publish.
+ *
+ * @throws InvalidInput when the input misses a field or the detail is not a TIMED_OUT or ABORTED status change
+ */
+export async function handler(input: unknown): Promise<UnreportedEndOutput> {
+  const { topicArn, facts } = parseUnreportedEndInput(input);
+  const end = parseUnreportedEnd(input);
   const formatted = unreportedEndNotification(end, facts);
   const out = await sns.send(
     new PublishCommand({

@@ -18,15 +18,26 @@ export interface HandlerFunctionProps {
   readonly handlerName: string;
   /** What the function does, shown in the console. */
   readonly description: string;
-  /** The VPC the function runs in. */
-  readonly vpc: ec2.IVpc;
+  /**
+   * The VPC the function runs in.
+   * @default - outside any VPC: only for a function that reaches no database or private resource, with `outsideVpc`
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Why the function runs outside a VPC (cdk-nag LambdaInsideVPC), required without `vpc`.
+   * @default - none: the function is in `vpc`
+   */
+  readonly outsideVpc?: string;
   /**
    * Subnets for the function.
    * @default - the VPC's private subnets with egress
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
-  /** Security groups of the function. */
-  readonly securityGroups: ec2.ISecurityGroup[];
+  /**
+   * Security groups of the function (with `vpc`).
+   * @default - none
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
   /** Environment variables (never secrets). */
   readonly environment?: Record<string, string>;
   /**
@@ -48,11 +59,16 @@ export interface HandlerFunctionProps {
   readonly logsKey: kms.IKey;
   /** How long the function's logs are kept. */
   readonly logRetention: logs.RetentionDays;
+  /**
+   * Who invokes the function and why it needs no reserved concurrency and no DLQ (cdk-nag LambdaConcurrency, LambdaDLQ).
+   * @default - invoked synchronously by its state machine
+   */
+  readonly invocation?: { readonly concurrency: string; readonly deadLetterQueue: string };
 }
 
 /**
  * A pre-bundled handler of this package as a Lambda function with the settings every handler shares: newest Node.js
- * runtime, in the VPC, X-Ray tracing, a KMS-encrypted log group with retention, JSON logs, source maps.
+ * runtime, in the VPC (outside only with a reason), X-Ray tracing, a KMS-encrypted log group with retention, JSON logs, source maps.
  *
  * @example
  * const fn = new HandlerFunction(this, 'Dump', {
@@ -61,6 +77,10 @@ export interface HandlerFunctionProps {
  */
 export class HandlerFunction extends lambda.Function {
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
+    if (!props.vpc && !props.outsideVpc) {
+      throw new Error(`${scope.node.path}/${id}: pass vpc, or outsideVpc with the reason the function needs no VPC (it reaches no database or private resource)`);
+    }
+    if (props.vpc && props.outsideVpc) throw new Error(`${scope.node.path}/${id}: pass either vpc or outsideVpc, not both`);
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       encryptionKey: props.logsKey,
       retention: props.logRetention,
@@ -72,9 +92,9 @@ export class HandlerFunction extends lambda.Function {
       handler: 'index.handler',
       code: handlerCode(props.handlerName),
       description: props.description,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      securityGroups: props.securityGroups,
+      ...(props.vpc
+        ? { vpc: props.vpc, vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, securityGroups: props.securityGroups }
+        : {}),
       timeout: props.timeout ?? Duration.minutes(1),
       memorySize: props.memorySize ?? 256,
       ephemeralStorageSize: props.ephemeralStorageSize !== undefined ? Size.mebibytes(props.ephemeralStorageSize) : undefined,
@@ -89,20 +109,24 @@ export class HandlerFunction extends lambda.Function {
         ...props.environment,
       },
     });
-    this.acknowledgeIntrinsicFindings();
+    this.acknowledgeIntrinsicFindings(props);
   }
 
   /** cdk-nag findings every handler has by design, each with the reason it is accepted. */
-  private acknowledgeIntrinsicFindings(): void {
+  private acknowledgeIntrinsicFindings(props: HandlerFunctionProps): void {
     const managed = (name: string) => `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
     Validations.of(this).acknowledge({
       id: managed('AWSLambdaBasicExecutionRole'),
       reason: 'AWS-maintained minimal policy for writing the function\'s own logs; the log group is created here with KMS and retention.',
     });
-    Validations.of(this).acknowledge({
-      id: managed('AWSLambdaVPCAccessExecutionRole'),
-      reason: 'AWS-maintained minimal policy that lets Lambda create and delete the network interfaces of a function in a VPC.',
-    });
+    if (props.vpc) {
+      Validations.of(this).acknowledge({
+        id: managed('AWSLambdaVPCAccessExecutionRole'),
+        reason: 'AWS-maintained minimal policy that lets Lambda create and delete the network interfaces of a function in a VPC.',
+      });
+    } else {
+      acknowledgeHipaaAndNist(this, 'LambdaInsideVPC', props.outsideVpc as string);
+    }
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on *: X-Ray has no resource-level permissions.',
@@ -110,12 +134,14 @@ export class HandlerFunction extends lambda.Function {
     acknowledgeHipaaAndNist(
       this,
       'LambdaConcurrency',
-      'Invoked only synchronously by its state machine, which bounds concurrency (one run at a time per schedule); a reserved concurrency would take capacity from the account for a job that runs a few minutes a day.',
+      props.invocation?.concurrency ??
+        'Invoked only synchronously by its state machine, which bounds concurrency (one run at a time per schedule); a reserved concurrency would take capacity from the account for a job that runs a few minutes a day.',
     );
     acknowledgeHipaaAndNist(
       this,
       'LambdaDLQ',
-      'Invoked only synchronously by Step Functions, which receives every error and retries or fails the run and notifies SNS; a DLQ applies to asynchronous invocations only.',
+      props.invocation?.deadLetterQueue ??
+        'Invoked only synchronously by Step Functions, which receives every error and retries or fails the run and notifies SNS; a DLQ applies to asynchronous invocations only.',
     );
     acknowledgeHipaaAndNist(
       this,

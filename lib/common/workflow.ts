@@ -10,6 +10,8 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { NotReady } from '../../lambda/common/errors';
 import { NOTIFICATION_ATTRIBUTES } from '../../lambda/reporting/notification';
+import type { UnreportedEndFacts } from '../../lambda/reporting/unreported-end';
+import { UnreportedEndNotifier } from './unreported-end-notifier';
 
 /**
  * What the workflow state machines (backup, recovery test, failover) share: the Lambda task and its retries, the
@@ -173,6 +175,16 @@ export interface WorkflowStateMachineProps {
   readonly topic: sns.ITopic;
   /** `backup`, `recovery-test`, `failover`: the `workflow` field of that message. */
   readonly workflow: string;
+  /**
+   * The workflow as a person reads it in that message's subject, e.g. `recovery test`.
+   * @default - `workflow` with spaces for hyphens
+   */
+  readonly what?: string;
+  /**
+   * The source the message names (the `source` attribute; PostgresBackup's `sourceName`).
+   * @default - the stack's name (a workflow that serves no one source, e.g. the sweeper)
+   */
+  readonly source?: string;
   /** What the reader has to check or do after such a run, e.g. which resources may remain. */
   readonly afterwards: string;
   /**
@@ -202,40 +214,58 @@ export function workflowStateMachine(scope: Construct, props: WorkflowStateMachi
   });
   // SNS encrypts a message to a KMS-encrypted topic with the publisher's credentials: sns:publish tasks need the key.
   if (props.publishesToTopic ?? true) props.topic.masterKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
-  alertOnUnreportedEnd(scope, 'TimedOutOrAborted', { stateMachine, topic: props.topic, workflow: props.workflow, afterwards: props.afterwards });
+  const notifier = UnreportedEndNotifier.of(scope, { logsKey: props.logsKey, logRetention: props.logRetention });
+  alertOnUnreportedEnd(scope, 'TimedOutOrAborted', {
+    stateMachine,
+    topic: props.topic,
+    notifier,
+    facts: {
+      workflow: props.workflow,
+      what: props.what ?? props.workflow.replace(/-/g, ' '),
+      source: props.source ?? Stack.of(scope).stackName,
+      afterwards: props.afterwards,
+    },
+  });
   return stateMachine;
 }
 
 /** Props of {@link alertOnUnreportedEnd}. */
 export interface UnreportedEndAlertProps {
   readonly stateMachine: sfn.IStateMachine;
+  /** Where the message goes. */
   readonly topic: sns.ITopic;
-  /** `backup`, `recovery-test`, `failover`: the `workflow` field of the message. */
-  readonly workflow: string;
-  /** What the reader has to check or do now, e.g. which resources may remain. */
-  readonly afterwards: string;
+  /** The stack's function that formats and publishes the message. */
+  readonly notifier: UnreportedEndNotifier;
+  /** What the message says of the workflow: its name, source and what to check or do now. */
+  readonly facts: UnreportedEndFacts;
 }
 
 /**
  * An EventBridge rule that tells the topic when an execution of the state machine times out or is stopped by hand.
  * Neither reaches a `Catch`, so the run writes no report and sends no message of its own; for the recovery workflows
- * it also means the cleanup did not run. The message: `{ workflow, status, execution, afterwards }`.
+ * it also means the cleanup did not run. The rule invokes the stack's {@link UnreportedEndNotifier} with
+ * `{ topicArn, facts, detail }` (the event's detail), which publishes the formatted message (subject
+ * `cdk-backup-dr TIMED_OUT: <what> of <source> in <region>`, the next step, the cause); the notifier may publish to
+ * `topic` only. Delivery is retried by EventBridge (its default: 24 hours, 185 attempts).
  */
 export function alertOnUnreportedEnd(scope: Construct, id: string, props: UnreportedEndAlertProps): events.Rule {
+  for (const [name, value] of Object.entries(props.facts)) {
+    if (typeof value !== 'string' || value === '') throw new Error(`${scope.node.path}/${id}: facts.${name} must be a non-empty string`);
+  }
+  props.notifier.serve(props.topic);
   return new events.Rule(scope, id, {
-    description: `cdk-backup-dr: a ${props.workflow} run timed out or was aborted`,
+    description: `cdk-backup-dr: a ${props.facts.workflow} run timed out or was aborted`,
     eventPattern: {
       source: ['aws.states'],
       detailType: ['Step Functions Execution Status Change'],
       detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [props.stateMachine.stateMachineArn] },
     },
     targets: [
-      new eventsTargets.SnsTopic(props.topic, {
-        message: events.RuleTargetInput.fromObject({
-          workflow: props.workflow,
-          status: events.EventField.fromPath('$.detail.status'),
-          execution: events.EventField.fromPath('$.detail.executionArn'),
-          afterwards: props.afterwards,
+      new eventsTargets.LambdaFunction(props.notifier.function, {
+        event: events.RuleTargetInput.fromObject({
+          topicArn: props.topic.topicArn,
+          facts: props.facts,
+          detail: events.EventField.fromPath('$.detail'),
         }),
       }),
     ],

@@ -56,6 +56,11 @@ export interface BackupWorkflowSnapshotStep {
 /** Props for {@link BackupWorkflow}. */
 export interface BackupWorkflowProps {
   /**
+   * The source the timed-out-or-aborted message names (PostgresBackup's `sourceName`).
+   * @default - the stack's name
+   */
+  readonly sourceName?: string;
+  /**
    * The dump branch.
    * @default - no dump
    */
@@ -203,6 +208,7 @@ export class BackupWorkflow extends Construct {
       logsKey: props.logsKey,
       logRetention: props.logRetention,
       topic: props.notificationTopic,
+      source: props.sourceName,
       workflow: 'backup',
       afterwards:
         'No report was written for this run. Check the bucket for its manifests and the DR region for its snapshot copy; ' +

@@ -327,6 +327,7 @@ export class PostgresBackup extends Construct {
     }
 
     const workflow = new BackupWorkflow(this, 'Workflow', {
+      sourceName,
       dump: {
         dumpFunction: this.dumpFunction,
         verifyFunction: this.verifyFunction,

@@ -30,6 +30,11 @@ import type { FailoverStrategyName } from './failover-strategy';
 
 /** Props for {@link FailoverWorkflow}. */
 export interface FailoverWorkflowProps {
+  /**
+   * The source the timed-out-or-aborted message names (PostgresBackup's `sourceName`).
+   * @default - the stack's name
+   */
+  readonly sourceName?: string;
   /** The strategies the machine has branches for. */
   readonly strategies: readonly FailoverStrategyName[];
   /** Whether promote-replica promotes an Aurora global secondary (instead of an RDS read replica). */
@@ -384,6 +389,7 @@ export class FailoverWorkflow extends Construct {
       logsKey: props.logsKey,
       logRetention: props.logRetention,
       topic: props.notificationTopic,
+      source: props.sourceName,
       workflow: 'failover',
       stateMachineName: props.stateMachineName,
       afterwards:

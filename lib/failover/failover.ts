@@ -456,6 +456,7 @@ export class Failover extends Construct {
     const waitTimeout = props.waitTimeout ?? Duration.hours(2);
     const cleanupTimeout = props.cleanupTimeout ?? Duration.hours(1);
     const workflow = new FailoverWorkflow(this, 'Workflow', {
+      sourceName,
       strategies: this.strategyNames,
       globalSecondary: globalOptions !== undefined,
       database: props.database,

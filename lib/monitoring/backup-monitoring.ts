@@ -22,6 +22,7 @@ import type { PostgresBackup } from '../database/postgres-backup';
 import type { Failover } from '../failover/failover';
 import type { RecoveryTest } from '../recovery-test/recovery-test';
 import type { IBackupBucket } from '../storage/backup-bucket-base';
+import { UnreportedEndNotifier } from '../common/unreported-end-notifier';
 import { FRESHNESS_METRICS, METRIC_DIMENSIONS } from '../../lambda/common/metrics';
 import { REPORT_PREFIXES, type FreshnessKind, type FreshnessTarget } from '../../lambda/monitoring/freshness-targets';
 
@@ -263,6 +264,8 @@ export class BackupMonitoring extends Construct {
       logRetention,
       topic: props.topic,
       workflow: 'freshness',
+      what: 'freshness check',
+      source: this.sourceName || undefined,
       publishesToTopic: false,
       afterwards: 'The look-back alarms (backup overdue, recovery test overdue, rehearsal overdue, backup too small) see no data until it runs again.',
     });
@@ -488,7 +491,7 @@ export class BackupMonitoring extends Construct {
     }
 
     // --- 8: Lambda functions ----------------------------------------------------------------------------------------
-    const functions = packageFunctions({ backup, recoveryTest, failover, freshness: fn });
+    const functions = packageFunctions({ backup, recoveryTest, failover, freshness: fn, unreportedEnd: UnreportedEndNotifier.find(this)?.function });
     const groups: lambda.IFunction[][] = [];
     for (let i = 0; i < functions.length; i += MAX_ALARM_METRICS / 2) groups.push(functions.slice(i, i + MAX_ALARM_METRICS / 2));
     this.functionErrors = groups.map((group, g) => {
@@ -744,7 +747,7 @@ function workflowEndedBadly(machine: sfn.StateMachine): cloudwatch.MathExpressio
 }
 
 /** Every Lambda function of the watched constructs. */
-function packageFunctions(of: { backup?: PostgresBackup; recoveryTest?: RecoveryTest; failover?: Failover; freshness: lambda.IFunction }): lambda.IFunction[] {
+function packageFunctions(of: { backup?: PostgresBackup; recoveryTest?: RecoveryTest; failover?: Failover; freshness: lambda.IFunction; unreportedEnd?: lambda.IFunction }): lambda.IFunction[] {
   const all: Array<lambda.IFunction | undefined> = [
     of.backup?.dumpFunction,
     of.backup?.verifyFunction,
@@ -764,6 +767,7 @@ function packageFunctions(of: { backup?: PostgresBackup; recoveryTest?: Recovery
     of.failover?.repointFunction,
     of.failover?.reportFunction,
     of.freshness,
+    of.unreportedEnd,
   ];
   return all.filter((f): f is lambda.IFunction => f !== undefined);
 }

@@ -35,6 +35,11 @@ export interface ValidationQuery {
 
 /** Props for {@link RecoveryTestWorkflow}. */
 export interface RecoveryTestWorkflowProps {
+  /**
+   * The source the timed-out-or-aborted message names (PostgresBackup's `sourceName`).
+   * @default - the stack's name
+   */
+  readonly sourceName?: string;
   /** `dump`: pg_restore into an empty scratch instance; `snapshot`: restore an RDS/Aurora snapshot. */
   readonly kind: 'dump' | 'snapshot';
   /** The scratch database: an RDS instance, or (Aurora snapshots) a cluster with one instance. */
@@ -278,6 +283,7 @@ export class RecoveryTestWorkflow extends Construct {
       logsKey: props.logsKey,
       logRetention: props.logRetention,
       topic: props.notificationTopic,
+      source: props.sourceName,
       workflow: 'recovery-test',
       afterwards:
         'The cleanup did not run: delete by hand the scratch database (identifier starting with cdkbdr-rt-, without a final ' +

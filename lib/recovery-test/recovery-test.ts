@@ -423,6 +423,7 @@ export class RecoveryTest extends Construct {
 
     // --- state machine ---------------------------------------------------------------------------------------------
     const workflow = new RecoveryTestWorkflow(this, 'Workflow', {
+      sourceName: this.sourceName,
       kind: backups.kind,
       scratchResource: backups.scratchResource,
       pickFunction: this.pickFunction,

@@ -189,6 +189,8 @@ export class BackupRetention extends Construct {
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       topic: props.notificationTopic,
       workflow: 'cleanup',
+      what: 'retention cleanup',
+      source: props.sourceName,
       afterwards: 'nothing to delete by hand: the next run continues where this one stopped',
     });
     acknowledgeStateMachineFindings(this.stateMachine, [this.cleanupFunction]);

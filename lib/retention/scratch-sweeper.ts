@@ -124,6 +124,7 @@ export class ScratchSweeper extends Construct {
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       topic: props.notificationTopic,
       workflow: 'sweep',
+      what: 'scratch sweep',
       afterwards: 'the next sweep tries again; the report lists what is left',
     });
     acknowledgeStateMachineFindings(this.stateMachine, [this.sweepFunction]);

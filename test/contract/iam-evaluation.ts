@@ -144,6 +144,33 @@ function denialReason(result: RunSimulationResults, identity: readonly string[],
   return `the ${resourcePolicy ?? 'resource policy'} does not allow it`;
 }
 
+/**
+ * A rule's invocation of its target function: EventBridge has no role for it; the function's resource policy (an
+ * `AWS::Lambda::Permission` for `events.amazonaws.com` with the rule as `SourceArn`) must allow it.
+ */
+function ruleInvocation(testFile: string, template: RecordedTemplate, call: RecordedCall): Evaluation {
+  const rule = template.resources[call.principal];
+  const functionArn = String(call.input.FunctionName);
+  const request: AuthorizationRequest = { action: 'lambda:InvokeFunction', resource: functionArn, context: { 'aws:SourceArn': String(rule.arn) } };
+  const allowed = Object.values(template.resources).some(
+    (r) =>
+      r.type === 'AWS::Lambda::Permission' &&
+      r.properties.Action === 'lambda:InvokeFunction' &&
+      r.properties.Principal === 'events.amazonaws.com' &&
+      r.properties.FunctionName === functionArn &&
+      r.properties.SourceArn === rule.arn,
+  );
+  return {
+    testFile,
+    caller: `${call.principal} (EventBridge rule, the function's resource policy)`,
+    callerName: callerName(call.principal),
+    call: `${call.service} ${call.operation} in ${call.region}`,
+    request,
+    allowed,
+    ...(allowed ? {} : { reason: `no AWS::Lambda::Permission lets events.amazonaws.com invoke ${functionArn} from ${String(rule.arn)}` }),
+  };
+}
+
 /** Evaluates every call of every recording, the Scheduler's StartExecution calls included. */
 export async function evaluateRecordings(recordings: readonly Recording[]): Promise<{ evaluations: Evaluation[]; grants: Grants; calls: number }> {
   const evaluations: Evaluation[] = [];
@@ -166,6 +193,10 @@ export async function evaluateRecordings(recordings: readonly Recording[]): Prom
       calls += 1;
       const template = recording.templates[call.template];
       const iam = iams[call.template];
+      if (template.resources[call.principal]?.type === 'AWS::Events::Rule') {
+        evaluations.push(ruleInvocation(recording.testFile, template, call));
+        continue;
+      }
       const roleId = iam.roleOf(call.principal);
       const identity = iam.identityPolicies(roleId);
       const name = callerName(call.principal);

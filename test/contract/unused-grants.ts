@@ -59,6 +59,7 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
   },
   BackupVerifyFunction: { ...TRACING, ...LIST_BUCKET },
   BackupWorkflowStateMachine: STATE_MACHINE,
+  CdkBackupDrUnreportedEndFunction: TRACING,
   FailoverActFunction: {
     ...TRACING,
     'rds:DescribeDBInstanceAutomatedBackups': 'the act step restores from the automated-backups ARN the preflight found; granted with the restore, not called',

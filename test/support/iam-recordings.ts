@@ -37,7 +37,7 @@ export interface RecordedTemplate {
 export interface RecordedCall {
   /** Index into {@link Recording.templates}. */
   readonly template: number;
-  /** Logical id of the function or state machine whose role makes the call. */
+  /** Logical id of the function or state machine whose role makes the call, or of the EventBridge rule that invokes a function. */
   readonly principal: string;
   /** SDK `serviceId` (`S3`, `RDS`, `Secrets Manager`…), or `Lambda` for an invocation by the state machine. */
   readonly service: string;

@@ -28,6 +28,8 @@ const AUTHORIZATION_TYPES: ReadonlySet<string> = new Set([
   'AWS::SecretsManager::ResourcePolicy',
   'AWS::SNS::Topic',
   'AWS::Scheduler::Schedule',
+  'AWS::Events::Rule',
+  'AWS::Lambda::Permission',
 ]);
 /** Input fields never written: payloads and secret values. */
 const DROPPED_FIELDS: ReadonlySet<string> = new Set(['Body', 'SecretString', 'SecretBinary', 'MasterUserPassword', 'Value', 'Message']);
@@ -147,7 +149,8 @@ InProcessLambda.prototype.invoke = function invoke(event) {
     const template = indexOf(workflow);
     calls.push({
       template,
-      principal: workflow.stateMachineLogicalId,
+      // EventBridge invokes a rule's target with the function's resource policy; otherwise the state machine's role.
+      principal: caller.invokedBy ?? workflow.stateMachineLogicalId,
       service: 'Lambda',
       operation: 'Invoke',
       region: templates[template].region,

@@ -55,13 +55,45 @@ export function statementsOf(template: Template, fn: lambda.IFunction): Json[] {
   return policies.filter((p) => (p.Properties.Roles ?? []).some((r) => r.Ref === roleId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
 
-/** The rule {@link alertOnUnreportedEnd} made for `workflow`, as `{ stateMachine, topic, message }` (logical ids, input). */
-export function unreportedEndAlert(template: Template, workflow: string): { stateMachine: string; topic: string; pattern: Json; message: string } {
+/** The rule's input, the template rendered with `${Ref}` for a reference and `"<path>"` for an event field. */
+export interface UnreportedEndInput {
+  readonly topicArn: string;
+  readonly facts: { workflow: string; what: string; source: string; afterwards: string };
+  readonly detail: string;
+}
+
+/**
+ * The rule {@link alertOnUnreportedEnd} made for `workflow`: the logical ids of its state machine and target function,
+ * its pattern, its input (parsed) and the event paths the input takes.
+ */
+export function unreportedEndAlert(
+  template: Template,
+  workflow: string,
+): { stateMachine: string; function: string; pattern: Json; input: UnreportedEndInput; inputPaths: Json; targets: number } {
   const rules = (Object.values(template.findResources('AWS::Events::Rule')) as Array<{ Properties: Json }>).filter(
     (rule) => rule.Properties.Description === `cdk-backup-dr: a ${workflow} run timed out or was aborted`,
   );
   if (rules.length !== 1) throw new Error(`expected one timed-out-or-aborted rule for ${workflow}, found ${rules.length}`);
-  const { EventPattern, Targets } = rules[0].Properties as { EventPattern: Json; Targets: Array<{ Arn: { Ref: string }; InputTransformer: { InputTemplate: string } }> };
+  const { EventPattern, Targets } = rules[0].Properties as {
+    EventPattern: Json;
+    Targets: Array<{ Arn: { 'Fn::GetAtt': [string, string] }; InputTransformer: { InputPathsMap: Json; InputTemplate: unknown } }>;
+  };
   const detail = EventPattern.detail as { stateMachineArn: Array<{ Ref: string }> };
-  return { stateMachine: detail.stateMachineArn[0].Ref, topic: Targets[0].Arn.Ref, pattern: EventPattern, message: Targets[0].InputTransformer.InputTemplate };
+  const render = (part: unknown): string => {
+    if (typeof part === 'string') return part;
+    const join = (part as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    if (join) return join[1].map(render).join(join[0]);
+    const ref = (part as { Ref?: string }).Ref;
+    if (ref) return `\${${ref}}`;
+    throw new Error(`unexpected part of the input template: ${JSON.stringify(part)}`);
+  };
+  const input = JSON.parse(render(Targets[0].InputTransformer.InputTemplate).replace(/:<([a-zA-Z-]+)>/g, ':"<$1>"')) as UnreportedEndInput;
+  return {
+    stateMachine: detail.stateMachineArn[0].Ref,
+    function: Targets[0].Arn['Fn::GetAtt'][0],
+    pattern: EventPattern,
+    input,
+    inputPaths: Targets[0].InputTransformer.InputPathsMap,
+    targets: Targets.length,
+  };
 }

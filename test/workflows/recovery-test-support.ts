@@ -12,6 +12,7 @@
  * Each mapping adds a sentence to `notes`, which the report handler's event gets as `emulated`, so the report in
  * the bucket says the run was emulated.
  */
+import { UnreportedEndNotifier } from '../../lib/common/unreported-end-notifier';
 import { type LocalPgServer, ScratchEndpointMapping as LocalScratchEndpointMapping } from '../../local/database-mapping';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -103,6 +104,7 @@ function buildRecoveryTest(stack: Stack, backups: IBackupBucket, options: Recove
       verify: logicalIdOf(test.verifyFunction),
       report: logicalIdOf(test.reportFunction),
       topic: logicalIdOf(test.notificationTopic as sns.Topic),
+      unreportedEnd: logicalIdOf(UnreportedEndNotifier.find(test)!.function),
       subnetGroup: logicalIdOf(test.scratchSubnetGroup),
       scratchSecurityGroup: logicalIdOf(test.scratchSecurityGroup),
     },

@@ -12,6 +12,7 @@ import type { BackupManifest } from '../../lambda/backup/manifest';
 import { describeDbInstance, scratchIdentifier } from '../../lambda/rds/instances';
 import type { RecoveryTestReport } from '../../lambda/reporting/recovery-report';
 import { scratchSecretName } from '../../lambda/aws/secrets';
+import { handler as unreportedEndHandler } from '../../lambda/reporting/unreported-end.handler';
 import { RECOVERY_TEST_STATES as S } from '../../lib';
 import { seedSource } from '../integration/dump/support';
 import { createScratchNetwork } from '../integration/recovery/network';
@@ -134,6 +135,8 @@ interface Run {
 }
 
 let runs = 0;
+/** The workflow of the latest run (its template and bindings). */
+let lastWorkflow: LocalWorkflow | undefined;
 
 async function run(input: Record<string, unknown>, faults: ScratchFaults = {}, synthesized: typeof stack = stack): Promise<Run> {
   runs += 1;
@@ -145,14 +148,18 @@ async function run(input: Record<string, unknown>, faults: ScratchFaults = {}, s
     template: synthesized.template,
     stateMachine: synthesized.ids.machine,
     region: harnessEnv().awsRegion,
-    handlers: recoveryHandlers(synthesized.ids, mapping, faults, {
-      afterVerify: async (database, m) => {
-        restoredFingerprint = await m.withClient(database, tableContents);
-      },
-    }),
+    handlers: {
+      ...recoveryHandlers(synthesized.ids, mapping, faults, {
+        afterVerify: async (database, m) => {
+          restoredFingerprint = await m.withClient(database, tableContents);
+        },
+      }),
+      [synthesized.ids.unreportedEnd]: unreportedEndHandler,
+    },
     resources,
   });
   const result = await workflow.run(input as JsonValue, { executionName });
+  lastWorkflow = workflow;
   const scratchId = scratchIdentifier(result.executionArn, executionName);
   const reportCall = result.calls.find((c) => c.state === S.report && c.output !== undefined);
   const reportKey = (reportCall?.output as { reportKey?: string } | undefined)?.reportKey;
@@ -410,5 +417,21 @@ describe('RecoveryTest state machine, locally against moto and PostgreSQL', () =
     expect(await describeDbInstance(harnessEnv().awsRegion, r.scratchId)).toBeUndefined();
     expect(await secretExists(scratchSecretName(r.scratchId))).toBe(true);
     expect((await messageFor(r)).body).toMatchObject({ status: 'FAILED', cleanup: 'failed' });
+  });
+
+  it('tells the topic, formatted, when a run times out: the EventBridge rule invokes the notifier, which publishes as its role', async () => {
+    if (!lastWorkflow) await run({});
+    const executionName = `timed-out-${Date.now().toString(36)}`;
+    const stopDate = Date.now();
+    const delivered = await lastWorkflow!.deliverStatusChange({ status: 'TIMED_OUT', executionName, startDate: stopDate - 4 * HOUR, stopDate, error: 'States.Timeout' });
+    const region = harnessEnv().awsRegion;
+    expect(delivered.input).toMatchObject({ topicArn, facts: { workflow: 'recovery-test', what: 'recovery test', source: SOURCE }, detail: { status: 'TIMED_OUT' } });
+    expect(delivered.payload).toMatchObject({ subject: `cdk-backup-dr TIMED_OUT: recovery test of ${SOURCE} in ${region}` });
+    const message = (await inbox.messages())
+      .map((m) => ({ subject: m.subject, attributes: m.attributes, body: JSON.parse(m.message) as Record<string, unknown> }))
+      .find((m) => typeof m.body.executionId === 'string' && m.body.executionId.endsWith(`:${executionName}`));
+    expect(message?.subject).toBe(`cdk-backup-dr TIMED_OUT: recovery test of ${SOURCE} in ${region}`);
+    expect(message?.body).toMatchObject({ workflow: 'recovery-test', status: 'TIMED_OUT', cause: 'States.Timeout', durationSeconds: 4 * 3600, nextStep: expect.stringContaining('cdkbdr-rt-') });
+    expect(message?.attributes).toMatchObject({ workflow: { Type: 'String', Value: 'recovery-test' }, status: { Type: 'String', Value: 'TIMED_OUT' } });
   });
 });

@@ -6,7 +6,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { BackupSchedule, BackupSource, PostgresBackup, PostgresBackupProps } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
-import { allStates, definitionOf, statementsOf } from '../../support/template-inspection';
+import { allStates, definitionOf, statementsOf, unreportedEndAlert } from '../../support/template-inspection';
 
 const ACCOUNT = '111111111111';
 
@@ -57,8 +57,9 @@ describe('PostgresBackup with an RDS instance', () => {
   const states = allStates(definitionOf(template));
 
   it('runs the dump, verify, report and snapshot Lambdas on the newest Node.js runtime inside the VPC', () => {
-    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Array<{ Properties: Json }>;
-    const ours = functions.filter((fn) => String(fn.Properties.Description ?? '').startsWith('cdk-backup-dr'));
+    // The stack's unreported-end notifier (one per stack, outside the VPC) is tested with the workflows' alerts.
+    const functions = Object.entries(template.findResources('AWS::Lambda::Function')) as Array<[string, { Properties: Json }]>;
+    const ours = functions.filter(([id, fn]) => String(fn.Properties.Description ?? '').startsWith('cdk-backup-dr') && !id.startsWith('CdkBackupDrUnreportedEnd')).map(([, fn]) => fn);
     expect(ours).toHaveLength(4);
     for (const fn of ours) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
@@ -225,8 +226,10 @@ describe('PostgresBackup with an RDS instance', () => {
         'detail-type': ['Step Functions Execution Status Change'],
         detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('^BackupWorkflowStateMachine') }] },
       },
-      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^BackupNotifications') } })],
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CdkBackupDrUnreportedEndFunction'), 'Arn'] } })],
     });
+    const alert = unreportedEndAlert(template, 'backup');
+    expect(alert.input).toMatchObject({ topicArn: expect.stringMatching(/^\$\{BackupNotifications/), facts: { workflow: 'backup', what: 'backup', source: 'orders-db' }, detail: '<detail>' });
   });
 
   it('passes the execution id to the snapshot so two runs in one second get two snapshots', () => {

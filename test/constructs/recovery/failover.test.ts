@@ -18,6 +18,7 @@ import { BackupBucket } from '../../../lib/storage';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 import { allStates, definitionOf, statementsOf, unreportedEndAlert } from '../../support/template-inspection';
+import { UnreportedEndNotifier } from '../../../lib/common/unreported-end-notifier';
 import { logicalIdOf } from '../../support/workflow-harness';
 import { threeTierVpc } from '../../support/vpc';
 
@@ -235,10 +236,12 @@ describe('Failover state machine', () => {
   it('tells the topic when a run times out or is aborted: what may be half done, what to delete by hand', () => {
     const alert = unreportedEndAlert(template, 'failover');
     expect(alert.stateMachine).toBe(logicalIdOf(fo.stateMachine));
-    expect(alert.topic).toBe(logicalIdOf(fo.notificationTopic));
+    expect(alert.function).toBe(logicalIdOf(UnreportedEndNotifier.find(fo)!.function));
+    expect(alert.input.topicArn).toBe(`\${${logicalIdOf(fo.notificationTopic)}}`);
+    expect(alert.input.facts).toMatchObject({ workflow: 'failover', what: 'failover', source: 'orders-db' });
     expect(alert.pattern).toMatchObject({ detail: { status: ['TIMED_OUT', 'ABORTED'] } });
-    expect(alert.message).toContain('repoint');
-    expect(alert.message).toContain('cdk-backup-dr/failover/');
+    expect(alert.input.facts.afterwards).toContain('repoint');
+    expect(alert.input.facts.afterwards).toContain('cdk-backup-dr/failover/');
   });
 });
 

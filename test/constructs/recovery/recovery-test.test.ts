@@ -10,6 +10,7 @@ import { nagFindingsBeyondBaseline } from '../../support/nag';
 import { statementWithSid, topicKeyStatements } from '../../support/operations-key';
 import { allStates, definitionOf, statementsOf, unreportedEndAlert } from '../../support/template-inspection';
 import { logicalIdOf } from '../../support/workflow-harness';
+import { UnreportedEndNotifier } from '../../../lib/common/unreported-end-notifier';
 import { threeTierVpc } from '../../support/vpc';
 
 const ACCOUNT = '111111111111';
@@ -139,18 +140,41 @@ describe('RecoveryTest of dumps (defaults)', () => {
     expect(states[S.deleteSecretFailed]).toMatchObject({ Type: 'Pass', Parameters: { what: 'secret', status: 'failed', 'error.$': '$.cleanupFailure' } });
   });
 
-  it('tells the topic when a run times out or is aborted (no Catch runs then), and what to delete by hand', () => {
+  it('tells the topic when a run times out or is aborted (no Catch runs then): the stack\'s notifier formats it, with what to delete by hand', () => {
     const alert = unreportedEndAlert(template, 'recovery-test');
+    const notifier = UnreportedEndNotifier.find(test)!.function;
     expect(alert.stateMachine).toBe(logicalIdOf(test.stateMachine));
-    expect(alert.topic).toBe(logicalIdOf(test.notificationTopic));
     expect(alert.pattern).toEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
       detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: alert.stateMachine }] },
     });
-    expect(alert.message).toContain('"status":<detail-status>');
-    expect(alert.message).toContain('cdkbdr-rt-');
-    expect(alert.message).toContain('cdk-backup-dr/scratch/');
+    expect(alert.targets).toBe(1);
+    expect(alert.function).toBe(logicalIdOf(notifier));
+    expect(alert.inputPaths).toEqual({ detail: '$.detail' });
+    expect(alert.input).toEqual({
+      topicArn: `\${${logicalIdOf(test.notificationTopic)}}`,
+      facts: { workflow: 'recovery-test', what: 'recovery test', source: 'orders-db', afterwards: expect.stringContaining('cdkbdr-rt-') },
+      detail: '<detail>',
+    });
+    expect(alert.input.facts.afterwards).toContain('cdk-backup-dr/scratch/');
+  });
+
+  it("lets the notifier publish to the workflow's topic and use its key, nothing else; outside any VPC", () => {
+    const notifier = UnreportedEndNotifier.find(test)!.function;
+    const statements = statementsOf(template, notifier).filter((st) => !JSON.stringify(st.Action).includes('xray:'));
+    expect(statements).toEqual([
+      { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: logicalIdOf(test.notificationTopic) } },
+      { Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(test.notificationTopic.masterKey!), 'Arn'] } },
+    ]);
+    const fn = template.toJSON().Resources[logicalIdOf(notifier)] as { Properties: Json };
+    expect(fn.Properties.VpcConfig).toBeUndefined();
+    expect(fn.Properties.Runtime).toBe('nodejs24.x');
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [logicalIdOf(notifier), 'Arn'] },
+    });
   });
 
   it('publishes the outcome, and a failed report, to the topic, then ends FAILED', () => {
