@@ -416,20 +416,6 @@ export class PostgresDisasterRecovery extends Construct {
     // Failover's state machine has a fixed name, so the primary stack can address it in the DR region.
     this.backup.retention?.protectBackupsPickedBy(this.recoveryTest.stateMachine, this.failover.stateMachine);
 
-    this.monitoring = new BackupMonitoring(this, 'Monitoring', {
-      topic: this.topic,
-      vpc: props.vpc,
-      backup: this.backup,
-      recoveryTest: this.recoveryTest,
-      rpo: this.rpo,
-      logsKey: this.backup.operationsKey,
-    });
-    this.drMonitoring = new BackupMonitoring(drScope, 'Monitoring', {
-      topic: this.drTopic,
-      vpc: props.drVpc,
-      failover: this.failover,
-      logsKey: this.failover.encryptionKey,
-    });
     const sweeperNetwork = sweeperSecurityGroup(this, props.vpc, props.vpcEndpoints ?? false);
     this.sweeper = new ScratchSweeper(this, 'Sweeper', {
       workflows: [this.recoveryTest.stateMachine],
@@ -447,6 +433,22 @@ export class PostgresDisasterRecovery extends Construct {
       securityGroup: drSweeperNetwork.securityGroup,
       logsKey: this.failover.encryptionKey,
       notificationTopic: this.drTopic,
+    });
+    this.monitoring = new BackupMonitoring(this, 'Monitoring', {
+      topic: this.topic,
+      vpc: props.vpc,
+      backup: this.backup,
+      recoveryTest: this.recoveryTest,
+      sweeper: this.sweeper,
+      rpo: this.rpo,
+      logsKey: this.backup.operationsKey,
+    });
+    this.drMonitoring = new BackupMonitoring(drScope, 'Monitoring', {
+      topic: this.drTopic,
+      vpc: props.drVpc,
+      failover: this.failover,
+      sweeper: this.drSweeper,
+      logsKey: this.failover.encryptionKey,
     });
     sweeperNetwork.register(this.sweeper.sweepFunction);
     drSweeperNetwork.register(this.drSweeper.sweepFunction);

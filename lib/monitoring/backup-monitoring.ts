@@ -21,6 +21,7 @@ import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import type { PostgresBackup } from '../database/postgres-backup';
 import type { Failover } from '../failover/failover';
 import type { RecoveryTest } from '../recovery-test/recovery-test';
+import type { ScratchSweeper } from '../retention/scratch-sweeper';
 import type { IBackupBucket } from '../storage/backup-bucket-base';
 import { UnreportedEndNotifier } from '../common/unreported-end-notifier';
 import { FRESHNESS_METRICS, METRIC_DIMENSIONS } from '../../lambda/common/metrics';
@@ -65,6 +66,11 @@ export interface BackupMonitoringProps {
   readonly recoveryTestMargin?: Duration;
   /** The failover to watch: failed runs, overdue rehearsals, the rehearsals' RTO. @default - none */
   readonly failover?: Failover;
+  /**
+   * The sweeper of what timed-out or aborted runs left in this region: failed, timed-out or aborted sweeps
+   * (`sweepFailed`) and its function's errors. @default - none
+   */
+  readonly sweeper?: ScratchSweeper;
   /**
    * The longest time without a successful failover rehearsal (or real failover) before `rehearsalOverdue` fires.
    * @default Duration.days(90) - quarterly drills
@@ -142,6 +148,11 @@ export class BackupMonitoring extends Construct {
    * is deleted that should be kept, but expired backups and snapshots accumulate until it succeeds.
    */
   public readonly cleanupFailed?: cloudwatch.Alarm;
+  /**
+   * The ScratchSweeper's run failed (a deletion was refused or could not be checked), timed out or was aborted. What
+   * to do: read its report (reports/sweep/): it names each leftover scratch database or secret and why it stays.
+   */
+  public readonly sweepFailed?: cloudwatch.Alarm;
   /**
    * The account's manual snapshots exceed `snapshotQuotaThreshold` of the quota in either region. What to do: check
    * the retention policy, delete snapshots nobody needs, or ask for a higher quota before new snapshots fail.
@@ -490,8 +501,29 @@ export class BackupMonitoring extends Construct {
         '(more CPU), restoring a selection, or snapshot-based tests. OK when the longest restore of an hour is under the threshold.');
     }
 
+    if (props.sweeper) {
+      this.sweepFailed = this.alarm('SweepFailed', {
+        metric: workflowEndedBadly(props.sweeper.stateMachine),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        description:
+          'The sweeper of scratch databases that timed-out or aborted recovery tests and failover rehearsals left failed, timed out or was ' +
+          'aborted: those databases keep running (and costing) until a sweep succeeds. What to do: read its report under reports/sweep/, ' +
+          'which names each leftover and why it stays, and delete what it names by hand if the cause cannot be fixed.',
+      });
+    }
+
     // --- 8: Lambda functions ----------------------------------------------------------------------------------------
-    const functions = packageFunctions({ backup, recoveryTest, failover, freshness: fn, unreportedEnd: UnreportedEndNotifier.find(this)?.function });
+    const functions = packageFunctions({
+      backup,
+      recoveryTest,
+      failover,
+      sweep: props.sweeper?.sweepFunction,
+      freshness: fn,
+      unreportedEnd: UnreportedEndNotifier.find(this)?.function,
+    });
     const groups: lambda.IFunction[][] = [];
     for (let i = 0; i < functions.length; i += MAX_ALARM_METRICS / 2) groups.push(functions.slice(i, i + MAX_ALARM_METRICS / 2));
     this.functionErrors = groups.map((group, g) => {
@@ -747,7 +779,14 @@ function workflowEndedBadly(machine: sfn.StateMachine): cloudwatch.MathExpressio
 }
 
 /** Every Lambda function of the watched constructs. */
-function packageFunctions(of: { backup?: PostgresBackup; recoveryTest?: RecoveryTest; failover?: Failover; freshness: lambda.IFunction; unreportedEnd?: lambda.IFunction }): lambda.IFunction[] {
+function packageFunctions(of: {
+  backup?: PostgresBackup;
+  recoveryTest?: RecoveryTest;
+  failover?: Failover;
+  sweep?: lambda.IFunction;
+  freshness: lambda.IFunction;
+  unreportedEnd?: lambda.IFunction;
+}): lambda.IFunction[] {
   const all: Array<lambda.IFunction | undefined> = [
     of.backup?.dumpFunction,
     of.backup?.verifyFunction,
@@ -766,6 +805,7 @@ function packageFunctions(of: { backup?: PostgresBackup; recoveryTest?: Recovery
     of.failover?.verifyFunction,
     of.failover?.repointFunction,
     of.failover?.reportFunction,
+    of.sweep,
     of.freshness,
     of.unreportedEnd,
   ];

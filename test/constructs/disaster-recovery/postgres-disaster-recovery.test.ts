@@ -11,6 +11,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
+  BackupMonitoring,
   BackupSchedule,
   BackupSource,
   ChatChannel,
@@ -18,6 +19,7 @@ import {
   PostgresDisasterRecovery,
   RecoveryTestSchedule,
   RetentionPolicy,
+  ScratchSweeper,
   type PostgresDisasterRecoveryProps,
 } from '../../../lib';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
@@ -188,6 +190,30 @@ describe('PostgresDisasterRecovery wiring', () => {
       GroupDescription: Match.stringLikeRegexp('the sweeper function'),
       SecurityGroupEgress: [{ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }],
     });
+  });
+
+  it('alarms on a failed, timed-out or aborted sweep in each region and counts the sweep function in functionErrors', () => {
+    const dr2 = f.dr2!;
+    const cases: Array<[Stack, Template, BackupMonitoring, ScratchSweeper]> = [
+      [f.primary, primary, dr2.monitoring, dr2.sweeper],
+      [f.dr, dr, dr2.drMonitoring, dr2.drSweeper],
+    ];
+    for (const [stack, template, monitoring, sweeper] of cases) {
+      expect(monitoring.sweepFailed).toBeDefined();
+      const alarm = template.toJSON().Resources[stack.getLogicalId(monitoring.sweepFailed!.node.defaultChild as CfnElement)].Properties;
+      expect(alarm).toMatchObject({ Threshold: 1, TreatMissingData: 'notBreaching' });
+      const stateMachine = { Ref: stack.getLogicalId(sweeper.stateMachine.node.defaultChild as CfnElement) };
+      const dimensions = alarm.Metrics.filter((q: { MetricStat?: unknown }) => q.MetricStat).map(
+        (q: { MetricStat: { Metric: { Dimensions: Array<{ Value: unknown }> } } }) => q.MetricStat.Metric.Dimensions[0].Value,
+      );
+      expect(dimensions).toEqual([stateMachine, stateMachine, stateMachine]);
+      const sweepFunction = { Ref: stack.getLogicalId(sweeper.sweepFunction.node.defaultChild as CfnElement) };
+      const watched = monitoring.functionErrors.flatMap((a) =>
+        template.toJSON().Resources[stack.getLogicalId(a.node.defaultChild as CfnElement)].Properties.Metrics.filter((q: { MetricStat?: unknown }) => q.MetricStat)
+          .map((q: { MetricStat: { Metric: { Dimensions: Array<{ Value: unknown }> } } }) => JSON.stringify(q.MetricStat.Metric.Dimensions[0].Value)),
+      );
+      expect(watched).toContain(JSON.stringify(sweepFunction));
+    }
   });
 
   it('adds no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding in either stack', () => {
