@@ -365,6 +365,14 @@ export function failoverNextStep(report: FailoverReport): string {
       'Check the application now; afterwards choose a faster strategy (promote a replica rather than restore) or raise rto, and plan the failback.'
     );
   }
+  if (!rehearsal && repointFailed(report)) {
+    const serving = report.database?.identifier ? ` (${report.database.identifier})` : '';
+    return (
+      `The DR database is up and verified${serving}, but the repoint failed: the application may still point at the old endpoint. ` +
+      'Do NOT run the failover again (it would create another database). Fix the cause in the report, then point the application ' +
+      'at the DR endpoint in the report by hand, and plan the failback.'
+    );
+  }
   if (rehearsal) {
     return `The rehearsal failed${report.failedStep ? ` at ${report.failedStep}` : ''}: read the failure reasons in the report and fix them now; a real failover would fail the same way.${cleanupLeft}`;
   }
@@ -383,11 +391,17 @@ function onlyOverRto(report: FailoverReport): boolean {
   return report.failedStep === undefined && report.failureReasons.length === 1 && failed.length === 1 && failed[0].name === 'RTO within target';
 }
 
-/** The workflow as the subject names it; a real failover that failed only its RTO says the database is up. */
+/** A real failover that stopped at the repoint: every earlier step (the database up and verified) succeeded. */
+function repointFailed(report: FailoverReport): boolean {
+  return report.status === 'FAILED' && report.failedStep === 'repoint';
+}
+
+/** The workflow as the subject names it; a real failover whose database is up says so (over its RTO, or stopped at the repoint). */
 export function failoverWhat(report: FailoverReport): string {
   if (report.mode === 'rehearsal') return 'failover rehearsal';
   if (report.mode === undefined) return 'failover (invalid input)';
-  return report.status === 'FAILED' && onlyOverRto(report) ? 'FAILOVER (DB up, over RTO)' : 'FAILOVER';
+  if (report.status === 'FAILED' && onlyOverRto(report)) return 'FAILOVER (DB up, over RTO)';
+  return repointFailed(report) ? 'FAILOVER (DB up)' : 'FAILOVER';
 }
 
 /** The subject, message and attributes published to the notification topic. */

@@ -132,6 +132,26 @@ describe('failover report: outcome', () => {
       expect(failoverNotification(within, 'k', 'b').subject).toBe('cdk-backup-dr SUCCEEDED: FAILOVER of orders-db in us-west-2');
     });
 
+    it('a real failover whose repoint failed says the DB is up and not to fail over again', () => {
+      const failed = report({
+        ...restored(false),
+        error: { Error: 'RepointFailed', Cause: JSON.stringify({ errorType: 'RepointFailed', errorMessage: 'ssm:PutParameter AccessDenied', trace: [] }) },
+      });
+      expect(failed).toMatchObject({ status: 'FAILED', failedStep: 'repoint' });
+      const n = failoverNotification(failed, 'reports/failover/k.json', 'bucket');
+      expect(n.subject).toBe('cdk-backup-dr FAILED: FAILOVER (DB up) of orders-db in us-west-2 at repoint');
+      expect(n.subject.length).toBeLessThan(100);
+      const next = notificationJson(n).nextStep as string;
+      expect(next).toMatch(new RegExp(`^The DR database is up and verified \\(${NAMES.identifier}\\), but the repoint failed`));
+      expect(next).toMatch(/Do NOT run the failover again/);
+      expect(next).not.toMatch(/start it again/);
+      // Failing earlier (verify) is still a plain failure: the database is not known to be good.
+      const earlier = report({ ...restored(false), verify: undefined, error: { Error: 'VerificationFailed', Cause: 'x' } });
+      expect(earlier.failedStep).toBe('verify');
+      expect(failoverNotification(earlier, 'k', 'b').subject).toBe('cdk-backup-dr FAILED: FAILOVER of orders-db in us-west-2 at verify');
+      expect(notificationJson(failoverNotification(earlier, 'k', 'b')).nextStep).toMatch(/start it again/);
+    });
+
     it('a rehearsal over its RTO keeps the rehearsal wording', () => {
       const r = overRto({ ...restored(true), cleanup: [{ what: 'database', names: [NAMES.identifier], status: 'gone' }, { what: 'secret', names: [NAMES.secretName], status: 'gone' }] });
       const n = failoverNotification(r, 'k', 'b');
