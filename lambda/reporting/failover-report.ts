@@ -368,9 +368,10 @@ export function failoverNextStep(report: FailoverReport): string {
   if (!rehearsal && repointFailed(report)) {
     const serving = report.database?.identifier ? ` (${report.database.identifier})` : '';
     return (
-      `The DR database is up and verified${serving}, but the repoint failed: the application may still point at the old endpoint. ` +
-      'Do NOT run the failover again (it would create another database). Fix the cause in the report, then point the application ' +
-      'at the DR endpoint in the report by hand, and plan the failback.'
+      `The DR database is up and verified${serving}, but the repoint failed part-way: targets changed before the failure already point ` +
+      'at it, the others still at the old endpoint (the repoint function\'s log lists each change). Do NOT run the failover again. ' +
+      'Stop writes to the old primary, fix the cause in the report, point the remaining targets at the DR endpoint in the report by hand, ' +
+      'and plan the failback.'
     );
   }
   if (rehearsal) {

@@ -15,6 +15,8 @@ export class AwsApi {
   public static readonly SECRETS_MANAGER = new AwsApi('Secrets Manager', 'secretsmanager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER);
   /** RDS. */
   public static readonly RDS = new AwsApi('RDS', 'rds', ec2.InterfaceVpcEndpointAwsService.RDS);
+  /** Step Functions (the sweeper asks whether the execution that made a scratch database still runs). */
+  public static readonly STEP_FUNCTIONS = new AwsApi('Step Functions', 'states', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS);
   /** SSM Parameter Store. */
   public static readonly SSM = new AwsApi('SSM', 'ssm', ec2.InterfaceVpcEndpointAwsService.SSM);
   /** Route 53: a global API (route53.amazonaws.com) that no VPC endpoint serves. */

@@ -60,8 +60,10 @@ export interface DisasterRecoveryNotifications {
   /** Slack or Microsoft Teams channels, through AWS Chatbot. @default - none */
   readonly chat?: ChatChannel[];
   /**
-   * Your own topics instead: subscribe to them yourself. Their KMS keys must let CloudWatch alarms and EventBridge use
-   * them (`kms:Decrypt`, `kms:GenerateDataKey*` for `cloudwatch.amazonaws.com` and `events.amazonaws.com`).
+   * Your own topics instead: subscribe to them yourself. An encrypted topic must come with its key (import it with
+   * `OperationsTopic.fromTopicAttributes` or `importOperationsTopic`), so that the functions and state machines that
+   * publish get `kms:Decrypt` and `kms:GenerateDataKey` on it; its key policy must let this account's IAM grant that
+   * and let CloudWatch alarms use it (`cloudwatch.amazonaws.com`).
    * @default - an OperationsTopic per region with the subscriptions above
    */
   readonly topics?: DisasterRecoveryTopics;
@@ -304,6 +306,15 @@ export class PostgresDisasterRecovery extends Construct {
     if (notifications.topics) {
       this.topic = notifications.topics.primary;
       this.drTopic = notifications.topics.dr;
+      const keyless = (['primary', 'dr'] as const).filter((which) => notifications.topics![which].masterKey === undefined);
+      if (keyless.length > 0) {
+        Annotations.of(this).addWarningV2(
+          'cdk-backup-dr:topicKeyUnknown',
+          `notifications.topics.${keyless.join(' and ')} has no KMS key known to CDK: if that topic is encrypted, every publish (failed runs, ` +
+            'timed-out runs) is refused by KMS and nobody is told. Import an encrypted topic with OperationsTopic.fromTopicAttributes ' +
+            '(topicArn and keyArn) so its key is granted; acknowledge this warning only for an unencrypted topic.',
+        );
+      }
     } else {
       const topicProps = { emails: subscriptions.emails, webhooks: subscriptions.webhooks, chatChannels: subscriptions.chat };
       this.operationsTopic = new OperationsTopic(this, 'Operations', topicProps);
@@ -474,7 +485,7 @@ function sweeperSecurityGroup(scope: Construct, vpc: ec2.IVpc, vpcEndpoints: boo
     vpcEndpoints,
     subject: 'PostgresDisasterRecovery',
   });
-  return { securityGroup, register: (fn) => network.register(fn, [AwsApi.RDS, AwsApi.SECRETS_MANAGER, AwsApi.S3]) };
+  return { securityGroup, register: (fn) => network.register(fn, [AwsApi.RDS, AwsApi.SECRETS_MANAGER, AwsApi.STEP_FUNCTIONS, AwsApi.S3]) };
 }
 
 /** `rds.PostgresEngineVersion` of a major version, for the default restore-dump strategy. */

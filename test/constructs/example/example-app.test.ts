@@ -65,8 +65,11 @@ describe('the example app with a new database', () => {
     expect(services.some((s) => s.includes('.s3'))).toBe(true);
   });
 
-  it('lets each region\'s sweeper into the interface endpoints (their private DNS answers for RDS and Secrets Manager)', () => {
+  it('lets each region\'s sweeper into the interface endpoints (their private DNS answers for RDS, Secrets Manager and Step Functions)', () => {
     for (const template of [built.primary, built.dr]) {
+      // The sweeper asks Step Functions whether a scratch database's execution still runs: without NAT it needs the endpoint.
+      const services = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => JSON.stringify((e as { Properties: { ServiceName: unknown } }).Properties.ServiceName));
+      expect(services.some((s) => s.includes('.states'))).toBe(true);
       const groups = template.findResources('AWS::EC2::SecurityGroup');
       const idOf = (description: string) => Object.entries(groups).find(([, g]) => JSON.stringify((g as { Properties: { GroupDescription: unknown } }).Properties.GroupDescription).includes(description))?.[0];
       const endpoints = idOf('VPC interface endpoints');

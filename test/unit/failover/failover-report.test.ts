@@ -142,8 +142,9 @@ describe('failover report: outcome', () => {
       expect(n.subject).toBe('cdk-backup-dr FAILED: FAILOVER (DB up) of orders-db in us-west-2 at repoint');
       expect(n.subject.length).toBeLessThan(100);
       const next = notificationJson(n).nextStep as string;
-      expect(next).toMatch(new RegExp(`^The DR database is up and verified \\(${NAMES.identifier}\\), but the repoint failed`));
+      expect(next).toMatch(new RegExp(`^The DR database is up and verified \\(${NAMES.identifier}\\), but the repoint failed part-way`));
       expect(next).toMatch(/Do NOT run the failover again/);
+      expect(next).toMatch(/Stop writes to the old primary/);
       expect(next).not.toMatch(/start it again/);
       // Failing earlier (verify) is still a plain failure: the database is not known to be good.
       const earlier = report({ ...restored(false), verify: undefined, error: { Error: 'VerificationFailed', Cause: 'x' } });
