@@ -435,6 +435,7 @@ export class PostgresDisasterRecovery extends Construct {
       securityGroup: sweeperNetwork.securityGroup,
       logsKey: this.backup.operationsKey,
       notificationTopic: this.topic,
+      sourceName: this.backup.sourceName,
     });
     const drSweeperNetwork = sweeperSecurityGroup(drScope, props.drVpc, props.vpcEndpoints ?? false);
     this.drSweeper = new ScratchSweeper(drScope, 'Sweeper', {
@@ -444,6 +445,7 @@ export class PostgresDisasterRecovery extends Construct {
       securityGroup: drSweeperNetwork.securityGroup,
       logsKey: this.failover.encryptionKey,
       notificationTopic: this.drTopic,
+      sourceName: this.backup.sourceName,
     });
     this.monitoring = new BackupMonitoring(this, 'Monitoring', {
       topic: this.topic,

@@ -55,6 +55,11 @@ export interface ScratchSweeperProps {
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * The source a timed-out or aborted sweep's message names, so that two sweepers in one stack can be told apart.
+   * @default - the stack's name
+   */
+  readonly sourceName?: string;
+  /**
    * When the sweep runs. Leftovers of a run that is still going are never touched, so any interval is safe.
    * @default - every day at 06:00 UTC
    */
@@ -125,6 +130,7 @@ export class ScratchSweeper extends Construct {
       topic: props.notificationTopic,
       workflow: 'sweep',
       what: 'scratch sweep',
+      ...(props.sourceName !== undefined ? { source: props.sourceName } : {}),
       afterwards: 'the next sweep tries again; the report lists what is left',
     });
     acknowledgeStateMachineFindings(this.stateMachine, [this.sweepFunction]);

@@ -185,6 +185,15 @@ describe('PostgresDisasterRecovery wiring', () => {
     const swept = (stack: Stack, fn: lambda.IFunction) => JSON.stringify(envOf(stack, fn).SWEPT_STATE_MACHINES);
     expect(swept(f.primary, dr2.sweeper.sweepFunction)).toContain(f.primary.getLogicalId(dr2.recoveryTest.stateMachine.node.defaultChild as CfnElement));
     expect(swept(f.dr, dr2.drSweeper.sweepFunction)).toContain(f.dr.getLogicalId(dr2.failover.stateMachine.node.defaultChild as CfnElement));
+    // A timed-out or aborted sweep's message names the source, in both regions.
+    for (const [stack, template, sweeper] of [[f.primary, primary, dr2.sweeper], [f.dr, dr, dr2.drSweeper]] as const) {
+      const stateMachine = stack.getLogicalId(sweeper.stateMachine.node.defaultChild as CfnElement);
+      const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r) => JSON.stringify(r).includes(`"Ref":"${stateMachine}"`));
+      expect(rules).toHaveLength(1);
+      // The source is the instance 'orders-db' (a Ref to it in the primary stack), not the stack's name, the fallback.
+      expect(JSON.stringify(rules[0])).not.toContain(`\\"source\\":\\"${stack.stackName}\\"`);
+      expect(JSON.stringify(rules[0])).toMatch(/\\"source\\":\\"(orders-db\\"|",\{"Ref":"Db)/);
+    }
     // Its own security group: HTTPS out, nothing else (it reaches no database).
     primary.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: Match.stringLikeRegexp('the sweeper function'),
