@@ -74,7 +74,8 @@ describe('the example app with a new database', () => {
       const idOf = (description: string) => Object.entries(groups).find(([, g]) => JSON.stringify((g as { Properties: { GroupDescription: unknown } }).Properties.GroupDescription).includes(description))?.[0];
       const endpoints = idOf('VPC interface endpoints');
       const sweeper = idOf('the sweeper function');
-      expect(endpoints && sweeper).toBeTruthy();
+      expect(endpoints).toEqual(expect.any(String));
+      expect(sweeper).toEqual(expect.any(String));
       template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
         GroupId: { 'Fn::GetAtt': [endpoints, 'GroupId'] },
         SourceSecurityGroupId: { 'Fn::GetAtt': [sweeper, 'GroupId'] },
