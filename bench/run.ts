@@ -21,7 +21,7 @@ import {
 import { generate, type GeneratedDatabase } from './lib/generate';
 import { gnuTimeAvailable } from './lib/measure';
 import {
-  cpuRatio, dumpVerdicts, formatRatio, formatTable, formatVerdicts, restoreVerdicts, summarizeContender, TARGETS, wallRatio,
+  cpuRatio, dumpVerdicts, formatRatio, formatTable, formatVerdicts, memoryVerdict, restoreVerdicts, summarizeContender, TARGETS, wallRatio,
   type ContenderSummary, type Measurement, type Ratio,
 } from './lib/report';
 import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client } from './lib/s3';
@@ -30,6 +30,10 @@ import { differingCounts, interleave, type Verdict } from './lib/stats';
 import { runRetentionBench } from './retention';
 import { awsCliCandidates, findTool, type ToolLookup } from './lib/tools';
 import { formatLevelsMarkdown, levelContender, summarizeLevel } from './lib/levels';
+import type { Compression } from '../lambda/postgres/compression';
+
+/** pg_dump's own default for the custom format: what `pg_dump -Fc | …` compresses with. */
+const PG_DUMP_DEFAULT_COMPRESSION: Compression = { method: 'gzip', level: 6 };
 
 const ROOT = resolve(__dirname, '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -40,6 +44,7 @@ const SOURCE_ID = 'bench';
 
 const C = {
   core: 'dump core -> S3 (moto)',
+  coreGzip6: 'dump core gzip:6 -> S3 (moto)',
   pgDump: 'pg_dump > /dev/null',
   awscli: 'pg_dump | aws s3 cp',
   cat: 'pg_dump | cat > /dev/null',
@@ -298,7 +303,8 @@ async function main(options: BenchOptions): Promise<void> {
     let keptDumpKey: string | undefined;
     let coreDumpBytes: number | undefined;
     let awscliDumpBytes: number | undefined;
-    const runCoreDump = async (database: string, round: number, keep: boolean, variant?: DumpVariant): Promise<void> => {
+    const runCoreDump = async (database: string, round: number, keep: boolean, variant?: DumpVariant,
+      compression?: Compression): Promise<void> => {
       if (!dumpScript) return;
       const input: DumpChildInput = {
         target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database, sslMode: 'disable' },
@@ -306,13 +312,14 @@ async function main(options: BenchOptions): Promise<void> {
         partSizeBytes: variant?.partSizeMb === undefined ? undefined : variant.partSizeMb * 1024 * 1024,
         queueSize: variant?.queueSize,
         requestChecksumCalculation: variant?.s3Checksum,
+        compression,
       };
-      const contender = variant ? variantContender(variant) : C.core;
+      const contender = variant ? variantContender(variant) : compression ? C.coreGzip6 : C.core;
       const { measurement, result } = await coreChild<DumpChildOutput>(ctx, contender, dumpScript, input, database, round);
       record(dump, { ...measurement, bytes: result?.bytes });
       if (result) {
-        if (!variant) coreDumpBytes ??= result.bytes;
-        if (keep && !variant && keptManifestKey === undefined) {
+        if (!variant && !compression) coreDumpBytes ??= result.bytes;
+        if (keep && !variant && !compression && keptManifestKey === undefined) {
           keptManifestKey = result.manifestKey;
           keptDumpKey = result.dumpKey;
         } else {
@@ -321,10 +328,11 @@ async function main(options: BenchOptions): Promise<void> {
       }
     };
     const variants = new Map(options.variants.map((v) => [variantContender(v), v]));
-    const contenders: string[] = [C.core, C.pgDump, ...(awsCli.available ? [C.awscli] : []), C.cat, ...variants.keys()];
+    const contenders: string[] = [C.core, C.coreGzip6, C.pgDump, ...(awsCli.available ? [C.awscli] : []), C.cat, ...variants.keys()];
     log(`dump benchmark on ${base}: ${options.repeats} round(s) of ${contenders.join(', ')}`);
     for (const { contender, round } of interleave(contenders, options.repeats)) {
       if (contender === C.core) await runCoreDump(base, round, true);
+      else if (contender === C.coreGzip6) await runCoreDump(base, round, false, undefined, PG_DUMP_DEFAULT_COMPRESSION);
       else if (contender === C.pgDump) record(dump, await pgDumpToNull(ctx, base, round));
       else if (contender === C.cat) record(dump, await pgDumpToCat(ctx, base, round));
       else if (contender === C.awscli) {
@@ -356,6 +364,7 @@ async function main(options: BenchOptions): Promise<void> {
       wallRatio('pg_dump | aws s3 cp / pg_dump > /dev/null', find(dump, C.awscli, base), find(dump, C.pgDump, base)),
       wallRatio('pg_dump | cat / pg_dump > /dev/null (what any reader costs here)', find(dump, C.cat, base), find(dump, C.pgDump, base)),
       wallRatio('dump core / pg_dump | cat', find(dump, C.core, base), find(dump, C.cat, base)),
+      wallRatio('dump core gzip:6 / pg_dump | cat (same compression)', find(dump, C.coreGzip6, base), find(dump, C.cat, base)),
       ...(doubleInfo ? [wallRatio(`dump core / pg_dump > /dev/null on ${double}`,
         find(dump, C.core, double), find(dump, C.pgDump, double))] : []),
       cpuRatio('CPU (client+server+emulator): dump core / pg_dump > /dev/null', find(dump, C.core, base), find(dump, C.pgDump, base)),
@@ -365,8 +374,9 @@ async function main(options: BenchOptions): Promise<void> {
         find(dump, v, base), find(dump, C.pgDump, base))),
     ];
     const verdicts: Verdict[] = dumpVerdicts({
-      core: find(dump, C.core, base), pgDump: find(dump, C.pgDump, base), awscli: find(dump, C.awscli, base),
-      coreDouble: doubleInfo ? find(dump, C.core, double) : undefined,
+      core: find(dump, C.core, base), coreAtPgDumpDefault: find(dump, C.coreGzip6, base), cat: find(dump, C.cat, base),
+      awscli: find(dump, C.awscli, base), coreDouble: doubleInfo ? find(dump, C.core, double) : undefined,
+      coreBytes: coreDumpBytes, awscliBytes: awscliDumpBytes,
     });
 
     // Restore benchmark.
@@ -426,11 +436,17 @@ async function main(options: BenchOptions): Promise<void> {
           find(restore, C.restoreStream, label), find(restore, C.pgRestore1, label)),
       ];
     }
-    verdicts.push(...restoreVerdicts(find(restore, C.restoreFile, `restore of ${base}`),
-      find(restore, C.pgRestore2, `restore of ${base}`)));
-    if (!restore.available) {
-      verdicts[verdicts.length - 1] = { ...verdicts[verdicts.length - 1], measured: restore.note ?? 'not measured' };
-    }
+    const restoreLabel = `restore of ${base}`;
+    const restoreChecks = restoreVerdicts({
+      coreJ1: find(restore, C.restoreStream, restoreLabel), pgRestoreJ1: find(restore, C.pgRestore1, restoreLabel),
+      coreJ2: find(restore, C.restoreFile, restoreLabel), pgRestoreJ2: find(restore, C.pgRestore2, restoreLabel),
+    });
+    verdicts.push(...(restore.available ? restoreChecks : restoreChecks.map((v) => ({ ...v, measured: restore.note ?? 'not measured' }))));
+    verdicts.push(memoryVerdict([
+      find(dump, C.core, base), find(dump, C.coreGzip6, base), ...(doubleInfo ? [find(dump, C.core, double)] : []),
+      ...[...variants.keys()].map((v) => find(dump, v, base)),
+      find(restore, C.restoreStream, restoreLabel), find(restore, C.restoreFile, restoreLabel),
+    ]));
 
     const finishedAt = new Date();
     const results = {

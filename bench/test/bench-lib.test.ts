@@ -10,7 +10,7 @@ import {
   parseGnuTime, parseSchedstat, parseStatComm, parseStatCpuSeconds, parseStatmRssKb, parseStatPpid, parseStealSeconds,
   schedulingByProgram, shellQuote,
 } from '../lib/measure';
-import { dumpVerdicts, formatTable, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
+import { dumpVerdicts, formatTable, memoryVerdict, restoreVerdicts, summarizeContender, wallRatio, type Measurement } from '../lib/report';
 import { differingCounts, flatVerdict, interleave, ratio, summarize } from '../lib/stats';
 import { parseChildOutput, RESULT_PREFIX } from '../children/protocol';
 import { awsCliCandidates, findTool } from '../lib/tools';
@@ -74,15 +74,32 @@ describe('report', () => {
     const aws = summarizeContender(runs, 'aws', 'db');
     assert.equal(wallRatio('x', core, raw).median, 1.073);
     assert.equal(wallRatio('x', core, raw).innerMedian, 0.976);
-    const verdicts = dumpVerdicts({ core, pgDump: raw, awscli: aws });
+    // core 11 s (defaults), core at gzip:6 10.25 s vs `pg_dump | cat` 10.25 s, awscli 20.5 s: 1.0x, 0.537x.
+    const verdicts = dumpVerdicts({ core, coreAtPgDumpDefault: raw, cat: raw, awscli: aws, coreBytes: 110, awscliBytes: 100 });
     assert.deepEqual(verdicts.map((v) => v.status), ['pass', 'pass', 'pass', 'not-available']);
+    assert.match(verdicts[1].measured, /^0\.537x$/);
     const slow = summarizeContender([m('core', 30, { coreMaxRssKb: 200 * 1024 })], 'core', 'db');
-    assert.deepEqual(dumpVerdicts({ core: slow, pgDump: raw, awscli: aws, coreDouble: slow }).map((v) => v.status),
-      ['fail', 'fail', 'fail', 'pass']);
+    assert.deepEqual(dumpVerdicts({ core: slow, coreAtPgDumpDefault: slow, cat: raw, awscli: aws, coreDouble: slow,
+      coreBytes: 126, awscliBytes: 100 }).map((v) => v.status), ['fail', 'fail', 'fail', 'pass']);
   });
 
-  it('marks the restore target not available without the restore core', () => {
-    assert.equal(restoreVerdicts(undefined, summarizeContender(runs, 'raw', 'db'))[0].status, 'not-available');
+  it('holds every core mode to the one memory limit and names the worst', () => {
+    const small = summarizeContender([m('dump', 10, { coreMaxRssKb: 120 * 1024 })], 'dump', 'db');
+    const big = summarizeContender([m('restore', 10, { coreMaxRssKb: 151 * 1024 })], 'restore', 'db');
+    assert.equal(memoryVerdict([small, undefined]).status, 'pass');
+    const worst = memoryVerdict([small, big]);
+    assert.equal(worst.status, 'fail');
+    assert.match(worst.measured, /^151\.0 MiB \(restore on db; 2 modes\)$/);
+    assert.equal(memoryVerdict([undefined]).status, 'not-available');
+  });
+
+  it('judges the restore targets, and marks them not available without the restore core', () => {
+    const raw = summarizeContender(runs, 'raw', 'db');
+    const core = summarizeContender(runs, 'core', 'db');
+    const [j1, j2] = restoreVerdicts({ coreJ1: core, pgRestoreJ1: raw, coreJ2: core, pgRestoreJ2: raw });
+    assert.equal(j1.status, 'fail'); // 1.073x > 1.0x
+    assert.equal(j2.status, 'pass'); // 1.073x <= 1.15x
+    assert.deepEqual(restoreVerdicts({ pgRestoreJ1: raw, pgRestoreJ2: raw }).map((v) => v.status), ['not-available', 'not-available']);
   });
 
   it('summarizes the CPU stolen during the runs and the tools\' CPU waits, apart from the run\'s own CPU', () => {
