@@ -17,6 +17,8 @@ import { DbEndpoint } from '../rds/instances';
 import {
   CnameTarget,
   RepointChange,
+  RepointTarget,
+  describeRepointProgress,
   SecretTarget,
   SsmParameterTarget,
   formatEndpoint,
@@ -109,12 +111,24 @@ async function repointRecord(target: CnameTarget, endpoint: DbEndpoint): Promise
   return { type: target.type, name, previous, current, action: previousValue === null ? 'created' : 'updated' };
 }
 
+function repointTarget(target: RepointTarget, input: RepointInput): Promise<RepointChange> {
+  switch (target.type) {
+    case 'ssm-parameter':
+      return repointParameter(target, input.endpoint);
+    case 'secret':
+      return repointSecret(target, input.endpoint, input.executionId);
+    case 'cname':
+      return repointRecord(target, input.endpoint);
+  }
+}
+
 /**
  * Lambda entry point.
  *
  * @throws InvalidInput for a malformed input or a secret that does not hold a JSON object, MissingConfiguration for a
- *   malformed REPOINT_TARGETS, and AWS errors as they come (targets before the failing one stay repointed; a retry
- *   finds them `unchanged`).
+ *   malformed REPOINT_TARGETS, and AWS errors under their own names; a failed target's error message ends with what
+ *   was already repointed (and its previous value) and what was not attempted. Targets before the failing one stay
+ *   repointed; a retry finds them `unchanged`.
  * @example
  * { "endpoint": { "host": "cdkbdr-fo-x-1a2b3c4d.abc.us-west-2.rds.amazonaws.com", "port": 5432 },
  *   "executionId": "arn:aws:states:us-west-2:111111111111:execution:Failover:region-outage" }
@@ -125,18 +139,16 @@ export async function handler(event: unknown): Promise<RepointOutput> {
   const targets = parseRepointTargets(process.env.REPOINT_TARGETS);
   if (targets.length === 0) throw new InvalidInput('no repoint targets are configured; nothing to repoint');
   const changes: RepointChange[] = [];
-  for (const target of targets) {
+  for (const [index, target] of targets.entries()) {
     let change: RepointChange;
-    switch (target.type) {
-      case 'ssm-parameter':
-        change = await repointParameter(target, input.endpoint);
-        break;
-      case 'secret':
-        change = await repointSecret(target, input.endpoint, input.executionId);
-        break;
-      case 'cname':
-        change = await repointRecord(target, input.endpoint);
-        break;
+    try {
+      change = await repointTarget(target, input);
+    } catch (error) {
+      // The error keeps its name (Retry and Catch match on it); its message gains what was done, which the report shows.
+      if (error instanceof Error) {
+        error.message = `${error.message} (${describeRepointProgress(changes, target, targets.slice(index + 1))})`;
+      }
+      throw error;
     }
     logger.info('repointed', { type: change.type, name: change.name, action: change.action });
     changes.push(change);

@@ -167,3 +167,29 @@ export function mergeEndpointIntoSecret(secretString: string | undefined, secret
 export function secretRequestToken(executionId: string, secretId: string, value: string): string {
   return createHash('sha256').update(`${executionId}\n${secretId}\n${value}`).digest('hex');
 }
+
+/** A target's name as the handler reports it (record names as normalized for the change). */
+export function repointTargetName(target: RepointTarget): string {
+  switch (target.type) {
+    case 'ssm-parameter':
+      return target.name;
+    case 'secret':
+      return target.secretId;
+    case 'cname':
+      return normalizeRecordName(target.recordName);
+  }
+}
+
+/**
+ * What a repoint that stopped at `failed` had done, for the error's message (Step Functions passes it to the report
+ * as the cause): which targets already point at the new endpoint (with the value failing back puts back), which one
+ * failed, and which were not attempted. An operator finishing by hand needs exactly this.
+ */
+export function describeRepointProgress(done: readonly RepointChange[], failed: RepointTarget, notAttempted: readonly RepointTarget[]): string {
+  const already = done.length === 0
+    ? 'no target was repointed'
+    : `already repointed: ${done.map((c) => `${c.type} ${c.name} (${c.action}; was ${c.previous === null ? 'missing' : JSON.stringify(c.previous)})`).join(', ')}`;
+  const rest = notAttempted.length === 0 ? '' : `; not attempted: ${notAttempted.map((t) => `${t.type} ${repointTargetName(t)}`).join(', ')}`;
+  return `repoint stopped at ${failed.type} ${repointTargetName(failed)}; ${already}${rest}`;
+}
+

@@ -368,8 +368,8 @@ export function failoverNextStep(report: FailoverReport): string {
   if (!rehearsal && repointFailed(report)) {
     const serving = report.database?.identifier ? ` (${report.database.identifier})` : '';
     return (
-      `The DR database is up and verified${serving}, but the repoint failed part-way: targets changed before the failure already point ` +
-      'at it, the others still at the old endpoint (the repoint function\'s log lists each change). Do NOT run the failover again. ' +
+      `The DR database is up and verified${serving}, but the repoint failed part-way: the failure reason names the targets already ` +
+      'repointed (with the values to put back when failing back), the one that failed and those not attempted. Do NOT run the failover again. ' +
       'Stop writes to the old primary, fix the cause in the report, point the remaining targets at the DR endpoint in the report by hand, ' +
       'and plan the failback.'
     );

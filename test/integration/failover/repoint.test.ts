@@ -119,6 +119,9 @@ describe('repoint handler against moto', () => {
     try {
       await expect(run(NEW, `${EXECUTION}-broken`)).rejects.toThrow(InvalidInput);
       await expect(run(NEW, `${EXECUTION}-broken`)).rejects.toThrow(/does not hold a JSON object/);
+      // The message (the cause the report shows) says what was already done: the retry found the parameter unchanged.
+      await expect(run(NEW, `${EXECUTION}-broken`)).rejects.toThrow(
+        `(repoint stopped at secret ${broken}; already repointed: ssm-parameter ${PARAMETER} (unchanged; was "${NEW.host}:5432"))`);
       expect((await ssm.send(new GetParameterCommand({ Name: PARAMETER }))).Parameter?.Value).toBe(`${NEW.host}:5432`);
     } finally {
       process.env.REPOINT_TARGETS = saved;

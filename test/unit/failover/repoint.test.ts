@@ -1,5 +1,6 @@
 import { InvalidInput, MissingConfiguration } from '../../../lambda/common/errors';
 import {
+  describeRepointProgress,
   formatEndpoint,
   mergeEndpointIntoSecret,
   normalizeRecordName,
@@ -90,3 +91,24 @@ describe('repoint values (pure)', () => {
     expect(() => parseEndpoint('a:5432')).toThrow(/endpoint must be an object \{ host, port \}/);
   });
 });
+
+describe('repoint progress (the message of a repoint that stopped)', () => {
+  const parameter = { type: 'ssm-parameter', name: '/app/db', format: '{host}:{port}' } as const;
+  const secret = { type: 'secret', secretId: 'app-secret', hostField: 'host', portField: 'port' } as const;
+  const cname = { type: 'cname', hostedZoneId: 'Z1', recordName: 'DB.example.internal.', ttlSeconds: 60 } as const;
+
+  it('names what was repointed with the value to put back, the failed target and what was not attempted', () => {
+    const done = [{ type: 'ssm-parameter' as const, name: '/app/db', previous: 'old:5432', current: 'new:5432', action: 'updated' as const }];
+    expect(describeRepointProgress(done, secret, [cname])).toBe(
+      'repoint stopped at secret app-secret; already repointed: ssm-parameter /app/db (updated; was "old:5432"); ' +
+      'not attempted: cname db.example.internal.');
+  });
+
+  it('says when nothing was repointed, and a created target was missing before', () => {
+    expect(describeRepointProgress([], parameter, [])).toBe('repoint stopped at ssm-parameter /app/db; no target was repointed');
+    const created = [{ type: 'ssm-parameter' as const, name: '/app/db', previous: null, current: 'new:5432', action: 'created' as const }];
+    expect(describeRepointProgress(created, cname, [])).toBe(
+      'repoint stopped at cname db.example.internal.; already repointed: ssm-parameter /app/db (created; was missing)');
+  });
+});
+
