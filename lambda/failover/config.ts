@@ -113,6 +113,13 @@ export function readFailoverConfig(env: Env): FailoverConfig {
   } catch (error) {
     throw new MissingConfiguration((error as Error).message);
   }
+  // The construct refuses this at synth; a hand-edited environment would otherwise end in advice about instance backup replication.
+  if (strategies.includes('point-in-time') && sourceKind !== 'instance') {
+    throw new MissingConfiguration(
+      `STRATEGIES includes point-in-time but SOURCE_KIND is ${sourceKind}: point in time restores replicated automated backups of an RDS instance ` +
+        '(Aurora restores a cluster to a point in time only in its own region); remove point-in-time',
+    );
+  }
   const database = required(env, 'DATABASE');
   if (!isDatabaseName(database)) throw new MissingConfiguration(`DATABASE is not a valid database name: ${JSON.stringify(database)}`);
 

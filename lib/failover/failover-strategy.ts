@@ -209,7 +209,9 @@ export class FailoverStrategy {
 
   /**
    * Restore the source instance's automated backups, replicated to the DR region, to the input's `targetTime`. Needs
-   * cross-region automated backup replication on the source instance. RDS instances only. Name `point-in-time`.
+   * cross-region automated backup replication on the source instance. RDS instances only: Aurora restores a cluster
+   * to a point in time only in the cluster's own region, so a Failover (in the DR region) refuses it at synth; use
+   * `restoreSnapshot` or `promoteGlobalSecondary` for an Aurora cluster. Name `point-in-time`.
    */
   public static pointInTime(options: PointInTimeOptions): FailoverStrategy {
     if (options.storageEncryptionKey) {

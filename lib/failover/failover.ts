@@ -741,8 +741,16 @@ function validateProps(scope: Construct, props: FailoverProps, sourceName: strin
       if (s._options.global && kind !== 'cluster') throw invalid(`promoteGlobalSecondary needs an Aurora cluster source (FailoverSource.cluster).`);
     }
     if (s.name === 'restore-snapshot' && kind === 'endpoint') throw invalid(`restoreSnapshot needs RDS snapshots; an endpoint source has only dumps: use FailoverStrategy.restoreDump.`);
-    if (s.name === 'point-in-time' && kind !== 'instance') {
-      throw invalid(`pointInTime restores replicated automated backups of an RDS instance; a${kind === 'cluster' ? 'n Aurora cluster' : 'n endpoint'} source has none: use restoreSnapshot or restoreDump.`);
+    if (s.name === 'point-in-time' && kind === 'cluster') {
+      throw invalid(
+        `pointInTime cannot restore an Aurora cluster in this region (${stack.region}): Aurora restores a cluster to a point in time (RestoreDBClusterToPointInTime) ` +
+          `only in the cluster's own region (${props.primaryRegion}), and RDS replicates automated backups to another region for RDS instances only. ` +
+          `Use FailoverStrategy.restoreSnapshot (the newest cluster snapshot copy in this region, PostgresBackup snapshotCopy) or ` +
+          `FailoverStrategy.promoteGlobalSecondary (an Aurora global database); see docs/constructs.md, "Point in time and Aurora".`,
+      );
+    }
+    if (s.name === 'point-in-time' && kind === 'endpoint') {
+      throw invalid(`pointInTime restores replicated automated backups of an RDS instance; an endpoint source has none: use restoreDump.`);
     }
   }
   checkDatabaseOptions(scope, props, invalid);

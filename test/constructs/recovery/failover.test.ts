@@ -394,7 +394,12 @@ describe('Failover validation at synth', () => {
       () => ({ strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small }), FailoverStrategy.restoreSnapshot({ instanceType: small })] }),
       /two strategies are named 'restore-snapshot'/,
     ],
-    ['point in time of an Aurora cluster', () => ({ source: FailoverSource.cluster('orders'), strategies: [FailoverStrategy.pointInTime({ instanceType: small })] }), /pointInTime .* an Aurora cluster source has none: use restoreSnapshot or restoreDump/],
+    [
+      'point in time of an Aurora cluster',
+      () => ({ source: FailoverSource.cluster('orders'), strategies: [FailoverStrategy.pointInTime({ instanceType: small })] }),
+      /pointInTime cannot restore an Aurora cluster in this region \(us-west-2\): .* only in the cluster's own region \(us-east-1\).* Use FailoverStrategy\.restoreSnapshot .* or FailoverStrategy\.promoteGlobalSecondary/,
+    ],
+    ['point in time of an endpoint', () => ({ source: FailoverSource.endpoint(), sourceName: 'orders', strategies: [FailoverStrategy.pointInTime({ instanceType: small })] }), /pointInTime .* an endpoint source has none: use restoreDump/],
     ['snapshots of an endpoint', () => ({ source: FailoverSource.endpoint(), sourceName: 'orders', strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small })] }), /restoreSnapshot needs RDS snapshots; an endpoint source has only dumps/],
     ['promoteReplica of a cluster', (f) => ({ source: FailoverSource.cluster('orders'), strategies: [FailoverStrategy.promoteReplica({ replica: f.replica, credentials: f.replicaSecret })] }), /promoteReplica needs an RDS instance source; for an Aurora cluster use FailoverStrategy.promoteGlobalSecondary/],
     ['RPO under a minute', () => ({ rpo: Duration.seconds(30) }), /rpo must be at least one minute/],

@@ -53,6 +53,7 @@ describe('readFailoverConfig', () => {
     ['dump without bucket', { BUCKET_NAME: undefined }, /restore-dump but BUCKET_NAME is not set/],
     ['restore without subnet group', { DB_SUBNET_GROUP: '' }, /a restore strategy is configured but DB_SUBNET_GROUP is not set/],
     ['bad database', { DATABASE: 'a/b' }, /DATABASE is not a valid database name/],
+    ['point in time of an Aurora cluster', { SOURCE_KIND: 'cluster', STRATEGIES: 'restore-snapshot,point-in-time' }, /point-in-time but SOURCE_KIND is cluster: .* only in its own region\); remove point-in-time/],
   ])('refuses %s as a deployment error', (_name, change, message) => {
     const env = { ...BASE, ...change } as Record<string, string | undefined>;
     expect(() => readFailoverConfig(env)).toThrow(MissingConfiguration);
