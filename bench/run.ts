@@ -30,7 +30,7 @@ import { differingCounts, interleave, type Verdict } from './lib/stats';
 import { runRetentionBench } from './retention';
 import { awsCliCandidates, findTool, type ToolLookup } from './lib/tools';
 import { formatLevelsMarkdown, levelContender, summarizeLevel } from './lib/levels';
-import type { Compression } from '../lambda/postgres/compression';
+import { type Compression, DEFAULT_COMPRESSION } from '../lambda/postgres/compression';
 
 /** pg_dump's own default for the custom format: what `pg_dump -Fc | …` compresses with. */
 const PG_DUMP_DEFAULT_COMPRESSION: Compression = { method: 'gzip', level: 6 };
@@ -48,6 +48,8 @@ const C = {
   pgDump: 'pg_dump > /dev/null',
   awscli: 'pg_dump | aws s3 cp',
   cat: 'pg_dump | cat > /dev/null',
+  /** At the dump core's default compression (gzip 3; the name is pgDumpToCat's). */
+  catGzip3: `pg_dump -Z${DEFAULT_COMPRESSION.level} | cat > /dev/null`,
   restoreStream: 'restore core jobs=1 (stream from S3)',
   restoreFile: 'restore core jobs=2 (S3 -> file -> -j2)',
   pgRestore1: 'pg_restore -j1 (local file)',
@@ -328,13 +330,14 @@ async function main(options: BenchOptions): Promise<void> {
       }
     };
     const variants = new Map(options.variants.map((v) => [variantContender(v), v]));
-    const contenders: string[] = [C.core, C.coreGzip6, C.pgDump, ...(awsCli.available ? [C.awscli] : []), C.cat, ...variants.keys()];
+    const contenders: string[] = [C.core, C.coreGzip6, C.pgDump, ...(awsCli.available ? [C.awscli] : []), C.cat, C.catGzip3, ...variants.keys()];
     log(`dump benchmark on ${base}: ${options.repeats} round(s) of ${contenders.join(', ')}`);
     for (const { contender, round } of interleave(contenders, options.repeats)) {
       if (contender === C.core) await runCoreDump(base, round, true);
       else if (contender === C.coreGzip6) await runCoreDump(base, round, false, undefined, PG_DUMP_DEFAULT_COMPRESSION);
       else if (contender === C.pgDump) record(dump, await pgDumpToNull(ctx, base, round));
       else if (contender === C.cat) record(dump, await pgDumpToCat(ctx, base, round));
+      else if (contender === C.catGzip3) record(dump, await pgDumpToCat(ctx, base, round, DEFAULT_COMPRESSION.level));
       else if (contender === C.awscli) {
         const key = `awscli/${base}-${round}.dump`;
         const m = await pgDumpToAwsCli(ctx, base, round, key);
@@ -365,6 +368,9 @@ async function main(options: BenchOptions): Promise<void> {
       wallRatio('pg_dump | cat / pg_dump > /dev/null (what any reader costs here)', find(dump, C.cat, base), find(dump, C.pgDump, base)),
       wallRatio('dump core / pg_dump | cat', find(dump, C.core, base), find(dump, C.cat, base)),
       wallRatio('dump core gzip:6 / pg_dump | cat (same compression)', find(dump, C.coreGzip6, base), find(dump, C.cat, base)),
+      wallRatio('dump core / pg_dump -Z3 | cat (same compression: the default\'s floor)', find(dump, C.core, base), find(dump, C.catGzip3, base)),
+      wallRatio('pg_dump -Z3 | cat / pg_dump | aws s3 cp (the floor of any reader at gzip 3 against the pipeline)',
+        find(dump, C.catGzip3, base), find(dump, C.awscli, base)),
       ...(doubleInfo ? [wallRatio(`dump core / pg_dump > /dev/null on ${double}`,
         find(dump, C.core, double), find(dump, C.pgDump, double))] : []),
       cpuRatio('CPU (client+server+emulator): dump core / pg_dump > /dev/null', find(dump, C.core, base), find(dump, C.pgDump, base)),

@@ -136,16 +136,21 @@ export async function pgDumpToNull(ctx: BenchContext, database: string, round: n
  * this machine charges any program that reads pg_dump's output (on 2 cores, the reader shares them with pg_dump and
  * its server backend), before hashing or uploading a byte.
  */
-export async function pgDumpToCat(ctx: BenchContext, database: string, round: number): Promise<Measurement> {
+/**
+ * `pg_dump -Fc [-Z level] | cat > /dev/null`: the cheapest reader of pg_dump's output, this machine's floor for any
+ * consumer of it at that compression (`compressLevel` undefined: pg_dump's default, gzip 6).
+ */
+export async function pgDumpToCat(ctx: BenchContext, database: string, round: number, compressLevel?: number): Promise<Measurement> {
   const loadavg1 = loadavg()[0];
+  const z = compressLevel === undefined ? '' : ` -Z${compressLevel}`;
   const { value: run, rss, cpu } = await withTimeFiles(ctx, ['pg_dump'], async (files) => {
-    return runProcess('bash', ['-o', 'pipefail', '-c', `${timePrefix(files.pg_dump)}pg_dump -Fc | cat > /dev/null`], {
+    return runProcess('bash', ['-o', 'pipefail', '-c', `${timePrefix(files.pg_dump)}pg_dump -Fc${z} | cat > /dev/null`], {
       env: libpqEnv(ctx, database), stdout: 'ignore',
     });
   });
-  const error = failure(run, 'pg_dump | cat');
+  const error = failure(run, `pg_dump${z} | cat`);
   return {
-    contender: 'pg_dump | cat > /dev/null', database, round, ok: error === undefined, error,
+    contender: `pg_dump${z} | cat > /dev/null`, database, round, ok: error === undefined, error,
     wallSeconds: run.wallSeconds, processMaxRssKb: rss, treePeakRssKb: run.treePeakRssKb, scheduling: run.scheduling, loadavg1, cpuSeconds: cpu,
   };
 }
