@@ -103,6 +103,7 @@ export class DirectoryUploader {
   private readonly started = new Set<string>();
   private readonly running = new Map<string, { upload?: Upload; settled: Promise<void> }>();
   private readonly waiting: string[] = [];
+  private readonly unfinished: string[] = [];
   private failure?: unknown;
   private stopped = false;
 
@@ -113,9 +114,12 @@ export class DirectoryUploader {
     return [...this.done.values()];
   }
 
-  /** Keys whose upload started but has not completed (each may have an open multipart upload). */
+  /**
+   * Keys whose upload started but did not complete: each may have an open multipart upload, or an object that S3
+   * stored although the request was cut off.
+   */
   get pending(): readonly string[] {
-    return [...this.running.keys()].map((name) => directoryFileKey(this.options.dumpKey, name));
+    return [...[...this.running.keys()].map((name) => directoryFileKey(this.options.dumpKey, name)), ...this.unfinished];
   }
 
   /** The first upload error, once there is one. */
@@ -172,12 +176,21 @@ export class DirectoryUploader {
     return [...files.filter((f) => f.name !== TOC_FILE_NAME).sort((a, b) => (a.name < b.name ? -1 : 1)), ...toc];
   }
 
-  /** Stops starting uploads and aborts the running ones; resolves once they have all settled. */
-  async stop(): Promise<void> {
+  /**
+   * Stops starting uploads and lets the running ones finish for up to `graceMs` (a finished one is an object version
+   * the caller can delete by its id), then aborts the rest; resolves once they have all settled.
+   */
+  async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     this.waiting.length = 0;
     const running = [...this.running.values()];
-    await Promise.all(running.map((r) => r.upload?.abort().catch(() => undefined)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(running.map((r) => r.settled)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
+    await Promise.all([...this.running.values()].map((r) => r.upload?.abort().catch(() => undefined)));
     await Promise.all(running.map((r) => r.settled));
   }
 
@@ -220,6 +233,7 @@ export class DirectoryUploader {
     } catch (error) {
       // An upload aborted by stop() is not the run's failure; the cause that stopped it is.
       if (!this.stopped) this.failure ??= new FileUploadFailed(key, error);
+      this.unfinished.push(key);
     } finally {
       this.running.delete(name);
       settle();

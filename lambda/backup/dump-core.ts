@@ -681,7 +681,7 @@ async function directoryDump(args: StreamDumpArgs, jobs: number): Promise<Stream
     const cause = error instanceof DumpFailed ? latch.fail(error) : latch.fail(failed('pg_dump', message(error)));
     proc?.stop();
     if (!uploader || !s3Side) throw cause;
-    await uploader.stop();
+    await uploader.stop(options.cleanupTimeoutMs ?? 20_000);
     const toc = uploader.uploaded.find((f) => f.key === dumpKey);
     let result = await deleteFiles(s3Side, options, uploader.uploaded.filter((f) => f.key !== dumpKey), uploader.pending, cause, failed);
     if (toc) result = await cleanUp(s3Side, options, dumpKey, { versionId: toc.versionId }, result, failed);
@@ -719,13 +719,20 @@ async function deleteFiles(
   for (const key of pendingKeys) {
     try {
       await io.abortOpenUploads(s3, options.bucket, key);
+      // A request cut off on this side may still have been stored; the key is this run's alone (its timestamp).
+      const head = await io.headObjectOrUndefined(s3, options.bucket, key);
+      if (head) await io.deleteObjectVersion(s3, options.bucket, key, head.VersionId ?? null);
     } catch (error) {
       firstError ??= error;
+      left.push(key);
     }
   }
-  (options.log ?? silentLogSink).warn('dump failed; deleted the files of the directory dump', { deleted: files.length - left.length, left: left.length });
+  (options.log ?? silentLogSink).warn('dump failed; deleted the files of the directory dump', { uploaded: files.length, unfinished: pendingKeys.length, left: left.length });
   if (firstError === undefined) return cause;
-  const step: S3Step = { doing: 'deleting the files of the failed dump', needs: "s3:DeleteObjectVersion (s3:DeleteObject when unversioned) and s3:AbortMultipartUpload on the dump's keys" };
+  const step: S3Step = {
+    doing: 'deleting the files of the failed dump',
+    needs: "s3:DeleteObjectVersion (s3:DeleteObject when unversioned), s3:GetObject and s3:AbortMultipartUpload on the dump's keys",
+  };
   const where = left.length > 0 ? `delete by hand (they belong to no backup): ${left.slice(0, 5).join(', ')}${left.length > 5 ? ` and ${left.length - 5} more` : ''}` : "the bucket's abort-incomplete-multipart rule removes leftover parts within a day";
   return failed(cause.failure, `${cause.message}; then ${s3FailureText(step, `s3://${options.bucket}/${options.source}`, firstError)}; ${where}`);
 }
