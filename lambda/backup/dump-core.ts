@@ -719,19 +719,18 @@ async function deleteFiles(
   for (const key of pendingKeys) {
     try {
       await io.abortOpenUploads(s3, options.bucket, key);
-      // A request cut off on this side may still have been stored; the key is this run's alone (its timestamp).
-      const head = await io.headObjectOrUndefined(s3, options.bucket, key);
-      if (head) await io.deleteObjectVersion(s3, options.bucket, key, head.VersionId ?? null);
     } catch (error) {
       firstError ??= error;
       left.push(key);
     }
   }
+  // An upload cut off after the grace period may still have been stored by S3: it has no manifest, so the retention
+  // cleanup's orphan sweep deletes it after its grace period.
   (options.log ?? silentLogSink).warn('dump failed; deleted the files of the directory dump', { uploaded: files.length, unfinished: pendingKeys.length, left: left.length });
   if (firstError === undefined) return cause;
   const step: S3Step = {
     doing: 'deleting the files of the failed dump',
-    needs: "s3:DeleteObjectVersion (s3:DeleteObject when unversioned), s3:GetObject and s3:AbortMultipartUpload on the dump's keys",
+    needs: "s3:DeleteObjectVersion (s3:DeleteObject when unversioned) and s3:AbortMultipartUpload on the dump's keys",
   };
   const where = left.length > 0 ? `delete by hand (they belong to no backup): ${left.slice(0, 5).join(', ')}${left.length > 5 ? ` and ${left.length - 5} more` : ''}` : "the bucket's abort-incomplete-multipart rule removes leftover parts within a day";
   return failed(cause.failure, `${cause.message}; then ${s3FailureText(step, `s3://${options.bucket}/${options.source}`, firstError)}; ${where}`);
