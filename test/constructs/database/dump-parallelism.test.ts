@@ -7,7 +7,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { BackupSource, ConfigurationError, PostgresBackup, type PostgresBackupProps } from '../../../lib';
+import { BackupSource, ConfigurationError, PostgresBackup, PostgresDisasterRecovery, type PostgresBackupProps } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { allStates, definitionOf } from '../../support/template-inspection';
 import { threeTierVpc } from '../../support/vpc';
@@ -84,4 +84,33 @@ it.each([
   }
   expect(error).toBeInstanceOf(ConfigurationError);
   expect((error as Error).message).toMatch(message);
+});
+
+it('PostgresDisasterRecovery passes dumpParallelism and dumpMemorySize to its PostgresBackup', () => {
+  const app = new App();
+  const dr = new Stack(app, 'Dr', { env: { ...ENV, region: 'us-west-2' } });
+  const primary = new Stack(app, 'Primary', { env: ENV });
+  const vpc = threeTierVpc(primary);
+  const db = new rds.DatabaseInstance(primary, 'Db', {
+    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_15 }),
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    instanceIdentifier: 'orders-db',
+  });
+  const orders = new PostgresDisasterRecovery(primary, 'Orders', {
+    source: BackupSource.fromInstance(db, { secret: db.secret! }),
+    databases: ['orders'],
+    postgresVersion: 15,
+    vpc,
+    drStack: dr,
+    drVpc: threeTierVpc(dr),
+    dumpParallelism: 3,
+    dumpMemorySize: 5307,
+  });
+  const template = Template.fromStack(primary);
+  const texts = Object.values(template.findResources('AWS::StepFunctions::StateMachine')).map((m) =>
+    JSON.stringify((m as { Properties: { DefinitionString: unknown } }).Properties.DefinitionString),
+  );
+  expect(texts.filter((t) => t.includes('\\"parallelism\\":3'))).toHaveLength(1);
+  expect(dumpFunction(template, orders.backup, primary)).toMatchObject({ MemorySize: 5307, EphemeralStorage: { Size: 10240 } });
 });
