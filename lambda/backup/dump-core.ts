@@ -311,7 +311,7 @@ export function directoryDiskShortfall(neededBytes: number, freeBytes: number, w
   return (
     `a parallel dump with ${jobs} jobs needs about ${mib(neededBytes)} MiB free in ${workDir} (its ${jobs} largest tables ` +
     `plus ${mib(DIRECTORY_DUMP_DISK_MARGIN_BYTES)} MiB) but ${mib(freeBytes)} MiB are free: give the function more ` +
-    'ephemeral storage (PostgresBackup ephemeralStorageSize, up to 10240 MiB), lower parallelism, or use parallelism 1 ' +
+    'ephemeral storage (PostgresBackup dumpEphemeralStorageSize, up to 10240 MiB), lower parallelism, or use parallelism 1 ' +
     '(a streamed custom-format dump needs no disk)'
   );
 }

@@ -136,7 +136,7 @@ export function validateDumpInput(input: unknown): ValidDumpInput {
     if ('problem' in parsed) throw new InvalidInput(`compression ${parsed.problem.replace(/^compression\./, '')}`);
     compression = parsed.compression;
   }
-  const parallelism = root.parallelism ?? 1;
+  const parallelism = root.parallelism === undefined ? 1 : root.parallelism;
   if (typeof parallelism !== 'number' || !Number.isInteger(parallelism) || parallelism < 1 || parallelism > MAX_DUMP_JOBS) {
     throw new InvalidInput(`parallelism must be an integer from 1 (one custom-format stream) to ${MAX_DUMP_JOBS} (pg_dump -Fd -j N); got ${JSON.stringify(root.parallelism)}`);
   }

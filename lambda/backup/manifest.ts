@@ -403,7 +403,7 @@ function globalsErrors(v: Record<string, unknown>): string[] {
   if (v.schemaVersion === 1) return v.globals === undefined ? [] : ['globals is not part of a v1 manifest; write schemaVersion 2'];
   if (v.schemaVersion !== 2 && v.schemaVersion !== DIRECTORY_MANIFEST_SCHEMA_VERSION) return [];
   const g = v.globals;
-  if (!isRecord(g)) return ['globals must be an object { key, bytes, sha256, versionId } in a v2 manifest'];
+  if (!isRecord(g)) return [`globals must be an object { key, bytes, sha256, versionId } in a v${String(v.schemaVersion)} manifest`];
   const errors: string[] = [];
   const dumpKey = isRecord(v.s3) && typeof v.s3.key === 'string' ? v.s3.key : undefined;
   if (typeof g.key !== 'string' || parseBackupKey(g.key)?.kind !== 'globals' || (dumpKey !== undefined && manifestKeyForObjectKey(g.key) !== manifestKeyForObjectKey(dumpKey))) {
