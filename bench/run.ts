@@ -18,7 +18,7 @@ import { parseArgs, USAGE, type BenchOptions, type DumpVariant } from './lib/arg
 import {
   coreChild, pgDumpToAwsCli, pgDumpToCat, pgDumpToNull, pgRestoreFile, uncompressedDumpBytes, type BenchContext,
 } from './lib/contenders';
-import { generate, type GeneratedDatabase } from './lib/generate';
+import { generate, SCHEMA_SQL, type GeneratedDatabase } from './lib/generate';
 import { gnuTimeAvailable } from './lib/measure';
 import {
   cpuRatio, dumpVerdicts, formatRatio, formatTable, formatVerdicts, restoreVerdicts, summarizeContender, TARGETS, wallRatio,
@@ -30,6 +30,9 @@ import { differingCounts, interleave, type Verdict } from './lib/stats';
 import { runRetentionBench } from './retention';
 import { awsCliCandidates, findTool, type ToolLookup } from './lib/tools';
 import { formatLevelsMarkdown, levelContender, summarizeLevel } from './lib/levels';
+import {
+  formatParallelMarkdown, PARALLEL_TABLES, parallelContender, parallelVerdict, rowsPerTable, similarTablesSql, summarizeParallel,
+} from './lib/parallel';
 
 const ROOT = resolve(__dirname, '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -193,6 +196,79 @@ function record(section: Section, m: Measurement): void {
     `${m.error ? ` — ${m.error}` : ''}`);
 }
 
+/**
+ * `--parallel`: a database of {@link PARALLEL_TABLES} tables of the same size, then the dump core single-stream and
+ * with `parallelism` interleaved round by round at the default compression; results JSON and the Markdown table.
+ */
+async function parallelMode(args: {
+  options: BenchOptions; ctx: BenchContext; pg: PostgresService; s3: ReturnType<typeof s3Client>; tmp: string;
+  machine: Record<string, unknown>; startedAt: Date; serverVersion: string;
+}): Promise<void> {
+  const { options, ctx, pg, s3, tmp, machine, startedAt } = args;
+  const jobs = options.parallel ?? 2;
+  const database = 'bench_parallel';
+  await createDatabase(pg, database);
+  const rows = rowsPerTable(options.sizeMb, PARALLEL_TABLES);
+  log(`generating ${database}: ${PARALLEL_TABLES} tables of ${rows} rows (about ${options.sizeMb} MiB together)`);
+  const generationStarted = Date.now();
+  await withClient(pg, database, async (c) => {
+    await c.query(SCHEMA_SQL);
+    for (const sql of similarTablesSql(PARALLEL_TABLES, rows)) await c.query(sql);
+    await c.query('VACUUM ANALYZE');
+  });
+  const sizes = await withClient(pg, database, (c) => c.query<{ name: string; bytes: string }>(
+    `SELECT c.relname AS name, pg_table_size(c.oid)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'bench' AND c.relkind = 'r' ORDER BY 1`));
+  const databaseBytes = await withClient(pg, database, (c) => c.query<{ b: string }>('SELECT pg_database_size(current_database())::text AS b'));
+  const tables = Object.fromEntries(sizes.rows.map((r) => [r.name, Number(r.bytes)]));
+  log(`${database}: ${mb(Number(databaseBytes.rows[0].b))} MiB in ${((Date.now() - generationStarted) / 1000).toFixed(0)} s, tables ${JSON.stringify(tables)}`);
+
+  const dumpScript = await bundle('dump-child.ts', tmp);
+  log('warm-up: pg_dump -Fc -Z0');
+  const uncompressedBytes = await uncompressedDumpBytes(ctx, database);
+  const workDir = await mkdtemp(join(tmp, 'parallel-work-'));
+  const section = emptySection();
+  const contenders = [1, jobs];
+  log(`parallel dumps on ${database}: ${options.repeats} round(s) of ${contenders.map(parallelContender).join(', ')}`);
+  for (const { contender: j, round } of interleave(contenders, options.repeats)) {
+    const input: DumpChildInput = {
+      target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database, sslMode: 'disable' },
+      bucket: BUCKET, sourceId: SOURCE_ID, tiers: ['daily'], parallelism: j, workDir,
+    };
+    const { measurement, result } = await coreChild<DumpChildOutput>(ctx, parallelContender(j), dumpScript, input, database, round);
+    record(section, { ...measurement, bytes: result?.bytes });
+    if (result) await deletePrefix(s3, BUCKET, result.dumpKey.replace(/\.dump$/, ''));
+  }
+  const summaries = contenders.map((j) => summarizeParallel(section.measurements, j));
+  const { ratio: wallRatioMedian, verdict } = parallelVerdict(summaries[0], summaries[1]);
+  const results = {
+    schemaVersion: 1, mode: 'parallel', name: options.name,
+    startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
+    options, machine: { ...machine, loadavgAtEnd: loadavg() },
+    server: { version: args.serverVersion },
+    database: { name: database, bytes: Number(databaseBytes.rows[0].b), tables, rowsPerTable: rows },
+    uncompressedDumpBytes: uncompressedBytes,
+    summaries,
+    wallRatioMedian,
+    verdict,
+    measurements: section.measurements,
+    notes: [
+      'Both contenders are the dump core (bundled node child, as the Lambda asset) to moto at its default compression ' +
+        '(gzip:3), rounds interleaved; the parallel one runs pg_dump -Fd -jN into a local directory and uploads each file ' +
+        'once pg_dump has closed it. wallSeconds includes node start-up; bytes is what the manifest counts in S3.',
+      'cpuSeconds.client is GNU time of node and its descendants (pg_dump and its workers); cpuSeconds.server is the ' +
+        'PostgreSQL backends that ended during the run (one per pg_dump connection, plus the snapshot session); ' +
+        'loadavg1 is the 1-minute load average when each run started (the machine is shared).',
+    ],
+  };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${options.name}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\n${database}: ${mb(Number(databaseBytes.rows[0].b))} MiB in ${PARALLEL_TABLES} tables; uncompressed dump ` +
+    `${mb(uncompressedBytes)} MiB; ${options.repeats} round(s)\n\n${formatParallelMarkdown(summaries)}\n\n` +
+    `${verdict.status.toUpperCase()}: ${verdict.target}: ${verdict.measured}\n\nresults: ${file}`);
+}
+
 async function main(options: BenchOptions): Promise<void> {
   const cleanup = new Cleanup(log);
   const startedAt = new Date();
@@ -224,6 +300,11 @@ async function main(options: BenchOptions): Promise<void> {
       profileDir: options.profileDir === undefined ? undefined : resolve(options.profileDir),
     };
     const serverVersion = await withClient(pg, 'postgres', (c) => c.query<{ v: string }>('SHOW server_version'));
+
+    if (options.parallel !== undefined) {
+      await parallelMode({ options, ctx, pg, s3, tmp, machine, startedAt, serverVersion: serverVersion.rows[0].v });
+      return;
+    }
 
     // Databases.
     const base = 'bench_base';
