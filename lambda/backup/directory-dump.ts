@@ -17,8 +17,35 @@ import { directoryFileKey, isDirectoryFileName, TOC_FILE_NAME, type ManifestFile
 
 type S3Io = typeof import('../aws/s3');
 
-/** The pids of `rootPid` and all its descendants (from `/proc/<pid>/stat`). */
-export async function processTree(rootPid: number, proc = '/proc'): Promise<number[]> {
+/**
+ * The direct children of `pid`: from `/proc/<pid>/task/<tid>/children` (a few reads), or `undefined` when the kernel
+ * has no such file (built without CONFIG_PROC_CHILDREN).
+ */
+async function childrenOf(pid: number, proc: string): Promise<number[] | undefined> {
+  let tasks: string[];
+  try {
+    tasks = await fsp.readdir(path.join(proc, String(pid), 'task'));
+  } catch {
+    return []; // exited
+  }
+  const children: number[] = [];
+  for (const task of tasks) {
+    try {
+      const text = await fsp.readFile(path.join(proc, String(pid), 'task', task, 'children'), 'utf8');
+      children.push(...text.split(' ').filter((t) => t !== '').map(Number));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && task === String(pid)) {
+        // The task itself exists (we just listed it): the kernel lacks the children file.
+        const exists = await fsp.stat(path.join(proc, String(pid), 'task', task)).then(() => true, () => false);
+        if (exists) return undefined;
+      }
+    }
+  }
+  return children;
+}
+
+/** The parent of every process, from `/proc/<pid>/stat` (the slow way: one read per process on the machine). */
+async function parentsMap(proc: string): Promise<Map<number, number[]>> {
   const parents = new Map<number, number[]>();
   for (const entry of await fsp.readdir(proc)) {
     if (!/^\d+$/.test(entry)) continue;
@@ -34,12 +61,23 @@ export async function processTree(rootPid: number, proc = '/proc'): Promise<numb
     children.push(Number(entry));
     parents.set(ppid, children);
   }
+  return parents;
+}
+
+/** The pids of `rootPid` and all its descendants (pg_dump and its workers). */
+export async function processTree(rootPid: number, proc = '/proc'): Promise<number[]> {
   const tree: number[] = [];
   const queue = [rootPid];
+  let parents: Map<number, number[]> | undefined;
   while (queue.length > 0) {
     const pid = queue.shift()!;
     tree.push(pid);
-    queue.push(...(parents.get(pid) ?? []));
+    let children = parents ? parents.get(pid) ?? [] : await childrenOf(pid, proc);
+    if (children === undefined) {
+      parents = await parentsMap(proc);
+      children = parents.get(pid) ?? [];
+    }
+    queue.push(...children);
   }
   return tree;
 }
@@ -80,6 +118,8 @@ export interface DirectoryUploaderOptions {
   readonly partSize: number;
   /** Files uploaded at once. */
   readonly concurrency: number;
+  /** Parts of one file's multipart upload in flight. */
+  readonly queueSize: number;
   /** Called with each uploaded file. */
   readonly onUploaded?: (file: ManifestFile) => void;
   /** Returns the paths held open by the pg_dump tree; tests replace it. @default - read from /proc */
@@ -211,7 +251,7 @@ export class DirectoryUploader {
     this.running.set(name, entry);
     try {
       const tap = new HashTap();
-      const reader = createReadStream(file, { highWaterMark: 1024 * 1024 });
+      const reader = createReadStream(file, { highWaterMark: 256 * 1024 });
       reader.on('error', (error) => tap.destroy(error));
       reader.pipe(tap);
       entry.upload = options.io.createStreamingUpload({
@@ -221,7 +261,7 @@ export class DirectoryUploader {
         body: tap,
         kmsKeyId: options.kmsKeyId,
         partSize: options.partSize,
-        queueSize: 1,
+        queueSize: options.queueSize,
       });
       const result = await entry.upload.done();
       const { bytes, sha256 } = tap.digest();

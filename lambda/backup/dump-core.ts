@@ -633,7 +633,10 @@ async function directoryDump(args: StreamDumpArgs, jobs: number): Promise<Stream
       directory,
       pid: started.child.pid ?? -1,
       partSize: args.partSize,
-      concurrency: options.queueSize ?? DEFAULT_QUEUE_SIZE,
+      // One file at a time with the stream's parts in flight: the same memory as a custom-format dump (measured with
+      // two files at a time, two parts each: 146–164 MiB peak RSS instead of 122 MiB, for no faster dump).
+      concurrency: 1,
+      queueSize: options.queueSize ?? DEFAULT_QUEUE_SIZE,
       onUploaded: (file) => {
         streamedBytes += file.bytes;
         options.hooks?.progress?.(streamedBytes);

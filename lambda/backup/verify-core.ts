@@ -288,6 +288,34 @@ async function verifyFiles(
   return { check, detail: `dump files that differ from the manifest: ${bad.slice(0, MAX_NAMED_BAD_FILES).join(', ')}${more}` };
 }
 
+/**
+ * The replica copies of a directory dump's files, found by key like `toc.dat`'s: a check, or `pending` for a file not
+ * replicated yet, `archived` for one in a Glacier class.
+ */
+async function verifyReplicaFiles(
+  replica: ReplicaLocation,
+  files: readonly ManifestFile[],
+): Promise<{ readonly check: Check<number>; readonly detail?: string } | { readonly status: ReplicaStatus; readonly detail: string }> {
+  const bad: string[] = [];
+  for (const file of files) {
+    let head;
+    try {
+      head = await headObjectOrUndefined(replica.s3, replica.bucket, file.key);
+    } catch (error) {
+      if (!awsErrorInfo(error).accessDenied) throw error;
+      head = undefined;
+    }
+    if (!head) return { status: 'pending', detail: `no replica of the dump file ${file.key} yet` };
+    if (isArchived(head)) return { status: 'archived', detail: `the replica of ${file.key} is in ${head.StorageClass}` };
+    const digest = await digestStream(await getObjectStream(replica.s3, replica.bucket, file.key, head.VersionId));
+    if (digest.sha256 !== file.sha256 || digest.bytes !== file.bytes) bad.push(`${file.name} (${digest.bytes} bytes, sha256 ${digest.sha256})`);
+  }
+  const check = { expected: files.length, actual: files.length - bad.length, ok: bad.length === 0 };
+  if (bad.length === 0) return { check };
+  const more = bad.length > MAX_NAMED_BAD_FILES ? ` and ${bad.length - MAX_NAMED_BAD_FILES} more` : '';
+  return { check, detail: `replica dump files that differ from the manifest: ${bad.slice(0, MAX_NAMED_BAD_FILES).join(', ')}${more}` };
+}
+
 /** Re-hashes the globals object's version: a check, or the status that stops verification (missing, archived). */
 async function verifyGlobals(
   s3: S3Client,
@@ -372,7 +400,13 @@ async function verifyReplica(
     }
     throw error;
   }
-  const checks = compareWithManifest(manifest, { ...digest, versionId: head.VersionId ?? null }, false);
+  let checks = compareWithManifest(manifest, { ...digest, versionId: head.VersionId ?? null }, false);
+  if (manifest.files && allOk(checks)) {
+    const files = await verifyReplicaFiles(replica, manifest.files.filter((f) => f.key !== key));
+    if ('status' in files) return { ...where, ...files, checks };
+    checks = { ...checks, files: files.check };
+    if (files.detail) return { ...where, status: 'corrupt', versionId: head.VersionId ?? null, storageClass: head.StorageClass ?? 'STANDARD', checks, detail: files.detail };
+  }
   return {
     ...where,
     status: allOk(checks) ? 'verified' : 'corrupt',

@@ -136,6 +136,31 @@ describe('a dump with parallelism 2', () => {
     }
   });
 
+  it('verifies the replica file by file: pending while a file is missing there, verified once all are copied', async () => {
+    const replicaS3 = new S3Client({ region: 'us-west-2' });
+    try {
+      const replicaBucket = await createTestBucket({ prefix: 'parallel-replica', versioned: true, region: 'us-west-2' });
+      const manifest = parseManifestJson(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey }))).Body!.transformToString());
+      if (!manifest.ok) throw new Error(manifest.errors.join('; '));
+      const files = manifest.manifest.files!;
+      // Emulated replication (moto does not replicate): the same keys in the replica bucket; the last data file later.
+      const copy = async (key: string): Promise<void> => {
+        const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray();
+        await replicaS3.send(new PutObjectCommand({ Bucket: replicaBucket, Key: key, Body: body }));
+      };
+      const late = files[files.length - 2];
+      for (const file of files) if (file !== late) await copy(file.key);
+      const replica = { s3: replicaS3, bucket: replicaBucket, region: 'us-west-2' };
+      const pending = await verifyBackup({ s3, bucket, manifestKey, replica });
+      expect(pending.replica).toMatchObject({ status: 'pending', detail: `no replica of the dump file ${late.key} yet` });
+      await copy(late.key);
+      const verified = await verifyBackup({ s3, bucket, manifestKey, replica });
+      expect(verified.replica).toMatchObject({ status: 'verified', checks: { files: { ok: true, expected: files.length - 1 } } });
+    } finally {
+      replicaS3.destroy();
+    }
+  });
+
   it('restores with jobs 2: every table has the source rows', async () => {
     const restored = `parallel_restored_${Date.now()}`;
     created.push(restored);

@@ -4,7 +4,7 @@
  * files a process tree holds open.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { openPaths, processTree } from '../../../lambda/backup/directory-dump';
@@ -165,6 +165,24 @@ describe('the disk check', () => {
 });
 
 describe('open files of a process tree', () => {
+  it('falls back to every process\'s stat when the kernel has no children files', async () => {
+    const proc = mkdtempSync(path.join(tmpdir(), 'fake-proc-'));
+    try {
+      const process = (pid: number, ppid: number, comm: string): void => {
+        mkdirSync(path.join(proc, String(pid), 'task', String(pid)), { recursive: true });
+        writeFileSync(path.join(proc, String(pid), 'stat'), `${pid} (${comm}) S ${ppid} 1 1 0 -1`);
+      };
+      process(100, 1, 'pg_dump');
+      process(101, 100, 'pg_dump (worker) )');
+      process(102, 100, 'pg_dump');
+      process(200, 1, 'other');
+      process(103, 101, 'grandchild');
+      expect((await processTree(100, proc)).sort()).toEqual([100, 101, 102, 103]);
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
+  });
+
   it('finds a file a grandchild holds open, and no longer once it is closed', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'open-files-'));
     const file = path.join(dir, '1.dat');
