@@ -223,13 +223,15 @@ export function compressionIncompatibility(compression: string | undefined, pgRe
  * @param dumpBytes the manifest's size of the dump
  * @param freeBytes free bytes in `workDir`
  */
-export function diskShortfall(dumpBytes: number, freeBytes: number, workDir: string): string | undefined {
+export function diskShortfall(dumpBytes: number, freeBytes: number, workDir: string, directoryFormat = false): string | undefined {
   if (dumpBytes + DISK_MARGIN_BYTES <= freeBytes) return undefined;
   const mib = (n: number) => `${Math.ceil(n / 1048576)} MiB`;
+  const otherwise = directoryFormat
+    ? ' or restore it where there is room (the CLI\'s restore on a host): a directory-format (parallel) dump is always downloaded first'
+    : ' or restore with jobs: 1, which streams without using disk';
   return (
     `the dump is ${mib(dumpBytes)} but ${workDir} has ${mib(freeBytes)} free (${mib(DISK_MARGIN_BYTES)} margin ` +
-    'needed): raise the function\'s ephemeral storage (at most 10240 MiB) or restore with jobs: 1, which streams ' +
-    'without using disk'
+    `needed): raise the function's ephemeral storage (at most 10240 MiB)${otherwise}`
   );
 }
 
@@ -461,7 +463,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     if (directoryFormat) {
       const workDir = options.workDir ?? os.tmpdir();
       const stats = await fs.promises.statfs(workDir);
-      const shortfall = diskShortfall(manifest.bytes, stats.bavail * stats.bsize, workDir);
+      const shortfall = diskShortfall(manifest.bytes, stats.bavail * stats.bsize, workDir, true);
       if (shortfall) throw new RestoreFailed(shortfall);
       const directory = await fs.promises.mkdtemp(path.join(workDir, 'cdk-backup-dr-restore-'));
       try {
