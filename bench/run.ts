@@ -10,6 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { Client } from 'pg';
 import type { DumpChildInput, DumpChildOutput } from './children/dump-child';
@@ -18,7 +19,7 @@ import { parseArgs, USAGE, type BenchOptions, type DumpVariant } from './lib/arg
 import {
   coreChild, pgDumpToAwsCli, pgDumpToCat, pgDumpToNull, pgRestoreFile, uncompressedDumpBytes, type BenchContext,
 } from './lib/contenders';
-import { generate, type GeneratedDatabase } from './lib/generate';
+import { generate, SCHEMA_SQL, type GeneratedDatabase } from './lib/generate';
 import { gnuTimeAvailable } from './lib/measure';
 import {
   cpuRatio, dumpVerdicts, formatRatio, formatTable, formatVerdicts, memoryVerdict, restoreVerdicts, summarizeContender, TARGETS, wallRatio,
@@ -26,7 +27,7 @@ import {
 } from './lib/report';
 import { createVersionedBucket, deletePrefix, downloadTo, objectSize, s3Client } from './lib/s3';
 import { Cleanup, startMoto, startPostgres, type PostgresService } from '../local/services';
-import { differingCounts, interleave, type Verdict } from './lib/stats';
+import { atMost, differingCounts, interleave, type Verdict } from './lib/stats';
 import { runRetentionBench } from './retention';
 import { awsCliCandidates, findTool, type ToolLookup } from './lib/tools';
 import { formatLevelsMarkdown, levelContender, summarizeLevel } from './lib/levels';
@@ -34,6 +35,9 @@ import { type Compression, DEFAULT_COMPRESSION } from '../lambda/postgres/compre
 
 /** pg_dump's own default for the custom format: what `pg_dump -Fc | …` compresses with. */
 const PG_DUMP_DEFAULT_COMPRESSION: Compression = { method: 'gzip', level: 6 };
+import {
+  formatParallelMarkdown, PARALLEL_TABLES, parallelContender, parallelVerdict, rowsPerTable, similarTablesSql, summarizeParallel,
+} from './lib/parallel';
 
 const ROOT = resolve(__dirname, '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -200,6 +204,150 @@ function record(section: Section, m: Measurement): void {
     `${m.error ? ` — ${m.error}` : ''}`);
 }
 
+/**
+ * `--parallel`: a database of {@link PARALLEL_TABLES} tables of the same size, then the dump core single-stream and
+ * with `parallelism` interleaved round by round at the default compression; results JSON and the Markdown table.
+ */
+async function parallelMode(args: {
+  options: BenchOptions; ctx: BenchContext; pg: PostgresService; s3: ReturnType<typeof s3Client>; tmp: string;
+  machine: Record<string, unknown>; startedAt: Date; serverVersion: string;
+}): Promise<void> {
+  const { options, ctx, pg, s3, tmp, machine, startedAt } = args;
+  const jobs = options.parallel ?? 2;
+  const database = 'bench_parallel';
+  await createDatabase(pg, database);
+  const rows = rowsPerTable(options.sizeMb, PARALLEL_TABLES);
+  log(`generating ${database}: ${PARALLEL_TABLES} tables of ${rows} rows (about ${options.sizeMb} MiB together)`);
+  const generationStarted = Date.now();
+  await withClient(pg, database, async (c) => {
+    await c.query(SCHEMA_SQL);
+    for (const sql of similarTablesSql(PARALLEL_TABLES, rows)) await c.query(sql);
+    await c.query('VACUUM ANALYZE');
+  });
+  const sizes = await withClient(pg, database, (c) => c.query<{ name: string; bytes: string }>(
+    `SELECT c.relname AS name, pg_table_size(c.oid)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'bench' AND c.relkind = 'r' ORDER BY 1`));
+  const databaseBytes = await withClient(pg, database, (c) => c.query<{ b: string }>('SELECT pg_database_size(current_database())::text AS b'));
+  const tables = Object.fromEntries(sizes.rows.map((r) => [r.name, Number(r.bytes)]));
+  log(`${database}: ${mb(Number(databaseBytes.rows[0].b))} MiB in ${((Date.now() - generationStarted) / 1000).toFixed(0)} s, tables ${JSON.stringify(tables)}`);
+
+  const dumpScript = await bundle('dump-child.ts', tmp);
+  log('warm-up: pg_dump -Fc -Z0');
+  const uncompressedBytes = await uncompressedDumpBytes(ctx, database);
+  const workDir = await mkdtemp(join(tmp, 'parallel-work-'));
+  const section = emptySection();
+  const contenders = [1, jobs];
+  let kept: DumpChildOutput | undefined;
+  log(`parallel dumps on ${database}: ${options.repeats} round(s) of ${contenders.map(parallelContender).join(', ')}`);
+  for (const { contender: j, round } of interleave(contenders, options.repeats)) {
+    const input: DumpChildInput = {
+      target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database, sslMode: 'disable' },
+      bucket: BUCKET, sourceId: SOURCE_ID, tiers: ['daily'], parallelism: j, workDir,
+    };
+    const { measurement, result } = await coreChild<DumpChildOutput>(ctx, parallelContender(j), dumpScript, input, database, round);
+    record(section, { ...measurement, bytes: result?.bytes });
+    if (result && j > 1 && round === options.repeats) kept = result;
+    else if (result) await deletePrefix(s3, BUCKET, result.dumpKey.replace(/\.dump$/, ''));
+  }
+  const restore = kept ? await parallelRestores(ctx, pg, s3, tmp, kept.manifestKey, jobs, options.repeats, database) : emptySection('no parallel dump to restore');
+  const summaries = contenders.map((j) => summarizeParallel(section.measurements, j));
+  const { ratio: wallRatioMedian, verdict } = parallelVerdict(summaries[0], summaries[1]);
+  const restoreLabel = `restore of ${database}`;
+  const find = (sec: Section, c: string, db: string) => sec.summaries.find((x) => x.contender === c && x.database === db);
+  restore.summaries = [PC.restoreCore(jobs), PC.pgRestore(jobs)].map((c) => summarizeContender(restore.measurements, c, restoreLabel));
+  const restoreRatio = wallRatio(`restore core jobs=${jobs} (directory dump, download included) / pg_restore -j${jobs} (local directory)`,
+    find(restore, PC.restoreCore(jobs), restoreLabel), find(restore, PC.pgRestore(jobs), restoreLabel));
+  const restoreVerdict = atMost(`restore jobs=${jobs} of a directory dump incl. the download <= 1.15x pg_restore -j${jobs} from a local directory`,
+    restoreRatio.median, 1.15, restoreRatio.median === undefined ? 'not available' : `${restoreRatio.median.toFixed(3)}x`);
+  const results = {
+    schemaVersion: 1, mode: 'parallel', name: options.name,
+    startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
+    options, machine: { ...machine, loadavgAtEnd: loadavg() },
+    server: { version: args.serverVersion },
+    database: { name: database, bytes: Number(databaseBytes.rows[0].b), tables, rowsPerTable: rows },
+    uncompressedDumpBytes: uncompressedBytes,
+    summaries,
+    wallRatioMedian,
+    verdict,
+    measurements: section.measurements,
+    restore: { note: restore.note, summaries: restore.summaries, ratio: restoreRatio, verdict: restoreVerdict, measurements: restore.measurements },
+    notes: [
+      'Both contenders are the dump core (bundled node child, as the Lambda asset) to moto at its default compression ' +
+        '(gzip:3), rounds interleaved; the parallel one runs pg_dump -Fd -jN into a local directory and uploads each file ' +
+        'once pg_dump has closed it. wallSeconds includes node start-up; bytes is what the manifest counts in S3.',
+      'cpuSeconds.client is GNU time of node and its descendants (pg_dump and its workers); cpuSeconds.server is the ' +
+        'PostgreSQL backends that ended during the run (one per pg_dump connection, plus the snapshot session); ' +
+        'loadavg1 is the 1-minute load average when each run started (the machine is shared).',
+    ],
+  };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${options.name}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\n${database}: ${mb(Number(databaseBytes.rows[0].b))} MiB in ${PARALLEL_TABLES} tables; uncompressed dump ` +
+    `${mb(uncompressedBytes)} MiB; ${options.repeats} round(s)\n\n${formatParallelMarkdown(summaries)}\n\n` +
+    `${verdict.status.toUpperCase()}: ${verdict.target}: ${verdict.measured}\n` +
+    `${restoreVerdict.status.toUpperCase()}: ${restoreVerdict.target}: ${restoreVerdict.measured}\n\n${formatTable(restore.summaries)}\n\nresults: ${file}`);
+}
+
+/** Contender names of the parallel mode's restores. */
+const PC = {
+  restoreCore: (jobs: number) => `restore core jobs=${jobs} (directory dump: S3 -> directory -> -j${jobs})`,
+  pgRestore: (jobs: number) => `pg_restore -j${jobs} (local directory)`,
+};
+
+/**
+ * The directory dump at `manifestKey` restored by the restore core (download included) and by `pg_restore -jN` from a
+ * local copy of its directory, interleaved, each into a fresh database whose row counts are then checked.
+ */
+async function parallelRestores(ctx: BenchContext, pg: PostgresService, s3: ReturnType<typeof s3Client>, tmp: string,
+  manifestKey: string, jobs: number, repeats: number, source: string): Promise<Section> {
+  const section = emptySection();
+  const restoreScript = await bundle('restore-child.ts', tmp);
+  const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: manifestKey }))).Body!.transformToString()) as {
+    files: Array<{ name: string; key: string; versionId: string | null }>;
+  };
+  const directory = await mkdtemp(join(tmp, 'directory-dump-'));
+  for (const file of manifest.files) await downloadTo(s3, BUCKET, file.key, join(directory, file.name));
+  const counts = async (database: string): Promise<Record<string, number>> => withClient(pg, database, async (c) => {
+    const r = await c.query<{ t: string; n: string }>(
+      Array.from({ length: PARALLEL_TABLES }, (_, i) => `SELECT 'bench.part_${i + 1}' AS t, count(*)::text AS n FROM bench.part_${i + 1}`).join(' UNION ALL '));
+    return Object.fromEntries(r.rows.map((row) => [row.t, Number(row.n)]));
+  });
+  const expectedRows = await counts(source);
+  const label = `restore of ${source}`;
+  const workDir = await mkdtemp(join(tmp, 'restore-work-'));
+  const contenders = [PC.restoreCore(jobs), PC.pgRestore(jobs)];
+  log(`restores of the directory dump: ${repeats} round(s) of ${contenders.join(', ')}`);
+  let n = 0;
+  for (const { contender, round } of interleave(contenders, repeats)) {
+    const target = `bench_restore_${++n}`;
+    await createDatabase(pg, target, 'template0');
+    try {
+      let m: Measurement;
+      if (contender === PC.restoreCore(jobs)) {
+        const input: RestoreChildInput = {
+          bucket: BUCKET, manifestKey,
+          target: { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: target, sslMode: 'disable' },
+          jobs, workDir,
+        };
+        const out = await coreChild<RestoreChildOutput>(ctx, contender, restoreScript, input, label, round);
+        m = { ...out.measurement, bytes: out.result?.restoredBytes };
+      } else {
+        m = { ...(await pgRestoreFile(ctx, directory, target, label, jobs, round)), contender };
+      }
+      if (m.ok) {
+        const differing = differingCounts(await counts(target), expectedRows);
+        if (differing.length > 0) m = { ...m, ok: false, error: `restored row counts of ${differing.join(', ')} differ` };
+      }
+      record(section, m);
+    } finally {
+      await dropDatabase(pg, target);
+    }
+  }
+  await deletePrefix(s3, BUCKET, manifestKey.replace(/\.manifest\.json$/, ''));
+  return section;
+}
+
 async function main(options: BenchOptions): Promise<void> {
   const cleanup = new Cleanup(log);
   const startedAt = new Date();
@@ -231,6 +379,11 @@ async function main(options: BenchOptions): Promise<void> {
       profileDir: options.profileDir === undefined ? undefined : resolve(options.profileDir),
     };
     const serverVersion = await withClient(pg, 'postgres', (c) => c.query<{ v: string }>('SHOW server_version'));
+
+    if (options.parallel !== undefined) {
+      await parallelMode({ options, ctx, pg, s3, tmp, machine, startedAt, serverVersion: serverVersion.rows[0].v });
+      return;
+    }
 
     // Databases.
     const base = 'bench_base';

@@ -22,6 +22,10 @@ export interface DumpChildInput {
   readonly requestChecksumCalculation?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
   /** @default - the core's default (gzip:3) */
   readonly compression?: Compression;
+  /** @default - the core's default (1: one custom-format stream) */
+  readonly parallelism?: number;
+  /** Where a directory-format dump writes its files. @default - the core's default (os.tmpdir()) */
+  readonly workDir?: string;
 }
 
 export interface DumpChildOutput {
@@ -48,6 +52,8 @@ void runChild<DumpChildOutput>(async () => {
     partSizeBytes: input.partSizeBytes,
     queueSize: input.queueSize,
     compression: input.compression,
+    parallelism: input.parallelism,
+    workDir: input.workDir,
   });
   return { bytes: result.manifest.bytes, manifestKey: result.manifestKey, dumpKey: result.dumpKey };
 });

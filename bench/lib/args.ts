@@ -1,6 +1,7 @@
 /** Command-line options of `npm run bench` (pure parsing, no I/O). */
 import type { Compression } from '../../lambda/postgres/compression';
 import { DEFAULT_LEVELS, parseLevels } from './levels';
+import { PARALLEL_TABLES } from './parallel';
 
 /** Settings of an extra dump-core contender, to see what a tuning would change (not judged against targets). */
 export interface DumpVariant {
@@ -42,6 +43,12 @@ export interface BenchOptions {
    * @default - the normal bench
    */
   readonly levels?: readonly Compression[];
+  /**
+   * `--parallel [JOBS]`: instead of the comparison with the stock tools, the dump core single-stream against
+   * `parallelism: JOBS` at the same compression, on a database of several tables of the same size.
+   * @default - the normal bench
+   */
+  readonly parallel?: number;
 }
 
 export const USAGE = `usage: npm run bench -- [--suite dump|retention] [--quick] [--size-mb N] [--repeats N] [--no-double] [--no-restore]
@@ -55,6 +62,8 @@ export const USAGE = `usage: npm run bench -- [--suite dump|retention] [--quick]
   --name NAME    results file prefix (default "full", or "quick" with --quick)
   --levels [LIST] compression-level mode: the dump core at each compression of LIST (gzip levels as numbers, none,
                  or method:level; default ${DEFAULT_LEVELS}): time, size, peak RSS; implies --no-double --no-restore
+  --parallel [J] parallel-dump mode: the dump core single-stream against pg_dump -Fd -jJ (default 2) at the same
+                 compression, interleaved, on ${PARALLEL_TABLES} tables of the same size; implies --no-double --no-restore
   --profile DIR  write a V8 CPU profile of every core child into DIR (node --cpu-prof; slows the children a little)
   --variant SPEC an extra dump-core contender with tuned settings (repeatable): part size in MiB (>= 5),
                  upload queue size, and the S3 client's requestChecksumCalculation (WHEN_SUPPORTED|WHEN_REQUIRED)
@@ -120,6 +129,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   const variants: DumpVariant[] = [];
   let profileDir: string | undefined;
   let levels: Compression[] | undefined;
+  let parallel: number | undefined;
   let named = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -158,6 +168,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         levels = parseLevels(next === undefined || next.startsWith('--') ? DEFAULT_LEVELS : argv[++i]);
         break;
       }
+      case '--parallel': {
+        const next = argv[i + 1];
+        parallel = next === undefined || next.startsWith('--') ? 2 : positiveInt('--parallel', argv[++i]);
+        if (parallel < 2) throw new Error('--parallel needs 2 or more jobs (1 is the single stream it is compared with)');
+        break;
+      }
       case '--profile': {
         const value = argv[++i];
         if (value === undefined || value.startsWith('--')) throw new Error('--profile needs a directory');
@@ -176,6 +192,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       default:
         throw new Error(`unknown option ${JSON.stringify(arg)}\n${USAGE}`);
     }
+  }
+  if (parallel !== undefined) {
+    if (retention || levels !== undefined) throw new Error('--parallel is a mode of the dump suite of its own; drop --suite retention and --levels');
+    return { suite, backups, s3Backups, sizeMb, repeats, double: false, restore: false, name: named ? name : 'parallel', quick, variants, profileDir, parallel };
   }
   if (levels !== undefined) {
     if (retention) throw new Error('--levels belongs to the dump suite; drop --suite retention or --levels');

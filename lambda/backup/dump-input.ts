@@ -9,6 +9,7 @@ import { parseTlsInput, TLS_INPUT_FIELDS, type TlsInput } from '../postgres/tls-
 import { parsePort, SECRET_ARN_HINT, SECRET_ARN_PATTERN } from '../aws/secrets';
 import { expectObject, expectString, expectTiers } from '../common/validate';
 import { DATABASE_NAME_HINT, isDatabaseName } from '../common/names';
+import { MAX_DUMP_JOBS } from '../postgres/pg-tools';
 import { DEFAULT_COMPRESSION, parseCompression, type Compression } from '../postgres/compression';
 
 /** The target as an RDS-style secret alone: host, port and credentials all from the secret. */
@@ -45,6 +46,12 @@ export interface DumpInput {
    * @default 'gzip:3'
    */
   readonly compression?: string;
+  /**
+   * pg_dump's parallel jobs: 1 = one streamed custom-format dump; 2 or more = `pg_dump -Fd -j N` into the function's
+   * /tmp, each file uploaded once pg_dump closes it (manifest v3).
+   * @default 1
+   */
+  readonly parallelism?: number;
 }
 
 /** One completed backup, as the handler returns it. */
@@ -80,11 +87,12 @@ export interface ValidDumpInput {
   readonly database: string;
   readonly tiers: readonly Tier[];
   readonly compression: Compression;
+  readonly parallelism: number;
 }
 
 const HOST = /^[A-Za-z0-9.:_-]{1,253}$/;
 const KNOWN_TARGET_FIELDS = ['secretArn', 'host', 'port', 'username', ...TLS_INPUT_FIELDS];
-const KNOWN_FIELDS = ['target', 'database', 'tiers', 'compression'];
+const KNOWN_FIELDS = ['target', 'database', 'tiers', 'compression', 'parallelism'];
 
 function rejectUnknown(value: Record<string, unknown>, known: readonly string[], field: string): void {
   const unknown = Object.keys(value).filter((key) => !known.includes(key));
@@ -128,11 +136,16 @@ export function validateDumpInput(input: unknown): ValidDumpInput {
     if ('problem' in parsed) throw new InvalidInput(`compression ${parsed.problem.replace(/^compression\./, '')}`);
     compression = parsed.compression;
   }
+  const parallelism = root.parallelism === undefined ? 1 : root.parallelism;
+  if (typeof parallelism !== 'number' || !Number.isInteger(parallelism) || parallelism < 1 || parallelism > MAX_DUMP_JOBS) {
+    throw new InvalidInput(`parallelism must be an integer from 1 (one custom-format stream) to ${MAX_DUMP_JOBS} (pg_dump -Fd -j N); got ${JSON.stringify(root.parallelism)}`);
+  }
   return {
     target: { secretArn, host, port, username, sslMode, ...(sslRootCertSecretArn === undefined ? {} : { sslRootCertSecretArn }) },
     database,
     tiers,
     compression,
+    parallelism,
   };
 }
 

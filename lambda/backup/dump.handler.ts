@@ -85,6 +85,7 @@ export async function handler(event: unknown, context: DumpContext): Promise<Dum
       source,
       tiers: input.tiers,
       compression: input.compression,
+      parallelism: input.parallelism,
       s3,
       signal: controller.signal,
       log: powertoolsLogSink,

@@ -1,9 +1,11 @@
 /**
- * The backup manifest (schema v2; v1 still read) and the S3 key layout of dumps.
+ * The backup manifest (schema v2 for custom-format dumps, v3 for directory-format dumps; v1 still read) and the S3
+ * key layout of dumps.
  *
  * A dump lives at `postgres/<source>/<database>/<YYYY>/<MM>/<DD>/<timestamp>.dump`, the server's roles and other
  * globals (`pg_dumpall --globals-only --no-role-passwords`) beside it at `<same>.globals.sql`, its manifest at
- * `<same>.manifest.json`, written last. A backup exists only when its manifest exists: anything reading backups
+ * `<same>.manifest.json`, written last. A directory-format dump (`pg_dump -Fd -j N`) keeps its `toc.dat` at the dump
+ * key and every other file of the directory at `<same>.dump.d/<file>`. A backup exists only when its manifest exists: anything reading backups
  * (verify, restore, retention) starts from manifests, never from dump objects.
  *
  * Pure code: no I/O.
@@ -21,11 +23,53 @@ export type { Tier };
  */
 export const MANIFEST_SCHEMA_VERSION = 2;
 
-/** Schema versions this code reads. */
-export const READABLE_MANIFEST_SCHEMA_VERSIONS: readonly number[] = [1, 2];
+/**
+ * Version of the manifest of a directory-format dump: v2 + `format: 'pg_dump-directory'` + `files` (required). A
+ * separate version so that code from before parallel dumps refuses such a manifest instead of misreading it.
+ */
+export const DIRECTORY_MANIFEST_SCHEMA_VERSION = 3;
 
-/** The only dump format written: `pg_dump -Fc`. */
+/** Schema versions this code reads. */
+export const READABLE_MANIFEST_SCHEMA_VERSIONS: readonly number[] = [1, 2, 3];
+
+/** The custom format (`pg_dump -Fc`): one object; the default, and the only format of v1 and v2 manifests. */
 export const DUMP_FORMAT = 'pg_dump-custom';
+
+/** The directory format (`pg_dump -Fd -j N`): `toc.dat` at the dump key, the table files beside it (v3 manifests). */
+export const DIRECTORY_DUMP_FORMAT = 'pg_dump-directory';
+
+/** Formats a manifest can name. */
+export type DumpFormat = typeof DUMP_FORMAT | typeof DIRECTORY_DUMP_FORMAT;
+
+/** What ends the dump key to make the prefix of a directory dump's files (`<same>.dump.d/<file>`). */
+export const DIRECTORY_FILES_SUFFIX = '.dump.d/';
+
+/** Name of the directory format's table of contents: stored at the dump key, written last. */
+export const TOC_FILE_NAME = 'toc.dat';
+
+/**
+ * Names pg_dump gives the files of a directory dump (`toc.dat`, `<dumpId>.dat[.gz|.lz4|.zst]`, `blobs.toc`,
+ * `blob_<oid>.dat…`, `blobs_<dumpId>.toc` from 17): one path component, nothing else accepted in a key or a path.
+ */
+const DIRECTORY_FILE_NAME = /^[A-Za-z0-9_]{1,64}\.(dat|toc)(\.(gz|lz4|zst))?$/;
+
+/** Whether `name` is a file name of a directory dump (see {@link DIRECTORY_FILE_NAME}). */
+export function isDirectoryFileName(name: string): boolean {
+  return DIRECTORY_FILE_NAME.test(name);
+}
+
+/** One file of a directory-format dump. */
+export interface ManifestFile {
+  /** The file's name in pg_dump's directory (`toc.dat`, `3421.dat.gz`). */
+  readonly name: string;
+  /** Its key: the dump key for `toc.dat`, `<same>.dump.d/<name>` for the others. */
+  readonly key: string;
+  readonly bytes: number;
+  /** SHA-256 of the object's bytes, lowercase hex. */
+  readonly sha256: string;
+  /** The S3 version id of the object; `null` only when the bucket is not versioned. */
+  readonly versionId: string | null;
+}
 
 /** Suffix of a dump object's key. */
 export const DUMP_SUFFIX = '.dump';
@@ -67,8 +111,9 @@ export interface ManifestS3Location {
  * (per-table row counts taken in the dump's own snapshot), and, from v2, the roles beside it.
  */
 export interface BackupManifest {
-  readonly schemaVersion: 1 | 2;
-  readonly format: typeof DUMP_FORMAT;
+  readonly schemaVersion: 1 | 2 | 3;
+  /** `pg_dump-custom` in v1 and v2, `pg_dump-directory` in v3. */
+  readonly format: DumpFormat;
   /** Name of the backed-up database server (the `SOURCE_ID` of the deployment). */
   readonly source: string;
   readonly database: string;
@@ -80,10 +125,14 @@ export interface BackupManifest {
   readonly startedAt: string;
   /** ISO-8601 UTC. */
   readonly finishedAt: string;
+  /** Bytes of the dump: the dump object, or for a directory dump all its files together. */
   readonly bytes: number;
-  /** SHA-256 of the dump object's bytes, lowercase hex. */
+  /** SHA-256 of the object at `s3` (for a directory dump its `toc.dat`), lowercase hex. */
   readonly sha256: string;
+  /** The dump object (for a directory dump, its `toc.dat`). */
   readonly s3: ManifestS3Location;
+  /** Every file of a directory dump, `toc.dat` last (v3 only). */
+  readonly files?: readonly ManifestFile[];
   readonly tables: readonly TableRowCount[];
   /** The retention tiers this backup satisfies. */
   readonly tiers: readonly Tier[];
@@ -110,7 +159,8 @@ export interface ParsedBackupKey {
   readonly database: string;
   /** The instant encoded in the key's timestamp. */
   readonly timestamp: Date;
-  readonly kind: 'dump' | 'globals' | 'manifest';
+  /** `file`: a file of a directory dump other than its `toc.dat`. */
+  readonly kind: 'dump' | 'globals' | 'manifest' | 'file';
 }
 
 function pad(value: number, width: number): string {
@@ -163,6 +213,11 @@ export function backupKeys(source: string, database: string, startedAt: Date): B
 export function parseBackupKey(key: string): ParsedBackupKey | undefined {
   let kind: ParsedBackupKey['kind'];
   let base: string;
+  const files = directoryFileParts(key);
+  if (files) {
+    const dump = parseBackupKey(files.dumpKey);
+    return dump && { ...dump, kind: 'file' };
+  }
   if (key.endsWith(MANIFEST_SUFFIX)) {
     kind = 'manifest';
     base = key.slice(0, -MANIFEST_SUFFIX.length);
@@ -184,6 +239,43 @@ export function parseBackupKey(key: string): ParsedBackupKey | undefined {
   return { source, database, timestamp, kind };
 }
 
+/** A directory dump's file key split into the dump key and the file name; `undefined` for any other key. */
+function directoryFileParts(key: string): { readonly dumpKey: string; readonly name: string } | undefined {
+  const at = key.lastIndexOf(DIRECTORY_FILES_SUFFIX);
+  if (at < 0) return undefined;
+  const name = key.slice(at + DIRECTORY_FILES_SUFFIX.length);
+  if (!isDirectoryFileName(name)) return undefined;
+  return { dumpKey: `${key.slice(0, at)}${DUMP_SUFFIX}`, name };
+}
+
+/** The key of file `name` of the directory dump at `dumpKey`: `toc.dat` is the dump key itself. */
+export function directoryFileKey(dumpKey: string, name: string): string {
+  if (!dumpKey.endsWith(DUMP_SUFFIX)) throw new Error(`a dump key ends with ${DUMP_SUFFIX}; got ${JSON.stringify(dumpKey)}`);
+  if (!isDirectoryFileName(name)) throw new Error(`unexpected file name in a directory dump: ${JSON.stringify(name)}`);
+  return name === TOC_FILE_NAME ? dumpKey : `${dumpKey.slice(0, -DUMP_SUFFIX.length)}${DIRECTORY_FILES_SUFFIX}${name}`;
+}
+
+/** The prefix of the files (other than `toc.dat`) of the directory dump whose manifest is `manifestKey`. */
+export function directoryFilesPrefixForManifestKey(manifestKey: string): string {
+  return `${manifestBase(manifestKey)}${DIRECTORY_FILES_SUFFIX}`;
+}
+
+/**
+ * The objects of a backup besides its manifest: the dump object (for a directory dump its `toc.dat`), every other
+ * file of a directory dump, and the globals object (v2 and later). What deleting a backup deletes.
+ */
+export function backupObjectKeys(manifest: BackupManifest): string[] {
+  const keys = new Set<string>([manifest.s3.key, ...(manifest.files ?? []).map((f) => f.key)]);
+  if (manifest.globals) keys.add(manifest.globals.key);
+  return [...keys];
+}
+
+/** The size of the object at the manifest's `s3` (for a directory dump, its `toc.dat`'s entry). */
+export function dumpObjectBytes(manifest: BackupManifest): number {
+  if (manifest.format !== DIRECTORY_DUMP_FORMAT) return manifest.bytes;
+  return manifest.files?.find((f) => f.key === manifest.s3.key)?.bytes ?? manifest.bytes;
+}
+
 /** The dump key that belongs to a manifest key. */
 export function dumpKeyForManifestKey(manifestKey: string): string {
   return `${manifestBase(manifestKey)}${DUMP_SUFFIX}`;
@@ -196,6 +288,8 @@ export function globalsKeyForManifestKey(manifestKey: string): string {
 
 /** The manifest key that belongs to a dump or globals key; `undefined` for any other key. */
 export function manifestKeyForObjectKey(key: string): string | undefined {
+  const files = directoryFileParts(key);
+  if (files) return `${files.dumpKey.slice(0, -DUMP_SUFFIX.length)}${MANIFEST_SUFFIX}`;
   for (const suffix of [DUMP_SUFFIX, GLOBALS_SUFFIX]) {
     if (key.endsWith(suffix)) return `${key.slice(0, -suffix.length)}${MANIFEST_SUFFIX}`;
   }
@@ -244,7 +338,8 @@ export function validateManifest(value: unknown): ManifestValidation {
   if (!READABLE_MANIFEST_SCHEMA_VERSIONS.includes(v.schemaVersion as number)) {
     errors.push(`schemaVersion must be ${READABLE_MANIFEST_SCHEMA_VERSIONS.join(' or ')}; got ${JSON.stringify(v.schemaVersion)}`);
   }
-  if (v.format !== DUMP_FORMAT) errors.push(`format must be "${DUMP_FORMAT}"; got ${JSON.stringify(v.format)}`);
+  const format = v.schemaVersion === DIRECTORY_MANIFEST_SCHEMA_VERSION ? DIRECTORY_DUMP_FORMAT : DUMP_FORMAT;
+  if (v.format !== format) errors.push(`format must be "${format}" in a v${String(v.schemaVersion)} manifest; got ${JSON.stringify(v.format)}`);
   if (typeof v.source !== 'string' || !isSourceName(v.source)) errors.push(`source ${SOURCE_NAME_HINT}`);
   if (typeof v.database !== 'string' || !isDatabaseName(v.database)) errors.push(`database ${DATABASE_NAME_HINT}`);
   for (const field of ['serverVersion', 'pgDumpVersion'] as const) {
@@ -293,6 +388,7 @@ export function validateManifest(value: unknown): ManifestValidation {
     errors.push(`tiers must be an array of ${TIERS.join(', ')}`);
   }
   errors.push(...globalsErrors(v));
+  errors.push(...filesErrors(v));
   if (v.compression !== undefined) {
     const parsed = typeof v.compression === 'string' ? parseCompression(v.compression) : undefined;
     if (parsed === undefined || 'problem' in parsed) {
@@ -305,9 +401,9 @@ export function validateManifest(value: unknown): ManifestValidation {
 /** What is wrong with the `globals` of a manifest: required in v2, absent in v1, beside its own dump. */
 function globalsErrors(v: Record<string, unknown>): string[] {
   if (v.schemaVersion === 1) return v.globals === undefined ? [] : ['globals is not part of a v1 manifest; write schemaVersion 2'];
-  if (v.schemaVersion !== 2) return [];
+  if (v.schemaVersion !== 2 && v.schemaVersion !== DIRECTORY_MANIFEST_SCHEMA_VERSION) return [];
   const g = v.globals;
-  if (!isRecord(g)) return ['globals must be an object { key, bytes, sha256, versionId } in a v2 manifest'];
+  if (!isRecord(g)) return [`globals must be an object { key, bytes, sha256, versionId } in a v${String(v.schemaVersion)} manifest`];
   const errors: string[] = [];
   const dumpKey = isRecord(v.s3) && typeof v.s3.key === 'string' ? v.s3.key : undefined;
   if (typeof g.key !== 'string' || parseBackupKey(g.key)?.kind !== 'globals' || (dumpKey !== undefined && manifestKeyForObjectKey(g.key) !== manifestKeyForObjectKey(dumpKey))) {
@@ -316,6 +412,57 @@ function globalsErrors(v: Record<string, unknown>): string[] {
   if (!isNonNegativeInteger(g.bytes)) errors.push('globals.bytes must be a non-negative integer');
   if (typeof g.sha256 !== 'string' || !SHA256_HEX.test(g.sha256)) errors.push('globals.sha256 must be 64 lowercase hex digits');
   if (g.versionId !== null && !isNonEmptyString(g.versionId)) errors.push('globals.versionId must be a non-empty string or null');
+  return errors;
+}
+
+/** Files a manifest error names one by one; the rest are counted. */
+const MAX_NAMED_BAD_FILES = 5;
+
+/**
+ * What is wrong with the `files` of a manifest: required in v3 (every file beside its own dump, `toc.dat` at the dump
+ * key and listed once, `bytes` their sum), absent before.
+ */
+function filesErrors(v: Record<string, unknown>): string[] {
+  if (v.schemaVersion !== DIRECTORY_MANIFEST_SCHEMA_VERSION) {
+    return v.files === undefined ? [] : [`files is part of a v${DIRECTORY_MANIFEST_SCHEMA_VERSION} (directory-format) manifest only`];
+  }
+  if (!Array.isArray(v.files) || v.files.length === 0) return ['files must be a non-empty array in a v3 manifest'];
+  const dumpKey = isRecord(v.s3) && typeof v.s3.key === 'string' ? v.s3.key : undefined;
+  const bad: number[] = [];
+  const names = new Set<string>();
+  let total = 0;
+  v.files.forEach((file: unknown, i) => {
+    const good =
+      isRecord(file) &&
+      typeof file.name === 'string' &&
+      isDirectoryFileName(file.name) &&
+      !names.has(file.name) &&
+      (dumpKey === undefined || (dumpKey.endsWith(DUMP_SUFFIX) && file.key === directoryFileKey(dumpKey, file.name))) &&
+      isNonNegativeInteger(file.bytes) &&
+      typeof file.sha256 === 'string' &&
+      SHA256_HEX.test(file.sha256) &&
+      (file.versionId === null || isNonEmptyString(file.versionId));
+    if (!good) {
+      bad.push(i);
+      return;
+    }
+    names.add(file.name as string);
+    total += file.bytes as number;
+  });
+  const errors: string[] = [];
+  if (bad.length > 0) {
+    const named = bad.slice(0, MAX_NAMED_BAD_FILES).map((i) => `files[${i}]`).join(', ');
+    const more = bad.length > MAX_NAMED_BAD_FILES ? ` and ${bad.length - MAX_NAMED_BAD_FILES} more` : '';
+    errors.push(`${named}${more} must be { name, key: beside the dump, bytes, sha256, versionId }, each name once`);
+    return errors;
+  }
+  const toc = (v.files as Array<Record<string, unknown>>).find((f) => f.name === TOC_FILE_NAME);
+  if (!toc) errors.push(`files must list ${TOC_FILE_NAME}`);
+  else {
+    if (isRecord(v.s3) && v.s3.versionId !== toc.versionId) errors.push(`s3.versionId must be the version of ${TOC_FILE_NAME}`);
+    if (v.sha256 !== toc.sha256) errors.push(`sha256 must be the SHA-256 of ${TOC_FILE_NAME}`);
+  }
+  if (isNonNegativeInteger(v.bytes) && v.bytes !== total) errors.push(`bytes must be the sum of the files' bytes (${total}); got ${v.bytes}`);
   return errors;
 }
 
@@ -346,6 +493,9 @@ export function serializeManifest(manifest: BackupManifest): string {
         }
       : {}),
     ...(manifest.compression === undefined ? {} : { compression: manifest.compression }),
+    ...(manifest.files
+      ? { files: manifest.files.map((f) => ({ name: f.name, key: f.key, bytes: f.bytes, sha256: f.sha256, versionId: f.versionId })) }
+      : {}),
   };
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }

@@ -9,7 +9,7 @@
 import type { HeadObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { digestStream } from '../common/hash';
 import { silentLogSink, type LogSink } from '../common/logger';
-import { dumpKeyForManifestKey, parseBackupKey, parseManifestJson, type BackupManifest } from './manifest';
+import { dumpKeyForManifestKey, dumpObjectBytes, parseBackupKey, parseManifestJson, type BackupManifest, type ManifestFile } from './manifest';
 import { getObjectStream, getTextObjectOrUndefined, headObjectOrUndefined, isArchivedError, isNotFound } from '../aws/s3';
 import { awsErrorInfo, describeAwsError } from '../aws/aws-error';
 
@@ -31,6 +31,11 @@ export interface VerifyChecks {
   readonly versionId?: Check<string | null>;
   /** SHA-256 of the roles and globals object (manifest v2), re-hashed from its version. */
   readonly globalsSha256?: Check<string>;
+  /**
+   * A directory dump's files other than `toc.dat` (manifest v3), each re-hashed from its version: how many match
+   * their size, SHA-256 and version id.
+   */
+  readonly files?: Check<number>;
 }
 
 /**
@@ -136,8 +141,9 @@ export function compareWithManifest(
   actual: { readonly bytes: number; readonly sha256: string; readonly versionId: string | null },
   compareVersion: boolean,
 ): VerifyChecks {
+  const bytes = dumpObjectBytes(manifest);
   const checks: VerifyChecks = {
-    bytes: { expected: manifest.bytes, actual: actual.bytes, ok: actual.bytes === manifest.bytes },
+    bytes: { expected: bytes, actual: actual.bytes, ok: actual.bytes === bytes },
     sha256: { expected: manifest.sha256, actual: actual.sha256, ok: actual.sha256 === manifest.sha256 },
   };
   if (!compareVersion) return checks;
@@ -228,7 +234,15 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
     if ('status' in globals) return { ...base, ...globals, checks };
     checks = { ...checks, globalsSha256: globals };
   }
+  let filesDetail: string | undefined;
+  if (manifest.files && allOk(checks)) {
+    const files = await verifyFiles(s3, bucket, manifest.files.filter((f) => f.key !== dumpKey));
+    if ('status' in files) return { ...base, ...files, checks };
+    checks = { ...checks, files: files.check };
+    filesDetail = files.detail;
+  }
   const status: VerifyStatus = allOk(checks) ? 'verified' : 'corrupt';
+  if (filesDetail) return { ...base, status, storageClass: head.StorageClass ?? 'STANDARD', checks, detail: filesDetail };
   log.info('primary copy checked', { manifestKey, status, bytes: digest.bytes });
   if (status !== 'verified' || !options.replica) {
     return { ...base, status, storageClass: head.StorageClass ?? 'STANDARD', checks };
@@ -236,6 +250,70 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyResult
   const replica = await verifyReplica(options.replica, manifest, head);
   log.info('replica checked', { manifestKey, replicaStatus: replica.status });
   return { ...base, status, storageClass: head.StorageClass ?? 'STANDARD', checks, replica };
+}
+
+/** Files of a directory dump named one by one when they differ; the rest are counted. */
+const MAX_NAMED_BAD_FILES = 5;
+
+/**
+ * Re-hashes every file of a directory dump at its version: a check (how many match) with the differing ones named,
+ * or the status that stops verification (a file missing or archived).
+ */
+async function verifyFiles(
+  s3: S3Client,
+  bucket: string,
+  files: readonly ManifestFile[],
+): Promise<{ readonly check: Check<number>; readonly detail?: string } | { readonly status: VerifyStatus; readonly detail: string; readonly storageClass?: string }> {
+  const bad: string[] = [];
+  for (const file of files) {
+    const where = `s3://${bucket}/${file.key} version ${file.versionId ?? '(latest)'}`;
+    const head = await headObjectOrUndefined(s3, bucket, file.key, file.versionId);
+    if (!head) return { status: 'missing-object', detail: `the dump file ${where} does not exist` };
+    const archived = { status: 'archived' as const, storageClass: head.StorageClass, detail: `the dump file ${file.key} is in ${head.StorageClass}; restore it to verify it` };
+    if (isArchived(head)) return archived;
+    let digest;
+    try {
+      digest = await digestStream(await getObjectStream(s3, bucket, file.key, file.versionId));
+    } catch (error) {
+      if (isArchivedError(error)) return archived;
+      if (isNotFound(error)) return { status: 'missing-object', detail: `the dump file ${where} vanished while reading` };
+      throw error;
+    }
+    const ok = digest.sha256 === file.sha256 && digest.bytes === file.bytes && (file.versionId === null || head.VersionId === file.versionId);
+    if (!ok) bad.push(`${file.name} (${digest.bytes} bytes, sha256 ${digest.sha256})`);
+  }
+  const check = { expected: files.length, actual: files.length - bad.length, ok: bad.length === 0 };
+  if (bad.length === 0) return { check };
+  const more = bad.length > MAX_NAMED_BAD_FILES ? ` and ${bad.length - MAX_NAMED_BAD_FILES} more` : '';
+  return { check, detail: `dump files that differ from the manifest: ${bad.slice(0, MAX_NAMED_BAD_FILES).join(', ')}${more}` };
+}
+
+/**
+ * The replica copies of a directory dump's files, found by key like `toc.dat`'s: a check, or `pending` for a file not
+ * replicated yet, `archived` for one in a Glacier class.
+ */
+async function verifyReplicaFiles(
+  replica: ReplicaLocation,
+  files: readonly ManifestFile[],
+): Promise<{ readonly check: Check<number>; readonly detail?: string } | { readonly status: ReplicaStatus; readonly detail: string }> {
+  const bad: string[] = [];
+  for (const file of files) {
+    let head;
+    try {
+      head = await headObjectOrUndefined(replica.s3, replica.bucket, file.key);
+    } catch (error) {
+      if (!awsErrorInfo(error).accessDenied) throw error;
+      head = undefined;
+    }
+    if (!head) return { status: 'pending', detail: `no replica of the dump file ${file.key} yet` };
+    if (isArchived(head)) return { status: 'archived', detail: `the replica of ${file.key} is in ${head.StorageClass}` };
+    const digest = await digestStream(await getObjectStream(replica.s3, replica.bucket, file.key, head.VersionId));
+    if (digest.sha256 !== file.sha256 || digest.bytes !== file.bytes) bad.push(`${file.name} (${digest.bytes} bytes, sha256 ${digest.sha256})`);
+  }
+  const check = { expected: files.length, actual: files.length - bad.length, ok: bad.length === 0 };
+  if (bad.length === 0) return { check };
+  const more = bad.length > MAX_NAMED_BAD_FILES ? ` and ${bad.length - MAX_NAMED_BAD_FILES} more` : '';
+  return { check, detail: `replica dump files that differ from the manifest: ${bad.slice(0, MAX_NAMED_BAD_FILES).join(', ')}${more}` };
 }
 
 /** Re-hashes the globals object's version: a check, or the status that stops verification (missing, archived). */
@@ -322,7 +400,13 @@ async function verifyReplica(
     }
     throw error;
   }
-  const checks = compareWithManifest(manifest, { ...digest, versionId: head.VersionId ?? null }, false);
+  let checks = compareWithManifest(manifest, { ...digest, versionId: head.VersionId ?? null }, false);
+  if (manifest.files && allOk(checks)) {
+    const files = await verifyReplicaFiles(replica, manifest.files.filter((f) => f.key !== key));
+    if ('status' in files) return { ...where, ...files, checks };
+    checks = { ...checks, files: files.check };
+    if (files.detail) return { ...where, status: 'corrupt', versionId: head.VersionId ?? null, storageClass: head.StorageClass ?? 'STANDARD', checks, detail: files.detail };
+  }
   return {
     ...where,
     status: allOk(checks) ? 'verified' : 'corrupt',

@@ -182,6 +182,8 @@ export type DumpFailureCause =
   | 'version'
   | 'upload'
   | 'manifest'
+  /** Not enough free space in the work directory for a directory-format (parallel) dump. */
+  | 'disk'
   | 'aborted';
 
 /**

@@ -5,6 +5,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { parsePgDumpVersion, type PgVersion } from './pg';
 import { scrubSecrets, type PgTarget } from './target';
@@ -319,16 +320,39 @@ export function pgDumpArgs(snapshotId: string, compressArg?: string): string[] {
   return ['--format=custom', `--snapshot=${snapshotId}`, ...(compressArg === undefined ? [] : [compressArg]), '--no-password'];
 }
 
+/** Most parallel jobs a directory dump may ask for. */
+export const MAX_DUMP_JOBS = 64;
+
+/**
+ * The argv of a directory-format dump with `jobs` parallel workers into `directory` (which must not exist: pg_dump
+ * creates it), in a given snapshot.
+ */
+export function pgDumpDirectoryArgs(snapshotId: string, directory: string, jobs: number, compressArg?: string): string[] {
+  if (!(Number.isInteger(jobs) && jobs >= 1 && jobs <= MAX_DUMP_JOBS)) throw new Error(`unexpected number of jobs ${jobs}`);
+  if (!path.isAbsolute(directory) || directory.includes('\0')) throw new Error(`the dump directory must be an absolute path; got ${JSON.stringify(directory)}`);
+  const [, snapshot, ...rest] = pgDumpArgs(snapshotId, compressArg);
+  return ['--format=directory', `--jobs=${jobs}`, `--file=${directory}`, snapshot, ...rest];
+}
+
 /** Starts `pg_dump -Fc --snapshot=<id>` with the connection and password in its environment only. */
 export function spawnPgDump(options: SpawnPgDumpOptions): PgDumpProcess {
+  return startPgDump(options, pgDumpArgs(options.snapshotId, options.compressArg), 'pipe');
+}
+
+/** Starts `pg_dump -Fd -j <jobs> -f <directory> --snapshot=<id>`; its `stdout` is empty. */
+export function spawnPgDumpDirectory(options: SpawnPgDumpOptions & { readonly directory: string; readonly jobs: number }): PgDumpProcess {
+  return startPgDump(options, pgDumpDirectoryArgs(options.snapshotId, options.directory, options.jobs, options.compressArg), 'pipe');
+}
+
+function startPgDump(options: SpawnPgDumpOptions, args: string[], stdout: 'pipe'): PgDumpProcess {
   const parentEnv = options.parentEnv ?? process.env;
   const proc = spawnPgTool({
     tool: 'pg_dump',
     path: options.pgDumpPath,
-    args: pgDumpArgs(options.snapshotId, options.compressArg),
+    args,
     env: { ...libpqEnv(options.target, parentEnv, PG_DUMP_APPLICATION_NAME), ...largeWritesEnv(parentEnv) },
     stdin: 'ignore',
-    stdout: 'pipe',
+    stdout,
     secrets: [options.target.password],
   });
   const exited = proc.ended.then((exit) => {

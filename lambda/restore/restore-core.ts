@@ -14,6 +14,10 @@
  * - `jobs > 1`, file: S3 body → SHA-256 tap → a file in `workDir` (mode 0600), checked before anything touches the
  *   database, then `pg_restore -j jobs <file>` (parallel restore needs a seekable archive). Needs the dump's size
  *   free in `workDir` (Lambda's `/tmp` is at most 10240 MiB); the file is deleted afterwards whatever happens.
+ * - a directory-format dump (manifest v3, `pg_dump -Fd`), whatever `jobs`: after checking that `workDir` has room for
+ *   all its files (the manifest's `bytes`), every file is downloaded into a fresh directory through a SHA-256 tap and
+ *   checked against its manifest entry before anything touches the database, then `pg_restore -j jobs <directory>`;
+ *   the directory is deleted afterwards whatever happens.
  *
  * Owners and privileges: by default objects belong to the restoring user and no GRANTs are restored (`--no-owner
  * --no-acl`), since the source's roles may not exist on the target. With `restoreRoles`, the roles and globals saved
@@ -30,7 +34,15 @@ import { Transform, Writable, type Readable, type TransformCallback } from 'stre
 import { pipeline } from 'stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BackupDrError, ChecksumMismatch, ManifestUnusable, RestoreAborted, RestoreFailed } from '../common/errors';
-import { DUMP_FORMAT, dumpKeyForManifestKey, parseManifestJson, type BackupManifest } from '../backup/manifest';
+import {
+  DIRECTORY_DUMP_FORMAT,
+  DUMP_FORMAT,
+  dumpKeyForManifestKey,
+  isDirectoryFileName,
+  parseManifestJson,
+  type BackupManifest,
+  type ManifestFile,
+} from '../backup/manifest';
 import {
   libpqEnv,
   readPgToolVersionOutput,
@@ -113,8 +125,8 @@ export interface RestoreResult {
   readonly sha256: string;
   /** Wall time of the whole call, seconds (3 decimals). */
   readonly durationSeconds: number;
-  /** `stream` (jobs 1, stdin) or `file` (jobs > 1, downloaded first). */
-  readonly mode: 'stream' | 'file';
+  /** `stream` (jobs 1, stdin), `file` (jobs > 1, downloaded first) or `directory` (a directory-format dump, downloaded first). */
+  readonly mode: 'stream' | 'file' | 'directory';
   readonly jobs: number;
   /** Whether this call created the target database. */
   readonly createdDatabase: boolean;
@@ -211,13 +223,15 @@ export function compressionIncompatibility(compression: string | undefined, pgRe
  * @param dumpBytes the manifest's size of the dump
  * @param freeBytes free bytes in `workDir`
  */
-export function diskShortfall(dumpBytes: number, freeBytes: number, workDir: string): string | undefined {
+export function diskShortfall(dumpBytes: number, freeBytes: number, workDir: string, directoryFormat = false): string | undefined {
   if (dumpBytes + DISK_MARGIN_BYTES <= freeBytes) return undefined;
   const mib = (n: number) => `${Math.ceil(n / 1048576)} MiB`;
+  const otherwise = directoryFormat
+    ? ' or restore it where there is room (the CLI\'s restore on a host): a directory-format (parallel) dump is always downloaded first'
+    : ' or restore with jobs: 1, which streams without using disk';
   return (
     `the dump is ${mib(dumpBytes)} but ${workDir} has ${mib(freeBytes)} free (${mib(DISK_MARGIN_BYTES)} margin ` +
-    'needed): raise the function\'s ephemeral storage (at most 10240 MiB) or restore with jobs: 1, which streams ' +
-    'without using disk'
+    `needed): raise the function's ephemeral storage (at most 10240 MiB)${otherwise}`
   );
 }
 
@@ -386,8 +400,12 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   } else {
     throw new ManifestUnusable('give manifestKey or manifest');
   }
-  if (manifest.format !== DUMP_FORMAT) {
-    throw new ManifestUnusable(`manifest format is '${String(manifest.format)}'; only '${DUMP_FORMAT}' can be restored`);
+  const directoryFormat = manifest.format === DIRECTORY_DUMP_FORMAT;
+  if (manifest.format !== DUMP_FORMAT && !directoryFormat) {
+    throw new ManifestUnusable(`manifest format is '${String(manifest.format)}'; only '${DUMP_FORMAT}' and '${DIRECTORY_DUMP_FORMAT}' can be restored`);
+  }
+  if (directoryFormat && !(manifest.files && manifest.files.length > 0 && manifest.files.every((f) => isDirectoryFileName(f.name)))) {
+    throw new ManifestUnusable(`the directory-format manifest of ${manifest.s3.key} lists no valid files`);
   }
   const partial = isPartial(options.selection) ? resolveSelection(manifest.tables, options.selection) : undefined;
   const selectionArgs = partial?.pgRestoreArgs ?? [];
@@ -405,6 +423,8 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const env = childEnv(target);
   let createdDatabase = false;
   const tap = new VerifyingTap(expected, jobs === 1 ? HOLD_BACK_BYTES : 0);
+  /** What a directory-format restore downloaded (every file checked). */
+  let downloaded: { readonly bytes: number; readonly sha256: string } | undefined;
   let roles: RolesOutcome | undefined;
   /** Replays the roles once the database exists, runs `restore`, then revokes the temporary memberships. */
   const withRoles = async (restore: () => Promise<void>): Promise<void> => {
@@ -440,7 +460,24 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     // creating one waits until the object has been checked.
     const connectionChecked = options.createDatabase ? undefined : prepareDatabase(options);
     connectionChecked?.catch(() => undefined);
-    if (jobs === 1) {
+    if (directoryFormat) {
+      const workDir = options.workDir ?? os.tmpdir();
+      const stats = await fs.promises.statfs(workDir);
+      const shortfall = diskShortfall(manifest.bytes, stats.bavail * stats.bsize, workDir, true);
+      if (shortfall) throw new RestoreFailed(shortfall);
+      const directory = await fs.promises.mkdtemp(path.join(workDir, 'cdk-backup-dr-restore-'));
+      try {
+        downloaded = await downloadFiles(s3, options.bucket, manifest.files!, directory, signal).catch(async (error: unknown) => {
+          await connectionChecked?.catch(() => undefined);
+          throw error;
+        });
+        createdDatabase = await (connectionChecked ?? prepareDatabase(options));
+        if (partial) await createSchemas(target, partial.schemas);
+        await withRoles(() => runChild(pgRestorePath, pgRestoreArgs(target, jobs, directory, owners, selectionArgs), env, signal, secrets));
+      } finally {
+        await fs.promises.rm(directory, { recursive: true, force: true });
+      }
+    } else if (jobs === 1) {
       // The size is checked before anything touches the database; the checksum only once the last byte is read,
       // and pg_restore cannot finish before that (the tap holds back the end of the archive).
       const body = await openObject(s3, object, expected, signal);
@@ -493,16 +530,68 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   return {
     database: target.database,
-    restoredBytes: tap.bytes,
-    sha256: tap.sha256 ?? '',
+    restoredBytes: downloaded?.bytes ?? tap.bytes,
+    sha256: downloaded?.sha256 ?? tap.sha256 ?? '',
     durationSeconds: Math.round(elapsed * 1000) / 1000,
-    mode: jobs === 1 ? 'stream' : 'file',
+    mode: directoryFormat ? 'directory' : jobs === 1 ? 'stream' : 'file',
     jobs,
     createdDatabase,
     manifest,
     ...(partial ? { partial } : {}),
     ...(roles ? { roles } : {}),
   };
+}
+
+/** Files of a directory dump downloaded at once. */
+const DOWNLOAD_CONCURRENCY = 2;
+
+/**
+ * Downloads every file of a directory dump into `directory` (mode 0600), each through a {@link VerifyingTap} against
+ * its manifest entry. Returns the total bytes and the SHA-256 of `toc.dat` (the manifest's `sha256`).
+ * @throws ChecksumMismatch naming the first file that differs; RestoreFailed or RestoreAborted for a failed read.
+ */
+async function downloadFiles(
+  s3: S3Client,
+  bucket: string,
+  files: readonly ManifestFile[],
+  directory: string,
+  signal: AbortSignal | undefined,
+): Promise<{ readonly bytes: number; readonly sha256: string }> {
+  const queue = [...files];
+  let bytes = 0;
+  let tocSha256 = '';
+  const failure = new AbortController();
+  const worker = async (): Promise<void> => {
+    for (let file = queue.shift(); file !== undefined && !failure.signal.aborted; file = queue.shift()) {
+      const where = `s3://${bucket}/${file.key}${file.versionId ? `?versionId=${file.versionId}` : ''}`;
+      const expected: ExpectedObject = { bytes: file.bytes, sha256: file.sha256, where };
+      const body = await openObject(s3, { bucket, key: file.key, versionId: file.versionId ?? undefined }, expected, signal);
+      const tap = new VerifyingTap(expected);
+      const writer = fs.createWriteStream(path.join(directory, file.name), { mode: 0o600, highWaterMark: DOWNLOAD_WRITE_BUFFER_BYTES });
+      try {
+        await pipeline(body, tap, writer, { signal: signal ? AbortSignal.any([signal, failure.signal]) : failure.signal });
+      } catch (error) {
+        body.destroy();
+        throw asAbort(error, signal) ?? readError(error, where);
+      } finally {
+        await closeFile(writer);
+      }
+      bytes += file.bytes;
+      if (file.name === 'toc.dat') tocSha256 = tap.sha256 ?? '';
+    }
+  };
+  const workers = Array.from({ length: Math.min(DOWNLOAD_CONCURRENCY, files.length) }, () =>
+    worker().catch((error: unknown) => {
+      failure.abort();
+      throw error;
+    }),
+  );
+  const results = await Promise.allSettled(workers);
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof Error && r.reason.name === 'AbortError'));
+  if (rejected) throw rejected.reason;
+  const anyRejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (anyRejected) throw anyRejected.reason;
+  return { bytes, sha256: tocSha256 };
 }
 
 /**

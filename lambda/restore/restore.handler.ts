@@ -63,7 +63,7 @@ export interface RestoreOutput {
   readonly durationSeconds: number;
   /** The manifest's `finishedAt`: the moment the restored data is from (for the data age, RPO actual). */
   readonly backupFinishedAt: string;
-  readonly mode: 'stream' | 'file';
+  readonly mode: 'stream' | 'file' | 'directory';
   /** After a partial restore: the tables restored, `schema.table` (what restore-verify then compares). */
   readonly tablesRestored?: readonly string[];
   /** What recreating the roles did (with `restoreRoles`). */

@@ -6,7 +6,7 @@
  * - Dumps: a backup exists when its manifest exists. One paginated listing of `postgres/<source>/` (ListObjectsV2,
  *   ⌈objects / 1000⌉ pages); each database is a series. A backup is verified when its manifest and its dump object are
  *   both listed. A backup disappears whole: every manifest to delete first (DeleteObjects, at most 1000 keys a call),
- *   then the dumps of the manifests that are gone. A dump without a manifest (an interrupted run or deletion) is
+ *   then the dumps of the manifests that are gone (with a directory dump's files, `<same>.dump.d/*`). A dump without a manifest (an interrupted run or deletion) is
  *   swept once it is older than the grace period; so is a globals object (`.globals.sql`, the roles beside a v2
  *   dump), which goes with its dump.
  * - Object Lock: when the bucket has it, each backup about to be deleted is asked for its retention and legal hold
@@ -171,7 +171,17 @@ export async function cleanDumps(options: DumpCleanupOptions): Promise<DumpClean
     // Manifests first: a backup whose manifest is gone no longer exists, so a dump left by a failed call is an orphan
     // the next run sweeps, never a backup without its dump.
     const gone = await deleteKeys(options, manifestsToDelete, count, errors);
-    const dumps = [...gone].flatMap((key) => [dumpKeyForManifestKey(key), globalsKeyForManifestKey(key)]).filter((key) => objects.has(key));
+    // A directory dump's files go with it: its toc.dat is the dump key, the other files share a prefix.
+    const files = new Map<string, string[]>();
+    for (const key of objects.keys()) {
+      if (parseBackupKey(key)?.kind !== 'file') continue;
+      const manifestKey = manifestKeyForObjectKey(key)!;
+      files.set(manifestKey, [...(files.get(manifestKey) ?? []), key]);
+    }
+    const filesOf = (manifestKey: string): string[] => files.get(manifestKey) ?? [];
+    const dumps = [...gone]
+      .flatMap((key) => [dumpKeyForManifestKey(key), globalsKeyForManifestKey(key), ...filesOf(key)])
+      .filter((key) => objects.has(key));
     const dumpsGone = await deleteKeys(options, [...dumps, ...swept], count, errors);
     for (const key of [...gone, ...dumpsGone]) bytesFreed += objects.get(key)?.size ?? 0;
     objectsDeleted = gone.size + dumpsGone.size;

@@ -15,7 +15,7 @@
  * a backup named in the input that is missing or unusable fails the test before anything is created.
  */
 import { InvalidInput } from '../common/errors';
-import { BackupManifest, parseBackupKey } from '../backup/manifest';
+import { BackupManifest, dumpObjectBytes, parseBackupKey } from '../backup/manifest';
 import { expectNumber, expectObject, expectString } from '../common/validate';
 import { NOT_OWN_SNAPSHOT } from '../rds/snapshot';
 
@@ -173,8 +173,9 @@ export function dumpProblem(manifestKey: string, manifest: BackupManifest, sourc
     return `the manifest is of database ${JSON.stringify(manifest.database)} but its key names ${JSON.stringify(keyInfo.database)}`;
   }
   if (!head) return `the dump object ${manifest.s3.key}${manifest.s3.versionId ? ` (version ${manifest.s3.versionId})` : ''} does not exist`;
-  if (head.contentLength !== undefined && head.contentLength !== manifest.bytes) {
-    return `the dump object is ${head.contentLength} bytes but the manifest says ${manifest.bytes}`;
+  const expectedBytes = dumpObjectBytes(manifest);
+  if (head.contentLength !== undefined && head.contentLength !== expectedBytes) {
+    return `the dump object is ${head.contentLength} bytes but the manifest says ${expectedBytes}`;
   }
   if (head.storageClass !== undefined && ARCHIVED_CLASSES.has(head.storageClass) && !/ongoing-request="false"/.test(head.restore ?? '')) {
     return `the dump object is archived in ${head.storageClass}; restore it from Glacier first or pick a newer backup`;

@@ -39,6 +39,11 @@ export interface BackupWorkflowDumpStep {
    * @default - the handler's default, gzip:3
    */
   readonly compression?: string;
+  /**
+   * pg_dump's parallel jobs as the dump handler takes them (1: custom format, 2+: directory format).
+   * @default - the handler's default, 1
+   */
+  readonly parallelism?: number;
 }
 
 /** The snapshot branch of the workflow. */
@@ -240,6 +245,7 @@ export class BackupWorkflow extends Construct {
         'database.$': '$.database',
         'tiers.$': '$.tiers',
         ...(step.compression === undefined ? {} : { compression: step.compression }),
+        ...(step.parallelism === undefined || step.parallelism === 1 ? {} : { parallelism: step.parallelism }),
       }),
       '$.dump',
     );

@@ -126,6 +126,20 @@ export interface PostgresBackupProps {
    */
   readonly dumpCompression?: DumpCompression;
   /**
+   * pg_dump's parallel jobs. 1: one streamed custom-format dump (`pg_dump -Fc`), no disk. 2 or more: a
+   * directory-format dump (`pg_dump -Fd -j N`) into the function's /tmp, each table's file uploaded as soon as pg_dump
+   * closes it and deleted locally (so /tmp needs room for about N of the largest tables, see
+   * `dumpEphemeralStorageSize`); restores then run `pg_restore -j`. Only faster with as many vCPUs as jobs: Lambda
+   * gives a second vCPU from 3,538 MB (`dumpMemorySize`). docs/constructs.md#parallel-dumps.
+   * @default 1
+   */
+  readonly dumpParallelism?: number;
+  /**
+   * The dump function's /tmp (MiB, 512 to 10240). A parallel dump writes its files there until they are uploaded.
+   * @default - 512 with dumpParallelism 1 (nothing is written to disk), 10240 with 2 or more
+   */
+  readonly dumpEphemeralStorageSize?: number;
+  /**
    * Which dumps and snapshots to keep: a {@link BackupRetention} cleanup runs daily over the dumps and the snapshots in
    * both regions (the replica bucket in its own run) and deletes the rest.
    * @default - nothing is ever deleted (snapshots then reach RDS's quota of 100 manual snapshots per region)
@@ -225,6 +239,7 @@ export class PostgresBackup extends Construct {
       description: 'cdk-backup-dr: pg_dump streamed into S3 with a manifest and checksum',
       timeout: LAMBDA_MAX_TIMEOUT,
       memorySize: props.dumpMemorySize ?? 1769,
+      ...(dumpEphemeralStorage(props) === undefined ? {} : { ephemeralStorageSize: dumpEphemeralStorage(props) }),
       layers: [layer],
       environment: {
         ...bucketEnv,
@@ -341,6 +356,7 @@ export class PostgresBackup extends Construct {
         databases: props.databases,
         maxConcurrency: props.dumpConcurrency,
         compression: (props.dumpCompression ?? DumpCompression.DEFAULT).toString(),
+        parallelism: props.dumpParallelism,
       },
       snapshot: snapshotStep,
       reportFunction: this.reportFunction,
@@ -529,6 +545,18 @@ function uniqueId(seen: Set<string>, base: string): string {
   return id;
 }
 
+/** Most parallel jobs a dump may ask for (pg_dump's `-j`, as the dump handler allows). */
+const MAX_DUMP_PARALLELISM = 64;
+
+/** Lambda memory from which a function has 2 vCPUs (1,769 MB is one vCPU; 3,538 MB two). */
+const TWO_VCPU_MEMORY_MB = 3538;
+
+/** The dump function's ephemeral storage: given, or 10240 MiB for a parallel dump, else Lambda's default. */
+function dumpEphemeralStorage(props: PostgresBackupProps): number | undefined {
+  if (props.dumpEphemeralStorageSize !== undefined) return props.dumpEphemeralStorageSize;
+  return (props.dumpParallelism ?? 1) > 1 ? 10240 : undefined;
+}
+
 function validateProps(scope: Construct, props: PostgresBackupProps): void {
   const invalid = (message: string) => new ConfigurationError(message, scope, { subject: 'PostgresBackup' });
   if (props.databases.length === 0) {
@@ -567,4 +595,21 @@ function validateProps(scope: Construct, props: PostgresBackupProps): void {
   }
   const compressionProblem = props.dumpCompression?.problemWith(props.postgresVersion);
   if (compressionProblem) throw invalid(compressionProblem);
+  const jobs = props.dumpParallelism ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_DUMP_PARALLELISM) {
+    throw invalid(`dumpParallelism must be a whole number from 1 (one streamed custom-format dump) to ${MAX_DUMP_PARALLELISM} (pg_dump -Fd -j N), got ${jobs}.`);
+  }
+  const storage = props.dumpEphemeralStorageSize;
+  if (storage !== undefined && (!Number.isInteger(storage) || storage < 512 || storage > 10240)) {
+    throw invalid(`dumpEphemeralStorageSize must be a whole number of MiB from 512 to 10240, got ${storage}.`);
+  }
+  const memory = props.dumpMemorySize ?? 1769;
+  if (jobs > 1 && memory < TWO_VCPU_MEMORY_MB) {
+    Annotations.of(scope).addWarningV2(
+      'cdk-backup-dr:dumpParallelismOneVcpu',
+      `dumpParallelism is ${jobs} but dumpMemorySize ${memory} MB gives the dump function one vCPU: the jobs would share it ` +
+        `and the dump would not be faster. Set dumpMemorySize to at least ${TWO_VCPU_MEMORY_MB} MB (2 vCPUs; about ` +
+        `${Math.min(10240, jobs * 1769)} MB for ${jobs}; Lambda has at most 6 vCPUs, at 10240 MB), or dumpParallelism to 1.`,
+    );
+  }
 }

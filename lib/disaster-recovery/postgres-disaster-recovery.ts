@@ -162,6 +162,17 @@ export interface PostgresDisasterRecoveryProps {
    * @default DumpCompression.DEFAULT - gzip level 3
    */
   readonly dumpCompression?: DumpCompression;
+  /**
+   * pg_dump's parallel jobs ({@link PostgresBackupProps.dumpParallelism}); give `dumpMemorySize` at least 3,538 MB
+   * with 2 or more.
+   * @default 1
+   */
+  readonly dumpParallelism?: number;
+  /**
+   * Memory of the dump function ({@link PostgresBackupProps.dumpMemorySize}).
+   * @default 1769
+   */
+  readonly dumpMemorySize?: number;
 }
 
 /** The rough number of days between runs of a backup tier (the synth checks' interval). */
@@ -370,6 +381,8 @@ export class PostgresDisasterRecovery extends Construct {
       retention,
       vpcEndpoints: props.vpcEndpoints,
       dumpCompression: props.dumpCompression,
+      dumpParallelism: props.dumpParallelism,
+      dumpMemorySize: props.dumpMemorySize,
       notificationTopic: this.topic,
     });
 

@@ -10,6 +10,7 @@ describe('validateDumpInput', () => {
       database: 'app',
       tiers: ['daily', 'weekly'],
       compression: { method: 'gzip', level: 3 },
+      parallelism: 1,
     });
   });
 

@@ -130,7 +130,7 @@ describe('validateManifest', () => {
   it('lists every problem', () => {
     const result = validateManifest(
       manifest({
-        schemaVersion: 3,
+        schemaVersion: 4,
         sha256: 'ABC',
         bytes: -1,
         tables: [{ schema: 'public', name: 't', rows: 1.5 }],
@@ -141,7 +141,7 @@ describe('validateManifest', () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.errors).toEqual([
-      'schemaVersion must be 1 or 2; got 3',
+      'schemaVersion must be 1 or 2 or 3; got 4',
       'finishedAt must not be before startedAt',
       'bytes must be a non-negative integer',
       'sha256 must be 64 lowercase hex digits',

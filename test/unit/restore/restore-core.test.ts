@@ -215,6 +215,13 @@ describe('diskShortfall', () => {
     expect(problem).toContain('10240 MiB');
     expect(problem).toContain('jobs: 1');
   });
+
+  it('does not suggest jobs: 1 for a directory-format dump, which is downloaded whatever the jobs', () => {
+    const problem = diskShortfall(600 * 1048576, 512 * 1048576, '/tmp', true);
+    expect(problem).toContain('/tmp has 512 MiB free');
+    expect(problem).not.toContain('jobs: 1');
+    expect(problem).toContain('a directory-format (parallel) dump is always downloaded first');
+  });
 });
 
 describe('resolvePgRestorePath', () => {

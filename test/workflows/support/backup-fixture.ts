@@ -240,7 +240,7 @@ interface Synthesized {
 }
 
 /** A stack with a BackupBucket, an RDS instance and a PostgresBackup of two databases with snapshots copied to DR. */
-function synthesize(props: { instanceId: string; databases: readonly string[]; drKeyArn: string; region: string }): Synthesized {
+function synthesize(props: { instanceId: string; databases: readonly string[]; drKeyArn: string; region: string; dumpParallelism?: number }): Synthesized {
   const app = new App();
   const stack = new Stack(app, 'BackupWorkflowTest', { env: { account: '123456789012', region: props.region } });
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
@@ -265,6 +265,7 @@ function synthesize(props: { instanceId: string; databases: readonly string[]; d
     // A dummy layer keeps synth fast: pg_dump comes from the host here (see PG_DUMP_PATH below).
     pgToolsLayer: lambda.LayerVersion.fromLayerVersionArn(stack, 'PgTools', `arn:aws:lambda:${props.region}:123456789012:layer:pg-tools:1`),
     snapshotCopy: { region: DR_REGION, encryptionKeyArn: props.drKeyArn },
+    ...(props.dumpParallelism === undefined ? {} : { dumpParallelism: props.dumpParallelism, dumpMemorySize: 3538 }),
   });
   if (backup.snapshotFunction === undefined) throw new Error('PostgresBackup of an RDS instance created no snapshot function');
   const generatedSecret = instance.node.findChild('Secret');
@@ -290,7 +291,7 @@ function synthesize(props: { instanceId: string; databases: readonly string[]; d
 /**
  * Creates the databases and moto resources, synthesizes the stack and builds the {@link LocalWorkflow} once.
  */
-export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixture> {
+export async function createBackupWorkflowFixture(options: { readonly dumpParallelism?: number } = {}): Promise<BackupWorkflowFixture> {
   const env = harnessEnv();
   const region = env.awsRegion;
   logger.setLogLevel('ERROR');
@@ -344,7 +345,7 @@ export async function createBackupWorkflowFixture(): Promise<BackupWorkflowFixtu
   if (created.ARN === undefined) throw new Error('CreateSecret returned no ARN');
   const secretArn = created.ARN;
 
-  const synthesized = synthesize({ instanceId, databases: databases.map((d) => d.name), drKeyArn: drKey.arn, region });
+  const synthesized = synthesize({ instanceId, databases: databases.map((d) => d.name), drKeyArn: drKey.arn, region, dumpParallelism: options.dumpParallelism });
   const { ids } = synthesized;
 
   const targetNote =
