@@ -155,7 +155,7 @@ describe('BackupMonitoring', () => {
     expect(props).toMatchObject({
       Namespace: 'AWS/Lambda',
       MetricName: 'Duration',
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: m.stack.getLogicalId(m.backup.dumpFunction.node.defaultChild as never) } }],
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: m.stack.getLogicalId(m.backup.dumpFunction!.node.defaultChild as never) } }],
       Statistic: 'Maximum',
       Period: 3600,
       Threshold: 630_000,
