@@ -52,13 +52,27 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
     ...DESCRIBE_SECRET,
     's3:DeleteObject': 'deletes a failed dump in an unversioned bucket (no version id); the workflow bucket is versioned',
   },
+  // The dump handler on the Fargate runner: the same grants as BackupDumpFunction (no tracing); its failures that use
+  // the delete and upload-listing grants are recorded with the Lambda (the same handler and core).
+  BackupDumpTaskTaskDefinition: {
+    ...BUCKET_WRITE,
+    's3:AbortMultipartUpload': 'aborts a multipart upload a failed dump left open: recorded with BackupDumpFunction (the same handler); the Fargate test fails on the password, before any upload',
+    's3:DeleteObject': 'deletes a failed dump in an unversioned bucket (no version id); the workflow bucket is versioned',
+    's3:DeleteObjectVersion': 'deletes a dump whose manifest could not be written: recorded with BackupDumpFunction; the Fargate test fails on the password, before any upload',
+    's3:ListBucketMultipartUploads': 'finds the open upload of a failed dump: recorded with BackupDumpFunction; the Fargate test fails on the password, before any upload',
+    ...DESCRIBE_SECRET,
+  },
   BackupReportFunction: { ...TRACING, ...BUCKET_WRITE },
   BackupSnapshotFunction: {
     ...TRACING,
     'rds:ListTagsForResource': 'no handler calls ListTagsForResource (DescribeAndTagOwnSnapshots in PostgresBackup); candidate to remove',
   },
   BackupVerifyFunction: { ...TRACING, ...LIST_BUCKET },
-  BackupWorkflowStateMachine: STATE_MACHINE,
+  BackupWorkflowStateMachine: {
+    ...STATE_MACHINE,
+    'ecs:DescribeTasks': 'tasks.EcsRunTask grants it for every integration pattern; with waitForTaskToken (the Fargate runner) Step Functions does not poll the task; candidate to remove (CDK adds it)',
+    'ecs:StopTask': 'tasks.EcsRunTask grants it for every integration pattern; with waitForTaskToken Step Functions does not stop the task; candidate to remove (CDK adds it)',
+  },
   CdkBackupDrUnreportedEndFunction: TRACING,
   FailoverActFunction: {
     ...TRACING,
