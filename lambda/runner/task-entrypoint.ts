@@ -11,6 +11,7 @@
  */
 import { SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { handler as dump } from '../backup/dump.handler';
+import { handler as restore } from '../restore/restore.handler';
 
 /** The context a handler gets: only the remaining time, as the handlers of this package use. */
 export interface TaskContext {
@@ -20,7 +21,7 @@ export interface TaskContext {
 type TaskHandler = (event: never, context: TaskContext) => Promise<unknown>;
 
 /** The handlers a task can run, by RUNNER_HANDLER. */
-export const TASK_HANDLERS: Readonly<Record<string, TaskHandler>> = { dump };
+export const TASK_HANDLERS: Readonly<Record<string, TaskHandler>> = { dump, restore };
 
 /** Step Functions' limits on SendTaskFailure (error 256, cause 32,768 characters). */
 const MAX_ERROR = 256;

@@ -500,7 +500,8 @@ export class BackupMonitoring extends Construct {
     if (recoveryTest?.restoreFunction) {
       this.restoreNearTimeout = this.nearTimeout('RestoreNearTimeout', recoveryTest.restoreFunction,
         `A recovery-test restore of ${recoveryTest.sourceName} took more than ${NEAR_TIMEOUT_SHARE * 100} % of the restore function's timeout: ` +
-        'soon the test, and a restore-dump failover, cannot finish in one invocation. What to do: more memory for the restore ' +
+        'soon the test, and a restore-dump failover, cannot finish in one invocation. What to do: run the restore on ECS Fargate ' +
+        '(RecoveryTest runner: BackupRunner.fargate({ cpu, memoryLimitMiB }), no 15-minute limit), more memory for the restore ' +
         '(more CPU), restoring a selection, or snapshot-based tests. OK when the longest restore of an hour is under the threshold.');
     }
 
