@@ -59,10 +59,21 @@ export const RUNNER_HEARTBEAT_INTERVAL = Duration.minutes(1);
 
 /** The settings of a Fargate runner, resolved with defaults and validated. */
 export interface FargateRunnerSettings {
+  /** CPU units of the task. */
   readonly cpu: number;
+  /** Memory of the task, MiB. */
   readonly memoryLimitMiB: number;
+  /**
+   * Ephemeral storage, GiB.
+   * @default - Fargate's 20 GiB
+   */
   readonly ephemeralStorageGiB?: number;
+  /** Longest one task may run. */
   readonly timeout: Duration;
+  /**
+   * The cluster to run in.
+   * @default - a new cluster per construct
+   */
   readonly cluster?: ecs.ICluster;
 }
 

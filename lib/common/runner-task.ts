@@ -53,9 +53,13 @@ export interface RunnerTaskProps {
 export class RunnerTask extends Construct implements iam.IGrantable {
   /** The task role: what the handler calls is granted to it. */
   public readonly grantPrincipal: iam.IPrincipal;
+  /** The Fargate task definition (its task role is {@link grantPrincipal}). */
   public readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The one container, running lambda/runner/task-entrypoint.ts. */
   public readonly container: ecs.ContainerDefinition;
+  /** The cluster the task runs in. */
   public readonly cluster: ecs.ICluster;
+  /** The KMS-encrypted log group of the container. */
   public readonly logGroup: logs.LogGroup;
   /** The longest one run may take. */
   public readonly timeout: Duration;
