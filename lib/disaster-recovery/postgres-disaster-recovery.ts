@@ -164,8 +164,9 @@ export interface PostgresDisasterRecoveryProps {
    */
   readonly dumpCompression?: DumpCompression;
   /**
-   * Where the dumps and the recovery test's restores run ({@link PostgresBackupProps.runner}): `BackupRunner.fargate`
-   * for databases whose dump or restore outgrows Lambda's 15 minutes. The failover's restore-dump still runs on Lambda.
+   * Where the dumps, the recovery test's restores and the default restore-dump failover run
+   * ({@link PostgresBackupProps.runner}): `BackupRunner.fargate` for databases whose dump or restore outgrows Lambda's
+   * 15 minutes. Strategies you pass in `failoverStrategies` take their own `runner`.
    * @default BackupRunner.lambda()
    */
   readonly runner?: BackupRunner;
@@ -404,7 +405,7 @@ export class PostgresDisasterRecovery extends Construct {
     const instanceType = props.failoverInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
     const strategies = props.failoverStrategies ?? [
       ...(snapshotsOn ? [FailoverStrategy.restoreSnapshot({ instanceType })] : []),
-      FailoverStrategy.restoreDump({ instanceType, engineVersion: postgresEngineVersion(props.postgresVersion, fail) }),
+      FailoverStrategy.restoreDump({ instanceType, engineVersion: postgresEngineVersion(props.postgresVersion, fail), runner: props.runner }),
     ];
     const source = props.source.kind === 'instance'
       ? FailoverSource.instance(props.source.identifier)

@@ -338,4 +338,10 @@ describe('PostgresDisasterRecovery with runner: BackupRunner.fargate', () => {
     });
     expect(handlers.sort()).toEqual(['dump', 'restore']);
   });
+
+  it('runs the default restore-dump failover in a Fargate task in the DR region too', () => {
+    expect(f.dr2!.failover.restoreTask).toBeDefined();
+    expect(f.dr2!.failover.restoreFunction).toBeUndefined();
+    Template.fromStack(f.dr).hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '2048', Memory: '8192' });
+  });
 });
