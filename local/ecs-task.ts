@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { outsideTask } from './caller';
 import { LocalWorkflowError, TaskFailure } from './errors';
 import { DEFAULT_PASSTHROUGH } from './in-process-lambda';
 import type { JsonValue } from './template-resolver';
@@ -33,6 +34,13 @@ export interface ChildSdkCall {
 export interface LocalTaskBinding {
   /** The TypeScript (or JavaScript) entrypoint the container runs, run with `node --import tsx`. */
   readonly entrypoint: string;
+  /**
+   * Rewrites the state's container overrides before the task starts, outside any task's calls: where a test maps what
+   * the emulator cannot serve (a moto RDS endpoint to a local database), as it wraps a Lambda handler. The caller
+   * reports what it mapped.
+   * @default - the overrides as the state evaluated them
+   */
+  readonly prepareOverrides?: (overrides: Readonly<Record<string, string>>) => Promise<Record<string, string>>;
 }
 
 /** What the runner knows about the task it starts. */
@@ -79,8 +87,9 @@ export class LocalTaskTokens {
     const overrides = { ...spec.overrides };
     const tokenVariables = Object.entries(overrides).filter(([, value]) => value === LOCAL_TASK_TOKEN_PLACEHOLDER);
     if (tokenVariables.length === 0) throw new LocalWorkflowError(`task ${spec.logicalId}: no container override carries $$.Task.Token, so the task could never answer`);
-    for (const [name] of tokenVariables) overrides[name] = token;
-    const env = this.environment(spec, overrides, endpoint, token);
+    const prepared = binding.prepareOverrides === undefined ? overrides : await outsideTask(() => binding.prepareOverrides!(overrides));
+    for (const [name] of tokenVariables) prepared[name] = token;
+    const env = this.environment(spec, prepared, endpoint, token);
 
     return new Promise<JsonValue>((resolve, reject) => {
       let settled = false;

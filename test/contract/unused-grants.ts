@@ -42,6 +42,12 @@ const DESCRIBE_SECRET = { 'secretsmanager:DescribeSecret': 'ISecret.grantRead gr
 const LIST_BUCKET = { 's3:ListBucket': 'makes a missing object read as 404 (not 403) so a handler can say it is missing; no recorded run read a missing object' };
 const GET_VERSION = { 's3:GetObjectVersion': 'BackupBucket.grantReadBackups: reads by version id; this function reads the current version in the recorded runs' };
 
+/** What tasks.EcsRunTask grants a state machine besides RunTask and PassRole (the Fargate runner). */
+const ECS_RUN_TASK = {
+  'ecs:DescribeTasks': 'tasks.EcsRunTask grants it for every integration pattern; with waitForTaskToken (the Fargate runner) Step Functions does not poll the task; candidate to remove (CDK adds it)',
+  'ecs:StopTask': 'tasks.EcsRunTask grants it for every integration pattern; with waitForTaskToken Step Functions does not stop the task; candidate to remove (CDK adds it)',
+};
+
 export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   BackupDumpFunction: {
     ...TRACING,
@@ -68,11 +74,7 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
     'rds:ListTagsForResource': 'no handler calls ListTagsForResource (DescribeAndTagOwnSnapshots in PostgresBackup); candidate to remove',
   },
   BackupVerifyFunction: { ...TRACING, ...LIST_BUCKET },
-  BackupWorkflowStateMachine: {
-    ...STATE_MACHINE,
-    'ecs:DescribeTasks': 'tasks.EcsRunTask grants it for every integration pattern; with waitForTaskToken (the Fargate runner) Step Functions does not poll the task; candidate to remove (CDK adds it)',
-    'ecs:StopTask': 'tasks.EcsRunTask grants it for every integration pattern; with waitForTaskToken Step Functions does not stop the task; candidate to remove (CDK adds it)',
-  },
+  BackupWorkflowStateMachine: { ...STATE_MACHINE, ...ECS_RUN_TASK },
   CdkBackupDrUnreportedEndFunction: TRACING,
   FailoverActFunction: {
     ...TRACING,
@@ -97,9 +99,14 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
   RecoveryTestPickFunction: TRACING,
   RecoveryTestReportFunction: { ...TRACING, ...BUCKET_WRITE },
   RecoveryTestRestoreFunction: { ...TRACING, ...LIST_BUCKET },
+  // The restore handler on the Fargate runner: the restore Lambda's grants (no tracing) plus answering the state machine.
+  RecoveryTestRestoreTaskTaskDefinition: {
+    ...LIST_BUCKET,
+    'states:SendTaskFailure': 'answers a failed restore; the recorded Fargate restore succeeded (a failed answer is recorded for BackupDumpTaskTaskDefinition, the same entrypoint)',
+  },
   RecoveryTestScratchFunction: TRACING,
   RecoveryTestVerifyFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET },
-  RecoveryTestWorkflowStateMachine: STATE_MACHINE,
+  RecoveryTestWorkflowStateMachine: { ...STATE_MACHINE, ...ECS_RUN_TASK },
   RetentionCleanupFunction: {
     ...TRACING,
     ...BUCKET_WRITE,
