@@ -192,7 +192,7 @@ childCallListeners.add((caller, call) => {
 });
 
 /** Test files whose workflows are not the product's: they test the local runner on toy templates and handlers. */
-const NOT_PRODUCT_WORKFLOWS: ReadonlySet<string> = new Set(['test/workflows/harness.test.ts']);
+const NOT_PRODUCT_WORKFLOWS: ReadonlySet<string> = new Set(['test/workflows/harness.test.ts', 'test/workflows/ecs-task-runner.test.ts']);
 
 afterAll(async () => {
   await Promise.all(pending);
