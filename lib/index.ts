@@ -1,5 +1,7 @@
 export * from './common/errors';
 export { NETWORK_WARNINGS } from './common/network';
+export { BackupRunner, type FargateRunnerOptions, type LambdaRunnerOptions, type FargateRunnerSettings } from './common/backup-runner';
+export { RunnerTask, type RunnerTaskProps } from './common/runner-task';
 export * from './common/attribute-store';
 export * from './common/shared-backup-resources';
 export * from './storage';

@@ -5,8 +5,10 @@
  * - JSONata (`QueryLanguage: "JSONata"`, `Arguments`, `Output`, `Items`) and variables (`Assign`, `$name` paths):
  *   the library implements JSONPath only;
  * - Distributed Map features (`ItemReader`, `ItemBatcher`, `ResultWriter`, `ToleratedFailure*`), task `Credentials`,
- *   `.sync` and `.waitForTaskToken` integration patterns;
- * - `$$.State.*` and `$$.Task.*` context fields (the library does not provide them);
+ *   `.sync` and `.waitForTaskToken` integration patterns, except `ecs:runTask.waitForTaskToken` (the runner runs its
+ *   container as a child process that answers with the token: ./ecs-task);
+ * - `$$.State.*` and `$$.Task.*` context fields (the library does not provide them), except `$$.Task.Token` in that
+ *   one integration (the runner provides it);
  * - `$$.Execution.Input` / `$$.Execution.StartTime` inside a Parallel branch or Map iterator (the library resets
  *   them to the branch input and branch start);
  * - a Pass state whose `Result` is `false`, `0`, `""` or `null` (the library passes the input through instead).
@@ -60,7 +62,8 @@ export function unsupportedFeatures(definition: Readonly<Record<string, JsonValu
       if (field in state) problems.push(`${at}: ${field} (Distributed Map) is not supported by aws-local-stepfunctions`);
     }
     if ('Credentials' in state) problems.push(`${at}: task Credentials (cross-account role) is not supported locally`);
-    if (state.Type === 'Task' && typeof state.Resource === 'string' && /\.(sync(:2)?|waitForTaskToken)$/.test(state.Resource)) {
+    const tokenTask = state.Type === 'Task' && typeof state.Resource === 'string' && /^arn:[a-z-]+:states:::ecs:runTask\.waitForTaskToken$/.test(state.Resource);
+    if (!tokenTask && state.Type === 'Task' && typeof state.Resource === 'string' && /\.(sync(:2)?|waitForTaskToken)$/.test(state.Resource)) {
       problems.push(`${at}: the integration pattern of ${state.Resource} is not supported locally (request-response only)`);
     }
     if (state.Type === 'Pass' && 'Result' in state && !state.Result) {
@@ -69,7 +72,7 @@ export function unsupportedFeatures(definition: Readonly<Record<string, JsonValu
     for (const [field, value] of Object.entries(state)) {
       if (field === 'Branches' || field === 'ItemProcessor' || field === 'Iterator') continue;
       for (const path of pathExpressions(value)) {
-        if (/^\$\$\.(State|Task)\b/.test(path)) problems.push(`${at}: ${path} is not provided by aws-local-stepfunctions`);
+        if (/^\$\$\.(State|Task)\b/.test(path) && !(tokenTask && path === '$$.Task.Token')) problems.push(`${at}: ${path} is not provided by aws-local-stepfunctions`);
         if (nested && /^\$\$\.Execution\.(Input|StartTime)\b/.test(path)) {
           problems.push(`${at}: ${path} inside a Parallel branch or Map iterator is the branch's own input/start in aws-local-stepfunctions; pass the value in through Parameters/ItemSelector`);
         }

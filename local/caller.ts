@@ -9,9 +9,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface TaskCaller {
   /** What ran the task: resolves template values (ARNs, names) to the local values of this run. */
   readonly workflow: object;
-  /** Logical id of the `AWS::Lambda::Function` or `AWS::StepFunctions::StateMachine` making the calls. */
+  /**
+   * Logical id of the `AWS::Lambda::Function`, `AWS::StepFunctions::StateMachine` or `AWS::ECS::TaskDefinition` (its
+   * task role) making the calls.
+   */
   readonly principal: string;
-  readonly kind: 'function' | 'state-machine';
+  readonly kind: 'function' | 'state-machine' | 'task';
   /**
    * Logical id of the `AWS::Events::Rule` whose target invocation runs the function now.
    * @default - the state machine invoked it
@@ -26,3 +29,9 @@ export const taskCaller = new AsyncLocalStorage<TaskCaller>();
 export function outsideTask<T>(work: () => Promise<T>): Promise<T> {
   return taskCaller.exit(work);
 }
+
+/**
+ * Listeners of the SDK calls made by the child processes that stand in for Fargate tasks (local/ecs-task.ts): those
+ * calls happen in another process, outside {@link taskCaller}, so they are handed over here with their caller.
+ */
+export const childCallListeners = new Set<(caller: TaskCaller, call: import('./ecs-task').ChildSdkCall) => void>();

@@ -72,7 +72,7 @@ export interface InProcessLambdaOptions {
 }
 
 /** Host variables a handler gets in every environment: the runtime's own, and what SDK clients need to reach the emulator. */
-const DEFAULT_PASSTHROUGH: readonly RegExp[] = [
+export const DEFAULT_PASSTHROUGH: readonly RegExp[] = [
   /^PATH$/,
   /^HOME$/,
   /^LANG$/,

@@ -245,6 +245,9 @@ export class TemplateResolver {
         return `subnet-${hex(logicalId, 17)}`;
       case 'AWS::EC2::SecurityGroup':
         return `sg-${hex(logicalId, 17)}`;
+      // Ref of a task definition is its ARN, with the revision (the first: it is deployed once here).
+      case 'AWS::ECS::TaskDefinition':
+        return `arn:${p}:ecs:${region}:${accountId}:task-definition/${named('Family') ?? generic}:1`;
       default:
         return generic;
     }

@@ -18,15 +18,17 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { collectStates, type StateEntry, unsupportedFeatures } from './asl-support';
-import { taskCaller } from './caller';
+import { childCallListeners, taskCaller } from './caller';
 import { LocalWorkflowError, TaskFailure } from './errors';
 import { InProcessLambda, type LocalLambdaBinding } from './in-process-lambda';
 import { SdkIntegrations } from './sdk-integrations';
+import { LOCAL_TASK_TOKEN_PLACEHOLDER, type LocalTaskBinding, LocalTaskTokens } from './ecs-task';
 import { type CfnTemplate, type JsonValue, type ResourceBinding, TemplateResolver } from './template-resolver';
 
 export { LocalWorkflowError, TaskFailure } from './errors';
 export type { LambdaContext, LocalLambdaBinding, LocalLambdaHandler } from './in-process-lambda';
 export type { CfnTemplate, JsonValue, ResourceBinding } from './template-resolver';
+export type { ChildSdkCall, LocalTaskBinding } from './ecs-task';
 
 /** The largest task result Step Functions passes on (256 KiB); larger fails with `States.DataLimitExceeded`. */
 const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -69,6 +71,11 @@ export interface LocalWorkflowOptions {
   readonly passthroughEnv?: readonly string[];
   /** Fail a handler that outlives its function's `Timeout` with `Sandbox.Timedout`. @default true */
   readonly enforceLambdaTimeout?: boolean;
+  /**
+   * How to run the containers of `ecs:runTask.waitForTaskToken` tasks, by logical id (or construct path) of their
+   * `AWS::ECS::TaskDefinition`: each run is a child process (./ecs-task). @default none
+   */
+  readonly tasks?: Readonly<Record<string, LocalTaskBinding>>;
 }
 
 /** Options of one {@link LocalWorkflow.run}. */
@@ -140,7 +147,8 @@ type TaskKind =
   | { readonly kind: 'lambda-invoke' }
   | { readonly kind: 'lambda-arn'; readonly functionName: string }
   | { readonly kind: 'aws-sdk'; readonly service: string; readonly action: string }
-  | { readonly kind: 'sns-publish' };
+  | { readonly kind: 'sns-publish' }
+  | { readonly kind: 'ecs-run-task' };
 
 /**
  * A state machine of a synthesized template, runnable locally.
@@ -246,12 +254,13 @@ export class LocalWorkflow {
     const calls: TaskCall[] = [];
     const runNotes = new Set<string>();
     const sdk = new SdkIntegrations();
+    const tokens = new LocalTaskTokens();
 
     const taskHandlers: Record<string, (taskInput: JsonValue) => Promise<JsonValue>> = {};
     const waitOverrides: Record<string, number> = {};
     const retryOverrides: Record<string, number | number[]> = {};
     for (const { name, state } of this.states) {
-      if (state.Type === 'Task') taskHandlers[name] = (taskInput) => this.runTask(name, state, taskInput, { sdk, calls, notes: runNotes });
+      if (state.Type === 'Task') taskHandlers[name] = (taskInput) => this.runTask(name, state, taskInput, { sdk, tokens, calls, notes: runNotes });
       if (state.Type === 'Wait') waitOverrides[name] = pick(runOptions.waitMs, name, 0);
       if (Array.isArray(state.Retry)) retryOverrides[name] = pick(runOptions.retryIntervalMs, name, 0);
     }
@@ -261,6 +270,8 @@ export class LocalWorkflow {
       context: {
         Execution: { Id: executionArn, Name: executionName, RoleArn: this.roleArn },
         StateMachine: { Id: this.stateMachineArn, Name: machineName },
+        // Every task start swaps it for a token of its own (./ecs-task).
+        Task: { Token: LOCAL_TASK_TOKEN_PLACEHOLDER },
       },
     });
     const libraryEvents: LibraryEvent[] = [];
@@ -283,17 +294,20 @@ export class LocalWorkflow {
         if (failure.cause instanceof LocalWorkflowError) {
           await drained;
           await sdk.destroy();
+          await tokens.close();
           throw failure.cause;
         }
         status = 'FAILED';
         ({ error, cause } = this.failureOf(failure.cause, libraryEvents));
       } else {
         await sdk.destroy();
+        await tokens.close();
         throw failure;
       }
     }
     await drained;
     await sdk.destroy();
+    await tokens.close();
 
     const events = libraryEvents.map(toTraceEvent);
     const visited = events.filter((event) => event.type === 'StateEntered').map((event) => event.state ?? '');
@@ -381,7 +395,7 @@ export class LocalWorkflow {
     stateName: string,
     state: Readonly<Record<string, JsonValue>>,
     input: JsonValue,
-    run: { readonly sdk: SdkIntegrations; readonly calls: TaskCall[]; readonly notes: Set<string> },
+    run: { readonly sdk: SdkIntegrations; readonly tokens: LocalTaskTokens; readonly calls: TaskCall[]; readonly notes: Set<string> },
   ): Promise<JsonValue> {
     const task = parseResource(String(state.Resource), stateName);
     let target = '';
@@ -419,6 +433,36 @@ export class LocalWorkflow {
           target = `aws-sdk:${task.service}:${task.action}`;
           result = await this.asStateMachine(() => run.sdk.awsSdk(task.service, task.action, input, stateName));
           break;
+        case 'ecs-run-task': {
+          const task = this.taskFor(input, stateName);
+          target = `ecs:${task.logicalId}`;
+          run.notes.add(
+            `task ${task.logicalId}: the container ran as a child process of this runner (node --import tsx ${task.binding.entrypoint}) with the task definition's environment and the state's overrides, ` +
+              'not in its image on Fargate; its Step Functions calls (SendTaskSuccess/Failure/Heartbeat) went to a loopback endpoint of the runner',
+          );
+          const caller = { workflow: this, principal: task.logicalId, kind: 'task' as const };
+          // Started with the state machine's role (RunTask, PassRole); the child's calls are the task role's.
+          result = await this.asStateMachine(() => run.tokens.run(
+            task.binding,
+            {
+              logicalId: task.logicalId,
+              taskDefinitionArn: task.arn,
+              cluster: String(asObject(input, stateName).Cluster ?? 'default'),
+              roleArns: task.roleArns,
+              variables: task.variables,
+              overrides: task.overrides,
+              heartbeatSeconds: typeof state.HeartbeatSeconds === 'number' ? state.HeartbeatSeconds : undefined,
+              region: this.region,
+              extraEnv: this.options.extraEnv,
+              passthroughEnv: this.options.passthroughEnv,
+            },
+            (call) => {
+              for (const listener of childCallListeners) listener(caller, call);
+            },
+            run.notes,
+          ));
+          break;
+        }
         case 'sns-publish':
           target = 'sns:publish';
           result = await this.asStateMachine(() => run.sdk.snsPublish(input, stateName));
@@ -448,6 +492,47 @@ export class LocalWorkflow {
 
   private asStateMachine<T>(work: () => Promise<T>): Promise<T> {
     return taskCaller.run({ workflow: this, principal: this.stateMachineLogicalId, kind: 'state-machine' }, work);
+  }
+
+  /** The task definition a RunTask names (by family, ARN or logical id), its container's environment and the overrides. */
+  private taskFor(
+    input: JsonValue,
+    stateName: string,
+  ): { logicalId: string; arn: string; roleArns: string[]; binding: LocalTaskBinding; variables: Record<string, string>; overrides: Record<string, string> } {
+    const parameters = asObject(input, `state "${stateName}": ecs:runTask parameters`);
+    const named = String(parameters.TaskDefinition);
+    const resources = this.template.Resources ?? {};
+    const family = named.includes(':task-definition/') ? named.slice(named.indexOf('/') + 1).split(':')[0] : named;
+    const found = Object.entries(resources).find(
+      ([id, resource]) => resource.Type === 'AWS::ECS::TaskDefinition' && (id === named || (resource.Properties ?? {}).Family === family),
+    );
+    if (found === undefined) throw new LocalWorkflowError(`state "${stateName}" runs task definition ${named}, which is not in the template`);
+    const [logicalId, resource] = found;
+    const bindings = new Map(Object.entries(this.options.tasks ?? {}).map(([key, binding]) => [this.findLogicalId(key, 'AWS::ECS::TaskDefinition'), binding]));
+    const binding = bindings.get(logicalId);
+    if (binding === undefined) throw new LocalWorkflowError(`state "${stateName}" runs task definition ${logicalId}, which has no local entrypoint; pass tasks: { ${logicalId}: { entrypoint } }`);
+    const containers = ((resource.Properties ?? {}).ContainerDefinitions ?? []) as Array<Record<string, JsonValue>>;
+    const containerOverrides = (asObjectOrEmpty(parameters.Overrides).ContainerOverrides ?? []) as Array<Record<string, JsonValue>>;
+    if (containers.length !== 1) throw new LocalWorkflowError(`task definition ${logicalId} has ${containers.length} containers; the local runner runs one`);
+    const [container] = containers;
+    const pairs = (list: JsonValue | undefined): Record<string, string> => {
+      const out: Record<string, string> = {};
+      for (const entry of (Array.isArray(list) ? list : []) as Array<Record<string, JsonValue>>) out[String(entry.Name)] = String(entry.Value);
+      return out;
+    };
+    const variables = pairs(this.resolve(container.Environment ?? []));
+    const override = containerOverrides.find((o) => o.Name === container.Name);
+    if (containerOverrides.some((o) => o.Name !== container.Name)) {
+      throw new LocalWorkflowError(`state "${stateName}" overrides a container that task definition ${logicalId} does not have`);
+    }
+    const props = resource.Properties ?? {};
+    const roleArns = [props.TaskRoleArn, props.ExecutionRoleArn].filter((arn) => arn !== undefined).map((arn) => String(this.resolve(arn)));
+    return { logicalId, arn: String(this.resolve({ Ref: logicalId })), roleArns, binding, variables, overrides: pairs(override?.Environment) };
+  }
+
+  private findLogicalId(idOrPath: string, type: string): string {
+    this.quietResolver ??= new TemplateResolver(this.template, this.resolverOptions);
+    return this.quietResolver.findResource(idOrPath, type).logicalId;
   }
 
   private lambdaFor(functionNameOrArn: string, stateName: string): InProcessLambda {
@@ -623,10 +708,11 @@ function parseResource(resource: string, stateName: string): TaskKind {
     const [path] = integration.slice(1);
     if (path === 'lambda:invoke') return { kind: 'lambda-invoke' };
     if (path === 'sns:publish') return { kind: 'sns-publish' };
+    if (path === 'ecs:runTask.waitForTaskToken') return { kind: 'ecs-run-task' };
     const sdk = /^aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/.exec(path);
     if (sdk !== null) return { kind: 'aws-sdk', service: sdk[1], action: sdk[2] };
     throw new LocalWorkflowError(
-      `state "${stateName}": ${resource} is not supported locally (supported: lambda:invoke, sns:publish, aws-sdk:<service>:<action>)`,
+      `state "${stateName}": ${resource} is not supported locally (supported: lambda:invoke, sns:publish, ecs:runTask.waitForTaskToken, aws-sdk:<service>:<action>)`,
     );
   }
   const lambdaArn = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:([^:]+)(:[^:]+)?$/.exec(resource);

@@ -3,7 +3,7 @@
 // and the CLI into `dist/cli/index.js`, so the package has no runtime dependency.
 // Handler names must be unique across domains: two `<name>.handler.ts` in different folders fail the build.
 import { build } from 'esbuild';
-import { readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const SUFFIX = '.handler.ts';
@@ -36,6 +36,24 @@ await build({
   sourcesContent: false,
   logLevel: 'warning',
 });
+
+// The Fargate runner's Docker build context (lib/common/runner-task.ts builds it with ecs.ContainerImage.fromAsset):
+// the task entrypoint, bundled like the handlers it runs, and container/Dockerfile.
+await build({
+  entryPoints: [{ in: 'lambda/runner/task-entrypoint.ts', out: 'task-entrypoint' }],
+  outdir: 'assets/runner-image',
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  sourcemap: true,
+  sourcesContent: false,
+  logLevel: 'warning',
+});
+mkdirSync('assets/runner-image', { recursive: true });
+copyFileSync('container/Dockerfile', 'assets/runner-image/Dockerfile');
 
 // The CLI (`npx cdk-backup-dr`), bundled like the handlers, so the package needs no runtime dependency.
 await build({

@@ -27,3 +27,13 @@ export function handlerAssetPath(name: string): string {
 export function handlerCode(name: string): lambda.Code {
   return lambda.Code.fromAsset(handlerAssetPath(name));
 }
+
+/** The Docker build context of the Fargate runner's image (`assets/runner-image`: its Dockerfile and task entrypoint). */
+export function runnerImagePath(): string {
+  const candidates = [path.join(__dirname, '..', '..', 'assets', 'runner-image'), path.join(__dirname, '..', '..', '..', 'assets', 'runner-image')];
+  const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'Dockerfile')) && fs.existsSync(path.join(dir, 'task-entrypoint.js')));
+  if (!found) {
+    throw new Error(`The Fargate runner's image context was not found (looked in ${candidates.join(', ')}). Run \`npm run build\` to stage it into assets/runner-image.`);
+  }
+  return found;
+}

@@ -1,6 +1,5 @@
 import { Annotations, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, IConstruct } from 'constructs';
 import { ConfigurationError } from './errors';
 
@@ -83,7 +82,7 @@ const ENDPOINT_SECURITY_GROUP_ID = `${ENDPOINT_ID_PREFIX}EndpointSecurityGroup`;
  * network.register(snapshotFunction, [AwsApi.RDS, AwsApi.RDS.inRegion('us-west-2')]);
  */
 export class FunctionNetwork {
-  private readonly calls = new Map<lambda.IFunction, ApiCall[]>();
+  private readonly calls = new Map<IConstruct, ApiCall[]>();
   private readonly region: string;
 
   constructor(
@@ -94,8 +93,8 @@ export class FunctionNetwork {
     owner.node.addValidation({ validate: () => this.check() });
   }
 
-  /** Records that `fn` calls `apis` (an {@link AwsApi} alone is a call in the function's own region). */
-  public register(fn: lambda.IFunction, apis: Array<AwsApi | ApiCall>): void {
+  /** Records that `fn` (a function, or a Fargate task) calls `apis` (an {@link AwsApi} alone is a call in its own region). */
+  public register(fn: IConstruct, apis: Array<AwsApi | ApiCall>): void {
     const calls = apis.map((a) => (a instanceof AwsApi ? { api: a } : a));
     this.calls.set(fn, [...(this.calls.get(fn) ?? []), ...calls]);
     if (this.props.vpcEndpoints) {

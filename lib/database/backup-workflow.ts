@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -17,12 +17,21 @@ import { acknowledgeHipaaAndNist, acknowledgeWildcardResource } from '../common/
 import { taskInput } from '../common/payload';
 import { EXECUTION_FIELDS, invokeTask, pollAttempts, publishNotification, retryNotification, retryWhileNotReady, workflowStateMachine } from '../common/workflow';
 import { BackupSourceKind } from './backup-source';
+import type { RunnerTask } from '../common/runner-task';
 import type { TlsInput } from '../../lambda/postgres/tls-input';
 
 /** The dump branch of the workflow. */
 export interface BackupWorkflowDumpStep {
-  /** The dump Lambda (lambda/backup/dump.handler.ts). */
-  readonly dumpFunction: lambda.IFunction;
+  /**
+   * The dump Lambda (lambda/backup/dump.handler.ts).
+   * @default - none: `dumpTask` runs the dumps
+   */
+  readonly dumpFunction?: lambda.IFunction;
+  /**
+   * The dump's Fargate task, instead of `dumpFunction` (the same handler; same output and error names).
+   * @default - none: `dumpFunction` runs the dumps
+   */
+  readonly dumpTask?: RunnerTask;
   /** The verify Lambda (lambda/backup/verify.handler.ts). */
   readonly verifyFunction: lambda.IFunction;
   /** The dump target, as the dump handler takes it (`{ secretArn, host?, port?, sslMode?, sslRootCertSecretArn? }`). */
@@ -104,6 +113,13 @@ const SNAPSHOT_POLL_INTERVAL = Duration.minutes(1);
  */
 const SOURCE_BUSY_WAIT = Duration.hours(1);
 const SOURCE_BUSY_INTERVAL = Duration.minutes(5);
+/** Minutes the dumps and their verification may take: one hour with Lambda; with Fargate, each round of tasks up to its timeout. */
+function dumpMinutes(dump: BackupWorkflowDumpStep | undefined): number {
+  if (!dump?.dumpTask) return 60;
+  const rounds = Math.ceil(dump.databases.length / (dump.maxConcurrency ?? DEFAULT_DUMP_CONCURRENCY));
+  return rounds * dump.dumpTask.timeout.toMinutes() + 60;
+}
+
 /** The default number of databases dumped at the same time. */
 const DEFAULT_DUMP_CONCURRENCY = 2;
 
@@ -122,6 +138,9 @@ export class BackupWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: BackupWorkflowProps) {
     super(scope, id);
+    if (props.dump && (props.dump.dumpFunction === undefined) === (props.dump.dumpTask === undefined)) {
+      throw new ConfigurationError('the dump step needs exactly one of dumpFunction and dumpTask.', this, { subject: 'BackupWorkflow' });
+    }
     if (!props.dump && !props.snapshot) {
       throw new ConfigurationError('needs a dump step, a snapshot step, or both: there is nothing to back up.', this, { subject: 'BackupWorkflow' });
     }
@@ -205,7 +224,7 @@ export class BackupWorkflow extends Construct {
     );
 
     const snapshotWait = props.snapshotWaitTimeout ?? Duration.hours(4);
-    const timeout = props.timeout ?? Duration.minutes(SOURCE_BUSY_WAIT.toMinutes() + 2 * snapshotWait.toMinutes() + 60);
+    const timeout = props.timeout ?? Duration.minutes(SOURCE_BUSY_WAIT.toMinutes() + 2 * snapshotWait.toMinutes() + dumpMinutes(props.dump));
     this.stateMachine = workflowStateMachine(this, {
       definition: hasTiers,
       comment: 'cdk-backup-dr backup: dump + verify and/or snapshot + DR copy, report, notify on failure',
@@ -220,7 +239,7 @@ export class BackupWorkflow extends Construct {
         'start a run by hand if the tiers it was meant to satisfy matter.',
     });
     const invoked = [props.dump?.dumpFunction, props.dump?.verifyFunction, props.snapshot?.snapshotFunction, props.reportFunction];
-    acknowledgeStateMachineFindings(this.stateMachine, invoked.filter((fn): fn is lambda.IFunction => fn !== undefined));
+    acknowledgeStateMachineFindings(this.stateMachine, invoked.filter((fn): fn is lambda.IFunction => fn !== undefined), props.dump?.dumpTask ? [props.dump.dumpTask] : []);
   }
 
   /**
@@ -236,19 +255,23 @@ export class BackupWorkflow extends Construct {
       itemSelector: { 'database.$': '$$.Map.Item.Value', 'tiers.$': '$.tiers' },
       resultPath: '$.databaseResults',
     });
-    const dump = invokeTask(
-      this,
-      'Dump',
-      step.dumpFunction,
-      taskInput<DumpInput>({
-        target: step.target,
-        'database.$': '$.database',
-        'tiers.$': '$.tiers',
-        ...(step.compression === undefined ? {} : { compression: step.compression }),
-        ...(step.parallelism === undefined || step.parallelism === 1 ? {} : { parallelism: step.parallelism }),
-      }),
-      '$.dump',
-    );
+    const payload = taskInput<DumpInput>({
+      target: step.target,
+      'database.$': '$.database',
+      'tiers.$': '$.tiers',
+      ...(step.compression === undefined ? {} : { compression: step.compression }),
+      ...(step.parallelism === undefined || step.parallelism === 1 ? {} : { parallelism: step.parallelism }),
+    });
+    let dump: sfn.TaskStateBase;
+    let start: sfn.IChainable;
+    if (step.dumpTask) {
+      const states = step.dumpTask.step(this, 'Dump', payload, '$.dump');
+      dump = states.task;
+      start = states.entry;
+    } else {
+      dump = invokeTask(this, 'Dump', step.dumpFunction as lambda.IFunction, payload, '$.dump');
+      start = dump;
+    }
     // A dropped connection or a failed upload may pass: one more try a minute later (nothing of the failed one remains).
     dump.addRetry({ errors: [DumpFailed.NAME], interval: Duration.minutes(1), maxAttempts: 1 });
     const verify = invokeTask(this, 'Verify', step.verifyFunction, taskInput<VerifyOneInput>({ 'manifestKey.$': '$.dump.backup.manifestKey' }), '$.verification');
@@ -263,7 +286,8 @@ export class BackupWorkflow extends Construct {
     });
     dump.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     verify.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-    each.itemProcessor(dump.next(verify).next(backedUp));
+    dump.next(verify).next(backedUp);
+    each.itemProcessor(start);
     return databases.next(each).next(new sfn.Pass(this, 'Dump result', { parameters: { 'databases.$': '$.databaseResults' } }));
   }
 
@@ -355,12 +379,20 @@ export class BackupWorkflow extends Construct {
 }
 
 /** cdk-nag findings every workflow state machine of this package has by design, each with its reason. */
-export function acknowledgeStateMachineFindings(stateMachine: sfn.StateMachine, invokedFunctions: lambda.IFunction[]): void {
+export function acknowledgeStateMachineFindings(stateMachine: sfn.StateMachine, invokedFunctions: lambda.IFunction[], runTasks: readonly RunnerTask[] = []): void {
   Validations.of(stateMachine).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
-      'Only the CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) and X-Ray tracing are granted on *: neither supports resource-level permissions.',
+      'Only the CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) and X-Ray tracing are granted on *: neither supports resource-level permissions.' +
+      (runTasks.length > 0 ? ' With a Fargate runner also ecs:StopTask and ecs:DescribeTasks, whose task ids are only known when a task starts.' : ''),
   });
+  for (const runTask of runTasks) {
+    // The family ARN exactly as tasks.EcsRunTask builds its RunTask resource (the definition's ARN without its revision).
+    const stack = Stack.of(stateMachine);
+    const parts = stack.splitArn(runTask.taskDefinition.taskDefinitionArn, ArnFormat.SLASH_RESOURCE_NAME);
+    const family = stack.formatArn({ ...parts, resourceName: parts.resourceName?.split(':')[0] });
+    acknowledgeWildcardResource(stateMachine, `${family}:*`, 'Running the named task definition under any of its revisions; the family itself is named.');
+  }
   for (const fn of invokedFunctions) {
     acknowledgeWildcardResource(
       stateMachine,

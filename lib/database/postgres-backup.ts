@@ -17,6 +17,8 @@ import { acknowledgeWildcardResource, allowDatabasePortFrom } from '../common/na
 import { grantRdsKeyUse } from '../common/kms-grants';
 import { createScheduleRole } from '../common/schedule-role';
 import { AwsApi, FunctionNetwork } from '../common/network';
+import { BackupRunner } from '../common/backup-runner';
+import { RunnerTask } from '../common/runner-task';
 import { type IBackupBucket, type ReplicaInfo, replicaKeyPolicy } from '../storage/backup-bucket-base';
 import { BackupSchedule, SCHEDULE_WARNINGS } from './backup-schedule';
 import { BackupSource, validateSourceName } from './backup-source';
@@ -113,7 +115,14 @@ export interface PostgresBackupProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Memory of the dump Lambda. About 85% of a dump's CPU is pg_dump's compression and Lambda gives CPU in proportion to
+   * Where each dump runs: `BackupRunner.lambda()` (at most 15 minutes per database) or `BackupRunner.fargate({ cpu,
+   * memoryLimitMiB })`, an ECS Fargate task in the same subnets and security group, for databases whose dump outgrows
+   * Lambda (its image is built by CDK at deploy time: Docker is needed then).
+   * @default BackupRunner.lambda({ memorySize: dumpMemorySize })
+   */
+  readonly runner?: BackupRunner;
+  /**
+   * Memory of the dump Lambda (with the Lambda runner). About 85% of a dump's CPU is pg_dump's compression and Lambda gives CPU in proportion to
    * memory, so the default is one full vCPU; about 3008 MB lets the upload run beside pg_dump on a second vCPU.
    * The dump itself needs under 150 MB whatever the database size.
    * @default 1769
@@ -171,8 +180,10 @@ export interface PostgresBackupProps {
 export class PostgresBackup extends Construct {
   /** The BackupWorkflow state machine; start it with `{ "tiers": ["daily"] }` for a manual run. */
   public readonly stateMachine: sfn.StateMachine;
-  /** The dump Lambda. */
-  public readonly dumpFunction: lambda.Function;
+  /** The dump Lambda (with the Lambda runner). */
+  public readonly dumpFunction?: lambda.Function;
+  /** The dump's Fargate task (with `BackupRunner.fargate`). */
+  public readonly dumpTask?: RunnerTask;
   /** The verify Lambda. */
   public readonly verifyFunction: lambda.Function;
   /** The report Lambda. */
@@ -219,7 +230,6 @@ export class PostgresBackup extends Construct {
     this.securityGroup = operations.lambdaSecurityGroup;
     if (props.source.connections) allowDatabasePortFrom(props.source.connections, this.securityGroup, 'cdk-backup-dr dump');
 
-    const layer = props.pgToolsLayer ?? new PgToolsLayer(this, 'PgTools', { postgresVersion: props.postgresVersion });
     const common = {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
@@ -233,26 +243,45 @@ export class PostgresBackup extends Construct {
       SOURCE_ID: sourceName,
     };
 
-    this.dumpFunction = new HandlerFunction(this, 'DumpFunction', {
-      ...common,
-      handlerName: 'dump',
-      description: 'cdk-backup-dr: pg_dump streamed into S3 with a manifest and checksum',
-      timeout: LAMBDA_MAX_TIMEOUT,
-      memorySize: props.dumpMemorySize ?? 1769,
-      ...(dumpEphemeralStorage(props) === undefined ? {} : { ephemeralStorageSize: dumpEphemeralStorage(props) }),
-      layers: [layer],
-      environment: {
-        ...bucketEnv,
-        PG_DUMP_PATH: `${PgToolsLayer.BIN_DIR}/pg_dump`,
-        PG_DUMPALL_PATH: `${PgToolsLayer.BIN_DIR}/pg_dumpall`,
-        PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR,
-      },
-    });
+    const runner = props.runner ?? BackupRunner.lambda({ memorySize: props.dumpMemorySize });
+    const dumpEnvironment = {
+      ...bucketEnv,
+      PG_DUMP_PATH: `${PgToolsLayer.BIN_DIR}/pg_dump`,
+      PG_DUMPALL_PATH: `${PgToolsLayer.BIN_DIR}/pg_dumpall`,
+      PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR,
+    };
+    let dumper: lambda.Function | RunnerTask;
+    if (runner.fargateSettings) {
+      // The image has the tools of postgresVersion at their usual paths (container/Dockerfile), not the layer's.
+      dumper = this.dumpTask = new RunnerTask(this, 'DumpTask', {
+        handlerName: 'dump',
+        description: 'pg_dump streamed into S3 with a manifest and checksum',
+        settings: runner.fargateSettings,
+        postgresVersion: props.postgresVersion,
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets,
+        securityGroup: this.securityGroup,
+        logsKey: this.operationsKey,
+        logRetention,
+        environment: bucketEnv,
+      });
+    } else {
+      dumper = this.dumpFunction = new HandlerFunction(this, 'DumpFunction', {
+        ...common,
+        handlerName: 'dump',
+        description: 'cdk-backup-dr: pg_dump streamed into S3 with a manifest and checksum',
+        timeout: LAMBDA_MAX_TIMEOUT,
+        memorySize: runner.memorySize ?? props.dumpMemorySize ?? 1769,
+        ...(dumpEphemeralStorage(props) === undefined ? {} : { ephemeralStorageSize: dumpEphemeralStorage(props) }),
+        layers: [props.pgToolsLayer ?? new PgToolsLayer(this, 'PgTools', { postgresVersion: props.postgresVersion })],
+        environment: dumpEnvironment,
+      });
+    }
     const sourceObjects = `postgres/${sourceName}/*`;
-    props.bucket.grantWriteBackups(this.dumpFunction, sourceObjects);
-    acknowledgeWildcardResource(this.dumpFunction, props.bucket.bucket.arnForObjects(sourceObjects), 'Writes (and, after a failed manifest write, deletes) dumps and manifests under this source\'s own prefix, whose object names include the run time.');
+    props.bucket.grantWriteBackups(dumper, sourceObjects);
+    acknowledgeWildcardResource(dumper, props.bucket.bucket.arnForObjects(sourceObjects), 'Writes (and, after a failed manifest write, deletes) dumps and manifests under this source\'s own prefix, whose object names include the run time.');
     // A dump whose manifest could not be written is deleted again, so no half-written backup remains.
-    this.dumpFunction.addToRolePolicy(
+    dumper.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:DeleteObjectVersion', 's3:DeleteObject'],
         resources: [props.bucket.bucket.arnForObjects(sourceObjects)],
@@ -260,7 +289,7 @@ export class PostgresBackup extends Construct {
     );
     // The size of the completed upload is checked with a HEAD of the version it created, which S3 authorizes as
     // GetObjectVersion (GetObject on an unversioned bucket, where there is no version id).
-    this.dumpFunction.addToRolePolicy(
+    dumper.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'CheckUploadedDumps',
         actions: [props.bucket.versioned ? 's3:GetObjectVersion' : 's3:GetObject'],
@@ -269,7 +298,7 @@ export class PostgresBackup extends Construct {
     );
     if (props.bucket.objectLock) {
       // A failed dump in a locked bucket cannot be deleted; its error then says until when the lock holds.
-      this.dumpFunction.addToRolePolicy(
+      dumper.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ReadLockOfFailedDumps',
           actions: ['s3:GetObjectRetention'],
@@ -278,15 +307,15 @@ export class PostgresBackup extends Construct {
       );
     }
     // A failed upload that lib-storage could not abort in time is found and aborted by listing the open uploads.
-    this.dumpFunction.addToRolePolicy(
+    dumper.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'FindOpenUploadsOfFailedDumps',
         actions: ['s3:ListBucketMultipartUploads'],
         resources: [props.bucket.bucket.bucketArn],
       }),
     );
-    props.source.secret.grantRead(this.dumpFunction);
-    props.source.caCertificate?.grantRead(this.dumpFunction);
+    props.source.secret.grantRead(dumper);
+    props.source.caCertificate?.grantRead(dumper);
 
     this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
       ...common,
@@ -333,7 +362,7 @@ export class PostgresBackup extends Construct {
       vpcEndpoints: props.vpcEndpoints ?? false,
       subject: 'PostgresBackup',
     });
-    network.register(this.dumpFunction, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    network.register(dumper, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
     network.register(this.verifyFunction, [AwsApi.S3]);
     props.bucket.onReplication((replica) => network.register(verifyFunction, [AwsApi.S3.inRegion(replica.region)]));
     network.register(this.reportFunction, [AwsApi.S3]);
@@ -345,6 +374,7 @@ export class PostgresBackup extends Construct {
       sourceName,
       dump: {
         dumpFunction: this.dumpFunction,
+        dumpTask: this.dumpTask,
         verifyFunction: this.verifyFunction,
         target: {
           secretArn: props.source.secret.secretArn,
@@ -365,6 +395,7 @@ export class PostgresBackup extends Construct {
       logRetention,
     });
     this.stateMachine = workflow.stateMachine;
+    this.dumpTask?.grantAnswer(this.stateMachine);
 
     const { schedules, warnings } = BackupSchedule.foldCoinciding(props.schedules ?? [BackupSchedule.daily()], this);
     for (const warning of warnings) Annotations.of(this).addWarningV2(SCHEDULE_WARNINGS.mayCoincide, warning);
@@ -590,6 +621,12 @@ function validateProps(scope: Construct, props: PostgresBackupProps): void {
   if (!Number.isInteger(props.postgresVersion)) {
     throw invalid(`postgresVersion must be a major version number such as 15, got ${props.postgresVersion}.`);
   }
+  if (props.runner?.kind === 'fargate' && props.dumpMemorySize !== undefined) {
+    throw invalid(`dumpMemorySize sizes the dump Lambda, but runner is BackupRunner.fargate; remove dumpMemorySize and size the task with BackupRunner.fargate({ cpu, memoryLimitMiB }).`);
+  }
+  if (props.runner?.kind === 'fargate' && props.pgToolsLayer !== undefined) {
+    throw invalid(`pgToolsLayer is for the dump Lambda, but runner is BackupRunner.fargate (its image installs pg_dump ${props.postgresVersion}); remove pgToolsLayer.`);
+  }
   if (props.dumpMemorySize !== undefined && (props.dumpMemorySize < 256 || props.dumpMemorySize > 10240)) {
     throw invalid(`dumpMemorySize must be between 256 and 10240 MB, got ${props.dumpMemorySize}.`);
   }
@@ -603,7 +640,22 @@ function validateProps(scope: Construct, props: PostgresBackupProps): void {
   if (storage !== undefined && (!Number.isInteger(storage) || storage < 512 || storage > 10240)) {
     throw invalid(`dumpEphemeralStorageSize must be a whole number of MiB from 512 to 10240, got ${storage}.`);
   }
-  const memory = props.dumpMemorySize ?? 1769;
+  const fargate = props.runner?.fargateSettings;
+  if (fargate && storage !== undefined) {
+    throw invalid(`dumpEphemeralStorageSize sizes the dump Lambda's /tmp, but runner is BackupRunner.fargate; remove it and size the task's disk with BackupRunner.fargate({ ephemeralStorageGiB }).`);
+  }
+  if (fargate) {
+    const vcpus = fargate.cpu / 1024;
+    if (jobs > vcpus) {
+      Annotations.of(scope).addWarningV2(
+        'cdk-backup-dr:dumpParallelismOneVcpu',
+        `dumpParallelism is ${jobs} but the Fargate task has ${vcpus} vCPU: the jobs would share it and the dump would not be faster. ` +
+          `Give the task at least ${jobs * 1024} cpu (BackupRunner.fargate({ cpu })), or lower dumpParallelism.`,
+      );
+    }
+    return;
+  }
+  const memory = props.runner?.memorySize ?? props.dumpMemorySize ?? 1769;
   if (jobs > 1 && memory < TWO_VCPU_MEMORY_MB) {
     Annotations.of(scope).addWarningV2(
       'cdk-backup-dr:dumpParallelismOneVcpu',

@@ -11,6 +11,7 @@ import { ConfigurationError } from '../common/errors';
 import { AwsApi, FunctionNetwork } from '../common/network';
 import { BackupSchedule } from '../database/backup-schedule';
 import type { BackupSource } from '../database/backup-source';
+import type { BackupRunner } from '../common/backup-runner';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { PostgresBackup } from '../database/postgres-backup';
 import type { DumpCompression } from '../database/dump-compression';
@@ -173,6 +174,13 @@ export interface PostgresDisasterRecoveryProps {
    * @default 1769
    */
   readonly dumpMemorySize?: number;
+  /**
+   * Where the dumps, the recovery test's restores and the default restore-dump failover run
+   * ({@link PostgresBackupProps.runner}): `BackupRunner.fargate` for databases whose dump or restore outgrows Lambda's
+   * 15 minutes. Strategies you pass in `failoverStrategies` take their own `runner`.
+   * @default BackupRunner.lambda()
+   */
+  readonly runner?: BackupRunner;
 }
 
 /** The rough number of days between runs of a backup tier (the synth checks' interval). */
@@ -207,8 +215,8 @@ export class PostgresDisasterRecovery extends Construct {
   public readonly replica: BackupBucket;
   /** The key (in the DR region) that encrypts the snapshot copies, when the source has snapshots. */
   public readonly snapshotKey?: kms.Key;
-  /** pg_dump, pg_dumpall, pg_restore and psql of `postgresVersion` for the primary region's functions. */
-  public readonly pgTools: PgToolsLayer;
+  /** pg_dump, pg_dumpall, pg_restore and psql of `postgresVersion` for the primary region's functions (Lambda runner only). */
+  public readonly pgTools?: PgToolsLayer;
   /** Dumps, snapshots with their DR copies, retention. */
   public readonly backup: PostgresBackup;
   /** The scheduled restore test of the newest dump. */
@@ -368,9 +376,12 @@ export class PostgresDisasterRecovery extends Construct {
     }
 
     // One layer for the dumps and the recovery test's restores (the Failover brings its own: layers are regional).
-    this.pgTools = new PgToolsLayer(this, 'PgTools', { postgresVersion: props.postgresVersion });
+    // On the Fargate runner the image brings the tools instead.
+    const onLambda = props.runner?.kind !== 'fargate';
+    if (onLambda) this.pgTools = new PgToolsLayer(this, 'PgTools', { postgresVersion: props.postgresVersion });
     this.backup = new PostgresBackup(this, 'Backup', {
       pgToolsLayer: this.pgTools,
+      runner: props.runner,
       source: props.source,
       databases: props.databases,
       vpc: props.vpc,
@@ -392,6 +403,7 @@ export class PostgresDisasterRecovery extends Construct {
       vpc: props.vpc,
       postgresVersion: props.postgresVersion,
       pgToolsLayer: this.pgTools,
+      runner: props.runner,
       backups: TestedBackups.dumps({ database: testDatabase }),
       validationQueries: props.recoveryTest?.validationQueries,
       rpo: this.rpo,
@@ -406,7 +418,7 @@ export class PostgresDisasterRecovery extends Construct {
     const instanceType = props.failoverInstanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
     const strategies = props.failoverStrategies ?? [
       ...(snapshotsOn ? [FailoverStrategy.restoreSnapshot({ instanceType })] : []),
-      FailoverStrategy.restoreDump({ instanceType, engineVersion: postgresEngineVersion(props.postgresVersion, fail) }),
+      FailoverStrategy.restoreDump({ instanceType, engineVersion: postgresEngineVersion(props.postgresVersion, fail), runner: props.runner }),
     ];
     const source = props.source.kind === 'instance'
       ? FailoverSource.instance(props.source.identifier)

@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { isRdsIdentifier } from '../../lambda/common/names';
+import type { BackupRunner } from '../common/backup-runner';
 import { ConfigurationError } from '../common/errors';
 import { checkRestoreMemorySize } from '../common/restore-function';
 
@@ -154,6 +155,13 @@ export interface RestoreDumpOptions extends FailoverDatabaseOptions {
    * @default - a new PgToolsLayer of the engine's major version
    */
   readonly pgToolsLayer?: lambda.ILayerVersion;
+  /**
+   * Where the restore runs: `BackupRunner.lambda()` (at most 15 minutes) or `BackupRunner.fargate({ cpu,
+   * memoryLimitMiB })`, an ECS Fargate task in the failover's subnets and security group (its image, with the client
+   * tools of the engine's major version, is built by CDK at deploy time).
+   * @default BackupRunner.lambda({ memorySize: restoreMemorySize })
+   */
+  readonly runner?: BackupRunner;
 }
 
 /** Options of {@link FailoverStrategy.pointInTime}. */
@@ -204,6 +212,12 @@ export class FailoverStrategy {
       throw new ConfigurationError(`FailoverStrategy.restoreDump: masterUsername '${options.masterUsername}' is reserved by RDS; pick another name.`);
     }
     checkRestoreMemorySize(options.restoreMemorySize, 'restoreMemorySize', (message) => new ConfigurationError(`FailoverStrategy.restoreDump: ${message}`));
+    if (options.runner?.kind === 'fargate' && options.restoreMemorySize !== undefined) {
+      throw new ConfigurationError('FailoverStrategy.restoreDump: restoreMemorySize sizes the restore Lambda, but runner is BackupRunner.fargate; remove restoreMemorySize and size the task with BackupRunner.fargate({ cpu, memoryLimitMiB }).');
+    }
+    if (options.runner?.kind === 'fargate' && options.pgToolsLayer !== undefined) {
+      throw new ConfigurationError('FailoverStrategy.restoreDump: pgToolsLayer is for the restore Lambda, but runner is BackupRunner.fargate (its image installs the client tools); remove pgToolsLayer.');
+    }
     return new FailoverStrategy('restore-dump', { dump: options });
   }
 

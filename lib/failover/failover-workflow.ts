@@ -14,6 +14,7 @@ import type { RepointInput } from '../../lambda/failover/repoint.handler';
 import type { RestoreInput } from '../../lambda/restore/restore.handler';
 import type { RestoreVerifyInput } from '../../lambda/restore/restore-verify.handler';
 import { ConfigurationError } from '../common/errors';
+import type { RunnerTask } from '../common/runner-task';
 import { taskInput } from '../common/payload';
 import {
   cleanupParallel,
@@ -50,6 +51,11 @@ export interface FailoverWorkflowProps {
    * @default - none; required when the strategies include restore-dump
    */
   readonly restoreFunction?: lambda.IFunction;
+  /**
+   * The restore's Fargate task, instead of `restoreFunction` (the same handler; same output and error names).
+   * @default - none: `restoreFunction` runs the restore
+   */
+  readonly restoreTask?: RunnerTask;
   /**
    * lambda/restore/restore-verify.handler.ts: row counts against the manifest and the validation queries (restore-dump).
    * @default - none; required when the strategies include restore-dump
@@ -173,8 +179,8 @@ export class FailoverWorkflow extends Construct {
     const S = FAILOVER_STATES;
     const has = (name: FailoverStrategyName) => props.strategies.includes(name);
     const restores = props.strategies.filter((s) => s !== 'promote-replica');
-    if (has('restore-dump') && (!props.restoreFunction || !props.dumpVerifyFunction)) {
-      throw new ConfigurationError('restore-dump needs restoreFunction and dumpVerifyFunction.', this, { subject: 'FailoverWorkflow' });
+    if (has('restore-dump') && ((props.restoreFunction === undefined) === (props.restoreTask === undefined) || !props.dumpVerifyFunction)) {
+      throw new ConfigurationError('restore-dump needs dumpVerifyFunction and exactly one of restoreFunction and restoreTask.', this, { subject: 'FailoverWorkflow' });
     }
     if (props.strategies.some((s) => s !== 'restore-dump') && !props.verifyFunction) {
       throw new ConfigurationError('every strategy but restore-dump needs verifyFunction.', this, { subject: 'FailoverWorkflow' });
@@ -315,21 +321,26 @@ export class FailoverWorkflow extends Construct {
         return task;
       };
       const wait = waitFor(S.wait);
-      const steps: tasks.LambdaInvoke[] = [create, wait];
+      const steps: sfn.TaskStateBase[] = [create, wait];
       create.next(wait);
-      let restoreDump: tasks.LambdaInvoke | undefined;
-      if (has('restore-dump') && props.restoreFunction && props.dumpVerifyFunction) {
-        restoreDump = invokeTask(this, 
-          S.restore,
-          props.restoreFunction,
-          taskInput<RestoreInput>({
-            'manifestKey.$': '$.plan.dump.manifestKey',
-            target: databaseTarget,
-            createDatabase: true,
-            ...(props.restoreRoles ? { restoreRoles: true } : {}),
-          }),
-          '$.restore',
-        );
+      let restoreDump: sfn.TaskStateBase | undefined;
+      /** Where the restore-dump branch is entered: the task, or on Fargate the Pass that builds its event. */
+      let restoreDumpEntry: sfn.State | undefined;
+      if (has('restore-dump') && (props.restoreFunction || props.restoreTask) && props.dumpVerifyFunction) {
+        const restorePayload = taskInput<RestoreInput>({
+          'manifestKey.$': '$.plan.dump.manifestKey',
+          target: databaseTarget,
+          createDatabase: true,
+          ...(props.restoreRoles ? { restoreRoles: true } : {}),
+        });
+        if (props.restoreTask) {
+          const { entry, task } = props.restoreTask.step(this, S.restore, restorePayload, '$.restore');
+          restoreDump = task;
+          restoreDumpEntry = entry;
+        } else {
+          restoreDump = invokeTask(this, S.restore, props.restoreFunction as lambda.IFunction, restorePayload, '$.restore');
+          restoreDumpEntry = restoreDump;
+        }
         const verifyDump = invokeTask(this, 
           S.verifyDump,
           props.dumpVerifyFunction,
@@ -354,10 +365,10 @@ export class FailoverWorkflow extends Construct {
         setPassword.next(waitPassword).next(verify);
         steps.push(setPassword, waitPassword);
       }
-      if (restoreDump && setPassword) {
-        wait.next(new sfn.Choice(this, S.dumpOrPassword).when(sfn.Condition.stringEquals('$.plan.strategy', 'restore-dump'), restoreDump).otherwise(setPassword));
+      if (restoreDumpEntry && setPassword) {
+        wait.next(new sfn.Choice(this, S.dumpOrPassword).when(sfn.Condition.stringEquals('$.plan.strategy', 'restore-dump'), restoreDumpEntry).otherwise(setPassword));
       } else {
-        wait.next((restoreDump ?? setPassword) as tasks.LambdaInvoke);
+        wait.next((restoreDumpEntry ?? setPassword) as sfn.State);
       }
       for (const step of steps) step.addCatch(cleanupChoice, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       for (const name of restores) strategyChoice.when(sfn.Condition.stringEquals('$.plan.strategy', name), create);

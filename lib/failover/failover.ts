@@ -19,6 +19,7 @@ import { AwsApi, FunctionNetwork } from '../common/network';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { createRestoreFunction } from '../common/restore-function';
+import { RunnerTask } from '../common/runner-task';
 import type { IBackupBucket } from '../storage/backup-bucket-base';
 import { RepointTarget } from './failover-repoint';
 import { FailoverSource, FailoverStrategy, FailoverStrategyName, GlobalSecondaryAction } from './failover-strategy';
@@ -208,6 +209,8 @@ export class Failover extends Construct {
   public readonly repointFunction?: lambda.Function;
   /** pg_restore of the newest dump into the new database (restore-dump only). */
   public readonly restoreFunction?: lambda.Function;
+  /** The restore's Fargate task (restore-dump with `runner: BackupRunner.fargate`). */
+  public readonly restoreTask?: RunnerTask;
   /** restore-verify (restore-dump). */
   public readonly dumpVerifyFunction?: lambda.Function;
   /** recovery-verify (every other strategy). */
@@ -239,8 +242,8 @@ export class Failover extends Construct {
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const arn = (resource: string, resourceName: string, service = 'rds') =>
       stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const wildcards: Array<{ fn: lambda.Function; item: AcknowledgedWildcard }> = [];
-    const note = (fn: lambda.Function, ...items: AcknowledgedWildcard[]) => items.forEach((item) => wildcards.push({ fn, item }));
+    const wildcards: Array<{ fn: lambda.Function | RunnerTask; item: AcknowledgedWildcard }> = [];
+    const note = (fn: lambda.Function | RunnerTask, ...items: AcknowledgedWildcard[]) => items.forEach((item) => wildcards.push({ fn, item }));
 
     const operations = new Operations(this, 'Default', {
       vpc: props.vpc,
@@ -316,7 +319,7 @@ export class Failover extends Construct {
       resource: `${props.bucket.bucket.bucketArn}/${backupObjects}`,
       reason: `Dumps are new objects every night under postgres/${sourceName}/; read access is limited to that source's prefix.`,
     });
-    const readDatabaseSecrets = (fn: lambda.Function) => {
+    const readDatabaseSecrets = (fn: lambda.Function | RunnerTask) => {
       if (restores.length > 0) {
         fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadFailoverSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [failoverSecrets] }));
         note(fn, secretsReason);
@@ -367,17 +370,34 @@ export class Failover extends Construct {
 
     // --- restore, verify -------------------------------------------------------------------------------------------
     if (dumpOptions) {
-      const layer = dumpOptions.pgToolsLayer ?? new PgToolsLayer(this, 'PgTools', { postgresVersion: Number(dumpOptions.engineVersion.postgresMajorVersion) });
-      this.restoreFunction = createRestoreFunction(this, 'RestoreFunction', {
-        ...common,
-        description: `cdk-backup-dr: pg_restore of a ${sourceName} dump streamed from S3 into a failover database`,
-        pgToolsLayer: layer,
-        bucketName: props.bucket.bucket.bucketName,
-        memorySize: dumpOptions.restoreMemorySize,
-      });
-      props.bucket.grantReadBackups(this.restoreFunction, backupObjects);
-      note(this.restoreFunction, backupObjectsReason());
-      readDatabaseSecrets(this.restoreFunction);
+      const fargate = dumpOptions.runner?.fargateSettings;
+      let restorer: lambda.Function | RunnerTask;
+      if (fargate) {
+        restorer = this.restoreTask = new RunnerTask(this, 'RestoreTask', {
+          handlerName: 'restore',
+          description: `pg_restore of a ${sourceName} dump streamed from S3 into a failover database`,
+          settings: fargate,
+          postgresVersion: Number(dumpOptions.engineVersion.postgresMajorVersion),
+          vpc: props.vpc,
+          vpcSubnets: common.vpcSubnets,
+          securityGroup: this.lambdaSecurityGroup,
+          logsKey: common.logsKey,
+          logRetention: common.logRetention,
+          environment: { BUCKET_NAME: props.bucket.bucket.bucketName },
+        });
+      } else {
+        const layer = dumpOptions.pgToolsLayer ?? new PgToolsLayer(this, 'PgTools', { postgresVersion: Number(dumpOptions.engineVersion.postgresMajorVersion) });
+        restorer = this.restoreFunction = createRestoreFunction(this, 'RestoreFunction', {
+          ...common,
+          description: `cdk-backup-dr: pg_restore of a ${sourceName} dump streamed from S3 into a failover database`,
+          pgToolsLayer: layer,
+          bucketName: props.bucket.bucket.bucketName,
+          memorySize: dumpOptions.runner?.memorySize ?? dumpOptions.restoreMemorySize,
+        });
+      }
+      props.bucket.grantReadBackups(restorer, backupObjects);
+      note(restorer, backupObjectsReason());
+      readDatabaseSecrets(restorer);
       this.dumpVerifyFunction = new HandlerFunction(this, 'DumpVerifyFunction', {
         ...common,
         handlerName: 'restore-verify',
@@ -410,7 +430,7 @@ export class Failover extends Construct {
     });
     network.register(this.preflightFunction, [AwsApi.RDS, ...(has('restore-dump') ? [AwsApi.S3] : []), ...(replicaSecret ? [AwsApi.SECRETS_MANAGER] : [])]);
     network.register(this.actFunction, [AwsApi.RDS, AwsApi.SECRETS_MANAGER]);
-    for (const fn of [this.restoreFunction, this.dumpVerifyFunction]) if (fn) network.register(fn, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    for (const fn of [this.restoreFunction, this.restoreTask, this.dumpVerifyFunction]) if (fn) network.register(fn, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
     if (this.verifyFunction) network.register(this.verifyFunction, [AwsApi.SECRETS_MANAGER]);
 
     // --- repoint ---------------------------------------------------------------------------------------------------
@@ -463,6 +483,7 @@ export class Failover extends Construct {
       preflightFunction: this.preflightFunction,
       actFunction: this.actFunction,
       restoreFunction: this.restoreFunction,
+      restoreTask: this.restoreTask,
       dumpVerifyFunction: this.dumpVerifyFunction,
       verifyFunction: this.verifyFunction,
       repointFunction: this.repointFunction,
@@ -475,10 +496,20 @@ export class Failover extends Construct {
       waitTimeout,
       cleanupTimeout,
       stateMachineName: props.stateMachineName,
-      // Every bounded wait (two for a snapshot: restore, then password) plus the Lambdas, the cleanup and a margin.
-      timeout: Duration.minutes(Math.ceil(2 * waitTimeout.toMinutes({ integral: false }) + 3 * LAMBDA_MAX_TIMEOUT.toMinutes() + cleanupTimeout.toMinutes({ integral: false }) + 30)),
+      // Every bounded wait (two for a snapshot: restore, then password) plus the Lambdas (or the restore task), the
+      // cleanup and a margin.
+      timeout: Duration.minutes(
+        Math.ceil(
+          2 * waitTimeout.toMinutes({ integral: false }) +
+            2 * LAMBDA_MAX_TIMEOUT.toMinutes() +
+            (this.restoreTask?.timeout ?? LAMBDA_MAX_TIMEOUT).toMinutes() +
+            cleanupTimeout.toMinutes({ integral: false }) +
+            30,
+        ),
+      ),
     });
     this.stateMachine = workflow.stateMachine;
+    this.restoreTask?.grantAnswer(this.stateMachine);
 
     for (const { fn, item } of wildcards) acknowledgeWildcardResource(fn, item.resource, item.reason);
     acknowledgeStateMachineFindings(
@@ -486,6 +517,7 @@ export class Failover extends Construct {
       [this.preflightFunction, this.actFunction, this.restoreFunction, this.dumpVerifyFunction, this.verifyFunction, this.repointFunction, this.reportFunction].filter(
         (fn): fn is lambda.Function => fn !== undefined,
       ),
+      this.restoreTask ? [this.restoreTask] : [],
     );
   }
 

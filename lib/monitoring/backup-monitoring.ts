@@ -174,7 +174,8 @@ export class BackupMonitoring extends Construct {
   public readonly recoveryTestDataAge?: cloudwatch.Alarm;
   /**
    * A dump took more than {@link NEAR_TIMEOUT_SHARE} of the dump function's timeout (its longest invocation in an
-   * hour, the Lambda `Duration` metric). What to do: dump faster before the database outgrows Lambda's 15 minutes.
+   * hour, the Lambda `Duration` metric). What to do: switch to `BackupRunner.fargate(...)` or dump faster before the
+   * database outgrows Lambda's 15 minutes. Not created with the Fargate runner (no dump function, no 15-minute limit).
    */
   public readonly dumpNearTimeout?: cloudwatch.Alarm;
   /** The same for the recovery test's restore function (dump-based tests). */
@@ -487,17 +488,20 @@ export class BackupMonitoring extends Construct {
     }
 
     // --- Dumps and restores near Lambda's limit -------------------------------------------------------------------
-    if (backup) {
+    // With BackupRunner.fargate there is no dump function and no 15-minute limit: a dump that outlives its task's
+    // timeout fails its database (States.Timeout), which the run's report and backupFailed already alarm on.
+    if (backup?.dumpFunction) {
       this.dumpNearTimeout = this.nearTimeout('DumpNearTimeout', backup.dumpFunction,
         `A dump of ${backup.sourceName} took more than ${NEAR_TIMEOUT_SHARE * 100} % of the dump function's timeout: the database is close ` +
-        'to outgrowing one Lambda invocation, and a dump that runs out of time leaves no backup. What to do: a faster dump, ' +
-        'DumpCompression.gzip(1) (dumpCompression) or more CPU (dumpMemorySize up to 10240). A runner without the 15-minute limit ' +
-        '(ECS Fargate) is planned, not yet in this version. OK when the longest dump of an hour is under the threshold.');
+        'to outgrowing one Lambda invocation, and a dump that runs out of time leaves no backup. What to do: switch the dumps to ' +
+        'ECS Fargate (runner: BackupRunner.fargate({ cpu, memoryLimitMiB }), no 15-minute limit), or make the dump faster: ' +
+        'DumpCompression.gzip(1) (dumpCompression) or more CPU (dumpMemorySize up to 10240). OK when the longest dump of an hour is under the threshold.');
     }
     if (recoveryTest?.restoreFunction) {
       this.restoreNearTimeout = this.nearTimeout('RestoreNearTimeout', recoveryTest.restoreFunction,
         `A recovery-test restore of ${recoveryTest.sourceName} took more than ${NEAR_TIMEOUT_SHARE * 100} % of the restore function's timeout: ` +
-        'soon the test, and a restore-dump failover, cannot finish in one invocation. What to do: more memory for the restore ' +
+        'soon the test, and a restore-dump failover, cannot finish in one invocation. What to do: run the restore on ECS Fargate ' +
+        '(RecoveryTest runner: BackupRunner.fargate({ cpu, memoryLimitMiB }), no 15-minute limit), more memory for the restore ' +
         '(more CPU), restoring a selection, or snapshot-based tests. OK when the longest restore of an hour is under the threshold.');
     }
 

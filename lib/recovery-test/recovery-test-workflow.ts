@@ -4,7 +4,6 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { PickInput } from '../../lambda/selection/recovery-pick.handler';
 import type { RecoveryVerifyInput } from '../../lambda/restore/recovery-verify.handler';
@@ -13,6 +12,7 @@ import type { RestoreVerifyInput } from '../../lambda/restore/restore-verify.han
 import type { CreateScratchInput, DeleteDatabaseInput, DeleteSecretInput, SetPasswordInput, WaitScratchInput } from '../../lambda/rds/scratch-input';
 import type { RecoveryReportEvent } from '../../lambda/reporting/recovery-report';
 import { ConfigurationError } from '../common/errors';
+import type { RunnerTask } from '../common/runner-task';
 import { taskInput } from '../common/payload';
 import {
   cleanupParallel,
@@ -53,6 +53,11 @@ export interface RecoveryTestWorkflowProps {
    * @default - none; required for kind `dump`
    */
   readonly restoreFunction?: lambda.IFunction;
+  /**
+   * The restore's Fargate task, instead of `restoreFunction` (the same handler; same output and error names).
+   * @default - none: `restoreFunction` runs the restore
+   */
+  readonly restoreTask?: RunnerTask;
   /** lambda/restore/restore-verify.handler.ts for dumps, lambda/restore/recovery-verify.handler.ts for snapshots. */
   readonly verifyFunction: lambda.IFunction;
   /** lambda/reporting/recovery-report.handler.ts. */
@@ -142,7 +147,9 @@ export class RecoveryTestWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: RecoveryTestWorkflowProps) {
     super(scope, id);
     const restoreFunction = props.restoreFunction;
-    if (props.kind === 'dump' && !restoreFunction) throw new ConfigurationError('a dump recovery test needs restoreFunction.', this, { subject: 'RecoveryTestWorkflow' });
+    if (props.kind === 'dump' && (restoreFunction === undefined) === (props.restoreTask === undefined)) {
+      throw new ConfigurationError('a dump recovery test needs exactly one of restoreFunction and restoreTask.', this, { subject: 'RecoveryTestWorkflow' });
+    }
     if (props.kind === 'snapshot' && props.snapshotDatabase === undefined) {
       throw new ConfigurationError('a snapshot recovery test needs snapshotDatabase (the database the checks run in).', this, { subject: 'RecoveryTestWorkflow' });
     }
@@ -195,7 +202,9 @@ export class RecoveryTestWorkflow extends Construct {
     };
     const wait = waitFor(S.wait);
 
-    const steps: tasks.LambdaInvoke[] = [pick, create, wait];
+    const steps: sfn.TaskStateBase[] = [pick, create, wait];
+    /** The Pass that builds a Fargate task's event, entered instead of the task. */
+    const entryOf = new Map<sfn.State, sfn.State>();
     if (props.kind === 'snapshot') {
       const setPassword = invokeTask(this, S.setPassword, props.scratchFunction, taskInput<SetPasswordInput>({ action: 'set-password', ...scope_ }), sfn.JsonPath.DISCARD);
       retryWhileNotReady(setPassword, SCRATCH_POLL_INTERVAL, 20);
@@ -211,20 +220,20 @@ export class RecoveryTestWorkflow extends Construct {
       ...(props.kind === 'dump' ? { 'database.$': '$.backup.dump.database' } : { database: props.snapshotDatabase }),
     };
     const queries = (props.validationQueries ?? []).map((q) => ({ name: q.name, sql: q.sql }));
-    if (props.kind === 'dump' && restoreFunction) {
-      steps.push(
-        invokeTask(this, 
-          S.restore,
-          restoreFunction,
-          taskInput<RestoreInput>({
-            'manifestKey.$': '$.backup.dump.manifestKey',
-            target,
-            createDatabase: true,
-            ...(props.restoreRoles ? { restoreRoles: true } : {}),
-          }),
-          '$.restore',
-        ),
-      );
+    if (props.kind === 'dump') {
+      const restorePayload = taskInput<RestoreInput>({
+        'manifestKey.$': '$.backup.dump.manifestKey',
+        target,
+        createDatabase: true,
+        ...(props.restoreRoles ? { restoreRoles: true } : {}),
+      });
+      if (props.restoreTask) {
+        const { entry, task } = props.restoreTask.step(this, S.restore, restorePayload, '$.restore');
+        entryOf.set(task, entry);
+        steps.push(task);
+      } else {
+        steps.push(invokeTask(this, S.restore, restoreFunction as lambda.IFunction, restorePayload, '$.restore'));
+      }
       steps.push(
         invokeTask(this, 
           S.verify,
@@ -251,7 +260,7 @@ export class RecoveryTestWorkflow extends Construct {
     for (const step of steps) step.addCatch(cleanup, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     let chain: sfn.IChainable & sfn.INextable = steps[0];
     for (const step of steps.slice(1)) {
-      (chain as sfn.INextable).next(step);
+      (chain as sfn.INextable).next(entryOf.get(step) ?? step);
       chain = step;
     }
     chain.next(cleanup);

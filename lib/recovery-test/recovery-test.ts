@@ -17,6 +17,8 @@ import { checkDatabaseSubnets, checkRpo, checkRto, checkValidationQueries, check
 import { Operations } from '../common/operations';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { checkRestoreMemorySize, createRestoreFunction } from '../common/restore-function';
+import type { BackupRunner } from '../common/backup-runner';
+import { RunnerTask } from '../common/runner-task';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { grantRdsKeyUse } from '../common/kms-grants';
 import { createScheduleRole } from '../common/schedule-role';
@@ -141,7 +143,15 @@ export interface RecoveryTestProps extends RtoProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Memory of the restore Lambda, MiB, from 1769 to 10240. Lambda allots CPU by memory and pg_restore decompresses on
+   * Where the restore of a dump runs: `BackupRunner.lambda()` (at most 15 minutes) or `BackupRunner.fargate({ cpu,
+   * memoryLimitMiB })`, an ECS Fargate task in `lambdaSubnets` with the same security group, for dumps that take
+   * longer to restore (its image is built by CDK at deploy time, with the client tools of `postgresVersion`).
+   * Dump tests only.
+   * @default BackupRunner.lambda({ memorySize: restoreMemorySize })
+   */
+  readonly runner?: BackupRunner;
+  /**
+   * Memory of the restore Lambda (with the Lambda runner), MiB, from 1769 to 10240. Lambda allots CPU by memory and pg_restore decompresses on
    * it: 1769 MiB is one full vCPU.
    * @default 1769
    */
@@ -220,6 +230,8 @@ export class RecoveryTest extends Construct {
   public readonly scratchFunction: lambda.Function;
   /** pg_restore of the dump into the scratch database (dump backups only). */
   public readonly restoreFunction?: lambda.Function;
+  /** The restore's Fargate task, when testing dumps with `BackupRunner.fargate`. */
+  public readonly restoreTask?: RunnerTask;
   /** Checks the restored database: row counts against the manifest (dumps) or tables present, and validation queries. */
   public readonly verifyFunction: lambda.Function;
   /** Writes the recovery-test report and decides the run's outcome. */
@@ -289,8 +301,8 @@ export class RecoveryTest extends Construct {
     const arn = (resource: string, resourceName: string, service = 'rds') =>
       stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const scratchSecrets = arn('secret', `${SCRATCH_SECRET_PREFIX}*`, 'secretsmanager');
-    const wildcards = new Map<lambda.Function, AcknowledgedWildcard[]>();
-    const note = (fn: lambda.Function, ...items: AcknowledgedWildcard[]) => wildcards.set(fn, [...(wildcards.get(fn) ?? []), ...items]);
+    const wildcards = new Map<lambda.Function | RunnerTask, AcknowledgedWildcard[]>();
+    const note = (fn: lambda.Function | RunnerTask, ...items: AcknowledgedWildcard[]) => wildcards.set(fn, [...(wildcards.get(fn) ?? []), ...items]);
     const backupObjectsWildcard = (): AcknowledgedWildcard => ({
       resourceOrAction: `${props.bucket.bucket.bucketArn}/${backupObjects}`,
       reason: `Backups are new objects every night under postgres/${props.sourceName}/; read access is limited to that source's prefix.`,
@@ -352,23 +364,40 @@ export class RecoveryTest extends Construct {
     });
     note(this.scratchFunction, ...this.grantScratch(this.scratchFunction, backups, arn, scratchSecrets));
 
-    const readScratchSecret = (fn: lambda.Function) => {
+    const readScratchSecret = (fn: lambda.Function | RunnerTask) => {
       fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadScratchSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [scratchSecrets] }));
       note(fn, scratchSecretsWildcard);
     };
 
     if (backups.kind === 'dump') {
-      this.restoreFunction = createRestoreFunction(this, 'RestoreFunction', {
-        ...common,
-        description: `cdk-backup-dr: pg_restore of a ${props.sourceName} dump streamed from S3 into a scratch database`,
-        // validateProps requires the layer for dumps.
-        pgToolsLayer: props.pgToolsLayer as lambda.ILayerVersion,
-        bucketName: props.bucket.bucket.bucketName,
-        memorySize: props.restoreMemorySize,
-      });
-      props.bucket.grantReadBackups(this.restoreFunction, backupObjects);
-      note(this.restoreFunction, backupObjectsWildcard());
-      readScratchSecret(this.restoreFunction);
+      const fargate = props.runner?.fargateSettings;
+      let restorer: lambda.Function | RunnerTask;
+      if (fargate) {
+        restorer = this.restoreTask = new RunnerTask(this, 'RestoreTask', {
+          handlerName: 'restore',
+          description: `pg_restore of a ${props.sourceName} dump streamed from S3 into a scratch database`,
+          settings: fargate,
+          postgresVersion: props.postgresVersion as number,
+          vpc: props.vpc,
+          vpcSubnets: props.lambdaSubnets,
+          securityGroup: this.lambdaSecurityGroup,
+          logsKey: key,
+          logRetention,
+          environment: { BUCKET_NAME: props.bucket.bucket.bucketName },
+        });
+      } else {
+        restorer = this.restoreFunction = createRestoreFunction(this, 'RestoreFunction', {
+          ...common,
+          description: `cdk-backup-dr: pg_restore of a ${props.sourceName} dump streamed from S3 into a scratch database`,
+          // validateProps requires the layer for dumps on Lambda.
+          pgToolsLayer: props.pgToolsLayer as lambda.ILayerVersion,
+          bucketName: props.bucket.bucket.bucketName,
+          memorySize: props.runner?.memorySize ?? props.restoreMemorySize,
+        });
+      }
+      props.bucket.grantReadBackups(restorer, backupObjects);
+      note(restorer, backupObjectsWildcard());
+      readScratchSecret(restorer);
 
       this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
         ...common,
@@ -417,7 +446,8 @@ export class RecoveryTest extends Construct {
     });
     network.register(this.pickFunction, [backups.kind === 'dump' ? AwsApi.S3 : AwsApi.RDS]);
     network.register(this.scratchFunction, [AwsApi.RDS, AwsApi.SECRETS_MANAGER]);
-    if (this.restoreFunction) network.register(this.restoreFunction, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    const restorer = this.restoreFunction ?? this.restoreTask;
+    if (restorer) network.register(restorer, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
     network.register(this.verifyFunction, backups.kind === 'dump' ? [AwsApi.S3, AwsApi.SECRETS_MANAGER] : [AwsApi.SECRETS_MANAGER]);
     network.register(this.reportFunction, [AwsApi.S3]);
 
@@ -429,6 +459,7 @@ export class RecoveryTest extends Construct {
       pickFunction: this.pickFunction,
       scratchFunction: this.scratchFunction,
       restoreFunction: this.restoreFunction,
+      restoreTask: this.restoreTask,
       verifyFunction: this.verifyFunction,
       reportFunction: this.reportFunction,
       notificationTopic: this.notificationTopic,
@@ -442,6 +473,7 @@ export class RecoveryTest extends Construct {
       timeout: requiredTimeout(props, backups),
     });
     this.stateMachine = workflow.stateMachine;
+    this.restoreTask?.grantAnswer(this.stateMachine);
 
     const schedule = this.testSchedule;
     if (schedule.enabled) {
@@ -466,6 +498,7 @@ export class RecoveryTest extends Construct {
       [this.pickFunction, this.scratchFunction, this.restoreFunction, this.verifyFunction, this.reportFunction].filter(
         (fn): fn is lambda.Function => fn !== undefined,
       ),
+      this.restoreTask ? [this.restoreTask] : [],
     );
   }
 
@@ -592,8 +625,13 @@ function validateProps(props: RecoveryTestProps, backups: TestedBackups, invalid
   if (!Token.isUnresolved(props.sourceName) && !isSourceName(props.sourceName)) {
     throw invalid(`sourceName ${SOURCE_NAME_HINT} (the name the backups are written under); got ${JSON.stringify(props.sourceName)}.`);
   }
+  if (props.runner?.kind === 'fargate') {
+    if (backups.kind !== 'dump') throw invalid('runner: BackupRunner.fargate runs the restore of a dump; a snapshot test restores no dump, so remove runner.');
+    if (props.pgToolsLayer) throw invalid(`pgToolsLayer is for the restore Lambda, but runner is BackupRunner.fargate (its image installs the client tools of postgresVersion); remove pgToolsLayer.`);
+    if (props.restoreMemorySize !== undefined) throw invalid('restoreMemorySize sizes the restore Lambda, but runner is BackupRunner.fargate; remove restoreMemorySize and size the task with BackupRunner.fargate({ cpu, memoryLimitMiB }).');
+  }
   if (backups.kind === 'dump') {
-    if (!props.pgToolsLayer) throw invalid('testing dumps needs pgToolsLayer (a PgToolsLayer with pg_restore at least as new as the dumps\' pg_dump).');
+    if (!props.pgToolsLayer && props.runner?.kind !== 'fargate') throw invalid('testing dumps needs pgToolsLayer (a PgToolsLayer with pg_restore at least as new as the dumps\' pg_dump).');
     if (props.postgresVersion === undefined) {
       throw invalid('testing dumps needs postgresVersion, the major version of the scratch instance the dump is restored into (the source\'s major or newer).');
     }
@@ -626,6 +664,7 @@ function requiredTimeout(props: RecoveryTestProps, backups: TestedBackups): Dura
   const wait = (props.scratchWaitTimeout ?? Duration.hours(1)).toMinutes({ integral: false });
   const cleanup = (props.cleanupTimeout ?? Duration.hours(1)).toMinutes({ integral: false });
   const waits = backups.kind === 'snapshot' ? 2 * wait + 10 : wait;
-  const lambdas = (backups.kind === 'dump' ? 2 : 1) * LAMBDA_MAX_TIMEOUT.toMinutes();
+  const restore = props.runner?.fargateSettings?.timeout ?? LAMBDA_MAX_TIMEOUT;
+  const lambdas = (backups.kind === 'dump' ? restore.toMinutes() : 0) + LAMBDA_MAX_TIMEOUT.toMinutes();
   return Duration.minutes(Math.ceil(waits + lambdas + cleanup + 30));
 }

@@ -99,7 +99,7 @@ export function synthesizeExample(workDir: string): SynthesizedExample {
     ids: {
       backup: {
         machine: logicalIdOf(backup.stateMachine),
-        dump: logicalIdOf(backup.dumpFunction),
+        dump: logicalIdOf(required(backup.dumpFunction, 'dump function')),
         verify: logicalIdOf(backup.verifyFunction),
         report: logicalIdOf(backup.reportFunction),
         snapshot: logicalIdOf(required(backup.snapshotFunction, 'snapshot function')),

@@ -17,6 +17,11 @@ export interface AuthorizationRequest {
   readonly resource: string;
   /** Condition keys of the request besides the global ones (aws:SecureTransport, aws:PrincipalArn). */
   readonly context?: Readonly<Record<string, string | string[]>>;
+  /**
+   * AWS checks the action on `resource`, but the Service Authorization Reference lists no resource type for it, so
+   * the simulator refuses any ARN: the evaluation matches the role's statements itself (no conditions, no Deny).
+   */
+  readonly resourceNotInReference?: true;
 }
 
 /** What the table needs to know about the call and its template. */
@@ -303,6 +308,23 @@ export const AUTHORIZATION: Readonly<Record<string, Readonly<Record<string, Auth
     ListExecutions: (call) => [{ action: 'states:ListExecutions', resource: need(call, 'stateMachineArn') }],
     DescribeExecution: (call) => [{ action: 'states:DescribeExecution', resource: need(call, 'executionArn') }],
     GetExecutionHistory: (call) => [{ action: 'states:GetExecutionHistory', resource: need(call, 'executionArn') }],
+    // A Fargate task answering the state machine that waits for it (the recording names the token's state machine).
+    // The reference lists no resource type, yet AWS authorizes these on the token's state machine (its AccessDenied
+    // names the state machine ARN, and a grant on that ARN works: aws/aws-cdk#8486), as grantTaskResponse grants them.
+    SendTaskSuccess: (call) => [{ action: 'states:SendTaskSuccess', resource: need(call, 'stateMachineArn'), resourceNotInReference: true }],
+    SendTaskFailure: (call) => [{ action: 'states:SendTaskFailure', resource: need(call, 'stateMachineArn'), resourceNotInReference: true }],
+    SendTaskHeartbeat: (call) => [{ action: 'states:SendTaskHeartbeat', resource: need(call, 'stateMachineArn'), resourceNotInReference: true }],
+  },
+  ECS: {
+    // Step Functions' ecs:runTask: RunTask on the task definition in the cluster, and PassRole of its task and
+    // execution roles to ECS tasks.
+    RunTask: (call) => [
+      { action: 'ecs:RunTask', resource: need(call, 'taskDefinition'), context: { 'ecs:cluster': need(call, 'cluster') } },
+      ...need(call, 'passRoles')
+        .split(',')
+        .filter((arn) => arn !== '')
+        .map((arn) => ({ action: 'iam:PassRole', resource: arn, context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } })),
+    ],
   },
   Lambda: {
     Invoke: (call) => [{ action: 'lambda:InvokeFunction', resource: need(call, 'FunctionName') }],

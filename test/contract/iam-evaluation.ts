@@ -51,7 +51,9 @@ class TemplateIam {
         ? resource.properties.Role
         : resource.type === 'AWS::StepFunctions::StateMachine'
           ? resource.properties.RoleArn
-          : (resource.properties.Target as { RoleArn?: JsonValue } | undefined)?.RoleArn;
+          : resource.type === 'AWS::ECS::TaskDefinition'
+            ? resource.properties.TaskRoleArn
+            : (resource.properties.Target as { RoleArn?: JsonValue } | undefined)?.RoleArn;
     const role = this.ofType('AWS::IAM::Role').find(([, r]) => r.arn === roleArn);
     if (role === undefined) throw new Error(`the role of ${principal} (${String(roleArn)}) is not in the template`);
     return role[0];
@@ -232,6 +234,19 @@ export async function evaluateRecordings(recordings: readonly Recording[]): Prom
             contextVariables: { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': iam.roleArn(roleId), ...request.context },
           },
         };
+        if (request.resourceNotInReference) {
+          const allowed = identity.some(({ policy }) => policy.Statement.some((statement) => statementAllows(statement, request)));
+          evaluations.push({
+            testFile: recording.testFile,
+            caller: `${call.principal} (role ${roleId})`,
+            callerName: name,
+            call: `${call.service} ${call.operation} in ${call.region}`,
+            request,
+            allowed,
+            ...(allowed ? {} : { reason: `no unconditional Allow of ${request.action} on ${request.resource} in ${identity.map((p) => p.name).join(', ')}` }),
+          });
+          continue;
+        }
         const result = await runSimulation(simulation, {});
         const allowed = result.resultType !== 'error' && result.overallResult === 'Allowed';
         evaluations.push({
@@ -267,6 +282,14 @@ function rememberTags(call: RecordedCall, context: CallContext, tags: Map<string
   const values: Record<string, string> = {};
   for (const [key, value] of Object.entries(requested)) if (key.startsWith('aws:RequestTag/')) values[key.slice('aws:RequestTag/'.length)] = String(value);
   tags.set(arn(), values);
+}
+
+/** An unconditional Allow of the request's action on its resource (for actions the simulator cannot scope). */
+function statementAllows(statement: Readonly<Record<string, JsonValue>>, request: AuthorizationRequest): boolean {
+  if (statement.Effect !== 'Allow' || statement.Condition !== undefined) return false;
+  const actions = [statement.Action].flat().filter((a): a is string => typeof a === 'string');
+  const resources = [statement.Resource].flat().filter((r): r is string => typeof r === 'string');
+  return actions.some((a) => actionMatches(a, request.action)) && resources.some((r) => actionMatches(r, request.resource));
 }
 
 /** `s3:GetObject*` matches `s3:GetObjectVersion`. */

@@ -42,6 +42,12 @@ const DESCRIBE_SECRET = { 'secretsmanager:DescribeSecret': 'ISecret.grantRead gr
 const LIST_BUCKET = { 's3:ListBucket': 'makes a missing object read as 404 (not 403) so a handler can say it is missing; no recorded run read a missing object' };
 const GET_VERSION = { 's3:GetObjectVersion': 'BackupBucket.grantReadBackups: reads by version id; this function reads the current version in the recorded runs' };
 
+/** What tasks.EcsRunTask grants a state machine besides RunTask and PassRole (the Fargate runner). */
+const ECS_RUN_TASK = {
+  'ecs:DescribeTasks': 'tasks.EcsRunTask grants it for every integration pattern; with waitForTaskToken (the Fargate runner) Step Functions does not poll the task; candidate to remove (CDK adds it)',
+  'ecs:StopTask': 'tasks.EcsRunTask grants it for every integration pattern; with waitForTaskToken Step Functions does not stop the task; candidate to remove (CDK adds it)',
+};
+
 export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   BackupDumpFunction: {
     ...TRACING,
@@ -52,13 +58,23 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
     ...DESCRIBE_SECRET,
     's3:DeleteObject': 'deletes a failed dump in an unversioned bucket (no version id); the workflow bucket is versioned',
   },
+  // The dump handler on the Fargate runner: the same grants as BackupDumpFunction (no tracing); its failures that use
+  // the delete and upload-listing grants are recorded with the Lambda (the same handler and core).
+  BackupDumpTaskTaskDefinition: {
+    ...BUCKET_WRITE,
+    's3:AbortMultipartUpload': 'aborts a multipart upload a failed dump left open: recorded with BackupDumpFunction (the same handler); the Fargate test fails on the password, before any upload',
+    's3:DeleteObject': 'deletes a failed dump in an unversioned bucket (no version id); the workflow bucket is versioned',
+    's3:DeleteObjectVersion': 'deletes a dump whose manifest could not be written: recorded with BackupDumpFunction; the Fargate test fails on the password, before any upload',
+    's3:ListBucketMultipartUploads': 'finds the open upload of a failed dump: recorded with BackupDumpFunction; the Fargate test fails on the password, before any upload',
+    ...DESCRIBE_SECRET,
+  },
   BackupReportFunction: { ...TRACING, ...BUCKET_WRITE },
   BackupSnapshotFunction: {
     ...TRACING,
     'rds:ListTagsForResource': 'no handler calls ListTagsForResource (DescribeAndTagOwnSnapshots in PostgresBackup); candidate to remove',
   },
   BackupVerifyFunction: { ...TRACING, ...LIST_BUCKET },
-  BackupWorkflowStateMachine: STATE_MACHINE,
+  BackupWorkflowStateMachine: { ...STATE_MACHINE, ...ECS_RUN_TASK },
   CdkBackupDrUnreportedEndFunction: TRACING,
   FailoverActFunction: {
     ...TRACING,
@@ -83,9 +99,14 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
   RecoveryTestPickFunction: TRACING,
   RecoveryTestReportFunction: { ...TRACING, ...BUCKET_WRITE },
   RecoveryTestRestoreFunction: { ...TRACING, ...LIST_BUCKET },
+  // The restore handler on the Fargate runner: the restore Lambda's grants (no tracing) plus answering the state machine.
+  RecoveryTestRestoreTaskTaskDefinition: {
+    ...LIST_BUCKET,
+    'states:SendTaskFailure': 'answers a failed restore; the recorded Fargate restore succeeded (a failed answer is recorded for BackupDumpTaskTaskDefinition, the same entrypoint)',
+  },
   RecoveryTestScratchFunction: TRACING,
   RecoveryTestVerifyFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET },
-  RecoveryTestWorkflowStateMachine: STATE_MACHINE,
+  RecoveryTestWorkflowStateMachine: { ...STATE_MACHINE, ...ECS_RUN_TASK },
   RetentionCleanupFunction: {
     ...TRACING,
     ...BUCKET_WRITE,

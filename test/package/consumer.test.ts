@@ -140,7 +140,7 @@ describe('the packed package', () => {
 
   it('ships compiled code, the bundled handlers and CLI, the LICENSE, and no source text in its source maps', () => {
     const paths = packed.files.map((f) => f.path);
-    for (const required of ['LICENSE', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/cli/index.js', 'assets/dump/index.js']) {
+    for (const required of ['LICENSE', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/cli/index.js', 'assets/dump/index.js', 'assets/runner-image/Dockerfile', 'assets/runner-image/task-entrypoint.js', 'container/Dockerfile']) {
       expect(paths).toContain(required);
     }
     expect(paths.filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts'))).toEqual([]);

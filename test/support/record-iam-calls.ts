@@ -9,7 +9,8 @@
  */
 import { relative } from 'node:path';
 import { Client } from '@smithy/core/client';
-import { taskCaller } from '../../local/caller';
+import { childCallListeners, taskCaller } from '../../local/caller';
+import { LocalTaskTokens } from '../../local/ecs-task';
 import { InProcessLambda } from '../../local/in-process-lambda';
 import { type CfnTemplate, type JsonValue, TemplateResolver, type TemplateResolverOptions } from '../../local/template-resolver';
 import type { LocalWorkflow } from '../../local/workflow-runner';
@@ -30,6 +31,7 @@ const AUTHORIZATION_TYPES: ReadonlySet<string> = new Set([
   'AWS::Scheduler::Schedule',
   'AWS::Events::Rule',
   'AWS::Lambda::Permission',
+  'AWS::ECS::TaskDefinition',
 ]);
 /** Input fields never written: payloads and secret values. */
 const DROPPED_FIELDS: ReadonlySet<string> = new Set(['Body', 'SecretString', 'SecretBinary', 'MasterUserPassword', 'Value', 'Message']);
@@ -160,8 +162,37 @@ InProcessLambda.prototype.invoke = function invoke(event) {
   return originalInvoke.call(this, event);
 };
 
+// A Fargate task started by a state machine: RunTask (and PassRole of its roles) with the state machine's role.
+const originalRunTask = LocalTaskTokens.prototype.run;
+LocalTaskTokens.prototype.run = function run(binding, spec, onCall, notes) {
+  const caller = taskCaller.getStore();
+  if (caller !== undefined) {
+    const workflow = caller.workflow as LocalWorkflow;
+    const template = indexOf(workflow);
+    calls.push({
+      template,
+      principal: workflow.stateMachineLogicalId,
+      service: 'ECS',
+      operation: 'RunTask',
+      region: templates[template].region,
+      input: { taskDefinition: spec.taskDefinitionArn, cluster: spec.cluster, passRoles: spec.roleArns.join(',') },
+    });
+  }
+  return originalRunTask.call(this, binding, spec, onCall, notes);
+};
+
+// The SDK calls of a Fargate task's child process, made with the task role. SendTask* carry only the token, which
+// names the execution's state machine: that is the resource Step Functions authorizes them on.
+childCallListeners.add((caller, call) => {
+  const workflow = caller.workflow as LocalWorkflow;
+  const input = call.service === 'SFN' && call.operation.startsWith('SendTask')
+    ? { stateMachineArn: String(workflow.resolve({ Ref: workflow.stateMachineLogicalId })) }
+    : authorizationInput(call.input);
+  calls.push({ template: indexOf(workflow), principal: caller.principal, service: call.service, operation: call.operation, region: call.region, input });
+});
+
 /** Test files whose workflows are not the product's: they test the local runner on toy templates and handlers. */
-const NOT_PRODUCT_WORKFLOWS: ReadonlySet<string> = new Set(['test/workflows/harness.test.ts']);
+const NOT_PRODUCT_WORKFLOWS: ReadonlySet<string> = new Set(['test/workflows/harness.test.ts', 'test/workflows/ecs-task-runner.test.ts']);
 
 afterAll(async () => {
   await Promise.all(pending);

@@ -19,7 +19,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import { RecoveryTest, RecoveryTestSchedule, TestedBackups, type ValidationQuery } from '../../lib';
+import { type BackupRunner, RecoveryTest, RecoveryTestSchedule, TestedBackups, type ValidationQuery } from '../../lib';
 import { BackupBucket, type BackupBucketAttributes, type IBackupBucket } from '../../lib/storage';
 import type { Client } from 'pg';
 import { harnessEnv } from '../support/env';
@@ -48,6 +48,8 @@ export interface RecoveryTestStackOptions {
   readonly reportRtoSecondsOverride?: number;
   /** @default false */
   readonly restoreRoles?: boolean;
+  /** @default - the Lambda runner */
+  readonly runner?: BackupRunner;
 }
 
 /** A stack with a BackupBucket and a dump RecoveryTest, synthesized, with the logical ids the runner needs. */
@@ -83,7 +85,8 @@ function buildRecoveryTest(stack: Stack, backups: IBackupBucket, options: Recove
     sourceName: options.sourceName,
     backups: options.backups ?? TestedBackups.dumps({ database: options.database }),
     vpc,
-    pgToolsLayer: lambda.LayerVersion.fromLayerVersionArn(stack, 'PgTools', `arn:aws:lambda:us-east-1:${LOCAL_ACCOUNT}:layer:pg-tools:1`),
+    pgToolsLayer: options.runner?.kind === 'fargate' ? undefined : lambda.LayerVersion.fromLayerVersionArn(stack, 'PgTools', `arn:aws:lambda:us-east-1:${LOCAL_ACCOUNT}:layer:pg-tools:1`),
+    runner: options.runner,
     postgresVersion: 15,
     validationQueries: options.validationQueries,
     rpo: options.rpo,
@@ -101,6 +104,7 @@ function buildRecoveryTest(stack: Stack, backups: IBackupBucket, options: Recove
       pick: logicalIdOf(test.pickFunction),
       scratch: logicalIdOf(test.scratchFunction),
       restore: test.restoreFunction ? logicalIdOf(test.restoreFunction) : undefined,
+      restoreTask: test.restoreTask ? logicalIdOf(test.restoreTask.taskDefinition) : undefined,
       verify: logicalIdOf(test.verifyFunction),
       report: logicalIdOf(test.reportFunction),
       topic: logicalIdOf(test.notificationTopic as sns.Topic),

@@ -7,7 +7,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { BackupSource, ConfigurationError, PostgresBackup, PostgresDisasterRecovery, type PostgresBackupProps } from '../../../lib';
+import { BackupRunner, BackupSource, ConfigurationError, PostgresBackup, PostgresDisasterRecovery, type PostgresBackupProps } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { allStates, definitionOf } from '../../support/template-inspection';
 import { threeTierVpc } from '../../support/vpc';
@@ -38,7 +38,14 @@ function dumpParameters(template: Template): Record<string, unknown> {
   return allStates(definitionOf(template)).Dump.Parameters as Record<string, unknown>;
 }
 
+/** The Dump task's parameters, whichever runner: the Fargate task passes its input in a container override. */
+function dumpTaskInput(template: Template): unknown {
+  const states = allStates(definitionOf(template));
+  return Object.entries(states).filter(([name]) => name.startsWith('Dump')).map(([, state]) => state);
+}
+
 function dumpFunction(template: Template, backup: PostgresBackup, stack: Stack): Record<string, unknown> {
+  if (!backup.dumpFunction) throw new Error('the backup has no dump function (Fargate runner?)');
   const id = stack.getLogicalId(backup.dumpFunction.node.defaultChild as lambda.CfnFunction);
   return template.toJSON().Resources[id].Properties as Record<string, unknown>;
 }
@@ -84,6 +91,17 @@ it.each([
   }
   expect(error).toBeInstanceOf(ConfigurationError);
   expect((error as Error).message).toMatch(message);
+});
+
+it('on the Fargate runner: parallelism passed to the task, a warning when the task has fewer vCPUs than jobs, no Lambda /tmp size', () => {
+  const fargate = (cpu: number) => ({ runner: BackupRunner.fargate({ cpu, memoryLimitMiB: cpu * 2 }), pgToolsLayer: undefined });
+  const { template, stack } = synth({ dumpParallelism: 2, ...fargate(1024) });
+  expect(JSON.stringify(dumpTaskInput(template))).toContain('"parallelism":2');
+  Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('dumpParallelism is 2 but the Fargate task has 1 vCPU.*at least 2048 cpu'));
+  const twoVcpus = synth({ dumpParallelism: 2, ...fargate(2048) });
+  expect(Annotations.fromStack(twoVcpus.stack).findWarning('*', Match.stringLikeRegexp('dumpParallelism'))).toHaveLength(0);
+  expect(() => synth({ dumpParallelism: 2, dumpEphemeralStorageSize: 10240, ...fargate(2048) }))
+    .toThrow(/dumpEphemeralStorageSize sizes the dump Lambda's \/tmp, but runner is BackupRunner.fargate.*ephemeralStorageGiB/);
 });
 
 it('PostgresDisasterRecovery passes dumpParallelism and dumpMemorySize to its PostgresBackup', () => {

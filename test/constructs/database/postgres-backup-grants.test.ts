@@ -56,7 +56,7 @@ describe('the dump role', () => {
     const stack = new Stack(new App(), 'Primary', { env: { account: ACCOUNT, region: 'us-east-1' } });
     const bucket = new BackupBucket(stack, 'Backups', bucketProps);
     const backup = backupIn(stack, bucket);
-    return { statements: roleStatements(stack, backup.dumpFunction), arn: bucketArn(stack, bucket) };
+    return { statements: roleStatements(stack, backup.dumpFunction!), arn: bucketArn(stack, bucket) };
   }
 
   it('may HEAD the version it uploaded (s3:GetObjectVersion) under its own prefix, and list open uploads of the bucket', () => {

@@ -256,7 +256,7 @@ describe('PostgresBackup of an RDS instance with its own CA (caCertificate)', ()
     const caId = f.stack.getLogicalId(caCertificate.node.defaultChild as secretsmanager.CfnSecret);
     const dump = allStates(definitionOf(template)).Dump as { Parameters: { target: Json } };
     expect(dump.Parameters.target).toMatchObject({ sslRootCertSecretArn: `<${caId}>` });
-    expect(statementsOf(template, b.dumpFunction)).toContainEqual(
+    expect(statementsOf(template, b.dumpFunction!)).toContainEqual(
       expect.objectContaining({ Effect: 'Allow', Action: expect.arrayContaining(['secretsmanager:GetSecretValue']), Resource: { Ref: caId } }),
     );
   });

@@ -12,6 +12,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
   BackupMonitoring,
+  BackupRunner,
   BackupSchedule,
   BackupSource,
   ChatChannel,
@@ -318,5 +319,29 @@ describe('PostgresDisasterRecovery synth errors', () => {
   it('accepts hourly-enough schedules for a short RPO: weekly backups need an RPO of at least 7 days', () => {
     expect(refused({ schedules: [BackupSchedule.weekly()], rpo: Duration.days(3) })).toMatch(/every 168 hours/);
     expect(() => fixture({ schedules: [BackupSchedule.weekly()], rpo: Duration.days(8) })).not.toThrow();
+  });
+});
+
+describe('PostgresDisasterRecovery with runner: BackupRunner.fargate', () => {
+  const f = fixture({ runner: BackupRunner.fargate({ cpu: 2048, memoryLimitMiB: 8192 }) });
+  const template = Template.fromStack(f.primary);
+
+  it('runs the dumps and the recovery test\'s restores in Fargate tasks of that size, and builds no pg tools layer in the primary region', () => {
+    expect(f.dr2!.backup.dumpTask).toBeDefined();
+    expect(f.dr2!.recoveryTest.restoreTask).toBeDefined();
+    expect(f.dr2!.pgTools).toBeUndefined();
+    template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
+    const handlers = Object.values(template.findResources('AWS::ECS::TaskDefinition')).map((td) => {
+      expect(td.Properties).toMatchObject({ Cpu: '2048', Memory: '8192' });
+      const env = (td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>).find((e) => e.Name === 'RUNNER_HANDLER');
+      return env?.Value;
+    });
+    expect(handlers.sort()).toEqual(['dump', 'restore']);
+  });
+
+  it('runs the default restore-dump failover in a Fargate task in the DR region too', () => {
+    expect(f.dr2!.failover.restoreTask).toBeDefined();
+    expect(f.dr2!.failover.restoreFunction).toBeUndefined();
+    Template.fromStack(f.dr).hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '2048', Memory: '8192' });
   });
 });

@@ -6,6 +6,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import {
   AttributeStore,
   BackupMonitoring,
+  BackupRunner,
   BackupSource,
   ChatChannel,
   Failover,
@@ -40,7 +41,7 @@ function fixture(options: { replicate?: boolean } = {}) {
   return { app, stack, vpc, bucket, instance };
 }
 
-function monitored(options: { replicate?: boolean } = {}) {
+function monitored(options: { replicate?: boolean; runner?: BackupRunner } = {}) {
   const f = fixture(options);
   const operations = new OperationsTopic(f.stack, 'Operations', {
     emails: ['oncall@example.com'],
@@ -56,6 +57,7 @@ function monitored(options: { replicate?: boolean } = {}) {
     sourceName: 'orders-db',
     notificationTopic: operations.topic,
     retention: RetentionPolicy.gfs({ daily: 7, weekly: 4 }),
+    runner: options.runner,
   });
   const monitoring = new BackupMonitoring(f.stack, 'Monitoring', { topic: operations.topic, vpc: f.vpc, backup, rpo: Duration.hours(26) });
   return { ...f, operations, backup, monitoring, template: Template.fromStack(f.stack) };
@@ -155,7 +157,7 @@ describe('BackupMonitoring', () => {
     expect(props).toMatchObject({
       Namespace: 'AWS/Lambda',
       MetricName: 'Duration',
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: m.stack.getLogicalId(m.backup.dumpFunction.node.defaultChild as never) } }],
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: m.stack.getLogicalId(m.backup.dumpFunction!.node.defaultChild as never) } }],
       Statistic: 'Maximum',
       Period: 3600,
       Threshold: 630_000,
@@ -163,8 +165,17 @@ describe('BackupMonitoring', () => {
       TreatMissingData: 'notBreaching',
     });
     expect(props.AlarmDescription).toContain('DumpCompression.gzip(1)');
+    expect(props.AlarmDescription).toContain('runner: BackupRunner.fargate({ cpu, memoryLimitMiB })');
     // Without a RecoveryTest there is no restore to watch.
     expect(m.monitoring.restoreNearTimeout).toBeUndefined();
+  });
+
+  it('dumpNearTimeout is not created on the Fargate runner (no dump function, no 15-minute limit); the other alarms are', () => {
+    const fargate = monitored({ runner: BackupRunner.fargate() });
+    expect(fargate.monitoring.dumpNearTimeout).toBeUndefined();
+    expect(fargate.monitoring.backupFailed).toBeDefined();
+    const durationAlarms = Object.values(fargate.template.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === 'Duration');
+    expect(durationAlarms).toEqual([]);
   });
 
   it('backupTooSmall: the freshness size ratio under half the median, missing data ignored', () => {

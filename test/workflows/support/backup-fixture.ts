@@ -273,7 +273,7 @@ function synthesize(props: { instanceId: string; databases: readonly string[]; d
     template: Template.fromStack(stack).toJSON(),
     ids: {
       stateMachine: logicalIdOf(backup.stateMachine),
-      dump: logicalIdOf(backup.dumpFunction),
+      dump: logicalIdOf(backup.dumpFunction!),
       verify: logicalIdOf(backup.verifyFunction),
       report: logicalIdOf(backup.reportFunction),
       snapshot: logicalIdOf(backup.snapshotFunction),

@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import { BackupRunner, BackupSource, PostgresBackup, type PostgresBackupProps } from '../../../lib';
+import { BackupBucket } from '../../../lib/storage';
+import { nagFindingsBeyondBaseline } from '../../support/nag';
+import { allStates, definitionOf, type Json } from '../../support/template-inspection';
+
+function fixture() {
+  const app = new App();
+  const stack = new Stack(app, 'Primary', { env: { account: '111111111111', region: 'us-east-1' } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+  const bucket = new BackupBucket(stack, 'Backups');
+  const instance = new rds.DatabaseInstance(stack, 'Db', {
+    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    instanceIdentifier: 'orders-db',
+    storageEncrypted: true,
+  });
+  return { app, stack, vpc, bucket, instance };
+}
+
+function backup(f: ReturnType<typeof fixture>, props: Partial<PostgresBackupProps> = {}): PostgresBackup {
+  return new PostgresBackup(f.stack, 'Backup', {
+    source: BackupSource.fromInstance(f.instance, { secret: f.instance.secret! }),
+    databases: ['orders', 'billing'],
+    vpc: f.vpc,
+    bucket: f.bucket,
+    postgresVersion: 16,
+    sourceName: 'orders-db',
+    snapshots: false,
+    ...props,
+  });
+}
+
+describe('BackupRunner', () => {
+  it('accepts the Fargate sizes AWS accepts and says what to change otherwise', () => {
+    expect(BackupRunner.fargate({ cpu: 2048, memoryLimitMiB: 16384 }).fargateSettings).toMatchObject({ cpu: 2048, memoryLimitMiB: 16384 });
+    expect(BackupRunner.fargate({ cpu: 8192, memoryLimitMiB: 20480 }).fargateSettings?.memoryLimitMiB).toBe(20480);
+    expect(() => BackupRunner.fargate({ cpu: 8192, memoryLimitMiB: 17408 })).toThrow(/with cpu 8192 use 16384 to 61440 in steps of 4096 MiB/);
+    expect(() => BackupRunner.fargate({ cpu: 256, memoryLimitMiB: 4096 })).toThrow(/with cpu 256 use 512, 1024, 2048 MiB/);
+    expect(() => BackupRunner.fargate({ cpu: 3000 })).toThrow(/cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384/);
+    expect(() => BackupRunner.fargate({ ephemeralStorageGiB: 20 })).toThrow(/ephemeralStorageGiB must be a whole number from 21 to 200/);
+    expect(() => BackupRunner.fargate({ ephemeralStorageGiB: 201 })).toThrow(/from 21 to 200/);
+    expect(() => BackupRunner.fargate({ timeout: Duration.minutes(1) })).toThrow(/timeout must be from 5 minutes to 7 days/);
+    expect(() => BackupRunner.lambda({ memorySize: 128 })).toThrow(/memorySize must be a whole number of MB from 256 to 10240/);
+  });
+
+  it('refuses Lambda-only props with the Fargate runner', () => {
+    expect(() => backup(fixture(), { runner: BackupRunner.fargate(), dumpMemorySize: 3008 })).toThrow(/remove dumpMemorySize and size the task with BackupRunner.fargate/);
+    const f = fixture();
+    const layer = lambda.LayerVersion.fromLayerVersionArn(f.stack, 'L', 'arn:aws:lambda:us-east-1:111111111111:layer:pg:1');
+    expect(() => backup(f, { runner: BackupRunner.fargate(), pgToolsLayer: layer })).toThrow(/remove pgToolsLayer/);
+  });
+
+  it('with the Lambda runner sizes the dump function from memorySize', () => {
+    const f = fixture();
+    const layer = lambda.LayerVersion.fromLayerVersionArn(f.stack, 'L', 'arn:aws:lambda:us-east-1:111111111111:layer:pg:1');
+    backup(f, { runner: BackupRunner.lambda({ memorySize: 3008 }), pgToolsLayer: layer });
+    Template.fromStack(f.stack).hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('pg_dump streamed'), MemorySize: 3008 });
+  });
+});
+
+describe('PostgresBackup on the Fargate runner', () => {
+  const f = fixture();
+  const b = backup(f, { runner: BackupRunner.fargate({ cpu: 2048, memoryLimitMiB: 4096, ephemeralStorageGiB: 50, timeout: Duration.hours(3) }) });
+  const template = Template.fromStack(f.stack);
+  const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: Json }> };
+  const id = (c: { node: { defaultChild?: unknown } }) => f.stack.getLogicalId(c.node.defaultChild as never);
+  const states = allStates(definitionOf(template));
+
+  it('has no dump Lambda and no pg tools layer, and a task definition of the size asked for', () => {
+    expect(b.dumpFunction).toBeUndefined();
+    expect(Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Description ?? '').includes('pg_dump'))).toEqual([]);
+    template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '2048',
+      Memory: '4096',
+      EphemeralStorage: { SizeInGiB: 50 },
+      NetworkMode: 'awsvpc',
+      RequiresCompatibilities: ['FARGATE'],
+    });
+  });
+
+  it('builds the image from the shipped Dockerfile with the PostgreSQL major as build argument (no Docker at synth)', () => {
+    const container = (json.Resources[id(b.dumpTask!.taskDefinition)].Properties.ContainerDefinitions as Json[])[0];
+    expect(JSON.stringify(container.Image)).toMatch(/cdk-hnb659fds-container-assets/);
+    const manifest = JSON.parse(readFileSync(join(f.app.outdir, 'Primary.assets.json'), 'utf8')) as { dockerImages: Record<string, { source: Json }> };
+    const images = Object.values(manifest.dockerImages);
+    expect(images).toHaveLength(1);
+    expect(images[0].source).toMatchObject({ dockerBuildArgs: { POSTGRES_MAJOR: '16' }, platform: 'linux/amd64' });
+    const dockerfile = readFileSync(join(f.app.outdir, String(images[0].source.directory), 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM public\.ecr\.aws\/lambda\/nodejs:24$/m);
+    expect(dockerfile).toMatch(/dnf install -y postgresql\$\{POSTGRES_MAJOR\}/);
+    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "\/opt\/cdk-backup-dr\/task-entrypoint\.js"\]/);
+    expect(readFileSync(join(f.app.outdir, String(images[0].source.directory), 'task-entrypoint.js'), 'utf8')).toContain('SendTaskSuccess');
+  });
+
+  it('gives the container the handler environment (no secret) and a KMS-encrypted log group', () => {
+    const container = (json.Resources[id(b.dumpTask!.taskDefinition)].Properties.ContainerDefinitions as Json[])[0];
+    const env = Object.fromEntries((container.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+    expect(env).toMatchObject({ RUNNER_HANDLER: 'dump', SOURCE_ID: 'orders-db', RUNNER_TIMEOUT_SECONDS: '10800', RUNNER_HEARTBEAT_SECONDS: '60' });
+    expect(Object.keys(env)).not.toEqual(expect.arrayContaining(['PG_DUMP_PATH']));
+    expect(JSON.stringify(env)).not.toMatch(/[Pp]assword|SecretString/);
+    expect(container.LogConfiguration).toMatchObject({ LogDriver: 'awslogs', Options: { 'awslogs-group': { Ref: id(b.dumpTask!.logGroup) } } });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: { 'Fn::GetAtt': [id(b.operationsKey), 'Arn'] } });
+  });
+
+  it('runs the dump with ecs:runTask.waitForTaskToken: token and event in the overrides, heartbeat and timeout, same subnets and security group', () => {
+    const input = states['Dump input'];
+    expect(input).toMatchObject({ Type: 'Pass', ResultPath: '$.runnerInput', Parameters: { 'database.$': '$.database', 'tiers.$': '$.tiers' }, Next: 'Dump' });
+    const dump = states.Dump;
+    expect(dump.Resource).toBe('arn:<AWS::Partition>:states:::ecs:runTask.waitForTaskToken');
+    expect(dump).toMatchObject({ HeartbeatSeconds: 300, TimeoutSeconds: 10800, ResultPath: '$.dump', Next: 'Verify' });
+    const params = dump.Parameters as Json;
+    expect(params).toMatchObject({ LaunchType: 'FARGATE', PlatformVersion: '1.4.0' });
+    const network = (params.NetworkConfiguration as { AwsvpcConfiguration: Json }).AwsvpcConfiguration;
+    // Absent means DISABLED (RunTask's default): the task gets no public address.
+    expect(network.AssignPublicIp).toBeUndefined();
+    expect(network.SecurityGroups).toEqual([`<${id(b.securityGroup)}.GroupId>`]);
+    const overrides = (params.Overrides as { ContainerOverrides: Array<{ Environment: Json[] }> }).ContainerOverrides[0].Environment;
+    expect(overrides).toEqual([
+      { Name: 'TASK_TOKEN', 'Value.$': '$$.Task.Token' },
+      { Name: 'TASK_INPUT', 'Value.$': 'States.JsonToString($.runnerInput)' },
+    ]);
+    // The same Retry and Catch as on the Lambda: the task answers with the handler's error names.
+    expect(dump.Retry).toEqual(expect.arrayContaining([expect.objectContaining({ ErrorEquals: ['DumpFailed'], MaxAttempts: 1 })]));
+    expect(dump.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Database failed', ResultPath: '$.error' })]);
+  });
+
+  it('grants the task role what the dump Lambda had, plus answering its own state machine only', () => {
+    const roleId = id(b.dumpTask!.taskDefinition.taskRole as never);
+    const statements = Object.values(json.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(roleId))
+      .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Json[] }).Statement);
+    const actions = statements.flatMap((s) => [s.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 's3:DeleteObject', 's3:ListBucketMultipartUploads', 'secretsmanager:GetSecretValue']));
+    const answer = statements.find((s) => [s.Action].flat().includes('states:SendTaskSuccess'));
+    expect(answer).toMatchObject({ Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: { Ref: id(b.stateMachine) } });
+  });
+
+  it('gives the workflow room for the tasks: busy source, snapshot waits, and one round of dumps per 2 databases up to the task timeout plus an hour', () => {
+    const machine = Object.values(json.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine')!;
+    expect(JSON.stringify(machine.Properties.DefinitionString)).toContain('"TimeoutSeconds\\":' + (60 + 2 * 240 + 180 + 60) * 60);
+  });
+
+  it('has no Lambda-timeout alarm to raise and no error annotation', () => {
+    Annotations.fromStack(f.stack).hasNoError('*', Match.anyValue());
+  });
+
+  it('causes no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding anywhere in the stack', () => {
+    const g = fixture();
+    backup(g, { runner: BackupRunner.fargate() });
+    expect(nagFindingsBeyondBaseline(fixture().app, g.app)).toEqual([]);
+  });
+});
