@@ -23,6 +23,7 @@ import { getDatabaseSecret } from '../aws/secrets';
 import { resolveTls } from '../postgres/tls-input';
 import { isSourceName, SOURCE_NAME_HINT } from '../common/names';
 import { DUMP_METRICS, METRIC_DIMENSIONS } from '../common/metrics';
+import { timeLimitReason } from '../common/runner';
 
 export type { DumpInput, DumpOutput, DumpOutputBackup, DumpTarget, EndpointTarget, SecretTarget } from './dump-input';
 export { DumpFailed } from '../common/errors';
@@ -68,9 +69,11 @@ export async function handler(event: unknown, context: DumpContext): Promise<Dum
   if (!isSourceName(source)) throw new MissingConfiguration(`environment variable SOURCE_ID ${SOURCE_NAME_HINT}`);
 
   const controller = new AbortController();
+  const remainingMs = context.getRemainingTimeInMillis();
+  const abortAfter = abortAfterMs(remainingMs);
   const deadline = setTimeout(
-    () => controller.abort(new Error('the Lambda function is about to time out before the dump of this database finished; give the dump function more memory (more CPU) or a longer timeout')),
-    abortAfterMs(context.getRemainingTimeInMillis()),
+    () => controller.abort(new Error(timeLimitReason('dump', Math.round((remainingMs - abortAfter) / 1000)))),
+    abortAfter,
   );
   try {
     const secret = await getDatabaseSecret(secretsManager, input.target.secretArn);

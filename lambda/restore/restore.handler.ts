@@ -8,6 +8,7 @@
  * call created dropped) 30 seconds before that. `jobs > 1` downloads the dump to /tmp first, so the dump must also
  * fit in the function's ephemeral storage (at most 10240 MiB).
  */
+import { timeLimitReason } from '../common/runner';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvalidInput, requireEnv } from '../common/errors';
@@ -112,7 +113,7 @@ export function deadlineSignal(context: LambdaContextLike | undefined, marginMs 
   const controller = new AbortController();
   if (!context) return { signal: controller.signal, clear: () => undefined };
   const timer = setTimeout(
-    () => controller.abort(new Error(`the Lambda function was about to time out (${marginMs / 1000} s left)`)),
+    () => controller.abort(new Error(timeLimitReason('restore', marginMs / 1000))),
     Math.max(0, context.getRemainingTimeInMillis() - marginMs),
   );
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
