@@ -14,6 +14,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { Client } from 'pg';
 import type { DumpChildInput, DumpChildOutput } from './children/dump-child';
+import type { RunnerChildInput, RunnerChildOutput, RunnerKind } from './children/runner-child';
 import type { RestoreChildInput, RestoreChildOutput } from './children/restore-child';
 import { parseArgs, USAGE, type BenchOptions, type DumpVariant } from './lib/args';
 import {
@@ -289,6 +290,82 @@ async function parallelMode(args: {
     `${restoreVerdict.status.toUpperCase()}: ${restoreVerdict.target}: ${restoreVerdict.measured}\n\n${formatTable(restore.summaries)}\n\nresults: ${file}`);
 }
 
+/** Contender names of the runner mode. */
+const RC = {
+  lambda: 'dump handler, Lambda path (1 CPU)',
+  fargate: 'dump handler, Fargate entrypoint (1 CPU)',
+} as const;
+
+/**
+ * `--runners`: the dump handler of one database as the Lambda runtime calls it and as the Fargate runner's container
+ * runs it (runTask with the task's environment, answering a loopback Step Functions endpoint), in node children pinned
+ * to one CPU (`taskset -c 0`: a 1769 MB function and a 1024-cpu task both have one vCPU), rounds interleaved. The
+ * container's other differences (its image's pg_dump build, Fargate's network and CPU) are not reproduced here.
+ */
+async function runnersMode(args: {
+  options: BenchOptions; ctx: BenchContext; pg: PostgresService; s3: ReturnType<typeof s3Client>; tmp: string;
+  machine: Record<string, unknown>; startedAt: Date; motoEndpoint: string;
+}): Promise<void> {
+  const { options, ctx, pg, s3, tmp, machine, startedAt } = args;
+  const database = 'bench_runners';
+  await createDatabase(pg, database);
+  log(`generating ${database} (${options.sizeMb} MiB)`);
+  const info = await describeDatabase(pg, await withClient(pg, database, (c) => generate(c, options.sizeMb, log)), options.sizeMb);
+  const { SecretsManagerClient, CreateSecretCommand } = await import('@aws-sdk/client-secrets-manager');
+  const secrets = new SecretsManagerClient({ endpoint: args.motoEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const secret = await secrets.send(new CreateSecretCommand({
+    Name: `bench-runners-${Date.now()}`,
+    SecretString: JSON.stringify({ username: pg.user, password: pg.password, host: pg.host, port: pg.port }),
+  }));
+  const script = await bundle('runner-child.ts', tmp);
+  const pin = existsSync('/usr/bin/taskset') ? ['taskset', '-c', '0'] : [];
+  if (pin.length === 0) log('taskset is missing: the children are not pinned to one CPU');
+  const env = {
+    BUCKET_NAME: BUCKET, BUCKET_KMS_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000',
+    SOURCE_ID: SOURCE_ID, PG_DUMP_PATH: 'pg_dump', PG_DUMPALL_PATH: 'pg_dumpall',
+  };
+  const event = { target: { secretArn: secret.ARN, sslMode: 'disable' }, database, tiers: ['daily'] };
+  log('warm-up: pg_dump -Fc -Z0');
+  const uncompressedBytes = await uncompressedDumpBytes(ctx, database);
+  const section = emptySection();
+  const kinds: RunnerKind[] = ['lambda', 'fargate'];
+  log(`runners on ${database}: ${options.repeats} round(s) of ${kinds.map((k) => RC[k]).join(', ')}`);
+  for (const { contender: runner, round } of interleave(kinds, options.repeats)) {
+    const input: RunnerChildInput = { runner, event, timeoutSeconds: 3600 };
+    const { measurement, result } = await coreChild<RunnerChildOutput>(ctx, RC[runner], script, input, database, round, env, pin);
+    record(section, { ...measurement, bytes: result?.bytes });
+    if (result) await deletePrefix(s3, BUCKET, result.dumpKey.replace(/\.dump$/, ''));
+  }
+  section.summaries = kinds.map((k) => summarizeContender(section.measurements, RC[k], database));
+  const find = (c: string) => section.summaries.find((x) => x.contender === c);
+  const ratios = [
+    wallRatio('Fargate entrypoint / Lambda path (wall)', find(RC.fargate), find(RC.lambda)),
+    cpuRatio('CPU (client+server+emulator): Fargate entrypoint / Lambda path', find(RC.fargate), find(RC.lambda)),
+  ];
+  const memory = memoryVerdict(section.summaries);
+  const results = {
+    schemaVersion: 1, mode: 'runners', name: options.name,
+    startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
+    options, machine: { ...machine, loadavgAtEnd: loadavg(), pinnedTo: pin.length === 0 ? null : 'CPU 0' },
+    database: { name: database, sizeMb: info.sizeMb }, uncompressedDumpBytes: uncompressedBytes,
+    summaries: section.summaries, ratios, memory, measurements: section.measurements,
+    notes: [
+      'Both contenders run the bundled dump handler (secret from moto\'s Secrets Manager, default compression gzip:3) in a ' +
+        'node child pinned to one CPU with taskset, as a 1769 MB Lambda function and a 1024-cpu Fargate task each have one vCPU. ' +
+        'The Lambda path calls handler(event, context); the Fargate path calls the container entrypoint\'s runTask with ' +
+        'RUNNER_HANDLER, TASK_TOKEN and TASK_INPUT set as the task definition and the state\'s overrides set them, and its ' +
+        'SendTaskSuccess goes to a loopback endpoint in the child (heartbeats every 60 s).',
+      'Not reproduced: the image (Amazon Linux 2023, its postgresql package), Fargate\'s network to S3 and RDS, the task\'s ' +
+        'start (image pull: tens of seconds) and Lambda\'s cold start; PostgreSQL and moto are not pinned.',
+    ],
+  };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${options.name}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\n${database}: ${info.sizeMb} MiB; ${options.repeats} round(s)\n\n${formatTable(section.summaries)}\n\n` +
+    `${ratios.map(formatRatio).join('\n')}\n${memory.status.toUpperCase()}: ${memory.target}: ${memory.measured}\n\nresults: ${file}`);
+}
+
 /** Contender names of the parallel mode's restores. */
 const PC = {
   restoreCore: (jobs: number) => `restore core jobs=${jobs} (directory dump: S3 -> directory -> -j${jobs})`,
@@ -380,6 +457,10 @@ async function main(options: BenchOptions): Promise<void> {
     };
     const serverVersion = await withClient(pg, 'postgres', (c) => c.query<{ v: string }>('SHOW server_version'));
 
+    if (options.runners) {
+      await runnersMode({ options, ctx, pg, s3, tmp, machine, startedAt, motoEndpoint: moto.endpoint });
+      return;
+    }
     if (options.parallel !== undefined) {
       await parallelMode({ options, ctx, pg, s3, tmp, machine, startedAt, serverVersion: serverVersion.rows[0].v });
       return;

@@ -49,6 +49,11 @@ export interface BenchOptions {
    * @default - the normal bench
    */
   readonly parallel?: number;
+  /**
+   * `--runners`: instead of the comparison with the stock tools, one dump through the dump handler as the Lambda
+   * runtime calls it against the same handler behind the Fargate runner's entrypoint, each pinned to one CPU.
+   */
+  readonly runners?: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [--suite dump|retention] [--quick] [--size-mb N] [--repeats N] [--no-double] [--no-restore]
@@ -64,6 +69,9 @@ export const USAGE = `usage: npm run bench -- [--suite dump|retention] [--quick]
                  or method:level; default ${DEFAULT_LEVELS}): time, size, peak RSS; implies --no-double --no-restore
   --parallel [J] parallel-dump mode: the dump core single-stream against pg_dump -Fd -jJ (default 2) at the same
                  compression, interleaved, on ${PARALLEL_TABLES} tables of the same size; implies --no-double --no-restore
+  --runners      runner mode: the dump handler as Lambda calls it against the Fargate runner's entrypoint (runTask with
+                 the task's environment, answering a loopback Step Functions endpoint), each child pinned to one CPU
+                 (taskset -c 0, as a 1-vCPU function or task), interleaved; implies --no-double --no-restore
   --profile DIR  write a V8 CPU profile of every core child into DIR (node --cpu-prof; slows the children a little)
   --variant SPEC an extra dump-core contender with tuned settings (repeatable): part size in MiB (>= 5),
                  upload queue size, and the S3 client's requestChecksumCalculation (WHEN_SUPPORTED|WHEN_REQUIRED)
@@ -130,6 +138,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let profileDir: string | undefined;
   let levels: Compression[] | undefined;
   let parallel: number | undefined;
+  let runners = false;
   let named = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -174,6 +183,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         if (parallel < 2) throw new Error('--parallel needs 2 or more jobs (1 is the single stream it is compared with)');
         break;
       }
+      case '--runners':
+        runners = true;
+        break;
       case '--profile': {
         const value = argv[++i];
         if (value === undefined || value.startsWith('--')) throw new Error('--profile needs a directory');
@@ -192,6 +204,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       default:
         throw new Error(`unknown option ${JSON.stringify(arg)}\n${USAGE}`);
     }
+  }
+  if (runners) {
+    if (retention || levels !== undefined || parallel !== undefined) throw new Error('--runners is a mode of the dump suite of its own; drop --suite retention, --levels and --parallel');
+    return { suite, backups, s3Backups, sizeMb, repeats, double: false, restore: false, name: named ? name : 'runners', quick, variants, profileDir, runners };
   }
   if (parallel !== undefined) {
     if (retention || levels !== undefined) throw new Error('--parallel is a mode of the dump suite of its own; drop --suite retention and --levels');

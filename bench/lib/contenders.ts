@@ -187,11 +187,14 @@ export async function pgDumpToAwsCli(ctx: BenchContext, database: string, round:
 
 /** A bundled core child (`node <script>`), input in its environment; returns the measurement and its result. */
 export async function coreChild<T>(ctx: BenchContext, contender: string, script: string, input: unknown,
-  database: string, round: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ measurement: Measurement; result?: T }> {
+  database: string, round: number, extraEnv: NodeJS.ProcessEnv = {},
+  /** A command the child runs under, e.g. `['taskset', '-c', '0']`. */
+  prefix: readonly string[] = []): Promise<{ measurement: Measurement; result?: T }> {
   const loadavg1 = loadavg()[0];
   const { value: run, rss, cpu } = await withTimeFiles(ctx, ['node'], async (files) => {
     const nodeArgs = [...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : []), script];
-    const [cmd, args] = gnuTimeAvailable() ? timed(files.node, process.execPath, nodeArgs) : [process.execPath, nodeArgs];
+    const [timedCmd, timedArgs] = gnuTimeAvailable() ? timed(files.node, process.execPath, nodeArgs) : [process.execPath, nodeArgs];
+    const [cmd, args] = prefix.length === 0 ? [timedCmd, timedArgs] : [prefix[0], [...prefix.slice(1), timedCmd, ...timedArgs]];
     return runProcess(cmd, args, {
       env: {
         ...baseEnv(), ...awsEnv(ctx), ...extraEnv,

@@ -191,6 +191,13 @@ describe('args', () => {
     assert.throws(() => parseArgs(['--variant', 'x:speed=9']), /unknown key "speed"/);
     assert.throws(() => parseArgs(['--variant', 'x:queue=2', '--variant', 'x:queue=3']), /used twice/);
     assert.throws(() => parseArgs(['--frobnicate']), /unknown option/);
+    assert.throws(() => parseArgs(['--runners', '--parallel']), /--runners is a mode of the dump suite of its own/);
+  });
+
+  it('takes the runner mode: no doubled database, no restore, its own results name', () => {
+    const runners = parseArgs(['--runners', '--size-mb', '100']);
+    assert.equal(runners.runners, true);
+    assert.deepEqual([runners.double, runners.restore, runners.name, runners.sizeMb], [false, false, 'runners', 100]);
   });
 });
 

@@ -15,7 +15,7 @@ import { acknowledgeHipaaAndNist } from './nag';
 
 /** Props of {@link RunnerTask}. */
 export interface RunnerTaskProps {
-  /** The handler the task runs (`RUNNER_HANDLER`, one of lambda/runner/task-entrypoint.ts's TASK_HANDLERS). */
+  /** The handler the task runs (`RUNNER_HANDLER`, one of lambda/runner/task.ts's TASK_HANDLERS). */
   readonly handlerName: string;
   /** What the task does, for the log stream prefix and messages. */
   readonly description: string;
