@@ -10,6 +10,12 @@ import type { InvalidProps } from './validation';
  */
 export const MIN_RESTORE_MEMORY_MIB = 1769;
 
+/**
+ * `/tmp` of a restore function, MiB: Lambda's most. A directory-format (parallel) dump, and any dump restored with
+ * `jobs > 1`, is downloaded there first; beyond 512 MiB it costs about $0.0003 per 15-minute invocation.
+ */
+export const RESTORE_EPHEMERAL_STORAGE_MIB = 10240;
+
 /** The most memory a Lambda function can have, MiB. */
 const MAX_LAMBDA_MEMORY_MIB = 10240;
 
@@ -26,7 +32,7 @@ export interface RestoreFunctionProps extends Omit<HandlerFunctionProps, 'handle
 /**
  * The `restore` handler (pg_restore of a dump streamed from S3) as RecoveryTest and Failover both run it: the pg tools
  * layer with its library directory on the loader path (pg_restore needs the layer's libpq and libssl), the longest
- * Lambda timeout, and at least one full vCPU. Grants are the caller's.
+ * Lambda timeout, at least one full vCPU, and the most /tmp (downloaded dumps). Grants are the caller's.
  */
 export function createRestoreFunction(scope: Construct, id: string, props: RestoreFunctionProps): HandlerFunction {
   const { pgToolsLayer, bucketName, memorySize, ...common } = props;
@@ -35,6 +41,7 @@ export function createRestoreFunction(scope: Construct, id: string, props: Resto
     handlerName: 'restore',
     timeout: LAMBDA_MAX_TIMEOUT,
     memorySize: memorySize ?? MIN_RESTORE_MEMORY_MIB,
+    ephemeralStorageSize: RESTORE_EPHEMERAL_STORAGE_MIB,
     layers: [pgToolsLayer],
     // pg_restore: the layer's /opt/bin/pg_restore (the restore core's default when it exists).
     environment: { BUCKET_NAME: bucketName, PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR },

@@ -240,6 +240,8 @@ describe('RecoveryTest of dumps (defaults)', () => {
       Description: Match.stringLikeRegexp('pg_restore'),
       Timeout: 900,
       MemorySize: 1769,
+      // Lambda's most /tmp: directory dumps and jobs > 1 are downloaded before pg_restore.
+      EphemeralStorage: { Size: 10240 },
       Layers: [`arn:aws:lambda:us-east-1:${ACCOUNT}:layer:pg-tools:3`],
       Runtime: 'nodejs24.x',
       VpcConfig: Match.objectLike({ SecurityGroupIds: [{ 'Fn::GetAtt': [logicalIdOf(test.lambdaSecurityGroup), 'GroupId'] }] }),
