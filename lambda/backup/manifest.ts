@@ -336,7 +336,7 @@ export function validateManifest(value: unknown): ManifestValidation {
   if (!isRecord(value)) return { ok: false, errors: ['the manifest must be a JSON object'] };
   const v = value;
   if (!READABLE_MANIFEST_SCHEMA_VERSIONS.includes(v.schemaVersion as number)) {
-    errors.push(`schemaVersion must be ${READABLE_MANIFEST_SCHEMA_VERSIONS.join(' or ')}; got ${JSON.stringify(v.schemaVersion)}`);
+    errors.push(`schemaVersion must be ${READABLE_MANIFEST_SCHEMA_VERSIONS.slice(0, -1).join(', ')} or ${READABLE_MANIFEST_SCHEMA_VERSIONS[READABLE_MANIFEST_SCHEMA_VERSIONS.length - 1]}; got ${JSON.stringify(v.schemaVersion)}`);
   }
   const format = v.schemaVersion === DIRECTORY_MANIFEST_SCHEMA_VERSION ? DIRECTORY_DUMP_FORMAT : DUMP_FORMAT;
   if (v.format !== format) errors.push(`format must be "${format}" in a v${String(v.schemaVersion)} manifest; got ${JSON.stringify(v.format)}`);

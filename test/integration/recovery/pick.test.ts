@@ -83,7 +83,7 @@ describe('recovery-pick of dumps', () => {
     expect(picked).toMatchObject({ kind: 'dump', selection: 'latest', id: keys.usable, withinRpo: true, rpoSeconds: 86400, dump: { database: 'app', manifestKey: keys.usable } });
     expect(picked.ageSeconds).toBeGreaterThanOrEqual(3 * 3600);
     expect(picked.skipped).toEqual([
-      { id: keys.invalid, reason: expect.stringMatching(/^invalid manifest: schemaVersion must be 1 or 2; got 99/) },
+      { id: keys.invalid, reason: expect.stringMatching(/^invalid manifest: schemaVersion must be 1, 2 or 3; got 99/) },
       { id: keys.missingObject, reason: expect.stringMatching(/the dump object .* does not exist/) },
     ]);
   });

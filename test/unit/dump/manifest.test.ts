@@ -141,7 +141,7 @@ describe('validateManifest', () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.errors).toEqual([
-      'schemaVersion must be 1 or 2 or 3; got 4',
+      'schemaVersion must be 1, 2 or 3; got 4',
       'finishedAt must not be before startedAt',
       'bytes must be a non-negative integer',
       'sha256 must be 64 lowercase hex digits',
