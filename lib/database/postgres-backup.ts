@@ -425,6 +425,7 @@ export class PostgresBackup extends Construct {
         bucket: props.bucket,
         sourceName,
         backupInterval: this.backupInterval,
+        orphanGracePeriod: orphanGracePeriodFor(runner),
         ...(snapshotsOn
           ? { snapshots: { kind: props.source.kind as 'instance' | 'cluster', identifier: props.source.identifier, drRegion: props.snapshotCopy?.region } }
           : {}),
@@ -583,6 +584,16 @@ const MAX_DUMP_PARALLELISM = 64;
 const TWO_VCPU_MEMORY_MB = 3538;
 
 /** The dump function's ephemeral storage: given, or 10240 MiB for a parallel dump, else Lambda's default. */
+/**
+ * How old a dump's objects without a manifest must be before retention sweeps them: a day, or longer than one dump can
+ * run (a directory dump uploads its files as it goes and writes the manifest last; a Fargate dump may run for its
+ * task's whole timeout), plus an hour.
+ */
+export function orphanGracePeriodFor(runner: BackupRunner): Duration {
+  const longestDump = runner.fargateSettings?.timeout ?? LAMBDA_MAX_TIMEOUT;
+  return Duration.seconds(Math.max(Duration.days(1).toSeconds(), longestDump.toSeconds() + Duration.hours(1).toSeconds()));
+}
+
 function dumpEphemeralStorage(props: PostgresBackupProps): number | undefined {
   if (props.dumpEphemeralStorageSize !== undefined) return props.dumpEphemeralStorageSize;
   return (props.dumpParallelism ?? 1) > 1 ? 10240 : undefined;

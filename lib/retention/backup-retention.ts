@@ -78,7 +78,9 @@ export interface BackupRetentionProps {
    */
   readonly schedule?: scheduler.ScheduleExpression;
   /**
-   * How old a dump without a manifest (an interrupted run or deletion) must be before it is swept.
+   * How old a dump without a manifest (an interrupted run or deletion) must be before it is swept. It must be longer
+   * than a dump can run: a dump writes its manifest last (a parallel dump uploads its files as it goes), so a shorter
+   * grace would sweep a running dump. PostgresBackup sets it from its runner (a Fargate task's timeout plus an hour).
    * @default Duration.days(1)
    */
   readonly orphanGracePeriod?: Duration;

@@ -5,7 +5,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { BackupRunner, BackupSource, PostgresBackup, type PostgresBackupProps } from '../../../lib';
+import { BackupRunner, BackupSource, PostgresBackup, RetentionPolicy, type PostgresBackupProps } from '../../../lib';
 import { BackupBucket } from '../../../lib/storage';
 import { nagFindingsBeyondBaseline } from '../../support/nag';
 import { allStates, definitionOf, type Json } from '../../support/template-inspection';
@@ -63,6 +63,24 @@ describe('BackupRunner', () => {
     const layer = lambda.LayerVersion.fromLayerVersionArn(f.stack, 'L', 'arn:aws:lambda:us-east-1:111111111111:layer:pg:1');
     backup(f, { runner: BackupRunner.lambda({ memorySize: 3008 }), pgToolsLayer: layer });
     Template.fromStack(f.stack).hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('pg_dump streamed'), MemorySize: 3008 });
+  });
+});
+
+describe('retention of a backup, by runner: dumps without a manifest are swept only after the longest dump', () => {
+  const graceOf = (runner?: BackupRunner): string => {
+    const f = fixture();
+    const layer = runner ? {} : { pgToolsLayer: lambda.LayerVersion.fromLayerVersionArn(f.stack, 'Layer', 'arn:aws:lambda:us-east-1:111111111111:layer:pg:1') };
+    backup(f, { runner, retention: RetentionPolicy.gfs({ daily: 7 }), ...layer });
+    const cleanup = Object.values(Template.fromStack(f.stack).findResources('AWS::Lambda::Function'))
+      .map((r) => (r as { Properties: { Environment?: { Variables?: Record<string, string> } } }).Properties.Environment?.Variables ?? {})
+      .find((vars) => vars.ORPHAN_GRACE_SECONDS !== undefined);
+    return cleanup?.ORPHAN_GRACE_SECONDS ?? 'no cleanup function';
+  };
+
+  it('a day on Lambda (a dump ends within 15 minutes), the task timeout plus an hour on Fargate when longer', () => {
+    expect(graceOf()).toBe('86400');
+    expect(graceOf(BackupRunner.fargate({ timeout: Duration.hours(8) }))).toBe('86400');
+    expect(graceOf(BackupRunner.fargate({ timeout: Duration.days(3) }))).toBe(String(3 * 86400 + 3600));
   });
 });
 
