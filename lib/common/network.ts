@@ -16,6 +16,12 @@ export class AwsApi {
   public static readonly RDS = new AwsApi('RDS', 'rds', ec2.InterfaceVpcEndpointAwsService.RDS);
   /** Step Functions (the sweeper asks whether the execution that made a scratch database still runs). */
   public static readonly STEP_FUNCTIONS = new AwsApi('Step Functions', 'states', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS);
+  /** ECR's API (a Fargate task's image pull asks it for credentials and the manifest). */
+  public static readonly ECR_API = new AwsApi('ECR API', 'ecr.api', ec2.InterfaceVpcEndpointAwsService.ECR);
+  /** ECR's registry (a Fargate task's image pull; the layers themselves come from S3). */
+  public static readonly ECR_DOCKER = new AwsApi('ECR registry', 'ecr.dkr', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER);
+  /** CloudWatch Logs (a Fargate task's awslogs driver; Lambda sends its logs through the Lambda service). */
+  public static readonly LOGS = new AwsApi('CloudWatch Logs', 'logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS);
   /** SSM Parameter Store. */
   public static readonly SSM = new AwsApi('SSM', 'ssm', ec2.InterfaceVpcEndpointAwsService.SSM);
   /** Route 53: a global API (route53.amazonaws.com) that no VPC endpoint serves. */
@@ -156,7 +162,7 @@ export class FunctionNetwork {
   private ensureEndpoint(api: AwsApi): void {
     const vpc = this.props.vpc;
     if (api.interfaceService === undefined && api !== AwsApi.S3) return;
-    const id = `${ENDPOINT_ID_PREFIX}${api.serviceSuffix.replace(/^./, (c) => c.toUpperCase())}Endpoint`;
+    const id = `${ENDPOINT_ID_PREFIX}${api.serviceSuffix.replace(/^./, (c) => c.toUpperCase()).replace(/\.(.)/g, (_, c: string) => c.toUpperCase())}Endpoint`;
     if (vpc.node.tryFindChild(id) === undefined && !hasEndpointFor(vpc, api)) {
       if (api.interfaceService === undefined) {
         vpc.addGatewayEndpoint(id, { service: ec2.GatewayVpcEndpointAwsService.S3 });

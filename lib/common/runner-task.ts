@@ -12,6 +12,14 @@ import { METRICS_NAMESPACE } from '../../lambda/common/metrics';
 import { type FargateRunnerSettings, RUNNER_HEARTBEAT_INTERVAL, RUNNER_HEARTBEAT_TIMEOUT } from './backup-runner';
 import { runnerImagePath } from './handler-code';
 import { acknowledgeHipaaAndNist } from './nag';
+import { AwsApi } from './network';
+
+/**
+ * The AWS APIs a runner task calls besides its handler's: pulling its image (ECR, the layers from S3), its logs
+ * (awslogs driver) and answering its state machine (SendTask*: Step Functions). Register them with the task's
+ * handler APIs, so `vpcEndpoints` creates their endpoints.
+ */
+export const RUNNER_TASK_APIS: readonly AwsApi[] = [AwsApi.ECR_API, AwsApi.ECR_DOCKER, AwsApi.LOGS, AwsApi.STEP_FUNCTIONS];
 
 /** Props of {@link RunnerTask}. */
 export interface RunnerTaskProps {

@@ -18,7 +18,7 @@ import { grantRdsKeyUse } from '../common/kms-grants';
 import { createScheduleRole } from '../common/schedule-role';
 import { AwsApi, FunctionNetwork } from '../common/network';
 import { BackupRunner } from '../common/backup-runner';
-import { RunnerTask } from '../common/runner-task';
+import { RUNNER_TASK_APIS, RunnerTask } from '../common/runner-task';
 import { type IBackupBucket, type ReplicaInfo, replicaKeyPolicy } from '../storage/backup-bucket-base';
 import { BackupSchedule, SCHEDULE_WARNINGS } from './backup-schedule';
 import { BackupSource, validateSourceName } from './backup-source';
@@ -362,7 +362,7 @@ export class PostgresBackup extends Construct {
       vpcEndpoints: props.vpcEndpoints ?? false,
       subject: 'PostgresBackup',
     });
-    network.register(dumper, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    network.register(dumper, [AwsApi.S3, AwsApi.SECRETS_MANAGER, ...(dumper instanceof RunnerTask ? RUNNER_TASK_APIS : [])]);
     network.register(this.verifyFunction, [AwsApi.S3]);
     props.bucket.onReplication((replica) => network.register(verifyFunction, [AwsApi.S3.inRegion(replica.region)]));
     network.register(this.reportFunction, [AwsApi.S3]);

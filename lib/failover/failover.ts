@@ -19,7 +19,7 @@ import { AwsApi, FunctionNetwork } from '../common/network';
 import { acknowledgeStateMachineFindings } from '../database/backup-workflow';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { createRestoreFunction } from '../common/restore-function';
-import { RunnerTask } from '../common/runner-task';
+import { RUNNER_TASK_APIS, RunnerTask } from '../common/runner-task';
 import type { IBackupBucket } from '../storage/backup-bucket-base';
 import { RepointTarget } from './failover-repoint';
 import { FailoverSource, FailoverStrategy, FailoverStrategyName, GlobalSecondaryAction } from './failover-strategy';
@@ -430,7 +430,8 @@ export class Failover extends Construct {
     });
     network.register(this.preflightFunction, [AwsApi.RDS, ...(has('restore-dump') ? [AwsApi.S3] : []), ...(replicaSecret ? [AwsApi.SECRETS_MANAGER] : [])]);
     network.register(this.actFunction, [AwsApi.RDS, AwsApi.SECRETS_MANAGER]);
-    for (const fn of [this.restoreFunction, this.restoreTask, this.dumpVerifyFunction]) if (fn) network.register(fn, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    for (const fn of [this.restoreFunction, this.dumpVerifyFunction]) if (fn) network.register(fn, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    if (this.restoreTask) network.register(this.restoreTask, [AwsApi.S3, AwsApi.SECRETS_MANAGER, ...RUNNER_TASK_APIS]);
     if (this.verifyFunction) network.register(this.verifyFunction, [AwsApi.SECRETS_MANAGER]);
 
     // --- repoint ---------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import { Operations } from '../common/operations';
 import { PgToolsLayer } from '../database/pg-tools-layer';
 import { checkRestoreMemorySize, createRestoreFunction } from '../common/restore-function';
 import type { BackupRunner } from '../common/backup-runner';
-import { RunnerTask } from '../common/runner-task';
+import { RUNNER_TASK_APIS, RunnerTask } from '../common/runner-task';
 import { acknowledgeWildcardResource } from '../common/nag';
 import { grantRdsKeyUse } from '../common/kms-grants';
 import { createScheduleRole } from '../common/schedule-role';
@@ -447,7 +447,7 @@ export class RecoveryTest extends Construct {
     network.register(this.pickFunction, [backups.kind === 'dump' ? AwsApi.S3 : AwsApi.RDS]);
     network.register(this.scratchFunction, [AwsApi.RDS, AwsApi.SECRETS_MANAGER]);
     const restorer = this.restoreFunction ?? this.restoreTask;
-    if (restorer) network.register(restorer, [AwsApi.S3, AwsApi.SECRETS_MANAGER]);
+    if (restorer) network.register(restorer, [AwsApi.S3, AwsApi.SECRETS_MANAGER, ...(restorer === this.restoreTask ? RUNNER_TASK_APIS : [])]);
     network.register(this.verifyFunction, backups.kind === 'dump' ? [AwsApi.S3, AwsApi.SECRETS_MANAGER] : [AwsApi.SECRETS_MANAGER]);
     network.register(this.reportFunction, [AwsApi.S3]);
 

@@ -84,6 +84,19 @@ describe('retention of a backup, by runner: dumps without a manifest are swept o
   });
 });
 
+describe('the Fargate task\'s routes', () => {
+  it('with vpcEndpoints: the endpoints to pull its image, write its logs and answer Step Functions, besides S3 and Secrets Manager', () => {
+    const f = fixture();
+    backup(f, { runner: BackupRunner.fargate(), vpcEndpoints: true });
+    // ServiceName is a plain string for S3's gateway and a Fn::Join ending in '.<service>' for interface endpoints.
+    const services = Object.values(Template.fromStack(f.stack).findResources('AWS::EC2::VPCEndpoint'))
+      .map((r) => JSON.stringify((r as { Properties: { ServiceName: unknown } }).Properties.ServiceName));
+    for (const service of ['ecr.api', 'ecr.dkr', 'logs', 'states', 'secretsmanager', 's3']) {
+      expect(services.filter((name) => name.includes(`.${service}"`))).toHaveLength(1);
+    }
+  });
+});
+
 describe('PostgresBackup on the Fargate runner', () => {
   const f = fixture();
   const b = backup(f, { runner: BackupRunner.fargate({ cpu: 2048, memoryLimitMiB: 4096, ephemeralStorageGiB: 50, timeout: Duration.hours(3) }) });
