@@ -7,7 +7,8 @@
  * fails with States.HeartbeatTimeout instead of waiting until its timeout.
  *
  * Env: RUNNER_HANDLER (which handler), TASK_TOKEN and TASK_INPUT (JSON, from the container overrides),
- * RUNNER_TIMEOUT_SECONDS (the state's timeout: the handler sees it as its remaining time), and the handler's own.
+ * RUNNER_TIMEOUT_SECONDS (the state's timeout: the handler sees what is left of it, less the container's start, as its
+ * remaining time), and the handler's own.
  */
 import { SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { handler as dump } from '../backup/dump.handler';
@@ -38,6 +39,15 @@ export function failureOf(error: unknown): { error: string; cause: string } {
   return { error: report.errorType.slice(0, MAX_ERROR), cause };
 }
 
+/**
+ * The time the handler is given of the state's timeout: the state's clock starts at RunTask, before the image pull and
+ * the network interface (a minute or more), so the handler stops itself with its own clear error before the state
+ * times out: a quarter of the timeout, at most 5 minutes, is kept for the container's start.
+ */
+export function handlerTimeMs(stateTimeoutMs: number): number {
+  return stateTimeoutMs - Math.min(5 * 60_000, stateTimeoutMs / 4);
+}
+
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (value === undefined || value === '') throw new Error(`environment variable ${name} is not set; the task definition or the state's container overrides must set it`);
@@ -51,13 +61,16 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 export async function runTask(env: NodeJS.ProcessEnv = process.env, sfn: SFNClient = new SFNClient({})): Promise<number> {
   const taskToken = required(env, 'TASK_TOKEN');
   const started = Date.now();
-  const timeoutMs = Number(env.RUNNER_TIMEOUT_SECONDS ?? '0') * 1000;
+  const timeoutMs = handlerTimeMs(Number(env.RUNNER_TIMEOUT_SECONDS ?? '0') * 1000);
   const heartbeatMs = Number(env.RUNNER_HEARTBEAT_SECONDS ?? '60') * 1000;
-  const heartbeat = setInterval(() => {
+  const beat = () => {
     sfn.send(new SendTaskHeartbeatCommand({ taskToken })).catch((error: unknown) => {
       console.error(JSON.stringify({ level: 'WARN', message: 'heartbeat failed', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
     });
-  }, heartbeatMs);
+  };
+  // At once: the container's start (image pull, network interface) already counted against the heartbeat timeout.
+  beat();
+  const heartbeat = setInterval(beat, heartbeatMs);
   try {
     let output: unknown;
     try {
