@@ -82,21 +82,32 @@ export async function processTree(rootPid: number, proc = '/proc'): Promise<numb
   return tree;
 }
 
-/** The paths the processes hold open (targets of `/proc/<pid>/fd/*`); processes that exited meanwhile are skipped. */
+/** Whether an error reading `/proc` means the process or descriptor is gone (anything else must not be ignored). */
+function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ESRCH';
+}
+
+/**
+ * The paths the processes hold open (targets of `/proc/<pid>/fd/*`); processes that exited meanwhile are skipped.
+ * @throws the error of any other failure to read them (e.g. EACCES): a file being written would look closed and be
+ *   uploaded half-written.
+ */
 export async function openPaths(pids: readonly number[], proc = '/proc'): Promise<Set<string>> {
   const open = new Set<string>();
   for (const pid of pids) {
     let fds: string[];
     try {
       fds = await fsp.readdir(path.join(proc, String(pid), 'fd'));
-    } catch {
-      continue;
+    } catch (error) {
+      if (isGone(error)) continue;
+      throw error;
     }
     for (const fd of fds) {
       try {
         open.add(await fsp.readlink(path.join(proc, String(pid), 'fd', fd)));
-      } catch {
-        // closed meanwhile
+      } catch (error) {
+        if (!isGone(error)) throw error;
       }
     }
   }

@@ -217,3 +217,18 @@ describe('open files of a process tree', () => {
     }
   });
 });
+
+describe('open files of pg_dump\'s processes: only a process that is gone is skipped', () => {
+  it('skips an exited process, and fails on any other error rather than take a file being written for closed', async () => {
+    const proc = mkdtempSync(path.join(tmpdir(), 'fake-proc-'));
+    try {
+      // pid 456 has no entry (exited); pid 123's fd is not a directory (ENOTDIR: /proc not readable as expected).
+      mkdirSync(path.join(proc, '123'));
+      writeFileSync(path.join(proc, '123', 'fd'), '');
+      expect((await openPaths([456], proc)).size).toBe(0);
+      await expect(openPaths([456, 123], proc)).rejects.toMatchObject({ code: 'ENOTDIR' });
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
+  });
+});
