@@ -18,6 +18,7 @@
  * its output goes to `<same>.globals.sql` after the dump completed, with its SHA-256 in the manifest. A failed
  * globals dump or upload fails the run like a failed pg_dump: the dump object and the globals object are deleted.
  */
+import { moreDiskAdvice } from '../common/runner';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -305,14 +306,14 @@ SELECT coalesce(sum(bytes), 0)::text AS bytes FROM (
   ORDER BY 1 DESC LIMIT $1) largest`;
 
 /** The message when `freeBytes` in `workDir` is less than `neededBytes`; `undefined` when there is room. */
-export function directoryDiskShortfall(neededBytes: number, freeBytes: number, workDir: string, jobs: number): string | undefined {
+export function directoryDiskShortfall(neededBytes: number, freeBytes: number, workDir: string, jobs: number,
+  env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (freeBytes >= neededBytes) return undefined;
   const mib = (bytes: number): number => Math.ceil(bytes / (1024 * 1024));
   return (
     `a parallel dump with ${jobs} jobs needs about ${mib(neededBytes)} MiB free in ${workDir} (its ${jobs} largest tables ` +
-    `plus ${mib(DIRECTORY_DUMP_DISK_MARGIN_BYTES)} MiB) but ${mib(freeBytes)} MiB are free: give the function more ` +
-    'ephemeral storage (PostgresBackup dumpEphemeralStorageSize, up to 10240 MiB), lower parallelism, or use parallelism 1 ' +
-    '(a streamed custom-format dump needs no disk)'
+    `plus ${mib(DIRECTORY_DUMP_DISK_MARGIN_BYTES)} MiB) but ${mib(freeBytes)} MiB are free: ${moreDiskAdvice('dump', env)}, ` +
+    'lower parallelism, or use parallelism 1 (a streamed custom-format dump needs no disk)'
   );
 }
 

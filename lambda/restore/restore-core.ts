@@ -24,6 +24,7 @@
  * beside the dump (manifest v2) are checked against their SHA-256 before anything is touched, replayed on the target
  * (./roles.ts), and pg_restore then restores owners and privileges.
  */
+import { moreDiskAdvice } from '../common/runner';
 import { METHOD_COMPRESSION_MIN_MAJOR, parseCompression } from '../postgres/compression';
 import type { ChildProcess } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
@@ -223,7 +224,8 @@ export function compressionIncompatibility(compression: string | undefined, pgRe
  * @param dumpBytes the manifest's size of the dump
  * @param freeBytes free bytes in `workDir`
  */
-export function diskShortfall(dumpBytes: number, freeBytes: number, workDir: string, directoryFormat = false): string | undefined {
+export function diskShortfall(dumpBytes: number, freeBytes: number, workDir: string, directoryFormat = false,
+  env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (dumpBytes + DISK_MARGIN_BYTES <= freeBytes) return undefined;
   const mib = (n: number) => `${Math.ceil(n / 1048576)} MiB`;
   const otherwise = directoryFormat
@@ -231,7 +233,7 @@ export function diskShortfall(dumpBytes: number, freeBytes: number, workDir: str
     : ' or restore with jobs: 1, which streams without using disk';
   return (
     `the dump is ${mib(dumpBytes)} but ${workDir} has ${mib(freeBytes)} free (${mib(DISK_MARGIN_BYTES)} margin ` +
-    `needed): raise the function's ephemeral storage (at most 10240 MiB)${otherwise}`
+    `needed): ${moreDiskAdvice('restore', env)}${otherwise}`
   );
 }
 

@@ -161,6 +161,9 @@ describe('the disk check', () => {
         'give the function more ephemeral storage (PostgresBackup dumpEphemeralStorageSize, up to 10240 MiB), lower parallelism, ' +
         'or use parallelism 1 (a streamed custom-format dump needs no disk)',
     );
+    // On the Fargate runner (RUNNER_HANDLER set by its task definition) the disk is the task's.
+    expect(directoryDiskShortfall(600 * 1024 * 1024, 400 * 1024 * 1024, '/tmp', 2, { RUNNER_HANDLER: 'dump' })).toContain(
+      'give the Fargate task more disk (BackupRunner.fargate({ ephemeralStorageGiB }), up to 200 GiB), lower parallelism');
   });
 });
 

@@ -214,6 +214,8 @@ describe('diskShortfall', () => {
     expect(problem).toContain('/tmp has 512 MiB free');
     expect(problem).toContain('10240 MiB');
     expect(problem).toContain('jobs: 1');
+    expect(diskShortfall(600 * 1048576, 512 * 1048576, '/tmp', false, { RUNNER_HANDLER: 'restore' }))
+      .toContain('give the Fargate task more disk (BackupRunner.fargate({ ephemeralStorageGiB }), up to 200 GiB)');
   });
 
   it('does not suggest jobs: 1 for a directory-format dump, which is downloaded whatever the jobs', () => {
