@@ -86,6 +86,10 @@ declare const replicaBucket: import('cdk-backup-dr').BackupBucket;
 declare const failoverProps: Omit<import('cdk-backup-dr').FailoverProps, 'bucket'>;
 declare const backupProps: Omit<import('cdk-backup-dr').PostgresBackupProps, 'notificationTopic'>;
 declare const recoveryTest: import('cdk-backup-dr').RecoveryTest;
+declare const recoveryTestProps: import('cdk-backup-dr').RecoveryTestProps;
+declare const disasterRecoveryProps: import('cdk-backup-dr').PostgresDisasterRecoveryProps;
+declare const instanceType: import('aws-cdk-lib/aws-ec2').InstanceType;
+declare const engineVersion: import('aws-cdk-lib/aws-rds').PostgresEngineVersion;
 `;
 
 /** Imports a fragment (a block without imports of its own) may use: the package and the aws-cdk-lib modules. */
