@@ -390,6 +390,9 @@ export class FailoverWorkflow extends Construct {
       repoint.addCatch(report, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
       repoint.next(report);
       afterChecks.when(sfn.Condition.booleanEquals('$.plan.dryRun', false), repoint);
+    } else {
+      // No repoint targets: a real failover ends with its report once the database is verified. (A Choice needs a rule.)
+      afterChecks.when(sfn.Condition.booleanEquals('$.plan.dryRun', false), report);
     }
     afterChecks.otherwise(cleanupChoice);
 

@@ -230,6 +230,10 @@ describe('Failover state machine', () => {
     expect(Object.keys(only)).not.toContain(S.repoint);
     expect(only[S.wait].Next).toBe(S.setPassword);
     expect(only[S.report]).toMatchObject({ Parameters: { repointConfigured: false } });
+    // Without repoint a real failover goes straight to its report; a Choice without rules is invalid ASL.
+    expect(only[S.repointOrRehearsal]).toMatchObject({
+      Choices: [{ Variable: '$.plan.dryRun', BooleanEquals: false, Next: S.report }],
+    });
     Annotations.fromStack(g.stack).hasWarning('/Dr/Failover', Match.stringLikeRegexp('no repoint targets'));
   });
 
