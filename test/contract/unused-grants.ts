@@ -92,8 +92,10 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
   },
   FailoverReportFunction: { ...TRACING, ...BUCKET_WRITE },
   FailoverRestoreFunction: { ...TRACING, ...GET_VERSION, ...LIST_BUCKET, ...DESCRIBE_SECRET },
+  // The restore handler of a restore-dump failover on the Fargate runner: the restore Lambda's grants (no tracing).
+  FailoverRestoreTaskTaskDefinition: { ...LIST_BUCKET, ...GET_VERSION },
   FailoverVerifyFunction: { ...TRACING, ...DESCRIBE_SECRET },
-  FailoverWorkflowStateMachine: STATE_MACHINE,
+  FailoverWorkflowStateMachine: { ...STATE_MACHINE, ...ECS_RUN_TASK },
   MonitoringFreshnessFunction: { ...TRACING, ...GET_VERSION },
   MonitoringStateMachine: STATE_MACHINE,
   RecoveryTestPickFunction: TRACING,

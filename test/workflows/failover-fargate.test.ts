@@ -21,7 +21,6 @@ import type { FailoverReport } from '../../lambda/reporting/failover-report';
 import type { TargetInput } from '../../local/database-mapping';
 import { BackupRunner } from '../../lib';
 import { Failover } from '../../lib/failover/failover';
-import { RepointTarget } from '../../lib/failover/failover-repoint';
 import { FailoverSource, FailoverStrategy } from '../../lib/failover/failover-strategy';
 import { FAILOVER_STATES as S } from '../../lib/failover/failover-workflow';
 import { BackupBucket } from '../../lib/storage';
@@ -84,14 +83,12 @@ function fargateFailoverStack(database: string) {
         runner: BackupRunner.fargate({ timeout: Duration.hours(1) }),
       }),
     ],
-    // A repoint target, never called by a rehearsal: without one the synthesized "Repoint or rehearsal?" Choice has no
-    // Choices (only a Default), which the ASL validator (and Step Functions) reject.
-    repoint: [RepointTarget.ssmParameter(`/fof-${suffix}/database/endpoint`)],
+    // No repoint targets: the "Repoint or rehearsal?" Choice still has its rule (a real failover goes to its report).
     validationQueries: [{ name: 'orders-present', sql: 'SELECT count(*) > 0 FROM sales.orders' }],
     waitTimeout: Duration.minutes(3),
   });
-  if (failover.restoreTask === undefined || failover.dumpVerifyFunction === undefined || failover.databaseSubnetGroup === undefined || failover.repointFunction === undefined) {
-    throw new Error('the test Failover has no restore task, dump verify function, subnet group or repoint function');
+  if (failover.restoreTask === undefined || failover.dumpVerifyFunction === undefined || failover.databaseSubnetGroup === undefined) {
+    throw new Error('the test Failover has no restore task, dump verify function or subnet group');
   }
   return {
     failover,
@@ -102,7 +99,6 @@ function fargateFailoverStack(database: string) {
       act: logicalIdOf(failover.actFunction),
       restoreTask: logicalIdOf(failover.restoreTask.taskDefinition),
       dumpVerify: logicalIdOf(failover.dumpVerifyFunction),
-      repoint: logicalIdOf(failover.repointFunction),
       report: logicalIdOf(failover.reportFunction),
       bucket: logicalIdOf(backups.bucket),
       key: logicalIdOf(backups.encryptionKey),
@@ -142,7 +138,7 @@ beforeAll(async () => {
   const handlers: Record<string, LocalLambdaHandler> = Object.fromEntries(
     Object.entries(
       failoverHandlers(
-        { preflight: ids.preflight, act: ids.act, restore: '-', dumpVerify: ids.dumpVerify, verify: '-', repoint: ids.repoint, report: ids.report },
+        { preflight: ids.preflight, act: ids.act, restore: '-', dumpVerify: ids.dumpVerify, verify: '-', repoint: '-', report: ids.report },
         active,
         () => [],
       ),
