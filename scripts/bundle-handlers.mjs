@@ -22,12 +22,10 @@ for (const domain of readdirSync('lambda', { withFileTypes: true }).filter((d) =
 }
 if (entryPoints.length === 0) throw new Error(`No lambda/*/*${SUFFIX} found: run the build from the package root.`);
 
-await build({
-  entryPoints,
-  outdir: 'assets',
+/** What every bundle shares: one CommonJS file per entry point, minified with names kept, maps without sources. */
+const COMMON = {
   bundle: true,
   platform: 'node',
-  target: 'node22',
   format: 'cjs',
   minify: true,
   keepNames: true,
@@ -35,37 +33,15 @@ await build({
   sourcemap: true,
   sourcesContent: false,
   logLevel: 'warning',
-});
+};
+
+await build({ ...COMMON, entryPoints, outdir: 'assets', target: 'node22' });
 
 // The Fargate runner's Docker build context (lib/common/runner-task.ts builds it with ecs.ContainerImage.fromAsset):
 // the task entrypoint, bundled like the handlers it runs, and container/Dockerfile.
-await build({
-  entryPoints: [{ in: 'lambda/runner/task-entrypoint.ts', out: 'task-entrypoint' }],
-  outdir: 'assets/runner-image',
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'cjs',
-  minify: true,
-  keepNames: true,
-  sourcemap: true,
-  sourcesContent: false,
-  logLevel: 'warning',
-});
+await build({ ...COMMON, entryPoints: [{ in: 'lambda/runner/task-entrypoint.ts', out: 'task-entrypoint' }], outdir: 'assets/runner-image', target: 'node22' });
 mkdirSync('assets/runner-image', { recursive: true });
 copyFileSync('container/Dockerfile', 'assets/runner-image/Dockerfile');
 
 // The CLI (`npx cdk-backup-dr`), bundled like the handlers, so the package needs no runtime dependency.
-await build({
-  entryPoints: [{ in: 'bin/cli.ts', out: 'index' }],
-  outdir: 'dist/cli',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
-  keepNames: true,
-  sourcemap: true,
-  sourcesContent: false,
-  logLevel: 'warning',
-});
+await build({ ...COMMON, entryPoints: [{ in: 'bin/cli.ts', out: 'index' }], outdir: 'dist/cli', target: 'node20' });

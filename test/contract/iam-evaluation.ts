@@ -234,21 +234,16 @@ export async function evaluateRecordings(recordings: readonly Recording[]): Prom
             contextVariables: { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': iam.roleArn(roleId), ...request.context },
           },
         };
+        let allowed: boolean;
+        let reason: string | undefined;
         if (request.resourceNotInReference) {
-          const allowed = identity.some(({ policy }) => policy.Statement.some((statement) => statementAllows(statement, request)));
-          evaluations.push({
-            testFile: recording.testFile,
-            caller: `${call.principal} (role ${roleId})`,
-            callerName: name,
-            call: `${call.service} ${call.operation} in ${call.region}`,
-            request,
-            allowed,
-            ...(allowed ? {} : { reason: `no unconditional Allow of ${request.action} on ${request.resource} in ${identity.map((p) => p.name).join(', ')}` }),
-          });
-          continue;
+          allowed = identity.some(({ policy }) => policy.Statement.some((statement) => statementAllows(statement, request)));
+          reason = `no unconditional Allow of ${request.action} on ${request.resource} in ${identity.map((p) => p.name).join(', ')}`;
+        } else {
+          const result = await runSimulation(simulation, {});
+          allowed = result.resultType !== 'error' && result.overallResult === 'Allowed';
+          reason = allowed ? undefined : denialReason(result, identity.map((p) => p.name), resourcePolicy?.name);
         }
-        const result = await runSimulation(simulation, {});
-        const allowed = result.resultType !== 'error' && result.overallResult === 'Allowed';
         evaluations.push({
           testFile: recording.testFile,
           caller: `${call.principal} (role ${roleId})`,
@@ -256,7 +251,7 @@ export async function evaluateRecordings(recordings: readonly Recording[]): Prom
           call: `${call.service} ${call.operation} in ${call.region}`,
           request,
           allowed,
-          ...(allowed ? {} : { reason: denialReason(result, identity.map((p) => p.name), resourcePolicy?.name) }),
+          ...(allowed ? {} : { reason }),
         });
       }
       rememberTags(call, context, tags);
