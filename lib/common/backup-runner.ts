@@ -35,7 +35,8 @@ export interface FargateRunnerOptions {
    */
   readonly timeout?: Duration;
   /**
-   * The ECS cluster the tasks run in (it must be in the construct's VPC).
+   * The ECS cluster the tasks run in: one of the stack's account and region, made with the construct's VPC (the task's
+   * subnets are chosen from the cluster's VPC; checked at synth when the VPC ids are known).
    * @default - a new cluster with Container Insights, one per construct
    */
   readonly cluster?: ecs.ICluster;

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../../lambda/common/metrics';
 import { type FargateRunnerSettings, RUNNER_HEARTBEAT_INTERVAL, RUNNER_HEARTBEAT_TIMEOUT } from './backup-runner';
 import { runnerImagePath } from './handler-code';
+import { ConfigurationError } from './errors';
 import { acknowledgeHipaaAndNist } from './nag';
 import { AwsApi } from './network';
 
@@ -80,6 +81,7 @@ export class RunnerTask extends Construct implements iam.IGrantable {
     this.timeout = settings.timeout;
     this.vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     this.securityGroup = props.securityGroup;
+    if (settings.cluster) checkClusterPlacement(this, settings.cluster, props.vpc);
     this.cluster = settings.cluster ?? new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
     this.logGroup = new logs.LogGroup(this, 'Logs', { encryptionKey: props.logsKey, retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
@@ -168,6 +170,40 @@ export class RunnerTask extends Construct implements iam.IGrantable {
       this.taskDefinition,
       'IAMNoInlinePolicy',
       "The inline default policies belong to this task's own task and execution roles and are built from grants on named resources; they are deleted with the roles.",
+    );
+  }
+}
+
+/**
+ * A given cluster must be in the stack's account and region (the state machine calls RunTask in its own region with
+ * this stack's task role, image and log group), and made with the construct's VPC: the run-task step picks the task's
+ * subnets from the cluster's VPC, while the security group is the construct's, so another VPC would fail at run time.
+ * Decided only where both sides are known.
+ */
+function checkClusterPlacement(scope: Construct, cluster: ecs.ICluster, vpc: ec2.IVpc): void {
+  const stack = Stack.of(scope);
+  // An imported cluster's env is the importing stack's; only its ARN tells where it is.
+  const where = Token.isUnresolved(cluster.clusterArn) ? cluster.env : Arn.split(cluster.clusterArn, ArnFormat.SLASH_RESOURCE_NAME);
+  const fields: ReadonlyArray<readonly [string, string, string]> = [
+    ['region', where.region ?? '', stack.region],
+    ['account', where.account ?? '', stack.account],
+    ['VPC', cluster.vpc.vpcId, vpc.vpcId],
+  ];
+  for (const [field, theirs, ours] of fields) {
+    if (Token.isUnresolved(theirs) || Token.isUnresolved(ours) || theirs === ours) continue;
+    throw new ConfigurationError(
+      `the cluster ${cluster.node.path} is in ${field} ${theirs}, but this construct's tasks run in ${field} ${ours}; ` +
+        `pass a cluster of ${ours}, or leave cluster out to create one.`,
+      scope,
+      { subject: 'BackupRunner.fargate' },
+    );
+  }
+  if (cluster.vpc !== vpc && Token.isUnresolved(cluster.vpc.vpcId) && Token.isUnresolved(vpc.vpcId) && cluster.vpc.vpcId !== vpc.vpcId) {
+    throw new ConfigurationError(
+      `the cluster ${cluster.node.path} was made with VPC ${cluster.vpc.node.path}, but this construct's tasks run in ${vpc.node.path}; ` +
+        'pass a cluster of that VPC, or leave cluster out to create one.',
+      scope,
+      { subject: 'BackupRunner.fargate' },
     );
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { BackupRunner, BackupSource, PostgresBackup, RetentionPolicy, type PostgresBackupProps } from '../../../lib';
@@ -63,6 +64,48 @@ describe('BackupRunner', () => {
     const layer = lambda.LayerVersion.fromLayerVersionArn(f.stack, 'L', 'arn:aws:lambda:us-east-1:111111111111:layer:pg:1');
     backup(f, { runner: BackupRunner.lambda({ memorySize: 3008 }), pgToolsLayer: layer });
     Template.fromStack(f.stack).hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('pg_dump streamed'), MemorySize: 3008 });
+  });
+});
+
+describe('a given ECS cluster', () => {
+  it('is used when it is in the construct\'s VPC, region and account', () => {
+    const f = fixture();
+    const cluster = new ecs.Cluster(f.stack, 'Shared', { vpc: f.vpc });
+    const b = backup(f, { runner: BackupRunner.fargate({ cluster }) });
+    expect(b.dumpTask!.cluster).toBe(cluster);
+    Template.fromStack(f.stack).resourceCountIs('AWS::ECS::Cluster', 1);
+  });
+
+  it('is refused, saying which, when its VPC, region or account is another', () => {
+    const f = fixture();
+    const otherVpc = new ec2.Vpc(f.stack, 'OtherVpc', { maxAzs: 1, natGateways: 0 });
+    const ofOtherVpc = new ecs.Cluster(f.stack, 'OfOtherVpc', { vpc: otherVpc });
+    expect(() => backup(f, { runner: BackupRunner.fargate({ cluster: ofOtherVpc }) })).toThrow(
+      /^BackupRunner\.fargate Primary\/Backup\/.*: the cluster Primary\/OfOtherVpc was made with VPC Primary\/OtherVpc, but this construct's tasks run in Primary\/Vpc; pass a cluster of that VPC/,
+    );
+    const g = fixture();
+    const elsewhere = ecs.Cluster.fromClusterAttributes(g.stack, 'Elsewhere', {
+      clusterName: 'shared',
+      clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/shared',
+      vpc: g.vpc,
+    });
+    expect(() => backup(g, { runner: BackupRunner.fargate({ cluster: elsewhere }) })).toThrow(
+      /the cluster Primary\/Elsewhere is in region eu-west-1, but this construct's tasks run in region us-east-1; pass a cluster of us-east-1/,
+    );
+    const h = fixture();
+    const imported = ecs.Cluster.fromClusterAttributes(h.stack, 'Imported', {
+      clusterName: 'shared',
+      vpc: ec2.Vpc.fromVpcAttributes(h.stack, 'Looked', { vpcId: 'vpc-0123', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-1'] }),
+    });
+    const known = ec2.Vpc.fromVpcAttributes(h.stack, 'Known', { vpcId: 'vpc-9999', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-2'] });
+    expect(() => new PostgresBackup(h.stack, 'Backup', {
+      source: BackupSource.fromEndpoint({ host: 'db.internal', secret: h.instance.secret!, name: 'db' }),
+      databases: ['orders'],
+      vpc: known,
+      bucket: h.bucket,
+      postgresVersion: 16,
+      runner: BackupRunner.fargate({ cluster: imported }),
+    })).toThrow(/is in VPC vpc-0123, but this construct's tasks run in VPC vpc-9999/);
   });
 });
 
@@ -128,6 +171,7 @@ describe('PostgresBackup on the Fargate runner', () => {
     const dockerfile = readFileSync(join(f.app.outdir, String(images[0].source.directory), 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^FROM public\.ecr\.aws\/lambda\/nodejs:24$/m);
     expect(dockerfile).toMatch(/dnf install -y postgresql\$\{POSTGRES_MAJOR\}/);
+    expect(dockerfile).toMatch(/^RUN chmod 1777 \/tmp$/m);
     expect(dockerfile).toMatch(/ENTRYPOINT \["node", "\/opt\/cdk-backup-dr\/task-entrypoint\.js"\]/);
     expect(readFileSync(join(f.app.outdir, String(images[0].source.directory), 'task-entrypoint.js'), 'utf8')).toContain('SendTaskSuccess');
   });
