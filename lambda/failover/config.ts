@@ -31,7 +31,10 @@ export interface FailoverConfig {
   /** The primary RDS instance or cluster identifier (not for an endpoint source). */
   readonly sourceIdentifier?: string;
   readonly primaryRegion: string;
-  /** The region the failover runs in and restores into (`AWS_REGION` of the functions). */
+  /**
+   * The region the failover runs in and restores into (`AWS_REGION` of the functions). Equals `primaryRegion` only for
+   * a point-in-time Failover of an Aurora cluster (Aurora restores to a point in time only in the cluster's region).
+   */
   readonly drRegion: string;
   readonly rpoSeconds: number;
   readonly strategies: readonly FailoverStrategyName[];
@@ -113,11 +116,16 @@ export function readFailoverConfig(env: Env): FailoverConfig {
   } catch (error) {
     throw new MissingConfiguration((error as Error).message);
   }
-  // The construct refuses this at synth; a hand-edited environment would otherwise end in advice about instance backup replication.
-  if (strategies.includes('point-in-time') && sourceKind !== 'instance') {
+  const primaryRegion = required(env, 'PRIMARY_REGION');
+  const drRegion = required(env, 'AWS_REGION');
+  // The construct refuses these at synth; a hand-edited environment would otherwise fail later with a less useful error.
+  if (strategies.includes('point-in-time') && sourceKind === 'endpoint') {
+    throw new MissingConfiguration('STRATEGIES includes point-in-time but SOURCE_KIND is endpoint: an endpoint has no automated backups; remove point-in-time');
+  }
+  if (strategies.includes('point-in-time') && sourceKind === 'cluster' && primaryRegion !== drRegion) {
     throw new MissingConfiguration(
-      `STRATEGIES includes point-in-time but SOURCE_KIND is ${sourceKind}: point in time restores replicated automated backups of an RDS instance ` +
-        '(Aurora restores a cluster to a point in time only in its own region); remove point-in-time',
+      `STRATEGIES includes point-in-time for an Aurora cluster, but this function runs in ${drRegion} and the cluster is in ${primaryRegion}: ` +
+        'Aurora restores a cluster to a point in time only in its own region; deploy that Failover in the cluster\'s region',
     );
   }
   const database = required(env, 'DATABASE');
@@ -149,8 +157,8 @@ export function readFailoverConfig(env: Env): FailoverConfig {
     sourceId,
     sourceKind: sourceKind as FailoverSourceKind,
     ...(sourceIdentifier !== undefined ? { sourceIdentifier } : {}),
-    primaryRegion: required(env, 'PRIMARY_REGION'),
-    drRegion: required(env, 'AWS_REGION'),
+    primaryRegion,
+    drRegion,
     rpoSeconds,
     strategies,
     database,

@@ -1,6 +1,7 @@
 /**
  * Failover act handler: what a failover changes in the DR region. One `action` per call (see {@link ActEvent}):
- * - `create`: restores the planned snapshot, point in time or (for a dump) an empty instance, named
+ * - `create`: restores the planned snapshot, point in time (an Aurora cluster: in its own region, plus a writer) or
+ *   (for a dump) an empty instance, named
  *   `cdkbdr-fo-<execution>-<hash>`, tagged (creator, purpose `failover`, execution, `cdk-backup-dr:dry-run`,
  *   strategy), in the configured DB subnet group and security groups, never public; its master credentials go into a
  *   NEW secret `cdk-backup-dr/failover/<identifier>`. A real failover's database gets deletion protection and
@@ -34,6 +35,7 @@ import {
   globalMoveDone,
   moveGlobalCluster,
   promoteReadReplica,
+  restoreDbClusterToPointInTime,
   restoreDbInstanceToPointInTime,
 } from './rds';
 import { logger } from '../common/logger';
@@ -311,18 +313,43 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
     case 'point-in-time': {
       const pit = plan.pointInTime;
       if (!pit) throw new InvalidInput('plan.pointInTime is missing: run the preflight first');
-      state = await restoreDbInstanceToPointInTime(where, {
-        ...placement,
-        identifier: names.instanceIdentifier,
-        automatedBackupsArn: pit.automatedBackupsArn,
-        restoreTime: new Date(pit.restoreTime),
-        instanceClass,
-        tags,
-        deletionProtection,
-        ...configuration,
-      });
+      if (names.resource === 'instance') {
+        if (pit.automatedBackupsArn === undefined) throw new InvalidInput('plan.pointInTime.automatedBackupsArn is missing: run the preflight first');
+        state = await restoreDbInstanceToPointInTime(where, {
+          ...placement,
+          identifier: names.instanceIdentifier,
+          automatedBackupsArn: pit.automatedBackupsArn,
+          restoreTime: new Date(pit.restoreTime),
+          instanceClass,
+          tags,
+          deletionProtection,
+          ...configuration,
+        });
+      } else {
+        if (pit.sourceClusterIdentifier === undefined) throw new InvalidInput('plan.pointInTime.sourceClusterIdentifier is missing: run the preflight first');
+        const clusterIdentifier = names.clusterIdentifier as string;
+        const engine = pit.engine ?? 'aurora-postgresql';
+        state = await restoreDbClusterToPointInTime(where, {
+          ...placement,
+          identifier: clusterIdentifier,
+          sourceClusterIdentifier: pit.sourceClusterIdentifier,
+          restoreTime: new Date(pit.restoreTime),
+          tags,
+          deletionProtection,
+          ...(settings.kmsKeyId !== undefined ? { kmsKeyId: settings.kmsKeyId } : {}),
+        });
+        await createClusterInstance(where, {
+          identifier: names.instanceIdentifier,
+          clusterIdentifier,
+          engine,
+          instanceClass,
+          tags,
+          autoMinorVersionUpgrade: configuration.autoMinorVersionUpgrade,
+          ...(configuration.parameterGroupName !== undefined ? { parameterGroupName: configuration.parameterGroupName } : {}),
+        });
+      }
       const username = state.masterUsername ?? pit.masterUsername;
-      if (username === undefined) throw new InvalidInput(`RDS reports no master user name for ${names.instanceIdentifier}`);
+      if (username === undefined) throw new InvalidInput(`RDS reports no master user name for ${names.identifier}`);
       secret = await secretFor(username, generatePassword());
       break;
     }

@@ -33,7 +33,7 @@ import {
   plannedNames,
   snapshotDataAsOf,
 } from './plan';
-import { checkRegionAnswers, describeGlobalMember, describeReplica, findReplicatedBackups, listSnapshotsOf } from './rds';
+import { checkRegionAnswers, clusterRestoreWindow, describeGlobalMember, describeReplica, findReplicatedBackups, listSnapshotsOf } from './rds';
 import { logger } from '../common/logger';
 import { connect, scrubSecrets } from '../postgres/target';
 import { parseRestoreTarget, resolveRestoreTarget, type RestoreTargetInput } from '../restore/restore-target';
@@ -153,8 +153,24 @@ async function dumpPoint(config: FailoverConfig, now: Date): Promise<Pick<Failov
   };
 }
 
+/** The window `target` must fall into (pure); the message says which bound it misses and where the backups are. */
+export function checkRestoreWindow(target: Date, window: { earliestRestorableTime?: Date; latestRestorableTime: Date }, what: string): void {
+  if (target.getTime() > window.latestRestorableTime.getTime()) {
+    throw new InvalidInput(
+      `targetTime ${target.toISOString()} is after the latest restorable time ${window.latestRestorableTime.toISOString()} of ${what}; pick a targetTime at or before it`,
+    );
+  }
+  if (window.earliestRestorableTime !== undefined && target.getTime() < window.earliestRestorableTime.getTime()) {
+    throw new InvalidInput(
+      `targetTime ${target.toISOString()} is before the earliest restorable time ${window.earliestRestorableTime.toISOString()} of ${what}; pick a targetTime within the retention window`,
+    );
+  }
+}
+
 async function pointInTimePoint(config: FailoverConfig, request: FailoverRequest, now: Date): Promise<Pick<FailoverPlan, 'recoveryPoint' | 'pointInTime'>> {
   const identifier = config.sourceIdentifier as string;
+  const target = new Date(request.targetTime as string);
+  if (config.sourceKind === 'cluster') return clusterPointInTimePoint(config, identifier, target, now);
   const [backups] = await findReplicatedBackups(config.drRegion, identifier);
   if (!backups) {
     throw new NoRecoveryPoint(
@@ -162,18 +178,7 @@ async function pointInTimePoint(config: FailoverConfig, request: FailoverRequest
         `(aws rds start-db-instance-automated-backups-replication --region ${config.drRegion} --source-db-instance-arn <arn of ${identifier}>) or pick another strategy`,
     );
   }
-  const target = new Date(request.targetTime as string);
-  if (target.getTime() > backups.latestRestorableTime.getTime()) {
-    throw new InvalidInput(
-      `targetTime ${target.toISOString()} is after the latest restorable time ${backups.latestRestorableTime.toISOString()} of the replicated backups in ${config.drRegion}; ` +
-        'pick a targetTime at or before it',
-    );
-  }
-  if (backups.earliestRestorableTime !== undefined && target.getTime() < backups.earliestRestorableTime.getTime()) {
-    throw new InvalidInput(
-      `targetTime ${target.toISOString()} is before the earliest restorable time ${backups.earliestRestorableTime.toISOString()}; pick a targetTime within the retention window`,
-    );
-  }
+  checkRestoreWindow(target, backups, `the replicated backups in ${config.drRegion}`);
   return {
     recoveryPoint: datedRecoveryPoint(
       'point-in-time',
@@ -189,6 +194,36 @@ async function pointInTimePoint(config: FailoverConfig, request: FailoverRequest
       ...(backups.earliestRestorableTime !== undefined ? { earliestRestorableTime: backups.earliestRestorableTime.toISOString() } : {}),
       latestRestorableTime: backups.latestRestorableTime.toISOString(),
       ...(backups.masterUsername !== undefined ? { masterUsername: backups.masterUsername } : {}),
+    },
+  };
+}
+
+/** An Aurora cluster restores to a point in time from its own continuous backups, in its own region. */
+async function clusterPointInTimePoint(config: FailoverConfig, identifier: string, target: Date, now: Date): Promise<Pick<FailoverPlan, 'recoveryPoint' | 'pointInTime'>> {
+  const window = await clusterRestoreWindow(config.drRegion, identifier);
+  if (!window) {
+    throw new NoRecoveryPoint(
+      `Aurora cluster ${identifier} does not exist in ${config.drRegion}, or RDS reports no restore window for it yet (its first backup has not finished); ` +
+        'check the identifier and the region, or pick another strategy',
+    );
+  }
+  checkRestoreWindow(target, window, `Aurora cluster ${identifier}`);
+  return {
+    recoveryPoint: datedRecoveryPoint(
+      'point-in-time',
+      window.clusterArn,
+      target,
+      config.rpoSeconds,
+      now,
+      `continuous backups of Aurora cluster ${identifier} in ${config.drRegion} (restorable up to ${window.latestRestorableTime.toISOString()})`,
+    ),
+    pointInTime: {
+      sourceClusterIdentifier: identifier,
+      engine: window.engine,
+      restoreTime: target.toISOString(),
+      ...(window.earliestRestorableTime !== undefined ? { earliestRestorableTime: window.earliestRestorableTime.toISOString() } : {}),
+      latestRestorableTime: window.latestRestorableTime.toISOString(),
+      ...(window.masterUsername !== undefined ? { masterUsername: window.masterUsername } : {}),
     },
   };
 }

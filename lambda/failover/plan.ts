@@ -16,7 +16,7 @@ export type RecoveryPointKind = 'replica' | 'global-cluster' | 'snapshot' | 'dum
 /** The recovery point of a failover and how its age compares with the RPO. */
 export interface RecoveryPoint {
   readonly kind: RecoveryPointKind;
-  /** Snapshot id, manifest key, replica identifier, or automated backups ARN. */
+  /** Snapshot id, manifest key, replica identifier, automated backups ARN, or (Aurora point in time) source cluster ARN. */
   readonly id: string;
   /** The moment the data is from (ISO-8601); absent when it cannot be known (e.g. replica lag not measured yet). */
   readonly dataAsOf?: string;
@@ -67,9 +67,17 @@ export interface PlannedDump {
   readonly dataAsOf: string;
 }
 
-/** The replicated automated backups a point-in-time failover restores from. */
+/**
+ * What a point-in-time failover restores from: an RDS instance's automated backups replicated to this region
+ * (`automatedBackupsArn`), or an Aurora cluster's own continuous backups in its region (`sourceClusterIdentifier`).
+ */
 export interface PlannedPointInTime {
-  readonly automatedBackupsArn: string;
+  /** ARN of the replicated automated backups (RDS instance source). */
+  readonly automatedBackupsArn?: string;
+  /** The source cluster (Aurora source): RestoreDBClusterToPointInTime reads its backups. */
+  readonly sourceClusterIdentifier?: string;
+  /** The source cluster's engine, e.g. `aurora-postgresql` (the writer instance needs it). */
+  readonly engine?: string;
   readonly restoreTime: string;
   readonly earliestRestorableTime?: string;
   readonly latestRestorableTime: string;
@@ -244,7 +252,7 @@ export function planSteps(request: FailoverRequest, names: FailoverNames | undef
 /** The names of what a restore strategy creates for this execution, or undefined for promote-replica. */
 export function plannedNames(scope: ExecutionScope, strategy: FailoverStrategyName, sourceKind: 'instance' | 'cluster' | 'endpoint'): FailoverNames | undefined {
   if (strategy === 'promote-replica') return undefined;
-  // A dump restores into a new RDS for PostgreSQL instance whatever the source; snapshots keep their kind.
-  const resource: FailoverResource = strategy === 'restore-snapshot' && sourceKind === 'cluster' ? 'cluster' : 'instance';
+  // A dump restores into a new RDS for PostgreSQL instance whatever the source; snapshots and points in time keep their kind.
+  const resource: FailoverResource = strategy !== 'restore-dump' && sourceKind === 'cluster' ? 'cluster' : 'instance';
   return failoverNames(scope, resource);
 }

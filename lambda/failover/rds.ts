@@ -1,7 +1,7 @@
 /**
  * The RDS calls of a failover that lambda/rds/instances does not cover: finding recovery points in the DR region
  * (snapshot copies, replicated automated backups, the read replica, an Aurora global secondary), restoring to a
- * point in time, promoting a read replica, and failing over / detaching an Aurora global database.
+ * point in time (an instance from replicated backups, an Aurora cluster in its own region), promoting a read replica, and failing over / detaching an Aurora global database.
  *
  * Every function takes the region explicitly and uses the per-region clients of lambda/rds/client. Calls that change something
  * are safe to retry: a restore that finds its identifier taken by the same execution returns that resource, a
@@ -18,6 +18,7 @@ import {
   GlobalCluster,
   PromoteReadReplicaCommand,
   RemoveFromGlobalClusterCommand,
+  RestoreDBClusterToPointInTimeCommand,
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds';
 import { ReplicaNotFound } from '../common/errors';
@@ -27,6 +28,7 @@ import {
   DbPlacement,
   DbResourceState,
   InstanceConfiguration,
+  NO_TAG_COPY,
   clusterState,
   findDbCluster,
   findDbInstance,
@@ -237,6 +239,73 @@ export async function restoreDbInstanceToPointInTime(region: string, options: Po
     );
     if (!out.DBInstance) throw new Error('RestoreDBInstanceToPointInTime returned no instance');
     return instanceState(region, out.DBInstance, options.tags);
+  });
+}
+
+/** An Aurora cluster's own restore window (continuous backups), as RestoreDBClusterToPointInTime sees it. */
+export interface ClusterRestoreWindow {
+  readonly clusterArn: string;
+  readonly status: string;
+  readonly engine: string;
+  readonly earliestRestorableTime?: Date;
+  readonly latestRestorableTime: Date;
+  readonly masterUsername?: string;
+}
+
+/**
+ * The restore window of the Aurora cluster `identifier` in `region`; undefined when the cluster does not exist or
+ * RDS reports no latest restorable time (backups not started yet).
+ */
+export async function clusterRestoreWindow(region: string, identifier: string): Promise<ClusterRestoreWindow | undefined> {
+  const cluster = await findDbCluster(region, identifier);
+  if (!cluster?.DBClusterArn || !cluster.LatestRestorableTime) return undefined;
+  return {
+    clusterArn: cluster.DBClusterArn,
+    status: (cluster.Status ?? 'unknown').toLowerCase(),
+    engine: cluster.Engine ?? 'aurora-postgresql',
+    ...(cluster.EarliestRestorableTime ? { earliestRestorableTime: new Date(cluster.EarliestRestorableTime) } : {}),
+    latestRestorableTime: new Date(cluster.LatestRestorableTime),
+    ...(cluster.MasterUsername ? { masterUsername: cluster.MasterUsername } : {}),
+  };
+}
+
+/** Options of {@link restoreDbClusterToPointInTime}. */
+export interface ClusterPointInTimeRestoreOptions extends DbPlacement {
+  readonly identifier: string;
+  /** The cluster whose continuous backups are restored (same region). */
+  readonly sourceClusterIdentifier: string;
+  /** The moment to restore to. */
+  readonly restoreTime: Date;
+  readonly tags: readonly RdsTag[];
+  /** @default false */
+  readonly deletionProtection?: boolean;
+  /** @default - the source cluster's key */
+  readonly kmsKeyId?: string;
+}
+
+/**
+ * Restores a new Aurora cluster (without instances: add a writer with createClusterInstance) from the continuous
+ * backups of a cluster in the same region, to a point in time. Returns at once; a retry that finds the identifier
+ * taken by the same execution returns that cluster.
+ */
+export async function restoreDbClusterToPointInTime(region: string, options: ClusterPointInTimeRestoreOptions): Promise<DbResourceState> {
+  return startOrResume(region, 'cluster', options, async () => {
+    const out = await rdsClient(region).send(
+      new RestoreDBClusterToPointInTimeCommand({
+        DBClusterIdentifier: options.identifier,
+        SourceDBClusterIdentifier: options.sourceClusterIdentifier,
+        RestoreToTime: options.restoreTime,
+        RestoreType: 'full-copy',
+        DBSubnetGroupName: options.subnetGroupName,
+        VpcSecurityGroupIds: [...options.securityGroupIds],
+        DeletionProtection: options.deletionProtection ?? false,
+        ...(options.kmsKeyId !== undefined ? { KmsKeyId: options.kmsKeyId } : {}),
+        Tags: [...options.tags],
+        ...NO_TAG_COPY,
+      }),
+    );
+    if (!out.DBCluster) throw new Error('RestoreDBClusterToPointInTime returned no cluster');
+    return clusterState(region, out.DBCluster, options.tags);
   });
 }
 

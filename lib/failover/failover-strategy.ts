@@ -120,10 +120,11 @@ export interface FailoverDatabaseOptions {
    */
   readonly optionGroup?: rds.IOptionGroup;
   /**
-   * The KMS key (in the DR region) that encrypts the new database's storage. Only where RDS can choose the key: a
-   * `restoreDump` instance, an Aurora cluster restored from a snapshot. An instance restored from a snapshot copy or
-   * replicated backups keeps the key they are encrypted with (choose it with PostgresBackup's `snapshotCopy`).
-   * @default - the `aws/rds` key (restoreDump), the snapshot's key (a restored cluster)
+   * The KMS key (in the Failover's region) that encrypts the new database's storage. Only where RDS can choose the
+   * key: a `restoreDump` instance, an Aurora cluster restored from a snapshot or to a point in time. An instance
+   * restored from a snapshot copy or replicated backups keeps the key they are encrypted with (choose it with
+   * PostgresBackup's `snapshotCopy`).
+   * @default - the `aws/rds` key (restoreDump), the snapshot's or source cluster's key (a restored cluster)
    */
   readonly storageEncryptionKey?: kms.IKey;
 }
@@ -222,17 +223,15 @@ export class FailoverStrategy {
   }
 
   /**
-   * Restore the source instance's automated backups, replicated to the DR region, to the input's `targetTime`. Needs
-   * cross-region automated backup replication on the source instance. RDS instances only: Aurora restores a cluster
-   * to a point in time only in the cluster's own region, so a Failover (in the DR region) refuses it at synth; use
-   * `restoreSnapshot` or `promoteGlobalSecondary` for an Aurora cluster. Name `point-in-time`.
+   * Restore to the input's `targetTime`. Name `point-in-time`.
+   * - An RDS instance: its automated backups replicated to the DR region (turn on cross-region automated backup
+   *   replication on the source instance).
+   * - An Aurora cluster: RestoreDBClusterToPointInTime from the cluster's own continuous backups, plus a writer
+   *   instance. Aurora does this only in the cluster's region, so such a Failover has this as its only strategy and
+   *   lives in a stack of the cluster's region (`primaryRegion` = the stack's region): it undoes a bad change, it does
+   *   not survive the loss of the region (use `restoreSnapshot` or `promoteGlobalSecondary` in the DR region for that).
    */
   public static pointInTime(options: PointInTimeOptions): FailoverStrategy {
-    if (options.storageEncryptionKey) {
-      throw new ConfigurationError(
-        'FailoverStrategy.pointInTime: storageEncryptionKey cannot apply: an instance restored from replicated automated backups keeps the key they are encrypted with (set it where backup replication is turned on); remove storageEncryptionKey.',
-      );
-    }
     return new FailoverStrategy('point-in-time', { pointInTime: options });
   }
 

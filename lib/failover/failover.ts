@@ -33,7 +33,10 @@ import { packageMetric } from '../common/metrics';
 export interface FailoverProps extends RtoProps {
   /** The primary database the failover replaces. */
   readonly source: FailoverSource;
-  /** The primary's region; must differ from this (the DR) stack's region. */
+  /**
+   * The primary's region; must differ from this (the DR) stack's region, except for a Failover of an Aurora cluster
+   * whose only strategy is `pointInTime` (Aurora restores to a point in time only in the cluster's own region).
+   */
   readonly primaryRegion: string;
   /**
    * The source name the backups are written under (`postgres/<sourceName>/…`, PostgresBackup's `sourceName`) and the
@@ -106,8 +109,8 @@ export interface FailoverProps extends RtoProps {
    */
   readonly notificationTopic?: sns.ITopic;
   /**
-   * The KMS key (in this region) the snapshot copies and replicated automated backups are encrypted with: restoring
-   * them needs a grant on it for RDS.
+   * The KMS key (in this region) the snapshot copies and replicated automated backups are encrypted with — for an
+   * Aurora `pointInTime`, the source cluster's key: restoring them needs a grant on it for RDS.
    * @default - none: the copies use a key RDS may use without a grant (e.g. `aws/rds`)
    */
   readonly snapshotEncryptionKey?: kms.IKey;
@@ -569,7 +572,7 @@ export class Failover extends Construct {
     if (names.some((n) => n !== 'promote-replica')) {
       created.push(failoverDb);
       note(fn, { resource: failoverDb, reason: `Each failover creates its own database named ${FAILOVER_ID_PREFIX}<execution>-<hash>; describes are limited to that prefix.` });
-      if (names.includes('restore-snapshot') && isCluster) {
+      if (isCluster && (names.includes('restore-snapshot') || names.includes('point-in-time'))) {
         created.push(failoverCluster);
         note(fn, { resource: failoverCluster, reason: `Each failover creates its own cluster named ${FAILOVER_ID_PREFIX}<execution>-<hash>; describes are limited to that prefix.` });
       }
@@ -578,7 +581,13 @@ export class Failover extends Construct {
     const replica = props.strategies.find((s) => s.name === 'promote-replica')?._options;
     const instances = [...created.filter((a) => a === failoverDb), ...(replica?.replica ? [replica.replica.replica.instanceArn] : [])];
     if (instances.length > 0) statements.push({ sid: 'DescribeInstances', actions: ['rds:DescribeDBInstances'], resources: instances });
-    const clusters = [...created.filter((a) => a === failoverCluster), ...(replica?.global ? [replica.global.secondary.clusterArn] : [])];
+    const clusterPointInTime = isCluster && names.includes('point-in-time') && source !== undefined;
+    const clusters = [
+      ...created.filter((a) => a === failoverCluster),
+      ...(replica?.global ? [replica.global.secondary.clusterArn] : []),
+      // The preflight reads the source cluster's restore window (EarliestRestorableTime, LatestRestorableTime).
+      ...(clusterPointInTime ? [arn('cluster', source)] : []),
+    ];
     if (clusters.length > 0) statements.push({ sid: 'DescribeClusters', actions: ['rds:DescribeDBClusters'], resources: clusters });
     if (replica?.global) {
       statements.push({
@@ -596,7 +605,7 @@ export class Failover extends Construct {
       });
       note(fn, { resource: snapshots, reason: `The backup workflow names its snapshots (and their DR copies) ${SNAPSHOT_ID_PREFIX}<source>-<time>; only those are described.` });
     }
-    if (names.includes('point-in-time')) {
+    if (names.includes('point-in-time') && !isCluster) {
       const backups = arn('auto-backup', '*');
       // Filtering by the source's identifier is authorized on that instance's ARN in this region.
       const sourceInstance = source === undefined ? [] : [arn('db', source)];
@@ -623,7 +632,7 @@ export class Failover extends Construct {
     if (names.some((n) => n !== 'promote-replica')) {
       const failoverDb = arn('db', `${FAILOVER_ID_PREFIX}*`);
       const failoverCluster = arn('cluster', `${FAILOVER_ID_PREFIX}*`);
-      const clusterRestore = names.includes('restore-snapshot') && isCluster;
+      const clusterRestore = isCluster && (names.includes('restore-snapshot') || names.includes('point-in-time'));
       const databases = clusterRestore ? [failoverDb, failoverCluster] : [failoverDb];
       const groups = [arn('pg', 'default.*'), arn('og', 'default:*'), ...(clusterRestore ? [arn('cluster-pg', 'default.*')] : [])];
       const settings = Object.values(newDatabaseSettings(props));
@@ -646,7 +655,11 @@ export class Failover extends Construct {
         createResources.push(snapshots);
         note(fn, { resource: snapshots, reason: `The backup workflow names its snapshots (and their DR copies) ${SNAPSHOT_ID_PREFIX}<source>-<time>; only those can be restored.` });
       }
-      if (names.includes('point-in-time')) {
+      if (names.includes('point-in-time') && isCluster && props.source.identifier !== undefined) {
+        // Restores read the source cluster's continuous backups; only the configured cluster, into cdkbdr-fo-* clusters.
+        createActions.push('rds:RestoreDBClusterToPointInTime');
+        createResources.push(arn('cluster', props.source.identifier));
+      } else if (names.includes('point-in-time')) {
         const backups = arn('auto-backup', '*');
         createActions.push('rds:RestoreDBInstanceToPointInTime');
         createResources.push(backups);
@@ -730,6 +743,11 @@ function checkDatabaseOptions(scope: Construct, props: FailoverProps, invalid: I
       if (d.multiAz === true) throw invalid(`${where}: multiAz applies to RDS instances; an Aurora cluster is made Multi-AZ by adding a reader in another Availability Zone. Remove multiAz.`);
     }
     if (d.storageEncryptionKey) {
+      if (s.name === 'point-in-time' && props.source.kind === 'instance') {
+        throw invalid(
+          `${where}: storageEncryptionKey cannot apply: an instance restored from replicated automated backups keeps the key they are encrypted with (set it where backup replication is turned on); remove storageEncryptionKey.`,
+        );
+      }
       if (s.name === 'restore-snapshot' && props.source.kind === 'instance') {
         throw invalid(
           `${where}: storageEncryptionKey cannot apply: an instance restored from a snapshot copy keeps the copy's key. Encrypt the copies with that key instead (PostgresBackup snapshotCopy.encryptionKeyArn, Failover snapshotEncryptionKey) and remove storageEncryptionKey.`,
@@ -743,10 +761,19 @@ function checkDatabaseOptions(scope: Construct, props: FailoverProps, invalid: I
   }
 }
 
+/** A Failover that only restores an Aurora cluster to a point in time: the one kind that lives in the primary's region. */
+function isClusterPointInTimeOnly(props: FailoverProps): boolean {
+  return props.source.kind === 'cluster' && props.strategies.length > 0 && props.strategies.every((s) => s.name === 'point-in-time');
+}
+
 function validateProps(scope: Construct, props: FailoverProps, sourceName: string, invalid: InvalidProps): void {
   const stack = Stack.of(scope);
-  if (!Token.isUnresolved(stack.region) && !Token.isUnresolved(props.primaryRegion) && props.primaryRegion === stack.region) {
-    throw invalid(`primaryRegion is this stack's own region (${stack.region}); put the Failover in a stack of the DR region, different from the primary's.`);
+  const regionsKnown = !Token.isUnresolved(stack.region) && !Token.isUnresolved(props.primaryRegion);
+  if (regionsKnown && props.primaryRegion === stack.region && !isClusterPointInTimeOnly(props)) {
+    throw invalid(
+      `primaryRegion is this stack's own region (${stack.region}); put the Failover in a stack of the DR region, different from the primary's. ` +
+        '(Only a Failover of an Aurora cluster whose strategies are just FailoverStrategy.pointInTime lives in the cluster\'s own region.)',
+    );
   }
   const bucketRegion = props.bucket.env.region;
   if (!Token.isUnresolved(bucketRegion) && !Token.isUnresolved(stack.region) && bucketRegion !== stack.region) {
@@ -774,12 +801,21 @@ function validateProps(scope: Construct, props: FailoverProps, sourceName: strin
       if (s._options.global && kind !== 'cluster') throw invalid(`promoteGlobalSecondary needs an Aurora cluster source (FailoverSource.cluster).`);
     }
     if (s.name === 'restore-snapshot' && kind === 'endpoint') throw invalid(`restoreSnapshot needs RDS snapshots; an endpoint source has only dumps: use FailoverStrategy.restoreDump.`);
-    if (s.name === 'point-in-time' && kind === 'cluster') {
+    if (s.name === 'point-in-time' && kind === 'cluster' && regionsKnown && props.primaryRegion !== stack.region) {
       throw invalid(
         `pointInTime cannot restore an Aurora cluster in this region (${stack.region}): Aurora restores a cluster to a point in time (RestoreDBClusterToPointInTime) ` +
           `only in the cluster's own region (${props.primaryRegion}), and RDS replicates automated backups to another region for RDS instances only. ` +
-          `Use FailoverStrategy.restoreSnapshot (the newest cluster snapshot copy in this region, PostgresBackup snapshotCopy) or ` +
-          `FailoverStrategy.promoteGlobalSecondary (an Aurora global database); see docs/constructs.md, "Point in time and Aurora".`,
+          `In this (DR) region use FailoverStrategy.restoreSnapshot (the newest cluster snapshot copy, PostgresBackup snapshotCopy) or ` +
+          `FailoverStrategy.promoteGlobalSecondary (an Aurora global database); to go back to a point in time, put a second Failover with only ` +
+          `FailoverStrategy.pointInTime in a stack of ${props.primaryRegion}. See docs/constructs.md, "Point in time and Aurora".`,
+      );
+    }
+    if (s.name === 'point-in-time' && kind === 'cluster' && props.strategies.length > 1) {
+      throw invalid(
+        `pointInTime of an Aurora cluster runs in the cluster's own region, so it cannot share a Failover with the DR strategies (${props.strategies
+          .filter((x) => x.name !== 'point-in-time')
+          .map((x) => x.name)
+          .join(', ')}): give it a Failover of its own in a stack of ${props.primaryRegion}.`,
       );
     }
     if (s.name === 'point-in-time' && kind === 'endpoint') {

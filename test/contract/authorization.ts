@@ -252,6 +252,10 @@ export const AUTHORIZATION: Readonly<Record<string, Readonly<Record<string, Auth
       rdsCreate(call, 'rds:RestoreDBClusterFromSnapshot', rdsArn(call, 'cluster', need(call, 'DBClusterIdentifier')), [
         rdsArn(call, 'cluster-snapshot', need(call, 'SnapshotIdentifier')),
       ]),
+    RestoreDBClusterToPointInTime: (call) =>
+      rdsCreate(call, 'rds:RestoreDBClusterToPointInTime', rdsArn(call, 'cluster', need(call, 'DBClusterIdentifier')), [
+        rdsArn(call, 'cluster', need(call, 'SourceDBClusterIdentifier')),
+      ]),
     RestoreDBInstanceToPointInTime: (call) => {
       const backups = str(call, 'SourceDBInstanceAutomatedBackupsArn');
       const source = backups ?? rdsArn(call, 'db', need(call, 'SourceDBInstanceIdentifier'));

@@ -399,9 +399,18 @@ describe('Failover validation at synth', () => {
       /two strategies are named 'restore-snapshot'/,
     ],
     [
-      'point in time of an Aurora cluster',
+      'point in time of an Aurora cluster in the DR region',
       () => ({ source: FailoverSource.cluster('orders'), strategies: [FailoverStrategy.pointInTime({ instanceType: small })] }),
-      /pointInTime cannot restore an Aurora cluster in this region \(us-west-2\): .* only in the cluster's own region \(us-east-1\).* Use FailoverStrategy\.restoreSnapshot .* or FailoverStrategy\.promoteGlobalSecondary/,
+      /pointInTime cannot restore an Aurora cluster in this region \(us-west-2\): .* only in the cluster's own region \(us-east-1\).* use FailoverStrategy\.restoreSnapshot .* or FailoverStrategy\.promoteGlobalSecondary.* a second Failover with only FailoverStrategy\.pointInTime in a stack of us-east-1/,
+    ],
+    [
+      'point in time of an Aurora cluster beside another strategy, in its own region',
+      () => ({
+        source: FailoverSource.cluster('orders'),
+        primaryRegion: 'us-west-2',
+        strategies: [FailoverStrategy.pointInTime({ instanceType: small }), FailoverStrategy.restoreSnapshot({ instanceType: small })],
+      }),
+      /primaryRegion is this stack's own region \(us-west-2\).*Only a Failover of an Aurora cluster whose strategies are just FailoverStrategy\.pointInTime/,
     ],
     ['point in time of an endpoint', () => ({ source: FailoverSource.endpoint(), sourceName: 'orders', strategies: [FailoverStrategy.pointInTime({ instanceType: small })] }), /pointInTime .* an endpoint source has none: use restoreDump/],
     ['snapshots of an endpoint', () => ({ source: FailoverSource.endpoint(), sourceName: 'orders', strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small })] }), /restoreSnapshot needs RDS snapshots; an endpoint source has only dumps/],
@@ -473,6 +482,54 @@ describe('Failover validation at synth', () => {
     expect(statement(template, fo.actFunction, 'CreateFailoverDatabase').Action).toEqual(['rds:CreateDBInstance', 'rds:RestoreDBClusterFromSnapshot']);
     const waitPromoted = allStates(definitionOf(template))[S.waitPromoted] as { Parameters: Json };
     expect(waitPromoted.Parameters['globalAction.$']).toBe('$.promotion.globalAction');
+  });
+});
+
+describe('Failover of an Aurora cluster to a point in time, in the cluster\'s own region', () => {
+  // The fixture's stack is in us-west-2: here that is the cluster's own region.
+  const f = fixture();
+  const storageEncryptionKey = new kms.Key(f.stack, 'RestoredClusterKey', { enableKeyRotation: true });
+  const fo = failover(f, {
+    source: FailoverSource.cluster('orders-aurora'),
+    primaryRegion: 'us-west-2',
+    strategies: [FailoverStrategy.pointInTime({ instanceType: small, storageEncryptionKey })],
+  });
+  const template = Template.fromStack(f.stack);
+
+  it('restores only the configured cluster, into cdkbdr-fo-* clusters with the purpose tag, and adds the writer', () => {
+    expect(statement(template, fo.actFunction, 'CreateFailoverDatabase')).toMatchObject({
+      Action: ['rds:CreateDBInstance', 'rds:RestoreDBClusterToPointInTime'],
+      Resource: expect.arrayContaining([rdsArn('db:cdkbdr-fo-*'), rdsArn('cluster:cdkbdr-fo-*'), rdsArn('cluster-pg:default.*'), rdsArn('cluster:orders-aurora')]),
+      Condition: { StringEquals: { 'aws:RequestTag/cdk-backup-dr:purpose': 'failover' } },
+    });
+    const created = statement(template, fo.actFunction, 'CreateFailoverDatabase').Resource as unknown[];
+    expect(JSON.stringify(created)).not.toContain('auto-backup');
+    expect(statement(template, fo.actFunction, 'ModifyFailoverDatabase')).toMatchObject({ Action: ['rds:ModifyDBInstance', 'rds:ModifyDBCluster'] });
+    expect(statement(template, fo.actFunction, 'DeleteRehearsalDatabase')).toMatchObject({
+      Action: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+      Resource: [rdsArn('db:cdkbdr-fo-*'), rdsArn('cluster:cdkbdr-fo-*')],
+      Condition: { StringEquals: { 'aws:ResourceTag/cdk-backup-dr:dry-run': 'true' } },
+    });
+    expect(statement(template, fo.actFunction, 'EncryptNewDatabaseGrant')).toMatchObject({ Action: 'kms:CreateGrant' });
+  });
+
+  it('lets the preflight read the source cluster\'s restore window and nothing of replicated backups', () => {
+    expect(statement(template, fo.preflightFunction, 'DescribeClusters')).toMatchObject({
+      Action: 'rds:DescribeDBClusters',
+      Resource: [rdsArn('cluster:cdkbdr-fo-*'), rdsArn('cluster:orders-aurora')],
+    });
+    expect(JSON.stringify(statementsOf(template, fo.preflightFunction))).not.toContain('DescribeDBInstanceAutomatedBackups');
+  });
+
+  it('runs in the cluster\'s region, with the primary and the function region equal, and restores through create, wait, password', () => {
+    expect(envOf(template, fo.preflightFunction)).toMatchObject({ SOURCE_KIND: 'cluster', SOURCE_IDENTIFIER: 'orders-aurora', PRIMARY_REGION: 'us-west-2', STRATEGIES: 'point-in-time' });
+    const states = allStates(definitionOf(template));
+    expect(states[S.setPassword]).toBeDefined();
+    expect(states[S.create]).toBeDefined();
+  });
+
+  it('causes no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding anywhere in the stack', () => {
+    expect(nagFindingsBeyondBaseline(fixture().app, f.app)).toEqual([]);
   });
 });
 
@@ -629,7 +686,9 @@ describe('Failover: the new database and its restore function (issue 11: defects
     expect(() => failover(f, { strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small, storageEncryptionKey: p.storageEncryptionKey })] }, 'A')).toThrow(
       /restore-snapshot: storageEncryptionKey cannot apply: an instance restored from a snapshot copy keeps the copy's key/,
     );
-    expect(() => FailoverStrategy.pointInTime({ instanceType: small, storageEncryptionKey: p.storageEncryptionKey })).toThrow(/pointInTime: storageEncryptionKey cannot apply/);
+    expect(() => failover(f, { strategies: [FailoverStrategy.pointInTime({ instanceType: small, storageEncryptionKey: p.storageEncryptionKey })] }, 'P')).toThrow(
+      /point-in-time: storageEncryptionKey cannot apply: an instance restored from replicated automated backups keeps the key/,
+    );
     expect(() =>
       failover(f, { source: FailoverSource.cluster('orders-aurora'), strategies: [FailoverStrategy.restoreSnapshot({ instanceType: small, optionGroup: p.optionGroup })] }, 'B'),
     ).toThrow(/optionGroup does not apply to an Aurora cluster/);

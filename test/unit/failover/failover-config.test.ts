@@ -53,11 +53,17 @@ describe('readFailoverConfig', () => {
     ['dump without bucket', { BUCKET_NAME: undefined }, /restore-dump but BUCKET_NAME is not set/],
     ['restore without subnet group', { DB_SUBNET_GROUP: '' }, /a restore strategy is configured but DB_SUBNET_GROUP is not set/],
     ['bad database', { DATABASE: 'a/b' }, /DATABASE is not a valid database name/],
-    ['point in time of an Aurora cluster', { SOURCE_KIND: 'cluster', STRATEGIES: 'restore-snapshot,point-in-time' }, /point-in-time but SOURCE_KIND is cluster: .* only in its own region\); remove point-in-time/],
+    ['point in time of an Aurora cluster in another region', { SOURCE_KIND: 'cluster', STRATEGIES: 'point-in-time' }, /runs in us-west-2 and the cluster is in us-east-1: .*deploy that Failover in the cluster's region/],
+    ['point in time of an endpoint', { SOURCE_KIND: 'endpoint', SOURCE_IDENTIFIER: undefined, STRATEGIES: 'point-in-time' }, /SOURCE_KIND is endpoint: an endpoint has no automated backups/],
   ])('refuses %s as a deployment error', (_name, change, message) => {
     const env = { ...BASE, ...change } as Record<string, string | undefined>;
     expect(() => readFailoverConfig(env)).toThrow(MissingConfiguration);
     expect(() => readFailoverConfig(env)).toThrow(message);
+  });
+
+  it('accepts point in time of an Aurora cluster when the function runs in the cluster\'s region', () => {
+    const config = readFailoverConfig({ ...BASE, SOURCE_KIND: 'cluster', STRATEGIES: 'point-in-time', AWS_REGION: 'us-east-1', BUCKET_NAME: undefined });
+    expect(config).toMatchObject({ sourceKind: 'cluster', strategies: ['point-in-time'], primaryRegion: 'us-east-1', drRegion: 'us-east-1' });
   });
 
   it('accepts an endpoint source without an RDS identifier', () => {

@@ -115,6 +115,8 @@ describe('the plan', () => {
     expect(plannedNames(scope, 'restore-dump', 'cluster')?.resource).toBe('instance');
     expect(plannedNames(scope, 'restore-snapshot', 'instance')?.resource).toBe('instance');
     expect(plannedNames(scope, 'restore-snapshot', 'cluster')?.resource).toBe('cluster');
+    expect(plannedNames(scope, 'point-in-time', 'cluster')?.resource).toBe('cluster');
+    expect(plannedNames(scope, 'point-in-time', 'instance')?.resource).toBe('instance');
     expect(plannedNames(scope, 'promote-replica', 'instance')).toBeUndefined();
   });
 
