@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Client, type ClientConfig } from 'pg';
 import { SCRATCH_SECRET_PREFIX } from '../lambda/common/names';
-import { describeDbInstance } from '../lambda/rds/instances';
+import { describeDbInstance, describeDbResource } from '../lambda/rds/instances';
 
 /** A local PostgreSQL server that stands in for the databases moto cannot serve. */
 export interface LocalPgServer {
@@ -193,16 +193,25 @@ export class FailoverEmulation {
   }
 
   /**
-   * Maps a moto database (found by `identifier` in `region`) to a database on the server, after checking that moto
+   * Maps a moto database (the instance or, for an Aurora cluster, the cluster `identifier` in `region`, whose writer
+   * endpoint the checks use) to a database on the server, after checking that moto
    * reports `host` for it: `copy` makes it a copy of the source database, otherwise it is left to be created by the
    * restore. The master user of the secret becomes a role with the secret's password.
    */
-  async register(region: string, identifier: string, host: string, port: number, secretArn: string, content: 'copy' | 'empty'): Promise<MappedDatabase> {
+  async register(
+    region: string,
+    identifier: string,
+    host: string,
+    port: number,
+    secretArn: string,
+    content: 'copy' | 'empty',
+    kind: 'instance' | 'cluster' = 'instance',
+  ): Promise<MappedDatabase> {
     const existing = this.mapped.get(host);
     if (existing) return existing;
-    const instance = await describeDbInstance(region, identifier);
-    if (!instance?.endpoint || instance.endpoint.host !== host || instance.endpoint.port !== port) {
-      throw new Error(`${host}:${port} is not the endpoint moto reports for ${identifier} in ${region}`);
+    const described = await describeDbResource(region, kind, identifier);
+    if (!described?.endpoint || described.endpoint.host !== host || described.endpoint.port !== port) {
+      throw new Error(`${host}:${port} is not the endpoint moto reports for ${kind} ${identifier} in ${region}`);
     }
     const secret = await this.secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
     const credentials = JSON.parse(secret.SecretString ?? '{}') as { username?: string; password?: string };

@@ -14,7 +14,7 @@ import { handler as restoreHandler } from '../lambda/restore/restore.handler';
 import { handler as restoreVerifyHandler } from '../lambda/restore/restore-verify.handler';
 import { handler as scratchHandler } from '../lambda/rds/scratch.handler';
 import { NotReady } from '../lambda/common/errors';
-import { describeDbInstance } from '../lambda/rds/instances';
+import { describeDbResource } from '../lambda/rds/instances';
 import { outsideTask } from './caller';
 import type { FailoverEmulation, ScratchEndpointMapping, TargetInput } from './database-mapping';
 import type { LambdaContext, LocalLambdaHandler } from './in-process-lambda';
@@ -136,9 +136,9 @@ export function failoverHandlers(
       const result = await actHandler(input);
       if (input.action === 'wait' && input.subject === 'created' && 'endpoint' in result) {
         await outsideTask(async () => {
-          const tags = (await describeDbInstance(region, result.identifier))?.tags ?? {};
+          const tags = (await describeDbResource(region, result.kind, result.identifier))?.tags ?? {};
           const content = tags['cdk-backup-dr:strategy'] === 'restore-dump' ? 'empty' : 'copy';
-          await emulation.register(region, result.identifier, result.endpoint.host, result.endpoint.port, result.secretArn, content);
+          await emulation.register(region, result.identifier, result.endpoint.host, result.endpoint.port, result.secretArn, content, result.kind);
         });
       }
       if (input.action === 'delete-database' && 'names' in result) {

@@ -32,6 +32,7 @@ import {
   planSteps,
   plannedNames,
   snapshotDataAsOf,
+  checkRestoreWindow,
 } from './plan';
 import { checkRegionAnswers, clusterRestoreWindow, describeGlobalMember, describeReplica, findReplicatedBackups, listSnapshotsOf } from './rds';
 import { logger } from '../common/logger';
@@ -151,20 +152,6 @@ async function dumpPoint(config: FailoverConfig, now: Date): Promise<Pick<Failov
       dataAsOf: found.manifest.startedAt,
     },
   };
-}
-
-/** The window `target` must fall into (pure); the message says which bound it misses and where the backups are. */
-export function checkRestoreWindow(target: Date, window: { earliestRestorableTime?: Date; latestRestorableTime: Date }, what: string): void {
-  if (target.getTime() > window.latestRestorableTime.getTime()) {
-    throw new InvalidInput(
-      `targetTime ${target.toISOString()} is after the latest restorable time ${window.latestRestorableTime.toISOString()} of ${what}; pick a targetTime at or before it`,
-    );
-  }
-  if (window.earliestRestorableTime !== undefined && target.getTime() < window.earliestRestorableTime.getTime()) {
-    throw new InvalidInput(
-      `targetTime ${target.toISOString()} is before the earliest restorable time ${window.earliestRestorableTime.toISOString()} of ${what}; pick a targetTime within the retention window`,
-    );
-  }
 }
 
 async function pointInTimePoint(config: FailoverConfig, request: FailoverRequest, now: Date): Promise<Pick<FailoverPlan, 'recoveryPoint' | 'pointInTime'>> {

@@ -4,7 +4,7 @@
  * these functions decide.
  */
 import { ageSeconds } from '../selection/backup-selection';
-import { RecoveryPointTooOld } from '../common/errors';
+import { InvalidInput, RecoveryPointTooOld } from '../common/errors';
 import { ExecutionScope, FailoverNames, FailoverRequest, FailoverResource, FailoverStrategyName, failoverNames } from './request';
 import { DbEndpoint } from '../rds/instances';
 import { isOwnSnapshot, NOT_OWN_SNAPSHOT, SNAPSHOT_TAGS } from '../rds/snapshot';
@@ -208,6 +208,20 @@ export function enforceRpo(point: RecoveryPoint, acceptDataLoss: boolean): Recov
     `the freshest recovery point (${point.kind} ${point.id}, data as of ${point.dataAsOf}) is ${formatSeconds(point.ageSeconds)} old, ` +
       `more than the RPO of ${rpo}; pass acceptDataLoss: true to fail over anyway and lose up to ${formatSeconds(point.ageSeconds)} of data`,
   );
+}
+
+/** The window `target` must fall into (pure); the message says which bound it misses and where the backups are. */
+export function checkRestoreWindow(target: Date, window: { earliestRestorableTime?: Date; latestRestorableTime: Date }, what: string): void {
+  if (target.getTime() > window.latestRestorableTime.getTime()) {
+    throw new InvalidInput(
+      `targetTime ${target.toISOString()} is after the latest restorable time ${window.latestRestorableTime.toISOString()} of ${what}; pick a targetTime at or before it`,
+    );
+  }
+  if (window.earliestRestorableTime !== undefined && target.getTime() < window.earliestRestorableTime.getTime()) {
+    throw new InvalidInput(
+      `targetTime ${target.toISOString()} is before the earliest restorable time ${window.earliestRestorableTime.toISOString()} of ${what}; pick a targetTime within the retention window`,
+    );
+  }
 }
 
 /** What the act step does, in words (for the report and the execution history). */

@@ -113,12 +113,20 @@ const SNAPSHOT_POLL_INTERVAL = Duration.minutes(1);
  */
 const SOURCE_BUSY_WAIT = Duration.hours(1);
 const SOURCE_BUSY_INTERVAL = Duration.minutes(5);
-/** Minutes the dumps and their verification may take: one hour with Lambda; with Fargate, each round of tasks up to its timeout. */
+/**
+ * Minutes the dumps and their verification may take: one hour with Lambda; with Fargate, each round of tasks up to
+ * its timeout twice (a failed dump is tried once more, {@link DUMP_RETRY_INTERVAL} later), plus an hour to verify.
+ */
 function dumpMinutes(dump: BackupWorkflowDumpStep | undefined): number {
   if (!dump?.dumpTask) return 60;
   const rounds = Math.ceil(dump.databases.length / (dump.maxConcurrency ?? DEFAULT_DUMP_CONCURRENCY));
-  return rounds * dump.dumpTask.timeout.toMinutes() + 60;
+  const attempts = DUMP_RETRIES + 1;
+  return rounds * attempts * dump.dumpTask.timeout.toMinutes() + rounds * DUMP_RETRIES * DUMP_RETRY_INTERVAL.toMinutes() + 60;
 }
+
+/** A dropped connection or a failed upload may pass: one more try a minute later (nothing of the failed one remains). */
+const DUMP_RETRIES = 1;
+const DUMP_RETRY_INTERVAL = Duration.minutes(1);
 
 /** The default number of databases dumped at the same time. */
 const DEFAULT_DUMP_CONCURRENCY = 2;
@@ -272,8 +280,7 @@ export class BackupWorkflow extends Construct {
       dump = invokeTask(this, 'Dump', step.dumpFunction as lambda.IFunction, payload, '$.dump');
       start = dump;
     }
-    // A dropped connection or a failed upload may pass: one more try a minute later (nothing of the failed one remains).
-    dump.addRetry({ errors: [DumpFailed.NAME], interval: Duration.minutes(1), maxAttempts: 1 });
+    dump.addRetry({ errors: [DumpFailed.NAME], interval: DUMP_RETRY_INTERVAL, maxAttempts: DUMP_RETRIES });
     const verify = invokeTask(this, 'Verify', step.verifyFunction, taskInput<VerifyOneInput>({ 'manifestKey.$': '$.dump.backup.manifestKey' }), '$.verification');
     // A fresh object is still replicating (RTC: 99.99% within 15 minutes): the verifier says NotReady until the
     // replica's copy is there; past 20 minutes the database fails.

@@ -267,6 +267,7 @@ function rememberTags(call: RecordedCall, context: CallContext, tags: Map<string
     RestoreDBInstanceFromDBSnapshot: () => rdsArn(context, 'db', String(call.input.DBInstanceIdentifier)),
     RestoreDBInstanceToPointInTime: () => rdsArn(context, 'db', String(call.input.TargetDBInstanceIdentifier)),
     RestoreDBClusterFromSnapshot: () => rdsArn(context, 'cluster', String(call.input.DBClusterIdentifier)),
+    RestoreDBClusterToPointInTime: () => rdsArn(context, 'cluster', String(call.input.DBClusterIdentifier)),
     CreateDBSnapshot: () => rdsArn(context, 'snapshot', String(call.input.DBSnapshotIdentifier)),
     CopyDBSnapshot: () => rdsArn(context, 'snapshot', String(call.input.TargetDBSnapshotIdentifier)),
     CreateSecret: () => `arn:aws:secretsmanager:${call.region}:${context.accountId}:secret:${String(call.input.Name)}-AbCdEf`,

@@ -83,6 +83,8 @@ declare const dumpFunction: import('aws-cdk-lib/aws-lambda').IFunction;
 declare const drSnapshotKeyArn: string;
 declare const backups: import('cdk-backup-dr').BackupBucket;
 declare const replicaBucket: import('cdk-backup-dr').BackupBucket;
+declare const primaryBucket: import('cdk-backup-dr').BackupBucket;
+declare const primaryVpc: import('aws-cdk-lib/aws-ec2').IVpc;
 declare const failoverProps: Omit<import('cdk-backup-dr').FailoverProps, 'bucket'>;
 declare const backupProps: Omit<import('cdk-backup-dr').PostgresBackupProps, 'notificationTopic'>;
 declare const recoveryTest: import('cdk-backup-dr').RecoveryTest;

@@ -1,6 +1,7 @@
-import { RecoveryPointTooOld } from '../../../lambda/common/errors';
+import { InvalidInput, RecoveryPointTooOld } from '../../../lambda/common/errors';
 import {
   SnapshotFacts,
+  checkRestoreWindow,
   datedRecoveryPoint,
   enforceRpo,
   formatSeconds,
@@ -174,5 +175,27 @@ describe('replicated backups and Aurora global membership (pure)', () => {
     expect(globalMoveDone({ ...facts, cluster: { ...cluster, status: 'modifying' } }, 'switchover')).toBe(false);
     expect(globalMoveDone(facts, 'detach')).toBe(false);
     expect(globalMoveDone({ ...facts, member: false, writer: false }, 'detach')).toBe(true);
+  });
+});
+
+describe('checkRestoreWindow', () => {
+  const window = { earliestRestorableTime: new Date('2026-05-01T00:00:00Z'), latestRestorableTime: new Date('2026-05-08T00:00:00Z') };
+
+  it('accepts a target within the window, bounds included', () => {
+    for (const t of ['2026-05-01T00:00:00Z', '2026-05-04T12:00:00Z', '2026-05-08T00:00:00Z']) {
+      expect(() => checkRestoreWindow(new Date(t), window, 'Aurora cluster orders')).not.toThrow();
+    }
+  });
+
+  it('refuses a target after the latest restorable time, naming it and the backups', () => {
+    expect(() => checkRestoreWindow(new Date('2026-05-08T00:00:01Z'), window, 'Aurora cluster orders')).toThrow(
+      /targetTime 2026-05-08T00:00:01.000Z is after the latest restorable time 2026-05-08T00:00:00.000Z of Aurora cluster orders; pick a targetTime at or before it/,
+    );
+  });
+
+  it('refuses a target before the earliest restorable time, and checks no lower bound when RDS reports none', () => {
+    expect(() => checkRestoreWindow(new Date('2026-04-30T23:59:59Z'), window, 'the replicated backups in us-west-2')).toThrow(InvalidInput);
+    expect(() => checkRestoreWindow(new Date('2026-04-30T23:59:59Z'), window, 'the replicated backups in us-west-2')).toThrow(/before the earliest restorable time .* within the retention window/);
+    expect(() => checkRestoreWindow(new Date('2020-01-01T00:00:00Z'), { latestRestorableTime: window.latestRestorableTime }, 'x')).not.toThrow();
   });
 });
