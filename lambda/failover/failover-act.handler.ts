@@ -251,6 +251,18 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
       ownerTag: executionTag(tags),
     });
 
+  // A restored Aurora cluster has no instance: its writer is created beside it, with the strategy's settings.
+  const addWriter = (engine: string) =>
+    createClusterInstance(where, {
+      identifier: names.instanceIdentifier,
+      clusterIdentifier: names.clusterIdentifier as string,
+      engine,
+      instanceClass,
+      tags,
+      autoMinorVersionUpgrade: configuration.autoMinorVersionUpgrade,
+      ...(configuration.parameterGroupName !== undefined ? { parameterGroupName: configuration.parameterGroupName } : {}),
+    });
+
   let state: DbResourceState;
   let secret;
   switch (plan.strategy) {
@@ -297,15 +309,7 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
           deletionProtection,
           ...(settings.kmsKeyId !== undefined ? { kmsKeyId: settings.kmsKeyId } : {}),
         });
-        await createClusterInstance(where, {
-          identifier: names.instanceIdentifier,
-          clusterIdentifier,
-          engine: snapshot.engine,
-          instanceClass,
-          tags,
-          autoMinorVersionUpgrade: configuration.autoMinorVersionUpgrade,
-          ...(configuration.parameterGroupName !== undefined ? { parameterGroupName: configuration.parameterGroupName } : {}),
-        });
+        await addWriter(snapshot.engine);
       }
       secret = await secretFor(state.masterUsername ?? snapshot.masterUsername, generatePassword());
       break;
@@ -328,7 +332,6 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
       } else {
         if (pit.sourceClusterIdentifier === undefined) throw new InvalidInput('plan.pointInTime.sourceClusterIdentifier is missing: run the preflight first');
         const clusterIdentifier = names.clusterIdentifier as string;
-        const engine = pit.engine ?? 'aurora-postgresql';
         state = await restoreDbClusterToPointInTime(where, {
           ...placement,
           identifier: clusterIdentifier,
@@ -338,15 +341,7 @@ async function create(event: CreateEvent): Promise<CreatedDatabase> {
           deletionProtection,
           ...(settings.kmsKeyId !== undefined ? { kmsKeyId: settings.kmsKeyId } : {}),
         });
-        await createClusterInstance(where, {
-          identifier: names.instanceIdentifier,
-          clusterIdentifier,
-          engine,
-          instanceClass,
-          tags,
-          autoMinorVersionUpgrade: configuration.autoMinorVersionUpgrade,
-          ...(configuration.parameterGroupName !== undefined ? { parameterGroupName: configuration.parameterGroupName } : {}),
-        });
+        await addWriter(pit.engine ?? 'aurora-postgresql');
       }
       const username = state.masterUsername ?? pit.masterUsername;
       if (username === undefined) throw new InvalidInput(`RDS reports no master user name for ${names.identifier}`);

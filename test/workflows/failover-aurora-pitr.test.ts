@@ -5,9 +5,9 @@
  * seeded source database on the harness server (./failover-support), as for the other strategies.
  */
 import { randomBytes } from 'node:crypto';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { CreateDBClusterCommand, DeleteDBClusterCommand, DescribeDBClustersCommand, DeleteDBInstanceCommand, ModifyDBClusterCommand, RDSClient } from '@aws-sdk/client-rds';
-import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -26,7 +26,7 @@ import { createTestBucket, createTopic } from '../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../support/postgres';
 import { type LocalLambdaHandler, LocalWorkflow, type LocalWorkflowResult, logicalIdOf } from '../support/workflow-harness';
 import { threeTierVpc } from '../support/vpc';
-import { type ActiveRun, dropRoles, FailoverEmulation, failoverHandlers, LOCAL_ACCOUNT } from './failover-support';
+import { type ActiveRun, dropRoles, FailoverEmulation, failoverHandlers, LOCAL_ACCOUNT, secretExists, writtenReport } from './failover-support';
 import { tableContents, type TableContent } from './recovery-test-support';
 
 const region = harnessEnv().awsRegion;
@@ -181,23 +181,10 @@ async function run(input: { dryRun: boolean; targetTime: string }): Promise<Run>
   } finally {
     current = undefined;
   }
-  const reportKey = (result.calls.find((c) => c.state === S.report && c.output !== undefined)?.output as { reportKey?: string } | undefined)?.reportKey;
-  let report: FailoverReport | undefined;
-  if (reportKey) {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: reportKey }));
-    report = JSON.parse((await object.Body?.transformToString()) ?? '') as FailoverReport;
-  }
+  const report = await writtenReport(s3, bucket, result);
   return { result, emulation, names: failoverNames({ executionId: result.executionArn, executionName }, 'cluster'), verified: state.verified, report };
 }
 
-async function secretExists(name: string): Promise<boolean> {
-  try {
-    return (await secrets.send(new DescribeSecretCommand({ SecretId: name }))).DeletedDate === undefined;
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ResourceNotFoundException') return false;
-    throw error;
-  }
-}
 
 function fail(message: string): never {
   throw new Error(message);
@@ -218,7 +205,7 @@ it('rehearses a point-in-time restore of the Aurora cluster: a new cluster and w
   // The rehearsal deleted the cluster, its writer and its secret.
   expect(await describeDbCluster(region, r.names.clusterIdentifier as string)).toBeUndefined();
   expect(await describeDbInstance(region, r.names.instanceIdentifier)).toBeUndefined();
-  expect(await secretExists(r.names.secretName)).toBe(false);
+  expect(await secretExists(secrets, r.names.secretName)).toBe(false);
 
   const report = r.report ?? fail('no report was written');
   expect(report).toMatchObject({ workflow: 'failover', status: 'SUCCEEDED', mode: 'rehearsal', failureReasons: [] });
@@ -237,7 +224,7 @@ it('fails over for real: the restored cluster is kept with deletion protection, 
   const described = await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: cluster.identifier }));
   expect(described.DBClusters?.[0]?.DeletionProtection).toBe(true);
   expect(await describeDbInstance(region, r.names.instanceIdentifier)).toMatchObject({ status: 'available', clusterIdentifier: cluster.identifier });
-  expect(await secretExists(r.names.secretName)).toBe(true);
+  expect(await secretExists(secrets, r.names.secretName)).toBe(true);
   expect(r.result.visited).not.toContain(S.deleteDatabase);
   expect(r.report).toMatchObject({ status: 'SUCCEEDED', mode: 'failover' });
 });

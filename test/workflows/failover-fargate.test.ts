@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -31,7 +31,7 @@ import { createKmsKey, createTestBucket, createTopic } from '../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../support/postgres';
 import { type JsonValue, type LocalLambdaHandler, LocalWorkflow, type LocalWorkflowResult, logicalIdOf } from '../support/workflow-harness';
 import { threeTierVpc } from '../support/vpc';
-import { type ActiveRun, dropRoles, FailoverEmulation, failoverHandlers, LOCAL_ACCOUNT, PRIMARY_REGION } from './failover-support';
+import { type ActiveRun, dropRoles, FailoverEmulation, failoverHandlers, LOCAL_ACCOUNT, secretExists, writtenReport, PRIMARY_REGION } from './failover-support';
 import { tableContents, type TableContent } from './recovery-test-support';
 
 const region = harnessEnv().awsRegion;
@@ -213,29 +213,16 @@ async function rehearse(): Promise<Run> {
   } finally {
     current = undefined;
   }
-  const reportKey = (result.calls.find((c) => c.state === S.report && c.output !== undefined)?.output as { reportKey?: string } | undefined)?.reportKey;
-  let report: FailoverReport | undefined;
-  if (reportKey) {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: reportKey }));
-    report = JSON.parse((await object.Body?.transformToString()) ?? '') as FailoverReport;
-  }
+  const report = await writtenReport(s3, bucket, result);
   return { result, emulation, names: failoverNames({ executionId: result.executionArn, executionName }, 'instance'), restored: run.restored, report };
 }
 
-async function secretExists(name: string): Promise<boolean> {
-  try {
-    return (await secrets.send(new DescribeSecretCommand({ SecretId: name }))).DeletedDate === undefined;
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ResourceNotFoundException') return false;
-    throw error;
-  }
-}
 
 /** The rehearsal's database (in moto and its stand-in on the server) and secret are gone. */
 async function expectCleanedUp(r: Run): Promise<void> {
   expect(r.result.visited).toEqual(expect.arrayContaining([S.cleanup, S.deleteDatabase, S.deleteSecret]));
   expect(await describeDbInstance(region, r.names.identifier)).toBeUndefined();
-  expect(await secretExists(r.names.secretName)).toBe(false);
+  expect(await secretExists(secrets, r.names.secretName)).toBe(false);
   const mapped = r.emulation.byIdentifier(r.names.identifier) ?? fail(`${r.names.identifier} was never mapped`);
   const exists = await withPgClient('postgres', (c) => c.query('SELECT 1 FROM pg_database WHERE datname = $1', [mapped.localDatabase]));
   expect(exists.rowCount).toBe(0);

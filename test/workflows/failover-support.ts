@@ -17,6 +17,10 @@
  *   stand-in (middleware on the handlers' DR-region RDS client, installed by the test).
  * - moto makes instances available (and deletes them) at once; a database that never becomes available is injected.
  */
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { FailoverReport } from '../../lambda/reporting/failover-report';
+import { FAILOVER_STATES as S } from '../../lib/failover/failover-workflow';
 import { dropRoles as dropServerRoles, FailoverEmulation as LocalFailoverEmulation } from '../../local/database-mapping';
 import type { DescribeDBInstanceAutomatedBackupsCommandOutput, RestoreDBInstanceToPointInTimeCommandInput } from '@aws-sdk/client-rds';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -35,7 +39,7 @@ import { BackupBucket } from '../../lib/storage';
 import { harnessEnv } from '../support/env';
 import { harnessServer } from './recovery-test-support';
 import { type ActiveRun, failoverHandlers as localFailoverHandlers, type FailoverIds } from '../../local/emulated-handlers';
-import { type LocalLambdaHandler, logicalIdOf } from '../support/workflow-harness';
+import { type LocalLambdaHandler, type LocalWorkflowResult, logicalIdOf } from '../support/workflow-harness';
 import { threeTierVpc } from '../support/vpc';
 
 /** moto's account. */
@@ -196,4 +200,22 @@ export { type ActiveRun, type FailoverFaults } from '../../local/emulated-handle
 /** The local handlers of the Failover functions (local/emulated-handlers.ts), in the harness region. */
 export function failoverHandlers(ids: FailoverIds, active: () => ActiveRun, extraNotes: () => string[]): Record<string, LocalLambdaHandler> {
   return localFailoverHandlers(ids, harnessEnv().awsRegion, active, extraNotes);
+}
+
+/** The report a run wrote to `bucket` (the Report state's `reportKey`), if it got that far. */
+export async function writtenReport(s3: S3Client, bucket: string, result: LocalWorkflowResult): Promise<FailoverReport | undefined> {
+  const reportKey = (result.calls.find((c) => c.state === S.report && c.output !== undefined)?.output as { reportKey?: string } | undefined)?.reportKey;
+  if (!reportKey) return undefined;
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: reportKey }));
+  return JSON.parse((await object.Body?.transformToString()) ?? '') as FailoverReport;
+}
+
+/** Whether the secret exists and is not scheduled for deletion. */
+export async function secretExists(secrets: SecretsManagerClient, name: string): Promise<boolean> {
+  try {
+    return (await secrets.send(new DescribeSecretCommand({ SecretId: name }))).DeletedDate === undefined;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ResourceNotFoundException') return false;
+    throw error;
+  }
 }
