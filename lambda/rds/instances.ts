@@ -519,7 +519,12 @@ export async function restoreDbClusterFromSnapshot(region: string, options: Rest
   });
 }
 
-/** Adds a (writer) instance to an Aurora cluster, not publicly accessible. Returns at once. */
+/**
+ * Adds a (writer) instance to an Aurora cluster, not publicly accessible. Returns at once.
+ *
+ * @throws NotReady while the cluster does not accept instances yet (RDS adds them only once a restored cluster is
+ *   available), so the state machine's Retry tries again; the call is idempotent
+ */
 export async function createClusterInstance(region: string, options: CreateClusterInstanceOptions): Promise<DbResourceState> {
   return startOrResume(region, 'instance', options, async () => {
     const out = await rdsClient(region).send(
@@ -533,7 +538,10 @@ export async function createClusterInstance(region: string, options: CreateClust
         ...(options.parameterGroupName !== undefined ? { DBParameterGroupName: options.parameterGroupName } : {}),
         Tags: [...options.tags],
       }),
-    );
+    ).catch((error: unknown) => {
+      if (isInvalidState(error)) throw new NotReady(`cluster ${options.clusterIdentifier} in ${region} does not accept its writer yet: ${(error as Error).message}`);
+      throw error;
+    });
     return instanceState(region, returned(out.DBInstance, 'CreateDBInstance'), options.tags);
   });
 }
@@ -542,7 +550,7 @@ export async function createClusterInstance(region: string, options: CreateClust
  * Sets the master password of an instance or cluster (applied immediately; RDS moves through
  * `resetting-master-credentials` back to `available`). A restored snapshot keeps its source's password, which this
  * package does not know; this replaces it with one it does. For an instance, `backupRetentionDays` (default 0)
- * turns automated backups off in the same call.
+ * turns automated backups off in the same call; for a cluster, 1 to 35 sets its backup retention (Aurora has no 0).
  *
  * @throws NotReady when the resource is not in a state that accepts the change yet.
  */
@@ -566,7 +574,13 @@ export async function setMasterPassword(
       return instanceState(region, returned(out.DBInstance, 'ModifyDBInstance'));
     }
     const out = await rdsClient(region).send(
-      new ModifyDBClusterCommand({ DBClusterIdentifier: identifier, MasterUserPassword: password, ApplyImmediately: true }),
+      new ModifyDBClusterCommand({
+        DBClusterIdentifier: identifier,
+        MasterUserPassword: password,
+        // Aurora keeps 1 to 35 days and refuses 0: a scratch or rehearsal cluster keeps what the restore gave it.
+        ...(options.backupRetentionDays !== undefined && options.backupRetentionDays >= 1 ? { BackupRetentionPeriod: options.backupRetentionDays } : {}),
+        ApplyImmediately: true,
+      }),
     );
     return clusterState(region, returned(out.DBCluster, 'ModifyDBCluster'));
   } catch (error) {

@@ -115,18 +115,23 @@ const SOURCE_BUSY_WAIT = Duration.hours(1);
 const SOURCE_BUSY_INTERVAL = Duration.minutes(5);
 /**
  * Minutes the dumps and their verification may take: one hour with Lambda; with Fargate, each round of tasks up to
- * its timeout twice (a failed dump is tried once more, {@link DUMP_RETRY_INTERVAL} later), plus an hour to verify.
+ * its timeout twice (a failed dump is tried once more, {@link DUMP_RETRY_INTERVAL} later) and then the wait for the
+ * verification, plus an hour.
  */
 function dumpMinutes(dump: BackupWorkflowDumpStep | undefined): number {
   if (!dump?.dumpTask) return 60;
   const rounds = Math.ceil(dump.databases.length / (dump.maxConcurrency ?? DEFAULT_DUMP_CONCURRENCY));
   const attempts = DUMP_RETRIES + 1;
-  return rounds * attempts * dump.dumpTask.timeout.toMinutes() + rounds * DUMP_RETRIES * DUMP_RETRY_INTERVAL.toMinutes() + 60;
+  const roundMinutes = attempts * dump.dumpTask.timeout.toMinutes() + DUMP_RETRIES * DUMP_RETRY_INTERVAL.toMinutes() + VERIFY_WAIT_MINUTES;
+  return rounds * roundMinutes + 60;
 }
 
 /** A dropped connection or a failed upload may pass: one more try a minute later (nothing of the failed one remains). */
 const DUMP_RETRIES = 1;
 const DUMP_RETRY_INTERVAL = Duration.minutes(1);
+/** The verifier waits up to 20 one-minute NotReady retries for a fresh object's replica (RTC: 15 minutes), plus its run. */
+const VERIFY_NOT_READY_RETRIES = 20;
+const VERIFY_WAIT_MINUTES = VERIFY_NOT_READY_RETRIES + 1;
 
 /** The default number of databases dumped at the same time. */
 const DEFAULT_DUMP_CONCURRENCY = 2;
@@ -284,7 +289,7 @@ export class BackupWorkflow extends Construct {
     const verify = invokeTask(this, 'Verify', step.verifyFunction, taskInput<VerifyOneInput>({ 'manifestKey.$': '$.dump.backup.manifestKey' }), '$.verification');
     // A fresh object is still replicating (RTC: 99.99% within 15 minutes): the verifier says NotReady until the
     // replica's copy is there; past 20 minutes the database fails.
-    retryWhileNotReady(verify, Duration.minutes(1), 20);
+    retryWhileNotReady(verify, Duration.minutes(1), VERIFY_NOT_READY_RETRIES);
     const backedUp = new sfn.Pass(this, 'Database backed up', {
       parameters: { 'database.$': '$.database', status: 'SUCCEEDED', 'dump.$': '$.dump.backup', 'verification.$': '$.verification' },
     });

@@ -310,6 +310,8 @@ export class FailoverWorkflow extends Construct {
     if (restores.length > 0) {
       const create = invokeTask(this, S.create, props.actFunction, taskInput<CreateEvent>({ action: 'create', ...EXECUTION_FIELDS, 'plan.$': '$.plan' }), '$.created');
       retryThrottling(create);
+      // A restored Aurora cluster accepts its writer only once it is available: NotReady until then (create is idempotent).
+      retryWhileNotReady(create, FAILOVER_POLL_INTERVAL, waitAttempts);
       const waitFor = (name: string) => {
         const task = invokeTask(this, 
           name,

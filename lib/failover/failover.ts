@@ -656,9 +656,17 @@ export class Failover extends Construct {
         note(fn, { resource: snapshots, reason: `The backup workflow names its snapshots (and their DR copies) ${SNAPSHOT_ID_PREFIX}<source>-<time>; only those can be restored.` });
       }
       if (names.includes('point-in-time') && isCluster && props.source.identifier !== undefined) {
-        // Restores read the source cluster's continuous backups; only the configured cluster, into cdkbdr-fo-* clusters.
         createActions.push('rds:RestoreDBClusterToPointInTime');
-        createResources.push(arn('cluster', props.source.identifier));
+        // The source cluster in a statement of its own: CreateDBInstance (the writer) is authorized on the cluster it
+        // joins, and must never reach the production cluster.
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            sid: 'RestoreFromSourceCluster',
+            actions: ['rds:RestoreDBClusterToPointInTime'],
+            resources: [arn('cluster', props.source.identifier)],
+            conditions: purposeRequested,
+          }),
+        );
       } else if (names.includes('point-in-time')) {
         const backups = arn('auto-backup', '*');
         createActions.push('rds:RestoreDBInstanceToPointInTime');
@@ -769,6 +777,11 @@ function isClusterPointInTimeOnly(props: FailoverProps): boolean {
 function validateProps(scope: Construct, props: FailoverProps, sourceName: string, invalid: InvalidProps): void {
   const stack = Stack.of(scope);
   const regionsKnown = !Token.isUnresolved(stack.region) && !Token.isUnresolved(props.primaryRegion);
+  if (!regionsKnown && props.source.kind === 'cluster' && props.strategies.some((s) => s.name === 'point-in-time')) {
+    throw invalid(
+      'pointInTime of an Aurora cluster runs only in the cluster\'s own region, which cannot be checked here: give the stack an explicit env.region and primaryRegion a literal region.',
+    );
+  }
   if (regionsKnown && props.primaryRegion === stack.region && !isClusterPointInTimeOnly(props)) {
     throw invalid(
       `primaryRegion is this stack's own region (${stack.region}); put the Failover in a stack of the DR region, different from the primary's. ` +
@@ -778,7 +791,9 @@ function validateProps(scope: Construct, props: FailoverProps, sourceName: strin
   const bucketRegion = props.bucket.env.region;
   if (!Token.isUnresolved(bucketRegion) && !Token.isUnresolved(stack.region) && bucketRegion !== stack.region) {
     throw invalid(
-      `the bucket is in ${bucketRegion}, not in this (DR) region ${stack.region}; pass the replica BackupBucket of this region (BackupBucket.replicateTo), so that a failover never depends on the primary region.`,
+      isClusterPointInTimeOnly(props)
+        ? `the bucket is in ${bucketRegion}, not in this region ${stack.region}; pass the BackupBucket of this region (reports are written there).`
+        : `the bucket is in ${bucketRegion}, not in this (DR) region ${stack.region}; pass the replica BackupBucket of this region (BackupBucket.replicateTo), so that a failover never depends on the primary region.`,
     );
   }
   if (!Token.isUnresolved(sourceName) && !isSourceName(sourceName)) {

@@ -192,8 +192,10 @@ export class RecoveryTestWorkflow extends Construct {
       }),
       '$.created',
     );
-    // Creation is idempotent (the handler recognises what a previous attempt of this execution created).
+    // Creation is idempotent (the handler recognises what a previous attempt of this execution created). A restored
+    // Aurora cluster accepts its writer only once it is available: NotReady until then.
     retryThrottling(create);
+    retryWhileNotReady(create, SCRATCH_POLL_INTERVAL, waitAttempts);
 
     const waitFor = (name: string) => {
       const task = invokeTask(this, name, props.scratchFunction, taskInput<WaitScratchInput>({ action: 'wait', ...scope_ }), '$.ready');

@@ -219,10 +219,11 @@ describe('PostgresBackup on the Fargate runner', () => {
     expect(answer).toMatchObject({ Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: { Ref: id(b.stateMachine) } });
   });
 
-  it('gives the workflow room for the tasks: busy source, snapshot waits, and per round of 2 databases the dump and its retry up to the task timeout each, plus an hour', () => {
+  it('gives the workflow room for the tasks: busy source, snapshot waits, and per round of 2 databases the dump and its retry up to the task timeout each and the verification wait, plus an hour', () => {
     const machine = Object.values(json.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine')!;
-    // 60 busy source + 2 x 240 snapshot and copy + one round: 2 x 180 (dump, retried once) + 1 (retry interval) + 60 verify.
-    expect(JSON.stringify(machine.Properties.DefinitionString)).toContain('"TimeoutSeconds\\":' + (60 + 2 * 240 + 2 * 180 + 1 + 60) * 60);
+    // 60 busy source + 2 x 240 snapshot and copy + one round: 2 x 180 (dump, retried once) + 1 (retry interval) + 21 (the
+    // verifier's wait for the replica) + 60.
+    expect(JSON.stringify(machine.Properties.DefinitionString)).toContain('"TimeoutSeconds\\":' + (60 + 2 * 240 + 2 * 180 + 1 + 21 + 60) * 60);
   });
 
   it('has no Lambda-timeout alarm to raise and no error annotation', () => {

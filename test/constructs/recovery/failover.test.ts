@@ -497,13 +497,26 @@ describe('Failover of an Aurora cluster to a point in time, in the cluster\'s ow
   const template = Template.fromStack(f.stack);
 
   it('restores only the configured cluster, into cdkbdr-fo-* clusters with the purpose tag, and adds the writer', () => {
-    expect(statement(template, fo.actFunction, 'CreateFailoverDatabase')).toMatchObject({
+    const subnetGroup = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:rds:us-west-2:${ACCOUNT}:subgrp:`, { Ref: logicalIdOf(fo.databaseSubnetGroup as rds.SubnetGroup) }]] };
+    expect(statement(template, fo.actFunction, 'CreateFailoverDatabase')).toEqual({
+      Sid: 'CreateFailoverDatabase',
+      Effect: 'Allow',
       Action: ['rds:CreateDBInstance', 'rds:RestoreDBClusterToPointInTime'],
-      Resource: expect.arrayContaining([rdsArn('db:cdkbdr-fo-*'), rdsArn('cluster:cdkbdr-fo-*'), rdsArn('cluster-pg:default.*'), rdsArn('cluster:orders-aurora')]),
+      // The production cluster is not here: CreateDBInstance (the writer) is authorized on the cluster it joins.
+      Resource: [rdsArn('db:cdkbdr-fo-*'), rdsArn('cluster:cdkbdr-fo-*'), subnetGroup, rdsArn('pg:default.*'), rdsArn('og:default:*'), rdsArn('cluster-pg:default.*')],
       Condition: { StringEquals: { 'aws:RequestTag/cdk-backup-dr:purpose': 'failover' } },
     });
-    const created = statement(template, fo.actFunction, 'CreateFailoverDatabase').Resource as unknown[];
-    expect(JSON.stringify(created)).not.toContain('auto-backup');
+    expect(statement(template, fo.actFunction, 'RestoreFromSourceCluster')).toEqual({
+      Sid: 'RestoreFromSourceCluster',
+      Effect: 'Allow',
+      Action: 'rds:RestoreDBClusterToPointInTime',
+      Resource: rdsArn('cluster:orders-aurora'),
+      Condition: { StringEquals: { 'aws:RequestTag/cdk-backup-dr:purpose': 'failover' } },
+    });
+    const sourceArn = JSON.stringify(rdsArn('cluster:orders-aurora'));
+    for (const s of statementsOf(template, fo.actFunction)) {
+      if (JSON.stringify(s.Resource).includes(sourceArn)) expect(['rds:RestoreDBClusterToPointInTime', 'rds:DescribeDBClusters']).toContain(s.Action);
+    }
     expect(statement(template, fo.actFunction, 'ModifyFailoverDatabase')).toMatchObject({ Action: ['rds:ModifyDBInstance', 'rds:ModifyDBCluster'] });
     expect(statement(template, fo.actFunction, 'DeleteRehearsalDatabase')).toMatchObject({
       Action: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
@@ -521,11 +534,33 @@ describe('Failover of an Aurora cluster to a point in time, in the cluster\'s ow
     expect(JSON.stringify(statementsOf(template, fo.preflightFunction))).not.toContain('DescribeDBInstanceAutomatedBackups');
   });
 
-  it('runs in the cluster\'s region, with the primary and the function region equal, and restores through create, wait, password', () => {
+  it('runs in the cluster\'s region, with the primary and the function region equal, and re-encrypts with the given key', () => {
     expect(envOf(template, fo.preflightFunction)).toMatchObject({ SOURCE_KIND: 'cluster', SOURCE_IDENTIFIER: 'orders-aurora', PRIMARY_REGION: 'us-west-2', STRATEGIES: 'point-in-time' });
-    const states = allStates(definitionOf(template));
-    expect(states[S.setPassword]).toBeDefined();
-    expect(states[S.create]).toBeDefined();
+    const settings = JSON.stringify(envOf(template, fo.actFunction).NEW_DATABASE_SETTINGS);
+    expect(settings).toContain(logicalIdOf(storageEncryptionKey));
+    expect(settings).toMatch(/point-in-time\\?":\{\\?"instanceClass\\?":\\?"db.t4g.micro\\?",\\?"multiAz\\?":false/);
+  });
+
+  it('retries the create step while the restored cluster does not accept its writer yet (NotReady)', () => {
+    const create = allStates(definitionOf(template))[S.create] as { Retry: Array<{ ErrorEquals: string[] }> };
+    expect(create.Retry.map((r) => r.ErrorEquals)).toContainEqual(['NotReady']);
+  });
+
+  it('refuses a stack without an explicit region: the cluster\'s region could not be checked', () => {
+    const app = new App();
+    const agnostic = new Stack(app, 'Agnostic');
+    expect(
+      () =>
+        new Failover(agnostic, 'Pitr', {
+          source: FailoverSource.cluster('orders-aurora'),
+          primaryRegion: 'us-west-2',
+          database: 'orders',
+          rpo: Duration.hours(24),
+          bucket: new BackupBucket(agnostic, 'Backups'),
+          vpc: new ec2.Vpc(agnostic, 'Vpc'),
+          strategies: [FailoverStrategy.pointInTime({ instanceType: small })],
+        }),
+    ).toThrow(/pointInTime of an Aurora cluster runs only in the cluster's own region, which cannot be checked here: give the stack an explicit env.region/);
   });
 
   it('causes no unacknowledged AwsSolutions, HIPAA or NIST 800-53 R5 finding anywhere in the stack', () => {
