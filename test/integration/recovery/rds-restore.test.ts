@@ -210,6 +210,41 @@ describe('rds-restore against moto', () => {
     expect(left.DBClusters?.map((c) => c.DBClusterIdentifier)).not.toContain(id);
   });
 
+  it('says NotReady while a restored cluster refuses its writer (RDS: InvalidDBClusterStateFault, injected), then adds it; a real run\'s password change sets backup retention', async () => {
+    const snapshotId = await sourceClusterSnapshot();
+    const name = `run-${unique()}`;
+    const id = scratchIdentifier(executionArn(name), name);
+    const tags = resourceTags({ purpose: 'recovery-test', executionId: executionArn(name) });
+    await restoreDbClusterFromSnapshot(region, { ...placement, identifier: id, snapshotIdentifier: snapshotId, engine: 'aurora-postgresql', tags });
+    // moto makes a restored cluster available at once; real RDS refuses instances until it is.
+    const client = rdsClient(region);
+    const middleware = 'rds-restore-test-cluster-creating';
+    let refusals = 1;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CreateDBInstanceCommand' && refusals > 0) {
+          refusals -= 1;
+          throw Object.assign(new Error(`DB cluster ${id} is not in available state`), { name: 'InvalidDBClusterStateFault' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: middleware },
+    );
+    const writer = { identifier: `${id}-1`, clusterIdentifier: id, engine: 'aurora-postgresql', instanceClass: 'db.t4g.medium', tags };
+    try {
+      await expect(createClusterInstance(region, writer)).rejects.toThrow(new NotReady(`cluster ${id} in ${region} does not accept its writer yet: DB cluster ${id} is not in available state`));
+      expect(await describeDbInstance(region, `${id}-1`)).toBeUndefined();
+      expect((await createClusterInstance(region, writer)).clusterIdentifier).toBe(id);
+    } finally {
+      client.middlewareStack.remove(middleware);
+    }
+    await setMasterPassword(region, 'cluster', id, generatePassword(), { backupRetentionDays: 7 });
+    const described = await client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }));
+    expect(described.DBClusters?.[0]?.BackupRetentionPeriod).toBe(7);
+    expect(await deleteDbInstance(region, `${id}-1`)).toBe('deleting');
+    expect(await deleteDbCluster(region, id)).toBe('deleting');
+  });
+
   it("waits for and deletes an execution's cluster database: its instance first, each only once assertOwned accepts it", async () => {
     const name = `run-${unique()}`;
     const id = scratchIdentifier(executionArn(name), name);
