@@ -12,6 +12,7 @@
  */
 import { SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { handler as dump } from '../backup/dump.handler';
+import { handler as verify } from '../backup/verify.handler';
 import { handler as restore } from '../restore/restore.handler';
 
 /** The context a handler gets: only the remaining time, as the handlers of this package use. */
@@ -22,7 +23,7 @@ export interface TaskContext {
 type TaskHandler = (event: never, context: TaskContext) => Promise<unknown>;
 
 /** The handlers a task can run, by RUNNER_HANDLER. */
-export const TASK_HANDLERS: Readonly<Record<string, TaskHandler>> = { dump, restore };
+export const TASK_HANDLERS: Readonly<Record<string, TaskHandler>> = { dump, verify: verify as TaskHandler, restore };
 
 /** Step Functions' limits on SendTaskFailure (error 256, cause 32,768 characters). */
 const MAX_ERROR = 256;

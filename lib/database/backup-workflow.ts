@@ -32,8 +32,10 @@ export interface BackupWorkflowDumpStep {
    * @default - none: `dumpFunction` runs the dumps
    */
   readonly dumpTask?: RunnerTask;
-  /** The verify Lambda (lambda/backup/verify.handler.ts). */
-  readonly verifyFunction: lambda.IFunction;
+  /** The verify Lambda (lambda/backup/verify.handler.ts); exactly one of this and verifyTask. */
+  readonly verifyFunction?: lambda.IFunction;
+  /** The same handler as an ECS Fargate task (BackupRunner.fargate). */
+  readonly verifyTask?: RunnerTask;
   /** The dump target, as the dump handler takes it (`{ secretArn, host?, port?, sslMode?, sslRootCertSecretArn? }`). */
   readonly target: { readonly secretArn: string; readonly host?: string; readonly port?: string } & TlsInput;
   /** The databases to dump, one invocation of the dump function (and of the verify function) each. */
@@ -115,14 +117,15 @@ const SOURCE_BUSY_WAIT = Duration.hours(1);
 const SOURCE_BUSY_INTERVAL = Duration.minutes(5);
 /**
  * Minutes the dumps and their verification may take: one hour with Lambda; with Fargate, each round of tasks up to
- * its timeout twice (a failed dump is tried once more, {@link DUMP_RETRY_INTERVAL} later) and then the wait for the
- * verification, plus an hour.
+ * its timeout twice (a failed dump is tried once more, {@link DUMP_RETRY_INTERVAL} later), then the wait for the
+ * replica and the verify task up to its timeout, plus an hour.
  */
 function dumpMinutes(dump: BackupWorkflowDumpStep | undefined): number {
   if (!dump?.dumpTask) return 60;
   const rounds = Math.ceil(dump.databases.length / (dump.maxConcurrency ?? DEFAULT_DUMP_CONCURRENCY));
   const attempts = DUMP_RETRIES + 1;
-  const roundMinutes = attempts * dump.dumpTask.timeout.toMinutes() + DUMP_RETRIES * DUMP_RETRY_INTERVAL.toMinutes() + VERIFY_WAIT_MINUTES;
+  const verifyMinutes = dump.verifyTask ? dump.verifyTask.timeout.toMinutes() : 0;
+  const roundMinutes = attempts * dump.dumpTask.timeout.toMinutes() + DUMP_RETRIES * DUMP_RETRY_INTERVAL.toMinutes() + VERIFY_WAIT_MINUTES + verifyMinutes;
   return rounds * roundMinutes + 60;
 }
 
@@ -153,6 +156,9 @@ export class BackupWorkflow extends Construct {
     super(scope, id);
     if (props.dump && (props.dump.dumpFunction === undefined) === (props.dump.dumpTask === undefined)) {
       throw new ConfigurationError('the dump step needs exactly one of dumpFunction and dumpTask.', this, { subject: 'BackupWorkflow' });
+    }
+    if (props.dump && (props.dump.verifyFunction === undefined) === (props.dump.verifyTask === undefined)) {
+      throw new ConfigurationError('the dump step needs exactly one of verifyFunction and verifyTask.', this, { subject: 'BackupWorkflow' });
     }
     if (!props.dump && !props.snapshot) {
       throw new ConfigurationError('needs a dump step, a snapshot step, or both: there is nothing to back up.', this, { subject: 'BackupWorkflow' });
@@ -252,7 +258,7 @@ export class BackupWorkflow extends Construct {
         'start a run by hand if the tiers it was meant to satisfy matter.',
     });
     const invoked = [props.dump?.dumpFunction, props.dump?.verifyFunction, props.snapshot?.snapshotFunction, props.reportFunction];
-    acknowledgeStateMachineFindings(this.stateMachine, invoked.filter((fn): fn is lambda.IFunction => fn !== undefined), props.dump?.dumpTask ? [props.dump.dumpTask] : []);
+    acknowledgeStateMachineFindings(this.stateMachine, invoked.filter((fn): fn is lambda.IFunction => fn !== undefined), [props.dump?.dumpTask, props.dump?.verifyTask].filter((t): t is RunnerTask => t !== undefined));
   }
 
   /**
@@ -286,7 +292,17 @@ export class BackupWorkflow extends Construct {
       start = dump;
     }
     dump.addRetry({ errors: [DumpFailed.NAME], interval: DUMP_RETRY_INTERVAL, maxAttempts: DUMP_RETRIES });
-    const verify = invokeTask(this, 'Verify', step.verifyFunction, taskInput<VerifyOneInput>({ 'manifestKey.$': '$.dump.backup.manifestKey' }), '$.verification');
+    const verifyPayload = taskInput<VerifyOneInput>({ 'manifestKey.$': '$.dump.backup.manifestKey' });
+    let verify: sfn.TaskStateBase;
+    let verifyEntry: sfn.IChainable;
+    if (step.verifyTask) {
+      const states = step.verifyTask.step(this, 'Verify', verifyPayload, '$.verification');
+      verify = states.task;
+      verifyEntry = states.entry;
+    } else {
+      verify = invokeTask(this, 'Verify', step.verifyFunction as lambda.IFunction, verifyPayload, '$.verification');
+      verifyEntry = verify;
+    }
     // A fresh object is still replicating (RTC: 99.99% within 15 minutes): the verifier says NotReady until the
     // replica's copy is there; past 20 minutes the database fails.
     retryWhileNotReady(verify, Duration.minutes(1), VERIFY_NOT_READY_RETRIES);
@@ -298,7 +314,8 @@ export class BackupWorkflow extends Construct {
     });
     dump.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     verify.addCatch(failed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-    dump.next(verify).next(backedUp);
+    dump.next(verifyEntry);
+    verify.next(backedUp);
     each.itemProcessor(start);
     return databases.next(each).next(new sfn.Pass(this, 'Dump result', { parameters: { 'databases.$': '$.databaseResults' } }));
   }

@@ -184,8 +184,13 @@ export class PostgresBackup extends Construct {
   public readonly dumpFunction?: lambda.Function;
   /** The dump's Fargate task (with `BackupRunner.fargate`). */
   public readonly dumpTask?: RunnerTask;
-  /** The verify Lambda. */
-  public readonly verifyFunction: lambda.Function;
+  /** The verify Lambda (Lambda runner). */
+  public readonly verifyFunction?: lambda.Function;
+  /**
+   * The verify task (Fargate runner): a dump that outgrew Lambda is re-read and re-hashed on the same runner, sized
+   * as the dump task, so verification is not bound by Lambda's 15 minutes either.
+   */
+  public readonly verifyTask?: RunnerTask;
   /** The report Lambda. */
   public readonly reportFunction: lambda.Function;
   /** The snapshot Lambda, when snapshots are on. */
@@ -317,22 +322,40 @@ export class PostgresBackup extends Construct {
     props.source.secret.grantRead(dumper);
     props.source.caCertificate?.grantRead(dumper);
 
-    this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
-      ...common,
-      handlerName: 'verify',
-      description: 'cdk-backup-dr: re-hash dumps from S3 (and the replica) against their manifests',
-      timeout: LAMBDA_MAX_TIMEOUT,
-      memorySize: 512,
-      environment: bucketEnv,
-    });
-    props.bucket.grantReadBackups(this.verifyFunction, sourceObjects);
-    acknowledgeWildcardResource(this.verifyFunction, props.bucket.bucket.arnForObjects(sourceObjects), 'Reads back the dumps and manifests under this source\'s own prefix to re-hash them.');
+    let verifier: lambda.Function | RunnerTask;
+    if (runner.fargateSettings) {
+      verifier = this.verifyTask = new RunnerTask(this, 'VerifyTask', {
+        handlerName: 'verify',
+        description: 're-hash dumps from S3 (and the replica) against their manifests',
+        // The dump task's cluster: one cluster per PostgresBackup.
+        settings: { ...runner.fargateSettings, cluster: this.dumpTask?.cluster },
+        postgresVersion: props.postgresVersion,
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets,
+        securityGroup: this.securityGroup,
+        logsKey: this.operationsKey,
+        logRetention,
+        environment: bucketEnv,
+      });
+    } else {
+      verifier = this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
+        ...common,
+        handlerName: 'verify',
+        description: 'cdk-backup-dr: re-hash dumps from S3 (and the replica) against their manifests',
+        timeout: LAMBDA_MAX_TIMEOUT,
+        memorySize: 512,
+        environment: bucketEnv,
+      });
+    }
+    props.bucket.grantReadBackups(verifier, sourceObjects);
+    acknowledgeWildcardResource(verifier, props.bucket.bucket.arnForObjects(sourceObjects), 'Reads back the dumps and manifests under this source\'s own prefix to re-hash them.');
     // With replication on, verification also checks the DR copy, whether replicateTo() was called before or after.
-    const verifyFunction = this.verifyFunction;
+    const addVerifierEnvironment = (name: string, value: string) =>
+      verifier instanceof RunnerTask ? verifier.container.addEnvironment(name, value) : verifier.addEnvironment(name, value);
     props.bucket.onReplication((replica) => {
-      verifyFunction.addEnvironment('REPLICA_BUCKET_NAME', replica.bucketName);
-      verifyFunction.addEnvironment('REPLICA_REGION', replica.region);
-      grantReadReplica(verifyFunction, replica, sourceName);
+      addVerifierEnvironment('REPLICA_BUCKET_NAME', replica.bucketName);
+      addVerifierEnvironment('REPLICA_REGION', replica.region);
+      grantReadReplica(verifier, replica, sourceName);
     });
 
     this.reportFunction = new HandlerFunction(this, 'ReportFunction', {
@@ -363,8 +386,8 @@ export class PostgresBackup extends Construct {
       subject: 'PostgresBackup',
     });
     network.register(dumper, [AwsApi.S3, AwsApi.SECRETS_MANAGER, ...(dumper instanceof RunnerTask ? RUNNER_TASK_APIS : [])]);
-    network.register(this.verifyFunction, [AwsApi.S3]);
-    props.bucket.onReplication((replica) => network.register(verifyFunction, [AwsApi.S3.inRegion(replica.region)]));
+    network.register(verifier, [AwsApi.S3, ...(verifier instanceof RunnerTask ? RUNNER_TASK_APIS : [])]);
+    props.bucket.onReplication((replica) => network.register(verifier, [AwsApi.S3.inRegion(replica.region)]));
     network.register(this.reportFunction, [AwsApi.S3]);
     if (this.snapshotFunction) {
       network.register(this.snapshotFunction, props.snapshotCopy ? [AwsApi.RDS, AwsApi.RDS.inRegion(props.snapshotCopy.region)] : [AwsApi.RDS]);
@@ -376,6 +399,7 @@ export class PostgresBackup extends Construct {
         dumpFunction: this.dumpFunction,
         dumpTask: this.dumpTask,
         verifyFunction: this.verifyFunction,
+        verifyTask: this.verifyTask,
         target: {
           secretArn: props.source.secret.secretArn,
           host: props.source.host,
@@ -396,6 +420,7 @@ export class PostgresBackup extends Construct {
     });
     this.stateMachine = workflow.stateMachine;
     this.dumpTask?.grantAnswer(this.stateMachine);
+    this.verifyTask?.grantAnswer(this.stateMachine);
 
     const { schedules, warnings } = BackupSchedule.foldCoinciding(props.schedules ?? [BackupSchedule.daily()], this);
     for (const warning of warnings) Annotations.of(this).addWarningV2(SCHEDULE_WARNINGS.mayCoincide, warning);
@@ -531,7 +556,7 @@ export class PostgresBackup extends Construct {
   }
 }
 
-function grantReadReplica(fn: lambda.Function, replica: ReplicaInfo, sourceName: string): void {
+function grantReadReplica(fn: lambda.Function | RunnerTask, replica: ReplicaInfo, sourceName: string): void {
   const stack = Stack.of(fn);
   const replicaBucket = `arn:${stack.partition}:s3:::${replica.bucketName}`;
   const replicaObjects = `${replicaBucket}/postgres/${sourceName}/*`;

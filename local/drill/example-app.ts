@@ -100,7 +100,7 @@ export function synthesizeExample(workDir: string): SynthesizedExample {
       backup: {
         machine: logicalIdOf(backup.stateMachine),
         dump: logicalIdOf(required(backup.dumpFunction, 'dump function')),
-        verify: logicalIdOf(backup.verifyFunction),
+        verify: logicalIdOf(required(backup.verifyFunction, 'verify function')),
         report: logicalIdOf(backup.reportFunction),
         snapshot: logicalIdOf(required(backup.snapshotFunction, 'snapshot function')),
         topic: logicalIdOf(backup.notificationTopic as sns.Topic),

@@ -74,6 +74,10 @@ export const UNUSED_GRANTS: Readonly<Record<string, Readonly<Record<string, stri
     'rds:ListTagsForResource': 'no handler calls ListTagsForResource (DescribeAndTagOwnSnapshots in PostgresBackup); candidate to remove',
   },
   BackupVerifyFunction: { ...TRACING, ...LIST_BUCKET },
+  BackupVerifyTaskTaskDefinition: {
+    ...LIST_BUCKET,
+    'states:SendTaskFailure': 'answers a failed verification; the recorded Fargate verifications succeeded (a failed answer is recorded for BackupDumpTaskTaskDefinition, the same entrypoint)',
+  },
   BackupWorkflowStateMachine: { ...STATE_MACHINE, ...ECS_RUN_TASK },
   CdkBackupDrUnreportedEndFunction: TRACING,
   FailoverActFunction: {

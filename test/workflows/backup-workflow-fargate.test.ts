@@ -15,7 +15,6 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { BackupRunner, BackupSource, PostgresBackup } from '../../lib';
 import { BackupBucket } from '../../lib/storage';
 import { handler as reportHandler } from '../../lambda/reporting/backup-report.handler';
-import { handler as verifyHandler } from '../../lambda/backup/verify.handler';
 import { logger } from '../../lambda/common/logger';
 import { harnessEnv } from '../support/env';
 import { createKmsKey, createTestBucket, createTopic } from '../support/moto';
@@ -32,7 +31,7 @@ let databases: TestDatabase[];
 let workflow: LocalWorkflow;
 let secretArn: string;
 let bucket: string;
-let ids: { machine: string; task: string };
+let ids: { machine: string; task: string; verifyTask: string };
 const s3 = new S3Client({ region });
 const secrets = new SecretsManagerClient({ region });
 const goodSecret = JSON.stringify({ engine: 'postgres', username: env.pg.user, password: env.pg.password });
@@ -66,21 +65,22 @@ beforeAll(async () => {
     runner: BackupRunner.fargate({ cpu: 1024, memoryLimitMiB: 2048, timeout: Duration.hours(2) }),
   });
   const template = Template.fromStack(stack).toJSON();
-  const task = backup.dumpTask!;
-  ids = { machine: logicalIdOf(backup.stateMachine), task: logicalIdOf(task.taskDefinition) };
-  const family = (template.Resources[ids.task] as { Properties: { Family: string } }).Properties.Family;
+  expect(backup.verifyFunction).toBeUndefined();
+  ids = { machine: logicalIdOf(backup.stateMachine), task: logicalIdOf(backup.dumpTask!.taskDefinition), verifyTask: logicalIdOf(backup.verifyTask!.taskDefinition) };
+  const familyOf = (id: string) => (template.Resources[id] as { Properties: { Family: string } }).Properties.Family;
   workflow = new LocalWorkflow({
     template,
     stateMachine: ids.machine,
     region,
-    handlers: { [logicalIdOf(backup.verifyFunction)]: verifyHandler, [logicalIdOf(backup.reportFunction)]: reportHandler },
-    tasks: { [ids.task]: { entrypoint: 'lambda/runner/task-entrypoint.ts' } },
+    handlers: { [logicalIdOf(backup.reportFunction)]: reportHandler },
+    tasks: { [ids.task]: { entrypoint: 'lambda/runner/task-entrypoint.ts' }, [ids.verifyTask]: { entrypoint: 'lambda/runner/task-entrypoint.ts' } },
     resources: {
       [logicalIdOf(backups.bucket)]: bucket,
       [logicalIdOf(backups.encryptionKey)]: bucketKey.keyId,
       [logicalIdOf(backup.notificationTopic)]: topicArn,
       [logicalIdOf(caCertificate)]: caSecretArn,
-      [ids.task]: `arn:aws:ecs:${region}:123456789012:task-definition/${family}:1`,
+      [ids.task]: `arn:aws:ecs:${region}:123456789012:task-definition/${familyOf(ids.task)}:1`,
+      [ids.verifyTask]: `arn:aws:ecs:${region}:123456789012:task-definition/${familyOf(ids.verifyTask)}:1`,
     },
     // The image's /usr/bin/pg_dump 15 is the host's pg_dump 15 here (the container runs as a child process); a
     // heartbeat every 0.2 s instead of 60 s, so the short test dumps send some.
@@ -101,7 +101,7 @@ async function keysUnder(prefix: string): Promise<string[]> {
 }
 
 describe('BackupWorkflow on the Fargate runner', () => {
-  it('dumps each database in a task (child process), verifies it, and reports SUCCEEDED, with the same output shape as the Lambda', async () => {
+  it('dumps each database in a task (child process), verifies it in another, and reports SUCCEEDED, with the same output shape as the Lambda', async () => {
     const executionName = `fargate-ok-${randomBytes(3).toString('hex')}`;
     const result = await workflow.run({ tiers: ['daily'] }, { executionName });
     expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({ status: 'SUCCEEDED' });
@@ -117,7 +117,9 @@ describe('BackupWorkflow on the Fargate runner', () => {
       // SendTaskSuccess's output is what the Lambda returned: { backup: { manifestKey, sha256, ... } }.
       expect(asObject(asObject(call.output).backup)).toMatchObject({ database: event.database, manifestKey: expect.stringMatching(/\.manifest\.json$/) });
     }
+    // Verification runs on the same runner: a task per dump, answering with the verify handler's output.
     const verifies = result.calls.filter((call) => call.state === 'Verify');
+    expect(verifies.map((call) => call.target)).toEqual([`ecs:${ids.verifyTask}`, `ecs:${ids.verifyTask}`]);
     expect(verifies.map((call) => asObject(call.output).status)).toEqual(['verified', 'verified']);
     for (const db of databases) expect((await keysUnder(`postgres/${sourceName}/${db.name}/`)).filter((k) => k.endsWith('.manifest.json'))).toHaveLength(1);
     const reportKey = (await keysUnder('reports/backup/')).find((key) => key.endsWith(`-${executionName}.json`));

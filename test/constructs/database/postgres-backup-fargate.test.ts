@@ -186,12 +186,35 @@ describe('PostgresBackup on the Fargate runner', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: { 'Fn::GetAtt': [id(b.operationsKey), 'Arn'] } });
   });
 
+  it('verifies each dump on the same runner: a task of the verify handler in the dump task\'s cluster, reading but never writing the backups', () => {
+    expect(b.verifyFunction).toBeUndefined();
+    const verifyTask = b.verifyTask ?? fail('no verify task');
+    expect(verifyTask.cluster).toBe(b.dumpTask!.cluster);
+    template.resourceCountIs('AWS::ECS::Cluster', 1);
+    expect(states['Verify input']).toMatchObject({ Type: 'Pass', ResultPath: '$.runnerInput', Parameters: { 'manifestKey.$': '$.dump.backup.manifestKey' }, Next: 'Verify' });
+    const verify = states.Verify as Json;
+    expect(verify.Resource).toBe('arn:<AWS::Partition>:states:::ecs:runTask.waitForTaskToken');
+    expect(verify).toMatchObject({ HeartbeatSeconds: 300, TimeoutSeconds: 10800, ResultPath: '$.verification', Next: 'Database backed up' });
+    expect((verify.Retry as Json[]).map((r) => r.ErrorEquals)).toEqual([['NotReady']]);
+    const container = (json.Resources[id(verifyTask.taskDefinition)].Properties.ContainerDefinitions as Json[])[0];
+    const env = Object.fromEntries((container.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+    expect(env).toMatchObject({ RUNNER_HANDLER: 'verify', SOURCE_ID: 'orders-db' });
+    const role = json.Resources[id(verifyTask.taskDefinition)].Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] };
+    const policy = Object.values(json.Resources).find(
+      (r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: role['Fn::GetAtt'][0] }]),
+    );
+    const actions = JSON.stringify((policy?.Properties.PolicyDocument as { Statement: Json[] }).Statement.map((st) => st.Action));
+    expect(actions).toContain('s3:GetObject');
+    expect(actions).not.toMatch(/s3:PutObject|s3:DeleteObject/);
+    expect(actions).toContain('states:SendTaskSuccess');
+  });
+
   it('runs the dump with ecs:runTask.waitForTaskToken: token and event in the overrides, heartbeat and timeout, same subnets and security group', () => {
     const input = states['Dump input'];
     expect(input).toMatchObject({ Type: 'Pass', ResultPath: '$.runnerInput', Parameters: { 'database.$': '$.database', 'tiers.$': '$.tiers' }, Next: 'Dump' });
     const dump = states.Dump;
     expect(dump.Resource).toBe('arn:<AWS::Partition>:states:::ecs:runTask.waitForTaskToken');
-    expect(dump).toMatchObject({ HeartbeatSeconds: 300, TimeoutSeconds: 10800, ResultPath: '$.dump', Next: 'Verify' });
+    expect(dump).toMatchObject({ HeartbeatSeconds: 300, TimeoutSeconds: 10800, ResultPath: '$.dump', Next: 'Verify input' });
     const params = dump.Parameters as Json;
     expect(params).toMatchObject({ LaunchType: 'FARGATE', PlatformVersion: '1.4.0' });
     const network = (params.NetworkConfiguration as { AwsvpcConfiguration: Json }).AwsvpcConfiguration;
@@ -219,11 +242,11 @@ describe('PostgresBackup on the Fargate runner', () => {
     expect(answer).toMatchObject({ Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: { Ref: id(b.stateMachine) } });
   });
 
-  it('gives the workflow room for the tasks: busy source, snapshot waits, and per round of 2 databases the dump and its retry up to the task timeout each and the verification wait, plus an hour', () => {
+  it('gives the workflow room for the tasks: busy source, snapshot waits, and per round of 2 databases the dump and its retry up to the task timeout each and the verification (its wait and its task), plus an hour', () => {
     const machine = Object.values(json.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine')!;
     // 60 busy source + 2 x 240 snapshot and copy + one round: 2 x 180 (dump, retried once) + 1 (retry interval) + 21 (the
-    // verifier's wait for the replica) + 60.
-    expect(JSON.stringify(machine.Properties.DefinitionString)).toContain('"TimeoutSeconds\\":' + (60 + 2 * 240 + 2 * 180 + 1 + 21 + 60) * 60);
+    // verifier's wait for the replica) + 180 (the verify task) + 60.
+    expect(JSON.stringify(machine.Properties.DefinitionString)).toContain('"TimeoutSeconds\\":' + (60 + 2 * 240 + 2 * 180 + 1 + 21 + 180 + 60) * 60);
   });
 
   it('has no Lambda-timeout alarm to raise and no error annotation', () => {
@@ -236,3 +259,7 @@ describe('PostgresBackup on the Fargate runner', () => {
     expect(nagFindingsBeyondBaseline(fixture().app, g.app)).toEqual([]);
   });
 });
+
+function fail(message: string): never {
+  throw new Error(message);
+}

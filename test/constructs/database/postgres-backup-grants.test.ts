@@ -121,8 +121,8 @@ describe('the verify function and the replica', () => {
       const { stack, backup, primary, replica } = replicated(order);
       const replicaName = primary.replicaBucketName;
       expect(replicaName).toMatch(/^[a-z0-9-]+$/);
-      expect(environmentOf(stack, backup.verifyFunction)).toMatchObject({ REPLICA_BUCKET_NAME: replicaName, REPLICA_REGION: 'us-west-2' });
-      const statements = roleStatements(stack, backup.verifyFunction);
+      expect(environmentOf(stack, backup.verifyFunction!)).toMatchObject({ REPLICA_BUCKET_NAME: replicaName, REPLICA_REGION: 'us-west-2' });
+      const statements = roleStatements(stack, backup.verifyFunction!);
       expect(statements).toEqual(
         expect.arrayContaining([
           expect.objectContaining({
@@ -148,7 +148,7 @@ describe('the verify function and the replica', () => {
   it('without replication: no replica environment and no replica grants', () => {
     const stack = new Stack(new App(), 'Primary', { env: { account: ACCOUNT, region: 'us-east-1' } });
     const backup = backupIn(stack, new BackupBucket(stack, 'Backups'));
-    expect(Object.keys(environmentOf(stack, backup.verifyFunction))).not.toContain('REPLICA_BUCKET_NAME');
-    expect(roleStatements(stack, backup.verifyFunction).filter((s) => String(s.Sid).includes('Replica'))).toEqual([]);
+    expect(Object.keys(environmentOf(stack, backup.verifyFunction!))).not.toContain('REPLICA_BUCKET_NAME');
+    expect(roleStatements(stack, backup.verifyFunction!).filter((s) => String(s.Sid).includes('Replica'))).toEqual([]);
   });
 });

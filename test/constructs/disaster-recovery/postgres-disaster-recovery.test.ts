@@ -336,7 +336,7 @@ describe('PostgresDisasterRecovery with runner: BackupRunner.fargate', () => {
       const env = (td.Properties.ContainerDefinitions[0].Environment as Array<{ Name: string; Value: unknown }>).find((e) => e.Name === 'RUNNER_HANDLER');
       return env?.Value;
     });
-    expect(handlers.sort()).toEqual(['dump', 'restore']);
+    expect(handlers.sort()).toEqual(['dump', 'restore', 'verify']);
   });
 
   it('runs the default restore-dump failover in a Fargate task in the DR region too', () => {

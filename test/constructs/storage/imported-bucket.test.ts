@@ -180,9 +180,9 @@ describe('the replica of an imported bucket', () => {
   const template = Template.fromStack(stack);
 
   it("lets PostgresBackup's verify check the DR copy, decrypting with the replica's key ARN (no alias condition)", () => {
-    const fn = template.toJSON().Resources[stack.getLogicalId(backup.verifyFunction.node.defaultChild as lambda.CfnFunction)] as { Properties: { Environment: { Variables: Json } } };
+    const fn = template.toJSON().Resources[stack.getLogicalId(backup.verifyFunction!.node.defaultChild as lambda.CfnFunction)] as { Properties: { Environment: { Variables: Json } } };
     expect(fn.Properties.Environment.Variables).toMatchObject({ BUCKET_NAME: NAME, BUCKET_KMS_KEY_ARN: KEY, REPLICA_BUCKET_NAME: 'orders-dr', REPLICA_REGION: 'us-west-2' });
-    const statements = statementsOfRole(template, backup.verifyFunction.role as iam.Role);
+    const statements = statementsOfRole(template, backup.verifyFunction!.role as iam.Role);
     expect(statements.find((s) => s.Sid === 'DecryptReplicaCopies')).toEqual({ Sid: 'DecryptReplicaCopies', Effect: 'Allow', Action: 'kms:Decrypt', Resource: REPLICA_KEY });
   });
 

@@ -274,7 +274,7 @@ function synthesize(props: { instanceId: string; databases: readonly string[]; d
     ids: {
       stateMachine: logicalIdOf(backup.stateMachine),
       dump: logicalIdOf(backup.dumpFunction!),
-      verify: logicalIdOf(backup.verifyFunction),
+      verify: logicalIdOf(backup.verifyFunction!),
       report: logicalIdOf(backup.reportFunction),
       snapshot: logicalIdOf(backup.snapshotFunction),
       instance: logicalIdOf(instance),
