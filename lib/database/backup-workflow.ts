@@ -266,6 +266,19 @@ export class BackupWorkflow extends Construct {
    * catches its own failure into its result (`{ database, status: 'FAILED', error }`), so one failed database never
    * stops the others; the report then fails the run.
    */
+  /** The state(s) running one handler: a Lambda invocation, or a Fargate task with the Pass that builds its event. */
+  private runStep(
+    id: string,
+    fn: lambda.IFunction | undefined,
+    runnerTask: RunnerTask | undefined,
+    payload: sfn.TaskInput,
+    resultPath: string,
+  ): { readonly task: sfn.TaskStateBase; readonly entry: sfn.IChainable } {
+    if (runnerTask) return runnerTask.step(this, id, payload, resultPath);
+    const task = invokeTask(this, id, fn as lambda.IFunction, payload, resultPath);
+    return { task, entry: task };
+  }
+
   private dumpBranch(step: BackupWorkflowDumpStep): sfn.IChainable {
     const databases = new sfn.Pass(this, 'Databases', { result: sfn.Result.fromArray(step.databases), resultPath: '$.databases' });
     const each = new sfn.Map(this, 'Back up each database', {
@@ -281,28 +294,10 @@ export class BackupWorkflow extends Construct {
       ...(step.compression === undefined ? {} : { compression: step.compression }),
       ...(step.parallelism === undefined || step.parallelism === 1 ? {} : { parallelism: step.parallelism }),
     });
-    let dump: sfn.TaskStateBase;
-    let start: sfn.IChainable;
-    if (step.dumpTask) {
-      const states = step.dumpTask.step(this, 'Dump', payload, '$.dump');
-      dump = states.task;
-      start = states.entry;
-    } else {
-      dump = invokeTask(this, 'Dump', step.dumpFunction as lambda.IFunction, payload, '$.dump');
-      start = dump;
-    }
+    const { task: dump, entry: start } = this.runStep('Dump', step.dumpFunction, step.dumpTask, payload, '$.dump');
     dump.addRetry({ errors: [DumpFailed.NAME], interval: DUMP_RETRY_INTERVAL, maxAttempts: DUMP_RETRIES });
     const verifyPayload = taskInput<VerifyOneInput>({ 'manifestKey.$': '$.dump.backup.manifestKey' });
-    let verify: sfn.TaskStateBase;
-    let verifyEntry: sfn.IChainable;
-    if (step.verifyTask) {
-      const states = step.verifyTask.step(this, 'Verify', verifyPayload, '$.verification');
-      verify = states.task;
-      verifyEntry = states.entry;
-    } else {
-      verify = invokeTask(this, 'Verify', step.verifyFunction as lambda.IFunction, verifyPayload, '$.verification');
-      verifyEntry = verify;
-    }
+    const { task: verify, entry: verifyEntry } = this.runStep('Verify', step.verifyFunction, step.verifyTask, verifyPayload, '$.verification');
     // A fresh object is still replicating (RTC: 99.99% within 15 minutes): the verifier says NotReady until the
     // replica's copy is there; past 20 minutes the database fails.
     retryWhileNotReady(verify, Duration.minutes(1), VERIFY_NOT_READY_RETRIES);

@@ -17,7 +17,7 @@ import { acknowledgeWildcardResource, allowDatabasePortFrom } from '../common/na
 import { grantRdsKeyUse } from '../common/kms-grants';
 import { createScheduleRole } from '../common/schedule-role';
 import { AwsApi, FunctionNetwork } from '../common/network';
-import { BackupRunner } from '../common/backup-runner';
+import { BackupRunner, type FargateRunnerSettings } from '../common/backup-runner';
 import { RUNNER_TASK_APIS, RunnerTask } from '../common/runner-task';
 import { type IBackupBucket, type ReplicaInfo, replicaKeyPolicy } from '../storage/backup-bucket-base';
 import { BackupSchedule, SCHEDULE_WARNINGS } from './backup-schedule';
@@ -255,13 +255,12 @@ export class PostgresBackup extends Construct {
       PG_DUMPALL_PATH: `${PgToolsLayer.BIN_DIR}/pg_dumpall`,
       PG_TOOLS_LIB_DIR: PgToolsLayer.LIB_DIR,
     };
-    let dumper: lambda.Function | RunnerTask;
-    if (runner.fargateSettings) {
-      // The image has the tools of postgresVersion at their usual paths (container/Dockerfile), not the layer's.
-      dumper = this.dumpTask = new RunnerTask(this, 'DumpTask', {
-        handlerName: 'dump',
-        description: 'pg_dump streamed into S3 with a manifest and checksum',
-        settings: runner.fargateSettings,
+    // A Fargate task of one handler, in this construct's network, with the bucket's environment.
+    const runnerTask = (id: string, handlerName: string, description: string, settings: FargateRunnerSettings) =>
+      new RunnerTask(this, id, {
+        handlerName,
+        description,
+        settings,
         postgresVersion: props.postgresVersion,
         vpc: props.vpc,
         vpcSubnets: props.vpcSubnets,
@@ -270,6 +269,10 @@ export class PostgresBackup extends Construct {
         logRetention,
         environment: bucketEnv,
       });
+    let dumper: lambda.Function | RunnerTask;
+    if (runner.fargateSettings) {
+      // The image has the tools of postgresVersion at their usual paths (container/Dockerfile), not the layer's.
+      dumper = this.dumpTask = runnerTask('DumpTask', 'dump', 'pg_dump streamed into S3 with a manifest and checksum', runner.fargateSettings);
     } else {
       dumper = this.dumpFunction = new HandlerFunction(this, 'DumpFunction', {
         ...common,
@@ -324,18 +327,10 @@ export class PostgresBackup extends Construct {
 
     let verifier: lambda.Function | RunnerTask;
     if (runner.fargateSettings) {
-      verifier = this.verifyTask = new RunnerTask(this, 'VerifyTask', {
-        handlerName: 'verify',
-        description: 're-hash dumps from S3 (and the replica) against their manifests',
-        // The dump task's cluster: one cluster per PostgresBackup.
-        settings: { ...runner.fargateSettings, cluster: this.dumpTask?.cluster },
-        postgresVersion: props.postgresVersion,
-        vpc: props.vpc,
-        vpcSubnets: props.vpcSubnets,
-        securityGroup: this.securityGroup,
-        logsKey: this.operationsKey,
-        logRetention,
-        environment: bucketEnv,
+      // The dump task's cluster: one cluster per PostgresBackup.
+      verifier = this.verifyTask = runnerTask('VerifyTask', 'verify', 're-hash dumps from S3 (and the replica) against their manifests', {
+        ...runner.fargateSettings,
+        cluster: this.dumpTask?.cluster,
       });
     } else {
       verifier = this.verifyFunction = new HandlerFunction(this, 'VerifyFunction', {
