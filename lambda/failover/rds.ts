@@ -245,7 +245,6 @@ export async function restoreDbInstanceToPointInTime(region: string, options: Po
 /** An Aurora cluster's own restore window (continuous backups), as RestoreDBClusterToPointInTime sees it. */
 export interface ClusterRestoreWindow {
   readonly clusterArn: string;
-  readonly status: string;
   readonly engine: string;
   readonly earliestRestorableTime?: Date;
   readonly latestRestorableTime: Date;
@@ -261,7 +260,6 @@ export async function clusterRestoreWindow(region: string, identifier: string): 
   if (!cluster?.DBClusterArn || !cluster.LatestRestorableTime) return undefined;
   return {
     clusterArn: cluster.DBClusterArn,
-    status: (cluster.Status ?? 'unknown').toLowerCase(),
     engine: cluster.Engine ?? 'aurora-postgresql',
     ...(cluster.EarliestRestorableTime ? { earliestRestorableTime: new Date(cluster.EarliestRestorableTime) } : {}),
     latestRestorableTime: new Date(cluster.LatestRestorableTime),

@@ -11,7 +11,6 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { failoverNames } from '../../lambda/failover/request';
 import { describeDbCluster, describeDbInstance } from '../../lambda/rds/instances';
 import type { FailoverReport } from '../../lambda/reporting/failover-report';
@@ -26,7 +25,7 @@ import { createTestBucket, createTopic } from '../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../support/postgres';
 import { type LocalLambdaHandler, LocalWorkflow, type LocalWorkflowResult, logicalIdOf } from '../support/workflow-harness';
 import { threeTierVpc } from '../support/vpc';
-import { type ActiveRun, dropRoles, FailoverEmulation, failoverHandlers, LOCAL_ACCOUNT, secretExists, writtenReport } from './failover-support';
+import { type ActiveRun, commonFailoverIds, dropRoles, FailoverEmulation, failoverHandlers, LOCAL_ACCOUNT, secretExists, writtenReport } from './failover-support';
 import { tableContents, type TableContent } from './recovery-test-support';
 
 const region = harnessEnv().awsRegion;
@@ -70,21 +69,13 @@ function pitrFailoverStack(database: string) {
     validationQueries: [{ name: 'orders-present', sql: 'SELECT count(*) > 0 FROM sales.orders' }],
     waitTimeout: Duration.minutes(3),
   });
-  if (failover.verifyFunction === undefined || failover.databaseSubnetGroup === undefined) throw new Error('the test Failover has no verify function or subnet group');
+  if (failover.verifyFunction === undefined) throw new Error('the test Failover has no verify function');
   return {
     failover,
     template: Template.fromStack(stack).toJSON(),
     ids: {
-      machine: logicalIdOf(failover.stateMachine),
-      preflight: logicalIdOf(failover.preflightFunction),
-      act: logicalIdOf(failover.actFunction),
+      ...commonFailoverIds(failover, backups),
       verify: logicalIdOf(failover.verifyFunction),
-      report: logicalIdOf(failover.reportFunction),
-      bucket: logicalIdOf(backups.bucket),
-      key: logicalIdOf(backups.encryptionKey),
-      topic: logicalIdOf(failover.notificationTopic as sns.Topic),
-      subnetGroup: logicalIdOf(failover.databaseSubnetGroup),
-      databaseSecurityGroup: logicalIdOf(failover.databaseSecurityGroup),
     },
   };
 }

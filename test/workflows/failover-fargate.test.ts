@@ -12,7 +12,6 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { runDump } from '../../lambda/backup/dump-core';
 import type { BackupManifest } from '../../lambda/backup/manifest';
 import { failoverNames } from '../../lambda/failover/request';
@@ -31,7 +30,7 @@ import { createKmsKey, createTestBucket, createTopic } from '../support/moto';
 import { createTestDatabase, dropTestDatabase, withPgClient, type TestDatabase } from '../support/postgres';
 import { type JsonValue, type LocalLambdaHandler, LocalWorkflow, type LocalWorkflowResult, logicalIdOf } from '../support/workflow-harness';
 import { threeTierVpc } from '../support/vpc';
-import { type ActiveRun, dropRoles, FailoverEmulation, failoverHandlers, LOCAL_ACCOUNT, secretExists, writtenReport, PRIMARY_REGION } from './failover-support';
+import { type ActiveRun, commonFailoverIds, dropRoles, FailoverEmulation, failoverHandlers, LOCAL_ACCOUNT, secretExists, writtenReport, PRIMARY_REGION } from './failover-support';
 import { tableContents, type TableContent } from './recovery-test-support';
 
 const region = harnessEnv().awsRegion;
@@ -94,17 +93,9 @@ function fargateFailoverStack(database: string) {
     failover,
     template: Template.fromStack(stack).toJSON(),
     ids: {
-      machine: logicalIdOf(failover.stateMachine),
-      preflight: logicalIdOf(failover.preflightFunction),
-      act: logicalIdOf(failover.actFunction),
+      ...commonFailoverIds(failover, backups),
       restoreTask: logicalIdOf(failover.restoreTask.taskDefinition),
       dumpVerify: logicalIdOf(failover.dumpVerifyFunction),
-      report: logicalIdOf(failover.reportFunction),
-      bucket: logicalIdOf(backups.bucket),
-      key: logicalIdOf(backups.encryptionKey),
-      topic: logicalIdOf(failover.notificationTopic as sns.Topic),
-      subnetGroup: logicalIdOf(failover.databaseSubnetGroup),
-      databaseSecurityGroup: logicalIdOf(failover.databaseSecurityGroup),
     },
   };
 }

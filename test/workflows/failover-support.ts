@@ -116,20 +116,28 @@ export function failoverStack(options: FailoverStackOptions) {
     failover,
     template: Template.fromStack(stack).toJSON(),
     ids: {
-      machine: logicalIdOf(failover.stateMachine),
-      preflight: logicalIdOf(failover.preflightFunction),
-      act: logicalIdOf(failover.actFunction),
+      ...commonFailoverIds(failover, bucket),
       restore: logicalIdOf(required(failover.restoreFunction, 'restore function')),
       dumpVerify: logicalIdOf(required(failover.dumpVerifyFunction, 'dump verify function')),
       verify: logicalIdOf(required(failover.verifyFunction, 'verify function')),
       repoint: logicalIdOf(required(failover.repointFunction, 'repoint function')),
-      report: logicalIdOf(failover.reportFunction),
-      bucket: logicalIdOf(bucket.bucket),
-      key: logicalIdOf(bucket.encryptionKey),
-      topic: logicalIdOf(failover.notificationTopic as sns.Topic),
-      subnetGroup: logicalIdOf(required(failover.databaseSubnetGroup, 'subnet group')),
-      databaseSecurityGroup: logicalIdOf(failover.databaseSecurityGroup),
     },
+  };
+}
+
+/** The logical ids every test Failover's runner needs: its state machine, the functions every strategy has, the bucket, the network. */
+export function commonFailoverIds(failover: Failover, bucket: BackupBucket) {
+  if (failover.databaseSubnetGroup === undefined) throw new Error('the test Failover has no subnet group');
+  return {
+    machine: logicalIdOf(failover.stateMachine),
+    preflight: logicalIdOf(failover.preflightFunction),
+    act: logicalIdOf(failover.actFunction),
+    report: logicalIdOf(failover.reportFunction),
+    bucket: logicalIdOf(bucket.bucket),
+    key: logicalIdOf(bucket.encryptionKey),
+    topic: logicalIdOf(failover.notificationTopic as sns.Topic),
+    subnetGroup: logicalIdOf(failover.databaseSubnetGroup),
+    databaseSecurityGroup: logicalIdOf(failover.databaseSecurityGroup),
   };
 }
 
